@@ -1,0 +1,22 @@
+//! SAP Concur authentication, as the console needs it: parse what an admin pastes, call the
+//! token endpoint, and explain every failure in plain words.
+//!
+//! No web framework and no storage here: the console, the CLI and the tests share this crate.
+
+pub mod answer;
+pub mod client;
+pub mod clock;
+pub mod diagnosis;
+pub mod input;
+pub mod policy;
+pub mod scopes;
+
+pub use client::{Authorization, Checked, ClientConfig, ConcurClient, Credentials, Grant};
+pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
+pub use diagnosis::{ConcurReply, Diagnosis, GrantKind, Problem};
+pub use input::{
+    AccessToken, AuthorizationUrl, ClientId, ClientSecret, CompanyUuid, Field, InputError,
+    RefreshToken, RequestToken,
+};
+pub use policy::{HostPolicy, KNOWN_DATA_CENTERS, PolicyError};
+pub use scopes::{ScopeCheck, ScopeProfile};

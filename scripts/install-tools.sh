@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs the build tools a fresh Debian machine lacks, and only those:
+# the wasm32 target, cargo-leptos 0.3.11 and wasm-bindgen-cli at the version in Cargo.lock.
+# Both cargo tools are built from their registry source with one dependency pinned back,
+# because their shipped lock files ask for crates newer than this toolchain or registry has.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+leptos_version=0.3.11
+bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$root/Cargo.lock" 2>/dev/null || true)
+bindgen_version=${bindgen_version:-0.2.130}
+
+export CARGO_PROFILE_RELEASE_LTO=false
+export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  echo "==> adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+registry_source() {
+  # A failed `cargo install --locked` still unpacks the crate; that is the source we build.
+  local crate=$1 version=$2
+  local dir
+  dir=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"$crate-$version" 2>/dev/null | head -n 1 || true)
+  if [ -z "$dir" ]; then
+    cargo install "$crate" --version "$version" --locked >/dev/null 2>&1 || true
+    dir=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"$crate-$version" | head -n 1)
+  fi
+  echo "$dir"
+}
+
+install_pinned() {
+  local crate=$1 version=$2 pin_crate=$3 pin_version=$4
+  local src work
+  src=$(registry_source "$crate" "$version")
+  work=$(mktemp -d)
+  cp -r "$src/." "$work/"
+  (cd "$work" && cargo update -p "$pin_crate" --precise "$pin_version" && cargo install --path . --locked)
+  rm -rf "$work"
+}
+
+if [ "$(cargo leptos --version 2>/dev/null)" != "cargo-leptos $leptos_version" ]; then
+  echo "==> installing cargo-leptos $leptos_version (about 12 minutes on 2 cores)"
+  install_pinned cargo-leptos "$leptos_version" cargo-util-schemas 0.14.1
+fi
+
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $bindgen_version" ]; then
+  echo "==> installing wasm-bindgen-cli $bindgen_version (about 5 minutes)"
+  install_pinned wasm-bindgen-cli "$bindgen_version" webpki-roots 1.0.10
+fi
