@@ -1,0 +1,38 @@
+//! `concur-sim`: the Concur simulator as a process, for the demo and manual tries.
+
+use clap::Parser;
+
+/// Runs a Concur authentication simulator on loopback and prints demo credentials.
+#[derive(Parser)]
+#[command(name = "concur-sim", version)]
+struct Args {
+    /// Address to listen on; keep it on loopback.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
+    /// First port: data centres us2, eu2 and glz listen on this port and the next two.
+    #[arg(long, default_value_t = 9100)]
+    port: u16,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let args = Args::parse();
+    let sim = concur_sim::Simulator::bind(args.bind, args.port).await?;
+    let seed = sim.seed_demo();
+    println!("Concur simulator running.");
+    for dc in concur_sim::DATA_CENTERS {
+        println!("  data centre {dc:<4} {}", sim.origin(dc));
+    }
+    println!();
+    println!("Demo credentials (company lives in us2):");
+    println!("  Authorization URL      {}", seed.authorization_url);
+    println!("  Client ID              {}", seed.client_id);
+    println!("  Client Secret          {}", seed.client_secret);
+    println!("  Refresh Token          {}", seed.refresh_token);
+    println!("  Company UUID           {}", seed.company_uuid);
+    println!("  Company Request Token  {}", seed.request_token);
+    println!();
+    println!("Let the console reach it with:");
+    println!("  export CONCUR_ALLOWED_HOSTS={}", sim.allowed_hosts());
+    tokio::signal::ctrl_c().await
+}
