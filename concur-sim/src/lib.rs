@@ -58,7 +58,11 @@ impl Simulator {
     pub async fn bind(ip: IpAddr, first_port: u16) -> std::io::Result<Self> {
         let state = Arc::new(Mutex::new(state::State::default()));
         for (i, name) in DATA_CENTERS.iter().enumerate() {
-            let port = if first_port == 0 { 0 } else { first_port + i as u16 };
+            let port = if first_port == 0 {
+                0
+            } else {
+                first_port + i as u16
+            };
             let listener = tokio::net::TcpListener::bind(SocketAddr::new(ip, port)).await?;
             let origin = format!("http://{}", listener.local_addr()?);
             state
@@ -76,7 +80,9 @@ impl Simulator {
     }
 
     fn lock(&self) -> MutexGuard<'_, state::State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The base URL of a data centre (`us2`, `eu2`, `glz`).
@@ -103,7 +109,9 @@ impl Simulator {
         let spec = ClientSpec {
             id: uuid::Uuid::new_v4().to_string(),
             secret: uuid::Uuid::new_v4().to_string(),
-            grants: ["refresh_token", "password", "client_credentials"].map(String::from).to_vec(),
+            grants: ["refresh_token", "password", "client_credentials"]
+                .map(String::from)
+                .to_vec(),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             enabled: true,
         };

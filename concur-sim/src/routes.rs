@@ -36,7 +36,9 @@ pub(crate) fn router(data_center: DataCenter) -> Router {
 }
 
 fn lock(dc: &DataCenter) -> std::sync::MutexGuard<'_, State> {
-    dc.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    dc.state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn concur_json(status: u16, mut body: Value, correlation_id: String) -> Response {
@@ -44,10 +46,18 @@ fn concur_json(status: u16, mut body: Value, correlation_id: String) -> Response
         body["concur-correlationid"] = json!(correlation_id);
     }
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, [("concur-correlationid", correlation_id)], Json(body)).into_response()
+    (
+        status,
+        [("concur-correlationid", correlation_id)],
+        Json(body),
+    )
+        .into_response()
 }
 
-async fn token(Extract(dc): Extract<DataCenter>, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn token(
+    Extract(dc): Extract<DataCenter>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     let (fault, correlation_id) = {
         let mut state = lock(&dc);
         (state.faults.pop_front(), state.next_correlation_id())
@@ -73,14 +83,18 @@ fn fault_response(fault: Fault, correlation_id: String) -> Response {
             "",
         )
             .into_response(),
-        Fault::ServerError => (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response(),
+        Fault::ServerError => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
+        }
         Fault::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, html).into_response(),
         Fault::Maintenance => concur_json(
             400,
             json!({"error": "invalid_request", "error_description": "company undergoing scheduled maintenance", "code": 134}),
             correlation_id,
         ),
-        Fault::Html => (StatusCode::OK, [(header::CONTENT_TYPE, "text/html")], html).into_response(),
+        Fault::Html => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, "text/html")], html).into_response()
+        }
         Fault::MalformedJson => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
@@ -123,7 +137,11 @@ async fn users(Extract(dc): Extract<DataCenter>, headers: HeaderMap) -> Response
     let Some(company) = record.company else {
         return StatusCode::FORBIDDEN.into_response();
     };
-    if !record.scopes.iter().any(|s| s.starts_with("identity.user.")) {
+    if !record
+        .scopes
+        .iter()
+        .any(|s| s.starts_with("identity.user."))
+    {
         return StatusCode::FORBIDDEN.into_response();
     }
     Json(json!({
@@ -153,12 +171,18 @@ struct TokenFor {
     client_id: String,
 }
 
-async fn mint_request_token(Extract(dc): Extract<DataCenter>, Json(body): Json<TokenFor>) -> Json<Value> {
+async fn mint_request_token(
+    Extract(dc): Extract<DataCenter>,
+    Json(body): Json<TokenFor>,
+) -> Json<Value> {
     let token = lock(&dc).mint_request_token(&body.company_uuid, &body.client_id);
     Json(json!({ "request_token": token }))
 }
 
-async fn issue_refresh_token(Extract(dc): Extract<DataCenter>, Json(body): Json<TokenFor>) -> Json<Value> {
+async fn issue_refresh_token(
+    Extract(dc): Extract<DataCenter>,
+    Json(body): Json<TokenFor>,
+) -> Json<Value> {
     let token = lock(&dc).issue_refresh_token(&body.company_uuid, &body.client_id);
     Json(json!({ "refresh_token": token }))
 }
@@ -187,7 +211,9 @@ fn one() -> usize {
 
 async fn inject_fault(Extract(dc): Extract<DataCenter>, Json(body): Json<Injection>) -> StatusCode {
     let mut state = lock(&dc);
-    state.faults.extend(std::iter::repeat_n(body.fault, body.times));
+    state
+        .faults
+        .extend(std::iter::repeat_n(body.fault, body.times));
     StatusCode::NO_CONTENT
 }
 

@@ -138,7 +138,11 @@ impl State {
 
     pub fn next_correlation_id(&mut self) -> String {
         self.correlation_counter += 1;
-        format!("sim-{:08x}-{}", self.correlation_counter, uuid::Uuid::new_v4().simple())
+        format!(
+            "sim-{:08x}-{}",
+            self.correlation_counter,
+            uuid::Uuid::new_v4().simple()
+        )
     }
 
     pub fn add_client(&mut self, spec: ClientSpec) {
@@ -213,7 +217,12 @@ impl State {
         let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
         let client_id = field("client_id").to_ascii_lowercase();
         if client_id.is_empty() || field("client_secret").is_empty() {
-            return error(400, "invalid_request", 62, "client_id and client_secret are required");
+            return error(
+                400,
+                "invalid_request",
+                62,
+                "client_id and client_secret are required",
+            );
         }
         let Some(client) = self.clients.get(&client_id).cloned() else {
             return error(401, "invalid_client", 61, "client not found");
@@ -226,7 +235,12 @@ impl State {
         }
         let grant = field("grant_type");
         if !client.grants.iter().any(|g| g == grant) {
-            return error(400, "invalid_grant", 60, "grant not allowed for this client");
+            return error(
+                400,
+                "invalid_grant",
+                60,
+                "grant not allowed for this client",
+            );
         }
         match grant {
             "refresh_token" => self.refresh_grant(data_center, &client, field("refresh_token")),
@@ -235,7 +249,12 @@ impl State {
                 let origin = self.origin(data_center).unwrap_or_default().to_owned();
                 self.success(&client, None, None, &origin)
             }
-            _ => error(400, "unsupported_grant_type", 63, "grant_type is not supported"),
+            _ => error(
+                400,
+                "unsupported_grant_type",
+                63,
+                "grant_type is not supported",
+            ),
         }
     }
 
@@ -252,7 +271,12 @@ impl State {
             return error(400, "invalid_grant", 108, "bad or expired refresh token");
         }
         if record.client_id != client.id {
-            return error(400, "invalid_grant", 105, "this grant was not issued to you");
+            return error(
+                400,
+                "invalid_grant",
+                105,
+                "this grant was not issued to you",
+            );
         }
         let origin = match self.company_origin(data_center, &record.company, &client.id) {
             Ok(origin) => origin,
@@ -286,7 +310,12 @@ impl State {
         }
         let (company, token) = (field("username").to_ascii_lowercase(), field("password"));
         if company.is_empty() || token.is_empty() {
-            return error(400, "invalid_request", 106, "username and password are required");
+            return error(
+                400,
+                "invalid_request",
+                106,
+                "username and password are required",
+            );
         }
         let now = self.now();
         let usable = self
@@ -298,7 +327,12 @@ impl State {
             return error(400, "invalid_grant", 19, "Incorrect credentials");
         };
         if record.client_id != client.id {
-            return error(400, "invalid_request", 136, "Authtoken was not issued for you");
+            return error(
+                400,
+                "invalid_request",
+                136,
+                "Authtoken was not issued for you",
+            );
         }
         let origin = match self.company_origin(data_center, &company, &client.id) {
             Ok(origin) => origin,
@@ -321,14 +355,22 @@ impl State {
         let Some(record) = self.companies.get(company) else {
             return Err(error(400, "invalid_grant", 19, "Incorrect credentials"));
         };
-        let home = self.origin(&record.data_center).unwrap_or_default().to_owned();
+        let home = self
+            .origin(&record.data_center)
+            .unwrap_or_default()
+            .to_owned();
         if data_center != record.data_center && data_center != LANDING_ZONE {
             let mut reply = error(400, "invalid_request", 16, "user lives elsewhere");
             reply.body["geolocation"] = Value::String(home);
             return Err(reply);
         }
         if record.apps_not_enabled.contains(client_id) {
-            return Err(error(403, "invalid_client", 53, "company is not enabled for this client"));
+            return Err(error(
+                403,
+                "invalid_client",
+                53,
+                "company is not enabled for this client",
+            ));
         }
         Ok(home)
     }
@@ -341,7 +383,8 @@ impl State {
         origin: &str,
     ) -> Reply {
         let now = self.now();
-        let access = jwt(json!({"sub": company.unwrap_or(&client.id), "exp": now + ACCESS_LIFETIME}));
+        let access =
+            jwt(json!({"sub": company.unwrap_or(&client.id), "exp": now + ACCESS_LIFETIME}));
         self.access_tokens.insert(
             access.clone(),
             AccessRecord {
@@ -359,7 +402,9 @@ impl State {
             "access_token": access,
         });
         if let Some(refresh) = refresh_token {
-            let expires_at = self.refresh_token_expiry(&refresh).unwrap_or(now + REFRESH_LIFETIME);
+            let expires_at = self
+                .refresh_token_expiry(&refresh)
+                .unwrap_or(now + REFRESH_LIFETIME);
             body["refresh_token"] = json!(refresh);
             if !q.omit_refresh_expires_in {
                 body["refresh_expires_in"] = json!(expires_at);

@@ -49,7 +49,10 @@ pub fn read_token_answer(grant: GrantKind, raw: RawReply<'_>) -> Result<TokenAns
         correlation_id,
         ..ConcurReply::default()
     };
-    let fail = |problem, reply: ConcurReply| Diagnosis { problem, reply };
+    let fail = |problem, reply: ConcurReply| Diagnosis {
+        problem,
+        reply: Box::new(reply),
+    };
 
     if let Some(map) = &object {
         reply.error = text(map, "error");
@@ -60,7 +63,12 @@ pub fn read_token_answer(grant: GrantKind, raw: RawReply<'_>) -> Result<TokenAns
         200..=299 => {}
         429 => {
             let retry_after_seconds = raw.retry_after.and_then(|v| v.trim().parse().ok());
-            return Err(fail(Problem::RateLimited { retry_after_seconds }, reply));
+            return Err(fail(
+                Problem::RateLimited {
+                    retry_after_seconds,
+                },
+                reply,
+            ));
         }
         500..=599 => return Err(fail(Problem::ConcurUnavailable, reply)),
         300..=399 => {
@@ -121,9 +129,11 @@ fn text(map: &Map<String, Value>, key: &str) -> Option<String> {
 /// Concur prints numbers both as numbers and as numeric strings; both are accepted.
 fn integer(map: &Map<String, Value>, key: &str) -> Option<i64> {
     match map.get(key)? {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e15).map(|f| f as i64)),
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+                .map(|f| f as i64)
+        }),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -187,7 +197,10 @@ mod tests {
             a.refresh_token.unwrap().expose(),
             "e013335d-b4ce-4c43-a7e4-b67abc1adcb0"
         );
-        assert_eq!(a.geolocation.unwrap().as_str(), "https://us2.api.concursolutions.com");
+        assert_eq!(
+            a.geolocation.unwrap().as_str(),
+            "https://us2.api.concursolutions.com"
+        );
         assert_eq!(
             a.company_uuid.unwrap().as_str(),
             "6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
@@ -202,7 +215,10 @@ mod tests {
         );
         assert_eq!(a.expires_in, Some(3600));
         assert_eq!(a.refresh_expires_in, Some(1_703_696_549));
-        assert_eq!(a.geolocation.unwrap().as_str(), "https://us.api.concursolutions.com");
+        assert_eq!(
+            a.geolocation.unwrap().as_str(),
+            "https://us.api.concursolutions.com"
+        );
     }
 
     #[test]
@@ -225,7 +241,10 @@ mod tests {
         assert_eq!(d.problem, Problem::RefreshTokenInvalid);
         assert_eq!(d.reply.code, Some(108));
         assert_eq!(d.reply.correlation_id.as_deref(), Some("c-42"));
-        assert_eq!(d.reply.description.as_deref(), Some("bad or expired refresh token"));
+        assert_eq!(
+            d.reply.description.as_deref(),
+            Some("bad or expired refresh token")
+        );
     }
 
     #[test]
@@ -247,15 +266,24 @@ mod tests {
     fn transient_and_unreadable_answers_are_told_apart() {
         assert_eq!(
             err(429, "", Some("30")).problem,
-            Problem::RateLimited { retry_after_seconds: Some(30) }
+            Problem::RateLimited {
+                retry_after_seconds: Some(30)
+            }
         );
-        assert_eq!(err(503, "<html>down</html>", None).problem, Problem::ConcurUnavailable);
+        assert_eq!(
+            err(503, "<html>down</html>", None).problem,
+            Problem::ConcurUnavailable
+        );
         assert!(err(500, "oops", None).is_transient());
         let html = err(200, "  <!DOCTYPE html><html>", None);
-        assert!(matches!(html.problem, Problem::UnexpectedAnswer { ref what } if what.contains("HTML")));
+        assert!(
+            matches!(html.problem, Problem::UnexpectedAnswer { ref what } if what.contains("HTML"))
+        );
         assert!(!html.is_transient());
         let redirect = err(302, "", None);
-        assert!(matches!(redirect.problem, Problem::UnexpectedAnswer { ref what } if what.contains("redirect")));
+        assert!(
+            matches!(redirect.problem, Problem::UnexpectedAnswer { ref what } if what.contains("redirect"))
+        );
         let no_token = err(200, r#"{"token_type":"Bearer"}"#, None);
         assert!(matches!(no_token.problem, Problem::UnexpectedAnswer { .. }));
     }

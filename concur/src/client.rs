@@ -8,8 +8,7 @@ use crate::answer::{RawReply, TokenAnswer, read_token_answer};
 use crate::clock::{Clock, UnixTime};
 use crate::diagnosis::{Diagnosis, GrantKind, Problem};
 use crate::input::{
-    AccessToken, AuthorizationUrl, ClientId, ClientSecret, CompanyUuid, RefreshToken,
-    RequestToken,
+    AccessToken, AuthorizationUrl, ClientId, ClientSecret, CompanyUuid, RefreshToken, RequestToken,
 };
 use crate::policy::HostPolicy;
 use crate::scopes::{ScopeCheck, ScopeProfile};
@@ -170,7 +169,10 @@ impl ConcurClient {
         ];
         let (answer, used) = self.token(base, GrantKind::RefreshToken, &form).await?;
         let rotated = answer.refresh_token.as_ref().is_some_and(|t| t != token);
-        let current = answer.refresh_token.clone().unwrap_or_else(|| token.clone());
+        let current = answer
+            .refresh_token
+            .clone()
+            .unwrap_or_else(|| token.clone());
         Ok(self.grant(answer, used, Some(current), rotated))
     }
 
@@ -248,7 +250,9 @@ impl ConcurClient {
         access: &AccessToken,
     ) -> Result<(), Diagnosis> {
         let request = self.http.delete(geolocation.join(REVOKE_PATH));
-        self.api_call(geolocation, request, access).await.map(|_| ())
+        self.api_call(geolocation, request, access)
+            .await
+            .map(|_| ())
     }
 
     fn grant(
@@ -292,9 +296,10 @@ impl ConcurClient {
     ) -> Result<(TokenAnswer, AuthorizationUrl), Diagnosis> {
         match self.post_token(base, grant, form).await {
             Err(Diagnosis {
-                problem: Problem::WrongDataCenter {
-                    geolocation: Some(ref elsewhere),
-                },
+                problem:
+                    Problem::WrongDataCenter {
+                        geolocation: Some(ref elsewhere),
+                    },
                 ..
             }) if AuthorizationUrl::parse(elsewhere).is_ok_and(|e| e != *base) => {
                 let there = AuthorizationUrl::parse(elsewhere).expect("parsed in the guard");

@@ -47,7 +47,7 @@ pub struct ConcurReply {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnosis {
     pub problem: Problem,
-    pub reply: ConcurReply,
+    pub reply: Box<ConcurReply>,
 }
 
 /// The grant a token call used: the same Concur code means different things for each.
@@ -62,7 +62,7 @@ impl Diagnosis {
     pub fn new(problem: Problem) -> Self {
         Self {
             problem,
-            reply: ConcurReply::default(),
+            reply: Box::default(),
         }
     }
 
@@ -94,7 +94,10 @@ impl Diagnosis {
             _ if reply.http_status == Some(403) => Problem::CompanyNotEnabled,
             _ => Problem::Refused,
         };
-        Self { problem, reply }
+        Self {
+            problem,
+            reply: Box::new(reply),
+        }
     }
 
     /// A stable snake_case name, for JSON output and the store.
@@ -281,7 +284,11 @@ mod tests {
             code: Some(code),
             ..ConcurReply::default()
         };
-        Diagnosis::from_reply(grant, reply, Some("https://eu2.api.concursolutions.com".into()))
+        Diagnosis::from_reply(
+            grant,
+            reply,
+            Some("https://eu2.api.concursolutions.com".into()),
+        )
     }
 
     #[test]
@@ -308,21 +315,40 @@ mod tests {
             (RefreshToken, "invalid_request", 63, "request_incomplete"),
             (RefreshToken, "invalid_client", 64, "bad_client_secret"),
             (RefreshToken, "invalid_request", 65, "request_incomplete"),
-            (RefreshToken, "invalid_grant", 105, "refresh_token_for_another_client"),
+            (
+                RefreshToken,
+                "invalid_grant",
+                105,
+                "refresh_token_for_another_client",
+            ),
             (RefreshToken, "invalid_request", 106, "request_incomplete"),
             (RefreshToken, "invalid_request", 107, "grant_not_allowed"),
             (RefreshToken, "invalid_grant", 108, "refresh_token_invalid"),
             (RequestToken, "invalid_request", 120, "request_incomplete"),
             (RefreshToken, "invalid_request", 123, "account_blocked"),
             (RefreshToken, "invalid_request", 134, "concur_unavailable"),
-            (RequestToken, "invalid_request", 136, "request_token_for_another_app"),
+            (
+                RequestToken,
+                "invalid_request",
+                136,
+                "request_token_for_another_app",
+            ),
             (RefreshToken, "invalid_grant", 999, "refresh_token_invalid"),
             (RequestToken, "invalid_grant", 999, "request_token_rejected"),
-            (ClientCredentials, "invalid_client", 999, "bad_client_credentials"),
+            (
+                ClientCredentials,
+                "invalid_client",
+                999,
+                "bad_client_credentials",
+            ),
             (ClientCredentials, "server_error", 999, "refused"),
         ];
         for (grant, error, code, expected) in cases {
-            assert_eq!(concur(*grant, 400, error, *code).code(), *expected, "code {code}");
+            assert_eq!(
+                concur(*grant, 400, error, *code).code(),
+                *expected,
+                "code {code}"
+            );
         }
     }
 
@@ -339,7 +365,10 @@ mod tests {
     #[test]
     fn wrong_data_center_names_the_right_one_in_the_next_step() {
         let d = concur(GrantKind::RefreshToken, 400, "invalid_request", 16);
-        assert!(d.next_step().contains("https://eu2.api.concursolutions.com"));
+        assert!(
+            d.next_step()
+                .contains("https://eu2.api.concursolutions.com")
+        );
         assert_eq!(d.field(), Some(Field::AuthorizationUrl));
     }
 

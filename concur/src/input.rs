@@ -70,7 +70,9 @@ pub(crate) fn clean(field: Field, raw: &str, max: usize) -> Result<&str, InputEr
     if value.chars().any(char::is_control) {
         return Err(InputError::new(
             field,
-            format!("{label} contains a line break, tab or other control character; paste it again as one line."),
+            format!(
+                "{label} contains a line break, tab or other control character; paste it again as one line."
+            ),
         ));
     }
     Ok(value)
@@ -263,7 +265,9 @@ impl AuthorizationUrl {
         if url.query().is_some() || url.fragment().is_some() {
             return Err(InputError::new(
                 field,
-                format!("Authorization URL must not have a ?query or #fragment; use the data centre address {example}."),
+                format!(
+                    "Authorization URL must not have a ?query or #fragment; use the data centre address {example}."
+                ),
             ));
         }
         let path = url.path().trim_end_matches('/');
@@ -275,7 +279,9 @@ impl AuthorizationUrl {
         if !path.is_empty() {
             return Err(InputError::new(
                 field,
-                format!("Authorization URL must be the data centre address {example}, optionally followed by /oauth2/v0/token."),
+                format!(
+                    "Authorization URL must be the data centre address {example}, optionally followed by /oauth2/v0/token."
+                ),
             ));
         }
         let mut origin = url.clone();
@@ -325,7 +331,10 @@ mod tests {
     fn authorization_url_keeps_an_explicit_port() {
         let url = AuthorizationUrl::parse("http://127.0.0.1:9100/").unwrap();
         assert_eq!(url.as_str(), "http://127.0.0.1:9100");
-        assert_eq!(url.join(TOKEN_PATH), "http://127.0.0.1:9100/oauth2/v0/token");
+        assert_eq!(
+            url.join(TOKEN_PATH),
+            "http://127.0.0.1:9100/oauth2/v0/token"
+        );
     }
 
     #[test]
@@ -356,11 +365,31 @@ mod tests {
 
     #[test]
     fn tokens_reject_empty_huge_inner_spaces_and_control_characters() {
-        assert!(RefreshToken::parse("   ").unwrap_err().message.contains("required"));
+        assert!(
+            RefreshToken::parse("   ")
+                .unwrap_err()
+                .message
+                .contains("required")
+        );
         let huge = "a".repeat(MAX_FIELD_BYTES + 1);
-        assert!(RefreshToken::parse(&huge).unwrap_err().message.contains("4 KB"));
-        assert!(RefreshToken::parse("abc def").unwrap_err().message.contains("spaces"));
-        assert!(RefreshToken::parse("abc\u{0}def").unwrap_err().message.contains("control"));
+        assert!(
+            RefreshToken::parse(&huge)
+                .unwrap_err()
+                .message
+                .contains("4 KB")
+        );
+        assert!(
+            RefreshToken::parse("abc def")
+                .unwrap_err()
+                .message
+                .contains("spaces")
+        );
+        assert!(
+            RefreshToken::parse("abc\u{0}def")
+                .unwrap_err()
+                .message
+                .contains("control")
+        );
         assert!(RequestToken::parse("\tat-3wd0qnp3x6m5klel2vv5z083pex5py\r\n").is_ok());
     }
 

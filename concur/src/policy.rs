@@ -14,12 +14,24 @@ pub const KNOWN_DATA_CENTERS: &[(&str, &str)] = &[
     ("EU (eu2)", "https://eu2.api.concursolutions.com"),
     ("APJ (apj1)", "https://apj1.api.concursolutions.com"),
     ("US Government (usg)", "https://usg.api.concursolutions.com"),
-    ("Global landing zone (glz)", "https://glz.api.concursolutions.com"),
+    (
+        "Global landing zone (glz)",
+        "https://glz.api.concursolutions.com",
+    ),
     ("US, older host (us)", "https://us.api.concursolutions.com"),
-    ("EMEA, older host (emea)", "https://emea.api.concursolutions.com"),
+    (
+        "EMEA, older host (emea)",
+        "https://emea.api.concursolutions.com",
+    ),
     ("China (cn)", "https://cn.api.concurcdc.cn"),
-    ("US test site (us-impl)", "https://us-impl.api.concursolutions.com"),
-    ("EMEA test site (emea-impl)", "https://emea-impl.api.concursolutions.com"),
+    (
+        "US test site (us-impl)",
+        "https://us-impl.api.concursolutions.com",
+    ),
+    (
+        "EMEA test site (emea-impl)",
+        "https://emea-impl.api.concursolutions.com",
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +61,9 @@ pub struct HostPolicy {
 
 /// A bad entry in `CONCUR_ALLOWED_HOSTS`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("CONCUR_ALLOWED_HOSTS entry {entry:?} is not an origin like https://concur-proxy.internal:8443 ({reason})")]
+#[error(
+    "CONCUR_ALLOWED_HOSTS entry {entry:?} is not an origin like https://concur-proxy.internal:8443 ({reason})"
+)]
 pub struct PolicyError {
     pub entry: String,
     pub reason: &'static str,
@@ -129,7 +143,9 @@ mod tests {
     fn concur_hosts_are_allowed_over_https_only() {
         let policy = HostPolicy::concur_only();
         assert!(policy.permits(&url("https://us2.api.concursolutions.com")));
-        assert!(policy.permits(&url("https://www-us2.api.concursolutions.com/oauth2/v0/token")));
+        assert!(policy.permits(&url(
+            "https://www-us2.api.concursolutions.com/oauth2/v0/token"
+        )));
         assert!(policy.permits(&url("https://cn.api.concurcdc.cn")));
         assert!(!policy.permits(&url("http://us2.api.concursolutions.com")));
         assert!(!policy.permits(&url("https://us2.api.concursolutions.com:8443")));
@@ -142,7 +158,8 @@ mod tests {
     #[test]
     fn listed_origins_must_match_scheme_host_and_port_exactly() {
         let policy =
-            HostPolicy::parse(" http://127.0.0.1:9100 , https://Concur-Proxy.internal:8443").unwrap();
+            HostPolicy::parse(" http://127.0.0.1:9100 , https://Concur-Proxy.internal:8443")
+                .unwrap();
         assert!(policy.permits(&url("http://127.0.0.1:9100/oauth2/v0/token")));
         assert!(policy.permits(&url("https://concur-proxy.internal:8443")));
         assert!(!policy.permits(&url("http://127.0.0.1:9101")));

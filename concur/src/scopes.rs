@@ -59,7 +59,10 @@ impl ScopeProfile {
         })?;
         let mut scopes: Vec<String> = Vec::new();
         for scope in list.split([' ', ',']).filter(|s| !s.is_empty()) {
-            if !scope.chars().all(|c| c.is_ascii_alphanumeric() || "._-:*/".contains(c)) {
+            if !scope
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-:*/".contains(c))
+            {
                 return Err(InputError::new(
                     Field::Scopes,
                     "Custom scope list may hold only scope names like expense.report.read, separated by spaces.",
@@ -149,7 +152,12 @@ mod tests {
         let p = ScopeProfile::parse("custom", " EXPRPT, CONFIG  EXPRPT\n").unwrap();
         assert_eq!(p.required(), ["EXPRPT", "CONFIG"]);
         assert!(ScopeProfile::custom("EXPRPT <script>").is_err());
-        assert!(ScopeProfile::custom("").unwrap_err().message.contains("required"));
+        assert!(
+            ScopeProfile::custom("")
+                .unwrap_err()
+                .message
+                .contains("required")
+        );
         assert!(ScopeProfile::parse("everything", "").is_err());
     }
 }

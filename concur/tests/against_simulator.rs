@@ -53,7 +53,9 @@ impl World {
 
     async fn refresh_with(&self, token: &str) -> Result<concur::Grant, Diagnosis> {
         let token = RefreshToken::parse(token).unwrap();
-        self.client.refresh(&self.base("us2"), &self.credentials, &token).await
+        self.client
+            .refresh(&self.base("us2"), &self.credentials, &token)
+            .await
     }
 
     async fn refresh(&self) -> Result<concur::Grant, Diagnosis> {
@@ -111,7 +113,10 @@ async fn a_refresh_token_left_idle_six_months_is_reported_expired() {
 #[tokio::test]
 async fn a_rotated_refresh_token_is_returned_and_the_old_one_dies() {
     let w = world_in("us2").await;
-    w.sim.set_quirks(Quirks { rotate_refresh_tokens: true, ..Quirks::default() });
+    w.sim.set_quirks(Quirks {
+        rotate_refresh_tokens: true,
+        ..Quirks::default()
+    });
     let grant = w.refresh().await.unwrap();
     assert!(grant.rotated);
     let new = grant.refresh_token.unwrap();
@@ -137,15 +142,24 @@ async fn request_token_is_exchanged_once_at_the_landing_zone_or_home() {
     assert!(grant.refresh_token.is_some());
     assert_eq!(grant.geolocation.as_str(), w.sim.origin("eu2"));
     assert_eq!(grant.company_uuid.unwrap().as_str(), w.company);
-    assert_eq!(code(w.exchange("glz", &token).await), "request_token_rejected");
+    assert_eq!(
+        code(w.exchange("glz", &token).await),
+        "request_token_rejected"
+    );
 
     let expired = w.sim.mint_request_token(&w.company, id);
     w.sim.advance_clock(24 * 3600 + 1);
-    assert_eq!(code(w.exchange("eu2", &expired).await), "request_token_rejected");
+    assert_eq!(
+        code(w.exchange("eu2", &expired).await),
+        "request_token_rejected"
+    );
 
     let (other_app, _) = w.sim.add_app(DEMO_SCOPES);
     let foreign = w.sim.mint_request_token(&w.company, &other_app);
-    assert_eq!(code(w.exchange("eu2", &foreign).await), "request_token_for_another_app");
+    assert_eq!(
+        code(w.exchange("eu2", &foreign).await),
+        "request_token_for_another_app"
+    );
 }
 
 #[tokio::test]
@@ -157,16 +171,27 @@ async fn bad_client_credentials_are_told_apart() {
         client_secret: ClientSecret::parse("not-the-secret-at-all").unwrap(),
         ..w.credentials.clone()
     };
-    let d = w.client.refresh(&base, &wrong_secret, &token).await.unwrap_err();
-    assert_eq!((d.code(), d.field()), ("bad_client_secret", Some(concur::Field::ClientSecret)));
+    let d = w
+        .client
+        .refresh(&base, &wrong_secret, &token)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (d.code(), d.field()),
+        ("bad_client_secret", Some(concur::Field::ClientSecret))
+    );
 
     let unknown = Credentials {
         client_id: ClientId::parse("00000000-0000-4000-8000-000000000000").unwrap(),
         ..w.credentials.clone()
     };
-    assert_eq!(code(w.client.refresh(&base, &unknown, &token).await), "bad_client_id");
+    assert_eq!(
+        code(w.client.refresh(&base, &unknown, &token).await),
+        "bad_client_id"
+    );
 
-    w.sim.set_client_enabled(w.credentials.client_id.as_str(), false);
+    w.sim
+        .set_client_enabled(w.credentials.client_id.as_str(), false);
     assert_eq!(code(w.refresh().await), "client_disabled");
 }
 
@@ -176,7 +201,10 @@ async fn company_not_enabled_grant_not_allowed_and_foreign_tokens_are_diagnosed(
     let id = w.credentials.client_id.as_str().to_owned();
     let (other, _) = w.sim.add_app(DEMO_SCOPES);
     let foreign = w.sim.issue_refresh_token(&w.company, &other);
-    assert_eq!(code(w.refresh_with(&foreign).await), "refresh_token_for_another_client");
+    assert_eq!(
+        code(w.refresh_with(&foreign).await),
+        "refresh_token_for_another_client"
+    );
 
     w.sim.disable_app_for_company(&w.company, &id);
     assert_eq!(code(w.refresh().await), "company_not_enabled");
@@ -194,8 +222,15 @@ async fn company_not_enabled_grant_not_allowed_and_foreign_tokens_are_diagnosed(
         client_secret: ClientSecret::parse(&limited.secret).unwrap(),
     };
     let token = RefreshToken::parse(&w.refresh).unwrap();
-    assert_eq!(code(w.client.refresh(&w.base("us2"), &creds, &token).await), "grant_not_allowed");
-    let app_token = w.client.client_credentials(&w.base("us2"), &creds).await.unwrap();
+    assert_eq!(
+        code(w.client.refresh(&w.base("us2"), &creds, &token).await),
+        "grant_not_allowed"
+    );
+    let app_token = w
+        .client
+        .client_credentials(&w.base("us2"), &creds)
+        .await
+        .unwrap();
     assert!(app_token.refresh_token.is_none());
 }
 
@@ -211,7 +246,12 @@ async fn validation_lists_missing_scopes_but_keeps_the_grant() {
     let auth = Authorization::RefreshToken(RefreshToken::parse(&token).unwrap());
     let checked = w
         .client
-        .validate(&w.base("us2"), &creds, &auth, &ScopeProfile::MileageToExpense)
+        .validate(
+            &w.base("us2"),
+            &creds,
+            &auth,
+            &ScopeProfile::MileageToExpense,
+        )
         .await
         .unwrap();
     assert!(checked.grant.refresh_token.is_some());
@@ -232,17 +272,33 @@ async fn transient_faults_are_transient_and_unreadable_answers_are_not() {
         (Fault::DropConnection, "network", true),
         (Fault::Html, "unexpected_answer", false),
         (Fault::MalformedJson, "unexpected_answer", false),
-        (Fault::HugeBody { bytes: 10 * 1024 * 1024 }, "unexpected_answer", false),
+        (
+            Fault::HugeBody {
+                bytes: 10 * 1024 * 1024,
+            },
+            "unexpected_answer",
+            false,
+        ),
     ];
     for (fault, expected, transient) in cases {
         w.sim.inject(fault.clone(), 1);
         let d = w.refresh().await.unwrap_err();
-        assert_eq!((d.code(), d.is_transient()), (expected, transient), "{fault:?}");
-        if let Problem::RateLimited { retry_after_seconds } = d.problem {
+        assert_eq!(
+            (d.code(), d.is_transient()),
+            (expected, transient),
+            "{fault:?}"
+        );
+        if let Problem::RateLimited {
+            retry_after_seconds,
+        } = d.problem
+        {
             assert_eq!(retry_after_seconds, Some(30));
         }
     }
-    assert!(w.refresh().await.is_ok(), "faults are used up and the token still works");
+    assert!(
+        w.refresh().await.is_ok(),
+        "faults are used up and the token still works"
+    );
 }
 
 #[tokio::test]
@@ -251,7 +307,10 @@ async fn a_slow_answer_times_out() {
     let impatient = client(&w.sim, Duration::from_millis(300));
     w.sim.inject(Fault::Slow { millis: 2000 }, 1);
     let token = RefreshToken::parse(&w.refresh).unwrap();
-    let d = impatient.refresh(&w.base("us2"), &w.credentials, &token).await.unwrap_err();
+    let d = impatient
+        .refresh(&w.base("us2"), &w.credentials, &token)
+        .await
+        .unwrap_err();
     assert_eq!(d.problem, Problem::Timeout);
 }
 
@@ -261,7 +320,8 @@ async fn a_refused_connection_is_a_network_failure() {
     let origin = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
     let policy = HostPolicy::parse(&origin).unwrap();
-    let client = ConcurClient::new(policy, &ClientConfig::default(), Arc::new(SystemClock)).unwrap();
+    let client =
+        ConcurClient::new(policy, &ClientConfig::default(), Arc::new(SystemClock)).unwrap();
     let creds = Credentials {
         client_id: ClientId::parse("11111111-2222-4333-8444-555555555555").unwrap(),
         client_secret: ClientSecret::parse("secret").unwrap(),
@@ -276,11 +336,17 @@ async fn a_refused_connection_is_a_network_failure() {
 #[tokio::test]
 async fn hosts_outside_the_policy_never_see_a_request() {
     let w = world_in("us2").await;
-    let strict =
-        ConcurClient::new(HostPolicy::concur_only(), &ClientConfig::default(), Arc::new(SystemClock))
-            .unwrap();
+    let strict = ConcurClient::new(
+        HostPolicy::concur_only(),
+        &ClientConfig::default(),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
     let token = RefreshToken::parse(&w.refresh).unwrap();
-    let d = strict.refresh(&w.base("us2"), &w.credentials, &token).await.unwrap_err();
+    let d = strict
+        .refresh(&w.base("us2"), &w.credentials, &token)
+        .await
+        .unwrap_err();
     assert!(matches!(d.problem, Problem::HostNotAllowed { .. }));
     assert_eq!(w.sim.token_requests(), 0);
 }
@@ -296,7 +362,10 @@ async fn quirky_answers_are_read_the_same() {
     });
     let grant = w.refresh().await.unwrap();
     assert!(grant.access_expires_at.is_some());
-    assert_eq!(grant.refresh_expires_at, None, "missing expiry stays unknown");
+    assert_eq!(
+        grant.refresh_expires_at, None,
+        "missing expiry stays unknown"
+    );
     assert_eq!(grant.geolocation.as_str(), w.sim.origin("us2"));
 }
 
@@ -304,8 +373,15 @@ async fn quirky_answers_are_read_the_same() {
 async fn the_access_token_reads_users_and_revoke_kills_the_refresh_token() {
     let w = world_in("us2").await;
     let grant = w.refresh().await.unwrap();
-    let users = w.client.count_users(&grant.geolocation, &grant.access_token).await.unwrap();
+    let users = w
+        .client
+        .count_users(&grant.geolocation, &grant.access_token)
+        .await
+        .unwrap();
     assert_eq!(users, 3);
-    w.client.revoke(&grant.geolocation, &grant.access_token).await.unwrap();
+    w.client
+        .revoke(&grant.geolocation, &grant.access_token)
+        .await
+        .unwrap();
     assert_eq!(code(w.refresh().await), "refresh_token_invalid");
 }

@@ -1,0 +1,9 @@
+//! `make bench`: figures, never assertions. Everything runs on loopback against the simulator.
+
+mod token;
+
+#[tokio::main]
+async fn main() {
+    token::client_overhead().await;
+    token::simulator_throughput().await;
+}

@@ -1,0 +1,20 @@
+//! The command line.
+
+use clap::{Parser, Subcommand};
+
+use crate::validate::ValidateArgs;
+
+/// Concur Console: validate, store and watch SAP Concur API credentials.
+#[derive(Debug, Parser)]
+#[command(name = "concur-console", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check one set of credentials against Concur. Secrets come from the environment:
+    /// CONCUR_CLIENT_SECRET, and CONCUR_REFRESH_TOKEN or CONCUR_COMPANY_UUID + CONCUR_REQUEST_TOKEN.
+    Validate(ValidateArgs),
+}
