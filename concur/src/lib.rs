@@ -18,5 +18,5 @@ pub use input::{
     AccessToken, AuthorizationUrl, ClientId, ClientSecret, CompanyUuid, Field, InputError,
     RefreshToken, RequestToken,
 };
-pub use policy::{HostPolicy, KNOWN_DATA_CENTERS, PolicyError};
+pub use policy::{HostPolicy, PolicyError};
 pub use scopes::{ScopeCheck, ScopeProfile};

@@ -8,32 +8,6 @@ use crate::input::{AuthorizationUrl, Field, InputError};
 const CONCUR_DOMAIN_SUFFIX: &str = ".api.concursolutions.com";
 const CONCUR_CHINA_HOST: &str = "cn.api.concurcdc.cn";
 
-/// The data centres an admin picks from (current hosts first, then older ones still in use).
-pub const KNOWN_DATA_CENTERS: &[(&str, &str)] = &[
-    ("US (us2)", "https://us2.api.concursolutions.com"),
-    ("EU (eu2)", "https://eu2.api.concursolutions.com"),
-    ("APJ (apj1)", "https://apj1.api.concursolutions.com"),
-    ("US Government (usg)", "https://usg.api.concursolutions.com"),
-    (
-        "Global landing zone (glz)",
-        "https://glz.api.concursolutions.com",
-    ),
-    ("US, older host (us)", "https://us.api.concursolutions.com"),
-    (
-        "EMEA, older host (emea)",
-        "https://emea.api.concursolutions.com",
-    ),
-    ("China (cn)", "https://cn.api.concurcdc.cn"),
-    (
-        "US test site (us-impl)",
-        "https://us-impl.api.concursolutions.com",
-    ),
-    (
-        "EMEA test site (emea-impl)",
-        "https://emea-impl.api.concursolutions.com",
-    ),
-];
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Origin {
     scheme: String,
@@ -108,15 +82,14 @@ impl HostPolicy {
     }
 
     /// The field error an admin sees when a pasted address is not allowed.
+    /// The message names no part of the URL: it may travel back in a redirect.
     pub fn check(&self, url: &AuthorizationUrl) -> Result<(), InputError> {
         if self.permits(url.url()) {
             return Ok(());
         }
         Err(InputError::new(
             Field::AuthorizationUrl,
-            format!(
-                "{url} is not a Concur data centre. Use one such as https://us2.api.concursolutions.com; an operator can allow other hosts with CONCUR_ALLOWED_HOSTS."
-            ),
+            "This host is not a Concur data centre. Use one such as https://us2.api.concursolutions.com; an operator can allow other hosts with CONCUR_ALLOWED_HOSTS.",
         ))
     }
 }

@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+use crate::admin::CreateAdminArgs;
 use crate::validate::ValidateArgs;
 
 /// Concur Console: validate, store and watch SAP Concur API credentials.
@@ -14,7 +15,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve the console (configuration from DATABASE_URL, CONCUR_CONSOLE_KEY,
+    /// CONCUR_ALLOWED_HOSTS, LEPTOS_SITE_ADDR, LEPTOS_SITE_ROOT).
+    Serve,
     /// Check one set of credentials against Concur. Secrets come from the environment:
     /// CONCUR_CLIENT_SECRET, and CONCUR_REFRESH_TOKEN or CONCUR_COMPANY_UUID + CONCUR_REQUEST_TOKEN.
     Validate(ValidateArgs),
+    /// Create an admin from the terminal; the password is read from CONCUR_ADMIN_PASSWORD or stdin.
+    CreateAdmin(CreateAdminArgs),
 }

@@ -1,0 +1,169 @@
+//! Sign-in: first-run setup, login, logout.
+
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use crate::components::{FieldError, FormAlert, Page};
+use crate::error::AppError;
+
+#[cfg(feature = "ssr")]
+fn set_cookie(value: &str) -> Result<(), AppError> {
+    let header = value.parse().map_err(crate::ssr::state::internal)?;
+    expect_context::<leptos_axum::ResponseOptions>()
+        .insert_header(axum::http::header::SET_COOKIE, header);
+    Ok(())
+}
+
+#[cfg(feature = "ssr")]
+fn client_ip() -> String {
+    use axum::extract::ConnectInfo;
+    use_context::<axum::http::request::Parts>()
+        .and_then(|p| {
+            p.extensions
+                .get::<ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip())
+        })
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+}
+
+#[server(prefix = "/api", endpoint = "login")]
+pub async fn login(username: String, password: String) -> Result<(), AppError> {
+    use crate::ssr::state::{internal, state};
+    use crate::ssr::store;
+
+    let state = state()?;
+    let ip = client_ip();
+    let username = username.trim().to_owned();
+    let now = state.now();
+    if let Some(wait) = state.limiter.wait(&ip, &username, now) {
+        return Err(AppError::TooManyAttempts(wait));
+    }
+    let found = store::admin_credentials(&state.pool, &username)
+        .await
+        .map_err(internal)?;
+    let (id, hash) = found.unzip();
+    let ok = ssr::verify_password(password, hash).await?;
+    let Some(id) = id.filter(|_| ok) else {
+        state.limiter.failed(&ip, &username, now);
+        tracing::info!(%ip, "failed sign-in");
+        return Err(AppError::BadLogin);
+    };
+    state.limiter.succeeded(&ip, &username);
+    set_cookie(&ssr::start_session(&state, &id).await?)?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    use crate::ssr::state::{internal, state};
+
+    let state = state()?;
+    let parts = use_context::<axum::http::request::Parts>().ok_or(AppError::Unauthorized)?;
+    if let Some(token) = ssr::session_token(&parts.headers) {
+        crate::ssr::store::delete_session(&state.pool, &ssr::token_hash(&token))
+            .await
+            .map_err(internal)?;
+    }
+    set_cookie(&ssr::clear_cookie(state.secure_cookies))?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "setup")]
+pub async fn setup(
+    token: String,
+    username: String,
+    password: String,
+    confirm: String,
+) -> Result<(), AppError> {
+    use crate::ssr::state::{internal, state};
+    use crate::ssr::store;
+
+    let state = state()?;
+    let now = state.now();
+    let open = store::admin_count(&state.pool).await.map_err(internal)? == 0
+        && store::setup_token_valid(&state.pool, &ssr::token_hash(token.trim()), now)
+            .await
+            .map_err(internal)?;
+    if !open {
+        return Err(AppError::SetupClosed);
+    }
+    let username = ssr::validate_username(&username)?;
+    ssr::validate_new_password(&password, &confirm)?;
+    let hash = ssr::hash_password(password).await?;
+    let id = uuid::Uuid::new_v4().to_string();
+    store::insert_admin(&state.pool, &id, &username, &hash, now)
+        .await
+        .map_err(internal)?;
+    store::clear_setup_tokens(&state.pool)
+        .await
+        .map_err(internal)?;
+    tracing::info!(%username, "first admin created through the setup link");
+    set_cookie(&ssr::start_session(&state, &id).await?)?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let login = ServerAction::<Login>::new();
+    let error = Signal::derive(move || login.value().get().and_then(Result::err));
+    view! {
+        <Page title="Sign in" signed_in=false>
+            <ActionForm action=login>
+                <div class="card form">
+                    <FormAlert error=error/>
+                    <label for="username">"User name"</label>
+                    <input id="username" name="username" autocomplete="username" required/>
+                    <label for="password">"Password"</label>
+                    <input id="password" name="password" type="password" autocomplete="current-password" required/>
+                    <button type="submit" disabled=move || login.pending().get()>"Sign in"</button>
+                </div>
+            </ActionForm>
+        </Page>
+    }
+}
+
+#[component]
+pub fn SetupPage() -> impl IntoView {
+    let setup = ServerAction::<Setup>::new();
+    let token = move || use_query_map().read().get("token").unwrap_or_default();
+    let error = Signal::derive(move || setup.value().get().and_then(Result::err));
+    view! {
+        <Page title="Create the first admin" signed_in=false>
+            <p class="lead">"This one-time link lets you choose the administrator's user name and password."</p>
+            <ActionForm action=setup>
+                <div class="card form">
+                    <FormAlert error=error/>
+                    <input type="hidden" name="token" value=token/>
+                    <label for="username">"User name"</label>
+                    <input id="username" name="username" autocomplete="username" required/>
+                    <FieldError error=error field="username"/>
+                    <label for="password">"Password"</label>
+                    <input id="password" name="password" type="password" autocomplete="new-password" minlength="12" required/>
+                    <p class="hint">"At least 12 characters."</p>
+                    <FieldError error=error field="password"/>
+                    <label for="confirm">"Repeat the password"</label>
+                    <input id="confirm" name="confirm" type="password" autocomplete="new-password" required/>
+                    <FieldError error=error field="confirm"/>
+                    <button type="submit" disabled=move || setup.pending().get()>"Create admin"</button>
+                </div>
+            </ActionForm>
+        </Page>
+    }
+}
+
+/// The sign-out button in the header.
+#[component]
+pub fn SignOut() -> impl IntoView {
+    let logout = ServerAction::<Logout>::new();
+    view! {
+        <ActionForm action=logout>
+            <button type="submit" class="link">"Sign out"</button>
+        </ActionForm>
+    }
+}

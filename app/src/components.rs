@@ -1,0 +1,110 @@
+//! Pieces every page uses: the page frame, error messages next to fields, status badges, times.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::auth::SignOut;
+use crate::error::AppError;
+use crate::model::{DiagnosisView, Status, days_left, format_time};
+
+/// The frame of a page: header (with navigation once signed in), title, content.
+#[component]
+pub fn Page(#[prop(into)] title: String, signed_in: bool, children: Children) -> impl IntoView {
+    view! {
+        <Title text=format!("{title} · Concur Console")/>
+        <header class="top">
+            <a class="brand" href="/">"Concur Console"</a>
+            {signed_in.then(|| view! {
+                <nav>
+                    <a href="/">"Connections"</a>
+                    <a href="/connections/new">"New connection"</a>
+                    <SignOut/>
+                </nav>
+            })}
+        </header>
+        <main>
+            <h1>{title}</h1>
+            {children()}
+        </main>
+    }
+}
+
+/// A Concur diagnosis: what is wrong, what to do, and what Concur support will ask for.
+#[component]
+pub fn Diagnosis(diagnosis: DiagnosisView) -> impl IntoView {
+    let kind = if diagnosis.transient {
+        "diagnosis transient"
+    } else {
+        "diagnosis"
+    };
+    view! {
+        <div class=kind role="alert" data-code=diagnosis.code.clone()>
+            <p class="what">{diagnosis.message.clone()}</p>
+            <p class="next">{diagnosis.next_step.clone()}</p>
+            <p class="raw">
+                {diagnosis.concur_code.map(|c| format!("Concur code {c}. "))}
+                {diagnosis.correlation_id.clone().map(|c| format!("Correlation id {c}."))}
+            </p>
+        </div>
+    }
+}
+
+fn describe(error: AppError) -> AnyView {
+    match error {
+        AppError::Concur(d) => view! { <Diagnosis diagnosis=*d/> }.into_any(),
+        AppError::Unauthorized => view! {
+            <p class="error" role="alert">"Your session has ended. " <a href="/login">"Sign in again"</a> "."</p>
+        }
+        .into_any(),
+        other => view! { <p class="error" role="alert">{other.to_string()}</p> }.into_any(),
+    }
+}
+
+/// The error of a form that belongs to no single field.
+#[component]
+pub fn FormAlert(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
+    move || error.get().filter(|e| e.field().is_none()).map(describe)
+}
+
+/// The error of one field, shown right below it.
+#[component]
+pub fn FieldError(
+    #[prop(into)] error: Signal<Option<AppError>>,
+    field: &'static str,
+) -> impl IntoView {
+    move || {
+        error
+            .get()
+            .filter(|e| e.field() == Some(field))
+            .map(|e| view! { <div class="field-error" data-field=field>{describe(e)}</div> })
+    }
+}
+
+#[component]
+pub fn StatusBadge(status: Status) -> impl IntoView {
+    view! { <span class=format!("badge {}", status.key())>{status.label()}</span> }
+}
+
+/// "in 42 days", "expired 3 days ago", or "unknown".
+pub fn expiry_words(at: Option<i64>, now: i64) -> String {
+    match at {
+        None => "unknown (Concur did not say)".to_owned(),
+        Some(at) if at <= now => match (now - at) / crate::model::DAY {
+            0 => "expired today".to_owned(),
+            n => format!("expired {} ago", plural(n, "day")),
+        },
+        Some(at) => format!("{} left", plural(days_left(at, now), "day")),
+    }
+}
+
+pub fn plural(n: i64, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+pub fn time_or_never(at: Option<i64>) -> String {
+    at.map_or_else(|| "never".to_owned(), format_time)
+}

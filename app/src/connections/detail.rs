@@ -1,0 +1,145 @@
+//! One connection: its state, the checks it passed or failed, and what can be done with it.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use super::{DeleteConnection, RenameConnection, ValidateNow, load_connection};
+use crate::components::{FieldError, FormAlert, Page, StatusBadge, expiry_words, time_or_never};
+use crate::model::{ConnectionDetail, format_time};
+
+#[component]
+pub fn ConnectionPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let validate = ServerAction::<ValidateNow>::new();
+    let rename = ServerAction::<RenameConnection>::new();
+    let delete = ServerAction::<DeleteConnection>::new();
+    let data = Resource::new(
+        move || (id(), validate.version().get(), rename.version().get()),
+        |(id, _, _)| load_connection(id),
+    );
+    let errors = Signal::derive(move || {
+        [
+            validate.value().get(),
+            rename.value().get(),
+            delete.value().get(),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(Result::err)
+    });
+    view! {
+        <Page title="Connection" signed_in=true>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(c) => {
+                            let id = c.summary.id.clone();
+                            let (validate_id, rename_id, delete_id) = (id.clone(), id.clone(), id.clone());
+                            let name = c.summary.name.clone();
+                            view! {
+                            <Overview detail=c.clone()/>
+                            <FormAlert error=errors/>
+                            <section class="actions card">
+                                <h2>"Actions"</h2>
+                                <ActionForm action=validate>
+                                    <input type="hidden" name="id" value=validate_id/>
+                                    <button type="submit" class="primary" disabled=move || validate.pending().get()>"Validate now"</button>
+                                    <span class="progress" role="status">{move || validate.pending().get().then_some("Checking with Concur…")}</span>
+                                </ActionForm>
+                                <a class="button" href=format!("/connections/{id}/replace")>"Replace credentials"</a>
+                                <ActionForm action=rename>
+                                    <input type="hidden" name="id" value=rename_id/>
+                                    <label for="rename">"Name"</label>
+                                    <input id="rename" name="name" value=name required/>
+                                    <button type="submit">"Rename"</button>
+                                    <FieldError error=errors field="name"/>
+                                </ActionForm>
+                                <ActionForm action=delete>
+                                    <input type="hidden" name="id" value=delete_id/>
+                                    <label class="inline"><input type="checkbox" name="confirm" value="yes" required/>" Yes, delete this connection from Concur Console (Concur itself is not told)"</label>
+                                    <button type="submit" class="danger">"Delete connection"</button>
+                                    <FieldError error=errors field="confirm"/>
+                                </ActionForm>
+                            </section>
+                            <History detail=c/>
+                            }
+                            .into_any()
+                        }
+                        Err(e) => view! { <FormAlert error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </Page>
+    }
+}
+
+#[component]
+fn Overview(detail: ConnectionDetail) -> impl IntoView {
+    let c = detail;
+    let now = c.now;
+    let s = c.summary;
+    let expiry = s
+        .refresh_token_expires_at
+        .map(format_time)
+        .unwrap_or_else(|| "unknown".into());
+    let scopes = c
+        .scopes
+        .into_iter()
+        .map(|line| {
+            let (mark, class) = if line.granted { ("✔", "granted") } else { ("✘", "missing") };
+            view! { <li class=class><span aria-hidden="true">{mark}</span>" "{line.scope}{(!line.granted).then_some(" (missing)")}</li> }
+        })
+        .collect_view();
+    view! {
+        <section class="card overview">
+            <h2>{s.name.clone()} " " <StatusBadge status=s.status/></h2>
+            {c.last_problem.map(|p| view! { <p class="problem" role="alert">{p}</p> })}
+            <dl>
+                <dt>"Refresh token expires"</dt>
+                <dd data-field="refresh-expiry">{expiry}" ("{expiry_words(s.refresh_token_expires_at, now)}")"</dd>
+                <dt>"Access token expires"</dt><dd>{time_or_never(c.access_token_expires_at)}</dd>
+                <dt>"Data centre (geolocation)"</dt><dd class="mono">{c.geolocation.unwrap_or(c.authorization_url)}</dd>
+                <dt>"Company UUID"</dt><dd class="mono">{s.company_uuid.unwrap_or_else(|| "not revealed by Concur".into())}</dd>
+                <dt>"Client ID"</dt><dd class="mono">{s.client_id}</dd>
+                <dt>"Client Secret"</dt><dd class="mono">{c.client_secret_mask}</dd>
+                <dt>"Refresh Token"</dt><dd class="mono">{c.refresh_token_mask}</dd>
+                <dt>"Last check"</dt><dd>{time_or_never(s.last_checked_at)}</dd>
+                <dt>"Last success"</dt><dd>{time_or_never(c.last_ok_at)}</dd>
+                <dt>"Scope profile"</dt><dd>{c.scope_profile}</dd>
+            </dl>
+            <h3>"Required scopes"</h3>
+            <ul class="scopes">{scopes}</ul>
+            {(c.extra_granted > 0).then(|| view! { <p class="hint">{format!("Concur also granted {} other scopes.", c.extra_granted)}</p> })}
+        </section>
+    }
+}
+
+#[component]
+fn History(detail: ConnectionDetail) -> impl IntoView {
+    let rows = detail
+        .history
+        .into_iter()
+        .map(|v| {
+            view! {
+                <tr class=if v.ok { "ok" } else { "failed" }>
+                    <td>{format_time(v.at)}</td>
+                    <td>{if v.ok { "✔ OK" } else { "✘ Failed" }}</td>
+                    <td>{v.message}</td>
+                    <td>{v.concur_code.map(|c| c.to_string())}</td>
+                    <td class="mono">{v.correlation_id}</td>
+                    <td>{format!("{} ms", v.duration_ms)}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card">
+            <h2>"History"</h2>
+            <table class="history">
+                <thead><tr><th>"When"</th><th>"Result"</th><th>"Diagnosis"</th><th>"Concur code"</th><th>"Correlation id"</th><th>"Took"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </section>
+    }
+}

@@ -1,0 +1,456 @@
+//! The Validate path on the server: parse the form once, ask Concur, and store the outcome in
+//! one transaction (rotated refresh token included). A refusal never overwrites what is stored.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use concur::{
+    Authorization, AuthorizationUrl, Checked, ClientId, ClientSecret, CompanyUuid, Credentials,
+    Diagnosis, Field, InputError, RefreshToken, RequestToken, ScopeProfile,
+};
+
+use super::CredentialsForm;
+use crate::error::AppError;
+use crate::model::{
+    ConnectionDetail, ConnectionSummary, Dashboard, DiagnosisView, ScopeLine, ValidationEntry,
+};
+use crate::ssr::state::{AppState, internal};
+use crate::ssr::store::{self, ConnectionRow, PAGE_SIZE, ValidationRow};
+
+const MAX_NAME_CHARS: usize = 100;
+const HISTORY_ROWS: i64 = 20;
+const SECRET: &str = "client_secret";
+const REFRESH: &str = "refresh_token";
+
+/// One refresh per connection at a time: a double click, "Validate now" and a background job
+/// must never race two refreshes of one token.
+#[derive(Debug, Default)]
+pub struct ConnectionLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+impl ConnectionLocks {
+    pub async fn acquire(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(id.to_owned()).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+
+    fn forget(&self, id: &str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    }
+}
+
+/// The form field a problem belongs next to.
+pub fn field_key(field: Field) -> &'static str {
+    match field {
+        Field::ClientId => "client_id",
+        Field::ClientSecret => "client_secret",
+        Field::RefreshToken => "refresh_token",
+        Field::AuthorizationUrl => "authorization_url",
+        Field::CompanyUuid => "company_uuid",
+        Field::RequestToken => "request_token",
+        Field::Scopes => "scope_profile",
+    }
+}
+
+fn invalid(error: InputError) -> AppError {
+    AppError::invalid(field_key(error.field), error.message)
+}
+
+pub fn diagnosis_view(d: &Diagnosis) -> DiagnosisView {
+    DiagnosisView {
+        code: d.code().to_owned(),
+        message: d.message(),
+        next_step: d.next_step(),
+        field: d.field().map(|f| field_key(f).to_owned()),
+        transient: d.is_transient(),
+        concur_code: d.reply.code,
+        correlation_id: d.reply.correlation_id.clone(),
+    }
+}
+
+struct Parsed {
+    name: String,
+    base: AuthorizationUrl,
+    credentials: Credentials,
+    authorization: Authorization,
+    profile: ScopeProfile,
+}
+
+fn parse_name(raw: &str) -> Result<String, AppError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(AppError::invalid(
+            "name",
+            "Name is required, e.g. “Expense bot – ACME”.",
+        ));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(AppError::invalid(
+            "name",
+            "Name must be at most 100 characters.",
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            "name",
+            "Name must be one line without control characters.",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Parses the form; for a replacement, a blank Client Secret keeps the stored one and the name
+/// and scope profile stay as they are.
+fn parse_form(
+    state: &AppState,
+    form: &CredentialsForm,
+    existing: Option<(&ConnectionRow, String)>,
+) -> Result<Parsed, AppError> {
+    let name = match &existing {
+        Some((row, _)) => row.name.clone(),
+        None => parse_name(&form.name)?,
+    };
+    let client_id = ClientId::parse(&form.client_id).map_err(invalid)?;
+    let client_secret = match &existing {
+        Some((_, stored)) if form.client_secret.trim().is_empty() => ClientSecret::parse(stored),
+        _ => ClientSecret::parse(&form.client_secret),
+    }
+    .map_err(invalid)?;
+    let authorization = if form.mode == "request-token" {
+        Authorization::RequestToken {
+            company: CompanyUuid::parse(&form.company_uuid).map_err(invalid)?,
+            token: RequestToken::parse(&form.request_token).map_err(invalid)?,
+        }
+    } else {
+        Authorization::RefreshToken(RefreshToken::parse(&form.refresh_token).map_err(invalid)?)
+    };
+    let base = AuthorizationUrl::parse(&form.authorization_url).map_err(invalid)?;
+    state.concur.policy().check(&base).map_err(invalid)?;
+    let profile = match &existing {
+        Some((row, _)) => stored_profile(row)?,
+        None => ScopeProfile::parse(&form.scope_profile, &form.custom_scopes).map_err(invalid)?,
+    };
+    Ok(Parsed {
+        name,
+        base,
+        credentials: Credentials {
+            client_id,
+            client_secret,
+        },
+        authorization,
+        profile,
+    })
+}
+
+fn stored_profile(row: &ConnectionRow) -> Result<ScopeProfile, AppError> {
+    ScopeProfile::parse(&row.scope_profile, &row.required_scopes).map_err(internal)
+}
+
+/// Writes what Concur granted into the row: the refresh token to keep (rotated or not), the
+/// data centre, expiries, scopes, and whether the connection can serve the integration.
+fn apply(state: &AppState, row: &mut ConnectionRow, checked: &Checked, now: i64) {
+    let grant = &checked.grant;
+    if let Some(token) = &grant.refresh_token {
+        row.refresh_token_sealed = state.cipher.seal(&row.id, REFRESH, token.expose());
+        row.refresh_token_mask = token.mask();
+    }
+    row.geolocation = Some(grant.geolocation.to_string());
+    if let Some(company) = &grant.company_uuid {
+        row.company_uuid = Some(company.to_string());
+    }
+    row.granted_scopes = grant.scopes.join(" ");
+    row.refresh_token_expires_at = grant.refresh_expires_at;
+    row.access_token_expires_at = grant.access_expires_at;
+    row.last_checked_at = Some(now);
+    row.updated_at = now;
+    match checked.diagnosis() {
+        None => {
+            row.failing = 0;
+            row.last_problem = None;
+            row.last_ok_at = Some(now);
+        }
+        Some(d) => {
+            row.failing = 1;
+            row.last_problem = Some(d.message());
+        }
+    }
+}
+
+fn record(id: &str, now: i64, started: Instant, problem: Option<&Diagnosis>) -> ValidationRow {
+    ValidationRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        connection_id: id.to_owned(),
+        at: now,
+        ok: i64::from(problem.is_none()),
+        diagnosis: problem.map(|d| d.code().to_owned()),
+        message: problem.map_or_else(
+            || "Concur accepted the credentials.".to_owned(),
+            Diagnosis::message,
+        ),
+        concur_code: problem.and_then(|d| d.reply.code),
+        correlation_id: problem.and_then(|d| d.reply.correlation_id.clone()),
+        duration_ms: started.elapsed().as_millis() as i64,
+    }
+}
+
+async fn save(
+    state: &AppState,
+    row: &ConnectionRow,
+    is_new: bool,
+    check: &ValidationRow,
+) -> Result<(), AppError> {
+    let mut tx = state.pool.begin().await.map_err(internal)?;
+    store::upsert_connection(&mut *tx, row, is_new)
+        .await
+        .map_err(internal)?;
+    store::insert_validation(&mut *tx, check)
+        .await
+        .map_err(internal)?;
+    tx.commit().await.map_err(internal)
+}
+
+fn refused(d: Diagnosis) -> AppError {
+    tracing::info!(code = d.code(), concur_code = ?d.reply.code, correlation_id = ?d.reply.correlation_id, "Concur refused credentials");
+    AppError::Concur(Box::new(diagnosis_view(&d)))
+}
+
+/// Validates and, when Concur grants a token, stores a new connection (failing if scopes are
+/// missing). A refusal at the token endpoint stores nothing.
+pub async fn create(state: &AppState, form: CredentialsForm) -> Result<String, AppError> {
+    let p = parse_form(state, &form, None)?;
+    let started = Instant::now();
+    let checked = state
+        .concur
+        .validate(&p.base, &p.credentials, &p.authorization, &p.profile)
+        .await
+        .map_err(refused)?;
+    let now = state.now();
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut row = ConnectionRow {
+        id: id.clone(),
+        name: p.name,
+        client_id: p.credentials.client_id.to_string(),
+        authorization_url: p.base.to_string(),
+        geolocation: None,
+        company_uuid: None,
+        scope_profile: p.profile.key().to_owned(),
+        required_scopes: p.profile.required().join(" "),
+        granted_scopes: String::new(),
+        failing: 0,
+        last_problem: None,
+        refresh_token_expires_at: None,
+        access_token_expires_at: None,
+        last_checked_at: None,
+        last_ok_at: None,
+        client_secret_sealed: state
+            .cipher
+            .seal(&id, SECRET, p.credentials.client_secret.expose()),
+        refresh_token_sealed: String::new(),
+        client_secret_mask: p.credentials.client_secret.mask(),
+        refresh_token_mask: String::new(),
+        created_at: now,
+        updated_at: now,
+    };
+    apply(state, &mut row, &checked, now);
+    save(
+        state,
+        &row,
+        true,
+        &record(&id, now, started, checked.diagnosis().as_ref()),
+    )
+    .await?;
+    tracing::info!(connection = %id, failing = row.failing, "connection stored");
+    Ok(id)
+}
+
+async fn stored(state: &AppState, id: &str) -> Result<ConnectionRow, AppError> {
+    store::connection(&state.pool, id)
+        .await
+        .map_err(internal)?
+        .ok_or(AppError::NotFound)
+}
+
+/// New credentials for a stored connection; on refusal nothing changes.
+pub async fn replace(state: &AppState, id: &str, form: CredentialsForm) -> Result<(), AppError> {
+    let _one_at_a_time = state.locks.acquire(id).await;
+    let mut row = stored(state, id).await?;
+    let secret = state
+        .cipher
+        .open(id, SECRET, &row.client_secret_sealed)
+        .map_err(internal)?;
+    let p = parse_form(state, &form, Some((&row, secret)))?;
+    let started = Instant::now();
+    let checked = state
+        .concur
+        .validate(&p.base, &p.credentials, &p.authorization, &p.profile)
+        .await
+        .map_err(refused)?;
+    let now = state.now();
+    row.client_id = p.credentials.client_id.to_string();
+    row.authorization_url = p.base.to_string();
+    row.client_secret_sealed = state
+        .cipher
+        .seal(id, SECRET, p.credentials.client_secret.expose());
+    row.client_secret_mask = p.credentials.client_secret.mask();
+    apply(state, &mut row, &checked, now);
+    save(
+        state,
+        &row,
+        false,
+        &record(id, now, started, checked.diagnosis().as_ref()),
+    )
+    .await
+}
+
+/// Re-checks stored credentials. Success stores what Concur returned (a rotated token
+/// included); a refusal marks the connection failing but keeps its token; a transient failure
+/// only goes into the history.
+pub async fn recheck(state: &AppState, id: &str) -> Result<(), AppError> {
+    let _one_at_a_time = state.locks.acquire(id).await;
+    let mut row = stored(state, id).await?;
+    let secret = state
+        .cipher
+        .open(id, SECRET, &row.client_secret_sealed)
+        .map_err(internal)?;
+    let refresh = state
+        .cipher
+        .open(id, REFRESH, &row.refresh_token_sealed)
+        .map_err(internal)?;
+    let base = row.geolocation.as_deref().unwrap_or(&row.authorization_url);
+    let base = AuthorizationUrl::parse(base).map_err(internal)?;
+    let credentials = Credentials {
+        client_id: ClientId::parse(&row.client_id).map_err(internal)?,
+        client_secret: ClientSecret::parse(&secret).map_err(internal)?,
+    };
+    let token = Authorization::RefreshToken(RefreshToken::parse(&refresh).map_err(internal)?);
+    let profile = stored_profile(&row)?;
+    let started = Instant::now();
+    let result = state
+        .concur
+        .validate(&base, &credentials, &token, &profile)
+        .await;
+    let now = state.now();
+    let check = match &result {
+        Ok(checked) => {
+            apply(state, &mut row, checked, now);
+            record(id, now, started, checked.diagnosis().as_ref())
+        }
+        Err(d) => {
+            row.last_checked_at = Some(now);
+            row.updated_at = now;
+            if !d.is_transient() {
+                row.failing = 1;
+                row.last_problem = Some(d.message());
+            }
+            record(id, now, started, Some(d))
+        }
+    };
+    save(state, &row, false, &check).await
+}
+
+pub async fn rename(state: &AppState, id: &str, name: &str) -> Result<(), AppError> {
+    let name = parse_name(name)?;
+    let renamed = store::rename_connection(&state.pool, id, &name, state.now())
+        .await
+        .map_err(internal)?;
+    if renamed {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+pub async fn delete(state: &AppState, id: &str, confirm: &str) -> Result<(), AppError> {
+    if confirm != "yes" {
+        return Err(AppError::invalid(
+            "confirm",
+            "Tick the box to confirm the deletion.",
+        ));
+    }
+    let _one_at_a_time = state.locks.acquire(id).await;
+    let deleted = store::delete_connection(&state.pool, id)
+        .await
+        .map_err(internal)?;
+    state.locks.forget(id);
+    if deleted {
+        tracing::info!(connection = %id, "connection deleted");
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+fn summary(row: &ConnectionRow, now: i64) -> ConnectionSummary {
+    ConnectionSummary {
+        id: row.id.clone(),
+        name: row.name.clone(),
+        client_id: row.client_id.clone(),
+        company_uuid: row.company_uuid.clone(),
+        status: row.status(now),
+        refresh_token_expires_at: row.refresh_token_expires_at,
+        last_checked_at: row.last_checked_at,
+    }
+}
+
+pub async fn dashboard(state: &AppState, search: &str, page: i64) -> Result<Dashboard, AppError> {
+    let now = state.now();
+    let search: String = search.trim().chars().take(100).collect();
+    let counts = store::status_counts(&state.pool, now)
+        .await
+        .map_err(internal)?;
+    let (rows, matching) = store::dashboard_page(&state.pool, now, &search, page)
+        .await
+        .map_err(internal)?;
+    Ok(Dashboard {
+        now,
+        total: counts.iter().map(|(_, n)| n).sum(),
+        counts,
+        rows: rows.iter().map(|r| summary(r, now)).collect(),
+        page: page.max(0),
+        pages: (matching + PAGE_SIZE - 1) / PAGE_SIZE,
+    })
+}
+
+pub async fn detail(state: &AppState, id: &str) -> Result<ConnectionDetail, AppError> {
+    let now = state.now();
+    let row = stored(state, id).await?;
+    let history = store::history(&state.pool, id, HISTORY_ROWS)
+        .await
+        .map_err(internal)?;
+    let granted: Vec<&str> = row.granted_scopes.split_whitespace().collect();
+    let required: Vec<&str> = row.required_scopes.split_whitespace().collect();
+    Ok(ConnectionDetail {
+        now,
+        summary: summary(&row, now),
+        authorization_url: row.authorization_url.clone(),
+        geolocation: row.geolocation.clone(),
+        scope_profile: stored_profile(&row)?.label().to_owned(),
+        scopes: required
+            .iter()
+            .map(|s| ScopeLine {
+                scope: s.to_string(),
+                granted: granted.contains(s),
+            })
+            .collect(),
+        extra_granted: granted.iter().filter(|g| !required.contains(g)).count(),
+        access_token_expires_at: row.access_token_expires_at,
+        last_ok_at: row.last_ok_at,
+        last_problem: row.last_problem.clone(),
+        client_secret_mask: row.client_secret_mask.clone(),
+        refresh_token_mask: row.refresh_token_mask.clone(),
+        history: history
+            .into_iter()
+            .map(|v| ValidationEntry {
+                at: v.at,
+                ok: v.ok != 0,
+                message: v.message,
+                concur_code: v.concur_code,
+                correlation_id: v.correlation_id,
+                duration_ms: v.duration_ms,
+            })
+            .collect(),
+    })
+}

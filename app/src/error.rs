@@ -1,0 +1,62 @@
+//! The one error type of the console's server functions, mapped once to what the user sees.
+//!
+//! Without JavaScript, Leptos carries a server function's error back in the redirect URL, so no
+//! variant ever holds user input or a secret.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+use crate::model::DiagnosisView;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("Please sign in.")]
+    Unauthorized,
+    /// A form value broke a rule; `field` is the form field's key.
+    #[error("{message}")]
+    Invalid { field: String, message: String },
+    /// Concur said no, or could not be asked.
+    #[error("{}", .0.message)]
+    Concur(Box<DiagnosisView>),
+    #[error("That connection does not exist (it may have been deleted).")]
+    NotFound,
+    #[error("Wrong user name or password.")]
+    BadLogin,
+    #[error("Too many failed sign-ins; wait {0} seconds and try again.")]
+    TooManyAttempts(u64),
+    #[error(
+        "This setup link is invalid or has expired; restart the server for a new one, or use `concur-console create-admin`."
+    )]
+    SetupClosed,
+    #[error("Something went wrong on the server. It has been logged; try again.")]
+    Internal,
+    #[error("The request could not be completed: {0}")]
+    Request(String),
+}
+
+impl AppError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// The form field this error belongs next to, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Invalid { field, .. } => Some(field),
+            Self::Concur(d) => d.field.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        Self::Request(value.to_string())
+    }
+}

@@ -1,0 +1,65 @@
+//! Concur Console: pages, components and server functions. Server-only code (state, store,
+//! encryption, sessions, the Concur calls) compiles under the `ssr` feature and never into wasm.
+
+pub mod auth;
+mod components;
+pub mod connections;
+pub mod error;
+pub mod model;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{SsrMode, path};
+
+use auth::{LoginPage, SetupPage};
+use components::Page;
+use connections::{ConnectionPage, DashboardPage, NewConnectionPage, ReplacePage};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/concur-console.css"/>
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
+                <Route path=path!("/") view=DashboardPage ssr=SsrMode::Async/>
+                <Route path=path!("/connections/new") view=NewConnectionPage ssr=SsrMode::Async/>
+                <Route path=path!("/connections/:id") view=ConnectionPage ssr=SsrMode::Async/>
+                <Route path=path!("/connections/:id/replace") view=ReplacePage ssr=SsrMode::Async/>
+            </Routes>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    view! {
+        <Page title="Page not found" signed_in=true>
+            <p>"There is nothing at this address. " <a href="/">"Back to the connections"</a></p>
+        </Page>
+    }
+}

@@ -1,0 +1,201 @@
+//! Secrets at rest: AES-256-GCM, a fresh nonce per write, and the row id plus field name bound as
+//! associated data, so a ciphertext copied to another row or field does not decrypt.
+
+use std::io::Write;
+use std::path::Path;
+
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+const VERSION: &str = "v1";
+const NONCE_LEN: usize = 12;
+const KEY_FILE: &str = "console.key";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error(
+        "CONCUR_CONSOLE_KEY must be 32 bytes encoded in base64 (e.g. the output of `openssl rand -base64 32`)"
+    )]
+    BadKey,
+    #[error("a stored secret could not be decrypted: wrong key, or the data was altered")]
+    Undecryptable,
+    #[error("could not read or write the key file {path}: {source}")]
+    KeyFile {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Where the key came from, for the start-up log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    Environment,
+    ExistingFile,
+    GeneratedFile,
+}
+
+#[derive(Clone)]
+pub struct Cipher(Aes256Gcm);
+
+impl std::fmt::Debug for Cipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Cipher(••••)")
+    }
+}
+
+impl Cipher {
+    pub fn from_base64(encoded: &str) -> Result<Self, CryptoError> {
+        let bytes = STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| CryptoError::BadKey)?;
+        if bytes.len() != 32 {
+            return Err(CryptoError::BadKey);
+        }
+        Ok(Self(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes))))
+    }
+
+    /// The key from `CONCUR_CONSOLE_KEY`, else from (or generated into) `data_dir/console.key`.
+    pub fn load(env_key: Option<&str>, data_dir: &Path) -> Result<(Self, KeySource), CryptoError> {
+        if let Some(key) = env_key {
+            return Ok((Self::from_base64(key)?, KeySource::Environment));
+        }
+        let path = data_dir.join(KEY_FILE);
+        let file_error = |source| CryptoError::KeyFile {
+            path: path.display().to_string(),
+            source,
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(encoded) => Ok((Self::from_base64(&encoded)?, KeySource::ExistingFile)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let encoded = STANDARD.encode(Aes256Gcm::generate_key(OsRng));
+                use std::os::unix::fs::OpenOptionsExt;
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)
+                    .map_err(file_error)?;
+                writeln!(file, "{encoded}").map_err(file_error)?;
+                Ok((Self::from_base64(&encoded)?, KeySource::GeneratedFile))
+            }
+            Err(e) => Err(file_error(e)),
+        }
+    }
+
+    fn context(row: &str, field: &str) -> String {
+        format!("{VERSION}/{row}/{field}")
+    }
+
+    /// Encrypts `plaintext` for `field` of row `row`.
+    pub fn seal(&self, row: &str, field: &str, plaintext: &str) -> String {
+        let nonce = Aes256Gcm::generate_nonce(OsRng);
+        let aad = Self::context(row, field);
+        let payload = Payload {
+            msg: plaintext.as_bytes(),
+            aad: aad.as_bytes(),
+        };
+        let ciphertext = self
+            .0
+            .encrypt(&nonce, payload)
+            .expect("AES-GCM encryption of a short secret cannot fail");
+        let mut blob = nonce.to_vec();
+        blob.extend_from_slice(&ciphertext);
+        format!("{VERSION}:{}", STANDARD.encode(blob))
+    }
+
+    /// Decrypts what [`Cipher::seal`] wrote for the same row and field.
+    pub fn open(&self, row: &str, field: &str, sealed: &str) -> Result<String, CryptoError> {
+        let encoded = sealed
+            .strip_prefix(&format!("{VERSION}:"))
+            .ok_or(CryptoError::Undecryptable)?;
+        let blob = STANDARD
+            .decode(encoded)
+            .map_err(|_| CryptoError::Undecryptable)?;
+        if blob.len() <= NONCE_LEN {
+            return Err(CryptoError::Undecryptable);
+        }
+        let (nonce, ciphertext) = blob.split_at(NONCE_LEN);
+        let aad = Self::context(row, field);
+        let payload = Payload {
+            msg: ciphertext,
+            aad: aad.as_bytes(),
+        };
+        let plaintext = self
+            .0
+            .decrypt(Nonce::from_slice(nonce), payload)
+            .map_err(|_| CryptoError::Undecryptable)?;
+        String::from_utf8(plaintext).map_err(|_| CryptoError::Undecryptable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cipher() -> Cipher {
+        Cipher::from_base64(&STANDARD.encode([7u8; 32])).unwrap()
+    }
+
+    #[test]
+    fn a_sealed_secret_opens_only_for_its_own_row_and_field() {
+        let c = cipher();
+        let sealed = c.seal("row-1", "refresh_token", "tok-123");
+        assert_eq!(
+            c.open("row-1", "refresh_token", &sealed).unwrap(),
+            "tok-123"
+        );
+        assert!(c.open("row-2", "refresh_token", &sealed).is_err());
+        assert!(c.open("row-1", "client_secret", &sealed).is_err());
+        assert!(!sealed.contains("tok-123"));
+    }
+
+    #[test]
+    fn two_encryptions_of_one_secret_differ() {
+        let c = cipher();
+        assert_ne!(c.seal("r", "f", "same"), c.seal("r", "f", "same"));
+    }
+
+    #[test]
+    fn a_flipped_ciphertext_byte_fails_to_decrypt() {
+        let c = cipher();
+        let sealed = c.seal("r", "f", "secret value");
+        let mut blob = STANDARD.decode(&sealed[3..]).unwrap();
+        let last = blob.len() - 1;
+        blob[last] ^= 1;
+        let tampered = format!("v1:{}", STANDARD.encode(blob));
+        assert!(matches!(
+            c.open("r", "f", &tampered),
+            Err(CryptoError::Undecryptable)
+        ));
+    }
+
+    #[test]
+    fn another_key_cannot_open_and_bad_keys_are_refused() {
+        let sealed = cipher().seal("r", "f", "x");
+        let other = Cipher::from_base64(&STANDARD.encode([8u8; 32])).unwrap();
+        assert!(other.open("r", "f", &sealed).is_err());
+        assert!(Cipher::from_base64("c2hvcnQ=").is_err());
+        assert!(Cipher::from_base64("not base64!").is_err());
+    }
+
+    #[test]
+    fn a_generated_key_file_is_private_and_reused() {
+        let dir = std::env::temp_dir().join(format!("cc-key-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (first, source) = Cipher::load(None, &dir).unwrap();
+        assert_eq!(source, KeySource::GeneratedFile);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let (second, source) = Cipher::load(None, &dir).unwrap();
+        assert_eq!(source, KeySource::ExistingFile);
+        let sealed = first.seal("r", "f", "v");
+        assert_eq!(second.open("r", "f", &sealed).unwrap(), "v");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

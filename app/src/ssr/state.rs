@@ -1,0 +1,132 @@
+//! Configuration, and the state every server function reaches through context.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use concur::{ClientConfig, Clock, ConcurClient, HostPolicy};
+
+use super::crypto::{Cipher, CryptoError, KeySource};
+use super::store::{self, Pool, StoreError};
+use crate::auth::ssr::LoginLimiter;
+use crate::connections::ssr::ConnectionLocks;
+use crate::error::AppError;
+
+const KEY_CHECK: &str = "key_check";
+const KEY_CHECK_PLAINTEXT: &str = "concur-console key check";
+
+/// Settings read from the environment (see the README's Configuration section).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub console_key: Option<String>,
+    pub allowed_hosts: String,
+    /// The address people reach the console at, for links (setup link, alerts).
+    pub public_url: String,
+    pub client: ClientConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("CONCUR_ALLOWED_HOSTS: {0}")]
+    AllowedHosts(#[from] concur::PolicyError),
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("encryption key: {0}")]
+    Key(#[from] CryptoError),
+    #[error("CONCUR_CONSOLE_KEY is required with PostgreSQL, so every replica uses the same key")]
+    KeyRequired,
+    #[error(
+        "CONCUR_CONSOLE_KEY (or the key file) is not the key this database was encrypted with; refusing to start rather than lose or re-encrypt secrets"
+    )]
+    WrongKey,
+    #[error("could not build the HTTP client: {0}")]
+    Http(String),
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: Pool,
+    pub cipher: Cipher,
+    pub concur: ConcurClient,
+    pub clock: Arc<dyn Clock>,
+    pub limiter: Arc<LoginLimiter>,
+    pub locks: Arc<ConnectionLocks>,
+    pub public_url: String,
+    pub secure_cookies: bool,
+}
+
+impl AppState {
+    pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let policy = HostPolicy::parse(&config.allowed_hosts)?;
+        let sqlite_file = store::sqlite_path(&config.database_url);
+        if sqlite_file.is_none() && config.console_key.is_none() {
+            return Err(StartError::KeyRequired);
+        }
+        let pool = store::connect(&config.database_url).await?;
+        let data_dir = sqlite_file
+            .and_then(|f| f.parent().map(PathBuf::from))
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        let (cipher, source) = Cipher::load(config.console_key.as_deref(), &data_dir)?;
+        match source {
+            KeySource::GeneratedFile => tracing::warn!(
+                dir = %data_dir.display(),
+                "generated a new encryption key in console.key (mode 0600); back it up with the database, or set CONCUR_CONSOLE_KEY"
+            ),
+            KeySource::ExistingFile => {
+                tracing::info!(dir = %data_dir.display(), "using the encryption key in console.key")
+            }
+            KeySource::Environment => {
+                tracing::info!("using the encryption key from CONCUR_CONSOLE_KEY")
+            }
+        }
+        check_key(&pool, &cipher).await?;
+        let concur = ConcurClient::new(policy, &config.client, clock.clone())
+            .map_err(|e| StartError::Http(e.to_string()))?;
+        Ok(Self {
+            pool,
+            cipher,
+            concur,
+            clock,
+            limiter: Arc::default(),
+            locks: Arc::default(),
+            secure_cookies: config.public_url.starts_with("https://"),
+            public_url: config.public_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}
+
+/// A wrong key must fail at start, never later and never silently.
+async fn check_key(pool: &Pool, cipher: &Cipher) -> Result<(), StartError> {
+    match store::setting(pool, KEY_CHECK).await? {
+        Some(sealed) => match cipher.open("settings", KEY_CHECK, &sealed) {
+            Ok(text) if text == KEY_CHECK_PLAINTEXT => Ok(()),
+            _ => Err(StartError::WrongKey),
+        },
+        None => {
+            let sealed = cipher.seal("settings", KEY_CHECK, KEY_CHECK_PLAINTEXT);
+            store::put_setting(pool, KEY_CHECK, &sealed).await?;
+            Ok(())
+        }
+    }
+}
+
+/// The state, from the server function's context.
+pub fn state() -> Result<AppState, AppError> {
+    leptos::prelude::use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the server function context");
+        AppError::Internal
+    })
+}
+
+/// Logs an unexpected failure with its cause and returns the fixed message the user sees.
+pub fn internal(error: impl std::fmt::Display) -> AppError {
+    tracing::error!(%error, "internal error");
+    AppError::Internal
+}

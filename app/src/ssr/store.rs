@@ -1,0 +1,451 @@
+//! The store: small named queries with explicit columns, portable between SQLite and PostgreSQL
+//! (`$n` placeholders, BIGINT times and flags, no vendor functions).
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Executor, FromRow};
+
+use crate::model::Status;
+
+pub type Pool = AnyPool;
+
+/// The rows per dashboard page.
+pub const PAGE_SIZE: i64 = 50;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DATABASE_URL {0:?} is neither sqlite:// nor postgres://")]
+    UnsupportedUrl(String),
+    #[error("could not create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Where a SQLite database file lives (its directory is the data dir for the key file).
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+/// Connects, creates the SQLite file and its directory on first run, applies migrations.
+pub async fn connect(url: &str) -> Result<Pool, StoreError> {
+    sqlx::any::install_default_drivers();
+    let sqlite = url.starts_with("sqlite:");
+    if !sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+        return Err(StoreError::UnsupportedUrl(url.to_owned()));
+    }
+    let mut url = url.to_owned();
+    if let Some(path) = sqlite_path(&url) {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        if !url.contains("mode=") {
+            url.push_str(if url.contains('?') {
+                "&mode=rwc"
+            } else {
+                "?mode=rwc"
+            });
+        }
+    }
+    let options = AnyConnectOptions::from_str(&url)?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(if sqlite { 8 } else { 16 })
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if sqlite {
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute("PRAGMA busy_timeout = 5000").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await?;
+    if sqlite {
+        pool.execute("PRAGMA journal_mode = WAL").await?;
+    }
+    sqlx::migrate!("../migrations").run(&pool).await?;
+    Ok(pool)
+}
+
+// ---- admins, sessions, setup ----
+
+pub async fn admin_count(pool: &Pool) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM admins")
+        .fetch_one(pool)
+        .await
+}
+
+pub async fn insert_admin(
+    pool: &Pool,
+    id: &str,
+    username: &str,
+    password_hash: &str,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO admins (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(id)
+    .bind(username)
+    .bind(password_hash)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
+
+/// (admin id, password hash) of a user name.
+pub async fn admin_credentials(
+    pool: &Pool,
+    username: &str,
+) -> sqlx::Result<Option<(String, String)>> {
+    sqlx::query_as("SELECT id, password_hash FROM admins WHERE username = $1")
+        .bind(username)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn insert_session(
+    pool: &Pool,
+    token_hash: &str,
+    admin_id: &str,
+    now: i64,
+    expires_at: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, admin_id, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $3, $4)",
+    )
+    .bind(token_hash)
+    .bind(admin_id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
+
+/// (admin id, last seen, absolute expiry) of a session.
+pub async fn session(pool: &Pool, token_hash: &str) -> sqlx::Result<Option<(String, i64, i64)>> {
+    sqlx::query_as("SELECT admin_id, last_seen_at, expires_at FROM sessions WHERE token_hash = $1")
+        .bind(token_hash)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn touch_session(pool: &Pool, token_hash: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1")
+        .bind(token_hash)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
+
+pub async fn delete_session(pool: &Pool, token_hash: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(token_hash)
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
+
+pub async fn insert_setup_token(
+    pool: &Pool,
+    token_hash: &str,
+    expires_at: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO setup_tokens (token_hash, expires_at) VALUES ($1, $2)")
+        .bind(token_hash)
+        .bind(expires_at)
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
+
+pub async fn setup_token_valid(pool: &Pool, token_hash: &str, now: i64) -> sqlx::Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT expires_at FROM setup_tokens WHERE token_hash = $1 AND expires_at > $2",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.is_some())
+}
+
+pub async fn clear_setup_tokens(pool: &Pool) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM setup_tokens")
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
+
+pub async fn setting(pool: &Pool, name: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+        .bind(name)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn put_setting(pool: &Pool, name: &str, value: &str) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2)")
+        .bind(name)
+        .bind(value)
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
+
+// ---- connections ----
+
+const CONNECTION_COLUMNS: &str = "id, name, client_id, authorization_url, geolocation, company_uuid, scope_profile, required_scopes, granted_scopes, failing, last_problem, refresh_token_expires_at, access_token_expires_at, last_checked_at, last_ok_at, client_secret_sealed, refresh_token_sealed, client_secret_mask, refresh_token_mask, created_at, updated_at";
+
+/// A stored connection; the secrets are sealed (see `crypto`).
+#[derive(Debug, Clone, FromRow)]
+pub struct ConnectionRow {
+    pub id: String,
+    pub name: String,
+    pub client_id: String,
+    pub authorization_url: String,
+    pub geolocation: Option<String>,
+    pub company_uuid: Option<String>,
+    pub scope_profile: String,
+    pub required_scopes: String,
+    pub granted_scopes: String,
+    pub failing: i64,
+    pub last_problem: Option<String>,
+    pub refresh_token_expires_at: Option<i64>,
+    pub access_token_expires_at: Option<i64>,
+    pub last_checked_at: Option<i64>,
+    pub last_ok_at: Option<i64>,
+    pub client_secret_sealed: String,
+    pub refresh_token_sealed: String,
+    pub client_secret_mask: String,
+    pub refresh_token_mask: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ConnectionRow {
+    pub fn status(&self, now: i64) -> Status {
+        Status::of(self.failing != 0, self.refresh_token_expires_at, now)
+    }
+}
+
+pub async fn connection(pool: &Pool, id: &str) -> sqlx::Result<Option<ConnectionRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {CONNECTION_COLUMNS} FROM connections WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Writes every column of a connection: insert when new, full update otherwise.
+pub async fn upsert_connection<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    row: &ConnectionRow,
+    is_new: bool,
+) -> sqlx::Result<()> {
+    let sql = if is_new {
+        format!(
+            "INSERT INTO connections ({CONNECTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+        )
+    } else {
+        "UPDATE connections SET name = $2, client_id = $3, authorization_url = $4, geolocation = $5, company_uuid = $6, scope_profile = $7, required_scopes = $8, granted_scopes = $9, failing = $10, last_problem = $11, refresh_token_expires_at = $12, access_token_expires_at = $13, last_checked_at = $14, last_ok_at = $15, client_secret_sealed = $16, refresh_token_sealed = $17, client_secret_mask = $18, refresh_token_mask = $19, created_at = $20, updated_at = $21 WHERE id = $1".to_owned()
+    };
+    sqlx::query(&sql)
+        .bind(&row.id)
+        .bind(&row.name)
+        .bind(&row.client_id)
+        .bind(&row.authorization_url)
+        .bind(&row.geolocation)
+        .bind(&row.company_uuid)
+        .bind(&row.scope_profile)
+        .bind(&row.required_scopes)
+        .bind(&row.granted_scopes)
+        .bind(row.failing)
+        .bind(&row.last_problem)
+        .bind(row.refresh_token_expires_at)
+        .bind(row.access_token_expires_at)
+        .bind(row.last_checked_at)
+        .bind(row.last_ok_at)
+        .bind(&row.client_secret_sealed)
+        .bind(&row.refresh_token_sealed)
+        .bind(&row.client_secret_mask)
+        .bind(&row.refresh_token_mask)
+        .bind(row.created_at)
+        .bind(row.updated_at)
+        .execute(executor)
+        .await
+        .map(|_| ())
+}
+
+pub async fn rename_connection(pool: &Pool, id: &str, name: &str, now: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE connections SET name = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(name)
+        .bind(now)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn delete_connection(pool: &Pool, id: &str) -> sqlx::Result<bool> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM validations WHERE connection_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let done = sqlx::query("DELETE FROM connections WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// One check's record in a connection's history.
+#[derive(Debug, Clone, FromRow)]
+pub struct ValidationRow {
+    pub id: String,
+    pub connection_id: String,
+    pub at: i64,
+    pub ok: i64,
+    pub diagnosis: Option<String>,
+    pub message: String,
+    pub concur_code: Option<i64>,
+    pub correlation_id: Option<String>,
+    pub duration_ms: i64,
+}
+
+pub async fn insert_validation<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    v: &ValidationRow,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO validations (id, connection_id, at, ok, diagnosis, message, concur_code, correlation_id, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&v.id)
+    .bind(&v.connection_id)
+    .bind(v.at)
+    .bind(v.ok)
+    .bind(&v.diagnosis)
+    .bind(&v.message)
+    .bind(v.concur_code)
+    .bind(&v.correlation_id)
+    .bind(v.duration_ms)
+    .execute(executor)
+    .await
+    .map(|_| ())
+}
+
+pub async fn history(
+    pool: &Pool,
+    connection_id: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<ValidationRow>> {
+    sqlx::query_as(
+        "SELECT id, connection_id, at, ok, diagnosis, message, concur_code, correlation_id, duration_ms FROM validations WHERE connection_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+    )
+    .bind(connection_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// The status of a row as SQL, with the same bands as [`Status::of`]: `$1` is now.
+const STATUS_SQL: &str = "CASE WHEN failing <> 0 THEN 'failing' WHEN refresh_token_expires_at IS NULL THEN 'unknown' WHEN refresh_token_expires_at <= $1 THEN 'expired' WHEN refresh_token_expires_at < $1 + 8 * 86400 THEN 'critical' WHEN refresh_token_expires_at < $1 + 31 * 86400 THEN 'expiring' ELSE 'healthy' END";
+
+/// The rank that puts what needs a human first.
+const RANK_SQL: &str = "CASE WHEN failing <> 0 THEN 0 WHEN refresh_token_expires_at IS NULL THEN 4 WHEN refresh_token_expires_at <= $1 THEN 1 WHEN refresh_token_expires_at < $1 + 8 * 86400 THEN 2 ELSE 3 END";
+
+/// Counts per status, in one aggregate.
+pub async fn status_counts(pool: &Pool, now: i64) -> sqlx::Result<Vec<(Status, i64)>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
+        "SELECT {STATUS_SQL} AS status, COUNT(*) FROM connections GROUP BY 1"
+    ))
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
+    Ok(Status::ALL
+        .iter()
+        .map(|s| {
+            let n = rows
+                .iter()
+                .find(|(k, _)| k == s.key())
+                .map_or(0, |(_, n)| *n);
+            (*s, n)
+        })
+        .collect())
+}
+
+/// A page of connections, worst first then soonest expiry, optionally filtered by a search
+/// over name, client ID and company UUID. Returns (rows, total matching).
+pub async fn dashboard_page(
+    pool: &Pool,
+    now: i64,
+    search: &str,
+    page: i64,
+) -> sqlx::Result<(Vec<ConnectionRow>, i64)> {
+    let pattern = format!("%{}%", search.to_lowercase().replace(['%', '_'], ""));
+    let filter = |p: &str| {
+        format!(
+            "(LOWER(name) LIKE {p} OR LOWER(client_id) LIKE {p} OR LOWER(COALESCE(company_uuid, '')) LIKE {p})"
+        )
+    };
+    let total: i64 = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM connections WHERE {}",
+        filter("$1")
+    ))
+    .bind(&pattern)
+    .fetch_one(pool)
+    .await?;
+    let rows = sqlx::query_as(&format!(
+        "SELECT {CONNECTION_COLUMNS} FROM connections WHERE {} ORDER BY {RANK_SQL}, CASE WHEN refresh_token_expires_at IS NULL THEN 1 ELSE 0 END, refresh_token_expires_at, name, id LIMIT $3 OFFSET $4",
+        filter("$2")
+    ))
+    .bind(now)
+    .bind(&pattern)
+    .bind(PAGE_SIZE)
+    .bind(page.max(0) * PAGE_SIZE)
+    .fetch_all(pool)
+    .await?;
+    Ok((rows, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        assert_eq!(
+            sqlite_path("sqlite://data/concur-console.db"),
+            Some(PathBuf::from("data/concur-console.db"))
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///tmp/x.db?mode=rwc"),
+            Some(PathBuf::from("/tmp/x.db"))
+        );
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("postgres://db/console"), None);
+    }
+}
