@@ -93,14 +93,14 @@ pub async fn delete_connection(id: String, confirm: String) -> Result<(), AppErr
     Ok(())
 }
 
-#[server(prefix = "/api", endpoint = "dashboard")]
+#[server(prefix = "/api", endpoint = "load_dashboard")]
 pub async fn load_dashboard(search: String, page: i64) -> Result<Dashboard, AppError> {
     crate::auth::ssr::require_admin().await?;
     let state = crate::ssr::state::state()?;
     ssr::dashboard(&state, &search, page).await
 }
 
-#[server(prefix = "/api", endpoint = "connection")]
+#[server(prefix = "/api", endpoint = "load_connection")]
 pub async fn load_connection(id: String) -> Result<ConnectionDetail, AppError> {
     crate::auth::ssr::require_admin().await?;
     let state = crate::ssr::state::state()?;
