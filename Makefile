@@ -1,16 +1,41 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/end2end/node_modules/.bin:$(PATH)
 
-.PHONY: test bench sim
+SITE_ROOT := target/site
+CONSOLE := target/release/concur-console
 
-## test: install what tests need, then run every suite and print "N passed, M failed"
-test:
+.PHONY: run test demo bench sim tools test-tools build lint
+
+## run: install what is missing, build, serve http://127.0.0.1:3000 on SQLite in ./data/
+run: build
+	LEPTOS_SITE_ROOT=$(SITE_ROOT) $(CONSOLE) serve
+
+## test: install what tests need, run every suite, end with "N passed, M failed"
+test: tools test-tools
 	scripts/test.sh
 
-## bench: print the benchmark figures
-bench:
-	cargo run --release -p bench
+## demo: the console beside a built-in Concur simulator with demo data
+demo: build
+	LEPTOS_SITE_ROOT=$(SITE_ROOT) $(CONSOLE) demo
 
-## sim: run the Concur simulator on ports 9100-9102 and print demo credentials
+## bench: print the benchmark figures (client overhead, simulator, dashboard, wasm size, memory)
+bench: build
+	cargo build --release -p concur-sim -p bench
+	scripts/bench.sh
+
+## sim: the Concur simulator alone on ports 9100-9102, printing demo credentials
 sim:
 	cargo run --release -p concur-sim
+
+## lint: formatting and clippy
+lint:
+	scripts/lint.sh
+
+build: tools
+	cargo leptos build --release
+
+tools:
+	scripts/install-tools.sh
+
+test-tools:
+	scripts/install-test-tools.sh

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use state::{
     ACCESS_LIFETIME, ClientSpec, Fault, LANDING_ZONE, Quirks, REFRESH_LIFETIME,
-    REQUEST_TOKEN_LIFETIME,
+    REQUEST_TOKEN_LIFETIME, Seed,
 };
 
 /// The data centres every simulator serves, one listener each, in port order.
@@ -30,17 +30,6 @@ pub const DEMO_SCOPES: &[&str] = &[
     "identity.user.enterprise.read",
     "identity.user.ids.read",
 ];
-
-/// Credentials seeded for a demo or a quick manual try.
-#[derive(Debug, Clone)]
-pub struct DemoSeed {
-    pub authorization_url: String,
-    pub client_id: String,
-    pub client_secret: String,
-    pub company_uuid: String,
-    pub refresh_token: String,
-    pub request_token: String,
-}
 
 /// A running simulator. Dropping it does not stop the listeners; they end with the runtime.
 #[derive(Clone)]
@@ -106,18 +95,8 @@ impl Simulator {
 
     /// A client allowed every grant and registered with `scopes`; returns (id, secret).
     pub fn add_app(&self, scopes: &[&str]) -> (String, String) {
-        let spec = ClientSpec {
-            id: uuid::Uuid::new_v4().to_string(),
-            secret: uuid::Uuid::new_v4().to_string(),
-            grants: ["refresh_token", "password", "client_credentials"]
-                .map(String::from)
-                .to_vec(),
-            scopes: scopes.iter().map(|s| s.to_string()).collect(),
-            enabled: true,
-        };
-        let ids = (spec.id.clone(), spec.secret.clone());
-        self.add_client(spec);
-        ids
+        self.lock()
+            .add_app(scopes.iter().map(|s| s.to_string()).collect())
     }
 
     pub fn set_client_enabled(&self, client_id: &str, enabled: bool) {
@@ -175,16 +154,8 @@ impl Simulator {
     }
 
     /// One app (all demo scopes), one company in us2, a refresh token and a request token.
-    pub fn seed_demo(&self) -> DemoSeed {
-        let (client_id, client_secret) = self.add_app(DEMO_SCOPES);
-        let company_uuid = self.add_company("us2");
-        DemoSeed {
-            authorization_url: self.origin("us2"),
-            refresh_token: self.issue_refresh_token(&company_uuid, &client_id),
-            request_token: self.mint_request_token(&company_uuid, &client_id),
-            client_id,
-            client_secret,
-            company_uuid,
-        }
+    pub fn seed_demo(&self) -> Seed {
+        let scopes = DEMO_SCOPES.iter().map(|s| s.to_string()).collect();
+        self.lock().seed("us2", scopes).expect("us2 is served")
     }
 }

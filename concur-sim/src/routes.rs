@@ -27,6 +27,8 @@ pub(crate) fn router(data_center: DataCenter) -> Router {
         .route("/oauth2/v0/token", post(token))
         .route("/profile/identity/v4/Users", get(users))
         .route("/app-mgmt/v0/connections", delete(revoke))
+        .route("/_sim/seed", post(seed))
+        .route("/_sim/revoke", post(revoke_for))
         .route("/_sim/request-tokens", post(mint_request_token))
         .route("/_sim/refresh-tokens", post(issue_refresh_token))
         .route("/_sim/clock", post(advance_clock))
@@ -163,6 +165,33 @@ async fn revoke(Extract(dc): Extract<DataCenter>, headers: HeaderMap) -> Respons
         state.revoke(&company, &record.client_id);
     }
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// A new app registered with `scopes` and a company living in `data_center`.
+#[derive(Deserialize)]
+struct SeedRequest {
+    #[serde(default = "home")]
+    data_center: String,
+    scopes: Option<Vec<String>>,
+}
+
+fn home() -> String {
+    "us2".to_owned()
+}
+
+async fn seed(Extract(dc): Extract<DataCenter>, Json(body): Json<SeedRequest>) -> Response {
+    let scopes = body
+        .scopes
+        .unwrap_or_else(|| crate::DEMO_SCOPES.iter().map(|s| s.to_string()).collect());
+    match lock(&dc).seed(&body.data_center, scopes) {
+        Some(seed) => Json(seed).into_response(),
+        None => (StatusCode::BAD_REQUEST, "unknown data centre").into_response(),
+    }
+}
+
+async fn revoke_for(Extract(dc): Extract<DataCenter>, Json(body): Json<TokenFor>) -> StatusCode {
+    lock(&dc).revoke(&body.company_uuid, &body.client_id);
+    StatusCode::NO_CONTENT
 }
 
 #[derive(Deserialize)]

@@ -82,6 +82,17 @@ pub(crate) struct AccessRecord {
     pub scopes: Vec<String>,
 }
 
+/// Credentials seeded for a demo, a test or a quick manual try.
+#[derive(Debug, Clone, Serialize)]
+pub struct Seed {
+    pub authorization_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub company_uuid: String,
+    pub refresh_token: String,
+    pub request_token: String,
+}
+
 /// What the token endpoint answers, before HTTP.
 #[derive(Debug)]
 pub(crate) struct Reply {
@@ -147,6 +158,37 @@ impl State {
 
     pub fn add_client(&mut self, spec: ClientSpec) {
         self.clients.insert(spec.id.to_ascii_lowercase(), spec);
+    }
+
+    /// An app allowed every grant and registered with `scopes`; returns (id, secret).
+    pub fn add_app(&mut self, scopes: Vec<String>) -> (String, String) {
+        let spec = ClientSpec {
+            id: uuid::Uuid::new_v4().to_string(),
+            secret: uuid::Uuid::new_v4().to_string(),
+            grants: ["refresh_token", "password", "client_credentials"]
+                .map(String::from)
+                .to_vec(),
+            scopes,
+            enabled: true,
+        };
+        let ids = (spec.id.clone(), spec.secret.clone());
+        self.add_client(spec);
+        ids
+    }
+
+    /// A new app and a company in `data_center`, with a refresh token and a request token.
+    pub fn seed(&mut self, data_center: &str, scopes: Vec<String>) -> Option<Seed> {
+        let authorization_url = self.origin(data_center)?.to_owned();
+        let (client_id, client_secret) = self.add_app(scopes);
+        let company_uuid = self.add_company(data_center);
+        Some(Seed {
+            authorization_url,
+            refresh_token: self.issue_refresh_token(&company_uuid, &client_id),
+            request_token: self.mint_request_token(&company_uuid, &client_id),
+            client_id,
+            client_secret,
+            company_uuid,
+        })
     }
 
     pub fn set_client_enabled(&mut self, client_id: &str, enabled: bool) {

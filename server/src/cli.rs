@@ -21,6 +21,8 @@ pub enum Command {
     /// Check one set of credentials against Concur. Secrets come from the environment:
     /// CONCUR_CLIENT_SECRET, and CONCUR_REFRESH_TOKEN or CONCUR_COMPANY_UUID + CONCUR_REQUEST_TOKEN.
     Validate(ValidateArgs),
+    /// Serve the console beside a built-in Concur simulator with demo data (throwaway).
+    Demo,
     /// Create an admin from the terminal; the password is read from CONCUR_ADMIN_PASSWORD or stdin.
     CreateAdmin(CreateAdminArgs),
 }

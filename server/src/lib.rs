@@ -2,5 +2,6 @@
 
 pub mod admin;
 pub mod cli;
+pub mod demo;
 pub mod serve;
 pub mod validate;

@@ -18,6 +18,10 @@ async fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
         Command::Validate(args) => return run_validate(&args).await,
         Command::Serve => serve().await,
+        Command::Demo => match Settings::from_env() {
+            Ok(settings) => server::demo::run(settings).await,
+            Err(e) => Err(e),
+        },
         Command::CreateAdmin(args) => create_admin(&args).await,
     };
     match outcome {

@@ -1,0 +1,148 @@
+import { expect, request, test, type Page } from "@playwright/test";
+
+// Journeys an admin takes, in order: the first test uses the one-time setup link.
+const SIM = process.env.SIM_URL!;
+const SETUP = process.env.SETUP_URL!;
+const USER = "admin";
+const PASSWORD = "e2e password that is long";
+const SHOTS = "screenshots";
+
+type Seed = {
+  authorization_url: string;
+  client_id: string;
+  client_secret: string;
+  company_uuid: string;
+  refresh_token: string;
+  request_token: string;
+};
+
+async function seed(): Promise<Seed> {
+  const api = await request.newContext();
+  const response = await api.post(`${SIM}/_sim/seed`, { data: { data_center: "us2" } });
+  expect(response.ok()).toBeTruthy();
+  return response.json();
+}
+
+async function signIn(page: Page) {
+  await page.goto("/login");
+  await page.getByLabel("User name").fill(USER);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { name: "Connections" })).toBeVisible();
+}
+
+async function fillRefreshForm(page: Page, name: string, s: Seed, refreshToken = s.refresh_token) {
+  await page.goto("/connections/new");
+  await page.waitForLoadState("networkidle");
+  await page.getByLabel("Name", { exact: true }).fill(name);
+  await page.getByLabel("Client ID").fill(s.client_id);
+  await page.getByLabel("Client Secret").fill(s.client_secret);
+  await page.getByLabel("Refresh Token").fill(refreshToken);
+  await page.getByLabel("Authorization URL").fill(s.authorization_url);
+  await page.getByLabel("Scope profile").selectOption("expense-approvals");
+}
+
+test.describe.serial("Concur Console", () => {
+  test("first-run setup creates the admin and shows the empty dashboard", async ({ page }) => {
+    await page.goto(SETUP);
+    await expect(page.getByRole("heading", { name: "Create the first admin" })).toBeVisible();
+    await page.getByLabel("User name").fill(USER);
+    await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+    await page.getByLabel("Repeat the password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Create admin" }).click();
+    await expect(page.getByRole("heading", { name: "No connections yet" })).toBeVisible();
+  });
+
+  test("a valid connection is stored and the dashboard shows its expiry", async ({ page }) => {
+    const s = await seed();
+    await signIn(page);
+    await fillRefreshForm(page, "Expense bot – ACME", s);
+    await page.evaluate(() => ((window as any).__sameDocument = true));
+    await page.getByRole("button", { name: "Validate" }).click();
+    await expect(page.getByRole("heading", { name: /Expense bot – ACME/ })).toBeVisible();
+    await expect(page.locator('[data-field="refresh-expiry"]')).toContainText("days left");
+    expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+    await expect(page.getByText("✔").first()).toBeVisible();
+
+    await page.getByRole("link", { name: "Connections" }).click();
+    const row = page.getByRole("row", { name: /Expense bot – ACME/ });
+    await expect(row).toContainText("Healthy");
+    await expect(row).toContainText(/1[78]\d days left/);
+    await page.screenshot({ path: `${SHOTS}/dashboard.png`, fullPage: true });
+  });
+
+  test("a dead refresh token gets a plain-words diagnosis next to its field", async ({ page }) => {
+    const s = await seed();
+    await signIn(page);
+    await fillRefreshForm(page, "Dead token", s, "0c4a6e2b-dead-4bee-8f00-000000000108");
+    await page.getByRole("button", { name: "Validate" }).click();
+    const error = page.locator('[data-field="refresh_token"]');
+    await expect(error).toContainText("The Refresh Token has expired, was revoked, or was mistyped.");
+    await expect(error).toContainText("Company Request Token");
+    await expect(error).toContainText("Concur code 108");
+    await page.screenshot({ path: `${SHOTS}/failed-validation.png`, fullPage: true });
+    await page.goto("/");
+    await expect(page.getByRole("row", { name: /Dead token/ })).toHaveCount(0);
+  });
+
+  test("a Company Request Token is exchanged for a stored refresh token", async ({ page }) => {
+    const s = await seed();
+    await signIn(page);
+    await page.goto("/connections/new");
+    await page.getByRole("link", { name: "Use a Company Request Token" }).click();
+    await page.waitForLoadState("networkidle");
+    await page.getByLabel("Name", { exact: true }).fill("Approvals – request token");
+    await page.getByLabel("Client ID").fill(s.client_id);
+    await page.getByLabel("Client Secret").fill(s.client_secret);
+    await page.getByLabel("Company UUID").fill(s.company_uuid);
+    await page.getByLabel("Company Request Token").fill(s.request_token);
+    await page.getByLabel("Authorization URL").fill(s.authorization_url);
+    await page.getByRole("button", { name: "Validate" }).click();
+    await expect(page.getByRole("heading", { name: /Approvals – request token/ })).toBeVisible();
+    await expect(page.getByText(s.company_uuid)).toBeVisible();
+    await page.getByRole("button", { name: "Validate now" }).click();
+    await expect(page.locator("table.history tbody tr")).toHaveCount(2);
+  });
+
+  test("no secret appears in any page's HTML", async ({ page }) => {
+    const s = await seed();
+    await signIn(page);
+    await fillRefreshForm(page, "Secret check", s);
+    await page.getByRole("button", { name: "Validate" }).click();
+    await expect(page.getByRole("heading", { name: /Secret check/ })).toBeVisible();
+    const id = page.url().split("/").pop();
+    for (const path of ["/", `/connections/${id}`, `/connections/${id}/replace`, "/connections/new"]) {
+      const response = await page.request.get(path);
+      const html = await response.text();
+      expect(response.status()).toBe(200);
+      expect(html).not.toContain(s.client_secret);
+      expect(html).not.toContain(s.refresh_token);
+    }
+    await expect(page.getByText(`••••${s.refresh_token.slice(-4)}`)).toBeVisible();
+  });
+
+  test("without JavaScript the forms post and come back with their answers", async ({ browser }) => {
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    const page = await context.newPage();
+    const s = await seed();
+    await signIn(page);
+    await page.goto("/connections/new");
+    await page.getByLabel("Name", { exact: true }).fill("No-JS connection");
+    await page.getByLabel("Client ID").fill("not-a-uuid");
+    await page.getByLabel("Client Secret").fill(s.client_secret);
+    await page.getByLabel("Refresh Token").fill(s.refresh_token);
+    await page.getByLabel("Authorization URL").fill(s.authorization_url);
+    await page.getByRole("button", { name: "Validate" }).click();
+    await expect(page.locator('[data-field="client_id"]')).toContainText("Client ID must be a UUID");
+
+    await page.getByLabel("Name", { exact: true }).fill("No-JS connection");
+    await page.getByLabel("Client ID").fill(s.client_id);
+    await page.getByLabel("Client Secret").fill(s.client_secret);
+    await page.getByLabel("Refresh Token").fill(s.refresh_token);
+    await page.getByLabel("Authorization URL").fill(s.authorization_url);
+    await page.getByRole("button", { name: "Validate" }).click();
+    await expect(page.getByRole("heading", { name: /No-JS connection/ })).toBeVisible();
+    await expect(page.locator('[data-field="refresh-expiry"]')).toContainText("days left");
+    await context.close();
+  });
+});

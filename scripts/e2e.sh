@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Starts the simulator and the release console on free loopback ports with a fresh database,
+# runs the Playwright journeys in Debian's Chromium, and stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+wait_for() { # wait_for FILE PATTERN: until a line matching PATTERN appears (20 s at most)
+  for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  echo "timed out waiting for '$2' in $1" >&2; cat "$1" >&2; return 1
+}
+
+target/release/concur-sim --port 0 >"$work/sim.log" 2>&1 &
+pids+=($!)
+wait_for "$work/sim.log" "CONCUR_ALLOWED_HOSTS="
+allowed=$(sed -n 's/.*CONCUR_ALLOWED_HOSTS=//p' "$work/sim.log")
+sim_url=${allowed%%,*}
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+NO_COLOR=1 RUST_LOG=info DATABASE_URL="sqlite://$work/db/console.db" LEPTOS_SITE_ADDR="127.0.0.1:$port" \
+  LEPTOS_SITE_ROOT=target/site CONCUR_ALLOWED_HOSTS="$allowed" \
+  target/release/concur-console serve >"$work/console.log" 2>&1 &
+pids+=($!)
+wait_for "$work/console.log" "listening on"
+setup_url=$(grep -o 'http://[^ ]*/setup?token=[A-Za-z0-9_-]*' "$work/console.log" | head -n 1)
+
+cd end2end
+BASE_URL="http://127.0.0.1:$port" SIM_URL="$sim_url" SETUP_URL="$setup_url" npx playwright test

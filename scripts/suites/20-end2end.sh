@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Browser journeys against the release build (built once here, the same build `make run` serves).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+cargo leptos build --release
+cargo build --release -p concur-sim
+scripts/e2e.sh
