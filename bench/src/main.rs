@@ -1,9 +1,11 @@
 //! `make bench`: figures, never assertions. Everything runs on loopback against the simulator.
 
+mod dashboard;
 mod token;
 
 #[tokio::main]
 async fn main() {
     token::client_overhead().await;
     token::simulator_throughput().await;
+    dashboard::dashboard().await;
 }

@@ -25,12 +25,7 @@ async fn main() -> std::io::Result<()> {
     }
     println!();
     println!("Demo credentials (company lives in us2):");
-    println!("  Authorization URL      {}", seed.authorization_url);
-    println!("  Client ID              {}", seed.client_id);
-    println!("  Client Secret          {}", seed.client_secret);
-    println!("  Refresh Token          {}", seed.refresh_token);
-    println!("  Company UUID           {}", seed.company_uuid);
-    println!("  Company Request Token  {}", seed.request_token);
+    println!("{seed}");
     println!();
     println!("Let the console reach it with:");
     println!("  export CONCUR_ALLOWED_HOSTS={}", sim.allowed_hosts());

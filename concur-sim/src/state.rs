@@ -93,6 +93,18 @@ pub struct Seed {
     pub request_token: String,
 }
 
+impl std::fmt::Display for Seed {
+    /// The credentials as an admin would paste them, one per line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "  Authorization URL      {}", self.authorization_url)?;
+        writeln!(f, "  Client ID              {}", self.client_id)?;
+        writeln!(f, "  Client Secret          {}", self.client_secret)?;
+        writeln!(f, "  Refresh Token          {}", self.refresh_token)?;
+        writeln!(f, "  Company UUID           {}", self.company_uuid)?;
+        write!(f, "  Company Request Token  {}", self.request_token)
+    }
+}
+
 /// What the token endpoint answers, before HTTP.
 #[derive(Debug)]
 pub(crate) struct Reply {

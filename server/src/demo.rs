@@ -100,11 +100,6 @@ pub async fn run(mut settings: Settings) -> Result<(), String> {
     println!(
         "\nFresh credentials to paste into “New connection” (simulated Concur, data centre us2):"
     );
-    println!("  Authorization URL      {}", try_it.authorization_url);
-    println!("  Client ID              {}", try_it.client_id);
-    println!("  Client Secret          {}", try_it.client_secret);
-    println!("  Refresh Token          {}", try_it.refresh_token);
-    println!("  Company UUID           {}", try_it.company_uuid);
-    println!("  Company Request Token  {}\n", try_it.request_token);
+    println!("{try_it}\n");
     app.run().await.map_err(|e| e.to_string())
 }

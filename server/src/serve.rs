@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use app::auth::ssr::SignedIn;
 use app::ssr::state::{AppState, Config, StartError};
 use app::{App, shell};
 use axum::Router;
@@ -136,7 +137,7 @@ fn cross_site(headers: &HeaderMap) -> bool {
     }
 }
 
-async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
         if cross_site(request.headers()) {
             return (StatusCode::FORBIDDEN, "Cross-site request refused.").into_response();
@@ -147,7 +148,10 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
         return next.run(request).await;
     }
     match app::auth::ssr::current_admin(&state, request.headers()).await {
-        Ok(Some(_)) => next.run(request).await,
+        Ok(Some(admin)) => {
+            request.extensions_mut().insert(SignedIn(admin));
+            next.run(request).await
+        }
         Ok(None) => Redirect::to("/login").into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }

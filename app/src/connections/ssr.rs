@@ -218,16 +218,21 @@ fn refused(d: Diagnosis) -> AppError {
     AppError::Concur(Box::new(diagnosis_view(&d)))
 }
 
+/// Asks Concur about parsed credentials; a refusal becomes the error shown next to the field.
+async fn ask_concur(state: &AppState, p: &Parsed) -> Result<Checked, AppError> {
+    state
+        .concur
+        .validate(&p.base, &p.credentials, &p.authorization, &p.profile)
+        .await
+        .map_err(refused)
+}
+
 /// Validates and, when Concur grants a token, stores a new connection (failing if scopes are
 /// missing). A refusal at the token endpoint stores nothing.
 pub async fn create(state: &AppState, form: CredentialsForm) -> Result<String, AppError> {
     let p = parse_form(state, &form, None)?;
     let started = Instant::now();
-    let checked = state
-        .concur
-        .validate(&p.base, &p.credentials, &p.authorization, &p.profile)
-        .await
-        .map_err(refused)?;
+    let checked = ask_concur(state, &p).await?;
     let now = state.now();
     let id = uuid::Uuid::new_v4().to_string();
     let mut row = ConnectionRow {
@@ -284,11 +289,7 @@ pub async fn replace(state: &AppState, id: &str, form: CredentialsForm) -> Resul
         .map_err(internal)?;
     let p = parse_form(state, &form, Some((&row, secret)))?;
     let started = Instant::now();
-    let checked = state
-        .concur
-        .validate(&p.base, &p.credentials, &p.authorization, &p.profile)
-        .await
-        .map_err(refused)?;
+    let checked = ask_concur(state, &p).await?;
     let now = state.now();
     row.client_id = p.credentials.client_id.to_string();
     row.authorization_url = p.base.to_string();
@@ -402,12 +403,14 @@ pub async fn dashboard(state: &AppState, search: &str, page: i64) -> Result<Dash
     let counts = store::status_counts(&state.pool, now)
         .await
         .map_err(internal)?;
-    let (rows, matching) = store::dashboard_page(&state.pool, now, &search, page)
+    let (rows, matching) = store::dashboard_page(&state.pool, &search, page)
         .await
         .map_err(internal)?;
+    let total = counts.iter().map(|(_, n)| n).sum();
+    let matching = matching.unwrap_or(total);
     Ok(Dashboard {
         now,
-        total: counts.iter().map(|(_, n)| n).sum(),
+        total,
         counts,
         rows: rows.iter().map(|r| summary(r, now)).collect(),
         page: page.max(0),

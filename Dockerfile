@@ -1,0 +1,23 @@
+# Untested here: this machine has no Docker engine. The stages run the same commands as `make`.
+FROM rust:1.95-bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+RUN scripts/install-tools.sh
+RUN PATH="/src/end2end/node_modules/.bin:$PATH" cargo leptos build --release
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --home /var/lib/concur-console concur-console \
+    && mkdir -p /var/lib/concur-console/data && chown -R concur-console /var/lib/concur-console
+COPY --from=build /src/target/release/concur-console /usr/local/bin/concur-console
+COPY --from=build /src/target/site /usr/share/concur-console/site
+USER concur-console
+WORKDIR /var/lib/concur-console
+ENV LEPTOS_SITE_ROOT=/usr/share/concur-console/site \
+    LEPTOS_SITE_ADDR=0.0.0.0:3000 \
+    DATABASE_URL=sqlite://data/concur-console.db \
+    RUST_LOG=info,sqlx=warn
+VOLUME /var/lib/concur-console/data
+EXPOSE 3000
+CMD ["concur-console", "serve"]

@@ -1,0 +1,230 @@
+//! The dashboard with 1 000 stored connections, served by the release console, against a bare
+//! axum handler serving the same bytes; plus the console's memory idle and after the load.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::ssr::state::{AppState, Config};
+use app::ssr::store::{self, ConnectionRow};
+use concur::{ClientConfig, SystemClock};
+
+const CONNECTIONS: usize = 1000;
+const CLIENTS: usize = 16;
+const REQUESTS_PER_CLIENT: usize = 250;
+const KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+const DAY: i64 = 86_400;
+
+struct Figures {
+    median: Duration,
+    p99: Duration,
+    per_second: f64,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Stores the connections and a session straight through the store; returns the cookie.
+async fn seed(database_url: &str) -> String {
+    let config = Config {
+        database_url: database_url.to_owned(),
+        console_key: Some(KEY.to_owned()),
+        allowed_hosts: String::new(),
+        public_url: "http://127.0.0.1".into(),
+        client: ClientConfig::default(),
+    };
+    let state = AppState::build(&config, Arc::new(SystemClock))
+        .await
+        .expect("console state");
+    let now = state.now();
+    let mut tx = state.pool.begin().await.expect("transaction");
+    for i in 0..CONNECTIONS {
+        let id = format!("00000000-0000-4000-8000-{i:012}");
+        let expiry = match i % 10 {
+            0 => None,
+            n => Some(now + (i as i64 % 200 - 10) * DAY + n as i64),
+        };
+        let row = ConnectionRow {
+            id: id.clone(),
+            name: format!("Integration {i:04}"),
+            client_id: format!("11111111-2222-4333-8444-{i:012}"),
+            authorization_url: "https://us2.api.concursolutions.com".into(),
+            geolocation: Some("https://us2.api.concursolutions.com".into()),
+            company_uuid: Some(format!("99999999-8888-4777-8666-{i:012}")),
+            scope_profile: "expense-approvals".into(),
+            required_scopes: "openid EXPRPT".into(),
+            granted_scopes: "openid EXPRPT".into(),
+            failing: i64::from(i % 17 == 0),
+            last_problem: None,
+            refresh_token_expires_at: expiry,
+            access_token_expires_at: Some(now + 3600),
+            last_checked_at: Some(now),
+            last_ok_at: Some(now),
+            client_secret_sealed: state.cipher.seal(&id, "client_secret", "bench-secret"),
+            refresh_token_sealed: state
+                .cipher
+                .seal(&id, "refresh_token", "bench-refresh-token"),
+            client_secret_mask: "••••cret".into(),
+            refresh_token_mask: "••••oken".into(),
+            created_at: now,
+            updated_at: now,
+        };
+        store::upsert_connection(&mut *tx, &row, true)
+            .await
+            .expect("insert");
+    }
+    tx.commit().await.expect("commit");
+    store::insert_admin(&state.pool, "bench", "bench", "unused", now)
+        .await
+        .expect("admin");
+    let (token, hash) = app::auth::ssr::new_token();
+    store::insert_session(&state.pool, &hash, "bench", now, now + DAY)
+        .await
+        .expect("session");
+    state.pool.close().await;
+    format!("{}={token}", app::auth::ssr::COOKIE)
+}
+
+async fn load(url: &str, cookie: &str) -> Figures {
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    let mut callers = Vec::new();
+    for _ in 0..CLIENTS {
+        let (http, url, cookie) = (http.clone(), url.to_owned(), cookie.to_owned());
+        callers.push(tokio::spawn(async move {
+            let mut times = Vec::with_capacity(REQUESTS_PER_CLIENT);
+            for _ in 0..REQUESTS_PER_CLIENT {
+                let start = Instant::now();
+                let response = http
+                    .get(&url)
+                    .header("cookie", &cookie)
+                    .send()
+                    .await
+                    .expect("get");
+                assert!(
+                    response.status().is_success(),
+                    "{url} answered {}",
+                    response.status()
+                );
+                response.bytes().await.expect("body");
+                times.push(start.elapsed());
+            }
+            times
+        }));
+    }
+    let mut times = Vec::new();
+    for caller in callers {
+        times.extend(caller.await.expect("caller"));
+    }
+    let elapsed = started.elapsed();
+    times.sort();
+    Figures {
+        median: times[times.len() / 2],
+        p99: times[times.len() * 99 / 100],
+        per_second: times.len() as f64 / elapsed.as_secs_f64(),
+    }
+}
+
+async fn bare_axum(body: String) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/", listener.local_addr().expect("addr"));
+    let body: &'static str = Box::leak(body.into_boxed_str());
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || async move { axum::response::Html(body) }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+fn start_console(database_url: &str, port: u16) -> Child {
+    Command::new("target/release/concur-console")
+        .arg("serve")
+        .env("DATABASE_URL", database_url)
+        .env("CONCUR_CONSOLE_KEY", KEY)
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("LEPTOS_SITE_ROOT", "target/site")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("target/release/concur-console (run `make build` first)")
+}
+
+fn print(label: &str, f: &Figures) {
+    println!(
+        "  {label:<22} median {:>6.2} ms   p99 {:>6.2} ms   {:>7.0} requests/s",
+        f.median.as_secs_f64() * 1e3,
+        f.p99.as_secs_f64() * 1e3,
+        f.per_second
+    );
+}
+
+pub async fn dashboard() {
+    let dir = std::env::temp_dir().join(format!("concur-bench-{}", std::process::id()));
+    let database_url = format!("sqlite://{}/console.db", dir.display());
+    let cookie = seed(&database_url).await;
+    let port = free_port();
+    let mut console = start_console(&database_url, port);
+    let url = format!("http://127.0.0.1:{port}/");
+    let http = reqwest::Client::new();
+    let mut page = None;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Ok(r) = http.get(&url).header("cookie", &cookie).send().await {
+            page = r.text().await.ok();
+            break;
+        }
+    }
+    let page = page.expect("the console answered");
+    assert!(
+        page.contains("Integration"),
+        "the dashboard lists the stored connections"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle = rss_kib(console.id());
+    if std::env::var("BENCH_PAUSE").is_ok() {
+        println!("console on {url} with cookie {cookie}; press Enter to go on");
+        let _ = std::io::stdin().read_line(&mut String::new());
+    }
+    let console_figures = load(&url, &cookie).await;
+    let after = rss_kib(console.id());
+    let bare_url = bare_axum(page.clone()).await;
+    let bare_figures = load(&bare_url, &cookie).await;
+    let _ = console.kill();
+    let _ = console.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    println!(
+        "dashboard page, {CONNECTIONS} stored connections, {CLIENTS} concurrent clients × {REQUESTS_PER_CLIENT} requests ({} KB page):",
+        page.len() / 1024
+    );
+    print("console", &console_figures);
+    print("bare axum, same bytes", &bare_figures);
+    println!(
+        "  throughput ratio       {:.2} of bare axum (goal ≥ 0.3); p99 goal ≤ 20 ms",
+        console_figures.per_second / bare_figures.per_second
+    );
+    println!(
+        "console memory (RSS): idle {:.1} MB (goal ≤ 40 MB), after the load {:.1} MB",
+        idle as f64 / 1024.0,
+        after as f64 / 1024.0
+    );
+}
