@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Formatting and clippy, package by package so the app's ssr and hydrate features stay apart.
+# Formatting and clippy: the server side in one pass, the browser side for its own target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
-cargo clippy -p concur -p concur-sim -p server -p bench --all-targets -- -D warnings
-cargo clippy -p app --features ssr --all-targets -- -D warnings
+cargo clippy -p concur -p concur-sim -p app -p server -p bench --features app/ssr --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings

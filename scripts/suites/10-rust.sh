@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# Unit and integration tests of every Rust crate, package by package (the app crate's ssr and
-# hydrate features must not be unified in one test build).
+# Unit and integration tests of every Rust crate, in one build with the app's server side on
+# (the frontend's hydrate feature stays out: it must not be unified with ssr).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo test -p concur -p concur-sim -p server
-cargo test -p app --features ssr
+cargo test -p concur -p concur-sim -p app -p server --features app/ssr

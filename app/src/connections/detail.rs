@@ -4,7 +4,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use super::{DeleteConnection, RenameConnection, ValidateNow, load_connection};
-use crate::components::{FieldError, FormAlert, Page, StatusBadge, expiry_words, time_or_never};
+use crate::components::{
+    FieldError, FormAlert, Page, StatusBadge, expiry_words, plural, time_or_never,
+};
 use crate::model::{ConnectionDetail, format_time};
 
 #[component]
@@ -110,7 +112,7 @@ fn Overview(detail: ConnectionDetail) -> impl IntoView {
             </dl>
             <h3>"Required scopes"</h3>
             <ul class="scopes">{scopes}</ul>
-            {(c.extra_granted > 0).then(|| view! { <p class="hint">{format!("Concur also granted {} other scopes.", c.extra_granted)}</p> })}
+            {(c.extra_granted > 0).then(|| view! { <p class="hint">{format!("Concur also granted {}.", plural(c.extra_granted as i64, "other scope"))}</p> })}
         </section>
     }
 }
