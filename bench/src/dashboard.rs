@@ -200,10 +200,6 @@ pub async fn dashboard() {
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = rss_kib(console.id());
-    if std::env::var("BENCH_PAUSE").is_ok() {
-        println!("console on {url} with cookie {cookie}; press Enter to go on");
-        let _ = std::io::stdin().read_line(&mut String::new());
-    }
     let console_figures = load(&url, &cookie).await;
     let after = rss_kib(console.id());
     let bare_url = bare_axum(page.clone()).await;

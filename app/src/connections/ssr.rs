@@ -279,14 +279,23 @@ async fn stored(state: &AppState, id: &str) -> Result<ConnectionRow, AppError> {
         .ok_or(AppError::NotFound)
 }
 
-/// New credentials for a stored connection; on refusal nothing changes.
-pub async fn replace(state: &AppState, id: &str, form: CredentialsForm) -> Result<(), AppError> {
-    let _one_at_a_time = state.locks.acquire(id).await;
-    let mut row = stored(state, id).await?;
+/// A stored connection under its lock, with its client secret decrypted.
+async fn locked(
+    state: &AppState,
+    id: &str,
+) -> Result<(tokio::sync::OwnedMutexGuard<()>, ConnectionRow, String), AppError> {
+    let guard = state.locks.acquire(id).await;
+    let row = stored(state, id).await?;
     let secret = state
         .cipher
         .open(id, SECRET, &row.client_secret_sealed)
         .map_err(internal)?;
+    Ok((guard, row, secret))
+}
+
+/// New credentials for a stored connection; on refusal nothing changes.
+pub async fn replace(state: &AppState, id: &str, form: CredentialsForm) -> Result<(), AppError> {
+    let (_one_at_a_time, mut row, secret) = locked(state, id).await?;
     let p = parse_form(state, &form, Some((&row, secret)))?;
     let started = Instant::now();
     let checked = ask_concur(state, &p).await?;
@@ -311,12 +320,7 @@ pub async fn replace(state: &AppState, id: &str, form: CredentialsForm) -> Resul
 /// included); a refusal marks the connection failing but keeps its token; a transient failure
 /// only goes into the history.
 pub async fn recheck(state: &AppState, id: &str) -> Result<(), AppError> {
-    let _one_at_a_time = state.locks.acquire(id).await;
-    let mut row = stored(state, id).await?;
-    let secret = state
-        .cipher
-        .open(id, SECRET, &row.client_secret_sealed)
-        .map_err(internal)?;
+    let (_one_at_a_time, mut row, secret) = locked(state, id).await?;
     let refresh = state
         .cipher
         .open(id, REFRESH, &row.refresh_token_sealed)
