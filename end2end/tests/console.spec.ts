@@ -28,7 +28,7 @@ async function signIn(page: Page) {
   await page.getByLabel("User name").fill(USER);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByRole("heading", { name: "Connections" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Connections", exact: true })).toBeVisible();
 }
 
 async function fillRefreshForm(page: Page, name: string, s: Seed, refreshToken = s.refresh_token) {
