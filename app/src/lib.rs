@@ -1,6 +1,7 @@
 //! Concur Console: pages, components and server functions. Server-only code (state, store,
 //! encryption, sessions, the Concur calls) compiles under the `ssr` feature and never into wasm.
 
+pub mod api_keys;
 pub mod auth;
 mod components;
 pub mod connections;

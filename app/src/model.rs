@@ -143,6 +143,36 @@ pub struct ValidationEntry {
     pub concur_code: Option<i64>,
     pub correlation_id: Option<String>,
     pub duration_ms: i64,
+    /// Who asked: `validate`, `keep-alive` or `token-api`.
+    pub source: String,
+    pub status_change: Option<String>,
+}
+
+/// An API key as lists show it: never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyView {
+    pub id: String,
+    pub name: String,
+    /// The first characters of the key, enough to recognise it.
+    pub prefix: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// A key just made: the only time the key itself crosses the wire.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewApiKey {
+    pub key: String,
+    pub view: ApiKeyView,
+}
+
+impl std::fmt::Debug for NewApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewApiKey")
+            .field("view", &self.view)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Everything the connection page shows. Secrets appear only as masks.
@@ -161,6 +191,7 @@ pub struct ConnectionDetail {
     pub client_secret_mask: String,
     pub refresh_token_mask: String,
     pub history: Vec<ValidationEntry>,
+    pub next_refresh_at: Option<i64>,
 }
 
 /// A Unix time as `2026-11-23 13:05 UTC` (the same on server and browser, so hydration agrees).

@@ -47,6 +47,8 @@ async fn seed(database_url: &str) -> String {
         allowed_hosts: String::new(),
         public_url: "http://127.0.0.1".into(),
         client: ClientConfig::default(),
+        keepalive_every: 86_400,
+        lease_seconds: 90,
     };
     let state = AppState::build(&config, Arc::new(SystemClock))
         .await
@@ -83,6 +85,10 @@ async fn seed(database_url: &str) -> String {
             refresh_token_mask: "••••oken".into(),
             created_at: now,
             updated_at: now,
+            access_token_sealed: None,
+            next_refresh_at: Some(now + DAY),
+            transient_failures: 0,
+            next_step: None,
         };
         store::upsert_connection(&mut *tx, &row, true)
             .await

@@ -218,6 +218,11 @@ impl AccessToken {
     pub(crate) fn new(value: String) -> Self {
         Self(value)
     }
+
+    /// An access token read back from the console's own encrypted store.
+    pub fn from_stored(value: String) -> Self {
+        Self(value)
+    }
 }
 
 /// Shows the last four characters of a secret, or nothing of a short one.

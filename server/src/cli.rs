@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::admin::CreateAdminArgs;
+use crate::manage::{ApiKeyCommand, ConnectionsCommand};
 use crate::validate::ValidateArgs;
 
 /// Concur Console: validate, store and watch SAP Concur API credentials.
@@ -25,4 +26,17 @@ pub enum Command {
     Demo,
     /// Create an admin from the terminal; the password is read from CONCUR_ADMIN_PASSWORD or stdin.
     CreateAdmin(CreateAdminArgs),
+    /// Refresh every connection that is due now, print one line per connection and exit
+    /// (for cron or a Kubernetes CronJob). Exit codes are those of `validate`.
+    RefreshAll {
+        /// One JSON object per line: id, name, ok, diagnosis, refresh_token_expires_at.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage the API keys integrations use to get access tokens.
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+    /// List or add connections.
+    #[command(subcommand)]
+    Connections(ConnectionsCommand),
 }

@@ -1,7 +1,11 @@
 //! The `concur-console` binary's library: command line and commands, so tests run them in-process.
 
 pub mod admin;
+pub mod api;
 pub mod cli;
 pub mod demo;
+pub mod keepalive;
+pub mod manage;
+pub mod openapi;
 pub mod serve;
 pub mod validate;

@@ -1,8 +1,10 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use app::ssr::state::AppState;
 use clap::Parser;
 use server::cli::{Cli, Command};
+use server::manage::Failed;
 use server::serve::{Application, Settings};
 use server::validate::{self, Exit, Secrets};
 
@@ -23,6 +25,21 @@ async fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Command::CreateAdmin(args) => create_admin(&args).await,
+        Command::RefreshAll { json } => return refresh_all(json).await,
+        Command::ApiKey(command) => {
+            return managed(async |state| {
+                server::manage::api_key(&state, &command, &mut std::io::stdout()).await
+            })
+            .await;
+        }
+        Command::Connections(command) => {
+            return managed(async |state| {
+                let secrets = Secrets::from_env();
+                server::manage::connections(&state, &command, &secrets, &mut std::io::stdout())
+                    .await
+            })
+            .await;
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -50,12 +67,53 @@ async fn serve() -> Result<(), String> {
     app.run().await.map_err(|e| e.to_string())
 }
 
-async fn create_admin(args: &server::admin::CreateAdminArgs) -> Result<(), String> {
+/// The state a terminal command works on: the same database and key as `serve`.
+async fn state() -> Result<AppState, String> {
     let settings = Settings::from_env()?;
-    let state = app::ssr::state::AppState::build(&settings.config, Arc::new(concur::SystemClock))
+    AppState::build(&settings.config, Arc::new(concur::SystemClock))
         .await
-        .map_err(|e| e.to_string())?;
-    server::admin::run(&state, args).await
+        .map_err(|e| e.to_string())
+}
+
+async fn create_admin(args: &server::admin::CreateAdminArgs) -> Result<(), String> {
+    server::admin::run(&state().await?, args).await
+}
+
+/// Runs a terminal command on the state and turns its failure into a message and exit code.
+async fn managed(command: impl AsyncFnOnce(AppState) -> Result<(), Failed>) -> ExitCode {
+    let state = match state().await {
+        Ok(state) => state,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(Exit::Usage as u8);
+        }
+    };
+    match command(state).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failed(code, message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+async fn refresh_all(as_json: bool) -> ExitCode {
+    managed(async |state| {
+        let lines = server::keepalive::refresh_all(&state).await?;
+        server::keepalive::print(&lines, as_json, &mut std::io::stdout())
+            .map_err(|e| Failed(Exit::Refused, e.to_string()))?;
+        match server::keepalive::exit_code(&lines) {
+            Exit::Valid => Ok(()),
+            code => Err(Failed(code, summary(&lines))),
+        }
+    })
+    .await
+}
+
+fn summary(lines: &[server::keepalive::SweepLine]) -> String {
+    let failing = lines.iter().filter(|l| !l.ok && !l.transient).count();
+    let waiting = lines.iter().filter(|l| l.transient).count();
+    format!("{failing} connection(s) need a human, {waiting} wait for Concur")
 }
 
 async fn run_validate(args: &validate::ValidateArgs) -> ExitCode {

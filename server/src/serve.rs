@@ -17,8 +17,12 @@ use concur::{ClientConfig, Clock};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 
+use crate::{api, keepalive};
+
 const DEFAULT_DATABASE_URL: &str = "sqlite://data/concur-console.db";
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
+const DEFAULT_KEEPALIVE: &str = "24h";
+const DEFAULT_LEASE: &str = "90s";
 
 /// Everything `serve` reads from the environment.
 #[derive(Debug, Clone)]
@@ -26,6 +30,10 @@ pub struct Settings {
     pub config: Config,
     pub site_addr: SocketAddr,
     pub site_root: String,
+    /// Run the keep-alive job in the background (tests drive sweeps themselves).
+    pub keepalive: bool,
+    /// Token API requests per API key and minute.
+    pub api_rate_per_minute: u32,
 }
 
 impl Settings {
@@ -37,6 +45,11 @@ impl Settings {
         })?;
         let public_url =
             var("CONCUR_CONSOLE_PUBLIC_URL").unwrap_or_else(|| format!("http://{site_addr}"));
+        let duration = |name: &str, default: &str| {
+            let raw = var(name).unwrap_or_else(|| default.into());
+            parse_duration(&raw)
+                .ok_or_else(|| format!("{name} {raw:?} is not a duration like 30s, 15m, 6h or 1d"))
+        };
         Ok(Self {
             config: Config {
                 database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
@@ -44,11 +57,36 @@ impl Settings {
                 allowed_hosts: var("CONCUR_ALLOWED_HOSTS").unwrap_or_default(),
                 public_url,
                 client: ClientConfig::default(),
+                keepalive_every: duration("CONCUR_KEEPALIVE_EVERY", DEFAULT_KEEPALIVE)?,
+                lease_seconds: duration("CONCUR_REFRESH_LEASE", DEFAULT_LEASE)?,
             },
             site_addr,
             site_root: var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
+            keepalive: true,
+            api_rate_per_minute: match var("CONCUR_API_RATE_LIMIT") {
+                None => api::DEFAULT_RATE_PER_MINUTE,
+                Some(raw) => raw.trim().parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                    format!("CONCUR_API_RATE_LIMIT {raw:?} is not a number of requests per minute")
+                })?,
+            },
         })
     }
+}
+
+/// A duration such as `30s`, `15m`, `6h` or `1d`, in seconds; at least one second.
+pub fn parse_duration(raw: &str) -> Option<i64> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = raw.split_at(split);
+    let number: i64 = number.parse().ok()?;
+    let unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    number.checked_mul(unit).filter(|&s| s >= 1)
 }
 
 /// The console, bound and ready to serve; tests build it on port 0.
@@ -57,6 +95,7 @@ pub struct Application {
     pub state: AppState,
     listener: tokio::net::TcpListener,
     router: Router,
+    keepalive: bool,
 }
 
 impl Application {
@@ -81,6 +120,10 @@ impl Application {
         let shell_options = options.clone();
         let router = Router::new()
             .route("/health", get(health))
+            .merge(api::router(
+                state.clone(),
+                Arc::new(api::KeyLimiter::new(settings.api_rate_per_minute)),
+            ))
             .leptos_routes_with_context(
                 &options,
                 routes,
@@ -95,19 +138,38 @@ impl Application {
             state,
             listener,
             router,
+            keepalive: settings.keepalive,
         })
     }
 
+    /// Serves until Ctrl-C or SIGTERM, with the keep-alive job beside; on shutdown the job
+    /// finishes the refreshes under way (so no rotated token is lost) and stops.
     pub async fn run(self) -> std::io::Result<()> {
-        axum::serve(
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let job = self
+            .keepalive
+            .then(|| tokio::spawn(keepalive::run(self.state.clone(), stopped)));
+        let served = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+        let _ = stop.send(true);
+        if let Some(job) = job {
+            let _ = job.await;
+        }
+        served
+    }
+}
+
+async fn shutdown_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
     }
 }
 
@@ -167,6 +229,26 @@ mod tests {
             h.insert(*k, v.parse().unwrap());
         }
         h
+    }
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(parse_duration("30s"), Some(30));
+        assert_eq!(parse_duration("15m"), Some(900));
+        assert_eq!(parse_duration(" 6h "), Some(21_600));
+        assert_eq!(parse_duration("1d"), Some(86_400));
+        for bad in [
+            "",
+            "24",
+            "h",
+            "0s",
+            "-5m",
+            "1.5h",
+            "3w",
+            "99999999999999999999d",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

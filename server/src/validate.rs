@@ -109,7 +109,7 @@ fn parse(args: &ValidateArgs, secrets: &Secrets, policy: &HostPolicy) -> Result<
     })
 }
 
-fn rfc3339(t: Option<i64>) -> serde_json::Value {
+pub fn rfc3339(t: Option<i64>) -> serde_json::Value {
     t.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
         .and_then(|t| {
             t.format(&time::format_description::well_known::Rfc3339)

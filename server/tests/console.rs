@@ -34,9 +34,13 @@ async fn spawn() -> Console {
             allowed_hosts: sim.allowed_hosts(),
             public_url: "http://127.0.0.1".into(),
             client: ClientConfig::default(),
+            keepalive_every: 86_400,
+            lease_seconds: 90,
         },
         site_addr: "127.0.0.1:0".parse().unwrap(),
         site_root: "target/site".into(),
+        keepalive: false,
+        api_rate_per_minute: 1200,
     };
     let clock = ManualClock::at(sim.now());
     let app = Application::build(settings, Arc::new(clock.clone()))
@@ -280,7 +284,7 @@ async fn every_page_and_server_function_refuses_anonymous_access() {
         assert_eq!(r.status().as_u16(), 303, "{path}");
         assert_eq!(r.headers()["location"], "/login", "{path}");
     }
-    let calls: [(&str, &[(&str, &str)]); 7] = [
+    let calls: [(&str, &[(&str, &str)]); 10] = [
         ("load_dashboard", &[("search", ""), ("page", "0")]),
         ("load_connection", &[("id", "x")]),
         ("validate_connection", &[("form[name]", "x")]),
@@ -291,6 +295,9 @@ async fn every_page_and_server_function_refuses_anonymous_access() {
         ),
         ("rename_connection", &[("id", "x"), ("name", "y")]),
         ("delete_connection", &[("id", "x"), ("confirm", "yes")]),
+        ("create_api_key", &[("id", "x"), ("label", "y")]),
+        ("list_api_keys", &[("id", "x")]),
+        ("revoke_api_key", &[("id", "x"), ("key_id", "y")]),
     ];
     for (endpoint, form) in calls {
         assert_eq!(
@@ -655,6 +662,8 @@ async fn a_wrong_key_stops_the_start() {
         allowed_hosts: String::new(),
         public_url: "http://127.0.0.1".into(),
         client: ClientConfig::default(),
+        keepalive_every: 86_400,
+        lease_seconds: 90,
     };
     let err = app::ssr::state::AppState::build(&config, Arc::new(c.clock.clone()))
         .await

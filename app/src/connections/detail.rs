@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use super::{DeleteConnection, RenameConnection, ValidateNow, load_connection};
+use crate::api_keys::ApiKeys;
 use crate::components::{
     FieldError, FormAlert, Page, StatusBadge, expiry_words, plural, time_or_never,
 };
@@ -64,6 +65,7 @@ pub fn ConnectionPage() -> impl IntoView {
                                     <FieldError error=errors field="confirm"/>
                                 </ActionForm>
                             </section>
+                            <ApiKeys connection_id=c.summary.id.clone()/>
                             <History detail=c/>
                             }
                             .into_any()
@@ -108,6 +110,7 @@ fn Overview(detail: ConnectionDetail) -> impl IntoView {
                 <dt>"Refresh Token"</dt><dd class="mono">{c.refresh_token_mask}</dd>
                 <dt>"Last check"</dt><dd>{time_or_never(s.last_checked_at)}</dd>
                 <dt>"Last success"</dt><dd>{time_or_never(c.last_ok_at)}</dd>
+                <dt>"Next keep-alive refresh"</dt><dd>{c.next_refresh_at.map_or_else(|| "at the next sweep".to_owned(), format_time)}</dd>
                 <dt>"Scope profile"</dt><dd>{c.scope_profile}</dd>
             </dl>
             <h3>"Required scopes"</h3>
@@ -127,7 +130,8 @@ fn History(detail: ConnectionDetail) -> impl IntoView {
                 <tr class=if v.ok { "ok" } else { "failed" }>
                     <td>{format_time(v.at)}</td>
                     <td>{if v.ok { "✔ OK" } else { "✘ Failed" }}</td>
-                    <td>{v.message}</td>
+                    <td>{source_label(&v.source)}</td>
+                    <td>{v.message}{v.status_change.map(|c| view! { <strong class="status-change">" "{c}</strong> })}</td>
                     <td>{v.concur_code.map(|c| c.to_string())}</td>
                     <td class="mono">{v.correlation_id}</td>
                     <td>{format!("{} ms", v.duration_ms)}</td>
@@ -139,9 +143,18 @@ fn History(detail: ConnectionDetail) -> impl IntoView {
         <section class="card">
             <h2>"History"</h2>
             <table class="history">
-                <thead><tr><th>"When"</th><th>"Result"</th><th>"Diagnosis"</th><th>"Concur code"</th><th>"Correlation id"</th><th>"Took"</th></tr></thead>
+                <thead><tr><th>"When"</th><th>"Result"</th><th>"By"</th><th>"Diagnosis"</th><th>"Concur code"</th><th>"Correlation id"</th><th>"Took"</th></tr></thead>
                 <tbody>{rows}</tbody>
             </table>
         </section>
+    }
+}
+
+/// Who asked for a check, in words.
+fn source_label(source: &str) -> &'static str {
+    match source {
+        "keep-alive" => "Keep-alive",
+        "token-api" => "Token API",
+        _ => "Validate",
     }
 }

@@ -1,8 +1,6 @@
 //! The Validate path on the server: parse the form once, ask Concur, and store the outcome in
 //! one transaction (rotated refresh token included). A refusal never overwrites what is stored.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use concur::{
@@ -11,6 +9,7 @@ use concur::{
 };
 
 use super::CredentialsForm;
+use super::refresh::{self, Held, Need};
 use crate::error::AppError;
 use crate::model::{
     ConnectionDetail, ConnectionSummary, Dashboard, DiagnosisView, ScopeLine, ValidationEntry,
@@ -20,27 +19,11 @@ use crate::ssr::store::{self, ConnectionRow, PAGE_SIZE, ValidationRow};
 
 const MAX_NAME_CHARS: usize = 100;
 const HISTORY_ROWS: i64 = 20;
-const SECRET: &str = "client_secret";
-const REFRESH: &str = "refresh_token";
-
-/// One refresh per connection at a time: a double click, "Validate now" and a background job
-/// must never race two refreshes of one token.
-#[derive(Debug, Default)]
-pub struct ConnectionLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
-
-impl ConnectionLocks {
-    pub async fn acquire(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = {
-            let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-            map.entry(id.to_owned()).or_default().clone()
-        };
-        lock.lock_owned().await
-    }
-
-    fn forget(&self, id: &str) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
-    }
-}
+/// The history's `source` for checks an admin asked for.
+const VALIDATE: &str = "validate";
+pub(super) const SECRET: &str = "client_secret";
+pub(super) const REFRESH: &str = "refresh_token";
+pub(super) const ACCESS: &str = "access_token";
 
 /// The form field a problem belongs next to.
 pub fn field_key(field: Field) -> &'static str {
@@ -145,18 +128,26 @@ fn parse_form(
     })
 }
 
-fn stored_profile(row: &ConnectionRow) -> Result<ScopeProfile, AppError> {
+pub(super) fn stored_profile(row: &ConnectionRow) -> Result<ScopeProfile, AppError> {
     ScopeProfile::parse(&row.scope_profile, &row.required_scopes).map_err(internal)
 }
 
 /// Writes what Concur granted into the row: the refresh token to keep (rotated or not), the
-/// data centre, expiries, scopes, and whether the connection can serve the integration.
-fn apply(state: &AppState, row: &mut ConnectionRow, checked: &Checked, now: i64) {
+/// access token, the data centre, expiries, scopes, the next keep-alive, and whether the
+/// connection can serve the integration.
+pub(super) fn apply(state: &AppState, row: &mut ConnectionRow, checked: &Checked, now: i64) {
     let grant = &checked.grant;
     if let Some(token) = &grant.refresh_token {
         row.refresh_token_sealed = state.cipher.seal(&row.id, REFRESH, token.expose());
         row.refresh_token_mask = token.mask();
     }
+    row.access_token_sealed = Some(
+        state
+            .cipher
+            .seal(&row.id, ACCESS, grant.access_token.expose()),
+    );
+    row.next_refresh_at = Some(super::refresh::next_keepalive(state, now));
+    row.transient_failures = 0;
     row.geolocation = Some(grant.geolocation.to_string());
     if let Some(company) = &grant.company_uuid {
         row.company_uuid = Some(company.to_string());
@@ -170,16 +161,28 @@ fn apply(state: &AppState, row: &mut ConnectionRow, checked: &Checked, now: i64)
         None => {
             row.failing = 0;
             row.last_problem = None;
+            row.next_step = None;
             row.last_ok_at = Some(now);
         }
-        Some(d) => {
-            row.failing = 1;
-            row.last_problem = Some(d.message());
-        }
+        Some(d) => mark_failing(row, &d),
     }
 }
 
-fn record(id: &str, now: i64, started: Instant, problem: Option<&Diagnosis>) -> ValidationRow {
+/// A problem that needs a human: the stored token stays, the reason and next step are kept.
+pub(super) fn mark_failing(row: &mut ConnectionRow, d: &Diagnosis) {
+    row.failing = 1;
+    row.last_problem = Some(d.message());
+    row.next_step = Some(d.next_step());
+}
+
+/// A check's history row; `source` says who asked (`validate`, `keep-alive`, `token-api`).
+pub(super) fn record(
+    id: &str,
+    now: i64,
+    started: Instant,
+    problem: Option<&Diagnosis>,
+    source: &str,
+) -> ValidationRow {
     ValidationRow {
         // Time-ordered, so the history keeps its order even within one second.
         id: uuid::Uuid::now_v7().to_string(),
@@ -194,10 +197,12 @@ fn record(id: &str, now: i64, started: Instant, problem: Option<&Diagnosis>) -> 
         concur_code: problem.and_then(|d| d.reply.code),
         correlation_id: problem.and_then(|d| d.reply.correlation_id.clone()),
         duration_ms: started.elapsed().as_millis() as i64,
+        source: source.to_owned(),
+        status_change: None,
     }
 }
 
-async fn save(
+pub(super) async fn save(
     state: &AppState,
     row: &ConnectionRow,
     is_new: bool,
@@ -259,43 +264,49 @@ pub async fn create(state: &AppState, form: CredentialsForm) -> Result<String, A
         refresh_token_mask: String::new(),
         created_at: now,
         updated_at: now,
+        access_token_sealed: None,
+        next_refresh_at: None,
+        transient_failures: 0,
+        next_step: None,
     };
     apply(state, &mut row, &checked, now);
     save(
         state,
         &row,
         true,
-        &record(&id, now, started, checked.diagnosis().as_ref()),
+        &record(&id, now, started, checked.diagnosis().as_ref(), VALIDATE),
     )
     .await?;
     tracing::info!(connection = %id, failing = row.failing, "connection stored");
     Ok(id)
 }
 
-async fn stored(state: &AppState, id: &str) -> Result<ConnectionRow, AppError> {
+pub(super) async fn stored(state: &AppState, id: &str) -> Result<ConnectionRow, AppError> {
     store::connection(&state.pool, id)
         .await
         .map_err(internal)?
         .ok_or(AppError::NotFound)
 }
 
-/// A stored connection under its lock, with its client secret decrypted.
-async fn locked(
-    state: &AppState,
-    id: &str,
-) -> Result<(tokio::sync::OwnedMutexGuard<()>, ConnectionRow, String), AppError> {
-    let guard = state.locks.acquire(id).await;
-    let row = stored(state, id).await?;
-    let secret = state
+/// The client secret of a stored connection, decrypted.
+pub(super) fn client_secret(state: &AppState, row: &ConnectionRow) -> Result<String, AppError> {
+    state
         .cipher
-        .open(id, SECRET, &row.client_secret_sealed)
-        .map_err(internal)?;
-    Ok((guard, row, secret))
+        .open(&row.id, SECRET, &row.client_secret_sealed)
+        .map_err(internal)
 }
 
 /// New credentials for a stored connection; on refusal nothing changes.
 pub async fn replace(state: &AppState, id: &str, form: CredentialsForm) -> Result<(), AppError> {
-    let (_one_at_a_time, mut row, secret) = locked(state, id).await?;
+    let held = Held::take(state, id).await?;
+    let result = replace_held(state, id, form).await;
+    held.release(state).await;
+    result
+}
+
+async fn replace_held(state: &AppState, id: &str, form: CredentialsForm) -> Result<(), AppError> {
+    let mut row = stored(state, id).await?;
+    let secret = client_secret(state, &row)?;
     let p = parse_form(state, &form, Some((&row, secret)))?;
     let started = Instant::now();
     let checked = ask_concur(state, &p).await?;
@@ -311,50 +322,16 @@ pub async fn replace(state: &AppState, id: &str, form: CredentialsForm) -> Resul
         state,
         &row,
         false,
-        &record(id, now, started, checked.diagnosis().as_ref()),
+        &record(id, now, started, checked.diagnosis().as_ref(), VALIDATE),
     )
     .await
 }
 
-/// Re-checks stored credentials. Success stores what Concur returned (a rotated token
-/// included); a refusal marks the connection failing but keeps its token; a transient failure
-/// only goes into the history.
+/// Re-checks stored credentials ("Validate now") through the one refresh path.
 pub async fn recheck(state: &AppState, id: &str) -> Result<(), AppError> {
-    let (_one_at_a_time, mut row, secret) = locked(state, id).await?;
-    let refresh = state
-        .cipher
-        .open(id, REFRESH, &row.refresh_token_sealed)
-        .map_err(internal)?;
-    let base = row.geolocation.as_deref().unwrap_or(&row.authorization_url);
-    let base = AuthorizationUrl::parse(base).map_err(internal)?;
-    let credentials = Credentials {
-        client_id: ClientId::parse(&row.client_id).map_err(internal)?,
-        client_secret: ClientSecret::parse(&secret).map_err(internal)?,
-    };
-    let token = Authorization::RefreshToken(RefreshToken::parse(&refresh).map_err(internal)?);
-    let profile = stored_profile(&row)?;
-    let started = Instant::now();
-    let result = state
-        .concur
-        .validate(&base, &credentials, &token, &profile)
-        .await;
-    let now = state.now();
-    let check = match &result {
-        Ok(checked) => {
-            apply(state, &mut row, checked, now);
-            record(id, now, started, checked.diagnosis().as_ref())
-        }
-        Err(d) => {
-            row.last_checked_at = Some(now);
-            row.updated_at = now;
-            if !d.is_transient() {
-                row.failing = 1;
-                row.last_problem = Some(d.message());
-            }
-            record(id, now, started, Some(d))
-        }
-    };
-    save(state, &row, false, &check).await
+    refresh::refresh(state, id, Need::Always, VALIDATE)
+        .await
+        .map(|_| ())
 }
 
 pub async fn rename(state: &AppState, id: &str, name: &str) -> Result<(), AppError> {
@@ -376,11 +353,11 @@ pub async fn delete(state: &AppState, id: &str, confirm: &str) -> Result<(), App
             "Tick the box to confirm the deletion.",
         ));
     }
-    let _one_at_a_time = state.locks.acquire(id).await;
-    let deleted = store::delete_connection(&state.pool, id)
-        .await
-        .map_err(internal)?;
+    let held = Held::take(state, id).await?;
+    let deleted = store::delete_connection(&state.pool, id).await;
+    held.release(state).await;
     state.locks.forget(id);
+    let deleted = deleted.map_err(internal)?;
     if deleted {
         tracing::info!(connection = %id, "connection deleted");
         Ok(())
@@ -458,7 +435,10 @@ pub async fn detail(state: &AppState, id: &str) -> Result<ConnectionDetail, AppE
                 concur_code: v.concur_code,
                 correlation_id: v.correlation_id,
                 duration_ms: v.duration_ms,
+                source: v.source,
+                status_change: v.status_change,
             })
             .collect(),
+        next_refresh_at: row.next_refresh_at,
     })
 }

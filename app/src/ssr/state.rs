@@ -8,7 +8,7 @@ use concur::{ClientConfig, Clock, ConcurClient, HostPolicy};
 use super::crypto::{Cipher, CryptoError, KeySource};
 use super::store::{self, Pool, StoreError};
 use crate::auth::ssr::LoginLimiter;
-use crate::connections::ssr::ConnectionLocks;
+use crate::connections::refresh::ConnectionLocks;
 use crate::error::AppError;
 
 const KEY_CHECK: &str = "key_check";
@@ -23,6 +23,10 @@ pub struct Config {
     /// The address people reach the console at, for links (setup link, alerts).
     pub public_url: String,
     pub client: ClientConfig,
+    /// How often the keep-alive job refreshes each connection, in seconds.
+    pub keepalive_every: i64,
+    /// How long a refresh lease lasts before another process may take it over, in seconds.
+    pub lease_seconds: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +59,10 @@ pub struct AppState {
     pub locks: Arc<ConnectionLocks>,
     pub public_url: String,
     pub secure_cookies: bool,
+    /// This process's name on refresh leases.
+    pub holder: String,
+    pub keepalive_every: i64,
+    pub lease_seconds: i64,
 }
 
 impl AppState {
@@ -92,6 +100,9 @@ impl AppState {
             clock,
             limiter: Arc::default(),
             locks: Arc::default(),
+            holder: uuid::Uuid::new_v4().to_string(),
+            keepalive_every: config.keepalive_every,
+            lease_seconds: config.lease_seconds,
             secure_cookies: config.public_url.starts_with("https://"),
             public_url: config.public_url.trim_end_matches('/').to_owned(),
         })

@@ -9,6 +9,14 @@ use sqlx::{Any, AnyPool, ConnectOptions, Executor, FromRow};
 
 use crate::model::Status;
 
+mod api_keys;
+mod leases;
+
+pub use api_keys::{
+    ApiKeyRow, api_key_by_hash, api_keys, insert_api_key, revoke_api_key, touch_api_key,
+};
+pub use leases::{release_lease, try_lease};
+
 pub type Pool = AnyPool;
 
 /// The rows per dashboard page.
@@ -218,7 +226,7 @@ pub async fn put_setting(pool: &Pool, name: &str, value: &str) -> sqlx::Result<(
 
 // ---- connections ----
 
-const CONNECTION_COLUMNS: &str = "id, name, client_id, authorization_url, geolocation, company_uuid, scope_profile, required_scopes, granted_scopes, failing, last_problem, refresh_token_expires_at, access_token_expires_at, last_checked_at, last_ok_at, client_secret_sealed, refresh_token_sealed, client_secret_mask, refresh_token_mask, created_at, updated_at";
+const CONNECTION_COLUMNS: &str = "id, name, client_id, authorization_url, geolocation, company_uuid, scope_profile, required_scopes, granted_scopes, failing, last_problem, refresh_token_expires_at, access_token_expires_at, last_checked_at, last_ok_at, client_secret_sealed, refresh_token_sealed, client_secret_mask, refresh_token_mask, created_at, updated_at, access_token_sealed, next_refresh_at, transient_failures, next_step";
 
 /// A stored connection; the secrets are sealed (see `crypto`).
 #[derive(Debug, Clone, FromRow)]
@@ -244,6 +252,10 @@ pub struct ConnectionRow {
     pub refresh_token_mask: String,
     pub created_at: i64,
     pub updated_at: i64,
+    pub access_token_sealed: Option<String>,
+    pub next_refresh_at: Option<i64>,
+    pub transient_failures: i64,
+    pub next_step: Option<String>,
 }
 
 impl ConnectionRow {
@@ -261,22 +273,37 @@ pub async fn connection(pool: &Pool, id: &str) -> sqlx::Result<Option<Connection
     .await
 }
 
-/// Writes every column of a connection: insert when new, full update otherwise.
-pub async fn upsert_connection<'c, E: Executor<'c, Database = Any>>(
-    executor: E,
-    row: &ConnectionRow,
-    is_new: bool,
-) -> sqlx::Result<()> {
-    let sql = if is_new {
-        format!(
-            "INSERT INTO connections ({CONNECTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
-        )
-    } else {
-        "UPDATE connections SET name = $2, client_id = $3, authorization_url = $4, geolocation = $5, company_uuid = $6, scope_profile = $7, required_scopes = $8, granted_scopes = $9, failing = $10, last_problem = $11, refresh_token_expires_at = $12, access_token_expires_at = $13, last_checked_at = $14, last_ok_at = $15, client_secret_sealed = $16, refresh_token_sealed = $17, client_secret_mask = $18, refresh_token_mask = $19, created_at = $20, updated_at = $21 WHERE id = $1".to_owned()
-    };
-    sqlx::query(&sql)
-        .bind(&row.id)
-        .bind(&row.name)
+/// The columns every write of a connection sets: all but id, name and creation time.
+const MUTABLE_COLUMNS: [&str; 22] = [
+    "client_id",
+    "authorization_url",
+    "geolocation",
+    "company_uuid",
+    "scope_profile",
+    "required_scopes",
+    "granted_scopes",
+    "failing",
+    "last_problem",
+    "refresh_token_expires_at",
+    "access_token_expires_at",
+    "last_checked_at",
+    "last_ok_at",
+    "client_secret_sealed",
+    "refresh_token_sealed",
+    "client_secret_mask",
+    "refresh_token_mask",
+    "updated_at",
+    "access_token_sealed",
+    "next_refresh_at",
+    "transient_failures",
+    "next_step",
+];
+
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds [`MUTABLE_COLUMNS`] in order.
+fn bind_mutable<'q>(query: AnyQuery<'q>, row: &'q ConnectionRow) -> AnyQuery<'q> {
+    query
         .bind(&row.client_id)
         .bind(&row.authorization_url)
         .bind(&row.geolocation)
@@ -294,11 +321,46 @@ pub async fn upsert_connection<'c, E: Executor<'c, Database = Any>>(
         .bind(&row.refresh_token_sealed)
         .bind(&row.client_secret_mask)
         .bind(&row.refresh_token_mask)
-        .bind(row.created_at)
         .bind(row.updated_at)
-        .execute(executor)
-        .await
-        .map(|_| ())
+        .bind(&row.access_token_sealed)
+        .bind(row.next_refresh_at)
+        .bind(row.transient_failures)
+        .bind(&row.next_step)
+}
+
+/// Writes a connection: every column when new, otherwise all but the name and creation time
+/// (renaming is its own write, so a refresh never undoes a rename).
+pub async fn upsert_connection<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    row: &ConnectionRow,
+    is_new: bool,
+) -> sqlx::Result<()> {
+    if is_new {
+        let placeholders: Vec<String> = (4..4 + MUTABLE_COLUMNS.len())
+            .map(|i| format!("${i}"))
+            .collect();
+        let sql = format!(
+            "INSERT INTO connections (id, name, created_at, {}) VALUES ($1, $2, $3, {})",
+            MUTABLE_COLUMNS.join(", "),
+            placeholders.join(", ")
+        );
+        let query = sqlx::query(&sql)
+            .bind(&row.id)
+            .bind(&row.name)
+            .bind(row.created_at);
+        bind_mutable(query, row).execute(executor).await?;
+    } else {
+        let sets: Vec<String> = MUTABLE_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ${}", i + 2))
+            .collect();
+        let sql = format!("UPDATE connections SET {} WHERE id = $1", sets.join(", "));
+        bind_mutable(sqlx::query(&sql).bind(&row.id), row)
+            .execute(executor)
+            .await?;
+    }
+    Ok(())
 }
 
 pub async fn rename_connection(pool: &Pool, id: &str, name: &str, now: i64) -> sqlx::Result<bool> {
@@ -313,10 +375,12 @@ pub async fn rename_connection(pool: &Pool, id: &str, name: &str, now: i64) -> s
 
 pub async fn delete_connection(pool: &Pool, id: &str) -> sqlx::Result<bool> {
     let mut tx = pool.begin().await?;
-    sqlx::query("DELETE FROM validations WHERE connection_id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    for table in ["validations", "api_keys", "refresh_leases"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE connection_id = $1"))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
     let done = sqlx::query("DELETE FROM connections WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
@@ -337,6 +401,10 @@ pub struct ValidationRow {
     pub concur_code: Option<i64>,
     pub correlation_id: Option<String>,
     pub duration_ms: i64,
+    /// Who asked: `validate`, `keep-alive` or `token-api`.
+    pub source: String,
+    /// Set when this check moved the connection into or out of `failing`.
+    pub status_change: Option<String>,
 }
 
 pub async fn insert_validation<'c, E: Executor<'c, Database = Any>>(
@@ -344,7 +412,7 @@ pub async fn insert_validation<'c, E: Executor<'c, Database = Any>>(
     v: &ValidationRow,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO validations (id, connection_id, at, ok, diagnosis, message, concur_code, correlation_id, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO validations (id, connection_id, at, ok, diagnosis, message, concur_code, correlation_id, duration_ms, source, status_change) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(&v.id)
     .bind(&v.connection_id)
@@ -355,6 +423,8 @@ pub async fn insert_validation<'c, E: Executor<'c, Database = Any>>(
     .bind(v.concur_code)
     .bind(&v.correlation_id)
     .bind(v.duration_ms)
+    .bind(&v.source)
+    .bind(&v.status_change)
     .execute(executor)
     .await
     .map(|_| ())
@@ -366,10 +436,29 @@ pub async fn history(
     limit: i64,
 ) -> sqlx::Result<Vec<ValidationRow>> {
     sqlx::query_as(
-        "SELECT id, connection_id, at, ok, diagnosis, message, concur_code, correlation_id, duration_ms FROM validations WHERE connection_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+        "SELECT id, connection_id, at, ok, diagnosis, message, concur_code, correlation_id, duration_ms, source, status_change FROM validations WHERE connection_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
     )
     .bind(connection_id)
     .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// The connections the keep-alive schedule says are due (read off the next-refresh index).
+pub async fn due_connection_ids(pool: &Pool, now: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT id FROM connections WHERE next_refresh_at IS NULL OR next_refresh_at <= $1 ORDER BY next_refresh_at, id",
+    )
+    .bind(now)
+    .fetch_all(pool)
+    .await
+}
+
+/// Every connection, whole, by name (for the command line).
+pub async fn all_connections(pool: &Pool) -> sqlx::Result<Vec<ConnectionRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {CONNECTION_COLUMNS} FROM connections ORDER BY name, id"
+    ))
     .fetch_all(pool)
     .await
 }

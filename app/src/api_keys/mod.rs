@@ -1,0 +1,120 @@
+//! API keys: what an integration presents to get access tokens for one connection.
+
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+
+use crate::components::{FieldError, FormAlert, time_or_never};
+use crate::error::AppError;
+use crate::model::{ApiKeyView, NewApiKey, format_time};
+
+#[server(prefix = "/api", endpoint = "create_api_key")]
+pub async fn create_api_key(id: String, label: String) -> Result<NewApiKey, AppError> {
+    crate::auth::ssr::require_admin().await?;
+    let state = crate::ssr::state::state()?;
+    let made = ssr::create(&state, &id, &label).await?;
+    Ok(NewApiKey {
+        key: made.key,
+        view: made.view,
+    })
+}
+
+#[server(prefix = "/api", endpoint = "list_api_keys")]
+pub async fn list_api_keys(id: String) -> Result<Vec<ApiKeyView>, AppError> {
+    crate::auth::ssr::require_admin().await?;
+    let state = crate::ssr::state::state()?;
+    ssr::list(&state, &id).await
+}
+
+#[server(prefix = "/api", endpoint = "revoke_api_key")]
+pub async fn revoke_api_key(id: String, key_id: String) -> Result<(), AppError> {
+    crate::auth::ssr::require_admin().await?;
+    let state = crate::ssr::state::state()?;
+    ssr::revoke(&state, &key_id, Some(&id)).await
+}
+
+/// The connection page's API keys: make one (shown once), see when each was last used, revoke.
+#[component]
+pub fn ApiKeys(connection_id: String) -> impl IntoView {
+    let create = ServerAction::<CreateApiKey>::new();
+    let revoke = ServerAction::<RevokeApiKey>::new();
+    let id = connection_id.clone();
+    let keys = Resource::new(
+        move || (id.clone(), create.version().get(), revoke.version().get()),
+        |(id, _, _)| list_api_keys(id),
+    );
+    let errors = Signal::derive(move || {
+        [
+            create.value().get().map(|r| r.map(|_| ())),
+            revoke.value().get(),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(Result::err)
+    });
+    let (create_id, revoke_id) = (connection_id.clone(), connection_id);
+    view! {
+        <section class="card api-keys">
+            <h2>"API keys"</h2>
+            <p class="hint">
+                "An integration presents a key to " <code>{format!("GET /api/v1/connections/{create_id}/token")}</code>
+                " and gets a fresh access token. Each key opens this connection only."
+            </p>
+            {move || create.value().get().and_then(Result::ok).map(|made| view! {
+                <div class="new-key" role="status">
+                    <p>"Copy the key for “"{made.view.name.clone()}"” now: it is shown only this once."</p>
+                    <input class="mono" readonly aria-label="New API key" value=made.key/>
+                </div>
+            })}
+            <FormAlert error=errors/>
+            <ActionForm action=create>
+                <input type="hidden" name="id" value=create_id.clone()/>
+                <label for="key-label">"Label"</label>
+                <input id="key-label" name="label" placeholder="e.g. Expense bot production" maxlength="100" required/>
+                <button type="submit">"Create API key"</button>
+                <FieldError error=errors field="label"/>
+            </ActionForm>
+            <Suspense fallback=|| view! { <p>"Loading keys…"</p> }>
+                {move || {
+                    let revoke_id = revoke_id.clone();
+                    Suspend::new(async move {
+                    match keys.await {
+                        Ok(list) if list.is_empty() => view! { <p class="empty">"No API keys yet."</p> }.into_any(),
+                        Ok(list) => {
+                            let rows = list.into_iter().map(|k| {
+                                let connection = revoke_id.clone();
+                                let live = k.revoked_at.is_none();
+                                view! {
+                                    <tr class=if live { "live" } else { "revoked" }>
+                                        <td>{k.name}</td>
+                                        <td class="mono">{k.prefix}</td>
+                                        <td>{format_time(k.created_at)}</td>
+                                        <td>{time_or_never(k.last_used_at)}</td>
+                                        <td>{match k.revoked_at {
+                                            Some(at) => format!("Revoked {}", format_time(at)).into_any(),
+                                            None => view! {
+                                                <ActionForm action=revoke>
+                                                    <input type="hidden" name="id" value=connection/>
+                                                    <input type="hidden" name="key_id" value=k.id/>
+                                                    <button type="submit" class="danger">"Revoke"</button>
+                                                </ActionForm>
+                                            }.into_any(),
+                                        }}</td>
+                                    </tr>
+                                }
+                            }).collect_view();
+                            view! {
+                                <table class="keys">
+                                    <thead><tr><th>"Label"</th><th>"Key"</th><th>"Created"</th><th>"Last used"</th><th>"State"</th></tr></thead>
+                                    <tbody>{rows}</tbody>
+                                </table>
+                            }.into_any()
+                        }
+                        Err(e) => view! { <FormAlert error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
+                    }
+                })}}
+            </Suspense>
+        </section>
+    }
+}

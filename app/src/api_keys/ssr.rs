@@ -1,0 +1,151 @@
+//! API keys on the server: make one (shown once, stored as a hash), list, revoke, and check a
+//! presented key.
+
+use crate::auth::ssr::{new_token, token_hash};
+use crate::error::AppError;
+use crate::model::ApiKeyView;
+use crate::ssr::state::{AppState, internal};
+use crate::ssr::store::{self, ApiKeyRow};
+
+/// Every key starts with this, so a leaked one is recognisable (and findable by secret scanners).
+pub const KEY_PREFIX: &str = "cck_";
+const MAX_LABEL_CHARS: usize = 100;
+/// Characters of the random part that the prefix shows.
+const SHOWN_CHARS: usize = 8;
+
+/// A new key: the whole key, shown once, and what the lists show.
+pub struct NewKey {
+    pub key: String,
+    pub view: ApiKeyView,
+}
+
+fn parse_label(raw: &str) -> Result<String, AppError> {
+    let label = raw.trim();
+    if label.is_empty() {
+        return Err(AppError::invalid(
+            "label",
+            "Give the key a label, e.g. the integration that will use it.",
+        ));
+    }
+    if label.chars().count() > MAX_LABEL_CHARS {
+        return Err(AppError::invalid(
+            "label",
+            "The label must be at most 100 characters.",
+        ));
+    }
+    if label.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            "label",
+            "The label must be one line without control characters.",
+        ));
+    }
+    Ok(label.to_owned())
+}
+
+fn view(row: ApiKeyRow) -> ApiKeyView {
+    ApiKeyView {
+        id: row.id,
+        name: row.name,
+        prefix: row.prefix,
+        created_at: row.created_at,
+        last_used_at: row.last_used_at,
+        revoked_at: row.revoked_at,
+    }
+}
+
+/// Makes a key for one connection. The key itself is returned once and never stored.
+pub async fn create(
+    state: &AppState,
+    connection_id: &str,
+    label: &str,
+) -> Result<NewKey, AppError> {
+    let name = parse_label(label)?;
+    if store::connection(&state.pool, connection_id)
+        .await
+        .map_err(internal)?
+        .is_none()
+    {
+        return Err(AppError::NotFound);
+    }
+    let (random, _) = new_token();
+    let key = format!("{KEY_PREFIX}{random}");
+    let row = ApiKeyRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        connection_id: connection_id.to_owned(),
+        name,
+        prefix: format!("{KEY_PREFIX}{}…", &random[..SHOWN_CHARS]),
+        created_at: state.now(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    store::insert_api_key(&state.pool, &row, &token_hash(&key))
+        .await
+        .map_err(internal)?;
+    tracing::info!(connection = %connection_id, key_id = %row.id, "API key created");
+    Ok(NewKey {
+        key,
+        view: view(row),
+    })
+}
+
+pub async fn list(state: &AppState, connection_id: &str) -> Result<Vec<ApiKeyView>, AppError> {
+    let rows = store::api_keys(&state.pool, connection_id)
+        .await
+        .map_err(internal)?;
+    Ok(rows.into_iter().map(view).collect())
+}
+
+/// Revokes a key at once; `connection_id` limits it to one connection's keys when given.
+pub async fn revoke(
+    state: &AppState,
+    key_id: &str,
+    connection_id: Option<&str>,
+) -> Result<(), AppError> {
+    let revoked = store::revoke_api_key(&state.pool, key_id, connection_id, state.now())
+        .await
+        .map_err(internal)?;
+    if !revoked {
+        return Err(AppError::invalid(
+            "key",
+            "No live API key has that id (it may already be revoked).",
+        ));
+    }
+    tracing::info!(key_id = %key_id, "API key revoked");
+    Ok(())
+}
+
+/// Why a presented key opens nothing.
+#[derive(Debug, PartialEq, Eq)]
+pub enum KeyRefusal {
+    /// No key, an unknown one, or a revoked one.
+    Unknown,
+    /// A live key of another connection.
+    OtherConnection,
+}
+
+/// The live key that `presented` is, if it opens `connection_id`; records its use.
+pub async fn authenticate(
+    state: &AppState,
+    presented: &str,
+    connection_id: &str,
+) -> Result<Result<ApiKeyRow, KeyRefusal>, AppError> {
+    if !presented.starts_with(KEY_PREFIX) || presented.len() > 200 {
+        return Ok(Err(KeyRefusal::Unknown));
+    }
+    let Some(row) = store::api_key_by_hash(&state.pool, &token_hash(presented))
+        .await
+        .map_err(internal)?
+    else {
+        return Ok(Err(KeyRefusal::Unknown));
+    };
+    if row.revoked_at.is_some() {
+        return Ok(Err(KeyRefusal::Unknown));
+    }
+    if row.connection_id != connection_id {
+        return Ok(Err(KeyRefusal::OtherConnection));
+    }
+    store::touch_api_key(&state.pool, &row.id, state.now())
+        .await
+        .map_err(internal)?;
+    Ok(Ok(row))
+}

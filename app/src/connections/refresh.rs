@@ -1,0 +1,375 @@
+//! The one refresh path. "Validate now", the keep-alive sweep, `refresh-all` and the token API
+//! all come through [`refresh`]: hold the connection, ask Concur, persist, release. Only the
+//! caller's [`Need`] differs.
+//!
+//! Holding a connection takes the in-process lock first (so one process does not poll its own
+//! lease), then a lease row in the database (so a second process or replica waits too). What
+//! Concur returns — a rotated refresh token, its expiry, the geolocation, the access token — is
+//! committed before anyone is handed the access token.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use concur::{
+    AccessToken, Authorization, AuthorizationUrl, ClientId, ClientSecret, Credentials, Diagnosis,
+    Problem, RefreshToken,
+};
+
+use super::ssr::{
+    ACCESS, REFRESH, apply, client_secret, mark_failing, record, save, stored, stored_profile,
+};
+use crate::error::AppError;
+use crate::model::DAY;
+use crate::ssr::state::{AppState, internal};
+use crate::ssr::store::{self, ConnectionRow};
+
+/// A cached access token is handed out while more than this many seconds remain.
+pub const ACCESS_TOKEN_MARGIN: i64 = 300;
+/// The first wait after a transient failure; it doubles with each one in a row.
+const BACKOFF_FIRST: i64 = 5 * 60;
+/// The longest wait after transient failures.
+const BACKOFF_CAP: i64 = 6 * 3600;
+/// How long a waiter sleeps between looks at another holder's lease.
+const LEASE_POLL: Duration = Duration::from_millis(50);
+
+/// One holder per connection inside this process.
+#[derive(Debug, Default)]
+pub struct ConnectionLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+impl ConnectionLocks {
+    async fn acquire(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(id.to_owned()).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+
+    pub(super) fn forget(&self, id: &str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    }
+}
+
+/// A connection held for one refresh: the in-process lock and the database lease.
+pub struct Held {
+    id: String,
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Held {
+    /// Waits until this process and every other one sharing the database leave the connection
+    /// alone. A dead holder's lease lapses after the lease time.
+    pub async fn take(state: &AppState, id: &str) -> Result<Self, AppError> {
+        let guard = state.locks.acquire(id).await;
+        let deadline = Instant::now() + Duration::from_secs(state.lease_seconds.unsigned_abs() * 2);
+        loop {
+            let now = state.now();
+            let expires = now + state.lease_seconds;
+            if store::try_lease(&state.pool, id, &state.holder, now, expires)
+                .await
+                .map_err(internal)?
+            {
+                return Ok(Self {
+                    id: id.to_owned(),
+                    _guard: guard,
+                });
+            }
+            if Instant::now() > deadline {
+                return Err(internal(format!(
+                    "the refresh lease of connection {id} stayed taken"
+                )));
+            }
+            tokio::time::sleep(LEASE_POLL).await;
+        }
+    }
+
+    /// Gives the lease back; if this fails the lease lapses on its own.
+    pub async fn release(self, state: &AppState) {
+        if let Err(e) = store::release_lease(&state.pool, &self.id, &state.holder).await {
+            tracing::warn!(connection = %self.id, error = %e, "could not release a refresh lease; it will lapse");
+        }
+    }
+}
+
+/// What the caller needs; checked again once the connection is held, because another holder
+/// may have done the work while this one waited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Ask Concur now ("Validate now").
+    Always,
+    /// Only if the keep-alive schedule says so.
+    Due,
+    /// Only if no cached access token has more than [`ACCESS_TOKEN_MARGIN`] left.
+    AccessToken,
+}
+
+/// What happened to a held connection.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Nothing to do: the need was already met. The row as stored.
+    Fresh(ConnectionRow),
+    /// Concur was asked; `problem` is why it did not work, if it did not.
+    Refreshed {
+        row: ConnectionRow,
+        problem: Option<Diagnosis>,
+    },
+}
+
+impl Outcome {
+    pub fn row(&self) -> &ConnectionRow {
+        match self {
+            Outcome::Fresh(row) | Outcome::Refreshed { row, .. } => row,
+        }
+    }
+}
+
+/// The next keep-alive time: the configured interval, shortened by up to a tenth at random so
+/// that connections created together spread out instead of refreshing in one burst.
+pub fn next_keepalive(state: &AppState, now: i64) -> i64 {
+    let every = state.keepalive_every.max(1);
+    now + every - fastrand::i64(0..=every / 10)
+}
+
+/// The wait after the `failures`-th transient failure in a row, at least what Concur asked.
+fn backoff(failures: i64, retry_after: Option<u64>) -> i64 {
+    let doubled = BACKOFF_FIRST.saturating_mul(1 << (failures - 1).clamp(0, 16));
+    let asked = retry_after.map_or(0, |s| i64::try_from(s).unwrap_or(BACKOFF_CAP));
+    doubled.min(BACKOFF_CAP).max(asked)
+}
+
+fn is_due(row: &ConnectionRow, now: i64) -> bool {
+    row.next_refresh_at.is_none_or(|at| at <= now)
+}
+
+/// The cached access token with its expiry, if it has at least `margin` seconds left.
+pub fn cached_access_token(
+    state: &AppState,
+    row: &ConnectionRow,
+    now: i64,
+    margin: i64,
+) -> Result<Option<(String, i64)>, AppError> {
+    match (&row.access_token_sealed, row.access_token_expires_at) {
+        (Some(sealed), Some(expires)) if expires > now + margin => {
+            let token = state
+                .cipher
+                .open(&row.id, ACCESS, sealed)
+                .map_err(internal)?;
+            Ok(Some((token, expires)))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Refreshes a connection if `need` still calls for it, under the lease, and persists the result.
+pub async fn refresh(
+    state: &AppState,
+    id: &str,
+    need: Need,
+    source: &str,
+) -> Result<Outcome, AppError> {
+    let held = Held::take(state, id).await?;
+    let result = refresh_held(state, id, need, source).await;
+    held.release(state).await;
+    result
+}
+
+async fn refresh_held(
+    state: &AppState,
+    id: &str,
+    need: Need,
+    source: &str,
+) -> Result<Outcome, AppError> {
+    let mut row = stored(state, id).await?;
+    let now = state.now();
+    let satisfied = match need {
+        Need::Always => false,
+        Need::Due => !is_due(&row, now),
+        Need::AccessToken => {
+            row.failing != 0
+                || cached_access_token(state, &row, now, ACCESS_TOKEN_MARGIN)?.is_some()
+        }
+    };
+    if satisfied {
+        return Ok(Outcome::Fresh(row));
+    }
+    let was_failing = row.failing != 0;
+    let started = Instant::now();
+    let used = refresh_token(state, &row)?;
+    let mut result = ask(state, &row, &used).await?;
+    if matches!(&result, Err(d) if d.problem == Problem::RefreshTokenInvalid) {
+        // Another holder (an older process, or one whose lease lapsed) may have rotated the
+        // token meanwhile: retry once with what is stored now.
+        let latest = stored(state, id).await?;
+        let current = refresh_token(state, &latest)?;
+        if current != used {
+            row = latest;
+            result = ask(state, &row, &current).await?;
+        }
+    }
+    let now = state.now();
+    row.last_checked_at = Some(now);
+    row.updated_at = now;
+    let mut check = match &result {
+        Ok(checked) => {
+            apply(state, &mut row, checked, now);
+            record(id, now, started, checked.diagnosis().as_ref(), source)
+        }
+        Err(d) if d.is_transient() => {
+            row.transient_failures += 1;
+            let retry_after = match d.problem {
+                Problem::RateLimited {
+                    retry_after_seconds,
+                } => retry_after_seconds,
+                _ => None,
+            };
+            row.next_refresh_at = Some(now + backoff(row.transient_failures, retry_after));
+            record(id, now, started, Some(d), source)
+        }
+        Err(d) => {
+            mark_failing(&mut row, d);
+            row.transient_failures = 0;
+            row.next_refresh_at = Some(now + DAY);
+            record(id, now, started, Some(d), source)
+        }
+    };
+    let is_failing = row.failing != 0;
+    if was_failing != is_failing {
+        check.status_change = Some(if is_failing {
+            "Now failing: needs a human.".to_owned()
+        } else {
+            "Recovered: working again.".to_owned()
+        });
+        tracing::info!(connection = %id, failing = is_failing, source, "connection status changed");
+    }
+    save(state, &row, false, &check).await?;
+    let problem = match result {
+        Ok(checked) => checked.diagnosis(),
+        Err(d) => Some(d),
+    };
+    Ok(Outcome::Refreshed { row, problem })
+}
+
+fn refresh_token(state: &AppState, row: &ConnectionRow) -> Result<RefreshToken, AppError> {
+    let plain = state
+        .cipher
+        .open(&row.id, REFRESH, &row.refresh_token_sealed)
+        .map_err(internal)?;
+    RefreshToken::parse(&plain).map_err(internal)
+}
+
+/// The refresh grant for a stored connection, at its geolocation, checked against its scopes.
+async fn ask(
+    state: &AppState,
+    row: &ConnectionRow,
+    token: &RefreshToken,
+) -> Result<Result<concur::Checked, Diagnosis>, AppError> {
+    let base = row.geolocation.as_deref().unwrap_or(&row.authorization_url);
+    let base = AuthorizationUrl::parse(base).map_err(internal)?;
+    let credentials = Credentials {
+        client_id: ClientId::parse(&row.client_id).map_err(internal)?,
+        client_secret: ClientSecret::parse(&client_secret(state, row)?).map_err(internal)?,
+    };
+    let profile = stored_profile(row)?;
+    let authorization = Authorization::RefreshToken(token.clone());
+    Ok(state
+        .concur
+        .validate(&base, &credentials, &authorization, &profile)
+        .await)
+}
+
+/// Why the token API cannot hand out an access token.
+#[derive(Debug)]
+pub enum TokenRefusal {
+    /// The connection needs a human: the problem and the next step.
+    NeedsHuman { problem: String, next_step: String },
+    /// Concur cannot be reached and no cached token is still valid; try again after this.
+    Unavailable { retry_after: i64 },
+}
+
+/// An access token for an integration.
+#[derive(Debug)]
+pub struct Issued {
+    pub access_token: AccessToken,
+    pub expires_at: i64,
+    pub geolocation: String,
+}
+
+/// The token API's path: the cached access token while it has more than five minutes left,
+/// otherwise one refresh (single flight: concurrent callers wait and reuse its result).
+pub async fn access_token(
+    state: &AppState,
+    id: &str,
+) -> Result<Result<Issued, TokenRefusal>, AppError> {
+    let now = state.now();
+    let row = stored(state, id).await?;
+    if row.failing != 0 {
+        return Ok(Err(needs_human(&row)));
+    }
+    if let Some((token, expires)) = cached_access_token(state, &row, now, ACCESS_TOKEN_MARGIN)? {
+        return Ok(Ok(issued(&row, token, expires)));
+    }
+    let outcome = refresh(state, id, Need::AccessToken, "token-api").await?;
+    let transient =
+        matches!(&outcome, Outcome::Refreshed { problem: Some(d), .. } if d.is_transient());
+    let row = outcome.row();
+    if row.failing != 0 {
+        return Ok(Err(needs_human(row)));
+    }
+    let now = state.now();
+    let margin = if transient { 0 } else { ACCESS_TOKEN_MARGIN };
+    match cached_access_token(state, row, now, margin)? {
+        Some((token, expires)) => Ok(Ok(issued(row, token, expires))),
+        None if transient => Ok(Err(TokenRefusal::Unavailable {
+            retry_after: row
+                .next_refresh_at
+                .map_or(60, |at| (at - now).clamp(1, BACKOFF_CAP)),
+        })),
+        None => Err(internal(format!(
+            "connection {id} was refreshed but holds no usable access token"
+        ))),
+    }
+}
+
+fn issued(row: &ConnectionRow, token: String, expires_at: i64) -> Issued {
+    Issued {
+        access_token: AccessToken::from_stored(token),
+        expires_at,
+        geolocation: row
+            .geolocation
+            .clone()
+            .unwrap_or_else(|| row.authorization_url.clone()),
+    }
+}
+
+fn needs_human(row: &ConnectionRow) -> TokenRefusal {
+    TokenRefusal::NeedsHuman {
+        problem: row
+            .last_problem
+            .clone()
+            .unwrap_or_else(|| "The last check with Concur failed.".to_owned()),
+        next_step: row.next_step.clone().unwrap_or_else(|| {
+            "Open the connection in Concur Console and use \"Replace credentials\".".to_owned()
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_five_minutes_up_to_six_hours() {
+        assert_eq!(backoff(1, None), 300);
+        assert_eq!(backoff(2, None), 600);
+        assert_eq!(backoff(3, None), 1200);
+        assert_eq!(backoff(8, None), 6 * 3600);
+        assert_eq!(backoff(1000, None), 6 * 3600);
+    }
+
+    #[test]
+    fn backoff_waits_at_least_what_concur_asked() {
+        assert_eq!(backoff(1, Some(900)), 900);
+        assert_eq!(backoff(3, Some(60)), 1200);
+    }
+}

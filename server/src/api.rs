@@ -1,0 +1,191 @@
+//! The JSON API for integrations: `GET /api/v1/connections/{id}/token` hands out the
+//! connection's access token to a holder of one of its API keys; `/api/openapi.json` describes it.
+//! Plain axum routes with real status codes, not server functions.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use app::api_keys::ssr::{KeyRefusal, authenticate};
+use app::connections::refresh::{TokenRefusal, access_token};
+use app::error::AppError;
+use app::ssr::state::AppState;
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::validate::rfc3339;
+
+/// Requests per key and minute, unless `CONCUR_API_RATE_LIMIT` says otherwise.
+pub const DEFAULT_RATE_PER_MINUTE: u32 = 1200;
+
+/// A token bucket per API key: `per_minute` on average, bursts of a sixth of that (at least 100,
+/// so a fleet of workers starting together is not refused).
+#[derive(Debug)]
+pub struct KeyLimiter {
+    per_second: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl KeyLimiter {
+    pub fn new(per_minute: u32) -> Self {
+        let per_minute = f64::from(per_minute.max(1));
+        Self {
+            per_second: per_minute / 60.0,
+            burst: (per_minute / 6.0).max(100.0).min(per_minute),
+            buckets: Mutex::default(),
+        }
+    }
+
+    /// Takes one request from the key's bucket; `Err(seconds to wait)` when it is empty.
+    fn take(&self, key_id: &str) -> Result<(), u64> {
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let (tokens, last) = buckets
+            .entry(key_id.to_owned())
+            .or_insert((self.burst, now));
+        *tokens =
+            (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second).min(self.burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) / self.per_second).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Api {
+    state: AppState,
+    limiter: Arc<KeyLimiter>,
+}
+
+pub fn router<S: Clone + Send + Sync + 'static>(
+    state: AppState,
+    limiter: Arc<KeyLimiter>,
+) -> Router<S> {
+    Router::new()
+        .route("/api/v1/connections/{id}/token", get(token))
+        .route("/api/openapi.json", get(openapi))
+        .with_state(Api { state, limiter })
+}
+
+/// An error answer: `{"error", "message"}` with its status and headers.
+fn refuse(status: StatusCode, error: &str, message: &str) -> Response {
+    let mut response =
+        (status, Json(json!({ "error": error, "message": message }))).into_response();
+    no_store(response.headers_mut());
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+fn with_retry_after(mut response: Response, seconds: i64) -> Response {
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    response
+}
+
+fn no_store(headers: &mut HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, key) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
+}
+
+fn internal_error(e: &AppError) -> Response {
+    tracing::error!(error = %e, "token API failed");
+    refuse(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Something went wrong on the server. It has been logged; try again.",
+    )
+}
+
+async fn token(State(api): State<Api>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    let Some(presented) = bearer(&headers) else {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Send an API key of this connection: Authorization: Bearer <key>.",
+        );
+    };
+    let key = match authenticate(&api.state, presented, &id).await {
+        Ok(Ok(key)) => key,
+        Ok(Err(KeyRefusal::Unknown)) => {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "This API key is unknown or has been revoked.",
+            );
+        }
+        Ok(Err(KeyRefusal::OtherConnection)) => {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "This API key opens no connection with that id.",
+            );
+        }
+        Err(e) => return internal_error(&e),
+    };
+    if let Err(wait) = api.limiter.take(&key.id) {
+        return with_retry_after(
+            refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many requests with this API key; reuse the access token until it nears expires_at.",
+            ),
+            i64::try_from(wait).unwrap_or(60),
+        );
+    }
+    match access_token(&api.state, &id).await {
+        Ok(Ok(issued)) => {
+            let mut response = Json(json!({
+                "access_token": issued.access_token.expose(),
+                "token_type": "Bearer",
+                "expires_at": rfc3339(Some(issued.expires_at)),
+                "geolocation": issued.geolocation,
+            }))
+            .into_response();
+            no_store(response.headers_mut());
+            response
+        }
+        Ok(Err(TokenRefusal::NeedsHuman { problem, next_step })) => refuse(
+            StatusCode::CONFLICT,
+            "needs_human",
+            &format!("{problem} Next step: {next_step}"),
+        ),
+        Ok(Err(TokenRefusal::Unavailable { retry_after })) => with_retry_after(
+            refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "concur_unavailable",
+                "Concur cannot be reached right now and no cached access token is still valid; retry later.",
+            ),
+            retry_after,
+        ),
+        Err(AppError::NotFound) => refuse(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "This API key opens no connection with that id.",
+        ),
+        Err(e) => internal_error(&e),
+    }
+}
+
+async fn openapi() -> Json<serde_json::Value> {
+    Json(crate::openapi::document())
+}

@@ -1,0 +1,233 @@
+//! `concur-console api-key …` and `connections …`: what the console's pages do, from a
+//! terminal, so a deployment can be scripted. Secrets come from the environment, never argv.
+
+use std::io::Write;
+
+use app::connections::CredentialsForm;
+use app::error::AppError;
+use app::ssr::state::AppState;
+use app::ssr::store;
+use serde_json::json;
+
+use crate::validate::{Exit, Secrets, rfc3339};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create a key for one connection; only the key is printed on stdout (shown once).
+    Create {
+        #[arg(long)]
+        connection: String,
+        /// A label saying who uses the key.
+        #[arg(long)]
+        name: String,
+    },
+    /// List a connection's keys (never the keys themselves).
+    List {
+        #[arg(long)]
+        connection: String,
+    },
+    /// Revoke a key at once.
+    Revoke {
+        /// The key's id, as `api-key list` shows it.
+        key_id: String,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ConnectionsCommand {
+    /// Every stored connection with its status and refresh-token expiry.
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate credentials with Concur and store them as the New connection form does; prints
+    /// the new id. Secrets come from CONCUR_CLIENT_SECRET, and CONCUR_REFRESH_TOKEN or
+    /// CONCUR_COMPANY_UUID + CONCUR_REQUEST_TOKEN. Exit codes are those of `validate`.
+    Add(AddArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AddArgs {
+    #[arg(long)]
+    pub name: String,
+    /// The data centre base URL, e.g. https://us2.api.concursolutions.com.
+    #[arg(long)]
+    pub authorization_url: String,
+    #[arg(long)]
+    pub client_id: String,
+    /// expense-approvals, mileage-to-expense or custom (with --required-scopes).
+    #[arg(long)]
+    pub scope_profile: String,
+    /// The scopes a custom profile needs, space-separated.
+    #[arg(long)]
+    pub required_scopes: Option<String>,
+}
+
+/// A failure of a terminal command: the message, and the exit code it means.
+pub struct Failed(pub Exit, pub String);
+
+impl From<AppError> for Failed {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Invalid { field, message } => {
+                Failed(Exit::Usage, format!("{field}: {message}"))
+            }
+            AppError::Concur(d) => {
+                let code = if d.transient {
+                    Exit::Transient
+                } else {
+                    Exit::Refused
+                };
+                Failed(code, format!("{} Next step: {}", d.message, d.next_step))
+            }
+            AppError::NotFound => Failed(Exit::Usage, e.to_string()),
+            other => Failed(Exit::Refused, other.to_string()),
+        }
+    }
+}
+
+fn io(e: std::io::Error) -> Failed {
+    Failed(Exit::Refused, e.to_string())
+}
+
+pub async fn api_key(
+    state: &AppState,
+    command: &ApiKeyCommand,
+    out: &mut impl Write,
+) -> Result<(), Failed> {
+    match command {
+        ApiKeyCommand::Create { connection, name } => {
+            let made = app::api_keys::ssr::create(state, connection, name).await?;
+            writeln!(out, "{}", made.key).map_err(io)
+        }
+        ApiKeyCommand::List { connection } => {
+            if store::connection(&state.pool, connection)
+                .await
+                .map_err(|e| Failed(Exit::Refused, e.to_string()))?
+                .is_none()
+            {
+                return Err(AppError::NotFound.into());
+            }
+            for key in app::api_keys::ssr::list(state, connection).await? {
+                let status = match key.revoked_at {
+                    Some(at) => format!("revoked {}", app::model::format_time(at)),
+                    None => "live".to_owned(),
+                };
+                let used = key
+                    .last_used_at
+                    .map_or_else(|| "never".to_owned(), app::model::format_time);
+                writeln!(
+                    out,
+                    "{}  {}  {}  created {}  last used {used}  {status}",
+                    key.id,
+                    key.prefix,
+                    key.name,
+                    app::model::format_time(key.created_at)
+                )
+                .map_err(io)?;
+            }
+            Ok(())
+        }
+        ApiKeyCommand::Revoke { key_id } => {
+            app::api_keys::ssr::revoke(state, key_id, None).await?;
+            writeln!(out, "Revoked {key_id}.").map_err(io)
+        }
+    }
+}
+
+pub async fn connections(
+    state: &AppState,
+    command: &ConnectionsCommand,
+    secrets: &Secrets,
+    out: &mut impl Write,
+) -> Result<(), Failed> {
+    match command {
+        ConnectionsCommand::List { json } => {
+            let now = state.now();
+            let rows = store::all_connections(&state.pool)
+                .await
+                .map_err(|e| Failed(Exit::Refused, e.to_string()))?;
+            for row in rows {
+                let status = row.status(now).key();
+                if *json {
+                    let line = json!({
+                        "id": row.id,
+                        "name": row.name,
+                        "status": status,
+                        "client_id": row.client_id,
+                        "company_uuid": row.company_uuid,
+                        "refresh_token_expires_at": rfc3339(row.refresh_token_expires_at),
+                    });
+                    writeln!(out, "{line}").map_err(io)?;
+                } else {
+                    let expiry = row
+                        .refresh_token_expires_at
+                        .map_or_else(|| "unknown".to_owned(), app::model::format_time);
+                    writeln!(
+                        out,
+                        "{}  {status:<8}  {}  expires {expiry}",
+                        row.id, row.name
+                    )
+                    .map_err(io)?;
+                }
+            }
+            Ok(())
+        }
+        ConnectionsCommand::Add(args) => {
+            let form = add_form(args, secrets)?;
+            let id = app::connections::ssr::create(state, form).await?;
+            writeln!(out, "{id}").map_err(io)?;
+            let row = store::connection(&state.pool, &id)
+                .await
+                .map_err(|e| Failed(Exit::Refused, e.to_string()))?;
+            match row {
+                Some(row) if row.failing != 0 => Err(Failed(
+                    Exit::Refused,
+                    format!(
+                        "stored, but failing: {}",
+                        row.last_problem.unwrap_or_default()
+                    ),
+                )),
+                _ => Ok(()),
+            }
+        }
+    }
+}
+
+fn add_form(args: &AddArgs, secrets: &Secrets) -> Result<CredentialsForm, Failed> {
+    let usage = |m: &str| Failed(Exit::Usage, m.to_owned());
+    let client_secret = secrets.client_secret.clone().ok_or_else(|| {
+        usage("Set CONCUR_CLIENT_SECRET in the environment (secrets are never taken from the command line).")
+    })?;
+    let mut form = CredentialsForm {
+        name: args.name.clone(),
+        client_id: args.client_id.clone(),
+        client_secret,
+        authorization_url: args.authorization_url.clone(),
+        scope_profile: args.scope_profile.clone(),
+        custom_scopes: args.required_scopes.clone().unwrap_or_default(),
+        ..CredentialsForm::default()
+    };
+    match (
+        &secrets.refresh_token,
+        &secrets.company_uuid,
+        &secrets.request_token,
+    ) {
+        (Some(token), None, None) => {
+            form.mode = "refresh-token".into();
+            form.refresh_token = token.clone();
+        }
+        (None, Some(company), Some(token)) => {
+            form.mode = "request-token".into();
+            form.company_uuid = company.clone();
+            form.request_token = token.clone();
+        }
+        _ => {
+            return Err(usage(
+                "Set either CONCUR_REFRESH_TOKEN, or CONCUR_COMPANY_UUID and CONCUR_REQUEST_TOKEN (not both).",
+            ));
+        }
+    }
+    Ok(form)
+}

@@ -1,0 +1,676 @@
+//! Keep-alive and the token API, against the Concur simulator with an injected clock: sweeps
+//! over simulated months, rotation, single flight across tasks and processes, API keys, the
+//! token API's answers, the terminal commands, and a process killed mid-sweep.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::connections::CredentialsForm;
+use app::ssr::state::{AppState, Config};
+use app::ssr::store;
+use concur::{ClientConfig, ManualClock};
+use concur_sim::{DEMO_SCOPES, Fault, Quirks, Simulator};
+use serde_json::Value;
+use server::keepalive::{refresh_all, sweep_due};
+use server::serve::{Application, Settings};
+
+const DAY: i64 = 86_400;
+const CONSOLE: &str = env!("CARGO_BIN_EXE_concur-console");
+
+struct Fixture {
+    sim: Simulator,
+    state: AppState,
+    clock: ManualClock,
+    dir: PathBuf,
+    base: String,
+    client_id: String,
+    secret: String,
+    company: String,
+}
+
+fn settings(sim: &Simulator, dir: &std::path::Path, rate: u32) -> Settings {
+    Settings {
+        config: Config {
+            database_url: database_url(dir),
+            console_key: None,
+            allowed_hosts: sim.allowed_hosts(),
+            public_url: "http://127.0.0.1".into(),
+            client: ClientConfig::default(),
+            keepalive_every: DAY,
+            lease_seconds: 90,
+        },
+        site_addr: "127.0.0.1:0".parse().unwrap(),
+        site_root: "target/site".into(),
+        keepalive: false,
+        api_rate_per_minute: rate,
+    }
+}
+
+fn database_url(dir: &std::path::Path) -> String {
+    format!("sqlite://{}/console.db", dir.display())
+}
+
+async fn fixture() -> Fixture {
+    fixture_with_rate(1200).await
+}
+
+async fn fixture_with_rate(rate: u32) -> Fixture {
+    let sim = Simulator::spawn().await.unwrap();
+    let dir = std::env::temp_dir().join(format!("cc-keepalive-{}", uuid::Uuid::new_v4()));
+    let clock = ManualClock::at(sim.now());
+    let app = Application::build(settings(&sim, &dir, rate), Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    let base = format!("http://{}", app.address);
+    let state = app.state.clone();
+    tokio::spawn(app.run());
+    let (client_id, secret) = sim.add_app(DEMO_SCOPES);
+    let company = sim.add_company("us2");
+    Fixture {
+        sim,
+        state,
+        clock,
+        dir,
+        base,
+        client_id,
+        secret,
+        company,
+    }
+}
+
+impl Fixture {
+    /// Stores a new connection with a fresh refresh token, as the form does.
+    async fn connection(&self, name: &str) -> String {
+        let form = CredentialsForm {
+            mode: "refresh-token".into(),
+            name: name.into(),
+            client_id: self.client_id.clone(),
+            client_secret: self.secret.clone(),
+            refresh_token: self.sim.issue_refresh_token(&self.company, &self.client_id),
+            authorization_url: self.sim.origin("us2"),
+            scope_profile: "expense-approvals".into(),
+            ..CredentialsForm::default()
+        };
+        app::connections::ssr::create(&self.state, form)
+            .await
+            .unwrap()
+    }
+
+    async fn row(&self, id: &str) -> store::ConnectionRow {
+        store::connection(&self.state.pool, id)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    async fn stored_refresh_token(&self, id: &str) -> String {
+        let row = self.row(id).await;
+        self.state
+            .cipher
+            .open(id, "refresh_token", &row.refresh_token_sealed)
+            .unwrap()
+    }
+
+    /// Moves the console's and the simulator's clocks together.
+    fn advance(&self, seconds: i64) {
+        self.clock.advance(seconds);
+        self.sim.advance_clock(seconds);
+    }
+
+    async fn make_all_due(&self) {
+        sqlx::query("UPDATE connections SET next_refresh_at = 0")
+            .execute(&self.state.pool)
+            .await
+            .unwrap();
+    }
+
+    async fn key(&self, id: &str) -> String {
+        app::api_keys::ssr::create(&self.state, id, "test integration")
+            .await
+            .unwrap()
+            .key
+    }
+
+    async fn token(&self, id: &str, key: Option<&str>) -> (u16, Option<String>, Value) {
+        let mut request =
+            reqwest::Client::new().get(format!("{}/api/v1/connections/{id}/token", self.base));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (status, retry_after, response.json().await.unwrap())
+    }
+
+    /// The console binary with this fixture's database and simulator.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(CONSOLE);
+        command
+            .args(args)
+            .env("DATABASE_URL", database_url(&self.dir))
+            .env("CONCUR_ALLOWED_HOSTS", self.sim.allowed_hosts())
+            .env("RUST_LOG", "warn")
+            .env_remove("CONCUR_CONSOLE_KEY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+}
+
+async fn history(f: &Fixture, id: &str) -> Vec<store::ValidationRow> {
+    store::history(&f.state.pool, id, 1000).await.unwrap()
+}
+
+#[tokio::test]
+async fn seven_simulated_months_of_daily_sweeps_keep_a_connection_alive() {
+    let f = fixture().await;
+    let id = f.connection("Daily").await;
+    let first_expiry = f.row(&id).await.refresh_token_expires_at.unwrap();
+    let before = f.sim.token_requests();
+    for day in 1..=213 {
+        f.advance(DAY);
+        let lines = sweep_due(&f.state, None).await.unwrap();
+        assert_eq!(lines.len(), 1, "day {day}: the connection was due");
+        assert!(lines[0].ok, "day {day}: {:?}", lines[0].diagnosis);
+    }
+    assert_eq!(f.sim.token_requests() - before, 213, "one refresh a day");
+    let now = f.sim.now();
+    assert!(
+        now > first_expiry,
+        "seven months outlive the first token's six"
+    );
+    let token = f.stored_refresh_token(&id).await;
+    let expiry = f.sim.refresh_token_expiry(&token).unwrap();
+    assert!(expiry > now + 150 * DAY, "the sliding expiry moved forward");
+    let row = f.row(&id).await;
+    assert_eq!(row.status(f.clock_now()).key(), "healthy");
+    assert_eq!(row.refresh_token_expires_at, Some(expiry));
+}
+
+impl Fixture {
+    fn clock_now(&self) -> i64 {
+        use concur::Clock;
+        self.clock.now()
+    }
+}
+
+#[tokio::test]
+async fn with_rotation_every_rotated_token_is_persisted_and_the_next_sweep_works() {
+    let f = fixture().await;
+    f.sim.set_quirks(Quirks {
+        rotate_refresh_tokens: true,
+        ..Quirks::default()
+    });
+    let id = f.connection("Rotating").await;
+    let mut seen = vec![f.stored_refresh_token(&id).await];
+    for _ in 0..5 {
+        f.advance(DAY);
+        let lines = sweep_due(&f.state, None).await.unwrap();
+        assert!(lines[0].ok, "{:?}", lines[0].diagnosis);
+        let stored = f.stored_refresh_token(&id).await;
+        assert!(!seen.contains(&stored), "each sweep stored the new token");
+        assert!(f.sim.refresh_token_expiry(&stored).is_some());
+        seen.push(stored);
+    }
+    let old = &seen[seen.len() - 2];
+    assert!(
+        f.sim.refresh_token_expiry(old).is_none(),
+        "the simulator retired the previous token, so only persisting the new one keeps the connection alive"
+    );
+}
+
+#[tokio::test]
+async fn a_transient_failure_backs_off_and_never_marks_the_connection_failing() {
+    let f = fixture().await;
+    let id = f.connection("Flaky").await;
+    f.advance(DAY);
+    f.sim.inject(Fault::Unavailable, 1);
+    let lines = sweep_due(&f.state, None).await.unwrap();
+    assert!(!lines[0].ok && lines[0].transient);
+    let row = f.row(&id).await;
+    assert_eq!(row.failing, 0);
+    assert_eq!(row.next_refresh_at, Some(f.clock_now() + 300));
+
+    let before = f.sim.token_requests();
+    assert!(sweep_due(&f.state, None).await.unwrap().is_empty());
+    assert_eq!(
+        f.sim.token_requests(),
+        before,
+        "nothing asked during the back-off"
+    );
+
+    f.sim.inject(Fault::ServerError, 1);
+    f.advance(300);
+    sweep_due(&f.state, None).await.unwrap();
+    assert_eq!(
+        f.row(&id).await.next_refresh_at,
+        Some(f.clock_now() + 600),
+        "the wait doubles"
+    );
+    f.advance(600);
+    let lines = sweep_due(&f.state, None).await.unwrap();
+    assert!(lines[0].ok);
+    assert_eq!(f.row(&id).await.transient_failures, 0);
+    assert!(
+        history(&f, &id)
+            .await
+            .iter()
+            .all(|h| h.status_change.is_none()),
+        "transient failures never changed the status"
+    );
+}
+
+#[tokio::test]
+async fn a_failure_that_needs_a_human_is_recorded_once_keeps_the_token_and_is_retried_daily() {
+    let f = fixture().await;
+    let id = f.connection("Revoked").await;
+    let token = f.stored_refresh_token(&id).await;
+    f.sim.revoke(&f.company, &f.client_id);
+    f.advance(DAY);
+    let lines = sweep_due(&f.state, None).await.unwrap();
+    assert!(!lines[0].ok && !lines[0].transient);
+    assert_eq!(f.row(&id).await.failing, 1);
+    assert_eq!(
+        f.stored_refresh_token(&id).await,
+        token,
+        "the token is kept"
+    );
+
+    let before = f.sim.token_requests();
+    f.advance(DAY / 2);
+    assert!(sweep_due(&f.state, None).await.unwrap().is_empty());
+    assert_eq!(f.sim.token_requests(), before, "not retried within the day");
+    f.advance(DAY / 2);
+    assert_eq!(sweep_due(&f.state, None).await.unwrap().len(), 1);
+    assert_eq!(f.sim.token_requests(), before + 1, "retried after a day");
+
+    let changes: Vec<_> = history(&f, &id)
+        .await
+        .into_iter()
+        .filter_map(|h| h.status_change)
+        .collect();
+    assert_eq!(changes, ["Now failing: needs a human."], "recorded once");
+    assert!(
+        history(&f, &id)
+            .await
+            .iter()
+            .any(|h| h.source == "keep-alive")
+    );
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_token_calls_cause_one_refresh() {
+    let f = fixture().await;
+    let id = f.connection("Busy").await;
+    let key = f.key(&id).await;
+    let (status, _, first) = f.token(&id, Some(&key)).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["token_type"], "Bearer");
+    assert_eq!(first["geolocation"], f.sim.origin("us2"));
+
+    // Four minutes left on the cached access token: under the five-minute margin.
+    f.advance(56 * 60);
+    let before = f.sim.token_requests();
+    let calls = (0..100).map(|_| {
+        let (base, id, key) = (f.base.clone(), id.clone(), key.clone());
+        tokio::spawn(async move {
+            let response = reqwest::Client::new()
+                .get(format!("{base}/api/v1/connections/{id}/token"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            let body: Value = response.json().await.unwrap();
+            body["access_token"].as_str().unwrap().to_owned()
+        })
+    });
+    let tokens: Vec<String> = futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(f.sim.token_requests() - before, 1, "one refresh for all");
+    assert!(tokens.iter().all(|t| *t == tokens[0]));
+    assert_ne!(tokens[0], first["access_token"].as_str().unwrap());
+
+    let before = f.sim.token_requests();
+    let (status, _, again) = f.token(&id, Some(&key)).await;
+    assert_eq!(status, 200);
+    assert_eq!(again["access_token"], tokens[0].as_str(), "cached");
+    assert_eq!(f.sim.token_requests(), before);
+}
+
+#[tokio::test]
+async fn revoked_unknown_and_wrong_connection_keys_are_refused() {
+    let f = fixture().await;
+    let a = f.connection("A").await;
+    let b = f.connection("B").await;
+    let key = f.key(&a).await;
+
+    let (status, _, body) = f.token(&a, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let (status, _, _) = f.token(&a, Some("cck_not-a-key")).await;
+    assert_eq!(status, 401);
+    let (status, _, body) = f.token(&b, Some(&key)).await;
+    assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
+    assert!(body["message"].as_str().unwrap().len() > 10);
+    assert_eq!(f.token(&a, Some(&key)).await.0, 200);
+
+    let keys = app::api_keys::ssr::list(&f.state, &a).await.unwrap();
+    assert!(keys[0].last_used_at.is_some(), "use is recorded");
+    assert!(key.starts_with(&keys[0].prefix.trim_end_matches('…').to_owned()));
+    app::api_keys::ssr::revoke(&f.state, &keys[0].id, Some(&a))
+        .await
+        .unwrap();
+    assert_eq!(f.token(&a, Some(&key)).await.0, 401, "revoked at once");
+
+    let dump = std::fs::read(f.dir.join("console.db")).unwrap();
+    assert!(
+        !dump.windows(key.len()).any(|w| w == key.as_bytes()),
+        "only a hash of the key is stored"
+    );
+}
+
+#[tokio::test]
+async fn the_token_api_says_409_when_a_human_is_needed_and_503_when_concur_is_down() {
+    let f = fixture().await;
+    let id = f.connection("Troubled").await;
+    let key = f.key(&id).await;
+
+    f.advance(2 * 3600);
+    f.sim.inject(Fault::Unavailable, 1);
+    let (status, retry_after, body) = f.token(&id, Some(&key)).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], "concur_unavailable");
+    assert!(retry_after.unwrap().parse::<i64>().unwrap() >= 1);
+    assert_eq!(f.row(&id).await.failing, 0);
+
+    f.advance(3600);
+    f.sim.revoke(&f.company, &f.client_id);
+    let (status, _, body) = f.token(&id, Some(&key)).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"], "needs_human");
+    assert!(
+        body["message"].as_str().unwrap().contains("Next step"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_cached_token_still_valid_is_served_while_concur_is_down() {
+    let f = fixture().await;
+    let id = f.connection("Cached").await;
+    let key = f.key(&id).await;
+    let (_, _, first) = f.token(&id, Some(&key)).await;
+    f.advance(57 * 60);
+    f.sim.inject(Fault::Unavailable, 1);
+    let (status, _, body) = f.token(&id, Some(&key)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["access_token"], first["access_token"]);
+}
+
+#[tokio::test]
+async fn each_api_key_is_limited_per_minute() {
+    let f = fixture_with_rate(30).await;
+    let id = f.connection("Limited").await;
+    let key = f.key(&id).await;
+    let mut statuses = Vec::new();
+    for _ in 0..31 {
+        statuses.push(f.token(&id, Some(&key)).await);
+    }
+    assert!(statuses[..30].iter().all(|(s, _, _)| *s == 200));
+    let (status, retry_after, body) = &statuses[30];
+    assert_eq!(*status, 429, "{body}");
+    assert!(retry_after.is_some());
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_token_endpoint() {
+    let f = fixture().await;
+    let doc: Value = reqwest::get(format!("{}/api/openapi.json", f.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let get = &doc["paths"]["/api/v1/connections/{id}/token"]["get"];
+    for status in ["200", "401", "404", "409", "429", "503"] {
+        assert!(get["responses"][status].is_object(), "{status}");
+    }
+}
+
+#[tokio::test]
+async fn leases_exclude_a_second_holder_until_released_or_lapsed() {
+    let f = fixture().await;
+    let id = f.connection("Leased").await;
+    let pool = &f.state.pool;
+    assert!(store::try_lease(pool, &id, "one", 100, 190).await.unwrap());
+    assert!(!store::try_lease(pool, &id, "two", 150, 240).await.unwrap());
+    assert!(
+        store::try_lease(pool, &id, "two", 190, 280).await.unwrap(),
+        "lapsed"
+    );
+    store::release_lease(pool, &id, "one").await.unwrap();
+    assert!(
+        !store::try_lease(pool, &id, "three", 200, 290)
+            .await
+            .unwrap(),
+        "only the holder releases"
+    );
+    store::release_lease(pool, &id, "two").await.unwrap();
+    assert!(
+        store::try_lease(pool, &id, "three", 200, 290)
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_sweeping_one_sqlite_file_refresh_each_connection_once() {
+    let f = fixture().await;
+    for i in 0..20 {
+        f.connection(&format!("Company {i:02}")).await;
+    }
+    f.make_all_due().await;
+    let before = f.sim.token_requests();
+    let children: Vec<_> = (0..2)
+        .map(|_| f.command(&["refresh-all", "--json"]).spawn().unwrap())
+        .collect();
+    let outputs: Vec<_> = tokio::task::spawn_blocking(move || {
+        children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    for output in &outputs {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 20);
+        assert!(
+            lines
+                .iter()
+                .all(|l| l["ok"] == true && l["diagnosis"].is_null())
+        );
+        assert!(
+            lines[0]["refresh_token_expires_at"]
+                .as_str()
+                .unwrap()
+                .ends_with('Z')
+        );
+    }
+    assert_eq!(
+        f.sim.token_requests() - before,
+        20,
+        "each connection refreshed exactly once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_killed_mid_sweep_leaves_every_connection_usable_for_the_next() {
+    let f = fixture().await;
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        ids.push(f.connection(&format!("Tenant {i}")).await);
+    }
+    f.make_all_due().await;
+    f.sim.inject(Fault::Slow { millis: 3000 }, 8);
+    let mut first = f
+        .command(&["refresh-all"])
+        .env("CONCUR_REFRESH_LEASE", "1s")
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM refresh_leases")
+        .fetch_one(&f.state.pool)
+        .await
+        .unwrap();
+    assert!(held > 0, "killed while holding leases, mid-sweep");
+
+    let second = f
+        .command(&["refresh-all", "--json"])
+        .env("CONCUR_REFRESH_LEASE", "1s")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{stderr}");
+    for id in &ids {
+        let token = f.stored_refresh_token(id).await;
+        assert!(f.sim.refresh_token_expiry(&token).is_some(), "{id} usable");
+        assert_eq!(f.row(id).await.failing, 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_all_reports_a_connection_that_needs_a_human_with_exit_code_1() {
+    let f = fixture().await;
+    f.connection("Healthy").await;
+    let broken = f.connection("Broken").await;
+    sqlx::query("UPDATE connections SET next_refresh_at = 0 WHERE id = $1")
+        .bind(&broken)
+        .execute(&f.state.pool)
+        .await
+        .unwrap();
+    f.sim.disable_app_for_company(&f.company, &f.client_id);
+    let output = f.command(&["refresh-all"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("FAILING") && stdout.contains("Broken"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok") && stdout.contains("Healthy"),
+        "{stdout}"
+    );
+    let lines = refresh_all(&f.state).await.unwrap();
+    assert_eq!(server::keepalive::exit_code(&lines) as i32, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_and_api_keys_are_managed_from_a_terminal() {
+    let f = fixture().await;
+    let refresh = f.sim.issue_refresh_token(&f.company, &f.client_id);
+    let origin = f.sim.origin("us2");
+    let add = |token: &str| {
+        f.command(&[
+            "connections",
+            "add",
+            "--name",
+            "Scripted",
+            "--authorization-url",
+            &origin,
+            "--client-id",
+            &f.client_id,
+            "--scope-profile",
+            "expense-approvals",
+        ])
+        .env("CONCUR_CLIENT_SECRET", &f.secret)
+        .env("CONCUR_REFRESH_TOKEN", token)
+        .output()
+        .unwrap()
+    };
+    let added = add(&refresh);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let id = String::from_utf8(added.stdout).unwrap().trim().to_owned();
+    assert_eq!(f.row(&id).await.name, "Scripted");
+
+    let refused = add("not-a-real-refresh-token-0000");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("Next step"));
+    let no_secret = f
+        .command(&[
+            "connections",
+            "add",
+            "--name",
+            "X",
+            "--authorization-url",
+            &origin,
+            "--client-id",
+            &f.client_id,
+            "--scope-profile",
+            "expense-approvals",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(no_secret.status.code(), Some(2));
+
+    let list = f
+        .command(&["connections", "list", "--json"])
+        .output()
+        .unwrap();
+    let lines: Vec<Value> = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["id"], id.as_str());
+    assert_eq!(lines[0]["status"], "healthy");
+    assert_eq!(lines[0]["client_id"], f.client_id.as_str());
+    assert_eq!(lines[0]["company_uuid"], f.company.as_str());
+
+    let created = f
+        .command(&["api-key", "create", "--connection", &id, "--name", "ci"])
+        .output()
+        .unwrap();
+    assert!(created.status.success());
+    let stdout = String::from_utf8(created.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "only the key on stdout");
+    let key = stdout.trim();
+    assert_eq!(f.token(&id, Some(key)).await.0, 200);
+
+    let listed = f
+        .command(&["api-key", "list", "--connection", &id])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(!listed.contains(key), "lists never show the key");
+    let key_id = listed.split_whitespace().next().unwrap().to_owned();
+    let revoked = f.command(&["api-key", "revoke", &key_id]).output().unwrap();
+    assert!(revoked.status.success());
+    assert_eq!(f.token(&id, Some(key)).await.0, 401);
+    let again = f.command(&["api-key", "revoke", &key_id]).output().unwrap();
+    assert_eq!(again.status.code(), Some(2));
+}
