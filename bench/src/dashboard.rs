@@ -12,23 +12,23 @@ use concur::{ClientConfig, SystemClock};
 const CONNECTIONS: usize = 1000;
 const CLIENTS: usize = 16;
 const REQUESTS_PER_CLIENT: usize = 250;
-const KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+pub const KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
 const DAY: i64 = 86_400;
 
-struct Figures {
+pub struct Figures {
     median: Duration,
     p99: Duration,
     per_second: f64,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
 }
 
-fn rss_kib(pid: u32) -> u64 {
+pub fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -106,19 +106,21 @@ async fn seed(database_url: &str) -> String {
     format!("{}={token}", app::auth::ssr::COOKIE)
 }
 
-async fn load(url: &str, cookie: &str) -> Figures {
+/// `clients` concurrent callers, each sending `requests` GETs with one extra header.
+pub async fn load(url: &str, header: (&str, &str), clients: usize, requests: usize) -> Figures {
     let http = reqwest::Client::new();
     let started = Instant::now();
     let mut callers = Vec::new();
-    for _ in 0..CLIENTS {
-        let (http, url, cookie) = (http.clone(), url.to_owned(), cookie.to_owned());
+    for _ in 0..clients {
+        let (http, url) = (http.clone(), url.to_owned());
+        let (name, value) = (header.0.to_owned(), header.1.to_owned());
         callers.push(tokio::spawn(async move {
-            let mut times = Vec::with_capacity(REQUESTS_PER_CLIENT);
-            for _ in 0..REQUESTS_PER_CLIENT {
+            let mut times = Vec::with_capacity(requests);
+            for _ in 0..requests {
                 let start = Instant::now();
                 let response = http
                     .get(&url)
-                    .header("cookie", &cookie)
+                    .header(&name, &value)
                     .send()
                     .await
                     .expect("get");
@@ -146,7 +148,8 @@ async fn load(url: &str, cookie: &str) -> Figures {
     }
 }
 
-async fn bare_axum(body: String) -> String {
+/// A bare axum handler serving `body` with `content_type`; returns its URL.
+pub async fn bare_axum(body: String, content_type: &'static str) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -154,15 +157,19 @@ async fn bare_axum(body: String) -> String {
     let body: &'static str = Box::leak(body.into_boxed_str());
     let app = axum::Router::new().route(
         "/",
-        axum::routing::get(move || async move { axum::response::Html(body) }),
+        axum::routing::get(move || async move {
+            ([(axum::http::header::CONTENT_TYPE, content_type)], body)
+        }),
     );
     tokio::spawn(async move { axum::serve(listener, app).await });
     url
 }
 
-fn start_console(database_url: &str, port: u16) -> Child {
+/// The release console serving `database_url` on `port`, with extra environment.
+pub fn start_console(database_url: &str, port: u16, env: &[(&str, &str)]) -> Child {
     Command::new("target/release/concur-console")
         .arg("serve")
+        .envs(env.iter().copied())
         .env("DATABASE_URL", database_url)
         .env("CONCUR_CONSOLE_KEY", KEY)
         .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
@@ -174,7 +181,7 @@ fn start_console(database_url: &str, port: u16) -> Child {
         .expect("target/release/concur-console (run `make build` first)")
 }
 
-fn print(label: &str, f: &Figures) {
+pub fn print(label: &str, f: &Figures) {
     println!(
         "  {label:<22} median {:>6.2} ms   p99 {:>6.2} ms   {:>7.0} requests/s",
         f.median.as_secs_f64() * 1e3,
@@ -188,7 +195,7 @@ pub async fn dashboard() {
     let database_url = format!("sqlite://{}/console.db", dir.display());
     let cookie = seed(&database_url).await;
     let port = free_port();
-    let mut console = start_console(&database_url, port);
+    let mut console = start_console(&database_url, port, &[]);
     let url = format!("http://127.0.0.1:{port}/");
     let http = reqwest::Client::new();
     let mut page = None;
@@ -206,10 +213,10 @@ pub async fn dashboard() {
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = rss_kib(console.id());
-    let console_figures = load(&url, &cookie).await;
+    let console_figures = load(&url, ("cookie", &cookie), CLIENTS, REQUESTS_PER_CLIENT).await;
     let after = rss_kib(console.id());
-    let bare_url = bare_axum(page.clone()).await;
-    let bare_figures = load(&bare_url, &cookie).await;
+    let bare_url = bare_axum(page.clone(), "text/html; charset=utf-8").await;
+    let bare_figures = load(&bare_url, ("cookie", &cookie), CLIENTS, REQUESTS_PER_CLIENT).await;
     let _ = console.kill();
     let _ = console.wait();
     let _ = std::fs::remove_dir_all(&dir);

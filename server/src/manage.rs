@@ -197,6 +197,11 @@ pub async fn connections(
 
 fn add_form(args: &AddArgs, secrets: &Secrets) -> Result<CredentialsForm, Failed> {
     let usage = |m: &str| Failed(Exit::Usage, m.to_owned());
+    if args.required_scopes.is_some() && args.scope_profile != "custom" {
+        return Err(usage(
+            "--required-scopes goes with --scope-profile custom; the named profiles have their own list.",
+        ));
+    }
     let client_secret = secrets.client_secret.clone().ok_or_else(|| {
         usage("Set CONCUR_CLIENT_SECRET in the environment (secrets are never taken from the command line).")
     })?;

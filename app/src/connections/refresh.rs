@@ -62,6 +62,15 @@ impl Held {
     /// alone. A dead holder's lease lapses after the lease time.
     pub async fn take(state: &AppState, id: &str) -> Result<Self, AppError> {
         let guard = state.locks.acquire(id).await;
+        Self::lease(state, id, guard).await
+    }
+
+    /// The database lease, for a connection already locked in this process.
+    async fn lease(
+        state: &AppState,
+        id: &str,
+        guard: tokio::sync::OwnedMutexGuard<()>,
+    ) -> Result<Self, AppError> {
         let deadline = Instant::now() + Duration::from_secs(state.lease_seconds.unsigned_abs() * 2);
         loop {
             let now = state.now();

@@ -1,0 +1,175 @@
+//! Keep-alive and the token API: one sweep over 10 000 connections against the simulator (with
+//! rotation on, so a lost token would show), and the release console's token API at 100
+//! concurrent callers with a cached token, against a bare axum handler serving the same bytes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::ssr::state::{AppState, Config};
+use app::ssr::store::{self, ConnectionRow};
+use concur::{ClientConfig, SystemClock};
+use concur_sim::{DEMO_SCOPES, Quirks, Simulator};
+
+use crate::dashboard::{KEY, bare_axum, free_port, load, print, start_console};
+
+const SWEEP_CONNECTIONS: usize = 10_000;
+const CALLERS: usize = 100;
+const REQUESTS_PER_CALLER: usize = 100;
+
+async fn state(database_url: &str, sim: &Simulator) -> AppState {
+    let config = Config {
+        database_url: database_url.to_owned(),
+        console_key: Some(KEY.to_owned()),
+        allowed_hosts: sim.allowed_hosts(),
+        public_url: "http://127.0.0.1".into(),
+        client: ClientConfig::default(),
+        keepalive_every: 86_400,
+        lease_seconds: 90,
+    };
+    AppState::build(&config, Arc::new(SystemClock))
+        .await
+        .expect("console state")
+}
+
+/// Connections holding refresh tokens the simulator issued, all due now.
+async fn seed(state: &AppState, sim: &Simulator, count: usize) -> Vec<String> {
+    let (client_id, secret) = sim.add_app(DEMO_SCOPES);
+    let now = state.now();
+    let mut ids = Vec::with_capacity(count);
+    let mut tx = state.pool.begin().await.expect("transaction");
+    for i in 0..count {
+        let company = sim.add_company("us2");
+        let token = sim.issue_refresh_token(&company, &client_id);
+        let id = format!("00000000-0000-4000-8000-{i:012}");
+        let row = ConnectionRow {
+            id: id.clone(),
+            name: format!("Tenant {i:05}"),
+            client_id: client_id.clone(),
+            authorization_url: sim.origin("us2"),
+            geolocation: Some(sim.origin("us2")),
+            company_uuid: Some(company),
+            scope_profile: "expense-approvals".into(),
+            required_scopes: "openid EXPRPT".into(),
+            granted_scopes: String::new(),
+            failing: 0,
+            last_problem: None,
+            refresh_token_expires_at: None,
+            access_token_expires_at: None,
+            last_checked_at: None,
+            last_ok_at: None,
+            client_secret_sealed: state.cipher.seal(&id, "client_secret", &secret),
+            refresh_token_sealed: state.cipher.seal(&id, "refresh_token", &token),
+            client_secret_mask: "••••".into(),
+            refresh_token_mask: "••••".into(),
+            created_at: now,
+            updated_at: now,
+            access_token_sealed: None,
+            next_refresh_at: Some(0),
+            transient_failures: 0,
+            next_step: None,
+        };
+        store::upsert_connection(&mut *tx, &row, true)
+            .await
+            .expect("insert");
+        ids.push(id);
+    }
+    tx.commit().await.expect("commit");
+    ids
+}
+
+pub async fn sweep() {
+    let sim = Simulator::spawn().await.expect("simulator");
+    sim.set_quirks(Quirks {
+        rotate_refresh_tokens: true,
+        ..Quirks::default()
+    });
+    let dir = std::env::temp_dir().join(format!("concur-bench-sweep-{}", std::process::id()));
+    let state = state(&format!("sqlite://{}/console.db", dir.display()), &sim).await;
+    let ids = seed(&state, &sim, SWEEP_CONNECTIONS).await;
+    let before = sim.token_requests();
+    let started = Instant::now();
+    let lines = server::keepalive::sweep_due(&state, None)
+        .await
+        .expect("sweep");
+    let elapsed = started.elapsed();
+    let calls = sim.token_requests() - before;
+    let mut lost = 0;
+    for id in &ids {
+        let row = store::connection(&state.pool, id)
+            .await
+            .expect("read")
+            .expect("row");
+        let token = state
+            .cipher
+            .open(id, "refresh_token", &row.refresh_token_sealed)
+            .expect("open");
+        if sim.refresh_token_expiry(&token).is_none() {
+            lost += 1;
+        }
+    }
+    let ok = lines.iter().filter(|l| l.ok).count();
+    println!(
+        "keep-alive sweep, {SWEEP_CONNECTIONS} connections, rotation on: {:.1} s ({:.0} connections/s), {calls} Concur calls, {ok} ok, tokens lost: {lost} (must be 0)",
+        elapsed.as_secs_f64(),
+        SWEEP_CONNECTIONS as f64 / elapsed.as_secs_f64()
+    );
+    state.pool.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+pub async fn token_api() {
+    let sim = Simulator::spawn().await.expect("simulator");
+    let dir = std::env::temp_dir().join(format!("concur-bench-token-{}", std::process::id()));
+    let database_url = format!("sqlite://{}/console.db", dir.display());
+    let state = state(&database_url, &sim).await;
+    let id = seed(&state, &sim, 1).await.remove(0);
+    let key = app::api_keys::ssr::create(&state, &id, "bench")
+        .await
+        .expect("key")
+        .key;
+    state.pool.close().await;
+
+    let port = free_port();
+    let allowed = sim.allowed_hosts();
+    let mut console = start_console(
+        &database_url,
+        port,
+        &[
+            ("CONCUR_ALLOWED_HOSTS", allowed.as_str()),
+            ("CONCUR_API_RATE_LIMIT", "100000000"),
+        ],
+    );
+    let url = format!("http://127.0.0.1:{port}/api/v1/connections/{id}/token");
+    let auth = format!("Bearer {key}");
+    let http = reqwest::Client::new();
+    let mut body = None;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Ok(r) = http.get(&url).header("authorization", &auth).send().await {
+            assert!(r.status().is_success(), "token API answered {}", r.status());
+            body = r.text().await.ok();
+            break;
+        }
+    }
+    let body = body.expect("the console answered");
+    let calls_before = sim.token_requests();
+    let console_figures = load(&url, ("authorization", &auth), CALLERS, REQUESTS_PER_CALLER).await;
+    let calls = sim.token_requests() - calls_before;
+    let _ = console.kill();
+    let _ = console.wait();
+    let bare_url = bare_axum(body, "application/json").await;
+    let bare_figures = load(
+        &bare_url,
+        ("authorization", &auth),
+        CALLERS,
+        REQUESTS_PER_CALLER,
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+
+    println!(
+        "token API, cached access token, {CALLERS} concurrent callers × {REQUESTS_PER_CALLER} requests ({calls} Concur calls during the load):"
+    );
+    print("console", &console_figures);
+    print("bare axum, same bytes", &bare_figures);
+}
