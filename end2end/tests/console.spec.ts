@@ -104,6 +104,40 @@ test.describe.serial("Concur Console", () => {
     await expect(page.locator("table.history tbody tr")).toHaveCount(2);
   });
 
+  test("an API key made on the connection page gets an access token, until revoked", async ({ page }) => {
+    const s = await seed();
+    await signIn(page);
+    await fillRefreshForm(page, "Token API", s);
+    await page.getByRole("button", { name: "Validate" }).click();
+    await expect(page.getByRole("heading", { name: /Token API/ })).toBeVisible();
+    await page.waitForLoadState("networkidle");
+    const id = page.url().split("/").pop();
+    await page.getByLabel("Label").fill("Expense bot production");
+    await page.getByRole("button", { name: "Create API key" }).click();
+    const shown = page.getByLabel("New API key");
+    await expect(shown).toBeVisible();
+    const key = await shown.inputValue();
+    expect(key).toMatch(/^cck_/);
+    const row = page.getByRole("row", { name: /Expense bot production/ });
+    await expect(row).toContainText(key.slice(0, 12));
+    await expect(row).not.toContainText(key);
+
+    const api = await request.newContext();
+    const url = `${page.url().split("/connections/")[0]}/api/v1/connections/${id}/token`;
+    const granted = await api.get(url, { headers: { Authorization: `Bearer ${key}` } });
+    expect(granted.status()).toBe(200);
+    const body = await granted.json();
+    expect(body.token_type).toBe("Bearer");
+    expect(body.access_token.length).toBeGreaterThan(20);
+    expect(body.geolocation).toBe(s.authorization_url);
+
+    await row.getByRole("button", { name: "Revoke" }).click();
+    await expect(row).toContainText("Revoked");
+    const refused = await api.get(url, { headers: { Authorization: `Bearer ${key}` } });
+    expect(refused.status()).toBe(401);
+    expect((await refused.json()).error).toBe("unauthorized");
+  });
+
   test("no secret appears in any page's HTML", async ({ page }) => {
     const s = await seed();
     await signIn(page);
