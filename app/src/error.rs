@@ -25,6 +25,8 @@ pub enum AppError {
     BadLogin,
     #[error("Too many failed sign-ins; wait {0} seconds and try again.")]
     TooManyAttempts(u64),
+    #[error("The server is busy checking other sign-ins; try again in a moment.")]
+    Busy,
     #[error(
         "This setup link is invalid or has expired; restart the server for a new one, or use `concur-console create-admin`."
     )]
@@ -40,6 +42,32 @@ impl AppError {
         Self::Invalid {
             field: field.to_owned(),
             message: message.into(),
+        }
+    }
+
+    /// The HTTP status a fetch-style call answers with: 4xx for what the caller can fix, 429
+    /// and 503 when waiting helps, 500 only for bugs.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Unauthorized | Self::BadLogin => 401,
+            Self::SetupClosed => 403,
+            Self::NotFound => 404,
+            Self::Invalid { .. } => 422,
+            Self::Concur(d) if d.transient => 503,
+            Self::Concur(_) => 422,
+            Self::TooManyAttempts(_) | Self::Busy => 429,
+            Self::Request(_) => 400,
+            Self::Internal => 500,
+        }
+    }
+
+    /// Seconds to wait before trying again, when waiting is the answer.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::TooManyAttempts(seconds) => Some(*seconds),
+            Self::Busy => Some(1),
+            Self::Concur(d) if d.transient => Some(60),
+            _ => None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Concur Console: pages, components and server functions. Server-only code (state, store,
 //! encryption, sessions, the Concur calls) compiles under the `ssr` feature and never into wasm.
 
+pub mod account;
 pub mod api_keys;
 pub mod auth;
 mod components;
@@ -15,6 +16,7 @@ use leptos_meta::{MetaTags, Stylesheet, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
+use account::AccountPage;
 use auth::{LoginPage, SetupPage};
 use components::Page;
 use connections::{ConnectionPage, DashboardPage, NewConnectionPage, ReplacePage};
@@ -41,6 +43,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    #[cfg(feature = "ssr")]
+    ssr::content_security_policy();
     view! {
         <Stylesheet id="leptos" href="/pkg/concur-console.css"/>
         <Router>
@@ -48,6 +52,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
                 <Route path=path!("/") view=DashboardPage ssr=SsrMode::Async/>
+                <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                 <Route path=path!("/connections/new") view=NewConnectionPage ssr=SsrMode::Async/>
                 <Route path=path!("/connections/:id") view=ConnectionPage ssr=SsrMode::Async/>
                 <Route path=path!("/connections/:id/replace") view=ReplacePage ssr=SsrMode::Async/>

@@ -175,6 +175,34 @@ impl std::fmt::Debug for NewApiKey {
     }
 }
 
+/// One of your sessions. The id ends it; the token is never shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    pub id: Option<String>,
+    pub address: String,
+    pub user_agent: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    /// The session this page was asked for with.
+    pub current: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminView {
+    pub id: String,
+    pub username: String,
+    pub created_at: i64,
+    pub me: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    pub now: i64,
+    pub username: String,
+    pub sessions: Vec<SessionView>,
+    pub admins: Vec<AdminView>,
+}
+
 /// Everything the connection page shows. Secrets appear only as masks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionDetail {

@@ -49,6 +49,9 @@ async fn seed(database_url: &str) -> String {
         client: ClientConfig::default(),
         keepalive_every: 86_400,
         lease_seconds: 90,
+        trusted_proxies: Vec::new(),
+        session_idle: 1800,
+        session_lifetime: 43_200,
     };
     let state = AppState::build(&config, Arc::new(SystemClock))
         .await
@@ -99,7 +102,16 @@ async fn seed(database_url: &str) -> String {
         .await
         .expect("admin");
     let (token, hash) = app::auth::ssr::new_token();
-    store::insert_session(&state.pool, &hash, "bench", now, now + DAY)
+    let session = store::NewSession {
+        token_hash: &hash,
+        id: "bench",
+        admin_id: "bench",
+        now,
+        expires_at: now + DAY,
+        address: "127.0.0.1",
+        user_agent: "bench",
+    };
+    store::insert_session(&state.pool, &session)
         .await
         .expect("session");
     state.pool.close().await;

@@ -25,6 +25,9 @@ async fn state(database_url: &str, sim: &Simulator) -> AppState {
         client: ClientConfig::default(),
         keepalive_every: 86_400,
         lease_seconds: 90,
+        trusted_proxies: Vec::new(),
+        session_idle: 1800,
+        session_lifetime: 43_200,
     };
     AppState::build(&config, Arc::new(SystemClock))
         .await

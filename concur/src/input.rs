@@ -155,7 +155,7 @@ macro_rules! secret {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         ///
-        /// Deliberately not `Serialize` and not `Display`; `Debug` prints a mask.
+        /// Deliberately not `Serialize` and not `Display`; `Debug` prints a mask; zeroized on drop.
         #[derive(Clone, PartialEq, Eq)]
         pub struct $name(String);
 
@@ -174,6 +174,13 @@ macro_rules! secret {
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(f, "{}({})", stringify!($name), self.mask())
+            }
+        }
+
+        /// The memory is wiped when the value goes, so a later dump of the heap holds no copy.
+        impl Drop for $name {
+            fn drop(&mut self) {
+                zeroize::Zeroize::zeroize(&mut self.0);
             }
         }
     };

@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::admin::CreateAdminArgs;
+use crate::admin::UsernameArgs;
 use crate::manage::{ApiKeyCommand, ConnectionsCommand};
 use crate::validate::ValidateArgs;
 
@@ -24,8 +24,13 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Serve the console beside a built-in Concur simulator with demo data (throwaway).
     Demo,
-    /// Create an admin from the terminal; the password is read from CONCUR_ADMIN_PASSWORD or stdin.
-    CreateAdmin(CreateAdminArgs),
+    /// Create an admin from the terminal; the password is typed without echo (or read from
+    /// CONCUR_ADMIN_PASSWORD, or the first line of a piped stdin).
+    CreateAdmin(UsernameArgs),
+    /// Set a new password for an admin and end all of their sessions.
+    ResetPassword(UsernameArgs),
+    /// Delete an admin and end their sessions (never the last one).
+    DeleteAdmin(UsernameArgs),
     /// Refresh every connection that is due now, print one line per connection and exit
     /// (for cron or a Kubernetes CronJob). Exit codes are those of `validate`.
     RefreshAll {

@@ -25,7 +25,8 @@ fn form(name: &str, seed: &Seed, profile: &str, custom: &str) -> CredentialsForm
         authorization_url: seed.authorization_url.clone(),
         scope_profile: profile.into(),
         custom_scopes: custom.into(),
-        ..CredentialsForm::default()
+        company_uuid: String::new(),
+        request_token: String::new(),
     }
 }
 

@@ -24,7 +24,18 @@ async fn main() -> ExitCode {
             Ok(settings) => server::demo::run(settings).await,
             Err(e) => Err(e),
         },
-        Command::CreateAdmin(args) => create_admin(&args).await,
+        Command::CreateAdmin(args) => match state().await {
+            Ok(state) => server::admin::create(&state, &args).await,
+            Err(e) => Err(e),
+        },
+        Command::ResetPassword(args) => match state().await {
+            Ok(state) => server::admin::reset_password(&state, &args).await,
+            Err(e) => Err(e),
+        },
+        Command::DeleteAdmin(args) => match state().await {
+            Ok(state) => server::admin::delete(&state, &args).await,
+            Err(e) => Err(e),
+        },
         Command::RefreshAll { json } => return refresh_all(json).await,
         Command::ApiKey(command) => {
             return managed(async |state| {
@@ -52,15 +63,22 @@ async fn main() -> ExitCode {
 
 async fn serve() -> Result<(), String> {
     let settings = Settings::from_env()?;
+    let public_url = settings.config.public_url.clone();
     let app = Application::build(settings, Arc::new(concur::SystemClock))
         .await
         .map_err(|e| e.to_string())?;
+    if let Some(warning) = server::serve::cleartext_warning(app.address, &public_url) {
+        tracing::warn!("{warning}");
+    }
     if let Some(link) = app::auth::ssr::setup_link(&app.state)
         .await
         .map_err(|e| e.to_string())?
     {
+        let file = app.state.data_dir.join("setup-link");
+        server::files::write_private(&file, &link).map_err(|e| e.to_string())?;
         tracing::warn!(
-            "no admin yet: open {link} within an hour to create one (or run `concur-console create-admin`)"
+            "no admin yet: open {link} within an hour to create one (also in {}; or run `concur-console create-admin`)",
+            file.display()
         );
     }
     tracing::info!("Concur Console listening on http://{}", app.address);
@@ -73,10 +91,6 @@ async fn state() -> Result<AppState, String> {
     AppState::build(&settings.config, Arc::new(concur::SystemClock))
         .await
         .map_err(|e| e.to_string())
-}
-
-async fn create_admin(args: &server::admin::CreateAdminArgs) -> Result<(), String> {
-    server::admin::run(&state().await?, args).await
 }
 
 /// Runs a terminal command on the state and turns its failure into a message and exit code.

@@ -212,7 +212,10 @@ fn add_form(args: &AddArgs, secrets: &Secrets) -> Result<CredentialsForm, Failed
         authorization_url: args.authorization_url.clone(),
         scope_profile: args.scope_profile.clone(),
         custom_scopes: args.required_scopes.clone().unwrap_or_default(),
-        ..CredentialsForm::default()
+        mode: String::new(),
+        refresh_token: String::new(),
+        company_uuid: String::new(),
+        request_token: String::new(),
     };
     match (
         &secrets.refresh_token,

@@ -9,20 +9,22 @@ use app::ssr::state::{AppState, Config, StartError};
 use app::{App, shell};
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::middleware::{Next, from_fn_with_state};
+use axum::http::{Method, StatusCode};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use concur::{ClientConfig, Clock};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 
-use crate::{api, keepalive};
+use crate::{api, keepalive, protect};
 
 const DEFAULT_DATABASE_URL: &str = "sqlite://data/concur-console.db";
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 const DEFAULT_KEEPALIVE: &str = "24h";
 const DEFAULT_LEASE: &str = "90s";
+const DEFAULT_SESSION_IDLE: &str = "30m";
+const DEFAULT_SESSION_LIFETIME: &str = "12h";
 
 /// Everything `serve` reads from the environment.
 #[derive(Debug, Clone)]
@@ -59,6 +61,9 @@ impl Settings {
                 client: ClientConfig::default(),
                 keepalive_every: duration("CONCUR_KEEPALIVE_EVERY", DEFAULT_KEEPALIVE)?,
                 lease_seconds: duration("CONCUR_REFRESH_LEASE", DEFAULT_LEASE)?,
+                trusted_proxies: parse_proxies(&var("CONCUR_TRUSTED_PROXIES").unwrap_or_default())?,
+                session_idle: duration("CONCUR_SESSION_IDLE", DEFAULT_SESSION_IDLE)?,
+                session_lifetime: duration("CONCUR_SESSION_LIFETIME", DEFAULT_SESSION_LIFETIME)?,
             },
             site_addr,
             site_root: var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
@@ -71,6 +76,18 @@ impl Settings {
             },
         })
     }
+}
+
+/// `CONCUR_TRUSTED_PROXIES`: comma-separated IP addresses of the proxies in front.
+pub fn parse_proxies(raw: &str) -> Result<Vec<std::net::IpAddr>, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|a| {
+            a.parse()
+                .map_err(|_| format!("CONCUR_TRUSTED_PROXIES: {a:?} is not an IP address"))
+        })
+        .collect()
 }
 
 /// A duration such as `30s`, `15m`, `6h` or `1d`, in seconds; at least one second.
@@ -87,6 +104,16 @@ pub fn parse_duration(raw: &str) -> Option<i64> {
         _ => return None,
     };
     number.checked_mul(unit).filter(|&s| s >= 1)
+}
+
+/// A loud warning when passwords and session cookies would cross a network in clear.
+pub fn cleartext_warning(listening: SocketAddr, public_url: &str) -> Option<String> {
+    (!listening.ip().is_loopback() && !public_url.starts_with("https://")).then(|| {
+        format!(
+            "INSECURE: listening on {listening} without https: passwords and session cookies cross the network in clear. \
+             Put a TLS proxy in front and set CONCUR_CONSOLE_PUBLIC_URL=https://… (see the README's Deployment section)."
+        )
+    })
 }
 
 /// The console, bound and ready to serve; tests build it on port 0.
@@ -115,6 +142,7 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(address)
             .build();
+        let origins = protect::Origins::new(&settings.config.public_url, address);
         let routes = generate_route_list(App);
         let context_state = state.clone();
         let shell_options = options.clone();
@@ -132,7 +160,12 @@ impl Application {
             )
             .fallback(leptos_axum::file_and_error_handler(shell))
             .with_state(options)
-            .layer(from_fn_with_state(state.clone(), guard));
+            .layer(from_fn_with_state(state.clone(), guard))
+            .layer(from_fn(protect::error_status))
+            .layer(from_fn_with_state(state.clone(), protect::signed_errors))
+            .layer(from_fn_with_state(origins.clone(), protect::origins))
+            .layer(from_fn_with_state(origins, protect::security_headers))
+            .layer(from_fn(protect::request_id));
         Ok(Self {
             address,
             state,
@@ -183,27 +216,9 @@ fn is_public(path: &str) -> bool {
         || path.starts_with("/api/")
 }
 
-/// A state-changing request from another site (a forged form post) is refused.
-fn cross_site(headers: &HeaderMap) -> bool {
-    let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    if text(header::HeaderName::from_static("sec-fetch-site")) == Some("cross-site") {
-        return true;
-    }
-    match (text(header::ORIGIN), text(header::HOST)) {
-        (Some(origin), Some(host)) => {
-            let origin_host = origin.split_once("://").map(|(_, h)| h);
-            origin_host != Some(host)
-        }
-        (Some(_), None) => true,
-        (None, _) => false,
-    }
-}
-
+/// Pages need a signed-in admin (server functions check for themselves).
 async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
-        if cross_site(request.headers()) {
-            return (StatusCode::FORBIDDEN, "Cross-site request refused.").into_response();
-        }
         return next.run(request).await;
     }
     if is_public(request.uri().path()) {
@@ -223,12 +238,20 @@ async fn guard(State(state): State<AppState>, mut request: Request, next: Next) 
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, v.parse().unwrap());
-        }
-        h
+    #[test]
+    fn cleartext_on_a_network_address_is_called_out() {
+        let any: SocketAddr = "0.0.0.0:3000".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:3000".parse().unwrap();
+        assert!(cleartext_warning(any, "http://console.example").is_some());
+        assert!(cleartext_warning(any, "https://console.example").is_none());
+        assert!(cleartext_warning(local, "http://127.0.0.1:3000").is_none());
+    }
+
+    #[test]
+    fn trusted_proxies_are_ip_addresses() {
+        assert_eq!(parse_proxies("").unwrap(), Vec::<std::net::IpAddr>::new());
+        assert_eq!(parse_proxies("10.0.0.1, ::1").unwrap().len(), 2);
+        assert!(parse_proxies("proxy.local").is_err());
     }
 
     #[test]
@@ -249,23 +272,5 @@ mod tests {
         ] {
             assert_eq!(parse_duration(bad), None, "{bad:?}");
         }
-    }
-
-    #[test]
-    fn only_same_site_requests_may_change_state() {
-        assert!(!cross_site(&headers(&[])));
-        assert!(!cross_site(&headers(&[
-            ("origin", "http://127.0.0.1:3000"),
-            ("host", "127.0.0.1:3000")
-        ])));
-        assert!(cross_site(&headers(&[
-            ("origin", "https://evil.example"),
-            ("host", "127.0.0.1:3000")
-        ])));
-        assert!(cross_site(&headers(&[
-            ("origin", "null"),
-            ("host", "127.0.0.1:3000")
-        ])));
-        assert!(cross_site(&headers(&[("sec-fetch-site", "cross-site")])));
     }
 }

@@ -181,7 +181,7 @@ fn keep_new_token(
     err: &mut dyn Write,
 ) -> std::io::Result<()> {
     if let Some(path) = file {
-        write_private(path, token.expose())?;
+        crate::files::write_private(path, token.expose())?;
         writeln!(
             err,
             "Concur issued a new refresh token; it was written to {}. Store it: the old one may no longer work.",
@@ -194,17 +194,6 @@ fn keep_new_token(
             token.expose()
         )
     }
-}
-
-fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    writeln!(file, "{value}")
 }
 
 /// Runs the command and returns its exit code; output goes to `out`, warnings to `err`.

@@ -36,6 +36,9 @@ async fn spawn() -> Console {
             client: ClientConfig::default(),
             keepalive_every: 86_400,
             lease_seconds: 90,
+            trusted_proxies: Vec::new(),
+            session_idle: 1800,
+            session_lifetime: 43_200,
         },
         site_addr: "127.0.0.1:0".parse().unwrap(),
         site_root: "target/site".into(),
@@ -664,6 +667,9 @@ async fn a_wrong_key_stops_the_start() {
         client: ClientConfig::default(),
         keepalive_every: 86_400,
         lease_seconds: 90,
+        trusted_proxies: Vec::new(),
+        session_idle: 1800,
+        session_lifetime: 43_200,
     };
     let err = app::ssr::state::AppState::build(&config, Arc::new(c.clock.clone()))
         .await

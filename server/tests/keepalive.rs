@@ -40,6 +40,9 @@ fn settings(sim: &Simulator, dir: &std::path::Path, rate: u32) -> Settings {
             client: ClientConfig::default(),
             keepalive_every: DAY,
             lease_seconds: 90,
+            trusted_proxies: Vec::new(),
+            session_idle: 1800,
+            session_lifetime: 43_200,
         },
         site_addr: "127.0.0.1:0".parse().unwrap(),
         site_root: "target/site".into(),
@@ -91,7 +94,9 @@ impl Fixture {
             refresh_token: self.sim.issue_refresh_token(&self.company, &self.client_id),
             authorization_url: self.sim.origin("us2"),
             scope_profile: "expense-approvals".into(),
-            ..CredentialsForm::default()
+            company_uuid: String::new(),
+            request_token: String::new(),
+            custom_scopes: String::new(),
         };
         app::connections::ssr::create(&self.state, form)
             .await
@@ -673,4 +678,61 @@ async fn connections_and_api_keys_are_managed_from_a_terminal() {
     assert_eq!(f.token(&id, Some(key)).await.0, 401);
     let again = f.command(&["api-key", "revoke", &key_id]).output().unwrap();
     assert_eq!(again.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_are_reset_and_deleted_from_a_terminal() {
+    let f = fixture().await;
+    let create = |name: &str| {
+        f.command(&["create-admin", "--username", name])
+            .env("CONCUR_ADMIN_PASSWORD", "violet tractor sings softly")
+            .output()
+            .unwrap()
+    };
+    assert!(create("first").status.success());
+    assert!(create("second").status.success());
+    let weak = f
+        .command(&["reset-password", "--username", "first"])
+        .env("CONCUR_ADMIN_PASSWORD", "password1234")
+        .output()
+        .unwrap();
+    assert!(!weak.status.success(), "a common password is refused");
+    let reset = f
+        .command(&["reset-password", "--username", "first"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reset = reset;
+    {
+        use std::io::Write;
+        let mut stdin = reset.stdin.take().unwrap();
+        writeln!(stdin, "amber lantern drifts north").unwrap();
+    }
+    let reset = reset.wait_with_output().unwrap();
+    assert!(
+        reset.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reset.stderr)
+    );
+    let (_, hash) = store::admin_credentials(&f.state.pool, "first")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        app::auth::ssr::verify_password("amber lantern drifts north".into(), Some(hash))
+            .await
+            .unwrap()
+    );
+
+    let deleted = f
+        .command(&["delete-admin", "--username", "second"])
+        .output()
+        .unwrap();
+    assert!(deleted.status.success());
+    let last = f
+        .command(&["delete-admin", "--username", "first"])
+        .output()
+        .unwrap();
+    assert!(!last.status.success(), "the last admin stays");
+    assert_eq!(store::admin_count(&f.state.pool).await.unwrap(), 1);
 }

@@ -10,22 +10,39 @@ use crate::components::{FieldError, FormAlert, Page};
 use crate::error::AppError;
 
 #[cfg(feature = "ssr")]
-fn set_cookie(value: &str) -> Result<(), AppError> {
+pub(crate) fn set_cookie(value: &str) -> Result<(), AppError> {
     let header = value.parse().map_err(crate::ssr::state::internal)?;
     expect_context::<leptos_axum::ResponseOptions>()
         .insert_header(axum::http::header::SET_COOKIE, header);
     Ok(())
 }
 
+/// The client's user agent, as sent.
 #[cfg(feature = "ssr")]
-fn client_ip() -> String {
-    use axum::extract::ConnectInfo;
+pub(crate) fn user_agent() -> String {
     use_context::<axum::http::request::Parts>()
         .and_then(|p| {
-            p.extensions
-                .get::<ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip())
+            p.headers
+                .get(axum::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
         })
+        .unwrap_or_default()
+}
+
+/// The client's address: the peer, or, when the peer is one of `CONCUR_TRUSTED_PROXIES`, the
+/// nearest address in `X-Forwarded-For` that is not a trusted proxy.
+#[cfg(feature = "ssr")]
+pub(crate) fn client_ip(trusted: &[std::net::IpAddr]) -> String {
+    use axum::extract::ConnectInfo;
+    let Some(parts) = use_context::<axum::http::request::Parts>() else {
+        return "unknown".to_owned();
+    };
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    ssr::client_address(peer, &parts.headers, trusted)
         .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
 }
 
@@ -35,24 +52,31 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
     use crate::ssr::store;
 
     let state = state()?;
-    let ip = client_ip();
+    let ip = client_ip(&state.trusted_proxies);
     let username = username.trim().to_owned();
-    let now = state.now();
-    if let Some(wait) = state.limiter.wait(&ip, &username, now) {
-        return Err(AppError::TooManyAttempts(wait));
+    if username.chars().count() > ssr::MAX_USERNAME_CHARS {
+        return Err(AppError::invalid(
+            "username",
+            "User name must be at most 64 characters.",
+        ));
     }
+    let now = state.now();
+    state
+        .limiter
+        .attempt(&ip, &username, now)
+        .map_err(AppError::TooManyAttempts)?;
     let found = store::admin_credentials(&state.pool, &username)
         .await
         .map_err(internal)?;
     let (id, hash) = found.unzip();
+    let _slot = state.limiter.argon2_slot()?;
     let ok = ssr::verify_password(password, hash).await?;
     let Some(id) = id.filter(|_| ok) else {
-        state.limiter.failed(&ip, &username, now);
         tracing::info!(%ip, "failed sign-in");
         return Err(AppError::BadLogin);
     };
     state.limiter.succeeded(&ip, &username);
-    set_cookie(&ssr::start_session(&state, &id).await?)?;
+    set_cookie(&ssr::start_session(&state, &id, &ip, &user_agent()).await?)?;
     leptos_axum::redirect("/");
     Ok(())
 }
@@ -63,7 +87,7 @@ pub async fn logout() -> Result<(), AppError> {
 
     let state = state()?;
     let parts = use_context::<axum::http::request::Parts>().ok_or(AppError::Unauthorized)?;
-    if let Some(token) = ssr::session_token(&parts.headers) {
+    if let Some(token) = ssr::session_token(&parts.headers, state.secure_cookies) {
         crate::ssr::store::delete_session(&state.pool, &ssr::token_hash(&token))
             .await
             .map_err(internal)?;
@@ -85,25 +109,29 @@ pub async fn setup(
 
     let state = state()?;
     let now = state.now();
+    let token_hash = ssr::token_hash(token.trim());
     let open = store::admin_count(&state.pool).await.map_err(internal)? == 0
-        && store::setup_token_valid(&state.pool, &ssr::token_hash(token.trim()), now)
+        && store::setup_token_valid(&state.pool, &token_hash, now)
             .await
             .map_err(internal)?;
     if !open {
         return Err(AppError::SetupClosed);
     }
     let username = ssr::validate_username(&username)?;
-    ssr::validate_new_password(&password, &confirm)?;
+    ssr::validate_new_password(&password, &confirm, &username)?;
     let hash = ssr::hash_password(password).await?;
     let id = uuid::Uuid::new_v4().to_string();
-    store::insert_admin(&state.pool, &id, &username, &hash, now)
+    // The token is consumed in the transaction that creates the admin: of two parallel setups
+    // with one link, only one creates an admin.
+    if !store::create_first_admin(&state.pool, &token_hash, &id, &username, &hash, now)
         .await
-        .map_err(internal)?;
-    store::clear_setup_tokens(&state.pool)
-        .await
-        .map_err(internal)?;
+        .map_err(internal)?
+    {
+        return Err(AppError::SetupClosed);
+    }
     tracing::info!(%username, "first admin created through the setup link");
-    set_cookie(&ssr::start_session(&state, &id).await?)?;
+    let ip = client_ip(&state.trusted_proxies);
+    set_cookie(&ssr::start_session(&state, &id, &ip, &user_agent()).await?)?;
     leptos_axum::redirect("/");
     Ok(())
 }

@@ -2,7 +2,8 @@
 //! the cookie, the setup link, and slowing down repeated failures (never locking).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use aes_gcm::aead::OsRng;
 use aes_gcm::aead::rand_core::RngCore;
@@ -13,20 +14,25 @@ use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
 use crate::error::AppError;
 use crate::ssr::state::{AppState, internal, state};
 use crate::ssr::store;
 
 pub const COOKIE: &str = "cc_session";
-/// A session ends after this long without a request…
-pub const IDLE_TIMEOUT: i64 = 8 * 3600;
+/// The cookie's name over https: the `__Host-` prefix makes browsers refuse it unless it is
+/// Secure, host-only and for the whole site, so a sibling subdomain cannot plant one.
+pub const SECURE_COOKIE: &str = "__Host-cc_session";
+/// A session ends after this long without a request, unless configured otherwise…
+pub const IDLE_TIMEOUT: i64 = 30 * 60;
 /// …and after this long in any case.
-pub const SESSION_LIFETIME: i64 = 7 * 24 * 3600;
+pub const SESSION_LIFETIME: i64 = 12 * 3600;
 pub const SETUP_LINK_LIFETIME: i64 = 3600;
 /// How stale `last_seen_at` may get before a request writes it again: reads stay reads.
 const TOUCH_EVERY: i64 = 60;
 pub const MIN_PASSWORD_CHARS: usize = 12;
+pub const MAX_USERNAME_CHARS: usize = 64;
 const MAX_PASSWORD_BYTES: usize = 1024;
 /// Failures allowed in the window before sign-in slows down.
 const FREE_FAILURES: usize = 5;
@@ -69,19 +75,48 @@ pub async fn verify_password(password: String, hash: Option<String>) -> Result<b
                 .clone()
         });
         let parsed = PasswordHash::new(&hash).map_err(internal)?;
-        Ok(known
-            && argon2()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok())
+        // Always run argon2, then combine: `known && verify(..)` would skip it for unknown
+        // names and tell them apart by timing.
+        let verified = argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
+        Ok(known & verified)
     })
     .await
     .map_err(internal)?
 }
 
+/// The client's address: the peer's, unless the peer is a trusted proxy; then the nearest
+/// `X-Forwarded-For` entry that is not one (a client can prepend anything, not append).
+pub fn client_address(
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    trusted: &[IpAddr],
+) -> Option<IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|a| !trusted.contains(a))
+            .unwrap_or(peer),
+    )
+}
+
 pub fn validate_username(raw: &str) -> Result<String, AppError> {
     let name = raw.trim();
     if name.is_empty()
-        || name.chars().count() > 64
+        || name.chars().count() > MAX_USERNAME_CHARS
         || name.chars().any(|c| c.is_control() || c.is_whitespace())
     {
         return Err(AppError::invalid(
@@ -92,7 +127,18 @@ pub fn validate_username(raw: &str) -> Result<String, AppError> {
     Ok(name.to_owned())
 }
 
-pub fn validate_new_password(password: &str, confirm: &str) -> Result<(), AppError> {
+/// zxcvbn's score below which a password counts as common: 0 and 1 are guessed within about a
+/// million tries (lists of leaked passwords, keyboard walks, a name plus a year).
+const MIN_STRENGTH: u8 = 2;
+/// zxcvbn looks at this much of a password; past it, length alone makes it strong.
+const STRENGTH_CHARS: usize = 100;
+
+/// A new password: long enough, not too long, not common, and typed the same twice.
+pub fn validate_new_password(
+    password: &str,
+    confirm: &str,
+    username: &str,
+) -> Result<(), AppError> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(AppError::invalid(
             "password",
@@ -103,6 +149,14 @@ pub fn validate_new_password(password: &str, confirm: &str) -> Result<(), AppErr
         return Err(AppError::invalid(
             "password",
             "Password must be at most 1024 bytes.",
+        ));
+    }
+    let head: String = password.chars().take(STRENGTH_CHARS).collect();
+    let strength = zxcvbn::zxcvbn(&head, &[username, "concur", "console"]);
+    if u8::from(strength.score()) < MIN_STRENGTH {
+        return Err(AppError::invalid(
+            "password",
+            "This password is too common or too easy to guess; use a few unrelated words or a password manager.",
         ));
     }
     if password != confirm {
@@ -127,26 +181,37 @@ pub fn token_hash(token: &str) -> String {
         .collect()
 }
 
+fn cookie_name(secure: bool) -> &'static str {
+    if secure { SECURE_COOKIE } else { COOKIE }
+}
+
+/// A browser-session cookie (no Max-Age: it ends when the browser closes; the server ends the
+/// session earlier when idle or old).
 pub fn session_cookie(token: &str, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
+    let flags = if secure { "; Secure" } else { "" };
     format!(
-        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_LIFETIME}{secure}"
+        "{}={token}; Path=/; HttpOnly; SameSite=Strict{flags}",
+        cookie_name(secure)
     )
 }
 
 pub fn clear_cookie(secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}")
+    let flags = if secure { "; Secure" } else { "" };
+    format!(
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{flags}",
+        cookie_name(secure)
+    )
 }
 
-pub fn session_token(headers: &HeaderMap) -> Option<String> {
+pub fn session_token(headers: &HeaderMap, secure: bool) -> Option<String> {
+    let name = cookie_name(secure);
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.to_owned())
         .filter(|v| !v.is_empty())
 }
@@ -156,7 +221,7 @@ pub async fn current_admin(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<String>, AppError> {
-    let Some(token) = session_token(headers) else {
+    let Some(token) = session_token(headers, state.secure_cookies) else {
         return Ok(None);
     };
     let hash = token_hash(&token);
@@ -166,7 +231,7 @@ pub async fn current_admin(
     else {
         return Ok(None);
     };
-    if now >= expires_at || now - last_seen >= IDLE_TIMEOUT {
+    if now >= expires_at || now - last_seen >= state.session_idle {
         store::delete_session(&state.pool, &hash)
             .await
             .map_err(internal)?;
@@ -197,22 +262,56 @@ pub async fn require_admin() -> Result<String, AppError> {
         .ok_or(AppError::Unauthorized)
 }
 
+/// The hash of the session token this request carries, if any.
+pub fn current_token_hash(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    session_token(headers, state.secure_cookies).map(|t| token_hash(&t))
+}
+
 /// Starts a session for `admin_id` and returns the `Set-Cookie` value. A new token every time,
-/// so a session id planted before sign-in is worthless.
-pub async fn start_session(state: &AppState, admin_id: &str) -> Result<String, AppError> {
+/// so a session id planted before sign-in is worthless. Expired sessions are swept here.
+pub async fn start_session(
+    state: &AppState,
+    admin_id: &str,
+    address: &str,
+    user_agent: &str,
+) -> Result<String, AppError> {
     let (token, hash) = new_token();
     let now = state.now();
-    store::insert_session(&state.pool, &hash, admin_id, now, now + SESSION_LIFETIME)
+    store::delete_expired_sessions(&state.pool, now, state.session_idle)
         .await
         .map_err(internal)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let user_agent: String = user_agent
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(300)
+        .collect();
+    store::insert_session(
+        &state.pool,
+        &store::NewSession {
+            token_hash: &hash,
+            id: &id,
+            admin_id,
+            now,
+            expires_at: now + state.session_lifetime,
+            address,
+            user_agent: &user_agent,
+        },
+    )
+    .await
+    .map_err(internal)?;
     Ok(session_cookie(&token, state.secure_cookies))
 }
 
-/// A one-time setup link when no admin exists yet (valid for an hour), else `None`.
+/// A one-time setup link when no admin exists yet (valid for an hour), else `None`. Links
+/// made before (by an earlier start) stop working.
 pub async fn setup_link(state: &AppState) -> Result<Option<String>, AppError> {
     if store::admin_count(&state.pool).await.map_err(internal)? > 0 {
         return Ok(None);
     }
+    store::clear_setup_tokens(&state.pool)
+        .await
+        .map_err(internal)?;
     let (token, hash) = new_token();
     store::insert_setup_token(&state.pool, &hash, state.now() + SETUP_LINK_LIFETIME)
         .await
@@ -220,50 +319,129 @@ pub async fn setup_link(state: &AppState) -> Result<Option<String>, AppError> {
     Ok(Some(format!("{}/setup?token={token}", state.public_url)))
 }
 
-/// Failed sign-ins per client address and per user name. After a few, each further attempt
-/// must wait longer (doubling, capped at 15 minutes); nothing is ever locked for good, so a
-/// stranger cannot lock out the only admin.
-#[derive(Debug, Default)]
+/// Failed sign-ins per (user name, address) and per address. After a few, each further attempt
+/// must wait longer (doubling, capped at 15 minutes); nothing is ever locked for good, and a
+/// stranger's failures from other addresses never stop the admin's correct password.
+///
+/// An attempt is counted when it is let through, before argon2 runs, under the same lock as the
+/// check: parallel attempts cannot all slip past the limit. Memory is bounded: entries expire
+/// and the map never holds more than [`MAX_TRACKED`] keys. IPv6 addresses count per /64.
+#[derive(Debug)]
 pub struct LoginLimiter {
     failures: Mutex<HashMap<String, Vec<i64>>>,
+    /// Passwords checked at once: about one per core, so 500 parallel sign-ins cannot take
+    /// 500 × 19 MiB of memory; the rest are told to retry.
+    argon2_slots: Arc<Semaphore>,
+}
+
+impl Default for LoginLimiter {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            failures: Mutex::default(),
+            argon2_slots: Arc::new(Semaphore::new(cores)),
+        }
+    }
+}
+
+/// The most keys the limiter remembers; past it, the stalest are forgotten first.
+pub const MAX_TRACKED: usize = 10_000;
+
+/// What one address is counted as: itself, or its /64 for IPv6 (one host owns a whole /64).
+pub fn address_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(std::net::IpAddr::V6(v6)) => v6
+            .to_ipv4_mapped()
+            .map_or_else(String::new, |v4| v4.to_string()),
+        Ok(ip) => ip.to_string(),
+        Err(_) => ip.to_owned(),
+    }
 }
 
 impl LoginLimiter {
     fn keys(ip: &str, username: &str) -> [String; 2] {
+        let address = address_key(ip);
         [
-            format!("ip:{ip}"),
-            format!("user:{}", username.to_lowercase()),
+            format!("pair:{}|{address}", username.to_lowercase()),
+            format!("ip:{address}"),
         ]
     }
 
-    /// Seconds to wait before another attempt is heard, if any.
-    pub fn wait(&self, ip: &str, username: &str, now: i64) -> Option<u64> {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        Self::keys(ip, username)
-            .iter()
-            .filter_map(|key| {
-                let list = failures.get_mut(key)?;
-                list.retain(|&t| now - t < FAILURE_WINDOW.max(MAX_DELAY));
-                let excess = list.len().checked_sub(FREE_FAILURES)?;
-                let delay = (15i64 << excess.min(10)).min(MAX_DELAY);
-                let ready = list.last()? + delay;
-                (ready > now).then(|| (ready - now) as u64)
-            })
-            .max()
+    fn delay(list: &[i64], now: i64) -> Option<u64> {
+        let excess = list.len().checked_sub(FREE_FAILURES)?;
+        let delay = (15i64 << excess.min(10)).min(MAX_DELAY);
+        let ready = list.last()? + delay;
+        (ready > now).then(|| (ready - now) as u64)
     }
 
-    pub fn failed(&self, ip: &str, username: &str, now: i64) {
+    /// Lets an attempt through and counts it as a failure until [`Self::succeeded`] says
+    /// otherwise; or the seconds to wait. Checked and counted under one lock.
+    pub fn attempt(&self, ip: &str, username: &str, now: i64) -> Result<(), u64> {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        for key in Self::keys(ip, username) {
+        let keys = Self::keys(ip, username);
+        let mut wait = None;
+        for key in &keys {
+            if let Some(list) = failures.get_mut(key) {
+                list.retain(|&t| now - t < FAILURE_WINDOW.max(MAX_DELAY));
+                wait = wait.max(Self::delay(list, now));
+            }
+        }
+        if let Some(wait) = wait {
+            return Err(wait);
+        }
+        if failures.len() + keys.len() > MAX_TRACKED {
+            Self::prune(&mut failures, now);
+        }
+        for key in keys {
             failures.entry(key).or_default().push(now);
+        }
+        Ok(())
+    }
+
+    /// Forgets expired entries, then the stalest ones, until there is room again.
+    fn prune(failures: &mut HashMap<String, Vec<i64>>, now: i64) {
+        failures.retain(|_, list| {
+            list.last()
+                .is_some_and(|&t| now - t < FAILURE_WINDOW.max(MAX_DELAY))
+        });
+        if failures.len() + 2 > MAX_TRACKED {
+            let mut by_age: Vec<(i64, String)> = failures
+                .iter()
+                .map(|(k, list)| (list.last().copied().unwrap_or(0), k.clone()))
+                .collect();
+            by_age.sort();
+            let excess = failures.len() + 2 - MAX_TRACKED + MAX_TRACKED / 10;
+            for (_, key) in by_age.into_iter().take(excess) {
+                failures.remove(&key);
+            }
         }
     }
 
+    /// A correct password: this pair and this address start afresh.
     pub fn succeeded(&self, ip: &str, username: &str) {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         for key in Self::keys(ip, username) {
             failures.remove(&key);
         }
+    }
+
+    /// A slot to run argon2 in, held until dropped; `Busy` when every slot is taken.
+    pub fn argon2_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
+        self.argon2_slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| AppError::Busy)
+    }
+
+    pub fn tracked(&self) -> usize {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 }
 
@@ -275,46 +453,109 @@ mod tests {
     fn sign_in_slows_down_after_five_failures_and_recovers_with_time() {
         let limiter = LoginLimiter::default();
         for i in 0..5 {
-            assert_eq!(limiter.wait("1.2.3.4", "admin", 100 + i), None);
-            limiter.failed("1.2.3.4", "admin", 100 + i);
+            assert_eq!(limiter.attempt("1.2.3.4", "admin", 100 + i), Ok(()));
         }
-        assert_eq!(limiter.wait("1.2.3.4", "admin", 104), Some(15));
+        assert_eq!(limiter.attempt("1.2.3.4", "admin", 104), Err(15));
         assert_eq!(
-            limiter.wait("9.9.9.9", "Admin", 104),
-            Some(15),
-            "per user name too"
-        );
-        assert_eq!(
-            limiter.wait("1.2.3.4", "other", 104),
-            Some(15),
+            limiter.attempt("1.2.3.4", "other", 104),
+            Err(15),
             "per address too"
         );
-        assert_eq!(limiter.wait("1.2.3.4", "admin", 104 + 15), None);
-        limiter.failed("1.2.3.4", "admin", 120);
+        assert_eq!(limiter.attempt("1.2.3.4", "admin", 104 + 15), Ok(()));
         assert_eq!(
-            limiter.wait("1.2.3.4", "admin", 120),
-            Some(30),
+            limiter.attempt("1.2.3.4", "admin", 119),
+            Err(30),
             "each failure doubles"
         );
         limiter.succeeded("1.2.3.4", "admin");
-        assert_eq!(limiter.wait("1.2.3.4", "admin", 121), None);
+        assert_eq!(limiter.attempt("1.2.3.4", "admin", 121), Ok(()));
+    }
+
+    #[test]
+    fn a_strangers_failures_never_stop_the_admin_from_another_address() {
+        let limiter = LoginLimiter::default();
+        for i in 0..50 {
+            let _ = limiter.attempt(&format!("10.0.{}.{}", i / 200, i % 200), "admin", 100);
+        }
+        assert_eq!(limiter.attempt("192.0.2.7", "admin", 100), Ok(()));
+    }
+
+    #[test]
+    fn ipv6_addresses_count_per_64_and_memory_stays_bounded() {
+        assert_eq!(address_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(address_key("2001:db8:1:2:bbbb::9"), "2001:db8:1:2::/64");
+        assert_eq!(address_key("::ffff:192.0.2.1"), "192.0.2.1");
+        assert_eq!(address_key("192.0.2.1"), "192.0.2.1");
+        let limiter = LoginLimiter::default();
+        for i in 0..5 {
+            let _ = limiter.attempt("2001:db8:1:2::1", "admin", 100 + i);
+        }
+        assert!(
+            limiter
+                .attempt("2001:db8:1:2:ffff::2", "admin", 104)
+                .is_err()
+        );
+        for i in 0..30_000u32 {
+            let _ = limiter.attempt(&std::net::Ipv4Addr::from(i).to_string(), "x", 200);
+        }
+        assert!(limiter.tracked() <= MAX_TRACKED);
+    }
+
+    #[test]
+    fn common_passwords_are_refused() {
+        for common in [
+            "password1234",
+            "qwertyuiop123",
+            "123456789012",
+            "passwordpassword",
+            "Password123!",
+        ] {
+            let refused = validate_new_password(common, common, "admin").unwrap_err();
+            assert_eq!(refused.field(), Some("password"), "{common}");
+        }
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let client: IpAddr = "198.51.100.7".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "6.6.6.6, 198.51.100.7".parse().unwrap());
+        assert_eq!(
+            client_address(Some(proxy), &headers, &[proxy]),
+            Some(client)
+        );
+        assert_eq!(
+            client_address(Some(client), &headers, &[proxy]),
+            Some(client),
+            "an untrusted peer's header is ignored"
+        );
+        assert_eq!(client_address(Some(proxy), &headers, &[]), Some(proxy));
     }
 
     #[test]
     fn the_session_cookie_is_http_only_strict_and_secure_over_https() {
         let c = session_cookie("abc", true);
+        assert!(c.starts_with("__Host-cc_session=abc; Path=/;"));
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.ends_with("; Secure"));
+        assert!(!c.contains("Max-Age"), "a browser-session cookie");
         assert!(!session_cookie("abc", false).contains("Secure"));
         let mut headers = HeaderMap::new();
         headers.insert("cookie", "a=1; cc_session=tok; b=2".parse().unwrap());
-        assert_eq!(session_token(&headers).as_deref(), Some("tok"));
+        assert_eq!(session_token(&headers, false).as_deref(), Some("tok"));
+        assert_eq!(
+            session_token(&headers, true),
+            None,
+            "over https only the __Host- cookie counts"
+        );
     }
 
     #[test]
     fn passwords_need_twelve_characters_and_a_matching_confirmation() {
-        assert!(validate_new_password("short", "short").is_err());
-        assert!(validate_new_password("long enough pw", "long enough pX").is_err());
-        assert!(validate_new_password("long enough pw", "long enough pw").is_ok());
+        assert!(validate_new_password("short", "short", "admin").is_err());
+        let good = "violet tractor sings softly";
+        assert!(validate_new_password(good, "violet tractor sings", "admin").is_err());
+        assert!(validate_new_password(good, good, "admin").is_ok());
         assert!(validate_username(" ad min ").is_err());
         assert_eq!(validate_username(" admin ").unwrap(), "admin");
     }

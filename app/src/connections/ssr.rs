@@ -394,7 +394,7 @@ pub async fn dashboard(state: &AppState, search: &str, page: i64) -> Result<Dash
         total,
         counts,
         rows: rows.iter().map(|r| summary(r, now)).collect(),
-        page: page.max(0),
+        page: page.clamp(0, store::MAX_PAGE),
         pages: (matching + PAGE_SIZE - 1) / PAGE_SIZE,
     })
 }

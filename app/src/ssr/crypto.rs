@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 
 const VERSION: &str = "v1";
 const NONCE_LEN: usize = 12;
-const KEY_FILE: &str = "console.key";
+pub const KEY_FILE: &str = "console.key";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {

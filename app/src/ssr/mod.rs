@@ -3,3 +3,21 @@
 pub mod crypto;
 pub mod state;
 pub mod store;
+
+/// Sends this page's Content-Security-Policy with the response's nonce, which Leptos also puts
+/// on its hydration scripts: only scripts the server rendered for this response run.
+pub fn content_security_policy() {
+    use axum::http::{HeaderValue, header};
+    let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+    }
+}

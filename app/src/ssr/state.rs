@@ -27,6 +27,12 @@ pub struct Config {
     pub keepalive_every: i64,
     /// How long a refresh lease lasts before another process may take it over, in seconds.
     pub lease_seconds: i64,
+    /// Proxies whose `X-Forwarded-For` names the client (`CONCUR_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// A session ends after this many seconds without a request…
+    pub session_idle: i64,
+    /// …and after this many in any case.
+    pub session_lifetime: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +69,13 @@ pub struct AppState {
     pub holder: String,
     pub keepalive_every: i64,
     pub lease_seconds: i64,
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
+    pub session_idle: i64,
+    pub session_lifetime: i64,
+    /// Where the SQLite database and the key file live (`.` with PostgreSQL).
+    pub data_dir: PathBuf,
+    /// Signs the error messages the server puts into redirect URLs (per process).
+    pub message_key: Arc<[u8; 32]>,
 }
 
 impl AppState {
@@ -84,7 +97,8 @@ impl AppState {
                 "generated a new encryption key in console.key (mode 0600); back it up with the database, or set CONCUR_CONSOLE_KEY"
             ),
             KeySource::ExistingFile => {
-                tracing::info!(dir = %data_dir.display(), "using the encryption key in console.key")
+                tracing::info!(dir = %data_dir.display(), "using the encryption key in console.key");
+                warn_if_loose(&data_dir.join(super::crypto::KEY_FILE));
             }
             KeySource::Environment => {
                 tracing::info!("using the encryption key from CONCUR_CONSOLE_KEY")
@@ -103,6 +117,11 @@ impl AppState {
             holder: uuid::Uuid::new_v4().to_string(),
             keepalive_every: config.keepalive_every,
             lease_seconds: config.lease_seconds,
+            trusted_proxies: config.trusted_proxies.clone().into(),
+            session_idle: config.session_idle,
+            session_lifetime: config.session_lifetime,
+            data_dir,
+            message_key: Arc::new(random_key()),
             secure_cookies: config.public_url.starts_with("https://"),
             public_url: config.public_url.trim_end_matches('/').to_owned(),
         })
@@ -110,6 +129,27 @@ impl AppState {
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+}
+
+fn random_key() -> [u8; 32] {
+    use aes_gcm::aead::rand_core::RngCore;
+    let mut key = [0u8; 32];
+    aes_gcm::aead::OsRng.fill_bytes(&mut key);
+    key
+}
+
+/// A key file others can read is a key others may have.
+fn warn_if_loose(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(
+            file = %path.display(),
+            mode = format!("{:o}", meta.permissions().mode() & 0o777),
+            "the encryption key file can be read by other users; run chmod 600 on it"
+        );
     }
 }
 

@@ -9,9 +9,11 @@ use sqlx::{Any, AnyPool, ConnectOptions, Executor, FromRow};
 
 use crate::model::Status;
 
+mod accounts;
 mod api_keys;
 mod leases;
 
+pub use accounts::*;
 pub use api_keys::{
     ApiKeyRow, api_key_by_hash, api_keys, insert_api_key, revoke_api_key, touch_api_key,
 };
@@ -21,10 +23,12 @@ pub type Pool = AnyPool;
 
 /// The rows per dashboard page.
 pub const PAGE_SIZE: i64 = 50;
+/// The highest page number asked for that is honoured; past it the last pages are empty anyway.
+pub const MAX_PAGE: i64 = i64::MAX / PAGE_SIZE / 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("DATABASE_URL {0:?} is neither sqlite:// nor postgres://")]
+    #[error("DATABASE_URL must start with sqlite:// or postgres:// (it starts with {0:?})")]
     UnsupportedUrl(String),
     #[error("could not create the data directory {path}: {source}")]
     DataDir {
@@ -51,7 +55,8 @@ pub async fn connect(url: &str) -> Result<Pool, StoreError> {
     sqlx::any::install_default_drivers();
     let sqlite = url.starts_with("sqlite:");
     if !sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
-        return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        let scheme: String = url.chars().take_while(|c| *c != ':').take(20).collect();
+        return Err(StoreError::UnsupportedUrl(scheme));
     }
     let mut url = url.to_owned();
     if let Some(path) = sqlite_path(&url) {
@@ -59,7 +64,7 @@ pub async fn connect(url: &str) -> Result<Pool, StoreError> {
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+        create_private_dir(dir).map_err(|source| StoreError::DataDir {
             path: dir.display().to_string(),
             source,
         })?;
@@ -92,120 +97,39 @@ pub async fn connect(url: &str) -> Result<Pool, StoreError> {
         pool.execute("PRAGMA journal_mode = WAL").await?;
     }
     sqlx::migrate!("../migrations").run(&pool).await?;
+    if let Some(path) = sqlite_path(&url) {
+        restrict_files(&path).map_err(|source| StoreError::DataDir {
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
     Ok(pool)
 }
 
-// ---- admins, sessions, setup ----
-
-pub async fn admin_count(pool: &Pool) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM admins")
-        .fetch_one(pool)
-        .await
+/// Creates the data directory readable by its owner only (an existing one is left as it is).
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.exists() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
-pub async fn insert_admin(
-    pool: &Pool,
-    id: &str,
-    username: &str,
-    password_hash: &str,
-    now: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO admins (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(id)
-    .bind(username)
-    .bind(password_hash)
-    .bind(now)
-    .execute(pool)
-    .await
-    .map(|_| ())
-}
-
-/// (admin id, password hash) of a user name.
-pub async fn admin_credentials(
-    pool: &Pool,
-    username: &str,
-) -> sqlx::Result<Option<(String, String)>> {
-    sqlx::query_as("SELECT id, password_hash FROM admins WHERE username = $1")
-        .bind(username)
-        .fetch_optional(pool)
-        .await
-}
-
-pub async fn insert_session(
-    pool: &Pool,
-    token_hash: &str,
-    admin_id: &str,
-    now: i64,
-    expires_at: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO sessions (token_hash, admin_id, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $3, $4)",
-    )
-    .bind(token_hash)
-    .bind(admin_id)
-    .bind(now)
-    .bind(expires_at)
-    .execute(pool)
-    .await
-    .map(|_| ())
-}
-
-/// (admin id, last seen, absolute expiry) of a session.
-pub async fn session(pool: &Pool, token_hash: &str) -> sqlx::Result<Option<(String, i64, i64)>> {
-    sqlx::query_as("SELECT admin_id, last_seen_at, expires_at FROM sessions WHERE token_hash = $1")
-        .bind(token_hash)
-        .fetch_optional(pool)
-        .await
-}
-
-pub async fn touch_session(pool: &Pool, token_hash: &str, now: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1")
-        .bind(token_hash)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|_| ())
-}
-
-pub async fn delete_session(pool: &Pool, token_hash: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-        .bind(token_hash)
-        .execute(pool)
-        .await
-        .map(|_| ())
-}
-
-pub async fn insert_setup_token(
-    pool: &Pool,
-    token_hash: &str,
-    expires_at: i64,
-) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO setup_tokens (token_hash, expires_at) VALUES ($1, $2)")
-        .bind(token_hash)
-        .bind(expires_at)
-        .execute(pool)
-        .await
-        .map(|_| ())
-}
-
-pub async fn setup_token_valid(pool: &Pool, token_hash: &str, now: i64) -> sqlx::Result<bool> {
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT expires_at FROM setup_tokens WHERE token_hash = $1 AND expires_at > $2",
-    )
-    .bind(token_hash)
-    .bind(now)
-    .fetch_optional(pool)
-    .await?;
-    Ok(found.is_some())
-}
-
-pub async fn clear_setup_tokens(pool: &Pool) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM setup_tokens")
-        .execute(pool)
-        .await
-        .map(|_| ())
+/// The database file and its WAL companions: owner only.
+fn restrict_files(db: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        let path = PathBuf::from(name);
+        if path.exists() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
 }
 
 pub async fn setting(pool: &Pool, name: &str) -> sqlx::Result<Option<String>> {
@@ -504,7 +428,7 @@ pub async fn dashboard_page(
     page: i64,
 ) -> sqlx::Result<(Vec<ConnectionRow>, Option<i64>)> {
     let order = ORDER_SQL;
-    let offset = page.max(0) * PAGE_SIZE;
+    let offset = page.clamp(0, MAX_PAGE) * PAGE_SIZE;
     let (ids, total): (Vec<String>, Option<i64>) = if search.is_empty() {
         let ids = sqlx::query_scalar(&format!(
             "SELECT id FROM connections {order} LIMIT $1 OFFSET $2"
@@ -559,6 +483,41 @@ pub async fn dashboard_page(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unsupported_url_never_shows_its_password() {
+        let message = connect_error("mysql://user:hunter2@db/console");
+        assert!(!message.contains("hunter2"), "{message}");
+        assert!(message.contains("mysql"));
+    }
+
+    fn connect_error(url: &str) -> String {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(connect(url))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn the_data_directory_and_database_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("cc-modes-{}", uuid::Uuid::new_v4()));
+        let url = format!("sqlite://{}/data/console.db", dir.display());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let pool = connect(&url).await.unwrap();
+            pool.close().await;
+        });
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.join("data")), 0o700);
+        assert_eq!(mode(&dir.join("data/console.db")), 0o600);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn sqlite_urls_name_their_file() {

@@ -1,0 +1,242 @@
+//! The account page: change your password, see and end your sessions, manage admins.
+
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+
+use crate::components::{FieldError, FormAlert, Page};
+use crate::error::AppError;
+use crate::model::{AccountView, format_time};
+
+/// The signed-in admin and the request's headers, for the account server functions.
+#[cfg(feature = "ssr")]
+async fn signed_in()
+-> Result<(crate::ssr::state::AppState, String, axum::http::HeaderMap), AppError> {
+    let admin = crate::auth::ssr::require_admin().await?;
+    let state = crate::ssr::state::state()?;
+    let headers = use_context::<axum::http::request::Parts>()
+        .map(|p| p.headers)
+        .unwrap_or_default();
+    Ok((state, admin, headers))
+}
+
+#[server(prefix = "/api", endpoint = "load_account")]
+pub async fn load_account() -> Result<AccountView, AppError> {
+    let (state, admin, headers) = signed_in().await?;
+    ssr::account(&state, &admin, &headers).await
+}
+
+#[server(prefix = "/api", endpoint = "change_password")]
+pub async fn change_password(
+    current: String,
+    password: String,
+    confirm: String,
+) -> Result<(), AppError> {
+    let (state, admin, headers) = signed_in().await?;
+    ssr::change_password(&state, &admin, &headers, current, &password, &confirm).await
+}
+
+#[server(prefix = "/api", endpoint = "end_session")]
+pub async fn end_session(id: String) -> Result<(), AppError> {
+    let (state, admin, _) = signed_in().await?;
+    ssr::end_session(&state, &admin, &id).await
+}
+
+#[server(prefix = "/api", endpoint = "end_other_sessions")]
+pub async fn end_other_sessions() -> Result<u64, AppError> {
+    let (state, admin, headers) = signed_in().await?;
+    ssr::end_other_sessions(&state, &admin, &headers).await
+}
+
+#[server(prefix = "/api", endpoint = "add_admin")]
+pub async fn add_admin(
+    username: String,
+    password: String,
+    confirm: String,
+) -> Result<(), AppError> {
+    let (state, _, _) = signed_in().await?;
+    ssr::add_admin(&state, &username, &password, &confirm).await
+}
+
+#[server(prefix = "/api", endpoint = "delete_admin")]
+pub async fn delete_admin(id: String) -> Result<(), AppError> {
+    let (state, admin, _) = signed_in().await?;
+    ssr::delete_admin(&state, &admin, &id).await
+}
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let change = ServerAction::<ChangePassword>::new();
+    let end_one = ServerAction::<EndSession>::new();
+    let end_others = ServerAction::<EndOtherSessions>::new();
+    let add = ServerAction::<AddAdmin>::new();
+    let delete = ServerAction::<DeleteAdmin>::new();
+    let data = Resource::new(
+        move || {
+            (
+                change.version().get(),
+                end_one.version().get(),
+                end_others.version().get(),
+                add.version().get(),
+                delete.version().get(),
+            )
+        },
+        |_| load_account(),
+    );
+    let first_error = |results: Vec<Option<Result<(), AppError>>>| {
+        results.into_iter().flatten().find_map(Result::err)
+    };
+    let change_errors = Signal::derive(move || first_error(vec![change.value().get()]));
+    let session_errors = Signal::derive(move || {
+        first_error(vec![
+            end_one.value().get(),
+            end_others.value().get().map(|r| r.map(|_| ())),
+        ])
+    });
+    let admin_errors =
+        Signal::derive(move || first_error(vec![add.value().get(), delete.value().get()]));
+    view! {
+        <Page title="Your account" signed_in=true>
+            {move || change.value().get().and_then(Result::ok).map(|()| view! {
+                <p class="notice" role="status">"Password changed. Every other session has been ended."</p>
+            })}
+            <section class="card form">
+                <h2>"Change password"</h2>
+                <FormAlert error=change_errors/>
+                <ActionForm action=change>
+                    <label for="current">"Current password"</label>
+                    <input id="current" name="current" type="password" autocomplete="current-password" required/>
+                    <FieldError error=change_errors field="current"/>
+                    <label for="new-password">"New password"</label>
+                    <input id="new-password" name="password" type="password" autocomplete="new-password" minlength="12" required/>
+                    <FieldError error=change_errors field="password"/>
+                    <label for="confirm">"Repeat the new password"</label>
+                    <input id="confirm" name="confirm" type="password" autocomplete="new-password" required/>
+                    <FieldError error=change_errors field="confirm"/>
+                    <button type="submit" class="primary">"Change password"</button>
+                </ActionForm>
+            </section>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(account) => view! {
+                            <Sessions account=account.clone() end_one=end_one end_others=end_others errors=session_errors/>
+                            <Admins account=account add=add delete=delete errors=admin_errors/>
+                        }.into_any(),
+                        Err(e) => view! { <FormAlert error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </Page>
+    }
+}
+
+#[component]
+fn Sessions(
+    account: AccountView,
+    end_one: ServerAction<EndSession>,
+    end_others: ServerAction<EndOtherSessions>,
+    errors: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let rows = account
+        .sessions
+        .into_iter()
+        .map(|s| {
+            let action = match (s.current, s.id) {
+                (true, _) => view! { <strong>"This session"</strong> }.into_any(),
+                (false, Some(id)) => view! {
+                    <ActionForm action=end_one>
+                        <input type="hidden" name="id" value=id/>
+                        <button type="submit">"End"</button>
+                    </ActionForm>
+                }
+                .into_any(),
+                (false, None) => "".into_any(),
+            };
+            view! {
+                <tr>
+                    <td class="mono">{s.address}</td>
+                    <td>{s.user_agent}</td>
+                    <td>{format_time(s.created_at)}</td>
+                    <td>{format_time(s.last_seen_at)}</td>
+                    <td>{action}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card">
+            <h2>"Your sessions"</h2>
+            <FormAlert error=errors/>
+            <FieldError error=errors field="session"/>
+            <table class="sessions">
+                <thead><tr><th>"Address"</th><th>"Browser"</th><th>"Signed in"</th><th>"Last seen"</th><th></th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+            <ActionForm action=end_others>
+                <button type="submit" class="danger">"End all other sessions"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+fn Admins(
+    account: AccountView,
+    add: ServerAction<AddAdmin>,
+    delete: ServerAction<DeleteAdmin>,
+    errors: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let rows = account
+        .admins
+        .into_iter()
+        .map(|a| {
+            let action = if a.me {
+                view! { <strong>"You"</strong> }.into_any()
+            } else {
+                view! {
+                    <ActionForm action=delete>
+                        <input type="hidden" name="id" value=a.id/>
+                        <button type="submit" class="danger">"Delete admin"</button>
+                    </ActionForm>
+                }
+                .into_any()
+            };
+            view! {
+                <tr>
+                    <td>{a.username}</td>
+                    <td>{format_time(a.created_at)}</td>
+                    <td>{action}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card">
+            <h2>"Admins"</h2>
+            <p class="hint">"Every admin can do everything; roles come later."</p>
+            <table class="admins">
+                <thead><tr><th>"User name"</th><th>"Created"</th><th></th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+            <FormAlert error=errors/>
+            <FieldError error=errors field="admin"/>
+            <h3>"Add an admin"</h3>
+            <ActionForm action=add>
+                <div class="form">
+                    <label for="admin-username">"User name"</label>
+                    <input id="admin-username" name="username" autocomplete="off" maxlength="64" required/>
+                    <FieldError error=errors field="username"/>
+                    <label for="admin-password">"Password"</label>
+                    <input id="admin-password" name="password" type="password" autocomplete="new-password" minlength="12" required/>
+                    <FieldError error=errors field="password"/>
+                    <label for="admin-confirm">"Repeat the password"</label>
+                    <input id="admin-confirm" name="confirm" type="password" autocomplete="new-password" required/>
+                    <FieldError error=errors field="confirm"/>
+                    <button type="submit">"Add admin"</button>
+                </div>
+            </ActionForm>
+        </section>
+    }
+}

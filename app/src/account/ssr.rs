@@ -1,0 +1,164 @@
+//! Accounts on the server: change password, sessions, other admins.
+
+use axum::http::HeaderMap;
+
+use crate::auth::ssr::{
+    current_token_hash, hash_password, validate_new_password, validate_username, verify_password,
+};
+use crate::error::AppError;
+use crate::model::{AccountView, AdminView, SessionView};
+use crate::ssr::state::{AppState, internal};
+use crate::ssr::store;
+
+pub async fn account(
+    state: &AppState,
+    admin_id: &str,
+    headers: &HeaderMap,
+) -> Result<AccountView, AppError> {
+    let current = current_token_hash(state, headers);
+    let username = store::admin_name(&state.pool, admin_id)
+        .await
+        .map_err(internal)?
+        .ok_or(AppError::Unauthorized)?;
+    let sessions = store::sessions_of(&state.pool, admin_id)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|s| SessionView {
+            current: current.as_deref() == Some(s.token_hash.as_str()),
+            id: s.id,
+            address: s.address.unwrap_or_else(|| "unknown".to_owned()),
+            user_agent: s.user_agent.unwrap_or_default(),
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+        })
+        .collect();
+    let admins = store::admins(&state.pool)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|a| AdminView {
+            me: a.id == admin_id,
+            id: a.id,
+            username: a.username,
+            created_at: a.created_at,
+        })
+        .collect();
+    Ok(AccountView {
+        now: state.now(),
+        username,
+        sessions,
+        admins,
+    })
+}
+
+/// Changes the signed-in admin's password after checking the current one, and ends every
+/// other session (a thief's included).
+pub async fn change_password(
+    state: &AppState,
+    admin_id: &str,
+    headers: &HeaderMap,
+    current: String,
+    password: &str,
+    confirm: &str,
+) -> Result<(), AppError> {
+    let username = store::admin_name(&state.pool, admin_id)
+        .await
+        .map_err(internal)?
+        .ok_or(AppError::Unauthorized)?;
+    let hash = store::admin_password_hash(&state.pool, admin_id)
+        .await
+        .map_err(internal)?;
+    let _slot = state.limiter.argon2_slot()?;
+    if !verify_password(current, hash).await? {
+        return Err(AppError::invalid(
+            "current",
+            "The current password is not right.",
+        ));
+    }
+    validate_new_password(password, confirm, &username)?;
+    let hash = hash_password(password.to_owned()).await?;
+    store::set_password(&state.pool, admin_id, &hash)
+        .await
+        .map_err(internal)?;
+    let keep = current_token_hash(state, headers);
+    let ended = store::end_other_sessions(&state.pool, admin_id, keep.as_deref())
+        .await
+        .map_err(internal)?;
+    tracing::info!(admin = %admin_id, ended, "password changed; other sessions ended");
+    Ok(())
+}
+
+pub async fn end_session(state: &AppState, admin_id: &str, id: &str) -> Result<(), AppError> {
+    if store::end_session(&state.pool, admin_id, id)
+        .await
+        .map_err(internal)?
+    {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "session",
+            "That session has already ended.",
+        ))
+    }
+}
+
+pub async fn end_other_sessions(
+    state: &AppState,
+    admin_id: &str,
+    headers: &HeaderMap,
+) -> Result<u64, AppError> {
+    let keep = current_token_hash(state, headers);
+    store::end_other_sessions(&state.pool, admin_id, keep.as_deref())
+        .await
+        .map_err(internal)
+}
+
+/// Another admin with the same rights (roles come later).
+pub async fn add_admin(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    confirm: &str,
+) -> Result<(), AppError> {
+    let username = validate_username(username)?;
+    validate_new_password(password, confirm, &username)?;
+    if store::admin_credentials(&state.pool, &username)
+        .await
+        .map_err(internal)?
+        .is_some()
+    {
+        return Err(AppError::invalid(
+            "username",
+            "An admin with this user name already exists.",
+        ));
+    }
+    let hash = hash_password(password.to_owned()).await?;
+    let id = uuid::Uuid::new_v4().to_string();
+    store::insert_admin(&state.pool, &id, &username, &hash, state.now())
+        .await
+        .map_err(internal)?;
+    tracing::info!(%username, "admin added");
+    Ok(())
+}
+
+/// Deletes another admin (never yourself, never the last one) and ends their sessions.
+pub async fn delete_admin(state: &AppState, admin_id: &str, id: &str) -> Result<(), AppError> {
+    if id == admin_id {
+        return Err(AppError::invalid(
+            "admin",
+            "You cannot delete yourself here; another admin can, or use `concur-console delete-admin`.",
+        ));
+    }
+    match store::delete_admin(&state.pool, id)
+        .await
+        .map_err(internal)?
+    {
+        Some(true) => Ok(()),
+        Some(false) => Err(AppError::invalid(
+            "admin",
+            "The last admin cannot be deleted.",
+        )),
+        None => Err(AppError::invalid("admin", "That admin no longer exists.")),
+    }
+}

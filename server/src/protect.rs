@@ -1,0 +1,297 @@
+//! What every request passes before and after the app: the Host and Origin checks, security
+//! headers, request ids, real status codes for server-function errors, and signatures on the
+//! error messages that travel in redirect URLs.
+
+use std::net::SocketAddr;
+
+use app::error::AppError;
+use app::ssr::state::AppState;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tracing::Instrument;
+
+/// Server-function error bodies are small; anything larger is passed on untouched.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+const SIGNATURE_PARAM: &str = "__sig";
+
+/// The origins the console answers as: the public URL's, and the address it listens on.
+#[derive(Debug, Clone)]
+pub struct Origins {
+    origins: Vec<String>,
+    hosts: Vec<String>,
+    https: bool,
+}
+
+impl Origins {
+    pub fn new(public_url: &str, listening: SocketAddr) -> Self {
+        let mut origins = Vec::new();
+        if let Ok(url) = url::Url::parse(public_url) {
+            origins.push(url.origin().ascii_serialization());
+        }
+        origins.push(format!("http://{listening}"));
+        let hosts = origins
+            .iter()
+            .filter_map(|o| o.split_once("://").map(|(_, h)| h.to_owned()))
+            .collect();
+        Self {
+            https: public_url.starts_with("https://"),
+            origins,
+            hosts,
+        }
+    }
+
+    fn knows_host(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        self.hosts.iter().any(|h| {
+            *h == host
+                || h.strip_suffix(":80").is_some_and(|b| b == host) && !self.https
+                || h.strip_suffix(":443").is_some_and(|b| b == host)
+        })
+    }
+
+    /// A state-changing request a browser sent from another site (a forged form post).
+    fn cross_site(&self, headers: &HeaderMap) -> bool {
+        let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+        if text(header::HeaderName::from_static("sec-fetch-site")) == Some("cross-site") {
+            return true;
+        }
+        match text(header::ORIGIN) {
+            Some(origin) => !self.origins.iter().any(|o| o == origin),
+            None => false,
+        }
+    }
+}
+
+/// Paths machines call by whatever name reaches the console (a service name, an IP): they
+/// carry no session, so DNS rebinding gains nothing there.
+fn any_host(path: &str) -> bool {
+    path == "/health" || path.starts_with("/api/v1/") || path == "/api/openapi.json"
+}
+
+/// Refuses unknown `Host` values (DNS rebinding) and cross-site state changes (CSRF).
+pub async fn origins(State(origins): State<Origins>, request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    if !any_host(request.uri().path()) && !origins.knows_host(host) {
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            "Unknown host: reach the console at the address in CONCUR_CONSOLE_PUBLIC_URL.",
+        )
+            .into_response();
+    }
+    if !matches!(*request.method(), Method::GET | Method::HEAD)
+        && origins.cross_site(request.headers())
+    {
+        return (StatusCode::FORBIDDEN, "Cross-site request refused.").into_response();
+    }
+    next.run(request).await
+}
+
+/// Headers every answer carries; pages also get their CSP from the app (it knows the nonce).
+pub async fn security_headers(
+    State(origins): State<Origins>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let asset = request.uri().path().starts_with("/pkg/");
+    let setup = request.uri().path() == "/setup";
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // No URL ever leaks to another site; the setup page (its URL carries the token) sends none
+    // at all. Other pages keep same-origin referrers: without JavaScript a failed form post
+    // finds its way back to the form through the Referer.
+    let policy = if setup { "no-referrer" } else { "same-origin" };
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static(policy));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !asset && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if origins.https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    response
+}
+
+/// Gives every request an id (in its log lines and the `X-Request-Id` answer header), and
+/// logs every 500 with it: a 500 is a bug, and the id finds its cause in the log.
+pub async fn request_id(request: Request, next: Next) -> Response {
+    let id = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
+    let span = tracing::info_span!("request", id = %id);
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).instrument(span).await;
+    if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!(request_id = %id, %method, %path, "answered 500");
+    }
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+/// Server functions answer every error with 500; this gives each its real status, mapped
+/// once by [`AppError::status`], with `Retry-After` where waiting helps.
+pub async fn error_status(request: Request, next: Next) -> Response {
+    let server_function =
+        request.uri().path().starts_with("/api/") && !request.uri().path().starts_with("/api/v1/");
+    let response = next.run(request).await;
+    if !server_function || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_ERROR_BODY).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "").into_response();
+    };
+    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = StatusCode::from_u16(error.status()).unwrap_or(parts.status);
+        if let Some(seconds) = error.retry_after() {
+            parts
+                .headers
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+fn signature(key: &[u8; 32], message: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
+    mac.update(message.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn query_value<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Without JavaScript, a failed form comes back to its page with the error in the URL
+/// (`__err`). Only errors this process put there are shown: the redirect it sends is signed,
+/// and a page asked for with an unsigned or forged `__err` is sent to the same page without it,
+/// so a link cannot put text of an attacker's choosing on a real page.
+pub async fn signed_errors(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let query = request.uri().query().unwrap_or_default().to_owned();
+    if request.method() == Method::GET
+        && let Some(error) = query_value(&query, "__err")
+    {
+        let genuine = query_value(&query, SIGNATURE_PARAM)
+            .is_some_and(|sig| sig == signature(&state.message_key, error));
+        if !genuine {
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|p| {
+                    !p.starts_with("__err=")
+                        && !p.starts_with("__path=")
+                        && !p.starts_with("__sig=")
+                })
+                .collect();
+            let path = request.uri().path();
+            let target = if kept.is_empty() {
+                path.to_owned()
+            } else {
+                format!("{path}?{}", kept.join("&"))
+            };
+            return Redirect::to(&target).into_response();
+        }
+    }
+    let mut response = next.run(request).await;
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .map(str::to_owned);
+    if let Some(location) = location
+        && let Some((_, target_query)) = location.split_once('?')
+        && let Some(error) = query_value(target_query, "__err")
+    {
+        let signed = format!(
+            "{location}&{SIGNATURE_PARAM}={}",
+            signature(&state.message_key, error)
+        );
+        if let Ok(value) = HeaderValue::from_str(&signed) {
+            response.headers_mut().insert(header::LOCATION, value);
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn only_the_consoles_own_origin_may_change_state() {
+        let o = Origins::new(
+            "https://console.example.com",
+            "127.0.0.1:3000".parse().unwrap(),
+        );
+        assert!(!o.cross_site(&headers(&[])));
+        assert!(!o.cross_site(&headers(&[("origin", "https://console.example.com")])));
+        assert!(!o.cross_site(&headers(&[("origin", "http://127.0.0.1:3000")])));
+        assert!(o.cross_site(&headers(&[("origin", "https://evil.example")])));
+        assert!(o.cross_site(&headers(&[("origin", "null")])));
+        assert!(
+            o.cross_site(&headers(&[("origin", "http://console.example.com")])),
+            "the scheme counts"
+        );
+        assert!(o.cross_site(&headers(&[("sec-fetch-site", "cross-site")])));
+    }
+
+    #[test]
+    fn unknown_hosts_are_refused_so_dns_rebinding_reaches_nothing() {
+        let o = Origins::new(
+            "https://console.example.com",
+            "127.0.0.1:3000".parse().unwrap(),
+        );
+        assert!(o.knows_host("console.example.com"));
+        assert!(o.knows_host("Console.Example.com"));
+        assert!(o.knows_host("127.0.0.1:3000"));
+        assert!(!o.knows_host("evil.example"));
+        assert!(!o.knows_host(""));
+        assert!(any_host("/api/v1/connections/x/token"));
+        assert!(!any_host("/"));
+    }
+
+    #[test]
+    fn error_signatures_depend_on_the_key_and_the_message() {
+        let key = [7u8; 32];
+        assert_eq!(signature(&key, "abc"), signature(&key, "abc"));
+        assert_ne!(signature(&key, "abc"), signature(&key, "abd"));
+        assert_ne!(signature(&key, "abc"), signature(&[8u8; 32], "abc"));
+        assert_eq!(query_value("a=1&__err=xyz&b=2", "__err"), Some("xyz"));
+    }
+}
