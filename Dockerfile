@@ -1,4 +1,7 @@
 # Untested here: this machine has no Docker engine. The stages run the same commands as `make`.
+# The console speaks plain HTTP: run it behind a TLS proxy and set
+# CONCUR_CONSOLE_PUBLIC_URL=https://your.host (and CONCUR_TRUSTED_PROXIES to the proxy's address);
+# it warns at start when it is reachable without https.
 FROM rust:1.95-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
 WORKDIR /src

@@ -138,6 +138,25 @@ test.describe.serial("Concur Console", () => {
     expect((await refused.json()).error).toBe("unauthorized");
   });
 
+  test("pages hydrate under a nonce-based Content-Security-Policy without violations", async ({ page }) => {
+    const violations: string[] = [];
+    page.on("console", (message) => {
+      if (message.text().includes("Content Security Policy")) violations.push(message.text());
+    });
+    const response = await page.goto("/login");
+    const headers = response!.headers();
+    expect(headers["content-security-policy"]).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9_-]+' 'wasm-unsafe-eval'/);
+    expect(headers["x-content-type-options"]).toBe("nosniff");
+    expect(headers["cache-control"]).toBe("no-store");
+    await signIn(page);
+    await page.evaluate(() => ((window as any).__sameDocument = true));
+    await page.getByRole("link", { name: "Account" }).click();
+    await expect(page.getByRole("heading", { name: "Your sessions" })).toBeVisible();
+    await expect(page.getByText("This session")).toBeVisible();
+    expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+    expect(violations).toEqual([]);
+  });
+
   test("no secret appears in any page's HTML", async ({ page }) => {
     const s = await seed();
     await signIn(page);

@@ -34,6 +34,13 @@ impl Origins {
             origins.push(url.origin().ascii_serialization());
         }
         origins.push(format!("http://{listening}"));
+        if listening.ip().is_unspecified() {
+            // Listening on every interface (a container): loopback names reach it too.
+            let port = listening.port();
+            for host in ["127.0.0.1", "localhost", "[::1]"] {
+                origins.push(format!("http://{host}:{port}"));
+            }
+        }
         let hosts = origins
             .iter()
             .filter_map(|o| o.split_once("://").map(|(_, h)| h.to_owned()))
@@ -283,6 +290,9 @@ mod tests {
         assert!(!o.knows_host("evil.example"));
         assert!(!o.knows_host(""));
         assert!(any_host("/api/v1/connections/x/token"));
+        let container = Origins::new("http://0.0.0.0:3000", "0.0.0.0:3000".parse().unwrap());
+        assert!(container.knows_host("localhost:3000"));
+        assert!(!container.knows_host("evil.example:3000"));
         assert!(!any_host("/"));
     }
 
