@@ -158,8 +158,8 @@ pub fn print(lines: &[SweepLine], as_json: bool, out: &mut impl Write) -> std::i
     Ok(())
 }
 
-/// The background job of `serve`: looks at the schedule at least once a minute and refreshes
-/// what is due, until `stop` turns true.
+/// The background job of `serve`: looks at the schedule at least once a minute, refreshes what
+/// is due and sweeps expired sessions, until `stop` turns true.
 pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     let tick = Duration::from_secs(state.keepalive_every.clamp(1, LONGEST_TICK).unsigned_abs());
     tracing::info!(
@@ -174,6 +174,11 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "keep-alive sweep stopped early"),
+        }
+        if let Err(e) =
+            store::delete_expired_sessions(&state.pool, state.now(), state.session_idle).await
+        {
+            tracing::warn!(error = %e, "could not sweep expired sessions");
         }
         tokio::select! {
             _ = tokio::time::sleep(tick) => {}

@@ -127,7 +127,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
-        let state = AppState::build(&settings.config, clock).await?;
+        let mut state = AppState::build(&settings.config, clock).await?;
         let listener = tokio::net::TcpListener::bind(settings.site_addr)
             .await
             .map_err(|e| {
@@ -142,6 +142,16 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(address)
             .build();
+        if settings.config.public_url == format!("http://{}", settings.site_addr) {
+            // No public URL was given: links name the address actually bound, by a name a
+            // browser on this machine can open.
+            let reachable = if address.ip().is_unspecified() {
+                SocketAddr::from(([127, 0, 0, 1], address.port()))
+            } else {
+                address
+            };
+            state.public_url = format!("http://{reachable}");
+        }
         let origins = protect::Origins::new(&settings.config.public_url, address);
         let routes = generate_route_list(App);
         let context_state = state.clone();

@@ -573,3 +573,27 @@ async fn admins_add_and_delete_other_admins_but_never_themselves() {
         1
     );
 }
+
+#[tokio::test]
+async fn expired_sessions_are_swept() {
+    let c = spawn().await;
+    c.admin().await;
+    let old = app::ssr::store::NewSession {
+        token_hash: "old-hash",
+        id: "old",
+        admin_id: "a1",
+        now: 0,
+        expires_at: 10,
+        address: "192.0.2.9",
+        user_agent: "old browser",
+    };
+    app::ssr::store::insert_session(&c.state.pool, &old)
+        .await
+        .unwrap();
+    c.login(&browser(), "192.0.2.10", "admin", PASSWORD).await;
+    let left = app::ssr::store::sessions_of(&c.state.pool, "a1")
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    assert_ne!(left[0].id.as_deref(), Some("old"));
+}

@@ -82,7 +82,7 @@ impl AppState {
     pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         let policy = HostPolicy::parse(&config.allowed_hosts)?;
         let sqlite_file = store::sqlite_path(&config.database_url);
-        if sqlite_file.is_none() && config.console_key.is_none() {
+        if config.database_url.starts_with("postgres") && config.console_key.is_none() {
             return Err(StartError::KeyRequired);
         }
         let pool = store::connect(&config.database_url).await?;
