@@ -169,6 +169,7 @@ impl Console {
             .cipher
             .open(id, "refresh_token", &row.refresh_token_sealed)
             .unwrap()
+            .to_string()
     }
 
     fn count(&self, dashboard: &Value, status: &str) -> i64 {

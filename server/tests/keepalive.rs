@@ -116,6 +116,7 @@ impl Fixture {
             .cipher
             .open(id, "refresh_token", &row.refresh_token_sealed)
             .unwrap()
+            .to_string()
     }
 
     /// Moves the console's and the simulator's clocks together.
@@ -735,4 +736,68 @@ async fn admins_are_reset_and_deleted_from_a_terminal() {
         .unwrap();
     assert!(!last.status.success(), "the last admin stays");
     assert_eq!(store::admin_count(&f.state.pool).await.unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_whose_lease_lapsed_retries_once_with_the_token_another_process_rotated() {
+    let f = fixture().await;
+    f.sim.set_quirks(Quirks {
+        rotate_refresh_tokens: true,
+        ..Quirks::default()
+    });
+    let id = f.connection("Contended").await;
+    let mut config = settings(&f.sim, &f.dir, 1200).config;
+    config.lease_seconds = 30;
+    let other = AppState::build(&config, Arc::new(f.clock.clone()))
+        .await
+        .unwrap();
+
+    // This process asks Concur with the stored token, slowly; its lease lapses meanwhile and
+    // another process rotates the token under its own lease.
+    f.sim.inject(Fault::Slow { millis: 1500 }, 1);
+    let slow = {
+        let (state, id) = (f.state.clone(), id.clone());
+        tokio::spawn(async move {
+            app::connections::refresh::refresh(
+                &state,
+                &id,
+                app::connections::refresh::Need::Always,
+                "validate",
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    f.clock.advance(120);
+    let quick = app::connections::refresh::refresh(
+        &other,
+        &id,
+        app::connections::refresh::Need::Always,
+        "validate",
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        quick,
+        app::connections::refresh::Outcome::Refreshed { problem: None, .. }
+    ));
+    let rotated = f.stored_refresh_token(&id).await;
+
+    let slow = slow.await.unwrap().unwrap();
+    match slow {
+        app::connections::refresh::Outcome::Refreshed { problem, .. } => {
+            assert!(
+                problem.is_none(),
+                "retried with the rotated token: {problem:?}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let latest = f.stored_refresh_token(&id).await;
+    assert_ne!(
+        latest, rotated,
+        "the retry rotated it again and stored the result"
+    );
+    assert!(f.sim.refresh_token_expiry(&latest).is_some());
+    assert_eq!(f.row(&id).await.failing, 0);
 }

@@ -16,6 +16,8 @@ use concur::{
     Problem, RefreshToken,
 };
 
+use zeroize::Zeroizing;
+
 use super::ssr::{
     ACCESS, REFRESH, apply, client_secret, mark_failing, record, save, stored, stored_profile,
 };
@@ -157,7 +159,7 @@ pub fn cached_access_token(
     row: &ConnectionRow,
     now: i64,
     margin: i64,
-) -> Result<Option<(String, i64)>, AppError> {
+) -> Result<Option<(Zeroizing<String>, i64)>, AppError> {
     match (&row.access_token_sealed, row.access_token_expires_at) {
         (Some(sealed), Some(expires)) if expires > now + margin => {
             let token = state
@@ -340,9 +342,9 @@ pub async fn access_token(
     }
 }
 
-fn issued(row: &ConnectionRow, token: String, expires_at: i64) -> Issued {
+fn issued(row: &ConnectionRow, token: Zeroizing<String>, expires_at: i64) -> Issued {
     Issued {
-        access_token: AccessToken::from_stored(token),
+        access_token: AccessToken::from_stored(String::clone(&token)),
         expires_at,
         geolocation: row
             .geolocation

@@ -8,6 +8,8 @@ use concur::{
     Diagnosis, Field, InputError, RefreshToken, RequestToken, ScopeProfile,
 };
 
+use zeroize::Zeroizing;
+
 use super::CredentialsForm;
 use super::refresh::{self, Held, Need};
 use crate::error::AppError;
@@ -90,7 +92,7 @@ fn parse_name(raw: &str) -> Result<String, AppError> {
 fn parse_form(
     state: &AppState,
     form: &CredentialsForm,
-    existing: Option<(&ConnectionRow, String)>,
+    existing: Option<(&ConnectionRow, Zeroizing<String>)>,
 ) -> Result<Parsed, AppError> {
     let name = match &existing {
         Some((row, _)) => row.name.clone(),
@@ -289,7 +291,10 @@ pub(super) async fn stored(state: &AppState, id: &str) -> Result<ConnectionRow, 
 }
 
 /// The client secret of a stored connection, decrypted.
-pub(super) fn client_secret(state: &AppState, row: &ConnectionRow) -> Result<String, AppError> {
+pub(super) fn client_secret(
+    state: &AppState,
+    row: &ConnectionRow,
+) -> Result<Zeroizing<String>, AppError> {
     state
         .cipher
         .open(&row.id, SECRET, &row.client_secret_sealed)

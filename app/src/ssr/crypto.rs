@@ -8,6 +8,7 @@ use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use zeroize::Zeroizing;
 
 const VERSION: &str = "v1";
 const NONCE_LEN: usize = 12;
@@ -106,7 +107,13 @@ impl Cipher {
     }
 
     /// Decrypts what [`Cipher::seal`] wrote for the same row and field.
-    pub fn open(&self, row: &str, field: &str, sealed: &str) -> Result<String, CryptoError> {
+    /// Decrypts `field` of row `row`; the plaintext is wiped from memory when dropped.
+    pub fn open(
+        &self,
+        row: &str,
+        field: &str,
+        sealed: &str,
+    ) -> Result<Zeroizing<String>, CryptoError> {
         let encoded = sealed
             .strip_prefix(&format!("{VERSION}:"))
             .ok_or(CryptoError::Undecryptable)?;
@@ -126,7 +133,12 @@ impl Cipher {
             .0
             .decrypt(Nonce::from_slice(nonce), payload)
             .map_err(|_| CryptoError::Undecryptable)?;
-        String::from_utf8(plaintext).map_err(|_| CryptoError::Undecryptable)
+        String::from_utf8(plaintext)
+            .map(Zeroizing::new)
+            .map_err(|e| {
+                drop(Zeroizing::new(e.into_bytes()));
+                CryptoError::Undecryptable
+            })
     }
 }
 
@@ -143,7 +155,7 @@ mod tests {
         let c = cipher();
         let sealed = c.seal("row-1", "refresh_token", "tok-123");
         assert_eq!(
-            c.open("row-1", "refresh_token", &sealed).unwrap(),
+            c.open("row-1", "refresh_token", &sealed).unwrap().as_str(),
             "tok-123"
         );
         assert!(c.open("row-2", "refresh_token", &sealed).is_err());
@@ -195,7 +207,7 @@ mod tests {
         let (second, source) = Cipher::load(None, &dir).unwrap();
         assert_eq!(source, KeySource::ExistingFile);
         let sealed = first.seal("r", "f", "v");
-        assert_eq!(second.open("r", "f", &sealed).unwrap(), "v");
+        assert_eq!(second.open("r", "f", &sealed).unwrap().as_str(), "v");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

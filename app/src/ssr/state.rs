@@ -157,7 +157,7 @@ fn warn_if_loose(path: &std::path::Path) {
 async fn check_key(pool: &Pool, cipher: &Cipher) -> Result<(), StartError> {
     match store::setting(pool, KEY_CHECK).await? {
         Some(sealed) => match cipher.open("settings", KEY_CHECK, &sealed) {
-            Ok(text) if text == KEY_CHECK_PLAINTEXT => Ok(()),
+            Ok(text) if text.as_str() == KEY_CHECK_PLAINTEXT => Ok(()),
             _ => Err(StartError::WrongKey),
         },
         None => {
