@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Form, State as Extract};
+use axum::extract::State as Extract;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
@@ -22,11 +22,22 @@ pub(crate) struct DataCenter {
     pub state: Arc<Mutex<State>>,
 }
 
+/// Concur answers its paths with or without a trailing slash (SAP's own tutorial asks for
+/// `/profile/identity/v4/Users/`), so every path is routed both ways.
 pub(crate) fn router(data_center: DataCenter) -> Router {
-    Router::new()
-        .route("/oauth2/v0/token", post(token))
-        .route("/profile/identity/v4/Users", get(users))
-        .route("/app-mgmt/v0/connections", delete(revoke))
+    let both = |router: Router<DataCenter>,
+                path: &str,
+                method: axum::routing::MethodRouter<DataCenter>| {
+        router
+            .route(path, method.clone())
+            .route(&format!("{path}/"), method)
+    };
+    let mut router = Router::new();
+    router = both(router, "/oauth2/v0/token", post(token));
+    router = both(router, "/profile/identity/v4/Users", get(users));
+    router = router.route("/profile/identity/v4/Users/{id}", get(user));
+    router = both(router, "/app-mgmt/v0/connections", delete(revoke));
+    router
         .route("/_sim/seed", post(seed))
         .route("/_sim/revoke", post(revoke_for))
         .route("/_sim/request-tokens", post(mint_request_token))
@@ -34,7 +45,88 @@ pub(crate) fn router(data_center: DataCenter) -> Router {
         .route("/_sim/clock", post(advance_clock))
         .route("/_sim/faults", post(inject_fault))
         .route("/_sim/quirks", put(set_quirks))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            data_center.clone(),
+            correlation_header,
+        ))
         .with_state(data_center)
+}
+
+/// Every answer carries a `concur-correlationid` header, as Concur's do.
+async fn correlation_header(
+    Extract(dc): Extract<DataCenter>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    if !response.headers().contains_key(CORRELATION) {
+        let id = lock(&dc).next_correlation_id();
+        if let Ok(value) = header::HeaderValue::from_str(&id) {
+            response.headers_mut().insert(CORRELATION, value);
+        }
+    }
+    response
+}
+
+const CORRELATION: &str = "concur-correlationid";
+
+/// An error answer in the shape of Concur's gateway errors, with a correlation id.
+fn gateway_error(
+    dc: &DataCenter,
+    status: StatusCode,
+    error: &str,
+    description: String,
+) -> Response {
+    let id = lock(dc).next_correlation_id();
+    (
+        status,
+        [(CORRELATION, id.clone())],
+        Json(json!({
+            "error": error,
+            "error_description": description,
+            "concur-correlationid": id,
+        })),
+    )
+        .into_response()
+}
+
+async fn not_found(Extract(dc): Extract<DataCenter>, uri: axum::http::Uri) -> Response {
+    gateway_error(
+        &dc,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("No resource at {}", uri.path()),
+    )
+}
+
+async fn method_not_allowed(
+    Extract(dc): Extract<DataCenter>,
+    method: axum::http::Method,
+) -> Response {
+    gateway_error(
+        &dc,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed here"),
+    )
+}
+
+/// A SCIM error, as the Identity v4 API answers: `schemas`, `status` (a string) and `detail`.
+fn scim_error(dc: &DataCenter, status: StatusCode, detail: &str) -> Response {
+    let id = lock(dc).next_correlation_id();
+    (
+        status,
+        [(CORRELATION, id.clone())],
+        Json(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+            "status": status.as_u16().to_string(),
+            "detail": detail,
+            "concur-correlationid": id,
+        })),
+    )
+        .into_response()
 }
 
 fn lock(dc: &DataCenter) -> std::sync::MutexGuard<'_, State> {
@@ -56,10 +148,21 @@ fn concur_json(status: u16, mut body: Value, correlation_id: String) -> Response
         .into_response()
 }
 
-async fn token(
-    Extract(dc): Extract<DataCenter>,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
+async fn token(Extract(dc): Extract<DataCenter>, headers: HeaderMap, body: Bytes) -> Response {
+    let form_encoded = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form_encoded {
+        let correlation_id = {
+            let mut state = lock(&dc);
+            state.token_requests += 1;
+            state.next_correlation_id()
+        };
+        let reply = crate::state::error(400, "invalid_request", 135, "unsupported request format");
+        return concur_json(reply.status, reply.body, correlation_id);
+    }
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let (fault, correlation_id) = {
         let mut state = lock(&dc);
         (state.faults.pop_front(), state.next_correlation_id())
@@ -131,38 +234,122 @@ fn bearer(state: &State, headers: &HeaderMap) -> Option<(String, AccessRecord)> 
     (record.expires_at > state.now()).then(|| (token.to_owned(), record.clone()))
 }
 
-async fn users(Extract(dc): Extract<DataCenter>, headers: HeaderMap) -> Response {
-    let state = lock(&dc);
-    let Some((_, record)) = bearer(&state, &headers) else {
-        return StatusCode::UNAUTHORIZED.into_response();
+/// The users every simulated company has.
+const USERS: [&str; 3] = ["ada", "grace", "edsger"];
+
+/// The company whose users a bearer token may read, or the refusal Concur would answer.
+fn reader(dc: &DataCenter, headers: &HeaderMap) -> Result<String, (StatusCode, &'static str)> {
+    let record = {
+        let state = lock(dc);
+        bearer(&state, headers).map(|(_, record)| record)
     };
-    let Some(company) = record.company else {
-        return StatusCode::FORBIDDEN.into_response();
+    let Some(record) = record else {
+        return Err((
+            StatusCode::UNAUTHORIZED,
+            "The bearer token is missing, invalid or expired.",
+        ));
     };
-    if !record
+    let readable = record
         .scopes
         .iter()
-        .any(|s| s.starts_with("identity.user."))
-    {
-        return StatusCode::FORBIDDEN.into_response();
+        .any(|s| s.starts_with("identity.user."));
+    match record.company {
+        Some(company) if readable => Ok(company),
+        _ => Err((
+            StatusCode::FORBIDDEN,
+            "The token does not grant identity.user scopes for a company.",
+        )),
     }
+}
+
+fn user_resource(company: &str, index: usize, name: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "id": user_id(company, index),
+        "userName": format!("{name}@{company}.example"),
+        "active": true,
+    })
+}
+
+/// A stable id per company and user, so a listed user can be read again by id.
+fn user_id(company: &str, index: usize) -> String {
+    let prefix: String = company
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(8)
+        .collect();
+    format!("{prefix:0<8}-0000-4000-8000-{index:012}")
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Page {
+    count: Option<usize>,
+    start_index: Option<usize>,
+}
+
+async fn users(
+    Extract(dc): Extract<DataCenter>,
+    headers: HeaderMap,
+    axum::extract::Query(page): axum::extract::Query<Page>,
+) -> Response {
+    let company = match reader(&dc, &headers) {
+        Ok(company) => company,
+        Err((status, detail)) => return scim_error(&dc, status, detail),
+    };
+    let start = page.start_index.unwrap_or(1).max(1);
+    let count = page.count.unwrap_or(100).min(100);
+    let resources: Vec<Value> = USERS
+        .iter()
+        .enumerate()
+        .skip(start - 1)
+        .take(count)
+        .map(|(i, name)| user_resource(&company, i, name))
+        .collect();
     Json(json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
-        "totalResults": 3,
-        "itemsPerPage": 1,
-        "startIndex": 1,
-        "Resources": [{"id": uuid::Uuid::new_v4().to_string(), "userName": format!("ada@{company}.example")}],
+        "totalResults": USERS.len(),
+        "startIndex": start,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
     }))
     .into_response()
 }
 
+async fn user(
+    Extract(dc): Extract<DataCenter>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let company = match reader(&dc, &headers) {
+        Ok(company) => company,
+        Err((status, detail)) => return scim_error(&dc, status, detail),
+    };
+    match USERS
+        .iter()
+        .enumerate()
+        .find(|(i, _)| user_id(&company, *i) == id)
+    {
+        Some((i, name)) => Json(user_resource(&company, i, name)).into_response(),
+        None => scim_error(&dc, StatusCode::NOT_FOUND, "No user has this id."),
+    }
+}
+
 async fn revoke(Extract(dc): Extract<DataCenter>, headers: HeaderMap) -> Response {
-    let mut state = lock(&dc);
-    let Some((_, record)) = bearer(&state, &headers) else {
-        return StatusCode::UNAUTHORIZED.into_response();
+    let record = {
+        let state = lock(&dc);
+        bearer(&state, &headers).map(|(_, record)| record)
+    };
+    let Some(record) = record else {
+        return gateway_error(
+            &dc,
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "The bearer token is missing, invalid or expired.".to_owned(),
+        );
     };
     if let Some(company) = record.company {
-        state.revoke(&company, &record.client_id);
+        lock(&dc).revoke(&company, &record.client_id);
     }
     StatusCode::NO_CONTENT.into_response()
 }
@@ -185,7 +372,12 @@ async fn seed(Extract(dc): Extract<DataCenter>, Json(body): Json<SeedRequest>) -
         .unwrap_or_else(|| crate::DEMO_SCOPES.iter().map(|s| s.to_string()).collect());
     match lock(&dc).seed(&body.data_center, scopes) {
         Some(seed) => Json(seed).into_response(),
-        None => (StatusCode::BAD_REQUEST, "unknown data centre").into_response(),
+        None => gateway_error(
+            &dc,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("unknown data centre {:?}", body.data_center),
+        ),
     }
 }
 

@@ -266,34 +266,36 @@ impl State {
     }
 
     /// The token endpoint's decision for a form posted to `data_center`.
+    /// The token endpoint, with the codes and descriptions of Concur's documented table.
     pub fn token(&mut self, data_center: &str, form: &HashMap<String, String>) -> Reply {
         self.token_requests += 1;
         let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
         let client_id = field("client_id").to_ascii_lowercase();
-        if client_id.is_empty() || field("client_secret").is_empty() {
-            return error(
-                400,
-                "invalid_request",
-                62,
-                "client_id and client_secret are required",
-            );
+        if client_id.is_empty() {
+            return error(400, "invalid_request", 62, "client_id was not supplied");
+        }
+        if field("client_secret").is_empty() {
+            return error(400, "invalid_request", 63, "client_secret was not supplied");
         }
         let Some(client) = self.clients.get(&client_id).cloned() else {
             return error(401, "invalid_client", 61, "client not found");
         };
         if client.secret != field("client_secret") {
-            return error(401, "invalid_client", 64, "Incorrect credentials");
+            return error(401, "invalid_client", 64, INCORRECT_CREDENTIALS);
         }
         if !client.enabled {
             return error(401, "access_denied", 59, "client disabled");
         }
         let grant = field("grant_type");
+        if grant.is_empty() {
+            return error(400, "invalid_request", 65, "grant_type was not supplied");
+        }
         if !client.grants.iter().any(|g| g == grant) {
             return error(
                 400,
                 "invalid_grant",
                 60,
-                "grant not allowed for this client",
+                "these are not the grants you are looking for",
             );
         }
         match grant {
@@ -305,16 +307,21 @@ impl State {
             }
             _ => error(
                 400,
-                "unsupported_grant_type",
-                63,
-                "grant_type is not supported",
+                "invalid_grant",
+                60,
+                "these are not the grants you are looking for",
             ),
         }
     }
 
     fn refresh_grant(&mut self, data_center: &str, client: &ClientSpec, token: &str) -> Reply {
         if token.is_empty() {
-            return error(400, "invalid_request", 65, "refresh_token is required");
+            return error(
+                400,
+                "invalid_request",
+                106,
+                "refresh_token was not supplied",
+            );
         }
         let now = self.now();
         let Some(record) = self.refresh_tokens.get(token).cloned() else {
@@ -329,7 +336,7 @@ impl State {
                 400,
                 "invalid_grant",
                 105,
-                "this grant was not issued to you",
+                "this grant was not issued to you!",
             );
         }
         let origin = match self.company_origin(data_center, &record.company, &client.id) {
@@ -359,17 +366,19 @@ impl State {
         form: &HashMap<String, String>,
     ) -> Reply {
         let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
-        if field("credtype") != "authtoken" {
-            return error(400, "invalid_request", 120, "credtype is invalid");
-        }
         let (company, token) = (field("username").to_ascii_lowercase(), field("password"));
-        if company.is_empty() || token.is_empty() {
-            return error(
-                400,
-                "invalid_request",
-                106,
-                "username and password are required",
-            );
+        if company.is_empty() {
+            return error(400, "invalid_request", 51, "username was not supplied");
+        }
+        if token.is_empty() {
+            return error(400, "invalid_request", 52, "password was not supplied");
+        }
+        match field("credtype") {
+            "authtoken" => {}
+            // Without credtype Concur takes the pair for a user's login and password; the
+            // simulator has no users, so that login fails as a wrong password would.
+            "" | "password" => return error(400, "invalid_grant", 5, INCORRECT_CREDENTIALS),
+            _ => return error(400, "invalid_request", 120, "credtype is invalid"),
         }
         let now = self.now();
         let usable = self
@@ -378,7 +387,7 @@ impl State {
             .filter(|r| r.company == company && r.expires_at > now && r.uses_left > 0)
             .cloned();
         let Some(record) = usable else {
-            return error(400, "invalid_grant", 19, "Incorrect credentials");
+            return error(400, "invalid_grant", 5, INCORRECT_CREDENTIALS);
         };
         if record.client_id != client.id {
             return error(
@@ -407,7 +416,7 @@ impl State {
         client_id: &str,
     ) -> Result<String, Reply> {
         let Some(record) = self.companies.get(company) else {
-            return Err(error(400, "invalid_grant", 19, "Incorrect credentials"));
+            return Err(error(400, "invalid_grant", 5, INCORRECT_CREDENTIALS));
         };
         let home = self
             .origin(&record.data_center)
@@ -476,7 +485,11 @@ impl State {
     }
 }
 
-fn error(status: u16, error: &str, code: i64, description: &str) -> Reply {
+/// The description Concur gives for a wrong secret, password or request token.
+const INCORRECT_CREDENTIALS: &str = "Incorrect Credentials. Please Retry";
+
+/// A token endpoint refusal: `error`, `error_description` and the numeric `code`.
+pub(crate) fn error(status: u16, error: &str, code: i64, description: &str) -> Reply {
     Reply {
         status,
         body: json!({"error": error, "error_description": description, "code": code}),
