@@ -2,6 +2,7 @@
 //! encryption, sessions, the Concur calls) compiles under the `ssr` feature and never into wasm.
 
 pub mod account;
+pub mod alerts;
 pub mod api_keys;
 pub mod auth;
 mod components;

@@ -52,6 +52,7 @@ async fn seed(database_url: &str) -> String {
         trusted_proxies: Vec::new(),
         session_idle: 1800,
         session_lifetime: 43_200,
+        alerts: app::alerts::ssr::AlertConfig::default(),
     };
     let state = AppState::build(&config, Arc::new(SystemClock))
         .await

@@ -28,6 +28,7 @@ async fn state(database_url: &str, sim: &Simulator) -> AppState {
         trusted_proxies: Vec::new(),
         session_idle: 1800,
         session_lifetime: 43_200,
+        alerts: app::alerts::ssr::AlertConfig::default(),
     };
     AppState::build(&config, Arc::new(SystemClock))
         .await

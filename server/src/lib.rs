@@ -1,6 +1,7 @@
 //! The `concur-console` binary's library: command line and commands, so tests run them in-process.
 
 pub mod admin;
+pub mod alerts;
 pub mod api;
 pub mod cli;
 pub mod demo;

@@ -17,7 +17,9 @@ use concur::{ClientConfig, Clock};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 
-use crate::{api, keepalive, protect};
+use app::alerts::ssr::{AlertConfig, Email, Webhook, parse_thresholds};
+
+use crate::{alerts, api, keepalive, protect};
 
 const DEFAULT_DATABASE_URL: &str = "sqlite://data/concur-console.db";
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
@@ -64,6 +66,7 @@ impl Settings {
                 trusted_proxies: parse_proxies(&var("CONCUR_TRUSTED_PROXIES").unwrap_or_default())?,
                 session_idle: duration("CONCUR_SESSION_IDLE", DEFAULT_SESSION_IDLE)?,
                 session_lifetime: duration("CONCUR_SESSION_LIFETIME", DEFAULT_SESSION_LIFETIME)?,
+                alerts: alert_config(&var)?,
             },
             site_addr,
             site_root: var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
@@ -76,6 +79,44 @@ impl Settings {
             },
         })
     }
+}
+
+/// Alert thresholds and the channels set in the environment.
+fn alert_config(var: &dyn Fn(&str) -> Option<String>) -> Result<AlertConfig, String> {
+    let thresholds =
+        parse_thresholds(&var("CONCUR_ALERT_DAYS").unwrap_or_else(|| "30,14,7,3,1".into()))?;
+    let webhook = match (
+        var("CONCUR_ALERT_WEBHOOK_URL"),
+        var("CONCUR_ALERT_WEBHOOK_SECRET"),
+    ) {
+        (Some(url), Some(secret)) => Some(Webhook { url, secret }),
+        (Some(_), None) => {
+            return Err("CONCUR_ALERT_WEBHOOK_SECRET is required with CONCUR_ALERT_WEBHOOK_URL (receivers verify the signature with it)".into());
+        }
+        (None, _) => None,
+    };
+    let email = match var("CONCUR_SMTP_URL") {
+        Some(smtp_url) => {
+            let from = var("CONCUR_ALERT_EMAIL_FROM")
+                .ok_or("CONCUR_ALERT_EMAIL_FROM is required with CONCUR_SMTP_URL")?;
+            let to: Vec<String> = var("CONCUR_ALERT_EMAIL_TO")
+                .unwrap_or_default()
+                .split(',')
+                .map(|a| a.trim().to_owned())
+                .filter(|a| !a.is_empty())
+                .collect();
+            if to.is_empty() {
+                return Err("CONCUR_ALERT_EMAIL_TO (comma-separated addresses) is required with CONCUR_SMTP_URL".into());
+            }
+            Some(Email { smtp_url, from, to })
+        }
+        None => None,
+    };
+    Ok(AlertConfig {
+        thresholds,
+        webhook,
+        email,
+    })
 }
 
 /// `CONCUR_TRUSTED_PROXIES`: comma-separated IP addresses of the proxies in front.
@@ -189,9 +230,12 @@ impl Application {
     /// finishes the refreshes under way (so no rotated token is lost) and stops.
     pub async fn run(self) -> std::io::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let job = self
-            .keepalive
-            .then(|| tokio::spawn(keepalive::run(self.state.clone(), stopped)));
+        let jobs = self.keepalive.then(|| {
+            [
+                tokio::spawn(keepalive::run(self.state.clone(), stopped.clone())),
+                tokio::spawn(alerts::run(self.state.clone(), stopped)),
+            ]
+        });
         let served = axum::serve(
             self.listener,
             self.router
@@ -200,7 +244,7 @@ impl Application {
         .with_graceful_shutdown(shutdown_signal())
         .await;
         let _ = stop.send(true);
-        if let Some(job) = job {
+        for job in jobs.into_iter().flatten() {
             let _ = job.await;
         }
         served

@@ -39,6 +39,7 @@ async fn spawn() -> Console {
             trusted_proxies: Vec::new(),
             session_idle: 1800,
             session_lifetime: 43_200,
+            alerts: app::alerts::ssr::AlertConfig::default(),
         },
         site_addr: "127.0.0.1:0".parse().unwrap(),
         site_root: "target/site".into(),
@@ -671,6 +672,7 @@ async fn a_wrong_key_stops_the_start() {
         trusted_proxies: Vec::new(),
         session_idle: 1800,
         session_lifetime: 43_200,
+        alerts: app::alerts::ssr::AlertConfig::default(),
     };
     let err = app::ssr::state::AppState::build(&config, Arc::new(c.clock.clone()))
         .await

@@ -43,6 +43,7 @@ fn settings(sim: &Simulator, dir: &std::path::Path, rate: u32) -> Settings {
             trusted_proxies: Vec::new(),
             session_idle: 1800,
             session_lifetime: 43_200,
+            alerts: app::alerts::ssr::AlertConfig::default(),
         },
         site_addr: "127.0.0.1:0".parse().unwrap(),
         site_root: "target/site".into(),

@@ -33,6 +33,7 @@ async fn spawn() -> Console {
             trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
             session_idle: 1800,
             session_lifetime: 43_200,
+            alerts: app::alerts::ssr::AlertConfig::default(),
         },
         site_addr: "127.0.0.1:0".parse().unwrap(),
         site_root: "target/site".into(),

@@ -24,7 +24,7 @@ use super::ssr::{
 use crate::error::AppError;
 use crate::model::DAY;
 use crate::ssr::state::{AppState, internal};
-use crate::ssr::store::{self, ConnectionRow};
+use crate::ssr::store::{self, ConnectionRow, ValidationRow};
 
 /// A cached access token is handed out while more than this many seconds remain.
 pub const ACCESS_TOKEN_MARGIN: i64 = 300;
@@ -244,6 +244,21 @@ async fn refresh_held(
             record(id, now, started, Some(d), source)
         }
     };
+    note_status_change(&mut check, was_failing, &row);
+    save(state, &row, false, &check).await?;
+    let problem = match result {
+        Ok(checked) => checked.diagnosis(),
+        Err(d) => Some(d),
+    };
+    Ok(Outcome::Refreshed { row, problem })
+}
+
+/// Records on the check, once, that it moved the connection into or out of `failing`.
+pub(super) fn note_status_change(
+    check: &mut ValidationRow,
+    was_failing: bool,
+    row: &ConnectionRow,
+) {
     let is_failing = row.failing != 0;
     if was_failing != is_failing {
         check.status_change = Some(if is_failing {
@@ -251,14 +266,8 @@ async fn refresh_held(
         } else {
             "Recovered: working again.".to_owned()
         });
-        tracing::info!(connection = %id, failing = is_failing, source, "connection status changed");
+        tracing::info!(connection = %row.id, failing = is_failing, source = %check.source, "connection status changed");
     }
-    save(state, &row, false, &check).await?;
-    let problem = match result {
-        Ok(checked) => checked.diagnosis(),
-        Err(d) => Some(d),
-    };
-    Ok(Outcome::Refreshed { row, problem })
 }
 
 fn refresh_token(state: &AppState, row: &ConnectionRow) -> Result<RefreshToken, AppError> {

@@ -322,14 +322,11 @@ async fn replace_held(state: &AppState, id: &str, form: CredentialsForm) -> Resu
         .cipher
         .seal(id, SECRET, p.credentials.client_secret.expose());
     row.client_secret_mask = p.credentials.client_secret.mask();
+    let was_failing = row.failing != 0;
     apply(state, &mut row, &checked, now);
-    save(
-        state,
-        &row,
-        false,
-        &record(id, now, started, checked.diagnosis().as_ref(), VALIDATE),
-    )
-    .await
+    let mut check = record(id, now, started, checked.diagnosis().as_ref(), VALIDATE);
+    refresh::note_status_change(&mut check, was_failing, &row);
+    save(state, &row, false, &check).await
 }
 
 /// Re-checks stored credentials ("Validate now") through the one refresh path.

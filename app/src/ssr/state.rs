@@ -7,6 +7,7 @@ use concur::{ClientConfig, Clock, ConcurClient, HostPolicy};
 
 use super::crypto::{Cipher, CryptoError, KeySource};
 use super::store::{self, Pool, StoreError};
+use crate::alerts::ssr::AlertConfig;
 use crate::auth::ssr::LoginLimiter;
 use crate::connections::refresh::ConnectionLocks;
 use crate::error::AppError;
@@ -33,6 +34,8 @@ pub struct Config {
     pub session_idle: i64,
     /// …and after this many in any case.
     pub session_lifetime: i64,
+    /// Alert thresholds and channels from the environment.
+    pub alerts: AlertConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +79,7 @@ pub struct AppState {
     pub data_dir: PathBuf,
     /// Signs the error messages the server puts into redirect URLs (per process).
     pub message_key: Arc<[u8; 32]>,
+    pub alerts: AlertConfig,
 }
 
 impl AppState {
@@ -122,6 +126,7 @@ impl AppState {
             session_lifetime: config.session_lifetime,
             data_dir,
             message_key: Arc::new(random_key()),
+            alerts: config.alerts.clone(),
             secure_cookies: config.public_url.starts_with("https://"),
             public_url: config.public_url.trim_end_matches('/').to_owned(),
         })

@@ -10,10 +10,12 @@ use sqlx::{Any, AnyPool, ConnectOptions, Executor, FromRow};
 use crate::model::Status;
 
 mod accounts;
+mod alerts;
 mod api_keys;
 mod leases;
 
 pub use accounts::*;
+pub use alerts::*;
 pub use api_keys::{
     ApiKeyRow, api_key_by_hash, api_keys, insert_api_key, revoke_api_key, touch_api_key,
 };
@@ -150,7 +152,7 @@ pub async fn put_setting(pool: &Pool, name: &str, value: &str) -> sqlx::Result<(
 
 // ---- connections ----
 
-const CONNECTION_COLUMNS: &str = "id, name, client_id, authorization_url, geolocation, company_uuid, scope_profile, required_scopes, granted_scopes, failing, last_problem, refresh_token_expires_at, access_token_expires_at, last_checked_at, last_ok_at, client_secret_sealed, refresh_token_sealed, client_secret_mask, refresh_token_mask, created_at, updated_at, access_token_sealed, next_refresh_at, transient_failures, next_step";
+pub(super) const CONNECTION_COLUMNS: &str = "id, name, client_id, authorization_url, geolocation, company_uuid, scope_profile, required_scopes, granted_scopes, failing, last_problem, refresh_token_expires_at, access_token_expires_at, last_checked_at, last_ok_at, client_secret_sealed, refresh_token_sealed, client_secret_mask, refresh_token_mask, created_at, updated_at, access_token_sealed, next_refresh_at, transient_failures, next_step";
 
 /// A stored connection; the secrets are sealed (see `crypto`).
 #[derive(Debug, Clone, FromRow)]

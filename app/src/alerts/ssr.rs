@@ -1,0 +1,347 @@
+//! Deciding which alerts fire. Each alert is marked in the database in the transaction that
+//! puts its deliveries in the outbox, so a restart or a second replica never sends it twice.
+
+use serde_json::json;
+
+use crate::error::AppError;
+use crate::model::{DAY, days_left, format_time};
+use crate::ssr::state::{AppState, internal};
+use crate::ssr::store::{self, ConnectionRow, OutboxRow};
+
+/// Concur unreachable for longer than this raises an alert.
+const UNREACHABLE_AFTER: i64 = DAY;
+/// Status changes older than this are not looked at again.
+const STATUS_WINDOW: i64 = 2 * DAY;
+
+/// Where alerts go. Built from the environment; the Settings page fills what it leaves out.
+#[derive(Debug, Clone, Default)]
+pub struct AlertConfig {
+    /// Days before expiry that warn, most distant first (`CONCUR_ALERT_DAYS`).
+    pub thresholds: Vec<i64>,
+    pub webhook: Option<Webhook>,
+    pub email: Option<Email>,
+}
+
+#[derive(Clone)]
+pub struct Webhook {
+    pub url: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone)]
+pub struct Email {
+    /// `smtp://user:pass@host:587?tls=required`, `smtps://…`; holds a password.
+    pub smtp_url: String,
+    pub from: String,
+    pub to: Vec<String>,
+}
+
+impl std::fmt::Debug for Email {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Email")
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AlertConfig {
+    /// The channels deliveries go to.
+    pub fn channels(&self) -> Vec<&'static str> {
+        let mut channels = Vec::new();
+        if self.webhook.is_some() {
+            channels.push("webhook");
+        }
+        if self.email.is_some() {
+            channels.push("email");
+        }
+        channels
+    }
+}
+
+/// Reads `30,14,7,3,1`: whole days, each at least 1, most distant first.
+pub fn parse_thresholds(raw: &str) -> Result<Vec<i64>, String> {
+    let mut days = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| {
+            d.parse::<i64>()
+                .ok()
+                .filter(|n| (1..=365).contains(n))
+                .ok_or_else(|| {
+                    format!("CONCUR_ALERT_DAYS: {d:?} is not a number of days from 1 to 365")
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    days.sort_unstable_by(|a, b| b.cmp(a));
+    days.dedup();
+    Ok(days)
+}
+
+/// What an alert is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Expiring,
+    Failing,
+    Unreachable,
+    Recovered,
+    Test,
+}
+
+impl Event {
+    pub fn key(self) -> &'static str {
+        match self {
+            Event::Expiring => "expiring",
+            Event::Failing => "failing",
+            Event::Unreachable => "unreachable",
+            Event::Recovered => "recovered",
+            Event::Test => "test",
+        }
+    }
+}
+
+/// The alert body every channel sends; `text` reads well on its own (Slack, Teams, e-mail).
+fn payload(
+    state: &AppState,
+    row: &ConnectionRow,
+    event: Event,
+    event_id: &str,
+    now: i64,
+) -> serde_json::Value {
+    let left = row.refresh_token_expires_at.map(|at| days_left(at, now));
+    let expires = row.refresh_token_expires_at.map(format_time);
+    let link = format!("{}/connections/{}", state.public_url, row.id);
+    let renew = concur::Diagnosis::new(concur::Problem::RefreshTokenInvalid).next_step();
+    let what = match event {
+        Event::Expiring => match (left, &expires) {
+            (Some(d), Some(at)) if d >= 0 => format!(
+                "The Concur refresh token of “{}” expires in {d} day{} ({at}).",
+                row.name,
+                if d == 1 { "" } else { "s" }
+            ),
+            (_, Some(at)) => format!(
+                "The Concur refresh token of “{}” expired on {at}.",
+                row.name
+            ),
+            _ => format!(
+                "The Concur refresh token of “{}” is about to expire.",
+                row.name
+            ),
+        },
+        Event::Failing => format!(
+            "“{}” is failing: {}",
+            row.name,
+            row.last_problem
+                .clone()
+                .unwrap_or_else(|| "Concur refused the stored credentials.".into())
+        ),
+        Event::Unreachable => format!(
+            "Concur has been unreachable for “{}” for more than 24 hours; the console keeps retrying.",
+            row.name
+        ),
+        Event::Recovered => format!("“{}” works again.", row.name),
+        Event::Test => "A test alert from Concur Console: this channel works.".to_owned(),
+    };
+    let todo = match event {
+        Event::Expiring => format!("To renew (Client ID {}): {renew}.", row.client_id),
+        Event::Failing => row
+            .next_step
+            .clone()
+            .map(|s| format!("Next step (Client ID {}): {s}", row.client_id))
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    let message = [what, todo]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    json!({
+        "event_id": event_id,
+        "event": event.key(),
+        "connection": { "id": row.id, "name": row.name },
+        "days_left": left,
+        "expires_at": row.refresh_token_expires_at.and_then(rfc3339),
+        "status": row.status(now).key(),
+        "message": message,
+        "link": link,
+        "text": format!("{message} {link}"),
+    })
+}
+
+fn rfc3339(t: i64) -> Option<String> {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()?
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
+/// Marks an alert and queues its deliveries in one transaction; false when it had fired.
+async fn fire(
+    state: &AppState,
+    config: &AlertConfig,
+    row: &ConnectionRow,
+    event: Event,
+    mark: &str,
+    now: i64,
+) -> Result<bool, AppError> {
+    let mut tx = state.pool.begin().await.map_err(internal)?;
+    if !store::mark_alert(&mut *tx, &row.id, mark, now)
+        .await
+        .map_err(internal)?
+    {
+        return Ok(false);
+    }
+    let event_id = uuid::Uuid::now_v7().to_string();
+    let body = payload(state, row, event, &event_id, now).to_string();
+    for channel in config.channels() {
+        let delivery = OutboxRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            event_id: event_id.clone(),
+            connection_id: Some(row.id.clone()),
+            event: event.key().to_owned(),
+            channel: channel.to_owned(),
+            payload: body.clone(),
+            state: "pending".to_owned(),
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            created_at: now,
+            sent_at: None,
+        };
+        store::enqueue(&mut *tx, &delivery)
+            .await
+            .map_err(internal)?;
+    }
+    tx.commit().await.map_err(internal)?;
+    tracing::info!(connection = %row.id, event = event.key(), mark, "alert raised");
+    Ok(true)
+}
+
+/// The most urgent threshold that applies at `left` days, if any.
+pub fn most_urgent(thresholds: &[i64], left: i64) -> Option<i64> {
+    thresholds.iter().copied().filter(|&t| left < t).min()
+}
+
+/// Looks at every connection once and raises what is due: expiry thresholds, failing,
+/// recovered, and Concur unreachable for a day. Returns how many alerts fired.
+pub async fn evaluate(state: &AppState, config: &AlertConfig) -> Result<usize, AppError> {
+    let now = state.now();
+    let mut fired = 0;
+    let horizon = config.thresholds.first().copied().unwrap_or(0);
+    for row in store::alert_candidates(&state.pool, now, horizon * DAY, now - UNREACHABLE_AFTER)
+        .await
+        .map_err(internal)?
+    {
+        if let Some(at) = row.refresh_token_expires_at
+            && row.failing == 0
+            && let Some(threshold) = most_urgent(&config.thresholds, days_left(at, now).max(0))
+        {
+            let mark = format!("expiry:{threshold}:{at}");
+            fired += usize::from(fire(state, config, &row, Event::Expiring, &mark, now).await?);
+        }
+        if row.transient_failures > 0 && row.failing == 0 {
+            let since = row.last_ok_at.unwrap_or(row.created_at);
+            if now - since > UNREACHABLE_AFTER {
+                let mark = format!("unreachable:{since}");
+                fired +=
+                    usize::from(fire(state, config, &row, Event::Unreachable, &mark, now).await?);
+            }
+        }
+    }
+    for (validation_id, connection_id, change) in
+        store::status_changes_since(&state.pool, now - STATUS_WINDOW)
+            .await
+            .map_err(internal)?
+    {
+        let Some(row) = store::connection(&state.pool, &connection_id)
+            .await
+            .map_err(internal)?
+        else {
+            continue;
+        };
+        let event = if change.starts_with("Recovered") {
+            Event::Recovered
+        } else {
+            Event::Failing
+        };
+        let mark = format!("status:{validation_id}");
+        fired += usize::from(fire(state, config, &row, event, &mark, now).await?);
+    }
+    Ok(fired)
+}
+
+/// A test alert on every configured channel (the Settings page's "Send test").
+pub async fn send_test(state: &AppState, config: &AlertConfig) -> Result<usize, AppError> {
+    let now = state.now();
+    let channels = config.channels();
+    if channels.is_empty() {
+        return Err(AppError::invalid(
+            "channel",
+            "Set up a webhook or e-mail first.",
+        ));
+    }
+    let event_id = uuid::Uuid::now_v7().to_string();
+    let body = json!({
+        "event_id": event_id,
+        "event": Event::Test.key(),
+        "connection": null,
+        "days_left": null,
+        "expires_at": null,
+        "status": null,
+        "message": "A test alert from Concur Console: this channel works.",
+        "text": "A test alert from Concur Console: this channel works.",
+    })
+    .to_string();
+    for channel in &channels {
+        let delivery = OutboxRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            event_id: event_id.clone(),
+            connection_id: None,
+            event: Event::Test.key().to_owned(),
+            channel: (*channel).to_owned(),
+            payload: body.clone(),
+            state: "pending".to_owned(),
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            created_at: now,
+            sent_at: None,
+        };
+        store::enqueue(&state.pool, &delivery)
+            .await
+            .map_err(internal)?;
+    }
+    Ok(channels.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_read_as_days_most_distant_first() {
+        assert_eq!(parse_thresholds("30,14,7,3,1").unwrap(), [30, 14, 7, 3, 1]);
+        assert_eq!(parse_thresholds(" 1, 7 ,7,30").unwrap(), [30, 7, 1]);
+        assert!(parse_thresholds("0").is_err());
+        assert!(parse_thresholds("week").is_err());
+    }
+
+    #[test]
+    fn the_most_urgent_threshold_that_applies_is_the_one_that_fires() {
+        let t = [30, 14, 7, 3, 1];
+        assert_eq!(most_urgent(&t, 45), None);
+        assert_eq!(most_urgent(&t, 29), Some(30));
+        assert_eq!(most_urgent(&t, 2), Some(3), "first seen at 2 days left");
+        assert_eq!(most_urgent(&t, 0), Some(1));
+    }
+}

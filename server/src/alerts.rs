@@ -1,0 +1,313 @@
+//! Alert delivery: the outbox is read, each delivery goes out on its channel (a signed webhook
+//! or an e-mail), and a failure is retried with back-off. A crash replays what was not sent;
+//! receivers de-duplicate by the `event_id` in the body.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use app::alerts::ssr::{AlertConfig, Email, Webhook};
+use app::error::AppError;
+use app::ssr::state::{AppState, internal};
+use app::ssr::store::{self, OutboxRow};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// Attempts before a delivery is given up as failed.
+const MAX_ATTEMPTS: i64 = 8;
+/// The wait before the second attempt; it doubles, up to an hour.
+const FIRST_RETRY: i64 = 30;
+const LONGEST_RETRY: i64 = 3600;
+/// How long one attempt may take before another process may try again.
+const ATTEMPT_LEASE: i64 = 120;
+const BATCH: i64 = 50;
+const TIMEOUT: Duration = Duration::from_secs(15);
+/// How often the job looks for alerts to raise and deliveries to make.
+const TICK: Duration = Duration::from_secs(15);
+
+fn retry_after(attempts: i64) -> i64 {
+    FIRST_RETRY
+        .saturating_mul(1 << (attempts - 1).clamp(0, 20))
+        .min(LONGEST_RETRY)
+}
+
+/// `sha256=<hex>` of HMAC-SHA256 over `"{timestamp}.{body}"` with the shared secret.
+pub fn signature(secret: &str, timestamp: &str, body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256={hex}")
+}
+
+/// Addresses a webhook may never reach: link-local ranges (cloud metadata lives there) and
+/// the unspecified address.
+fn forbidden(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast(),
+        IpAddr::V6(v6) => {
+            let mapped = v6.to_ipv4_mapped();
+            (v6.segments()[0] & 0xffc0) == 0xfe80
+                || v6.is_unspecified()
+                || v6
+                    == "fd00:ec2::254"
+                        .parse::<std::net::Ipv6Addr>()
+                        .expect("address")
+                || mapped.is_some_and(|v4| v4.is_link_local() || v4.is_unspecified())
+        }
+    }
+}
+
+/// Checks a webhook URL: https, or an origin listed in `CONCUR_ALLOWED_HOSTS`; returns the
+/// address to connect to, resolved once and checked, so DNS cannot swap it afterwards.
+pub async fn outbound_target(
+    raw: &str,
+    policy: &concur::HostPolicy,
+) -> Result<(url::Url, SocketAddr), String> {
+    let url = url::Url::parse(raw).map_err(|_| "the webhook URL is not a URL".to_owned())?;
+    if url.scheme() != "https" && !policy.permits(&url) {
+        return Err(
+            "the webhook URL must be https (or an origin listed in CONCUR_ALLOWED_HOSTS)".into(),
+        );
+    }
+    let host = url
+        .host_str()
+        .ok_or_else(|| "the webhook URL has no host".to_owned())?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    if host.eq_ignore_ascii_case("metadata.google.internal") {
+        return Err("the webhook URL names a cloud metadata service".into());
+    }
+    let port = url.port_or_known_default().unwrap_or(443);
+    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|e| format!("cannot resolve the webhook host: {e}"))?
+        .collect();
+    if addresses.iter().any(|a| forbidden(a.ip())) || addresses.is_empty() {
+        return Err("the webhook host resolves to a link-local or metadata address".into());
+    }
+    Ok((url, addresses[0]))
+}
+
+async fn send_webhook(
+    webhook: &Webhook,
+    policy: &concur::HostPolicy,
+    body: &str,
+    now: i64,
+) -> Result<(), String> {
+    let (url, address) = outbound_target(&webhook.url, policy).await?;
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(TIMEOUT)
+        .resolve(&host, address)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let timestamp = now.to_string();
+    let response = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-concur-console-timestamp", &timestamp)
+        .header(
+            "x-concur-console-signature",
+            signature(&webhook.secret, &timestamp, body),
+        )
+        .body(body.to_owned())
+        .send()
+        .await
+        .map_err(|e| format!("the webhook could not be reached: {}", without_url(&e)))?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the webhook answered HTTP {}",
+            response.status().as_u16()
+        ))
+    }
+}
+
+/// A reqwest error without the URL (it may carry a token in its path or query).
+fn without_url(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".to_owned()
+    } else if e.is_connect() {
+        "connection refused or failed".to_owned()
+    } else {
+        "request failed".to_owned()
+    }
+}
+
+async fn send_email(email: &Email, body: &str) -> Result<(), String> {
+    use lettre::message::header::ContentType;
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+    let alert: serde_json::Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
+    let name = alert["connection"]["name"]
+        .as_str()
+        .unwrap_or("Concur Console");
+    let subject = match alert["event"].as_str() {
+        Some("expiring") => format!("[Concur Console] {name}: refresh token expiring"),
+        Some("failing") => format!("[Concur Console] {name}: failing"),
+        Some("unreachable") => format!("[Concur Console] {name}: Concur unreachable"),
+        Some("recovered") => format!("[Concur Console] {name}: recovered"),
+        _ => "[Concur Console] test alert".to_owned(),
+    };
+    let text = alert["text"].as_str().unwrap_or_default().to_owned();
+    let mut message = Message::builder()
+        .from(
+            email
+                .from
+                .parse()
+                .map_err(|_| "CONCUR_ALERT_EMAIL_FROM is not an e-mail address")?,
+        )
+        .subject(subject);
+    for to in &email.to {
+        message = message.to(to
+            .parse()
+            .map_err(|_| format!("{to:?} is not an e-mail address"))?);
+    }
+    let message = message
+        .header(ContentType::TEXT_PLAIN)
+        .body(text)
+        .map_err(|e| e.to_string())?;
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&email.smtp_url)
+        .map_err(|_| "CONCUR_SMTP_URL is not a valid smtp:// or smtps:// URL".to_owned())?
+        .timeout(Some(TIMEOUT))
+        .build();
+    transport
+        .send(message)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("the SMTP server refused or failed: {e}"))
+}
+
+async fn attempt(
+    state: &AppState,
+    config: &AlertConfig,
+    row: &OutboxRow,
+    now: i64,
+) -> Result<(), String> {
+    match (row.channel.as_str(), &config.webhook, &config.email) {
+        ("webhook", Some(webhook), _) => {
+            send_webhook(webhook, state.concur.policy(), &row.payload, now).await
+        }
+        ("email", _, Some(email)) => send_email(email, &row.payload).await,
+        (channel, _, _) => Err(format!("the {channel} channel is no longer set up")),
+    }
+}
+
+/// Sends what is due in the outbox; returns (sent, failed attempts).
+pub async fn deliver_due(
+    state: &AppState,
+    config: &AlertConfig,
+) -> Result<(usize, usize), AppError> {
+    let now = state.now();
+    let due = store::due_deliveries(&state.pool, now, BATCH)
+        .await
+        .map_err(internal)?;
+    let (mut sent, mut failed) = (0, 0);
+    for row in due {
+        if !store::claim_delivery(&state.pool, &row, now + ATTEMPT_LEASE)
+            .await
+            .map_err(internal)?
+        {
+            continue;
+        }
+        let attempts = row.attempts + 1;
+        match attempt(state, config, &row, now).await {
+            Ok(()) => {
+                store::delivered(&state.pool, &row.id, attempts, state.now())
+                    .await
+                    .map_err(internal)?;
+                tracing::info!(event = %row.event, channel = %row.channel, attempts, "alert delivered");
+                sent += 1;
+            }
+            Err(error) => {
+                let next = (attempts < MAX_ATTEMPTS).then(|| now + retry_after(attempts));
+                store::delivery_failed(&state.pool, &row.id, attempts, &error, next)
+                    .await
+                    .map_err(internal)?;
+                tracing::warn!(event = %row.event, channel = %row.channel, attempts, %error, gave_up = next.is_none(), "alert delivery failed");
+                failed += 1;
+            }
+        }
+    }
+    Ok((sent, failed))
+}
+
+/// One round of the alert job: raise what is due, then deliver.
+pub async fn run_once(state: &AppState, config: &AlertConfig) -> Result<(), AppError> {
+    app::alerts::ssr::evaluate(state, config).await?;
+    deliver_due(state, config).await?;
+    Ok(())
+}
+
+/// The background job of `serve`: raises and delivers alerts every few seconds until `stop`.
+pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let config = state.alerts.clone();
+    if config.channels().is_empty() {
+        tracing::info!(
+            "no alert channel is set up (CONCUR_ALERT_WEBHOOK_URL, CONCUR_SMTP_URL); alerts are recorded but not sent"
+        );
+    }
+    loop {
+        if let Err(e) = run_once(&state, &config).await {
+            tracing::warn!(error = %e, "alert round stopped early");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(TICK) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_wait_longer_each_time_up_to_an_hour() {
+        assert_eq!(retry_after(1), 30);
+        assert_eq!(retry_after(2), 60);
+        assert_eq!(retry_after(10), 3600);
+    }
+
+    #[test]
+    fn the_signature_is_an_hmac_of_timestamp_dot_body() {
+        let s = signature("secret", "1700000000", "{\"a\":1}");
+        assert!(s.starts_with("sha256=") && s.len() == 7 + 64);
+        assert_ne!(s, signature("secret", "1700000001", "{\"a\":1}"));
+        assert_ne!(s, signature("other", "1700000000", "{\"a\":1}"));
+    }
+
+    #[test]
+    fn link_local_and_metadata_addresses_are_forbidden() {
+        for bad in [
+            "169.254.169.254",
+            "169.254.1.1",
+            "fe80::1",
+            "fd00:ec2::254",
+            "0.0.0.0",
+            "::ffff:169.254.169.254",
+        ] {
+            assert!(forbidden(bad.parse().unwrap()), "{bad}");
+        }
+        for fine in [
+            "93.184.216.34",
+            "10.0.0.5",
+            "127.0.0.1",
+            "2606:2800:220:1::1",
+        ] {
+            assert!(!forbidden(fine.parse().unwrap()), "{fine}");
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! Alerts with an injected clock: each expiry threshold once (across a restart), the most urgent
+//! one for a connection first seen late, re-armed by a renewal, failing and recovered, webhook
+//! deliveries checked by a receiver that verifies the HMAC, retries, and e-mail to an SMTP sink.
+
+use std::sync::{Arc, Mutex};
+
+use app::alerts::ssr::{AlertConfig, Email, Webhook};
+use app::connections::CredentialsForm;
+use app::ssr::state::{AppState, Config};
+use app::ssr::store;
+use axum::http::{HeaderMap, StatusCode};
+use concur::{ClientConfig, Clock, ManualClock};
+use concur_sim::{DEMO_SCOPES, Simulator};
+use serde_json::Value;
+use server::alerts::{deliver_due, run_once, signature};
+
+const DAY: i64 = 86_400;
+const SECRET: &str = "shared webhook secret";
+
+/// A webhook receiver that verifies each signature, answers `failures` 500s first, and keeps
+/// what it accepted.
+#[derive(Clone, Default)]
+struct Receiver {
+    accepted: Arc<Mutex<Vec<Value>>>,
+    failures: Arc<Mutex<usize>>,
+}
+
+impl Receiver {
+    async fn spawn(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let me = self.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: String| {
+                let me = me.clone();
+                async move {
+                    let timestamp = headers["x-concur-console-timestamp"].to_str().unwrap();
+                    let claimed = headers["x-concur-console-signature"].to_str().unwrap();
+                    if claimed != signature(SECRET, timestamp, &body) {
+                        return StatusCode::UNAUTHORIZED;
+                    }
+                    let mut failures = me.failures.lock().unwrap();
+                    if *failures > 0 {
+                        *failures -= 1;
+                        return StatusCode::INTERNAL_SERVER_ERROR;
+                    }
+                    me.accepted
+                        .lock()
+                        .unwrap()
+                        .push(serde_json::from_str(&body).unwrap());
+                    StatusCode::NO_CONTENT
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        origin
+    }
+
+    fn events(&self) -> Vec<(String, Option<i64>)> {
+        self.accepted
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                (
+                    v["event"].as_str().unwrap().to_owned(),
+                    v["days_left"].as_i64(),
+                )
+            })
+            .collect()
+    }
+}
+
+struct Fixture {
+    sim: Simulator,
+    clock: ManualClock,
+    config: Config,
+    state: AppState,
+    receiver: Receiver,
+}
+
+async fn fixture(email: Option<Email>) -> Fixture {
+    let sim = Simulator::spawn().await.unwrap();
+    let receiver = Receiver::default();
+    let origin = receiver.spawn().await;
+    let dir = std::env::temp_dir().join(format!("cc-alerts-{}", uuid::Uuid::new_v4()));
+    let config = Config {
+        database_url: format!("sqlite://{}/console.db", dir.display()),
+        console_key: None,
+        allowed_hosts: format!("{},{origin}", sim.allowed_hosts()),
+        public_url: "https://console.example".into(),
+        client: ClientConfig::default(),
+        keepalive_every: DAY,
+        lease_seconds: 90,
+        trusted_proxies: Vec::new(),
+        session_idle: 1800,
+        session_lifetime: 43_200,
+        alerts: AlertConfig {
+            thresholds: vec![30, 14, 7, 3, 1],
+            webhook: Some(Webhook {
+                url: format!("{origin}/hook"),
+                secret: SECRET.into(),
+            }),
+            email,
+        },
+    };
+    let clock = ManualClock::at(sim.now());
+    let state = AppState::build(&config, Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    Fixture {
+        sim,
+        clock,
+        config,
+        state,
+        receiver,
+    }
+}
+
+impl Fixture {
+    async fn connection(&self, name: &str) -> String {
+        let (client_id, secret) = self.sim.add_app(DEMO_SCOPES);
+        let company = self.sim.add_company("us2");
+        let mut form = CredentialsForm::default();
+        form.mode = "refresh-token".into();
+        form.name = name.into();
+        form.client_id = client_id.clone();
+        form.client_secret = secret;
+        form.refresh_token = self.sim.issue_refresh_token(&company, &client_id);
+        form.authorization_url = self.sim.origin("us2");
+        form.scope_profile = "expense-approvals".into();
+        app::connections::ssr::create(&self.state, form)
+            .await
+            .unwrap()
+    }
+
+    /// Pretends the refresh token expires `seconds` from now (as when keep-alive cannot run).
+    async fn expires_in(&self, id: &str, seconds: i64) {
+        sqlx::query("UPDATE connections SET refresh_token_expires_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(self.clock.now() + seconds)
+            .execute(&self.state.pool)
+            .await
+            .unwrap();
+    }
+
+    async fn round(&self) {
+        run_once(&self.state, &self.state.alerts).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn each_threshold_fires_once_even_across_a_restart() {
+    let f = fixture(None).await;
+    let id = f.connection("ACME").await;
+    f.expires_in(&id, 40 * DAY - 3600).await;
+    f.round().await;
+    assert!(f.receiver.events().is_empty(), "40 days left: nothing yet");
+    // Walk the clock a day at a time, two rounds a day, across every threshold.
+    for _ in 0..40 {
+        f.clock.advance(DAY);
+        f.round().await;
+        f.round().await;
+    }
+    let events = f.receiver.events();
+    let days: Vec<i64> = events.iter().map(|(_, d)| d.unwrap()).collect();
+    assert!(events.iter().all(|(e, _)| e == "expiring"));
+    assert_eq!(
+        days,
+        [29, 13, 6, 2, 0],
+        "one alert per threshold: 30, 14, 7, 3, 1"
+    );
+
+    let restarted = AppState::build(&f.config, Arc::new(f.clock.clone()))
+        .await
+        .unwrap();
+    run_once(&restarted, &restarted.alerts).await.unwrap();
+    assert_eq!(
+        f.receiver.events().len(),
+        5,
+        "a restart sends nothing twice"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_first_seen_at_two_days_gets_only_the_most_urgent_alert() {
+    let f = fixture(None).await;
+    let id = f.connection("Late").await;
+    f.expires_in(&id, 2 * DAY + 3600).await;
+    f.round().await;
+    f.round().await;
+    assert_eq!(f.receiver.events(), [("expiring".to_owned(), Some(2))]);
+    let alert = f.receiver.accepted.lock().unwrap()[0].clone();
+    assert_eq!(alert["connection"]["name"], "Late");
+    assert_eq!(alert["status"], "critical");
+    assert!(alert["expires_at"].as_str().unwrap().ends_with('Z'));
+    let text = alert["text"].as_str().unwrap();
+    assert!(
+        text.contains("Company Request Token") && text.contains("Client ID"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("https://console.example/connections/{id}")),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_renewed_token_re_arms_the_thresholds() {
+    let f = fixture(None).await;
+    let id = f.connection("Renewed").await;
+    f.expires_in(&id, 5 * DAY).await;
+    f.round().await;
+    assert_eq!(f.receiver.events().len(), 1);
+    f.expires_in(&id, 6 * DAY).await;
+    f.round().await;
+    assert_eq!(f.receiver.events().len(), 2, "a new lifetime warns again");
+}
+
+#[tokio::test]
+async fn failing_and_recovered_are_each_announced_once() {
+    let f = fixture(None).await;
+    let id = f.connection("Flaky company").await;
+    let row = store::connection(&f.state.pool, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    let company = row.company_uuid.clone().unwrap();
+    f.sim.revoke(&company, &row.client_id);
+    app::connections::ssr::recheck(&f.state, &id).await.unwrap();
+    f.round().await;
+    f.round().await;
+    let events: Vec<String> = f.receiver.events().into_iter().map(|(e, _)| e).collect();
+    assert_eq!(events, ["failing"]);
+    let failing = f.receiver.accepted.lock().unwrap()[0].clone();
+    assert!(
+        failing["message"].as_str().unwrap().contains("Next step"),
+        "{failing}"
+    );
+    assert!(
+        !failing.to_string().contains(&row.refresh_token_mask[6..]),
+        "no secret"
+    );
+
+    let token = f.sim.issue_refresh_token(&company, &row.client_id);
+    let mut form = CredentialsForm::default();
+    form.mode = "refresh-token".into();
+    form.client_id = row.client_id.clone();
+    form.refresh_token = token;
+    form.authorization_url = row.authorization_url.clone();
+    app::connections::ssr::replace(&f.state, &id, form)
+        .await
+        .unwrap();
+    app::connections::ssr::recheck(&f.state, &id).await.unwrap();
+    f.round().await;
+    let events: Vec<String> = f.receiver.events().into_iter().map(|(e, _)| e).collect();
+    assert_eq!(events, ["failing", "recovered"]);
+}
+
+#[tokio::test]
+async fn a_failing_webhook_is_retried_and_then_succeeds() {
+    let f = fixture(None).await;
+    let id = f.connection("Retry").await;
+    *f.receiver.failures.lock().unwrap() = 2;
+    f.expires_in(&id, 10 * DAY).await;
+    f.round().await;
+    assert!(f.receiver.events().is_empty());
+    let history = store::deliveries(&f.state.pool, Some(&id), 10)
+        .await
+        .unwrap();
+    assert_eq!(history[0].state, "pending");
+    assert_eq!(history[0].attempts, 1);
+    assert!(history[0].last_error.as_deref().unwrap().contains("500"));
+    deliver_due(&f.state, &f.state.alerts).await.unwrap();
+    assert_eq!(f.receiver.events().len(), 0, "not before its retry time");
+    f.clock.advance(30);
+    deliver_due(&f.state, &f.state.alerts).await.unwrap();
+    f.clock.advance(60);
+    deliver_due(&f.state, &f.state.alerts).await.unwrap();
+    assert_eq!(f.receiver.events().len(), 1);
+    let history = store::deliveries(&f.state.pool, Some(&id), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        (history[0].state.as_str(), history[0].attempts),
+        ("sent", 3)
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_to_a_link_local_or_plain_http_address_is_refused() {
+    let policy = concur::HostPolicy::parse("").unwrap();
+    for url in [
+        "http://hooks.example.com/x",
+        "https://169.254.169.254/latest",
+        "https://[fe80::1]/x",
+    ] {
+        assert!(
+            server::alerts::outbound_target(url, &policy).await.is_err(),
+            "{url}"
+        );
+    }
+}
+
+/// A minimal SMTP server: accepts one message per connection and keeps its DATA.
+async fn smtp_sink() -> (String, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("smtp://{}", listener.local_addr().unwrap());
+    let messages = Arc::new(Mutex::new(Vec::new()));
+    let kept = messages.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+                let mut data: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(body) = data.as_mut() {
+                        if line == "." {
+                            kept.lock().unwrap().push(data.take().unwrap());
+                            write.write_all(b"250 queued\r\n").await.unwrap();
+                        } else {
+                            body.push_str(&line);
+                            body.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250 sink\r\n",
+                        "DATA" => {
+                            data = Some(String::new());
+                            b"354 go on\r\n"
+                        }
+                        "QUIT" => {
+                            write.write_all(b"221 bye\r\n").await.unwrap();
+                            break;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    write.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (url, messages)
+}
+
+#[tokio::test]
+async fn an_alert_e_mail_reaches_a_real_smtp_server() {
+    let (url, messages) = smtp_sink().await;
+    let f = fixture(Some(Email {
+        smtp_url: url,
+        from: "console@example.com".into(),
+        to: vec!["ops@example.com".into(), "finance@example.com".into()],
+    }))
+    .await;
+    let id = f.connection("Mailed").await;
+    f.expires_in(&id, 6 * DAY).await;
+    f.round().await;
+    let messages = messages.lock().unwrap().clone();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let mail = &messages[0];
+    assert!(
+        mail.contains("Subject: [Concur Console] Mailed: refresh token expiring"),
+        "{mail}"
+    );
+    assert!(mail.contains("expires in 6 days"), "{mail}");
+    let history = store::deliveries(&f.state.pool, Some(&id), 10)
+        .await
+        .unwrap();
+    assert!(
+        history.iter().all(|d| d.state == "sent"),
+        "webhook and e-mail both sent"
+    );
+}
