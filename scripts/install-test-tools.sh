@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# What the end-to-end tests need beyond the build tools: Debian's Chromium.
+# What the tests need beyond the build tools: Debian's Chromium for the end-to-end tests, and
+# Prometheus' Python client, whose text-format parser checks `/metrics`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,3 +12,8 @@ if ! command -v chromium >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 
+
+if ! python3 -c "import prometheus_client" >/dev/null 2>&1; then
+  echo "==> installing prometheus-client (Python) for the /metrics format check"
+  python3 -m pip install --quiet --disable-pip-version-check prometheus-client 2>&1 | grep -v "Running pip as the 'root' user" || true
+fi

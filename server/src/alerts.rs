@@ -226,6 +226,7 @@ pub async fn deliver_due(
                     .await
                     .map_err(internal)?;
                 tracing::info!(event = %row.event, channel = %row.channel, attempts, "alert delivered");
+                state.metrics.alert_deliveries.add(&[&row.channel, "sent"]);
                 sent += 1;
             }
             Err(error) => {
@@ -234,6 +235,10 @@ pub async fn deliver_due(
                     .await
                     .map_err(internal)?;
                 tracing::warn!(event = %row.event, channel = %row.channel, attempts, %error, gave_up = next.is_none(), "alert delivery failed");
+                state
+                    .metrics
+                    .alert_deliveries
+                    .add(&[&row.channel, "failed"]);
                 failed += 1;
             }
         }

@@ -116,15 +116,25 @@ fn internal_error(e: &AppError) -> Response {
     )
 }
 
+/// The token endpoint, counted by answer status for `/metrics`.
 async fn token(State(api): State<Api>, Path(id): Path<String>, headers: HeaderMap) -> Response {
-    let Some(presented) = bearer(&headers) else {
+    let response = answer_token(&api, &id, &headers).await;
+    api.state
+        .metrics
+        .token_api_requests
+        .add(&[response.status().as_str()]);
+    response
+}
+
+async fn answer_token(api: &Api, id: &str, headers: &HeaderMap) -> Response {
+    let Some(presented) = bearer(headers) else {
         return refuse(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "Send an API key of this connection: Authorization: Bearer <key>.",
         );
     };
-    let key = match authenticate(&api.state, presented, &id).await {
+    let key = match authenticate(&api.state, presented, id).await {
         Ok(Ok(key)) => key,
         Ok(Err(KeyRefusal::Unknown)) => {
             return refuse(
@@ -152,7 +162,7 @@ async fn token(State(api): State<Api>, Path(id): Path<String>, headers: HeaderMa
             i64::try_from(wait).unwrap_or(60),
         );
     }
-    match access_token(&api.state, &id).await {
+    match access_token(&api.state, id).await {
         Ok(Ok(issued)) => {
             let mut response = Json(json!({
                 "access_token": issued.access_token.expose(),

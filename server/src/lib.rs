@@ -9,6 +9,7 @@ pub mod files;
 pub mod keepalive;
 pub mod manage;
 pub mod openapi;
+pub mod ops;
 pub mod protect;
 pub mod serve;
 pub mod validate;

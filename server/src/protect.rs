@@ -77,7 +77,10 @@ impl Origins {
 /// Paths machines call by whatever name reaches the console (a service name, an IP): they
 /// carry no session, so DNS rebinding gains nothing there.
 fn any_host(path: &str) -> bool {
-    path == "/health" || path.starts_with("/api/v1/") || path == "/api/openapi.json"
+    matches!(
+        path,
+        "/health" | "/healthz" | "/readyz" | "/metrics" | "/api/openapi.json"
+    ) || path.starts_with("/api/v1/")
 }
 
 /// Refuses unknown `Host` values (DNS rebinding) and cross-site state changes (CSRF).

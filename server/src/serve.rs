@@ -19,7 +19,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 
 use app::alerts::ssr::{AlertConfig, Email, Webhook, parse_thresholds};
 
-use crate::{alerts, api, keepalive, protect};
+use crate::{alerts, api, keepalive, ops, protect};
 
 const DEFAULT_DATABASE_URL: &str = "sqlite://data/concur-console.db";
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
@@ -38,6 +38,8 @@ pub struct Settings {
     pub keepalive: bool,
     /// Token API requests per API key and minute.
     pub api_rate_per_minute: u32,
+    /// The bearer token `/metrics` asks for (`CONCUR_METRICS_TOKEN`), if any.
+    pub metrics_token: Option<String>,
 }
 
 impl Settings {
@@ -71,6 +73,7 @@ impl Settings {
             site_addr,
             site_root: var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
             keepalive: true,
+            metrics_token: var("CONCUR_METRICS_TOKEN"),
             api_rate_per_minute: match var("CONCUR_API_RATE_LIMIT") {
                 None => api::DEFAULT_RATE_PER_MINUTE,
                 Some(raw) => raw.trim().parse().ok().filter(|&n| n > 0).ok_or_else(|| {
@@ -199,6 +202,7 @@ impl Application {
         let shell_options = options.clone();
         let router = Router::new()
             .route("/health", get(health))
+            .merge(ops::router(state.clone(), settings.metrics_token.clone()))
             .merge(api::router(
                 state.clone(),
                 Arc::new(api::KeyLimiter::new(settings.api_rate_per_minute)),
@@ -265,8 +269,10 @@ async fn health() -> &'static str {
 }
 
 fn is_public(path: &str) -> bool {
-    matches!(path, "/login" | "/setup" | "/health" | "/favicon.ico")
-        || path.starts_with("/pkg/")
+    matches!(
+        path,
+        "/login" | "/setup" | "/health" | "/healthz" | "/readyz" | "/metrics" | "/favicon.ico"
+    ) || path.starts_with("/pkg/")
         || path.starts_with("/api/")
 }
 

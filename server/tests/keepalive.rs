@@ -49,6 +49,7 @@ fn settings(sim: &Simulator, dir: &std::path::Path, rate: u32) -> Settings {
         site_root: "target/site".into(),
         keepalive: false,
         api_rate_per_minute: rate,
+        metrics_token: None,
     }
 }
 

@@ -39,6 +39,7 @@ async fn spawn() -> Console {
         site_root: "target/site".into(),
         keepalive: false,
         api_rate_per_minute: 1200,
+        metrics_token: None,
     };
     let clock = ManualClock::at(sim.now());
     let app = Application::build(settings, Arc::new(clock.clone()))

@@ -207,21 +207,21 @@ async fn refresh_held(
     let was_failing = row.failing != 0;
     let started = Instant::now();
     let used = refresh_token(state, &row)?;
-    let mut result = ask(state, &row, &used).await?;
-    if matches!(&result, Err(d) if d.problem == Problem::RefreshTokenInvalid) {
+    let mut outcome = ask(state, &row, &used).await?;
+    if matches!(&outcome, Err(d) if d.problem == Problem::RefreshTokenInvalid) {
         // Another holder (an older process, or one whose lease lapsed) may have rotated the
         // token meanwhile: retry once with what is stored now.
         let latest = stored(state, id).await?;
         let current = refresh_token(state, &latest)?;
         if current != used {
             row = latest;
-            result = ask(state, &row, &current).await?;
+            outcome = ask(state, &row, &current).await?;
         }
     }
     let now = state.now();
     row.last_checked_at = Some(now);
     row.updated_at = now;
-    let mut check = match &result {
+    let mut check = match &outcome {
         Ok(checked) => {
             apply(state, &mut row, checked, now);
             record(id, now, started, checked.diagnosis().as_ref(), source)
@@ -246,7 +246,13 @@ async fn refresh_held(
     };
     note_status_change(&mut check, was_failing, &row);
     save(state, &row, false, &check).await?;
-    let problem = match result {
+    let result = match &outcome {
+        Ok(checked) if checked.diagnosis().is_none() => "ok",
+        Err(d) if d.is_transient() => "transient",
+        _ => "failing",
+    };
+    state.metrics.refreshes.add(&[source, result]);
+    let problem = match outcome {
         Ok(checked) => checked.diagnosis(),
         Err(d) => Some(d),
     };

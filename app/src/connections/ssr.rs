@@ -227,11 +227,17 @@ fn refused(d: Diagnosis) -> AppError {
 
 /// Asks Concur about parsed credentials; a refusal becomes the error shown next to the field.
 async fn ask_concur(state: &AppState, p: &Parsed) -> Result<Checked, AppError> {
-    state
+    let result = state
         .concur
         .validate(&p.base, &p.credentials, &p.authorization, &p.profile)
-        .await
-        .map_err(refused)
+        .await;
+    let outcome = match &result {
+        Ok(checked) if checked.diagnosis().is_none() => "ok",
+        Err(d) if d.is_transient() => "transient",
+        _ => "failing",
+    };
+    state.metrics.refreshes.add(&[VALIDATE, outcome]);
+    result.map_err(refused)
 }
 
 /// Validates and, when Concur grants a token, stores a new connection (failing if scopes are

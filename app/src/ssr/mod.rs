@@ -1,6 +1,7 @@
 //! Server-only infrastructure: configuration and state, the store, encryption at rest.
 
 pub mod crypto;
+pub mod metrics;
 pub mod state;
 pub mod store;
 

@@ -80,6 +80,7 @@ pub struct AppState {
     /// Signs the error messages the server puts into redirect URLs (per process).
     pub message_key: Arc<[u8; 32]>,
     pub alerts: AlertConfig,
+    pub metrics: Arc<super::metrics::Metrics>,
 }
 
 impl AppState {
@@ -127,6 +128,7 @@ impl AppState {
             data_dir,
             message_key: Arc::new(random_key()),
             alerts: config.alerts.clone(),
+            metrics: Arc::default(),
             secure_cookies: config.public_url.starts_with("https://"),
             public_url: config.public_url.trim_end_matches('/').to_owned(),
         })

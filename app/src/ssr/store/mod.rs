@@ -43,6 +43,26 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// Whether the database answers and every migration this build knows is applied.
+pub async fn ready(pool: &Pool) -> sqlx::Result<bool> {
+    let applied: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
+            .fetch_one(pool)
+            .await?;
+    Ok(applied >= MIGRATOR.iter().count() as i64)
+}
+
+/// The refresh-token expiry of every connection that has one: (id, name, expiry).
+pub async fn expiries(pool: &Pool) -> sqlx::Result<Vec<(String, String, i64)>> {
+    sqlx::query_as(
+        "SELECT id, name, refresh_token_expires_at FROM connections WHERE refresh_token_expires_at IS NOT NULL ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+}
+
 /// Where a SQLite database file lives (its directory is the data dir for the key file).
 pub fn sqlite_path(url: &str) -> Option<PathBuf> {
     let rest = url
@@ -98,7 +118,7 @@ pub async fn connect(url: &str) -> Result<Pool, StoreError> {
     if sqlite {
         pool.execute("PRAGMA journal_mode = WAL").await?;
     }
-    sqlx::migrate!("../migrations").run(&pool).await?;
+    MIGRATOR.run(&pool).await?;
     if let Some(path) = sqlite_path(&url) {
         restrict_files(&path).map_err(|source| StoreError::DataDir {
             path: path.display().to_string(),

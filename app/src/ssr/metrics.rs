@@ -1,0 +1,32 @@
+//! Counters for `/metrics`, kept in memory per process (Prometheus sums replicas itself).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// A labelled counter family: label values → count.
+#[derive(Debug, Default)]
+pub struct Counter(Mutex<BTreeMap<Vec<String>, u64>>);
+
+impl Counter {
+    pub fn add(&self, labels: &[&str]) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry(labels.iter().map(|l| (*l).to_owned()).collect())
+            .or_default() += 1;
+    }
+
+    pub fn snapshot(&self) -> Vec<(Vec<String>, u64)> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// By who asked (`validate`, `keep-alive`, `token-api`) and result (`ok`, `failing`,
+    /// `transient`).
+    pub refreshes: Counter,
+    /// By channel and result (`sent`, `failed`).
+    pub alert_deliveries: Counter,
+    /// By HTTP status.
+    pub token_api_requests: Counter,
+}

@@ -1,0 +1,177 @@
+//! For operators and their tools: `/healthz` (the process answers), `/readyz` (the database
+//! answers and is migrated) and `/metrics` (Prometheus text format). No session needed;
+//! `/metrics` asks for `CONCUR_METRICS_TOKEN` as a bearer token when one is set.
+
+use std::fmt::Write;
+
+use app::error::AppError;
+use app::ssr::state::{AppState, internal};
+use app::ssr::store;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+#[derive(Clone)]
+struct Ops {
+    state: AppState,
+    metrics_token: Option<String>,
+}
+
+pub fn router<S: Clone + Send + Sync + 'static>(
+    state: AppState,
+    metrics_token: Option<String>,
+) -> Router<S> {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(Ops {
+            state,
+            metrics_token,
+        })
+}
+
+async fn readyz(State(ops): State<Ops>) -> Response {
+    match store::ready(&ops.state.pool).await {
+        Ok(true) => (StatusCode::OK, "ready").into_response(),
+        Ok(false) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database migrations are not all applied",
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check: the database did not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database does not answer",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// A label value with `\`, `"` and newlines escaped, as the text format asks.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn counter(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    values: Vec<(Vec<String>, u64)>,
+) {
+    family(out, name, "counter", help);
+    for (label_values, count) in values {
+        let pairs: Vec<String> = labels
+            .iter()
+            .zip(&label_values)
+            .map(|(k, v)| format!("{k}=\"{}\"", label(v)))
+            .collect();
+        let _ = writeln!(out, "{name}{{{}}} {count}", pairs.join(","));
+    }
+}
+
+/// The metrics in Prometheus text format, version 0.0.4.
+pub async fn render(state: &AppState) -> Result<String, AppError> {
+    let mut out = String::new();
+    family(
+        &mut out,
+        "concur_console_connections",
+        "gauge",
+        "Connections by status, as the dashboard counts them.",
+    );
+    for (status, count) in store::status_counts(&state.pool, state.now())
+        .await
+        .map_err(internal)?
+    {
+        let _ = writeln!(
+            out,
+            "concur_console_connections{{status=\"{}\"}} {count}",
+            status.key()
+        );
+    }
+    family(
+        &mut out,
+        "concur_console_refresh_token_expiry_timestamp_seconds",
+        "gauge",
+        "When each connection's refresh token expires, as a Unix time.",
+    );
+    for (id, name, at) in store::expiries(&state.pool).await.map_err(internal)? {
+        let _ = writeln!(
+            out,
+            "concur_console_refresh_token_expiry_timestamp_seconds{{id=\"{}\",name=\"{}\"}} {at}",
+            label(&id),
+            label(&name)
+        );
+    }
+    let m = &state.metrics;
+    counter(
+        &mut out,
+        "concur_console_refreshes_total",
+        "Concur token calls by who asked and result.",
+        &["source", "result"],
+        m.refreshes.snapshot(),
+    );
+    counter(
+        &mut out,
+        "concur_console_alert_deliveries_total",
+        "Alert deliveries by channel and result.",
+        &["channel", "result"],
+        m.alert_deliveries.snapshot(),
+    );
+    counter(
+        &mut out,
+        "concur_console_token_api_requests_total",
+        "Token API requests by HTTP status.",
+        &["status"],
+        m.token_api_requests.snapshot(),
+    );
+    Ok(out)
+}
+
+async fn metrics(State(ops): State<Ops>, headers: HeaderMap) -> Response {
+    if let Some(expected) = &ops.metrics_token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let matches = presented.is_some_and(|p| {
+            p.len() == expected.len()
+                && p.bytes()
+                    .zip(expected.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        });
+        if !matches {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "Send CONCUR_METRICS_TOKEN as a bearer token.",
+            )
+                .into_response();
+        }
+    }
+    match render(&ops.state).await {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}

@@ -1,0 +1,184 @@
+//! `/healthz`, `/readyz` and `/metrics`: no session needed, the metrics parse with
+//! Prometheus' own Python client parser, and their values match the dashboard's counts.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use app::connections::CredentialsForm;
+use app::ssr::state::Config;
+use concur::{ClientConfig, ManualClock};
+use concur_sim::{DEMO_SCOPES, Simulator};
+use serde_json::Value;
+use server::serve::{Application, Settings};
+
+const PARSER: &str = r#"
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+out = []
+for family in text_string_to_metric_families(sys.stdin.read()):
+    for s in family.samples:
+        out.append({"family": family.name, "type": family.type, "name": s.name, "labels": s.labels, "value": s.value})
+print(json.dumps(out))
+"#;
+
+/// The samples of a metrics text, as Prometheus' Python client parses them.
+fn parse(text: &str) -> Vec<Value> {
+    let mut child = Command::new("python3")
+        .args(["-c", PARSER])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the parser refused the text:\n{text}"
+    );
+    serde_json::from_slice::<Vec<Value>>(&output.stdout).unwrap()
+}
+
+async fn spawn(metrics_token: Option<&str>) -> (String, app::ssr::state::AppState, Simulator) {
+    let sim = Simulator::spawn().await.unwrap();
+    let dir = std::env::temp_dir().join(format!("cc-ops-{}", uuid::Uuid::new_v4()));
+    let settings = Settings {
+        config: Config {
+            database_url: format!("sqlite://{}/console.db", dir.display()),
+            console_key: None,
+            allowed_hosts: sim.allowed_hosts(),
+            public_url: "http://127.0.0.1".into(),
+            client: ClientConfig::default(),
+            keepalive_every: 86_400,
+            lease_seconds: 90,
+            trusted_proxies: Vec::new(),
+            session_idle: 1800,
+            session_lifetime: 43_200,
+            alerts: app::alerts::ssr::AlertConfig::default(),
+        },
+        site_addr: "127.0.0.1:0".parse().unwrap(),
+        site_root: "target/site".into(),
+        keepalive: false,
+        api_rate_per_minute: 1200,
+        metrics_token: metrics_token.map(str::to_owned),
+    };
+    let app = Application::build(settings, Arc::new(ManualClock::at(sim.now())))
+        .await
+        .unwrap();
+    let base = format!("http://{}", app.address);
+    let state = app.state.clone();
+    tokio::spawn(app.run());
+    (base, state, sim)
+}
+
+async fn add(state: &app::ssr::state::AppState, sim: &Simulator, name: &str, scopes: &[&str]) {
+    let (client_id, secret) = sim.add_app(scopes);
+    let company = sim.add_company("us2");
+    let mut form = CredentialsForm::default();
+    form.mode = "refresh-token".into();
+    form.name = name.into();
+    form.client_id = client_id.clone();
+    form.client_secret = secret;
+    form.refresh_token = sim.issue_refresh_token(&company, &client_id);
+    form.authorization_url = sim.origin("us2");
+    form.scope_profile = "expense-approvals".into();
+    app::connections::ssr::create(state, form).await.unwrap();
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer_without_a_session() {
+    let (base, _, _) = spawn(None).await;
+    let healthz = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(healthz.status(), 200);
+    let readyz = reqwest::get(format!("{base}/readyz")).await.unwrap();
+    assert_eq!(readyz.status(), 200);
+    assert_eq!(readyz.text().await.unwrap(), "ready");
+}
+
+#[tokio::test]
+async fn metrics_parse_and_match_the_dashboard_counts() {
+    let (base, state, sim) = spawn(None).await;
+    add(&state, &sim, "Healthy \"quoted\" one", DEMO_SCOPES).await;
+    add(&state, &sim, "Healthy two", DEMO_SCOPES).await;
+    add(&state, &sim, "Missing scopes", &DEMO_SCOPES[..2]).await;
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let samples = parse(&text);
+    let value = |name: &str, label: (&str, &str)| {
+        samples
+            .iter()
+            .find(|s| s["name"] == name && s["labels"][label.0] == label.1)
+            .map(|s| s["value"].as_f64().unwrap() as i64)
+    };
+    let now = app::ssr::store::status_counts(&state.pool, state.now())
+        .await
+        .unwrap();
+    for (status, count) in now {
+        assert_eq!(
+            value("concur_console_connections", ("status", status.key())),
+            Some(count),
+            "{}",
+            status.key()
+        );
+    }
+    assert_eq!(
+        value("concur_console_connections", ("status", "healthy")),
+        Some(2)
+    );
+    assert_eq!(
+        value("concur_console_connections", ("status", "failing")),
+        Some(1)
+    );
+    let expiries: Vec<&Value> = samples
+        .iter()
+        .filter(|s| s["name"] == "concur_console_refresh_token_expiry_timestamp_seconds")
+        .collect();
+    assert_eq!(expiries.len(), 3);
+    assert!(
+        expiries
+            .iter()
+            .any(|s| s["labels"]["name"] == "Healthy \"quoted\" one")
+    );
+    assert_eq!(
+        value("concur_console_refreshes_total", ("result", "ok")),
+        Some(2),
+        "two validations succeeded"
+    );
+}
+
+#[tokio::test]
+async fn metrics_ask_for_the_token_when_one_is_set() {
+    let (base, _, _) = spawn(Some("scrape-secret")).await;
+    let http = reqwest::Client::new();
+    let refused = http.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let wrong = http
+        .get(format!("{base}/metrics"))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let scraped = http
+        .get(format!("{base}/metrics"))
+        .bearer_auth("scrape-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), 200);
+    assert!(
+        scraped.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+}
