@@ -4,6 +4,7 @@
 pub mod account;
 pub mod alerts;
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 mod components;
 pub mod connections;
@@ -18,6 +19,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use account::AccountPage;
+use audit::AuditPage;
 use auth::{LoginPage, SetupPage};
 use components::Page;
 use connections::{ConnectionPage, DashboardPage, NewConnectionPage, ReplacePage};
@@ -54,6 +56,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
                 <Route path=path!("/") view=DashboardPage ssr=SsrMode::Async/>
                 <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
+                <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
                 <Route path=path!("/connections/new") view=NewConnectionPage ssr=SsrMode::Async/>
                 <Route path=path!("/connections/:id") view=ConnectionPage ssr=SsrMode::Async/>
                 <Route path=path!("/connections/:id/replace") view=ReplacePage ssr=SsrMode::Async/>

@@ -60,6 +60,7 @@ pub async fn create(state: &AppState, args: &UsernameArgs) -> Result<(), String>
     store::clear_setup_tokens(&state.pool)
         .await
         .map_err(|e| e.to_string())?;
+    crate::manage::terminal(state, "admin_created", None, &format!("created {username}")).await;
     println!("Admin {username} created.");
     Ok(())
 }
@@ -98,6 +99,8 @@ pub async fn delete(state: &AppState, args: &UsernameArgs) -> Result<(), String>
         .map_err(|e| e.to_string())?
     {
         Some(true) => {
+            let detail = format!("deleted {}", args.username.trim());
+            crate::manage::terminal(state, "admin_deleted", None, &detail).await;
             println!("Admin {} deleted.", args.username.trim());
             Ok(())
         }

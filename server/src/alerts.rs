@@ -202,6 +202,28 @@ async fn attempt(
     }
 }
 
+async fn audit_delivery(
+    state: &AppState,
+    row: &OutboxRow,
+    kind: &str,
+    outcome: &str,
+    detail: &str,
+) {
+    let detail = format!("{} via {}: {detail}", row.event, row.channel);
+    app::audit::ssr::record(
+        state,
+        app::audit::ssr::Event {
+            actor: app::audit::ssr::Actor::Named("alerts"),
+            address: None,
+            kind,
+            connection_id: row.connection_id.as_deref(),
+            outcome,
+            detail: &detail,
+        },
+    )
+    .await;
+}
+
 /// Sends what is due in the outbox; returns (sent, failed attempts).
 pub async fn deliver_due(
     state: &AppState,
@@ -227,6 +249,7 @@ pub async fn deliver_due(
                     .map_err(internal)?;
                 tracing::info!(event = %row.event, channel = %row.channel, attempts, "alert delivered");
                 state.metrics.alert_deliveries.add(&[&row.channel, "sent"]);
+                audit_delivery(state, &row, "alert_sent", "ok", &row.event).await;
                 sent += 1;
             }
             Err(error) => {

@@ -44,4 +44,6 @@ pub enum Command {
     /// List or add connections.
     #[command(subcommand)]
     Connections(ConnectionsCommand),
+    /// Print the audit log, newest first.
+    Audit(crate::manage::AuditArgs),
 }

@@ -43,6 +43,12 @@ async fn main() -> ExitCode {
             })
             .await;
         }
+        Command::Audit(args) => {
+            return managed(async |state| {
+                server::manage::audit(&state, &args, &mut std::io::stdout()).await
+            })
+            .await;
+        }
         Command::Connections(command) => {
             return managed(async |state| {
                 let secrets = Secrets::from_env();

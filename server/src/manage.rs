@@ -64,6 +64,22 @@ pub struct AddArgs {
     pub required_scopes: Option<String>,
 }
 
+/// Records what a terminal command did in the audit log.
+pub async fn terminal(state: &AppState, kind: &str, connection_id: Option<&str>, detail: &str) {
+    app::audit::ssr::record(
+        state,
+        app::audit::ssr::Event {
+            actor: app::audit::ssr::Actor::Named("terminal"),
+            address: None,
+            kind,
+            connection_id,
+            outcome: "ok",
+            detail,
+        },
+    )
+    .await;
+}
+
 /// A failure of a terminal command: the message, and the exit code it means.
 pub struct Failed(pub Exit, pub String);
 
@@ -99,6 +115,8 @@ pub async fn api_key(
     match command {
         ApiKeyCommand::Create { connection, name } => {
             let made = app::api_keys::ssr::create(state, connection, name).await?;
+            let detail = format!("{} ({})", made.view.name, made.view.prefix);
+            terminal(state, "api_key_created", Some(connection), &detail).await;
             writeln!(out, "{}", made.key).map_err(io)
         }
         ApiKeyCommand::List { connection } => {
@@ -131,6 +149,7 @@ pub async fn api_key(
         }
         ApiKeyCommand::Revoke { key_id } => {
             app::api_keys::ssr::revoke(state, key_id, None).await?;
+            terminal(state, "api_key_revoked", None, &format!("key {key_id}")).await;
             writeln!(out, "Revoked {key_id}.").map_err(io)
         }
     }
@@ -177,6 +196,7 @@ pub async fn connections(
         ConnectionsCommand::Add(args) => {
             let form = add_form(args, secrets)?;
             let id = app::connections::ssr::create(state, form).await?;
+            terminal(state, "connection_created", Some(&id), &args.name).await;
             writeln!(out, "{id}").map_err(io)?;
             let row = store::connection(&state.pool, &id)
                 .await
@@ -238,4 +258,58 @@ fn add_form(args: &AddArgs, secrets: &Secrets) -> Result<CredentialsForm, Failed
         }
     }
     Ok(form)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+    /// Only events from this day on (UTC), e.g. 2026-11-01.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// At most this many events.
+    #[arg(long, default_value_t = 1000)]
+    pub limit: i64,
+}
+
+pub async fn audit(state: &AppState, args: &AuditArgs, out: &mut impl Write) -> Result<(), Failed> {
+    let since = app::audit::parse_day(args.since.as_deref().unwrap_or_default())?;
+    let filter = store::AuditFilter {
+        since,
+        ..store::AuditFilter::default()
+    };
+    let (rows, _) = store::audit_page(&state.pool, &filter, 0, args.limit.clamp(1, 100_000))
+        .await
+        .map_err(|e| Failed(Exit::Refused, e.to_string()))?;
+    for row in rows {
+        if args.json {
+            let line = json!({
+                "at": rfc3339(Some(row.at)),
+                "actor": row.actor,
+                "address": row.address,
+                "kind": row.kind,
+                "connection_id": row.connection_id,
+                "outcome": row.outcome,
+                "detail": row.detail,
+            });
+            writeln!(out, "{line}").map_err(io)?;
+        } else {
+            writeln!(
+                out,
+                "{}  {:<20}  {:<10}  {}  {}  {}{}",
+                app::model::format_time(row.at),
+                row.kind,
+                row.outcome,
+                row.actor,
+                row.address.unwrap_or_default(),
+                row.detail,
+                row.connection_id
+                    .map(|c| format!("  [{c}]"))
+                    .unwrap_or_default()
+            )
+            .map_err(io)?;
+        }
+    }
+    Ok(())
 }

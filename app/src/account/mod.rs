@@ -34,7 +34,18 @@ pub async fn change_password(
     confirm: String,
 ) -> Result<(), AppError> {
     let (state, admin, headers) = signed_in().await?;
-    ssr::change_password(&state, &admin, &headers, current, &password, &confirm).await
+    let result = ssr::change_password(&state, &admin, &headers, current, &password, &confirm).await;
+    let outcome = if result.is_ok() { "ok" } else { "refused" };
+    crate::audit::ssr::by_admin(
+        &state,
+        &admin,
+        "password_changed",
+        None,
+        outcome,
+        "other sessions ended",
+    )
+    .await;
+    result
 }
 
 #[server(prefix = "/api", endpoint = "end_session")]
@@ -55,14 +66,20 @@ pub async fn add_admin(
     password: String,
     confirm: String,
 ) -> Result<(), AppError> {
-    let (state, _, _) = signed_in().await?;
-    ssr::add_admin(&state, &username, &password, &confirm).await
+    let (state, admin, _) = signed_in().await?;
+    ssr::add_admin(&state, &username, &password, &confirm).await?;
+    let detail = format!("added {}", username.trim());
+    crate::audit::ssr::by_admin(&state, &admin, "admin_created", None, "ok", &detail).await;
+    Ok(())
 }
 
 #[server(prefix = "/api", endpoint = "delete_admin")]
 pub async fn delete_admin(id: String) -> Result<(), AppError> {
     let (state, admin, _) = signed_in().await?;
-    ssr::delete_admin(&state, &admin, &id).await
+    ssr::delete_admin(&state, &admin, &id).await?;
+    let detail = format!("deleted admin {id}");
+    crate::audit::ssr::by_admin(&state, &admin, "admin_deleted", None, "ok", &detail).await;
+    Ok(())
 }
 
 #[component]

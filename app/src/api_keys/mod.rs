@@ -11,9 +11,11 @@ use crate::model::{ApiKeyView, NewApiKey, format_time};
 
 #[server(prefix = "/api", endpoint = "create_api_key")]
 pub async fn create_api_key(id: String, label: String) -> Result<NewApiKey, AppError> {
-    crate::auth::ssr::require_admin().await?;
+    let admin = crate::auth::ssr::require_admin().await?;
     let state = crate::ssr::state::state()?;
     let made = ssr::create(&state, &id, &label).await?;
+    let detail = format!("{} ({})", made.view.name, made.view.prefix);
+    crate::audit::ssr::by_admin(&state, &admin, "api_key_created", Some(&id), "ok", &detail).await;
     Ok(NewApiKey {
         key: made.key,
         view: made.view,
@@ -29,9 +31,12 @@ pub async fn list_api_keys(id: String) -> Result<Vec<ApiKeyView>, AppError> {
 
 #[server(prefix = "/api", endpoint = "revoke_api_key")]
 pub async fn revoke_api_key(id: String, key_id: String) -> Result<(), AppError> {
-    crate::auth::ssr::require_admin().await?;
+    let admin = crate::auth::ssr::require_admin().await?;
     let state = crate::ssr::state::state()?;
-    ssr::revoke(&state, &key_id, Some(&id)).await
+    ssr::revoke(&state, &key_id, Some(&id)).await?;
+    let detail = format!("key {key_id}");
+    crate::audit::ssr::by_admin(&state, &admin, "api_key_revoked", Some(&id), "ok", &detail).await;
+    Ok(())
 }
 
 /// The connection page's API keys: make one (shown once), see when each was last used, revoke.

@@ -61,10 +61,27 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
         ));
     }
     let now = state.now();
-    state
-        .limiter
-        .attempt(&ip, &username, now)
-        .map_err(AppError::TooManyAttempts)?;
+    let sign_in = |outcome: &'static str| {
+        let (state, ip, username) = (state.clone(), ip.clone(), username.clone());
+        async move {
+            crate::audit::ssr::record(
+                &state,
+                crate::audit::ssr::Event {
+                    actor: crate::audit::ssr::Actor::Named(&username),
+                    address: Some(&ip),
+                    kind: "sign_in",
+                    connection_id: None,
+                    outcome,
+                    detail: "",
+                },
+            )
+            .await;
+        }
+    };
+    if let Err(wait) = state.limiter.attempt(&ip, &username, now) {
+        sign_in("throttled").await;
+        return Err(AppError::TooManyAttempts(wait));
+    }
     let found = store::admin_credentials(&state.pool, &username)
         .await
         .map_err(internal)?;
@@ -73,9 +90,11 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
     let ok = ssr::verify_password(password, hash).await?;
     let Some(id) = id.filter(|_| ok) else {
         tracing::info!(%ip, "failed sign-in");
+        sign_in("failed").await;
         return Err(AppError::BadLogin);
     };
     state.limiter.succeeded(&ip, &username);
+    sign_in("ok").await;
     set_cookie(&ssr::start_session(&state, &id, &ip, &user_agent()).await?)?;
     leptos_axum::redirect("/");
     Ok(())
@@ -87,6 +106,9 @@ pub async fn logout() -> Result<(), AppError> {
 
     let state = state()?;
     let parts = use_context::<axum::http::request::Parts>().ok_or(AppError::Unauthorized)?;
+    if let Some(admin) = ssr::current_admin(&state, &parts.headers).await? {
+        crate::audit::ssr::by_admin(&state, &admin, "sign_out", None, "ok", "").await;
+    }
     if let Some(token) = ssr::session_token(&parts.headers, state.secure_cookies) {
         crate::ssr::store::delete_session(&state.pool, &ssr::token_hash(&token))
             .await
@@ -130,6 +152,15 @@ pub async fn setup(
         return Err(AppError::SetupClosed);
     }
     tracing::info!(%username, "first admin created through the setup link");
+    crate::audit::ssr::by_admin(
+        &state,
+        &id,
+        "setup",
+        None,
+        "ok",
+        "first admin created with the setup link",
+    )
+    .await;
     let ip = client_ip(&state.trusted_proxies);
     set_cookie(&ssr::start_session(&state, &id, &ip, &user_agent()).await?)?;
     leptos_axum::redirect("/");

@@ -72,19 +72,62 @@ impl std::fmt::Debug for CredentialsForm {
 /// and opens its page. When Concur refuses, nothing is stored.
 #[server(prefix = "/api", endpoint = "validate_connection")]
 pub async fn validate_connection(form: CredentialsForm) -> Result<String, AppError> {
-    crate::auth::ssr::require_admin().await?;
+    let admin = crate::auth::ssr::require_admin().await?;
     let state = crate::ssr::state::state()?;
-    let id = ssr::create(&state, form).await?;
+    let name = form.name.trim().chars().take(100).collect::<String>();
+    let result = ssr::create(&state, form).await;
+    audited(
+        &state,
+        &admin,
+        "connection_created",
+        result.as_ref().ok().map(String::as_str),
+        &result,
+        &name,
+    )
+    .await;
+    let id = result?;
     leptos_axum::redirect(&format!("/connections/{id}"));
     Ok(id)
+}
+
+/// Records a connection action in the audit log with how it ended.
+#[cfg(feature = "ssr")]
+async fn audited<T>(
+    state: &crate::ssr::state::AppState,
+    admin: &str,
+    kind: &str,
+    connection: Option<&str>,
+    result: &Result<T, AppError>,
+    detail: &str,
+) {
+    let (outcome, detail) = match result {
+        Ok(_) => ("ok", detail.to_owned()),
+        Err(AppError::Concur(d)) => ("refused", format!("{detail} — {}", d.code)),
+        Err(AppError::Invalid { field, .. }) => ("invalid", format!("{detail} — {field}")),
+        Err(e) => (
+            "error",
+            format!("{detail} — {e:?}").chars().take(200).collect(),
+        ),
+    };
+    crate::audit::ssr::by_admin(state, admin, kind, connection, outcome, &detail).await;
 }
 
 /// The renewal path: new credentials for a stored connection. A refusal changes nothing.
 #[server(prefix = "/api", endpoint = "replace_credentials")]
 pub async fn replace_credentials(id: String, form: CredentialsForm) -> Result<String, AppError> {
-    crate::auth::ssr::require_admin().await?;
+    let admin = crate::auth::ssr::require_admin().await?;
     let state = crate::ssr::state::state()?;
-    ssr::replace(&state, &id, form).await?;
+    let result = ssr::replace(&state, &id, form).await;
+    audited(
+        &state,
+        &admin,
+        "connection_replaced",
+        Some(&id),
+        &result,
+        "new credentials",
+    )
+    .await;
+    result?;
     leptos_axum::redirect(&format!("/connections/{id}"));
     Ok(id)
 }
@@ -92,24 +135,58 @@ pub async fn replace_credentials(id: String, form: CredentialsForm) -> Result<St
 /// Re-checks a stored connection with Concur ("Validate now").
 #[server(prefix = "/api", endpoint = "validate_now")]
 pub async fn validate_now(id: String) -> Result<(), AppError> {
-    crate::auth::ssr::require_admin().await?;
+    let admin = crate::auth::ssr::require_admin().await?;
     let state = crate::ssr::state::state()?;
-    ssr::recheck(&state, &id).await
+    let result = ssr::recheck(&state, &id).await;
+    audited(
+        &state,
+        &admin,
+        "connection_validated",
+        Some(&id),
+        &result,
+        "Validate now",
+    )
+    .await;
+    result
 }
 
 #[server(prefix = "/api", endpoint = "rename_connection")]
 pub async fn rename_connection(id: String, name: String) -> Result<(), AppError> {
-    crate::auth::ssr::require_admin().await?;
+    let admin = crate::auth::ssr::require_admin().await?;
     let state = crate::ssr::state::state()?;
-    ssr::rename(&state, &id, &name).await
+    let result = ssr::rename(&state, &id, &name).await;
+    let detail = format!(
+        "renamed to “{}”",
+        name.trim().chars().take(100).collect::<String>()
+    );
+    audited(
+        &state,
+        &admin,
+        "connection_renamed",
+        Some(&id),
+        &result,
+        &detail,
+    )
+    .await;
+    result
 }
 
 /// Deletes the connection here (Concur is not told; revoking there is a separate action).
 #[server(prefix = "/api", endpoint = "delete_connection")]
 pub async fn delete_connection(id: String, confirm: String) -> Result<(), AppError> {
-    crate::auth::ssr::require_admin().await?;
+    let admin = crate::auth::ssr::require_admin().await?;
     let state = crate::ssr::state::state()?;
-    ssr::delete(&state, &id, &confirm).await?;
+    let result = ssr::delete(&state, &id, &confirm).await;
+    audited(
+        &state,
+        &admin,
+        "connection_deleted",
+        Some(&id),
+        &result,
+        "deleted",
+    )
+    .await;
+    result?;
     leptos_axum::redirect("/");
     Ok(())
 }

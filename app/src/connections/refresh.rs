@@ -246,6 +246,24 @@ async fn refresh_held(
     };
     note_status_change(&mut check, was_failing, &row);
     save(state, &row, false, &check).await?;
+    if let Some(change) = &check.status_change {
+        crate::audit::ssr::record(
+            state,
+            crate::audit::ssr::Event {
+                actor: crate::audit::ssr::Actor::Named(source),
+                address: None,
+                kind: "status_changed",
+                connection_id: Some(id),
+                outcome: if row.failing != 0 {
+                    "failing"
+                } else {
+                    "recovered"
+                },
+                detail: change,
+            },
+        )
+        .await;
+    }
     let result = match &outcome {
         Ok(checked) if checked.diagnosis().is_none() => "ok",
         Err(d) if d.is_transient() => "transient",

@@ -12,6 +12,7 @@ use crate::model::Status;
 mod accounts;
 mod alerts;
 mod api_keys;
+mod audit;
 mod leases;
 
 pub use accounts::*;
@@ -19,6 +20,7 @@ pub use alerts::*;
 pub use api_keys::{
     ApiKeyRow, api_key_by_hash, api_keys, insert_api_key, revoke_api_key, touch_api_key,
 };
+pub use audit::*;
 pub use leases::{release_lease, try_lease};
 
 pub type Pool = AnyPool;

@@ -1,0 +1,68 @@
+//! Recording audit events. Recording never fails the action it records: a failure to write
+//! is logged (without secrets) and the action stands.
+
+use crate::ssr::state::AppState;
+use crate::ssr::store::{self, AuditRow};
+
+/// Who did it: an admin (by id), a process job, or someone not signed in.
+pub enum Actor<'a> {
+    Admin(&'a str),
+    Named(&'a str),
+}
+
+/// One event to record. `detail` is words for people, never a secret.
+pub struct Event<'a> {
+    pub actor: Actor<'a>,
+    pub address: Option<&'a str>,
+    pub kind: &'a str,
+    pub connection_id: Option<&'a str>,
+    pub outcome: &'a str,
+    pub detail: &'a str,
+}
+
+pub async fn record(state: &AppState, event: Event<'_>) {
+    let actor = match event.actor {
+        Actor::Admin(id) => match store::admin_name(&state.pool, id).await {
+            Ok(Some(name)) => name,
+            _ => format!("admin {id}"),
+        },
+        Actor::Named(name) => name.to_owned(),
+    };
+    let row = AuditRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        at: state.now(),
+        actor,
+        address: event.address.map(str::to_owned),
+        kind: event.kind.to_owned(),
+        connection_id: event.connection_id.map(str::to_owned),
+        outcome: event.outcome.to_owned(),
+        detail: event.detail.chars().take(500).collect(),
+    };
+    if let Err(e) = store::insert_audit(&state.pool, &row).await {
+        tracing::error!(error = %e, kind = %row.kind, "could not write the audit log");
+    }
+}
+
+/// Records what a signed-in admin did from the current request.
+pub async fn by_admin(
+    state: &AppState,
+    admin_id: &str,
+    kind: &str,
+    connection_id: Option<&str>,
+    outcome: &str,
+    detail: &str,
+) {
+    let address = crate::auth::client_ip(&state.trusted_proxies);
+    record(
+        state,
+        Event {
+            actor: Actor::Admin(admin_id),
+            address: Some(&address),
+            kind,
+            connection_id,
+            outcome,
+            detail,
+        },
+    )
+    .await;
+}

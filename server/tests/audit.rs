@@ -1,0 +1,286 @@
+//! The audit log: a whole admin journey over HTTP leaves one event of each kind, with who, when,
+//! from where and how it ended; the database never holds a secret; the terminal prints it.
+
+use std::process::Command;
+use std::sync::Arc;
+
+use app::alerts::ssr::{AlertConfig, Webhook};
+use app::ssr::state::Config;
+use app::ssr::store::{self, AuditFilter};
+use concur::{ClientConfig, ManualClock};
+use concur_sim::{DEMO_SCOPES, Simulator};
+use serde_json::Value;
+use server::serve::{Application, Settings};
+
+const PASSWORD: &str = "violet tractor sings softly";
+
+async fn receiver() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(|| async { axum::http::StatusCode::NO_CONTENT }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    origin
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journey_leaves_each_event_kind_in_the_audit_log_and_no_secret_anywhere() {
+    let sim = Simulator::spawn().await.unwrap();
+    let hook = receiver().await;
+    let dir = std::env::temp_dir().join(format!("cc-audit-{}", uuid::Uuid::new_v4()));
+    let database_url = format!("sqlite://{}/console.db", dir.display());
+    let settings = Settings {
+        config: Config {
+            database_url: database_url.clone(),
+            console_key: None,
+            allowed_hosts: format!("{},{hook}", sim.allowed_hosts()),
+            public_url: "http://127.0.0.1".into(),
+            client: ClientConfig::default(),
+            keepalive_every: 86_400,
+            lease_seconds: 90,
+            trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+            session_idle: 1800,
+            session_lifetime: 43_200,
+            alerts: AlertConfig {
+                thresholds: vec![30, 14, 7, 3, 1],
+                webhook: Some(Webhook {
+                    url: format!("{hook}/hook"),
+                    secret: "hook secret value".into(),
+                }),
+                email: None,
+            },
+        },
+        site_addr: "127.0.0.1:0".parse().unwrap(),
+        site_root: "target/site".into(),
+        keepalive: false,
+        api_rate_per_minute: 1200,
+        metrics_token: None,
+    };
+    let app = Application::build(settings, Arc::new(ManualClock::at(sim.now())))
+        .await
+        .unwrap();
+    let base = format!("http://{}", app.address);
+    let state = app.state.clone();
+    tokio::spawn(app.run());
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let call = |endpoint: &str, form: Vec<(&str, String)>| {
+        http.post(format!("{base}/api/{endpoint}"))
+            .header("x-forwarded-for", "198.51.100.23")
+            .form(&form)
+            .send()
+    };
+    let s = |v: &str| v.to_owned();
+
+    let link = app::auth::ssr::setup_link(&state).await.unwrap().unwrap();
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    call(
+        "setup",
+        vec![
+            ("token", token),
+            ("username", s("root")),
+            ("password", s(PASSWORD)),
+            ("confirm", s(PASSWORD)),
+        ],
+    )
+    .await
+    .unwrap();
+    call(
+        "add_admin",
+        vec![
+            ("username", s("second")),
+            ("password", s(PASSWORD)),
+            ("confirm", s(PASSWORD)),
+        ],
+    )
+    .await
+    .unwrap();
+    call("logout", vec![]).await.unwrap();
+    call(
+        "login",
+        vec![("username", s("root")), ("password", s("wrong password"))],
+    )
+    .await
+    .unwrap();
+    call(
+        "login",
+        vec![("username", s("root")), ("password", s(PASSWORD))],
+    )
+    .await
+    .unwrap();
+
+    let (client_id, secret) = sim.add_app(DEMO_SCOPES);
+    let company = sim.add_company("us2");
+    let refresh = sim.issue_refresh_token(&company, &client_id);
+    let form = |refresh: &str| {
+        vec![
+            ("form[mode]", s("refresh-token")),
+            ("form[name]", s("Audited")),
+            ("form[client_id]", client_id.clone()),
+            ("form[client_secret]", secret.clone()),
+            ("form[refresh_token]", s(refresh)),
+            ("form[authorization_url]", sim.origin("us2")),
+            ("form[scope_profile]", s("expense-approvals")),
+        ]
+    };
+    let created: Value = call("validate_connection", form(&refresh))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created.as_str().unwrap().to_owned();
+    call(
+        "rename_connection",
+        vec![("id", id.clone()), ("name", s("Audited, renamed"))],
+    )
+    .await
+    .unwrap();
+    let made: Value = call(
+        "create_api_key",
+        vec![("id", id.clone()), ("label", s("bot"))],
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let api_key = made["key"].as_str().unwrap().to_owned();
+    let keys = app::api_keys::ssr::list(&state, &id).await.unwrap();
+    call(
+        "revoke_api_key",
+        vec![("id", id.clone()), ("key_id", keys[0].id.clone())],
+    )
+    .await
+    .unwrap();
+    sim.revoke(&company, &client_id);
+    call("validate_now", vec![("id", id.clone())])
+        .await
+        .unwrap();
+    server::alerts::run_once(&state, &state.alerts)
+        .await
+        .unwrap();
+    let fresh = sim.issue_refresh_token(&company, &client_id);
+    let mut replace = form(&fresh);
+    replace.push(("id", id.clone()));
+    call("replace_credentials", replace).await.unwrap();
+    call(
+        "change_password",
+        vec![
+            ("current", s(PASSWORD)),
+            ("password", s("amber lantern drifts north")),
+            ("confirm", s("amber lantern drifts north")),
+        ],
+    )
+    .await
+    .unwrap();
+    let admins = store::admins(&state.pool).await.unwrap();
+    let second = admins
+        .iter()
+        .find(|a| a.username == "second")
+        .unwrap()
+        .id
+        .clone();
+    call("delete_admin", vec![("id", second)]).await.unwrap();
+    call(
+        "delete_connection",
+        vec![("id", id.clone()), ("confirm", s("yes"))],
+    )
+    .await
+    .unwrap();
+
+    let (events, _) = store::audit_page(&state.pool, &AuditFilter::default(), 0, 500)
+        .await
+        .unwrap();
+    for kind in app::audit::KINDS.iter().filter(|k| **k != "alert_failed") {
+        assert!(
+            events.iter().any(|e| e.kind == *kind),
+            "no {kind} event: {:#?}",
+            events.iter().map(|e| &e.kind).collect::<Vec<_>>()
+        );
+    }
+    let failed = events
+        .iter()
+        .find(|e| e.kind == "sign_in" && e.outcome == "failed")
+        .unwrap();
+    assert_eq!(failed.actor, "root");
+    assert_eq!(failed.address.as_deref(), Some("198.51.100.23"));
+    let renamed = events
+        .iter()
+        .find(|e| e.kind == "connection_renamed")
+        .unwrap();
+    assert_eq!(renamed.actor, "root");
+    assert_eq!(renamed.connection_id.as_deref(), Some(id.as_str()));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "status_changed" && e.outcome == "failing")
+    );
+
+    let (only, _) = store::audit_page(
+        &state.pool,
+        &AuditFilter {
+            kind: Some("sign_in".into()),
+            ..AuditFilter::default()
+        },
+        0,
+        500,
+    )
+    .await
+    .unwrap();
+    assert!(only.len() >= 2 && only.iter().all(|e| e.kind == "sign_in"));
+
+    let page = http
+        .get(format!("{base}/audit?kind=connection_renamed"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Audited, renamed"), "the Audit page lists it");
+
+    state.pool.close().await;
+    let mut dump = Vec::new();
+    for suffix in ["", "-wal"] {
+        if let Ok(bytes) = std::fs::read(dir.join(format!("console.db{suffix}"))) {
+            dump.extend(bytes);
+        }
+    }
+    for secret in [
+        secret.as_str(),
+        refresh.as_str(),
+        fresh.as_str(),
+        api_key.as_str(),
+        PASSWORD,
+        "hook secret value",
+    ] {
+        assert!(
+            !dump.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "a secret is in the database"
+        );
+    }
+
+    let printed = Command::new(env!("CARGO_BIN_EXE_concur-console"))
+        .args(["audit", "--json"])
+        .env("DATABASE_URL", &database_url)
+        .output()
+        .unwrap();
+    assert!(
+        printed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&printed.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&printed.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), events.len());
+    assert_eq!(lines[0]["kind"], "connection_deleted", "newest first");
+    assert!(lines[0]["at"].as_str().unwrap().ends_with('Z'));
+}
