@@ -118,9 +118,22 @@ pub struct ConnectionSummary {
     pub last_checked_at: Option<i64>,
 }
 
+/// One bar of the expiry timeline: the working refresh tokens that expire in one week.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeekBar {
+    /// 0 is the coming week.
+    pub week: i64,
+    pub count: i64,
+    /// The band of the week's first day.
+    pub band: Status,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dashboard {
     pub now: i64,
+    pub timeline: Vec<WeekBar>,
+    /// The week the list is narrowed to, if a timeline bar was followed.
+    pub week: Option<i64>,
     pub counts: Vec<(Status, i64)>,
     pub total: i64,
     pub rows: Vec<ConnectionSummary>,

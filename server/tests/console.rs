@@ -685,3 +685,43 @@ async fn a_wrong_key_stops_the_start() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn the_dashboard_draws_the_expiry_timeline_and_each_bar_lists_its_connections() {
+    let c = spawn().await;
+    c.sign_in().await;
+    let id = c.validate(&[]).await.unwrap();
+    let id = id.as_str().unwrap();
+    let week = |days: i64| (days * 86_400 - 3600) / (7 * 86_400);
+    sqlx::query("UPDATE connections SET refresh_token_expires_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(c.clock.now() + 10 * 86_400 - 3600)
+        .execute(&c.state.pool)
+        .await
+        .unwrap();
+    let d = c.dashboard().await;
+    let bars = d["timeline"].as_array().unwrap();
+    assert_eq!(bars.len(), 26);
+    assert_eq!(bars[week(10) as usize]["count"], 1);
+    assert_eq!(
+        bars.iter()
+            .map(|b| b["count"].as_i64().unwrap())
+            .sum::<i64>(),
+        1
+    );
+    assert_eq!(bars[0]["band"], "Critical");
+    let (status, html) = c.page("/").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<svg") && html.contains(&format!("href=\"/?week={}\"", week(10))));
+    assert!(html.contains("1 refresh token expiring in the week from"));
+    let (_, narrowed) = c.page(&format!("/?week={}", week(10))).await;
+    assert!(
+        narrowed.contains("Expense bot"),
+        "the bar lists its connection"
+    );
+    let (_, other) = c.page("/?week=20").await;
+    assert!(
+        !other.contains("Expense bot – ACME</a>"),
+        "another week lists nothing"
+    );
+}

@@ -5,7 +5,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::load_dashboard;
 use crate::components::{FormAlert, Page, StatusBadge, expiry_words, time_or_never};
-use crate::model::{Dashboard, format_time};
+use crate::model::{Dashboard, WeekBar, format_time};
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
@@ -18,7 +18,11 @@ pub fn DashboardPage() -> impl IntoView {
             .and_then(|p| p.parse().ok())
             .unwrap_or(0i64)
     };
-    let data = Resource::new(move || (search(), page()), |(s, p)| load_dashboard(s, p));
+    let week = move || query.read().get("week").and_then(|w| w.parse::<i64>().ok());
+    let data = Resource::new(
+        move || (search(), page(), week()),
+        |(s, p, w)| load_dashboard(s, p, w),
+    );
     view! {
         <Page title="Connections" signed_in=true>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -83,9 +87,20 @@ fn Overview(dashboard: Dashboard, search: String) -> impl IntoView {
         .collect_view();
     let (page, pages) = (dashboard.page, dashboard.pages);
     let term = search_param(&search);
-    let link = move |p: i64| format!("/?q={term}&page={p}");
+    let narrowed = dashboard.week;
+    let link = move |p: i64| match narrowed {
+        Some(w) => format!("/?week={w}&page={p}"),
+        None => format!("/?q={term}&page={p}"),
+    };
     view! {
         <ul class="counts" aria-label="Connections per status">{counts}</ul>
+        <Timeline bars=dashboard.timeline now=now selected=narrowed/>
+        {narrowed.map(|w| view! {
+            <p class="narrowed" role="status">
+                {format!("Showing the refresh tokens that expire between {} and {}. ", format_time(now + w * WEEK), format_time(now + (w + 1) * WEEK))}
+                <a href="/">"Show all connections"</a>
+            </p>
+        })}
         <form method="get" action="/" class="search">
             <label for="q">"Search"</label>
             <input id="q" name="q" type="search" placeholder="Name, Client ID or company" value=search.clone()/>
@@ -107,6 +122,62 @@ fn Overview(dashboard: Dashboard, search: String) -> impl IntoView {
                 {(page + 1 < pages).then(|| view! { <a href=link(page + 1)>"Next →"</a> })}
             </nav>
         })}
+    }
+}
+
+const WEEK: i64 = 7 * 86_400;
+const BAR_WIDTH: i64 = 24;
+const BAR_GAP: i64 = 6;
+const CHART_HEIGHT: i64 = 120;
+
+/// The expiry timeline: how many working refresh tokens expire in each of the next 26 weeks,
+/// drawn on the server as SVG (no JavaScript needed). Each bar links to the connections it counts.
+#[component]
+fn Timeline(bars: Vec<WeekBar>, now: i64, selected: Option<i64>) -> impl IntoView {
+    let highest = bars.iter().map(|b| b.count).max().unwrap_or(0).max(1);
+    let width = bars.len() as i64 * (BAR_WIDTH + BAR_GAP);
+    let drawn = bars
+        .into_iter()
+        .map(|bar| {
+            let height = if bar.count == 0 { 0 } else { (bar.count * CHART_HEIGHT / highest).max(3) };
+            let x = bar.week * (BAR_WIDTH + BAR_GAP);
+            let starts = format_time(now + bar.week * WEEK);
+            let label = format!(
+                "{} expiring in the week from {}",
+                crate::components::plural(bar.count, "refresh token"),
+                &starts[..10]
+            );
+            let class = format!(
+                "bar {}{}",
+                bar.band.key(),
+                if selected == Some(bar.week) { " selected" } else { "" }
+            );
+            let tick = (bar.week % 4 == 0).then(|| {
+                view! {
+                    <text x=x + BAR_WIDTH / 2 y=CHART_HEIGHT + 16 class="tick">{starts[5..10].to_owned()}</text>
+                }
+            });
+            let title = label.clone();
+            view! {
+                <a href=format!("/?week={}", bar.week) aria-label=label>
+                    <title>{title}</title>
+                    <rect class="hit" x=x y=0 width=BAR_WIDTH height=CHART_HEIGHT></rect>
+                    <rect class=class x=x y=CHART_HEIGHT - height width=BAR_WIDTH height=height></rect>
+                    {(bar.count > 0).then(|| view! {
+                        <text x=x + BAR_WIDTH / 2 y=CHART_HEIGHT - height - 4 class="count">{bar.count}</text>
+                    })}
+                </a>
+                {tick}
+            }
+        })
+        .collect_view();
+    view! {
+        <figure class="card timeline">
+            <figcaption>"Refresh tokens expiring in each of the next 26 weeks"</figcaption>
+            <svg viewBox=format!("0 -16 {width} {}", CHART_HEIGHT + 36) role="img" aria-label="Expiry timeline">
+                {drawn}
+            </svg>
+        </figure>
     }
 }
 

@@ -192,10 +192,14 @@ pub async fn delete_connection(id: String, confirm: String) -> Result<(), AppErr
 }
 
 #[server(prefix = "/api", endpoint = "load_dashboard")]
-pub async fn load_dashboard(search: String, page: i64) -> Result<Dashboard, AppError> {
+pub async fn load_dashboard(
+    search: String,
+    page: i64,
+    #[server(default)] week: Option<i64>,
+) -> Result<Dashboard, AppError> {
     crate::auth::ssr::require_admin().await?;
     let state = crate::ssr::state::state()?;
-    ssr::dashboard(&state, &search, page).await
+    ssr::dashboard(&state, &search, week, page).await
 }
 
 #[server(prefix = "/api", endpoint = "load_connection")]

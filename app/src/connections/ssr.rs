@@ -14,7 +14,8 @@ use super::CredentialsForm;
 use super::refresh::{self, Held, Need};
 use crate::error::AppError;
 use crate::model::{
-    ConnectionDetail, ConnectionSummary, Dashboard, DiagnosisView, ScopeLine, ValidationEntry,
+    ConnectionDetail, ConnectionSummary, Dashboard, DiagnosisView, ScopeLine, Status,
+    ValidationEntry, WeekBar,
 };
 use crate::ssr::state::{AppState, internal};
 use crate::ssr::store::{self, ConnectionRow, PAGE_SIZE, ValidationRow};
@@ -386,19 +387,38 @@ fn summary(row: &ConnectionRow, now: i64) -> ConnectionSummary {
     }
 }
 
-pub async fn dashboard(state: &AppState, search: &str, page: i64) -> Result<Dashboard, AppError> {
+pub async fn dashboard(
+    state: &AppState,
+    search: &str,
+    week: Option<i64>,
+    page: i64,
+) -> Result<Dashboard, AppError> {
     let now = state.now();
+    let week = week.filter(|w| (0..store::TIMELINE_WEEKS).contains(w));
+    let expiring = week.map(|w| (now + w * store::WEEK, now + (w + 1) * store::WEEK));
+    let counted = store::expiry_timeline(&state.pool, now)
+        .await
+        .map_err(internal)?;
+    let timeline = (0..store::TIMELINE_WEEKS)
+        .map(|w| WeekBar {
+            week: w,
+            count: counted.iter().find(|(k, _)| *k == w).map_or(0, |(_, n)| *n),
+            band: Status::of(false, Some(now + w * store::WEEK + 1), now),
+        })
+        .collect();
     let search: String = search.trim().chars().take(100).collect();
     let counts = store::status_counts(&state.pool, now)
         .await
         .map_err(internal)?;
-    let (rows, matching) = store::dashboard_page(&state.pool, &search, page)
+    let (rows, matching) = store::dashboard_page(&state.pool, &search, expiring, page)
         .await
         .map_err(internal)?;
     let total = counts.iter().map(|(_, n)| n).sum();
     let matching = matching.unwrap_or(total);
     Ok(Dashboard {
         now,
+        timeline,
+        week,
         total,
         counts,
         rows: rows.iter().map(|r| summary(r, now)).collect(),

@@ -420,6 +420,26 @@ const STATUS_SQL: &str = "CASE WHEN failing <> 0 THEN 'failing' WHEN refresh_tok
 const ORDER_SQL: &str =
     "ORDER BY failing DESC, COALESCE(refresh_token_expires_at, 9223372036854775807), name, id";
 
+/// Seconds in a week, the width of one bar of the expiry timeline.
+pub const WEEK: i64 = 7 * 86_400;
+/// Bars in the expiry timeline.
+pub const TIMELINE_WEEKS: i64 = 26;
+
+/// How many working refresh tokens expire in each of the next 26 weeks: (week, count), in one
+/// aggregate over the expiry index.
+pub async fn expiry_timeline(pool: &Pool, now: i64) -> sqlx::Result<Vec<(i64, i64)>> {
+    sqlx::query_as(
+        "SELECT (refresh_token_expires_at - $1) / $2 AS week, COUNT(*) FROM connections \
+         WHERE failing = 0 AND refresh_token_expires_at > $1 AND refresh_token_expires_at < $1 + $2 * $3 \
+         GROUP BY 1 ORDER BY 1",
+    )
+    .bind(now)
+    .bind(WEEK)
+    .bind(TIMELINE_WEEKS)
+    .fetch_all(pool)
+    .await
+}
+
 /// Counts per status, in one aggregate.
 pub async fn status_counts(pool: &Pool, now: i64) -> sqlx::Result<Vec<(Status, i64)>> {
     let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
@@ -449,11 +469,30 @@ pub async fn status_counts(pool: &Pool, now: i64) -> sqlx::Result<Vec<(Status, i
 pub async fn dashboard_page(
     pool: &Pool,
     search: &str,
+    expiring: Option<(i64, i64)>,
     page: i64,
 ) -> sqlx::Result<(Vec<ConnectionRow>, Option<i64>)> {
     let order = ORDER_SQL;
     let offset = page.clamp(0, MAX_PAGE) * PAGE_SIZE;
-    let (ids, total): (Vec<String>, Option<i64>) = if search.is_empty() {
+    let (ids, total): (Vec<String>, Option<i64>) = if let Some((from, to)) = expiring {
+        let window =
+            "failing = 0 AND refresh_token_expires_at >= $1 AND refresh_token_expires_at < $2";
+        let total = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM connections WHERE {window}"))
+            .bind(from)
+            .bind(to)
+            .fetch_one(pool)
+            .await?;
+        let ids = sqlx::query_scalar(&format!(
+            "SELECT id FROM connections WHERE {window} {order} LIMIT $3 OFFSET $4"
+        ))
+        .bind(from)
+        .bind(to)
+        .bind(PAGE_SIZE)
+        .bind(offset)
+        .fetch_all(pool)
+        .await?;
+        (ids, Some(total))
+    } else if search.is_empty() {
         let ids = sqlx::query_scalar(&format!(
             "SELECT id FROM connections {order} LIMIT $1 OFFSET $2"
         ))
