@@ -19,6 +19,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use account::AccountPage;
+use alerts::SettingsPage;
 use audit::AuditPage;
 use auth::{LoginPage, SetupPage};
 use components::Page;
@@ -57,6 +58,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=DashboardPage ssr=SsrMode::Async/>
                 <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                 <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
+                <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
                 <Route path=path!("/connections/new") view=NewConnectionPage ssr=SsrMode::Async/>
                 <Route path=path!("/connections/:id") view=ConnectionPage ssr=SsrMode::Async/>
                 <Route path=path!("/connections/:id/replace") view=ReplacePage ssr=SsrMode::Async/>

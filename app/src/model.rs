@@ -216,6 +216,34 @@ pub struct AccountView {
     pub admins: Vec<AdminView>,
 }
 
+/// The Settings page's view of the alert channels: never a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertSettingsView {
+    pub thresholds: Vec<i64>,
+    pub webhook_from_env: bool,
+    pub webhook_url: Option<String>,
+    pub webhook_secret_set: bool,
+    pub email_from_env: bool,
+    /// Scheme, host and port of the SMTP server (its URL may hold a password).
+    pub smtp_host: Option<String>,
+    pub email_from: Option<String>,
+    pub email_to: Option<String>,
+    pub deliveries: Vec<DeliveryView>,
+}
+
+/// One alert delivery, as the Settings and connection pages list it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryView {
+    pub created_at: i64,
+    pub event: String,
+    pub channel: String,
+    /// `pending`, `sent` or `failed`.
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub sent_at: Option<i64>,
+}
+
 /// Everything the connection page shows. Secrets appear only as masks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionDetail {
@@ -233,6 +261,7 @@ pub struct ConnectionDetail {
     pub refresh_token_mask: String,
     pub history: Vec<ValidationEntry>,
     pub next_refresh_at: Option<i64>,
+    pub deliveries: Vec<DeliveryView>,
 }
 
 /// A Unix time as `2026-11-23 13:05 UTC` (the same on server and browser, so hydration agrees).

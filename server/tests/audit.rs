@@ -179,6 +179,18 @@ async fn a_journey_leaves_each_event_kind_in_the_audit_log_and_no_secret_anywher
     )
     .await
     .unwrap();
+    call(
+        "save_alert_settings",
+        vec![
+            ("webhook_url", s("")),
+            ("webhook_secret", s("")),
+            ("smtp_url", s("")),
+            ("email_from", s("")),
+            ("email_to", s("")),
+        ],
+    )
+    .await
+    .unwrap();
     let admins = store::admins(&state.pool).await.unwrap();
     let second = admins
         .iter()

@@ -1,5 +1,198 @@
 //! Alerts: warn before a refresh token expires, when a connection needs a human, when Concur
-//! stays unreachable, and when a connection recovers.
+//! stays unreachable, and when a connection recovers. The Settings page sets the channels the
+//! environment leaves unset, sends a test, and shows the delivery history.
 
 #[cfg(feature = "ssr")]
 pub mod ssr;
+
+use leptos::prelude::*;
+
+use crate::components::{FieldError, FormAlert, Page};
+use crate::error::AppError;
+use crate::model::{AlertSettingsView, DeliveryView, format_time};
+
+#[server(prefix = "/api", endpoint = "load_alert_settings")]
+pub async fn load_alert_settings() -> Result<AlertSettingsView, AppError> {
+    crate::auth::ssr::require_admin().await?;
+    let state = crate::ssr::state::state()?;
+    ssr::settings_view(&state).await
+}
+
+#[server(prefix = "/api", endpoint = "save_alert_settings")]
+pub async fn save_alert_settings(
+    webhook_url: String,
+    webhook_secret: String,
+    smtp_url: String,
+    email_from: String,
+    email_to: String,
+) -> Result<(), AppError> {
+    let admin = crate::auth::ssr::require_admin().await?;
+    let state = crate::ssr::state::state()?;
+    let form = ssr::ChannelForm {
+        webhook_url,
+        webhook_secret,
+        smtp_url,
+        email_from,
+        email_to,
+    };
+    let result = ssr::save_settings(&state, &form).await;
+    let outcome = if result.is_ok() { "ok" } else { "refused" };
+    crate::audit::ssr::by_admin(
+        &state,
+        &admin,
+        "settings_changed",
+        None,
+        outcome,
+        "alert channels",
+    )
+    .await;
+    result
+}
+
+#[server(prefix = "/api", endpoint = "send_test_alert")]
+pub async fn send_test_alert() -> Result<usize, AppError> {
+    crate::auth::ssr::require_admin().await?;
+    let state = crate::ssr::state::state()?;
+    let config = ssr::effective(&state).await?;
+    ssr::send_test(&state, &config).await
+}
+
+/// A list of alert deliveries: when, what, where, and how it went.
+#[component]
+pub fn Deliveries(deliveries: Vec<DeliveryView>) -> impl IntoView {
+    if deliveries.is_empty() {
+        return view! { <p class="empty">"No alerts sent yet."</p> }.into_any();
+    }
+    let rows = deliveries
+        .into_iter()
+        .map(|d| {
+            let result = match d.state.as_str() {
+                "sent" => format!("sent {}", d.sent_at.map(format_time).unwrap_or_default()),
+                "failed" => "gave up".to_owned(),
+                _ => "waiting to retry".to_owned(),
+            };
+            view! {
+                <tr class=d.state.clone()>
+                    <td>{format_time(d.created_at)}</td>
+                    <td>{d.event}</td>
+                    <td>{d.channel}</td>
+                    <td>{result}</td>
+                    <td>{d.attempts}</td>
+                    <td>{d.last_error}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="deliveries">
+            <thead><tr><th>"Raised"</th><th>"Alert"</th><th>"Channel"</th><th>"Result"</th><th>"Attempts"</th><th>"Last error"</th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
+}
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let save = ServerAction::<SaveAlertSettings>::new();
+    let test = ServerAction::<SendTestAlert>::new();
+    let data = Resource::new(
+        move || (save.version().get(), test.version().get()),
+        |_| load_alert_settings(),
+    );
+    let errors = Signal::derive(move || {
+        [
+            save.value().get(),
+            test.value().get().map(|r| r.map(|_| ())),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(Result::err)
+    });
+    view! {
+        <Page title="Alert settings" signed_in=true>
+            <FormAlert error=errors/>
+            {move || test.value().get().and_then(Result::ok).map(|n| view! {
+                <p class="notice" role="status">{format!("Test alert queued on {n} channel(s); it goes out within 15 seconds. Reload to see the result below.")}</p>
+            })}
+            {move || save.value().get().and_then(Result::ok).map(|()| view! {
+                <p class="notice" role="status">"Saved."</p>
+            })}
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(view) => view! { <Channels settings=view save=save test=test errors=errors/> }.into_any(),
+                        Err(e) => view! { <FormAlert error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </Page>
+    }
+}
+
+#[component]
+fn Channels(
+    settings: AlertSettingsView,
+    save: ServerAction<SaveAlertSettings>,
+    test: ServerAction<SendTestAlert>,
+    errors: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let days = settings
+        .thresholds
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let env_note = |set: bool, vars: &'static str| {
+        set.then(|| view! { <p class="hint">{format!("Set by the environment ({vars}), which wins over this page; change it there.")}</p> })
+    };
+    let secret_hint = if settings.webhook_secret_set {
+        "A secret is stored; leave blank to keep it."
+    } else {
+        "At least 16 characters; the receiver verifies each request's signature with it."
+    };
+    view! {
+        <section class="card">
+            <h2>"When alerts fire"</h2>
+            <p>{format!("Refresh tokens within {days} days of expiry (CONCUR_ALERT_DAYS), a connection that needs a human, Concur unreachable for a day, and a recovery. Each alert fires once.")}</p>
+        </section>
+        <ActionForm action=save>
+            <section class="card form">
+                <h2>"Webhook"</h2>
+                {env_note(settings.webhook_from_env, "CONCUR_ALERT_WEBHOOK_URL")}
+                <label for="webhook_url">"Webhook URL"</label>
+                <input id="webhook_url" name="webhook_url" type="url" placeholder="https://hooks.slack.com/services/…"
+                    value=settings.webhook_url.clone().filter(|_| !settings.webhook_from_env) disabled=settings.webhook_from_env/>
+                <FieldError error=errors field="webhook_url"/>
+                <label for="webhook_secret">"Signing secret"</label>
+                <input id="webhook_secret" name="webhook_secret" type="password" autocomplete="off" disabled=settings.webhook_from_env/>
+                <p class="hint">{secret_hint}</p>
+                <FieldError error=errors field="webhook_secret"/>
+            </section>
+            <section class="card form">
+                <h2>"E-mail"</h2>
+                {env_note(settings.email_from_env, "CONCUR_SMTP_URL")}
+                <label for="smtp_url">"SMTP server URL"</label>
+                <input id="smtp_url" name="smtp_url" type="password" autocomplete="off" placeholder="smtp://user:password@mail.example.com:587?tls=required" disabled=settings.email_from_env/>
+                <p class="hint">{settings.smtp_host.clone().map_or_else(|| "smtps://… for TLS, smtp://…?tls=required for STARTTLS.".to_owned(), |h| format!("Stored: {h} (leave blank to keep it)."))}</p>
+                <FieldError error=errors field="smtp_url"/>
+                <label for="email_from">"From"</label>
+                <input id="email_from" name="email_from" type="email" value=settings.email_from.clone() disabled=settings.email_from_env/>
+                <FieldError error=errors field="email_from"/>
+                <label for="email_to">"To (comma-separated)"</label>
+                <input id="email_to" name="email_to" value=settings.email_to.clone() disabled=settings.email_from_env/>
+                <FieldError error=errors field="email_to"/>
+                <button type="submit" class="primary">"Save"</button>
+            </section>
+        </ActionForm>
+        <section class="card">
+            <h2>"Delivery history"</h2>
+            <ActionForm action=test>
+                <button type="submit">"Send test"</button>
+                <span class="progress" role="status">{move || test.pending().get().then_some("Queuing…")}</span>
+            </ActionForm>
+            <FieldError error=errors field="channel"/>
+            <Deliveries deliveries=settings.deliveries/>
+        </section>
+    }
+}

@@ -29,6 +29,7 @@ pub const KINDS: &[&str] = &[
     "api_key_revoked",
     "alert_sent",
     "alert_failed",
+    "settings_changed",
 ];
 
 /// Events per page.

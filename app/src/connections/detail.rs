@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use super::{DeleteConnection, RenameConnection, ValidateNow, load_connection};
+use crate::alerts::Deliveries;
 use crate::api_keys::ApiKeys;
 use crate::components::{
     FieldError, FormAlert, Page, StatusBadge, expiry_words, plural, time_or_never,
@@ -66,6 +67,10 @@ pub fn ConnectionPage() -> impl IntoView {
                                 </ActionForm>
                             </section>
                             <ApiKeys connection_id=c.summary.id.clone()/>
+                            <section class="card">
+                                <h2>"Alerts sent"</h2>
+                                <Deliveries deliveries=c.deliveries.clone()/>
+                            </section>
                             <History detail=c/>
                             }
                             .into_any()

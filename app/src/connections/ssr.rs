@@ -468,5 +468,6 @@ pub async fn detail(state: &AppState, id: &str) -> Result<ConnectionDetail, AppE
             })
             .collect(),
         next_refresh_at: row.next_refresh_at,
+        deliveries: crate::alerts::ssr::deliveries(state, Some(id), HISTORY_ROWS).await?,
     })
 }

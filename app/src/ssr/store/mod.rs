@@ -172,6 +172,25 @@ pub async fn put_setting(pool: &Pool, name: &str, value: &str) -> sqlx::Result<(
         .map(|_| ())
 }
 
+/// Sets a setting, or removes it when `value` is None.
+pub async fn set_setting(pool: &Pool, name: &str, value: Option<&str>) -> sqlx::Result<()> {
+    match value {
+        Some(value) => sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(pool)
+        .await
+        .map(|_| ()),
+        None => sqlx::query("DELETE FROM settings WHERE name = $1")
+            .bind(name)
+            .execute(pool)
+            .await
+            .map(|_| ()),
+    }
+}
+
 // ---- connections ----
 
 pub(super) const CONNECTION_COLUMNS: &str = "id, name, client_id, authorization_url, geolocation, company_uuid, scope_profile, required_scopes, granted_scopes, failing, last_problem, refresh_token_expires_at, access_token_expires_at, last_checked_at, last_ok_at, client_secret_sealed, refresh_token_sealed, client_secret_mask, refresh_token_mask, created_at, updated_at, access_token_sealed, next_refresh_at, transient_failures, next_step";

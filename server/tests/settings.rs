@@ -1,0 +1,218 @@
+//! The Settings page's alert channels: saved from the page (secrets sealed, never shown back),
+//! used by the alert job, refused where the environment already sets them, and "Send test".
+
+use std::sync::{Arc, Mutex};
+
+use app::alerts::ssr::{AlertConfig, Webhook};
+use app::ssr::state::Config;
+use concur::{ClientConfig, ManualClock};
+use concur_sim::Simulator;
+use serde_json::Value;
+use server::serve::{Application, Settings};
+
+const PASSWORD: &str = "violet tractor sings softly";
+
+async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let kept = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let kept = kept.clone();
+            async move {
+                let ts = headers["x-concur-console-timestamp"].to_str().unwrap();
+                let sig = headers["x-concur-console-signature"].to_str().unwrap();
+                if sig != server::alerts::signature("a page-set secret value", ts, &body) {
+                    return axum::http::StatusCode::UNAUTHORIZED;
+                }
+                kept.lock()
+                    .unwrap()
+                    .push(serde_json::from_str(&body).unwrap());
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (origin, got)
+}
+
+async fn spawn(
+    env_webhook: Option<Webhook>,
+    extra_origin: &str,
+) -> (String, app::ssr::state::AppState, std::path::PathBuf) {
+    let sim = Simulator::spawn().await.unwrap();
+    let dir = std::env::temp_dir().join(format!("cc-settings-{}", uuid::Uuid::new_v4()));
+    let settings = Settings {
+        config: Config {
+            database_url: format!("sqlite://{}/console.db", dir.display()),
+            console_key: None,
+            allowed_hosts: format!("{},{extra_origin}", sim.allowed_hosts()),
+            public_url: "http://127.0.0.1".into(),
+            client: ClientConfig::default(),
+            keepalive_every: 86_400,
+            lease_seconds: 90,
+            trusted_proxies: Vec::new(),
+            session_idle: 1800,
+            session_lifetime: 43_200,
+            alerts: AlertConfig {
+                thresholds: vec![30, 14, 7, 3, 1],
+                webhook: env_webhook,
+                email: None,
+            },
+        },
+        site_addr: "127.0.0.1:0".parse().unwrap(),
+        site_root: "target/site".into(),
+        keepalive: false,
+        api_rate_per_minute: 1200,
+        metrics_token: None,
+    };
+    let app = Application::build(settings, Arc::new(ManualClock::at(sim.now())))
+        .await
+        .unwrap();
+    let base = format!("http://{}", app.address);
+    let state = app.state.clone();
+    tokio::spawn(app.run());
+    let hash = app::auth::ssr::hash_password(PASSWORD.into())
+        .await
+        .unwrap();
+    app::ssr::store::insert_admin(&state.pool, "a1", "admin", &hash, 0)
+        .await
+        .unwrap();
+    (base, state, dir)
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn signed_in(base: &str) -> reqwest::Client {
+    let http = browser();
+    http.post(format!("{base}/api/login"))
+        .form(&[("username", "admin"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    http
+}
+
+fn save_form<'a>(url: &'a str, secret: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("webhook_url", url),
+        ("webhook_secret", secret),
+        ("smtp_url", ""),
+        ("email_from", ""),
+        ("email_to", ""),
+    ]
+}
+
+#[tokio::test]
+async fn a_webhook_set_on_the_page_is_used_and_its_secret_never_shown() {
+    let (origin, got) = receiver().await;
+    let (base, state, dir) = spawn(None, &origin).await;
+    let http = signed_in(&base).await;
+    let hook = format!("{origin}/hook");
+    let short = http
+        .post(format!("{base}/api/save_alert_settings"))
+        .form(&save_form(&hook, "short"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(short.status(), 422);
+    let plain = http
+        .post(format!("{base}/api/save_alert_settings"))
+        .form(&save_form(
+            "http://hooks.example.com/x",
+            "a page-set secret value",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 422, "plain http to an origin not allowed");
+    let saved = http
+        .post(format!("{base}/api/save_alert_settings"))
+        .form(&save_form(&hook, "a page-set secret value"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200);
+
+    let view: Value = http
+        .post(format!("{base}/api/load_alert_settings"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["webhook_url"], hook.as_str());
+    assert_eq!(view["webhook_secret_set"], true);
+    assert!(!view.to_string().contains("a page-set secret value"));
+
+    let queued = http
+        .post(format!("{base}/api/send_test_alert"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queued.status(), 200);
+    let config = app::alerts::ssr::effective(&state).await.unwrap();
+    server::alerts::deliver_due(&state, &config).await.unwrap();
+    assert_eq!(
+        got.lock().unwrap().len(),
+        1,
+        "the test alert arrived, signed"
+    );
+    assert_eq!(got.lock().unwrap()[0]["event"], "test");
+
+    let (status, page) = {
+        let r = http.get(format!("{base}/settings")).send().await.unwrap();
+        (r.status(), r.text().await.unwrap())
+    };
+    assert_eq!(status, 200);
+    assert!(page.contains("Delivery history") && page.contains("sent"));
+    assert!(!page.contains("a page-set secret value"));
+
+    state.pool.close().await;
+    let db = std::fs::read(dir.join("console.db")).unwrap_or_default();
+    let wal = std::fs::read(dir.join("console.db-wal")).unwrap_or_default();
+    let secret = b"a page-set secret value";
+    assert!(
+        !db.windows(secret.len()).any(|w| w == secret)
+            && !wal.windows(secret.len()).any(|w| w == secret)
+    );
+}
+
+#[tokio::test]
+async fn a_channel_set_in_the_environment_wins_and_the_page_says_so() {
+    let env = Webhook {
+        url: "https://hooks.example.com/from-env".into(),
+        secret: "environment secret value".into(),
+    };
+    let (base, _, _) = spawn(Some(env), "http://127.0.0.1:1").await;
+    let http = signed_in(&base).await;
+    let refused = http
+        .post(format!("{base}/api/save_alert_settings"))
+        .form(&save_form(
+            "https://other.example.com/x",
+            "a page-set secret value",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let page = http
+        .get(format!("{base}/settings"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Set by the environment (CONCUR_ALERT_WEBHOOK_URL)"));
+    assert!(!page.contains("environment secret value"));
+}
