@@ -382,3 +382,27 @@ async fn an_alert_e_mail_reaches_a_real_smtp_server() {
         "webhook and e-mail both sent"
     );
 }
+
+#[tokio::test]
+async fn concur_unreachable_for_a_day_is_announced_once_per_outage() {
+    let f = fixture(None).await;
+    let id = f.connection("Far away").await;
+    sqlx::query("UPDATE connections SET transient_failures = 3, last_ok_at = $2 WHERE id = $1")
+        .bind(&id)
+        .bind(f.clock.now() - 20 * 3600)
+        .execute(&f.state.pool)
+        .await
+        .unwrap();
+    f.round().await;
+    assert!(f.receiver.events().is_empty(), "20 hours is not yet a day");
+    f.clock.advance(5 * 3600);
+    f.round().await;
+    f.round().await;
+    let events: Vec<String> = f.receiver.events().into_iter().map(|(e, _)| e).collect();
+    assert_eq!(events, ["unreachable"]);
+    let text = f.receiver.accepted.lock().unwrap()[0]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(text.contains("more than 24 hours"), "{text}");
+}
