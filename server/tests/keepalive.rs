@@ -19,10 +19,62 @@ use server::serve::{Application, Settings};
 const DAY: i64 = 86_400;
 const CONSOLE: &str = env!("CARGO_BIN_EXE_concur-console");
 
+/// The encryption key every process of a PostgreSQL fixture shares.
+const KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+
+/// Where a fixture keeps its data: a SQLite file, or a fresh database on the PostgreSQL cluster
+/// that `scripts/with-postgres.sh` starts for `make test`.
+#[derive(Clone)]
+enum Store {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Store {
+    fn sqlite() -> Self {
+        Store::Sqlite(std::env::temp_dir().join(format!("cc-keepalive-{}", uuid::Uuid::new_v4())))
+    }
+
+    async fn postgres() -> Self {
+        let server = std::env::var("CONCUR_TEST_POSTGRES_URL").expect(
+            "CONCUR_TEST_POSTGRES_URL is unset: run the tests through `make test` (scripts/with-postgres.sh starts a cluster)",
+        );
+        sqlx::any::install_default_drivers();
+        let admin = sqlx::AnyPool::connect(&server).await.unwrap();
+        let name = format!("cc_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        admin.close().await;
+        let base = server.rsplit_once('/').unwrap().0;
+        Store::Postgres(format!("{base}/{name}"))
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Store::Sqlite(dir) => format!("sqlite://{}/console.db", dir.display()),
+            Store::Postgres(url) => url.clone(),
+        }
+    }
+
+    fn key(&self) -> Option<String> {
+        matches!(self, Store::Postgres(_)).then(|| KEY.to_owned())
+    }
+
+    fn dir(&self) -> PathBuf {
+        match self {
+            Store::Sqlite(dir) => dir.clone(),
+            Store::Postgres(_) => std::env::temp_dir(),
+        }
+    }
+}
+
 struct Fixture {
     sim: Simulator,
     state: AppState,
     clock: ManualClock,
+    store: Store,
     dir: PathBuf,
     base: String,
     client_id: String,
@@ -30,11 +82,11 @@ struct Fixture {
     company: String,
 }
 
-fn settings(sim: &Simulator, dir: &std::path::Path, rate: u32) -> Settings {
+fn settings(sim: &Simulator, store: &Store, rate: u32) -> Settings {
     Settings {
         config: Config {
-            database_url: database_url(dir),
-            console_key: None,
+            database_url: store.url(),
+            console_key: store.key(),
             allowed_hosts: sim.allowed_hosts(),
             public_url: "http://127.0.0.1".into(),
             client: ClientConfig::default(),
@@ -53,19 +105,19 @@ fn settings(sim: &Simulator, dir: &std::path::Path, rate: u32) -> Settings {
     }
 }
 
-fn database_url(dir: &std::path::Path) -> String {
-    format!("sqlite://{}/console.db", dir.display())
-}
-
 async fn fixture() -> Fixture {
-    fixture_with_rate(1200).await
+    fixture_on(Store::sqlite(), 1200).await
 }
 
 async fn fixture_with_rate(rate: u32) -> Fixture {
+    fixture_on(Store::sqlite(), rate).await
+}
+
+async fn fixture_on(store: Store, rate: u32) -> Fixture {
     let sim = Simulator::spawn().await.unwrap();
-    let dir = std::env::temp_dir().join(format!("cc-keepalive-{}", uuid::Uuid::new_v4()));
+    let dir = store.dir();
     let clock = ManualClock::at(sim.now());
-    let app = Application::build(settings(&sim, &dir, rate), Arc::new(clock.clone()))
+    let app = Application::build(settings(&sim, &store, rate), Arc::new(clock.clone()))
         .await
         .unwrap();
     let base = format!("http://{}", app.address);
@@ -77,6 +129,7 @@ async fn fixture_with_rate(rate: u32) -> Fixture {
         sim,
         state,
         clock,
+        store,
         dir,
         base,
         client_id,
@@ -161,12 +214,15 @@ impl Fixture {
         let mut command = Command::new(CONSOLE);
         command
             .args(args)
-            .env("DATABASE_URL", database_url(&self.dir))
+            .env("DATABASE_URL", self.store.url())
             .env("CONCUR_ALLOWED_HOSTS", self.sim.allowed_hosts())
             .env("RUST_LOG", "warn")
             .env_remove("CONCUR_CONSOLE_KEY")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if let Some(key) = self.store.key() {
+            command.env("CONCUR_CONSOLE_KEY", key);
+        }
         command
     }
 }
@@ -208,9 +264,8 @@ impl Fixture {
     }
 }
 
-#[tokio::test]
-async fn with_rotation_every_rotated_token_is_persisted_and_the_next_sweep_works() {
-    let f = fixture().await;
+async fn rotation_persists_every_token(store: Store) {
+    let f = fixture_on(store, 1200).await;
     f.sim.set_quirks(Quirks {
         rotate_refresh_tokens: true,
         ..Quirks::default()
@@ -312,9 +367,8 @@ async fn a_failure_that_needs_a_human_is_recorded_once_keeps_the_token_and_is_re
     );
 }
 
-#[tokio::test]
-async fn a_hundred_concurrent_token_calls_cause_one_refresh() {
-    let f = fixture().await;
+async fn hundred_concurrent_calls(store: Store) {
+    let f = fixture_on(store, 1200).await;
     let id = f.connection("Busy").await;
     let key = f.key(&id).await;
     let (status, _, first) = f.token(&id, Some(&key)).await;
@@ -458,9 +512,8 @@ async fn the_openapi_document_describes_the_token_endpoint() {
     }
 }
 
-#[tokio::test]
-async fn leases_exclude_a_second_holder_until_released_or_lapsed() {
-    let f = fixture().await;
+async fn leases_exclude(store: Store) {
+    let f = fixture_on(store, 1200).await;
     let id = f.connection("Leased").await;
     let pool = &f.state.pool;
     assert!(store::try_lease(pool, &id, "one", 100, 190).await.unwrap());
@@ -484,9 +537,8 @@ async fn leases_exclude_a_second_holder_until_released_or_lapsed() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_processes_sweeping_one_sqlite_file_refresh_each_connection_once() {
-    let f = fixture().await;
+async fn two_processes_sweep_once(store: Store) {
+    let f = fixture_on(store, 1200).await;
     for i in 0..20 {
         f.connection(&format!("Company {i:02}")).await;
     }
@@ -748,7 +800,7 @@ async fn a_holder_whose_lease_lapsed_retries_once_with_the_token_another_process
         ..Quirks::default()
     });
     let id = f.connection("Contended").await;
-    let mut config = settings(&f.sim, &f.dir, 1200).config;
+    let mut config = settings(&f.sim, &f.store, 1200).config;
     config.lease_seconds = 30;
     let other = AppState::build(&config, Arc::new(f.clock.clone()))
         .await
@@ -802,4 +854,44 @@ async fn a_holder_whose_lease_lapsed_retries_once_with_the_token_another_process
     );
     assert!(f.sim.refresh_token_expiry(&latest).is_some());
     assert_eq!(f.row(&id).await.failing, 0);
+}
+
+#[tokio::test]
+async fn with_rotation_every_rotated_token_is_persisted_and_the_next_sweep_works_on_sqlite() {
+    rotation_persists_every_token(Store::sqlite()).await;
+}
+
+#[tokio::test]
+async fn with_rotation_every_rotated_token_is_persisted_and_the_next_sweep_works_on_postgresql() {
+    rotation_persists_every_token(Store::postgres().await).await;
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_token_calls_cause_one_refresh_on_sqlite() {
+    hundred_concurrent_calls(Store::sqlite()).await;
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_token_calls_cause_one_refresh_on_postgresql() {
+    hundred_concurrent_calls(Store::postgres().await).await;
+}
+
+#[tokio::test]
+async fn leases_exclude_a_second_holder_until_released_or_lapsed_on_sqlite() {
+    leases_exclude(Store::sqlite()).await;
+}
+
+#[tokio::test]
+async fn leases_exclude_a_second_holder_until_released_or_lapsed_on_postgresql() {
+    leases_exclude(Store::postgres().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_sweeping_one_database_refresh_each_connection_once_on_sqlite() {
+    two_processes_sweep_once(Store::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_sweeping_one_database_refresh_each_connection_once_on_postgresql() {
+    two_processes_sweep_once(Store::postgres().await).await;
 }
