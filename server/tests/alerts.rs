@@ -2,6 +2,8 @@
 //! one for a connection first seen late, re-armed by a renewal, failing and recovered, webhook
 //! deliveries checked by a receiver that verifies the HMAC, retries, and e-mail to an SMTP sink.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use app::alerts::ssr::{AlertConfig, Email, Webhook};
@@ -9,7 +11,7 @@ use app::connections::CredentialsForm;
 use app::ssr::state::{AppState, Config};
 use app::ssr::store;
 use axum::http::{HeaderMap, StatusCode};
-use concur::{ClientConfig, Clock, ManualClock};
+use concur::{Clock, ManualClock};
 use concur_sim::{DEMO_SCOPES, Simulator};
 use serde_json::Value;
 use server::alerts::{deliver_due, run_once, signature};
@@ -85,25 +87,19 @@ async fn fixture(email: Option<Email>) -> Fixture {
     let receiver = Receiver::default();
     let origin = receiver.spawn().await;
     let dir = std::env::temp_dir().join(format!("cc-alerts-{}", uuid::Uuid::new_v4()));
-    let config = Config {
-        database_url: format!("sqlite://{}/console.db", dir.display()),
-        console_key: None,
-        allowed_hosts: format!("{},{origin}", sim.allowed_hosts()),
-        public_url: "https://console.example".into(),
-        client: ClientConfig::default(),
-        keepalive_every: DAY,
-        lease_seconds: 90,
-        trusted_proxies: Vec::new(),
-        session_idle: 1800,
-        session_lifetime: 43_200,
-        alerts: AlertConfig {
-            thresholds: vec![30, 14, 7, 3, 1],
-            webhook: Some(Webhook {
-                url: format!("{origin}/hook"),
-                secret: SECRET.into(),
-            }),
-            email,
-        },
+    let mut config = common::settings(
+        format!("sqlite://{}/console.db", dir.display()),
+        format!("{},{origin}", sim.allowed_hosts()),
+    )
+    .config;
+    config.public_url = "https://console.example".into();
+    config.alerts = AlertConfig {
+        thresholds: vec![30, 14, 7, 3, 1],
+        webhook: Some(Webhook {
+            url: format!("{origin}/hook"),
+            secret: SECRET.into(),
+        }),
+        email,
     };
     let clock = ManualClock::at(sim.now());
     let state = AppState::build(&config, Arc::new(clock.clone()))

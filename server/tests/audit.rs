@@ -1,16 +1,17 @@
 //! The audit log: a whole admin journey over HTTP leaves one event of each kind, with who, when,
 //! from where and how it ended; the database never holds a secret; the terminal prints it.
 
+mod common;
+
 use std::process::Command;
 use std::sync::Arc;
 
 use app::alerts::ssr::{AlertConfig, Webhook};
-use app::ssr::state::Config;
 use app::ssr::store::{self, AuditFilter};
-use concur::{ClientConfig, ManualClock};
+use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Simulator};
 use serde_json::Value;
-use server::serve::{Application, Settings};
+use server::serve::Application;
 
 const PASSWORD: &str = "violet tractor sings softly";
 
@@ -31,32 +32,18 @@ async fn a_journey_leaves_each_event_kind_in_the_audit_log_and_no_secret_anywher
     let hook = receiver().await;
     let dir = std::env::temp_dir().join(format!("cc-audit-{}", uuid::Uuid::new_v4()));
     let database_url = format!("sqlite://{}/console.db", dir.display());
-    let settings = Settings {
-        config: Config {
-            database_url: database_url.clone(),
-            console_key: None,
-            allowed_hosts: format!("{},{hook}", sim.allowed_hosts()),
-            public_url: "http://127.0.0.1".into(),
-            client: ClientConfig::default(),
-            keepalive_every: 86_400,
-            lease_seconds: 90,
-            trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
-            session_idle: 1800,
-            session_lifetime: 43_200,
-            alerts: AlertConfig {
-                thresholds: vec![30, 14, 7, 3, 1],
-                webhook: Some(Webhook {
-                    url: format!("{hook}/hook"),
-                    secret: "hook secret value".into(),
-                }),
-                email: None,
-            },
-        },
-        site_addr: "127.0.0.1:0".parse().unwrap(),
-        site_root: "target/site".into(),
-        keepalive: false,
-        api_rate_per_minute: 1200,
-        metrics_token: None,
+    let mut settings = common::settings(
+        database_url.clone(),
+        format!("{},{hook}", sim.allowed_hosts()),
+    );
+    settings.config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    settings.config.alerts = AlertConfig {
+        thresholds: vec![30, 14, 7, 3, 1],
+        webhook: Some(Webhook {
+            url: format!("{hook}/hook"),
+            secret: "hook secret value".into(),
+        }),
+        email: None,
     };
     let app = Application::build(settings, Arc::new(ManualClock::at(sim.now())))
         .await

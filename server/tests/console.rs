@@ -1,13 +1,15 @@
 //! The real console on port 0 with a fresh SQLite database and the Concur simulator, driven over
 //! HTTP through its server functions and pages.
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use concur::{ClientConfig, Clock, ManualClock};
+use concur::{Clock, ManualClock};
 use concur_sim::{DEMO_SCOPES, Fault, Quirks, Simulator};
 use serde_json::{Value, json};
-use server::serve::{Application, Settings};
+use server::serve::Application;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -27,26 +29,10 @@ struct Console {
 async fn spawn() -> Console {
     let sim = Simulator::spawn().await.unwrap();
     let dir = std::env::temp_dir().join(format!("cc-test-{}", uuid::Uuid::new_v4()));
-    let settings = Settings {
-        config: app::ssr::state::Config {
-            database_url: format!("sqlite://{}/console.db", dir.display()),
-            console_key: None,
-            allowed_hosts: sim.allowed_hosts(),
-            public_url: "http://127.0.0.1".into(),
-            client: ClientConfig::default(),
-            keepalive_every: 86_400,
-            lease_seconds: 90,
-            trusted_proxies: Vec::new(),
-            session_idle: 1800,
-            session_lifetime: 43_200,
-            alerts: app::alerts::ssr::AlertConfig::default(),
-        },
-        site_addr: "127.0.0.1:0".parse().unwrap(),
-        site_root: "target/site".into(),
-        keepalive: false,
-        api_rate_per_minute: 1200,
-        metrics_token: None,
-    };
+    let settings = common::settings(
+        format!("sqlite://{}/console.db", dir.display()),
+        sim.allowed_hosts(),
+    );
     let clock = ManualClock::at(sim.now());
     let app = Application::build(settings, Arc::new(clock.clone()))
         .await
@@ -663,17 +649,12 @@ async fn the_database_file_holds_no_secret_in_clear() {
 async fn a_wrong_key_stops_the_start() {
     let c = spawn().await;
     let config = app::ssr::state::Config {
-        database_url: format!("sqlite://{}/console.db", c.dir.display()),
         console_key: Some("AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=".into()),
-        allowed_hosts: String::new(),
-        public_url: "http://127.0.0.1".into(),
-        client: ClientConfig::default(),
-        keepalive_every: 86_400,
-        lease_seconds: 90,
-        trusted_proxies: Vec::new(),
-        session_idle: 1800,
-        session_lifetime: 43_200,
-        alerts: app::alerts::ssr::AlertConfig::default(),
+        ..common::settings(
+            format!("sqlite://{}/console.db", c.dir.display()),
+            String::new(),
+        )
+        .config
     };
     let err = app::ssr::state::AppState::build(&config, Arc::new(c.clock.clone()))
         .await

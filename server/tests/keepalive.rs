@@ -2,15 +2,17 @@
 //! over simulated months, rotation, single flight across tasks and processes, API keys, the
 //! token API's answers, the terminal commands, and a process killed mid-sweep.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use app::connections::CredentialsForm;
-use app::ssr::state::{AppState, Config};
+use app::ssr::state::AppState;
 use app::ssr::store;
-use concur::{ClientConfig, ManualClock};
+use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Fault, Quirks, Simulator};
 use serde_json::Value;
 use server::keepalive::{refresh_all, sweep_due};
@@ -83,26 +85,10 @@ struct Fixture {
 }
 
 fn settings(sim: &Simulator, store: &Store, rate: u32) -> Settings {
-    Settings {
-        config: Config {
-            database_url: store.url(),
-            console_key: store.key(),
-            allowed_hosts: sim.allowed_hosts(),
-            public_url: "http://127.0.0.1".into(),
-            client: ClientConfig::default(),
-            keepalive_every: DAY,
-            lease_seconds: 90,
-            trusted_proxies: Vec::new(),
-            session_idle: 1800,
-            session_lifetime: 43_200,
-            alerts: app::alerts::ssr::AlertConfig::default(),
-        },
-        site_addr: "127.0.0.1:0".parse().unwrap(),
-        site_root: "target/site".into(),
-        keepalive: false,
-        api_rate_per_minute: rate,
-        metrics_token: None,
-    }
+    let mut settings = common::settings(store.url(), sim.allowed_hosts());
+    settings.config.console_key = store.key();
+    settings.api_rate_per_minute = rate;
+    settings
 }
 
 async fn fixture() -> Fixture {

@@ -1,16 +1,17 @@
 //! `/healthz`, `/readyz` and `/metrics`: no session needed, the metrics parse with
 //! Prometheus' own Python client parser, and their values match the dashboard's counts.
 
+mod common;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use app::connections::CredentialsForm;
-use app::ssr::state::Config;
-use concur::{ClientConfig, ManualClock};
+use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Simulator};
 use serde_json::Value;
-use server::serve::{Application, Settings};
+use server::serve::Application;
 
 const PARSER: &str = r#"
 import json, sys
@@ -47,26 +48,11 @@ fn parse(text: &str) -> Vec<Value> {
 async fn spawn(metrics_token: Option<&str>) -> (String, app::ssr::state::AppState, Simulator) {
     let sim = Simulator::spawn().await.unwrap();
     let dir = std::env::temp_dir().join(format!("cc-ops-{}", uuid::Uuid::new_v4()));
-    let settings = Settings {
-        config: Config {
-            database_url: format!("sqlite://{}/console.db", dir.display()),
-            console_key: None,
-            allowed_hosts: sim.allowed_hosts(),
-            public_url: "http://127.0.0.1".into(),
-            client: ClientConfig::default(),
-            keepalive_every: 86_400,
-            lease_seconds: 90,
-            trusted_proxies: Vec::new(),
-            session_idle: 1800,
-            session_lifetime: 43_200,
-            alerts: app::alerts::ssr::AlertConfig::default(),
-        },
-        site_addr: "127.0.0.1:0".parse().unwrap(),
-        site_root: "target/site".into(),
-        keepalive: false,
-        api_rate_per_minute: 1200,
-        metrics_token: metrics_token.map(str::to_owned),
-    };
+    let mut settings = common::settings(
+        format!("sqlite://{}/console.db", dir.display()),
+        sim.allowed_hosts(),
+    );
+    settings.metrics_token = metrics_token.map(str::to_owned);
     let app = Application::build(settings, Arc::new(ManualClock::at(sim.now())))
         .await
         .unwrap();

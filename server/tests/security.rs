@@ -2,13 +2,15 @@
 //! real status codes, the Origin and Host checks, signed error messages, headers, sessions and
 //! the setup link.
 
+mod common;
+
 use std::sync::Arc;
 
-use app::ssr::state::{AppState, Config};
-use concur::{ClientConfig, ManualClock};
+use app::ssr::state::AppState;
+use concur::ManualClock;
 use concur_sim::Simulator;
 use serde_json::{Value, json};
-use server::serve::{Application, Settings};
+use server::serve::Application;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -21,26 +23,12 @@ struct Console {
 async fn spawn() -> Console {
     let sim = Simulator::spawn().await.unwrap();
     let dir = std::env::temp_dir().join(format!("cc-security-{}", uuid::Uuid::new_v4()));
-    let settings = Settings {
-        config: Config {
-            database_url: format!("sqlite://{}/console.db", dir.display()),
-            console_key: None,
-            allowed_hosts: sim.allowed_hosts(),
-            public_url: "http://console.test".into(),
-            client: ClientConfig::default(),
-            keepalive_every: 86_400,
-            lease_seconds: 90,
-            trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
-            session_idle: 1800,
-            session_lifetime: 43_200,
-            alerts: app::alerts::ssr::AlertConfig::default(),
-        },
-        site_addr: "127.0.0.1:0".parse().unwrap(),
-        site_root: "target/site".into(),
-        keepalive: false,
-        api_rate_per_minute: 1200,
-        metrics_token: None,
-    };
+    let mut settings = common::settings(
+        format!("sqlite://{}/console.db", dir.display()),
+        sim.allowed_hosts(),
+    );
+    settings.config.public_url = "http://console.test".into();
+    settings.config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     let clock = ManualClock::at(sim.now());
     let app = Application::build(settings, Arc::new(clock.clone()))
         .await

@@ -1,14 +1,15 @@
 //! The Settings page's alert channels: saved from the page (secrets sealed, never shown back),
 //! used by the alert job, refused where the environment already sets them, and "Send test".
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use app::alerts::ssr::{AlertConfig, Webhook};
-use app::ssr::state::Config;
-use concur::{ClientConfig, ManualClock};
+use concur::ManualClock;
 use concur_sim::Simulator;
 use serde_json::Value;
-use server::serve::{Application, Settings};
+use server::serve::Application;
 
 const PASSWORD: &str = "violet tractor sings softly";
 
@@ -44,29 +45,14 @@ async fn spawn(
 ) -> (String, app::ssr::state::AppState, std::path::PathBuf) {
     let sim = Simulator::spawn().await.unwrap();
     let dir = std::env::temp_dir().join(format!("cc-settings-{}", uuid::Uuid::new_v4()));
-    let settings = Settings {
-        config: Config {
-            database_url: format!("sqlite://{}/console.db", dir.display()),
-            console_key: None,
-            allowed_hosts: format!("{},{extra_origin}", sim.allowed_hosts()),
-            public_url: "http://127.0.0.1".into(),
-            client: ClientConfig::default(),
-            keepalive_every: 86_400,
-            lease_seconds: 90,
-            trusted_proxies: Vec::new(),
-            session_idle: 1800,
-            session_lifetime: 43_200,
-            alerts: AlertConfig {
-                thresholds: vec![30, 14, 7, 3, 1],
-                webhook: env_webhook,
-                email: None,
-            },
-        },
-        site_addr: "127.0.0.1:0".parse().unwrap(),
-        site_root: "target/site".into(),
-        keepalive: false,
-        api_rate_per_minute: 1200,
-        metrics_token: None,
+    let mut settings = common::settings(
+        format!("sqlite://{}/console.db", dir.display()),
+        format!("{},{extra_origin}", sim.allowed_hosts()),
+    );
+    settings.config.alerts = AlertConfig {
+        thresholds: vec![30, 14, 7, 3, 1],
+        webhook: env_webhook,
+        email: None,
     };
     let app = Application::build(settings, Arc::new(ManualClock::at(sim.now())))
         .await

@@ -1,0 +1,30 @@
+//! What every integration test starts from: the console's settings for a database and the
+//! simulator's origins, on a free port, with the background jobs off (tests drive them).
+
+use app::alerts::ssr::AlertConfig;
+use app::ssr::state::Config;
+use concur::ClientConfig;
+use server::serve::Settings;
+
+pub fn settings(database_url: String, allowed_hosts: String) -> Settings {
+    Settings {
+        config: Config {
+            database_url,
+            console_key: None,
+            allowed_hosts,
+            public_url: "http://127.0.0.1".into(),
+            client: ClientConfig::default(),
+            keepalive_every: 86_400,
+            lease_seconds: 90,
+            trusted_proxies: Vec::new(),
+            session_idle: 1800,
+            session_lifetime: 43_200,
+            alerts: AlertConfig::default(),
+        },
+        site_addr: "127.0.0.1:0".parse().expect("an address"),
+        site_root: "target/site".into(),
+        keepalive: false,
+        api_rate_per_minute: 1200,
+        metrics_token: None,
+    }
+}
