@@ -12,15 +12,17 @@ RUN PATH="/src/end2end/node_modules/.bin:$PATH" cargo leptos build --release
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home /var/lib/concur-console concur-console \
-    && mkdir -p /var/lib/concur-console/data && chown -R concur-console /var/lib/concur-console
+    && mkdir -p /data && chown concur-console /data && chmod 0700 /data
 COPY --from=build /src/target/release/concur-console /usr/local/bin/concur-console
 COPY --from=build /src/target/site /usr/share/concur-console/site
 USER concur-console
-WORKDIR /var/lib/concur-console
+WORKDIR /data
 ENV LEPTOS_SITE_ROOT=/usr/share/concur-console/site \
     LEPTOS_SITE_ADDR=0.0.0.0:3000 \
-    DATABASE_URL=sqlite://data/concur-console.db \
+    DATABASE_URL=sqlite:///data/concur-console.db \
     RUST_LOG=info,sqlx=warn
-VOLUME /var/lib/concur-console/data
+VOLUME /data
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
+    CMD ["concur-console", "check-ready", "--url", "http://127.0.0.1:3000"]
 EXPOSE 3000
 CMD ["concur-console", "serve"]

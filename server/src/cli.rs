@@ -46,4 +46,10 @@ pub enum Command {
     Connections(ConnectionsCommand),
     /// Print the audit log, newest first.
     Audit(crate::manage::AuditArgs),
+    /// Exit 0 when the console at URL answers /readyz (for a container HEALTHCHECK).
+    CheckReady {
+        /// The console's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        url: String,
+    },
 }

@@ -43,6 +43,7 @@ async fn main() -> ExitCode {
             })
             .await;
         }
+        Command::CheckReady { url } => return check_ready(&url).await,
         Command::Audit(args) => {
             return managed(async |state| {
                 server::manage::audit(&state, &args, &mut std::io::stdout()).await
@@ -128,6 +129,30 @@ async fn refresh_all(as_json: bool) -> ExitCode {
         }
     })
     .await
+}
+
+/// Asks a running console whether it is ready: exit 0 on 200, 1 otherwise.
+async fn check_ready(url: &str) -> ExitCode {
+    let target = format!("{}/readyz", url.trim_end_matches('/'));
+    let answer = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .map_err(|e| e.to_string());
+    let answer = match answer {
+        Ok(http) => http.get(&target).send().await.map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    match answer {
+        Ok(r) if r.status().is_success() => ExitCode::SUCCESS,
+        Ok(r) => {
+            eprintln!("not ready: {target} answered {}", r.status());
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("not ready: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn summary(lines: &[server::keepalive::SweepLine]) -> String {

@@ -168,3 +168,21 @@ async fn metrics_ask_for_the_token_when_one_is_set() {
             .starts_with("text/plain; version=0.0.4")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_ready_tells_a_container_runtime_whether_the_console_is_ready() {
+    let (base, _, _) = spawn(None).await;
+    let check = |url: String| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_concur-console"))
+            .args(["check-ready", "--url", &url])
+            .output()
+            .unwrap()
+    };
+    assert!(check(base).status.success());
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let gone = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let refused = check(gone);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not ready"));
+}
