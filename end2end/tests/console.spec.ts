@@ -157,6 +157,34 @@ test.describe.serial("Concur Console", () => {
     expect(violations).toEqual([]);
   });
 
+  test("the expiry timeline, the audit log and the alert settings work in the browser", async ({ page }) => {
+    await signIn(page);
+    const bars = page.locator('figure.timeline a[href^="/?week="]');
+    await expect(bars).toHaveCount(26);
+    await bars.first().click();
+    await expect(page).toHaveURL(/week=0/);
+    await expect(page.getByText("Showing the refresh tokens that expire between")).toBeVisible();
+    await page.getByRole("link", { name: "Show all connections" }).click();
+    await expect(page.locator("table.connections tbody tr").first()).toBeVisible();
+
+    await page.getByRole("link", { name: "Audit", exact: true }).click();
+    await expect(page.getByRole("heading", { name: "Audit log" })).toBeVisible();
+    await expect(page.locator("table.audit")).toContainText("sign in");
+
+    await page.evaluate(() => ((window as any).__sameDocument = true));
+    await page.getByRole("link", { name: "Settings", exact: true }).click();
+    await expect(page.getByRole("heading", { name: "Alert settings" })).toBeVisible();
+    await page.getByLabel("Webhook URL").fill("https://hooks.example.com/concur");
+    await page.getByLabel("Signing secret").fill("a webhook secret for e2e");
+    await page.getByRole("button", { name: "Save" }).click();
+    await expect(page.getByText("Saved.")).toBeVisible();
+    await expect(page.getByText("A secret is stored; leave blank to keep it.")).toBeVisible();
+    await page.getByRole("button", { name: "Send test" }).click();
+    await expect(page.getByText(/Test alert queued on 1 channel/)).toBeVisible();
+    expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+    expect(await page.content()).not.toContain("a webhook secret for e2e");
+  });
+
   test("no secret appears in any page's HTML", async ({ page }) => {
     const s = await seed();
     await signIn(page);

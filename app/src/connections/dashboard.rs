@@ -127,20 +127,22 @@ fn Overview(dashboard: Dashboard, search: String) -> impl IntoView {
 
 const WEEK: i64 = 7 * 86_400;
 const BAR_WIDTH: i64 = 24;
-const BAR_GAP: i64 = 6;
 const CHART_HEIGHT: i64 = 120;
 
 /// The expiry timeline: how many working refresh tokens expire in each of the next 26 weeks,
-/// drawn on the server as SVG (no JavaScript needed). Each bar links to the connections it counts.
+/// drawn on the server as SVG (no JavaScript needed). Each bar is an HTML link to the
+/// connections it counts, so it works the same rendered on the server or in the browser.
 #[component]
 fn Timeline(bars: Vec<WeekBar>, now: i64, selected: Option<i64>) -> impl IntoView {
     let highest = bars.iter().map(|b| b.count).max().unwrap_or(0).max(1);
-    let width = bars.len() as i64 * (BAR_WIDTH + BAR_GAP);
     let drawn = bars
         .into_iter()
         .map(|bar| {
-            let height = if bar.count == 0 { 0 } else { (bar.count * CHART_HEIGHT / highest).max(3) };
-            let x = bar.week * (BAR_WIDTH + BAR_GAP);
+            let height = if bar.count == 0 {
+                0
+            } else {
+                (bar.count * CHART_HEIGHT / highest).max(3)
+            };
             let starts = format_time(now + bar.week * WEEK);
             let label = format!(
                 "{} expiring in the week from {}",
@@ -148,35 +150,26 @@ fn Timeline(bars: Vec<WeekBar>, now: i64, selected: Option<i64>) -> impl IntoVie
                 &starts[..10]
             );
             let class = format!(
-                "bar {}{}",
+                "week {}{}",
                 bar.band.key(),
                 if selected == Some(bar.week) { " selected" } else { "" }
             );
-            let tick = (bar.week % 4 == 0).then(|| {
-                view! {
-                    <text x=x + BAR_WIDTH / 2 y=CHART_HEIGHT + 16 class="tick">{starts[5..10].to_owned()}</text>
-                }
-            });
-            let title = label.clone();
+            let tick = if bar.week % 4 == 0 { starts[5..10].to_owned() } else { String::new() };
             view! {
-                <a href=format!("/?week={}", bar.week) aria-label=label>
-                    <title>{title}</title>
-                    <rect class="hit" x=x y=0 width=BAR_WIDTH height=CHART_HEIGHT></rect>
-                    <rect class=class x=x y=CHART_HEIGHT - height width=BAR_WIDTH height=height></rect>
-                    {(bar.count > 0).then(|| view! {
-                        <text x=x + BAR_WIDTH / 2 y=CHART_HEIGHT - height - 4 class="count">{bar.count}</text>
-                    })}
+                <a class=class href=format!("/?week={}", bar.week) title=label.clone() aria-label=label>
+                    <span class="bar-count">{(bar.count > 0).then_some(bar.count)}</span>
+                    <svg viewBox=format!("0 0 {BAR_WIDTH} {CHART_HEIGHT}") preserveAspectRatio="none" aria-hidden="true">
+                        <rect x="0" y=CHART_HEIGHT - height width=BAR_WIDTH height=height></rect>
+                    </svg>
+                    <span class="tick">{tick}</span>
                 </a>
-                {tick}
             }
         })
         .collect_view();
     view! {
         <figure class="card timeline">
             <figcaption>"Refresh tokens expiring in each of the next 26 weeks"</figcaption>
-            <svg viewBox=format!("0 -16 {width} {}", CHART_HEIGHT + 36) role="img" aria-label="Expiry timeline">
-                {drawn}
-            </svg>
+            <nav class="bars" aria-label="Expiry timeline">{drawn}</nav>
         </figure>
     }
 }
