@@ -112,18 +112,20 @@ pub async fn security_headers(
     next: Next,
 ) -> Response {
     let asset = request.uri().path().starts_with("/pkg/");
-    let setup = request.uri().path() == "/setup";
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    // No URL ever leaks to another site; the setup page (its URL carries the token) sends none
-    // at all. Other pages keep same-origin referrers: without JavaScript a failed form post
-    // finds its way back to the form through the Referer.
-    let policy = if setup { "no-referrer" } else { "same-origin" };
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static(policy));
+    // No URL (the setup link carries a token) ever leaks to another site. Same-origin requests
+    // keep theirs: with `no-referrer` a browser sends `Origin: null` on a plain form post, which
+    // the Origin check must refuse, and a failed form without JavaScript finds its way back
+    // through the Referer.
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if !asset && !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -331,8 +331,8 @@ async fn pages_carry_the_security_headers() {
         .unwrap();
     assert_eq!(
         setup.headers()["referrer-policy"],
-        "no-referrer",
-        "the setup link's token stays here"
+        "same-origin",
+        "the setup link's token never leaves the site"
     );
 }
 
