@@ -276,16 +276,17 @@ pub async fn run_once(state: &AppState, config: &AlertConfig) -> Result<(), AppE
     Ok(())
 }
 
+/// One round of the background job: the channels in effect now (the environment, else the
+/// Settings page), then [`run_once`].
+pub async fn run_round(state: &AppState) -> Result<(), AppError> {
+    let config = app::alerts::ssr::effective(state).await?;
+    run_once(state, &config).await
+}
+
 /// The background job of `serve`: raises and delivers alerts every few seconds until `stop`.
 pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let config = state.alerts.clone();
-    if config.channels().is_empty() {
-        tracing::info!(
-            "no alert channel is set up (CONCUR_ALERT_WEBHOOK_URL, CONCUR_SMTP_URL); alerts are recorded but not sent"
-        );
-    }
     loop {
-        if let Err(e) = run_once(&state, &config).await {
+        if let Err(e) = run_round(&state).await {
             tracing::warn!(error = %e, "alert round stopped early");
         }
         tokio::select! {

@@ -146,8 +146,7 @@ async fn a_webhook_set_on_the_page_is_used_and_its_secret_never_shown() {
         .await
         .unwrap();
     assert_eq!(queued.status(), 200);
-    let config = app::alerts::ssr::effective(&state).await.unwrap();
-    server::alerts::deliver_due(&state, &config).await.unwrap();
+    server::alerts::run_round(&state).await.unwrap();
     assert_eq!(
         got.lock().unwrap().len(),
         1,
