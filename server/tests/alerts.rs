@@ -3,6 +3,8 @@
 //! deliveries checked by a receiver that verifies the HMAC, retries, and e-mail to an SMTP sink.
 
 mod common;
+#[path = "common/stores.rs"]
+mod stores;
 
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +17,7 @@ use concur::{Clock, ManualClock};
 use concur_sim::{DEMO_SCOPES, Simulator};
 use serde_json::Value;
 use server::alerts::{deliver_due, run_once, signature};
+use stores::Store;
 
 const DAY: i64 = 86_400;
 const SECRET: &str = "shared webhook secret";
@@ -83,15 +86,16 @@ struct Fixture {
 }
 
 async fn fixture(email: Option<Email>) -> Fixture {
+    fixture_on(Store::sqlite(), email).await
+}
+
+async fn fixture_on(store: Store, email: Option<Email>) -> Fixture {
     let sim = Simulator::spawn().await.unwrap();
     let receiver = Receiver::default();
     let origin = receiver.spawn().await;
-    let dir = std::env::temp_dir().join(format!("cc-alerts-{}", uuid::Uuid::new_v4()));
-    let mut config = common::settings(
-        format!("sqlite://{}/console.db", dir.display()),
-        format!("{},{origin}", sim.allowed_hosts()),
-    )
-    .config;
+    let mut config =
+        common::settings(store.url(), format!("{},{origin}", sim.allowed_hosts())).config;
+    config.console_key = store.key();
     config.public_url = "https://console.example".into();
     config.alerts = AlertConfig {
         thresholds: vec![30, 14, 7, 3, 1],
@@ -146,9 +150,8 @@ impl Fixture {
     }
 }
 
-#[tokio::test]
-async fn each_threshold_fires_once_even_across_a_restart() {
-    let f = fixture(None).await;
+async fn thresholds_fire_once(store: Store) {
+    let f = fixture_on(store, None).await;
     let id = f.connection("ACME").await;
     f.expires_in(&id, 40 * DAY - 3600).await;
     f.round().await;
@@ -214,9 +217,8 @@ async fn a_renewed_token_re_arms_the_thresholds() {
     assert_eq!(f.receiver.events().len(), 2, "a new lifetime warns again");
 }
 
-#[tokio::test]
-async fn failing_and_recovered_are_each_announced_once() {
-    let f = fixture(None).await;
+async fn failing_then_recovered(store: Store) {
+    let f = fixture_on(store, None).await;
     let id = f.connection("Flaky company").await;
     let row = store::connection(&f.state.pool, &id)
         .await
@@ -401,4 +403,24 @@ async fn concur_unreachable_for_a_day_is_announced_once_per_outage() {
         .unwrap()
         .to_owned();
     assert!(text.contains("more than 24 hours"), "{text}");
+}
+
+#[tokio::test]
+async fn each_threshold_fires_once_even_across_a_restart_on_sqlite() {
+    thresholds_fire_once(Store::sqlite()).await;
+}
+
+#[tokio::test]
+async fn each_threshold_fires_once_even_across_a_restart_on_postgresql() {
+    thresholds_fire_once(Store::postgres().await).await;
+}
+
+#[tokio::test]
+async fn failing_and_recovered_are_each_announced_once_on_sqlite() {
+    failing_then_recovered(Store::sqlite()).await;
+}
+
+#[tokio::test]
+async fn failing_and_recovered_are_each_announced_once_on_postgresql() {
+    failing_then_recovered(Store::postgres().await).await;
 }

@@ -3,6 +3,8 @@
 //! token API's answers, the terminal commands, and a process killed mid-sweep.
 
 mod common;
+#[path = "common/stores.rs"]
+mod stores;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -17,60 +19,10 @@ use concur_sim::{DEMO_SCOPES, Fault, Quirks, Simulator};
 use serde_json::Value;
 use server::keepalive::{refresh_all, sweep_due};
 use server::serve::{Application, Settings};
+use stores::Store;
 
 const DAY: i64 = 86_400;
 const CONSOLE: &str = env!("CARGO_BIN_EXE_concur-console");
-
-/// The encryption key every process of a PostgreSQL fixture shares.
-const KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
-
-/// Where a fixture keeps its data: a SQLite file, or a fresh database on the PostgreSQL cluster
-/// that `scripts/with-postgres.sh` starts for `make test`.
-#[derive(Clone)]
-enum Store {
-    Sqlite(PathBuf),
-    Postgres(String),
-}
-
-impl Store {
-    fn sqlite() -> Self {
-        Store::Sqlite(std::env::temp_dir().join(format!("cc-keepalive-{}", uuid::Uuid::new_v4())))
-    }
-
-    async fn postgres() -> Self {
-        let server = std::env::var("CONCUR_TEST_POSTGRES_URL").expect(
-            "CONCUR_TEST_POSTGRES_URL is unset: run the tests through `make test` (scripts/with-postgres.sh starts a cluster)",
-        );
-        sqlx::any::install_default_drivers();
-        let admin = sqlx::AnyPool::connect(&server).await.unwrap();
-        let name = format!("cc_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        admin.close().await;
-        let base = server.rsplit_once('/').unwrap().0;
-        Store::Postgres(format!("{base}/{name}"))
-    }
-
-    fn url(&self) -> String {
-        match self {
-            Store::Sqlite(dir) => format!("sqlite://{}/console.db", dir.display()),
-            Store::Postgres(url) => url.clone(),
-        }
-    }
-
-    fn key(&self) -> Option<String> {
-        matches!(self, Store::Postgres(_)).then(|| KEY.to_owned())
-    }
-
-    fn dir(&self) -> PathBuf {
-        match self {
-            Store::Sqlite(dir) => dir.clone(),
-            Store::Postgres(_) => std::env::temp_dir(),
-        }
-    }
-}
 
 struct Fixture {
     sim: Simulator,
@@ -101,7 +53,10 @@ async fn fixture_with_rate(rate: u32) -> Fixture {
 
 async fn fixture_on(store: Store, rate: u32) -> Fixture {
     let sim = Simulator::spawn().await.unwrap();
-    let dir = store.dir();
+    let dir = match &store {
+        Store::Sqlite(dir) => dir.clone(),
+        Store::Postgres(_) => std::env::temp_dir(),
+    };
     let clock = ManualClock::at(sim.now());
     let app = Application::build(settings(&sim, &store, rate), Arc::new(clock.clone()))
         .await

@@ -2,6 +2,8 @@
 //! Prometheus' own Python client parser, and their values match the dashboard's counts.
 
 mod common;
+#[path = "common/stores.rs"]
+mod stores;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -12,6 +14,7 @@ use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Simulator};
 use serde_json::Value;
 use server::serve::Application;
+use stores::Store;
 
 const PARSER: &str = r#"
 import json, sys
@@ -46,12 +49,16 @@ fn parse(text: &str) -> Vec<Value> {
 }
 
 async fn spawn(metrics_token: Option<&str>) -> (String, app::ssr::state::AppState, Simulator) {
+    spawn_on(Store::sqlite(), metrics_token).await
+}
+
+async fn spawn_on(
+    store: Store,
+    metrics_token: Option<&str>,
+) -> (String, app::ssr::state::AppState, Simulator) {
     let sim = Simulator::spawn().await.unwrap();
-    let dir = std::env::temp_dir().join(format!("cc-ops-{}", uuid::Uuid::new_v4()));
-    let mut settings = common::settings(
-        format!("sqlite://{}/console.db", dir.display()),
-        sim.allowed_hosts(),
-    );
+    let mut settings = common::settings(store.url(), sim.allowed_hosts());
+    settings.config.console_key = store.key();
     settings.metrics_token = metrics_token.map(str::to_owned);
     let app = Application::build(settings, Arc::new(ManualClock::at(sim.now())))
         .await
@@ -76,9 +83,8 @@ async fn add(state: &app::ssr::state::AppState, sim: &Simulator, name: &str, sco
     app::connections::ssr::create(state, form).await.unwrap();
 }
 
-#[tokio::test]
-async fn health_and_readiness_answer_without_a_session() {
-    let (base, _, _) = spawn(None).await;
+async fn health_and_readiness(store: Store) {
+    let (base, _, _) = spawn_on(store, None).await;
     let healthz = reqwest::get(format!("{base}/healthz")).await.unwrap();
     assert_eq!(healthz.status(), 200);
     let readyz = reqwest::get(format!("{base}/readyz")).await.unwrap();
@@ -86,9 +92,8 @@ async fn health_and_readiness_answer_without_a_session() {
     assert_eq!(readyz.text().await.unwrap(), "ready");
 }
 
-#[tokio::test]
-async fn metrics_parse_and_match_the_dashboard_counts() {
-    let (base, state, sim) = spawn(None).await;
+async fn metrics_match_the_dashboard(store: Store) {
+    let (base, state, sim) = spawn_on(store, None).await;
     add(&state, &sim, "Healthy \"quoted\" one", DEMO_SCOPES).await;
     add(&state, &sim, "Healthy two", DEMO_SCOPES).await;
     add(&state, &sim, "Missing scopes", &DEMO_SCOPES[..2]).await;
@@ -185,4 +190,24 @@ async fn check_ready_tells_a_container_runtime_whether_the_console_is_ready() {
     let refused = check(gone);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("not ready"));
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer_without_a_session_on_sqlite() {
+    health_and_readiness(Store::sqlite()).await;
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer_without_a_session_on_postgresql() {
+    health_and_readiness(Store::postgres().await).await;
+}
+
+#[tokio::test]
+async fn metrics_parse_and_match_the_dashboard_counts_on_sqlite() {
+    metrics_match_the_dashboard(Store::sqlite()).await;
+}
+
+#[tokio::test]
+async fn metrics_parse_and_match_the_dashboard_counts_on_postgresql() {
+    metrics_match_the_dashboard(Store::postgres().await).await;
 }

@@ -1,0 +1,46 @@
+//! Where a test keeps its data: a SQLite file, or a fresh database on the PostgreSQL cluster
+//! that `scripts/with-postgres.sh` starts for `make test`, so one test body runs on both stores.
+
+use std::path::PathBuf;
+
+/// The encryption key every process of a PostgreSQL test shares (PostgreSQL requires one).
+const KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Store {
+    pub fn sqlite() -> Self {
+        Store::Sqlite(std::env::temp_dir().join(format!("cc-store-{}", uuid::Uuid::new_v4())))
+    }
+
+    pub async fn postgres() -> Self {
+        let server = std::env::var("CONCUR_TEST_POSTGRES_URL").expect(
+            "CONCUR_TEST_POSTGRES_URL is unset: run the tests through `make test` (scripts/with-postgres.sh starts a cluster)",
+        );
+        sqlx::any::install_default_drivers();
+        let admin = sqlx::AnyPool::connect(&server).await.unwrap();
+        let name = format!("cc_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        admin.close().await;
+        let base = server.rsplit_once('/').unwrap().0;
+        Store::Postgres(format!("{base}/{name}"))
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            Store::Sqlite(dir) => format!("sqlite://{}/console.db", dir.display()),
+            Store::Postgres(url) => url.clone(),
+        }
+    }
+
+    pub fn key(&self) -> Option<String> {
+        matches!(self, Store::Postgres(_)).then(|| KEY.to_owned())
+    }
+}
