@@ -12,7 +12,7 @@ use concur::{ClientConfig, SystemClock};
 const CONNECTIONS: usize = 1000;
 const CLIENTS: usize = 16;
 const REQUESTS_PER_CLIENT: usize = 250;
-pub const KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+const KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
 const DAY: i64 = 86_400;
 
 pub struct Figures {
@@ -39,12 +39,12 @@ pub fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// Stores the connections and a session straight through the store; returns the cookie.
-async fn seed(database_url: &str) -> String {
+/// The console's state on `database_url`, with the bench key, allowed to reach `allowed_hosts`.
+pub async fn state(database_url: &str, allowed_hosts: String) -> AppState {
     let config = Config {
         database_url: database_url.to_owned(),
         console_key: Some(KEY.to_owned()),
-        allowed_hosts: String::new(),
+        allowed_hosts,
         public_url: "http://127.0.0.1".into(),
         client: ClientConfig::default(),
         keepalive_every: 86_400,
@@ -54,9 +54,14 @@ async fn seed(database_url: &str) -> String {
         session_lifetime: 43_200,
         alerts: app::alerts::ssr::AlertConfig::default(),
     };
-    let state = AppState::build(&config, Arc::new(SystemClock))
+    AppState::build(&config, Arc::new(SystemClock))
         .await
-        .expect("console state");
+        .expect("console state")
+}
+
+/// Stores the connections and a session straight through the store; returns the cookie.
+async fn seed(database_url: &str) -> String {
+    let state = state(database_url, String::new()).await;
     let now = state.now();
     let mut tx = state.pool.begin().await.expect("transaction");
     for i in 0..CONNECTIONS {

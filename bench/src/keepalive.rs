@@ -2,38 +2,17 @@
 //! rotation on, so a lost token would show), and the release console's token API at 100
 //! concurrent callers with a cached token, against a bare axum handler serving the same bytes.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::ssr::state::{AppState, Config};
+use app::ssr::state::AppState;
 use app::ssr::store::{self, ConnectionRow};
-use concur::{ClientConfig, SystemClock};
 use concur_sim::{DEMO_SCOPES, Quirks, Simulator};
 
-use crate::dashboard::{KEY, bare_axum, free_port, load, print, start_console};
+use crate::dashboard::{bare_axum, free_port, load, print, start_console, state};
 
 const SWEEP_CONNECTIONS: usize = 10_000;
 const CALLERS: usize = 100;
 const REQUESTS_PER_CALLER: usize = 100;
-
-async fn state(database_url: &str, sim: &Simulator) -> AppState {
-    let config = Config {
-        database_url: database_url.to_owned(),
-        console_key: Some(KEY.to_owned()),
-        allowed_hosts: sim.allowed_hosts(),
-        public_url: "http://127.0.0.1".into(),
-        client: ClientConfig::default(),
-        keepalive_every: 86_400,
-        lease_seconds: 90,
-        trusted_proxies: Vec::new(),
-        session_idle: 1800,
-        session_lifetime: 43_200,
-        alerts: app::alerts::ssr::AlertConfig::default(),
-    };
-    AppState::build(&config, Arc::new(SystemClock))
-        .await
-        .expect("console state")
-}
 
 /// Connections holding refresh tokens the simulator issued, all due now.
 async fn seed(state: &AppState, sim: &Simulator, count: usize) -> Vec<String> {
@@ -88,7 +67,11 @@ pub async fn sweep() {
         ..Quirks::default()
     });
     let dir = std::env::temp_dir().join(format!("concur-bench-sweep-{}", std::process::id()));
-    let state = state(&format!("sqlite://{}/console.db", dir.display()), &sim).await;
+    let state = state(
+        &format!("sqlite://{}/console.db", dir.display()),
+        sim.allowed_hosts(),
+    )
+    .await;
     let ids = seed(&state, &sim, SWEEP_CONNECTIONS).await;
     let before = sim.token_requests();
     let started = Instant::now();
@@ -125,7 +108,7 @@ pub async fn token_api() {
     let sim = Simulator::spawn().await.expect("simulator");
     let dir = std::env::temp_dir().join(format!("concur-bench-token-{}", std::process::id()));
     let database_url = format!("sqlite://{}/console.db", dir.display());
-    let state = state(&database_url, &sim).await;
+    let state = state(&database_url, sim.allowed_hosts()).await;
     let id = seed(&state, &sim, 1).await.remove(0);
     let key = app::api_keys::ssr::create(&state, &id, "bench")
         .await

@@ -9,8 +9,6 @@ use app::alerts::ssr::{AlertConfig, Email, Webhook};
 use app::error::AppError;
 use app::ssr::state::{AppState, internal};
 use app::ssr::store::{self, OutboxRow};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 /// Attempts before a delivery is given up as failed.
 const MAX_ATTEMPTS: i64 = 8;
@@ -32,16 +30,10 @@ fn retry_after(attempts: i64) -> i64 {
 
 /// `sha256=<hex>` of HMAC-SHA256 over `"{timestamp}.{body}"` with the shared secret.
 pub fn signature(secret: &str, timestamp: &str, body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(timestamp.as_bytes());
-    mac.update(b".");
-    mac.update(body.as_bytes());
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex = crate::protect::hmac_sha256_hex(
+        secret.as_bytes(),
+        &[timestamp.as_bytes(), b".", body.as_bytes()],
+    );
     format!("sha256={hex}")
 }
 

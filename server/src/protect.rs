@@ -74,13 +74,13 @@ impl Origins {
     }
 }
 
+/// What load balancers, container runtimes and Prometheus ask: no session, any `Host`.
+pub const MACHINE_PATHS: [&str; 4] = ["/health", "/healthz", "/readyz", "/metrics"];
+
 /// Paths machines call by whatever name reaches the console (a service name, an IP): they
 /// carry no session, so DNS rebinding gains nothing there.
 fn any_host(path: &str) -> bool {
-    matches!(
-        path,
-        "/health" | "/healthz" | "/readyz" | "/metrics" | "/api/openapi.json"
-    ) || path.starts_with("/api/v1/")
+    MACHINE_PATHS.contains(&path) || path == "/api/openapi.json" || path.starts_with("/api/v1/")
 }
 
 /// Refuses unknown `Host` values (DNS rebinding) and cross-site state changes (CSRF).
@@ -180,15 +180,24 @@ pub async fn error_status(request: Request, next: Next) -> Response {
     Response::from_parts(parts, Body::from(bytes))
 }
 
-fn signature(key: &[u8; 32], message: &str) -> String {
+/// The hex HMAC-SHA256 of `parts`, concatenated, under `key`.
+pub fn hmac_sha256_hex(key: &[u8], parts: &[&[u8]]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
-    mac.update(message.as_bytes());
+    for part in parts {
+        mac.update(part);
+    }
     mac.finalize()
         .into_bytes()
         .iter()
-        .take(16)
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The signature of an error message in a URL: half of its HMAC is plenty there.
+fn signature(key: &[u8; 32], message: &str) -> String {
+    let mut full = hmac_sha256_hex(key, &[message.as_bytes()]);
+    full.truncate(32);
+    full
 }
 
 fn query_value<'a>(query: &'a str, name: &str) -> Option<&'a str> {

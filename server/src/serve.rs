@@ -269,10 +269,9 @@ async fn health() -> &'static str {
 }
 
 fn is_public(path: &str) -> bool {
-    matches!(
-        path,
-        "/login" | "/setup" | "/health" | "/healthz" | "/readyz" | "/metrics" | "/favicon.ico"
-    ) || path.starts_with("/pkg/")
+    matches!(path, "/login" | "/setup" | "/favicon.ico")
+        || protect::MACHINE_PATHS.contains(&path)
+        || path.starts_with("/pkg/")
         || path.starts_with("/api/")
 }
 

@@ -10,6 +10,8 @@ use crate::ssr::store::{self, ConnectionRow, OutboxRow};
 
 /// Concur unreachable for longer than this raises an alert.
 const UNREACHABLE_AFTER: i64 = DAY;
+/// What a test alert says.
+const TEST_MESSAGE: &str = "A test alert from Concur Console: this channel works.";
 /// Status changes older than this are not looked at again.
 const STATUS_WINDOW: i64 = 2 * DAY;
 
@@ -149,7 +151,7 @@ fn payload(
             row.name
         ),
         Event::Recovered => format!("“{}” works again.", row.name),
-        Event::Test => "A test alert from Concur Console: this channel works.".to_owned(),
+        Event::Test => TEST_MESSAGE.to_owned(),
     };
     let todo = match event {
         Event::Expiring => format!("To renew (Client ID {}): {renew}.", row.client_id),
@@ -170,19 +172,12 @@ fn payload(
         "event": event.key(),
         "connection": { "id": row.id, "name": row.name },
         "days_left": left,
-        "expires_at": row.refresh_token_expires_at.and_then(rfc3339),
+        "expires_at": row.refresh_token_expires_at.and_then(crate::ssr::rfc3339),
         "status": row.status(now).key(),
         "message": message,
         "link": link,
         "text": format!("{message} {link}"),
     })
-}
-
-fn rfc3339(t: i64) -> Option<String> {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()?
-        .format(&time::format_description::well_known::Rfc3339)
-        .ok()
 }
 
 /// Marks an alert and queues its deliveries in one transaction; false when it had fired.
@@ -203,14 +198,39 @@ async fn fire(
     }
     let event_id = uuid::Uuid::now_v7().to_string();
     let body = payload(state, row, event, &event_id, now).to_string();
-    for channel in config.channels() {
+    queue(
+        &mut tx,
+        &config.channels(),
+        Some(&row.id),
+        event,
+        &event_id,
+        &body,
+        now,
+    )
+    .await?;
+    tx.commit().await.map_err(internal)?;
+    tracing::info!(connection = %row.id, event = event.key(), mark, "alert raised");
+    Ok(true)
+}
+
+/// Puts one delivery per channel of an alert in the outbox, pending from `now`.
+async fn queue(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    channels: &[&str],
+    connection_id: Option<&str>,
+    event: Event,
+    event_id: &str,
+    body: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    for channel in channels {
         let delivery = OutboxRow {
             id: uuid::Uuid::now_v7().to_string(),
-            event_id: event_id.clone(),
-            connection_id: Some(row.id.clone()),
+            event_id: event_id.to_owned(),
+            connection_id: connection_id.map(str::to_owned),
             event: event.key().to_owned(),
-            channel: channel.to_owned(),
-            payload: body.clone(),
+            channel: (*channel).to_owned(),
+            payload: body.to_owned(),
             state: "pending".to_owned(),
             attempts: 0,
             next_attempt_at: now,
@@ -218,13 +238,11 @@ async fn fire(
             created_at: now,
             sent_at: None,
         };
-        store::enqueue(&mut *tx, &delivery)
+        store::enqueue(&mut **tx, &delivery)
             .await
             .map_err(internal)?;
     }
-    tx.commit().await.map_err(internal)?;
-    tracing::info!(connection = %row.id, event = event.key(), mark, "alert raised");
-    Ok(true)
+    Ok(())
 }
 
 /// The most urgent threshold that applies at `left` days, if any.
@@ -298,29 +316,13 @@ pub async fn send_test(state: &AppState, config: &AlertConfig) -> Result<usize, 
         "days_left": null,
         "expires_at": null,
         "status": null,
-        "message": "A test alert from Concur Console: this channel works.",
-        "text": "A test alert from Concur Console: this channel works.",
+        "message": TEST_MESSAGE,
+        "text": TEST_MESSAGE,
     })
     .to_string();
-    for channel in &channels {
-        let delivery = OutboxRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            event_id: event_id.clone(),
-            connection_id: None,
-            event: Event::Test.key().to_owned(),
-            channel: (*channel).to_owned(),
-            payload: body.clone(),
-            state: "pending".to_owned(),
-            attempts: 0,
-            next_attempt_at: now,
-            last_error: None,
-            created_at: now,
-            sent_at: None,
-        };
-        store::enqueue(&state.pool, &delivery)
-            .await
-            .map_err(internal)?;
-    }
+    let mut tx = state.pool.begin().await.map_err(internal)?;
+    queue(&mut tx, &channels, None, Event::Test, &event_id, &body, now).await?;
+    tx.commit().await.map_err(internal)?;
     Ok(channels.len())
 }
 

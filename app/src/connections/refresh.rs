@@ -264,17 +264,26 @@ async fn refresh_held(
         )
         .await;
     }
-    let result = match &outcome {
-        Ok(checked) if checked.diagnosis().is_none() => "ok",
-        Err(d) if d.is_transient() => "transient",
-        _ => "failing",
-    };
-    state.metrics.refreshes.add(&[source, result]);
+    count_refresh(state, source, &outcome);
     let problem = match outcome {
         Ok(checked) => checked.diagnosis(),
         Err(d) => Some(d),
     };
     Ok(Outcome::Refreshed { row, problem })
+}
+
+/// Counts a Concur answer for `/metrics`: `ok`, `transient` or `failing`, by who asked.
+pub(super) fn count_refresh(
+    state: &AppState,
+    source: &str,
+    outcome: &Result<concur::Checked, Diagnosis>,
+) {
+    let result = match outcome {
+        Ok(checked) if checked.diagnosis().is_none() => "ok",
+        Err(d) if d.is_transient() => "transient",
+        _ => "failing",
+    };
+    state.metrics.refreshes.add(&[source, result]);
 }
 
 /// Records on the check, once, that it moved the connection into or out of `failing`.

@@ -232,12 +232,7 @@ async fn ask_concur(state: &AppState, p: &Parsed) -> Result<Checked, AppError> {
         .concur
         .validate(&p.base, &p.credentials, &p.authorization, &p.profile)
         .await;
-    let outcome = match &result {
-        Ok(checked) if checked.diagnosis().is_none() => "ok",
-        Err(d) if d.is_transient() => "transient",
-        _ => "failing",
-    };
-    state.metrics.refreshes.add(&[VALIDATE, outcome]);
+    refresh::count_refresh(state, VALIDATE, &result);
     result.map_err(refused)
 }
 

@@ -5,6 +5,14 @@ pub mod metrics;
 pub mod state;
 pub mod store;
 
+/// A Unix time as RFC 3339 in UTC (`2026-11-25T13:04:05Z`), as JSON answers and alerts give it.
+pub fn rfc3339(t: i64) -> Option<String> {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()?
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
 /// Sends this page's Content-Security-Policy with the response's nonce, which Leptos also puts
 /// on its hydration scripts: only scripts the server rendered for this response run.
 pub fn content_security_policy() {
