@@ -92,10 +92,12 @@ pub async fn render(state: &AppState) -> Result<String, AppError> {
         "gauge",
         "Connections by status, as the dashboard counts them.",
     );
-    for (status, count) in store::status_counts(&state.pool, state.now())
+    let overview = state
+        .overview
+        .get(&state.pool, state.now())
         .await
-        .map_err(internal)?
-    {
+        .map_err(internal)?;
+    for &(status, count) in &overview.counts {
         let _ = writeln!(
             out,
             "concur_console_connections{{status=\"{}\"}} {count}",

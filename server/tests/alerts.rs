@@ -3,6 +3,8 @@
 //! deliveries checked by a receiver that verifies the HMAC, retries, and e-mail to an SMTP sink.
 
 mod common;
+#[path = "common/companies.rs"]
+mod companies;
 #[path = "common/stores.rs"]
 mod stores;
 
@@ -120,19 +122,7 @@ async fn fixture_on(store: Store, email: Option<Email>) -> Fixture {
 
 impl Fixture {
     async fn connection(&self, name: &str) -> String {
-        let (client_id, secret) = self.sim.add_app(DEMO_SCOPES);
-        let company = self.sim.add_company("us2");
-        let mut form = CredentialsForm::default();
-        form.mode = "refresh-token".into();
-        form.name = name.into();
-        form.client_id = client_id.clone();
-        form.client_secret = secret;
-        form.refresh_token = self.sim.issue_refresh_token(&company, &client_id);
-        form.authorization_url = self.sim.origin("us2");
-        form.scope_profile = "expense-approvals".into();
-        app::connections::ssr::create(&self.state, form)
-            .await
-            .unwrap()
+        companies::add(&self.state, &self.sim, name, DEMO_SCOPES).await
     }
 
     /// Pretends the refresh token expires `seconds` from now (as when keep-alive cannot run).

@@ -2,6 +2,8 @@
 //! Prometheus' own Python client parser, and their values match the dashboard's counts.
 
 mod common;
+#[path = "common/companies.rs"]
+mod companies;
 #[path = "common/stores.rs"]
 mod stores;
 
@@ -9,7 +11,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use app::connections::CredentialsForm;
+use companies::add;
 use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Simulator};
 use serde_json::Value;
@@ -67,20 +69,6 @@ async fn spawn_on(
     let state = app.state.clone();
     tokio::spawn(app.run());
     (base, state, sim)
-}
-
-async fn add(state: &app::ssr::state::AppState, sim: &Simulator, name: &str, scopes: &[&str]) {
-    let (client_id, secret) = sim.add_app(scopes);
-    let company = sim.add_company("us2");
-    let mut form = CredentialsForm::default();
-    form.mode = "refresh-token".into();
-    form.name = name.into();
-    form.client_id = client_id.clone();
-    form.client_secret = secret;
-    form.refresh_token = sim.issue_refresh_token(&company, &client_id);
-    form.authorization_url = sim.origin("us2");
-    form.scope_profile = "expense-approvals".into();
-    app::connections::ssr::create(state, form).await.unwrap();
 }
 
 async fn health_and_readiness(store: Store) {

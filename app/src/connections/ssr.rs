@@ -218,7 +218,9 @@ pub(super) async fn save(
     store::insert_validation(&mut *tx, check)
         .await
         .map_err(internal)?;
-    tx.commit().await.map_err(internal)
+    tx.commit().await.map_err(internal)?;
+    state.overview.changed();
+    Ok(())
 }
 
 fn refused(d: Diagnosis) -> AppError {
@@ -343,6 +345,7 @@ pub async fn rename(state: &AppState, id: &str, name: &str) -> Result<(), AppErr
     let renamed = store::rename_connection(&state.pool, id, &name, state.now())
         .await
         .map_err(internal)?;
+    state.overview.changed();
     if renamed {
         Ok(())
     } else {
@@ -361,6 +364,7 @@ pub async fn delete(state: &AppState, id: &str, confirm: &str) -> Result<(), App
     let deleted = store::delete_connection(&state.pool, id).await;
     held.release(state).await;
     state.locks.forget(id);
+    state.overview.changed();
     let deleted = deleted.map_err(internal)?;
     if deleted {
         tracing::info!(connection = %id, "connection deleted");
@@ -391,20 +395,24 @@ pub async fn dashboard(
     let now = state.now();
     let week = week.filter(|w| (0..store::TIMELINE_WEEKS).contains(w));
     let expiring = week.map(|w| (now + w * store::WEEK, now + (w + 1) * store::WEEK));
-    let counted = store::expiry_timeline(&state.pool, now)
+    let overview = state
+        .overview
+        .get(&state.pool, now)
         .await
         .map_err(internal)?;
     let timeline = (0..store::TIMELINE_WEEKS)
         .map(|w| WeekBar {
             week: w,
-            count: counted.iter().find(|(k, _)| *k == w).map_or(0, |(_, n)| *n),
+            count: overview
+                .timeline
+                .iter()
+                .find(|(k, _)| *k == w)
+                .map_or(0, |(_, n)| *n),
             band: Status::of(false, Some(now + w * store::WEEK + 1), now),
         })
         .collect();
     let search: String = search.trim().chars().take(100).collect();
-    let counts = store::status_counts(&state.pool, now)
-        .await
-        .map_err(internal)?;
+    let counts = overview.counts.clone();
     let (rows, matching) = store::dashboard_page(&state.pool, &search, expiring, page)
         .await
         .map_err(internal)?;

@@ -9,6 +9,7 @@ use super::crypto::{Cipher, CryptoError, KeySource};
 use super::store::{self, Pool, StoreError};
 use crate::alerts::ssr::AlertConfig;
 use crate::auth::ssr::LoginLimiter;
+use crate::connections::overview::OverviewCache;
 use crate::connections::refresh::ConnectionLocks;
 use crate::error::AppError;
 
@@ -66,6 +67,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub limiter: Arc<LoginLimiter>,
     pub locks: Arc<ConnectionLocks>,
+    /// The dashboard's counts and timeline, read at most once a second.
+    pub overview: Arc<OverviewCache>,
     pub public_url: String,
     pub secure_cookies: bool,
     /// This process's name on refresh leases.
@@ -119,6 +122,7 @@ impl AppState {
             clock,
             limiter: Arc::default(),
             locks: Arc::default(),
+            overview: Arc::default(),
             holder: uuid::Uuid::new_v4().to_string(),
             keepalive_every: config.keepalive_every,
             lease_seconds: config.lease_seconds,

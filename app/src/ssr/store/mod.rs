@@ -1,10 +1,13 @@
 //! The store: small named queries with explicit columns, portable between SQLite and PostgreSQL
-//! (`$n` placeholders, BIGINT times and flags, no vendor functions).
+//! (`$n` placeholders, BIGINT times and flags, no vendor functions). The one thing each database
+//! does its own way is the search index: `migrations/sqlite/` and `migrations/postgres/` each
+//! define a `connection_search (id, text)` relation that the same query reads.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, ConnectOptions, Executor, FromRow};
 
 use crate::model::Status;
@@ -45,7 +48,23 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+/// The migrations every store shares, then those of one database (the search index). Each
+/// knows only its own, so each ignores the versions the other applied.
+fn migrators(sqlite: bool) -> [Migrator; 2] {
+    let mut common = sqlx::migrate!("../migrations");
+    let mut own = if sqlite {
+        sqlx::migrate!("../migrations/sqlite")
+    } else {
+        sqlx::migrate!("../migrations/postgres")
+    };
+    common.set_ignore_missing(true);
+    own.set_ignore_missing(true);
+    [common, own]
+}
+
+fn is_sqlite(pool: &Pool) -> bool {
+    pool.connect_options().database_url.scheme() == "sqlite"
+}
 
 /// Whether the database answers and every migration this build knows is applied.
 pub async fn ready(pool: &Pool) -> sqlx::Result<bool> {
@@ -53,7 +72,11 @@ pub async fn ready(pool: &Pool) -> sqlx::Result<bool> {
         sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
             .fetch_one(pool)
             .await?;
-    Ok(applied >= MIGRATOR.iter().count() as i64)
+    let known: usize = migrators(is_sqlite(pool))
+        .iter()
+        .map(|m| m.iter().count())
+        .sum();
+    Ok(applied >= known as i64)
 }
 
 /// The refresh-token expiry of every connection that has one: (id, name, expiry).
@@ -120,7 +143,9 @@ pub async fn connect(url: &str) -> Result<Pool, StoreError> {
     if sqlite {
         pool.execute("PRAGMA journal_mode = WAL").await?;
     }
-    MIGRATOR.run(&pool).await?;
+    for migrator in migrators(sqlite) {
+        migrator.run(&pool).await?;
+    }
     if let Some(path) = sqlite_path(&url) {
         restrict_files(&path).map_err(|source| StoreError::DataDir {
             path: path.display().to_string(),
@@ -480,7 +505,7 @@ pub async fn status_counts(pool: &Pool, now: i64) -> sqlx::Result<Vec<(Status, i
 }
 
 /// A page of connections, worst first then soonest expiry, optionally filtered by a search
-/// over name, client ID and company UUID. Returns (rows, total matching, or None when there is
+/// over name, client ID and company UUID (through the `connection_search` trigram index). Returns (rows, total matching, or None when there is
 /// no search and the caller already knows the total from the counts).
 ///
 /// The order is found on the narrow index first and only the page's rows are read whole, so
@@ -522,21 +547,13 @@ pub async fn dashboard_page(
         (ids, None)
     } else {
         let pattern = format!("%{}%", search.to_lowercase().replace(['%', '_'], ""));
-        let filter = |p: &str| {
-            format!(
-                "(LOWER(name) LIKE {p} OR LOWER(client_id) LIKE {p} OR LOWER(COALESCE(company_uuid, '')) LIKE {p})"
-            )
-        };
-        let total = sqlx::query_scalar(&format!(
-            "SELECT COUNT(*) FROM connections WHERE {}",
-            filter("$1")
-        ))
-        .bind(&pattern)
-        .fetch_one(pool)
-        .await?;
+        let matching = "SELECT id FROM connection_search WHERE text LIKE $1";
+        let total = sqlx::query_scalar("SELECT COUNT(*) FROM connection_search WHERE text LIKE $1")
+            .bind(&pattern)
+            .fetch_one(pool)
+            .await?;
         let ids = sqlx::query_scalar(&format!(
-            "SELECT id FROM connections WHERE {} {order} LIMIT $2 OFFSET $3",
-            filter("$1")
+            "SELECT id FROM connections WHERE id IN ({matching}) {order} LIMIT $2 OFFSET $3"
         ))
         .bind(&pattern)
         .bind(PAGE_SIZE)
