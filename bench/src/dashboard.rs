@@ -361,6 +361,8 @@ pub async fn dashboard() {
     let _ = std::fs::remove_dir_all(&dir);
     match std::env::var("CONCUR_TEST_POSTGRES_URL") {
         Ok(url) => one_store("PostgreSQL", &url, &mut bare).await,
-        Err(_) => println!("PostgreSQL: skipped (run through scripts/with-postgres.sh, as make bench does)"),
+        Err(_) => println!(
+            "PostgreSQL: skipped (run through scripts/with-postgres.sh, as make bench does)"
+        ),
     }
 }

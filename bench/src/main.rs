@@ -1,4 +1,5 @@
 //! `make bench`: figures, never assertions. Everything runs on loopback against the simulator.
+//! `bench [client|simulator|dashboard|sweep|token]…` runs only the sections named.
 
 mod dashboard;
 mod keepalive;
@@ -6,9 +7,21 @@ mod token;
 
 #[tokio::main]
 async fn main() {
-    token::client_overhead().await;
-    token::simulator_throughput().await;
-    dashboard::dashboard().await;
-    keepalive::sweep().await;
-    keepalive::token_api().await;
+    let chosen: Vec<String> = std::env::args().skip(1).collect();
+    let runs = |section: &str| chosen.is_empty() || chosen.iter().any(|c| c == section);
+    if runs("client") {
+        token::client_overhead().await;
+    }
+    if runs("simulator") {
+        token::simulator_throughput().await;
+    }
+    if runs("dashboard") {
+        dashboard::dashboard().await;
+    }
+    if runs("sweep") {
+        keepalive::sweep().await;
+    }
+    if runs("token") {
+        keepalive::token_api().await;
+    }
 }

@@ -478,6 +478,86 @@ async fn leases_exclude(store: Store) {
     );
 }
 
+/// Two `concur-console serve` processes on one database, as two replicas behind a load
+/// balancer: 100 concurrent token calls spread over both, with the cached access token under
+/// its margin, cause one Concur refresh; the lease in the database is all they share.
+async fn two_servers_refresh_once(store: Store) {
+    let f = fixture_on(store, 1200).await;
+    let id = f.connection("Shared").await;
+    let key = f.key(&id).await;
+    let system_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    sqlx::query("UPDATE connections SET access_token_expires_at = $2 WHERE id = $1")
+        .bind(&id)
+        .bind(system_now + 60)
+        .execute(&f.state.pool)
+        .await
+        .unwrap();
+    let mut servers = Vec::new();
+    for _ in 0..2 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = f
+            .command(&["serve"])
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("LEPTOS_SITE_ROOT", "target/site")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        servers.push((child, format!("http://127.0.0.1:{port}")));
+    }
+    let http = reqwest::Client::new();
+    for (_, base) in &servers {
+        let mut ready = false;
+        for _ in 0..100 {
+            if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
+                ready = r.status() == 200;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(ready, "{base} never became ready");
+    }
+
+    let before = f.sim.token_requests();
+    let calls = (0..100).map(|i| {
+        let base = servers[i % 2].1.clone();
+        let (http, id, key) = (http.clone(), id.clone(), key.clone());
+        tokio::spawn(async move {
+            let response = http
+                .get(format!("{base}/api/v1/connections/{id}/token"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            let body: Value = response.json().await.unwrap();
+            body["access_token"].as_str().unwrap().to_owned()
+        })
+    });
+    let tokens: Vec<String> = futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    for (mut child, _) in servers {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    assert_eq!(
+        f.sim.token_requests() - before,
+        1,
+        "one refresh across both servers"
+    );
+    assert!(tokens.iter().all(|t| *t == tokens[0]));
+}
+
 async fn two_processes_sweep_once(store: Store) {
     let f = fixture_on(store, 1200).await;
     for i in 0..20 {
@@ -815,6 +895,16 @@ async fn a_hundred_concurrent_token_calls_cause_one_refresh_on_sqlite() {
 #[tokio::test]
 async fn a_hundred_concurrent_token_calls_cause_one_refresh_on_postgresql() {
     hundred_concurrent_calls(Store::postgres().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_server_processes_on_one_database_refresh_once_on_sqlite() {
+    two_servers_refresh_once(Store::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_server_processes_on_one_database_refresh_once_on_postgresql() {
+    two_servers_refresh_once(Store::postgres().await).await;
 }
 
 #[tokio::test]
