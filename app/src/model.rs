@@ -139,6 +139,8 @@ pub struct Dashboard {
     pub rows: Vec<ConnectionSummary>,
     pub page: i64,
     pub pages: i64,
+    /// Set when more connections match a search than can be paged through: that many.
+    pub more_than: Option<i64>,
 }
 
 /// A scope the integration needs, and whether Concur granted it.

@@ -119,6 +119,78 @@ async fn search_follows_every_write(store: Store) {
     assert_eq!((matching.rows.len(), matching.pages), (2, 1));
 }
 
+/// Stores `count` connections named `Tenant 0000`… straight through SQL, every seventh failing.
+async fn tenants(state: &AppState, count: usize) {
+    let mut tx = state.pool.begin().await.unwrap();
+    for i in 0..count {
+        sqlx::query(
+            "INSERT INTO connections (id, name, client_id, authorization_url, scope_profile, required_scopes, granted_scopes, failing, refresh_token_expires_at, client_secret_sealed, refresh_token_sealed, client_secret_mask, refresh_token_mask, created_at, updated_at, transient_failures) \
+             VALUES ($1, $2, 'shared-client', 'https://us.api.concursolutions.com', 'expense-approvals', '', '', $3, $4, '', '', '', '', 0, 0, 0)",
+        )
+        .bind(format!("tenant-{i:04}"))
+        .bind(format!("Tenant {i:04}"))
+        .bind(i64::from(i % 7 == 0))
+        .bind(state.now() + 90 * 86_400 + i as i64)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+async fn a_frequent_fragment_is_paged_without_counting_every_match(store: Store) {
+    let (state, sim) = console(store).await;
+    companies::add(&state, &sim, "Acme Expenses", DEMO_SCOPES).await;
+    tenants(&state, 1005).await;
+
+    let all = search(&state, "TENANT").await;
+    assert_eq!(all.more_than, Some(1000));
+    assert_eq!(all.pages, 20);
+    assert_eq!(all.rows.len(), 50);
+    assert!(all.rows.iter().all(|r| r.name.starts_with("Tenant")));
+    assert!(
+        all.rows.iter().all(|r| r.status == Status::Failing),
+        "the dashboard order holds: failing first"
+    );
+    let last = app::connections::ssr::dashboard(&state, "tenant", None, 19)
+        .await
+        .unwrap();
+    assert_eq!(last.rows.len(), 50);
+    assert!(last.rows.iter().all(|r| r.name.starts_with("Tenant")));
+
+    let few = search(&state, "tenant 100").await;
+    assert_eq!(few.more_than, None);
+    assert_eq!(
+        few.rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        [
+            "Tenant 1001",
+            "Tenant 1000",
+            "Tenant 1002",
+            "Tenant 1003",
+            "Tenant 1004"
+        ],
+        "failing (1001) first, then by expiry"
+    );
+    assert_eq!(few.pages, 1);
+    let shared = search(&state, "shared-cl").await;
+    assert_eq!(
+        shared.more_than,
+        Some(1000),
+        "a Client ID shared by the fleet"
+    );
+    assert_eq!(names(&state, "acme").await, ["Acme Expenses"]);
+}
+
+#[tokio::test]
+async fn a_frequent_fragment_is_paged_without_counting_every_match_on_sqlite() {
+    a_frequent_fragment_is_paged_without_counting_every_match(Store::sqlite()).await;
+}
+
+#[tokio::test]
+async fn a_frequent_fragment_is_paged_without_counting_every_match_on_postgresql() {
+    a_frequent_fragment_is_paged_without_counting_every_match(Store::postgres().await).await;
+}
+
 #[tokio::test]
 async fn search_follows_every_write_on_sqlite() {
     search_follows_every_write(Store::sqlite()).await;

@@ -86,6 +86,7 @@ fn Overview(dashboard: Dashboard, search: String) -> impl IntoView {
         })
         .collect_view();
     let (page, pages) = (dashboard.page, dashboard.pages);
+    let more_than = dashboard.more_than;
     let term = search_param(&search);
     let narrowed = dashboard.week;
     let link = move |p: i64| match narrowed {
@@ -106,6 +107,11 @@ fn Overview(dashboard: Dashboard, search: String) -> impl IntoView {
             <input id="q" name="q" type="search" placeholder="Name, Client ID or company" value=search.clone()/>
             <button type="submit">"Search"</button>
         </form>
+        {more_than.map(|n| view! {
+            <p class="narrowed" role="status">
+                {format!("More than {n} connections match; the first {n} are listed. Add to the search to narrow it.")}
+            </p>
+        })}
         <table class="connections">
             <thead>
                 <tr>

@@ -417,7 +417,11 @@ pub async fn dashboard(
         .await
         .map_err(internal)?;
     let total = counts.iter().map(|(_, n)| n).sum();
-    let matching = matching.unwrap_or(total);
+    let (matching, more_than) = match matching {
+        store::Matching::All => (total, None),
+        store::Matching::Exactly(n) => (n, None),
+        store::Matching::MoreThan(n) => (n, Some(n)),
+    };
     Ok(Dashboard {
         now,
         timeline,
@@ -427,6 +431,7 @@ pub async fn dashboard(
         rows: rows.iter().map(|r| summary(r, now)).collect(),
         page: page.clamp(0, store::MAX_PAGE),
         pages: (matching + PAGE_SIZE - 1) / PAGE_SIZE,
+        more_than,
     })
 }
 

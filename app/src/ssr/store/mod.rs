@@ -504,21 +504,38 @@ pub async fn status_counts(pool: &Pool, now: i64) -> sqlx::Result<Vec<(Status, i
         .collect())
 }
 
-/// A page of connections, worst first then soonest expiry, optionally filtered by a search
-/// over name, client ID and company UUID (through the `connection_search` trigram index). Returns (rows, total matching, or None when there is
-/// no search and the caller already knows the total from the counts).
+/// How many connections a dashboard page was picked from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matching {
+    /// Every connection: the caller knows the total from the counts.
+    All,
+    Exactly(i64),
+    /// More than this many match a search; only that many can be paged through.
+    MoreThan(i64),
+}
+
+/// The matches of a search that are counted and paged through; past it, the page is found by
+/// walking the dashboard order instead.
+pub const SEARCH_CAP: i64 = 1000;
+
+/// A page of connections, worst first then soonest expiry, optionally narrowed to a week of
+/// expiries or to a search over name, Client ID and company UUID.
 ///
-/// The order is found on the narrow index first and only the page's rows are read whole, so
-/// the cost stays small with thousands of connections.
+/// The order is found on the narrow index first and only the page's rows are read whole. A
+/// search asks the `connection_search` trigram index for up to `SEARCH_CAP + 1` matches: when
+/// there are no more than that (a name, a company), the page is sorted from them; when there
+/// are more, matches are frequent enough that walking the dashboard order with the same
+/// filter finds a page at once, and the count stops at the cap (counting every match of a
+/// fragment present in 100 000 rows costs far more than the page).
 pub async fn dashboard_page(
     pool: &Pool,
     search: &str,
     expiring: Option<(i64, i64)>,
     page: i64,
-) -> sqlx::Result<(Vec<ConnectionRow>, Option<i64>)> {
+) -> sqlx::Result<(Vec<ConnectionRow>, Matching)> {
     let order = ORDER_SQL;
     let offset = page.clamp(0, MAX_PAGE) * PAGE_SIZE;
-    let (ids, total): (Vec<String>, Option<i64>) = if let Some((from, to)) = expiring {
+    let (ids, total): (Vec<String>, Matching) = if let Some((from, to)) = expiring {
         let window =
             "failing = 0 AND refresh_token_expires_at >= $1 AND refresh_token_expires_at < $2";
         let total = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM connections WHERE {window}"))
@@ -535,7 +552,7 @@ pub async fn dashboard_page(
         .bind(offset)
         .fetch_all(pool)
         .await?;
-        (ids, Some(total))
+        (ids, Matching::Exactly(total))
     } else if search.is_empty() {
         let ids = sqlx::query_scalar(&format!(
             "SELECT id FROM connections {order} LIMIT $1 OFFSET $2"
@@ -544,23 +561,37 @@ pub async fn dashboard_page(
         .bind(offset)
         .fetch_all(pool)
         .await?;
-        (ids, None)
+        (ids, Matching::All)
     } else {
         let pattern = format!("%{}%", search.to_lowercase().replace(['%', '_'], ""));
-        let matching = "SELECT id FROM connection_search WHERE text LIKE $1";
-        let total = sqlx::query_scalar("SELECT COUNT(*) FROM connection_search WHERE text LIKE $1")
-            .bind(&pattern)
-            .fetch_one(pool)
-            .await?;
+        let found: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM connection_search WHERE text LIKE $1 LIMIT $2")
+                .bind(&pattern)
+                .bind(SEARCH_CAP + 1)
+                .fetch_all(pool)
+                .await?;
+        let found = found.len() as i64;
+        let offset = offset.min(SEARCH_CAP);
+        let (filter, total) = if found <= SEARCH_CAP {
+            (
+                "id IN (SELECT id FROM connection_search WHERE text LIKE $1)",
+                Matching::Exactly(found),
+            )
+        } else {
+            (
+                "lower(name || ' ' || client_id || ' ' || COALESCE(company_uuid, '')) LIKE $1",
+                Matching::MoreThan(SEARCH_CAP),
+            )
+        };
         let ids = sqlx::query_scalar(&format!(
-            "SELECT id FROM connections WHERE id IN ({matching}) {order} LIMIT $2 OFFSET $3"
+            "SELECT id FROM connections WHERE {filter} {order} LIMIT $2 OFFSET $3"
         ))
         .bind(&pattern)
         .bind(PAGE_SIZE)
         .bind(offset)
         .fetch_all(pool)
         .await?;
-        (ids, Some(total))
+        (ids, total)
     };
     if ids.is_empty() {
         return Ok((Vec::new(), total));
