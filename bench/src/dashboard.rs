@@ -78,8 +78,70 @@ async fn seed(state: &AppState, from: usize, to: usize) {
     }
 }
 
+/// Names shaped like a vendor's customers: two words and a number.
+const FIRST: [&str; 16] = [
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Hooli",
+    "Vandelay",
+    "Stark",
+    "Wayne",
+    "Wonka",
+    "Tyrell",
+    "Cyberdyne",
+    "Soylent",
+    "Gringotts",
+    "Monarch",
+    "Oscorp",
+    "Aperture",
+];
+const SECOND: [&str; 8] = [
+    "Expenses",
+    "Travel",
+    "Logistics",
+    "Holdings",
+    "Retail",
+    "Foods",
+    "Labs",
+    "Energy",
+];
+/// Apps (Client IDs) the fleet's connections belong to: a vendor has a few, shared by many.
+const APPS: u64 = 4;
+
+/// A random-looking, repeatable UUID for `seed` (SplitMix64).
+fn uuid(seed: u64) -> String {
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let (a, b) = (mix(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)), mix(!seed));
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        b >> 52,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+fn name(i: usize) -> String {
+    format!("{} {} {i}", FIRST[i % 16], SECOND[(i / 16) % 8])
+}
+
+fn company(i: usize) -> String {
+    uuid(1_000_000 + i as u64)
+}
+
+fn client_id(i: usize) -> String {
+    uuid(i as u64 % APPS)
+}
+
 /// The `i`th bench connection: a tenth with no known expiry, one in 17 failing, the rest
-/// spread over the next 190 days.
+/// spread over the next 190 days; one of `APPS` Client IDs, its own company UUID.
 fn connection(state: &AppState, i: usize, now: i64) -> ConnectionRow {
     let id = format!("00000000-0000-4000-8000-{i:012}");
     let expiry = match i % 10 {
@@ -87,15 +149,15 @@ fn connection(state: &AppState, i: usize, now: i64) -> ConnectionRow {
         n => Some(now + (i as i64 % 200 - 10) * DAY + n as i64),
     };
     ConnectionRow {
-        name: format!("Integration {i:06}"),
-        client_id: format!("11111111-2222-4333-8444-{i:012}"),
+        name: name(i),
+        client_id: client_id(i),
         authorization_url: "https://us2.api.concursolutions.com".into(),
         geolocation: Some("https://us2.api.concursolutions.com".into()),
-        company_uuid: Some(format!("99999999-8888-4777-8666-{i:012}")),
+        company_uuid: Some(company(i)),
         scope_profile: "expense-approvals".into(),
         required_scopes: "openid EXPRPT".into(),
         granted_scopes: "openid EXPRPT".into(),
-        failing: i64::from(i % 17 == 0),
+        failing: i64::from(i.is_multiple_of(17)),
         last_problem: None,
         refresh_token_expires_at: expiry,
         access_token_expires_at: Some(now + 3600),
@@ -280,7 +342,7 @@ fn show(label: &str, f: &Wrk) {
 }
 
 /// The console on a store that grows through `SIZES`, measured at each size.
-async fn one_store(label: &str, database_url: &str, bare: &mut Vec<Option<Wrk>>) {
+async fn one_store(label: &str, database_url: &str, bare: &mut [Option<Wrk>]) {
     let state = state(database_url, String::new()).await;
     let cookie = sign_in(&state).await;
     let mut stored = 0;
@@ -296,9 +358,9 @@ async fn one_store(label: &str, database_url: &str, bare: &mut Vec<Option<Wrk>>)
         let idle = rss_kib(console.id());
         let dashboard = wrk(&url, &cookie);
         let one = size / 2 + 7;
-        let narrow = wrk(&format!("{url}?q=integration+{one:06}"), &cookie);
-        let client_id = wrk(&format!("{url}?q=8444-{one:012}"), &cookie);
-        let broad = wrk(&format!("{url}?q=integration"), &cookie);
+        let narrow = wrk(&format!("{url}?q={}", name(one).replace(' ', "+")), &cookie);
+        let company = wrk(&format!("{url}?q={}", &company(one)[..13]), &cookie);
+        let broad = wrk(&format!("{url}?q={}", &client_id(one)[..8]), &cookie);
         let after = rss_kib(console.id());
         let _ = console.kill();
         let _ = console.wait();
@@ -313,9 +375,12 @@ async fn one_store(label: &str, database_url: &str, bare: &mut Vec<Option<Wrk>>)
             page.len() / 1024
         );
         show("dashboard", &dashboard);
-        show("search, one name (1 match)", &narrow);
-        show("search, a Client ID fragment (1 match)", &client_id);
-        show("search, \"integration\" (every row)", &broad);
+        show("search, a name (1 match)", &narrow);
+        show("search, a company UUID fragment (1 match)", &company);
+        show(
+            &format!("search, a Client ID ({} matches)", size / APPS as usize),
+            &broad,
+        );
         if let Some(bare) = &bare[size_index] {
             show("bare axum, same bytes as the dashboard", bare);
         }
@@ -339,7 +404,7 @@ async fn first_page(url: &str, cookie: &str) -> String {
         if let Ok(r) = http.get(url).header("cookie", cookie).send().await {
             let page = r.text().await.expect("page");
             assert!(
-                page.contains("Integration"),
+                FIRST.iter().any(|name| page.contains(name)),
                 "the dashboard lists the stored connections"
             );
             tokio::time::sleep(Duration::from_secs(1)).await;

@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Unit and integration tests of every Rust crate, in one build with the app's server side on
 # (the frontend's hydrate feature stays out: it must not be unified with ssr), beside a
-# throwaway PostgreSQL cluster for the tests that run on both stores.
+# throwaway PostgreSQL cluster: tests named `…_on_postgresql` use it directly, and the suites
+# that pick their store with `Store::chosen()` run a second time on it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-scripts/with-postgres.sh cargo test -p concur -p concur-sim -p app -p server --features app/ssr
+scripts/with-postgres.sh bash -c '
+  set -euo pipefail
+  cargo test -p concur -p concur-sim -p app -p server --features app/ssr
+  echo "==> the security and settings suites again, on PostgreSQL"
+  CONCUR_TEST_STORE=postgres cargo test -p server --features app/ssr --test security --test settings
+'

@@ -55,7 +55,11 @@ async fn fixture_on(store: Store, rate: u32) -> Fixture {
     let sim = Simulator::spawn().await.unwrap();
     let dir = match &store {
         Store::Sqlite(dir) => dir.clone(),
-        Store::Postgres(_) => std::env::temp_dir(),
+        Store::Postgres(_) => {
+            let dir = std::env::temp_dir().join(format!("cc-pg-{}", uuid::Uuid::new_v4()));
+            std::fs::create_dir_all(&dir).unwrap();
+            dir
+        }
     };
     let clock = ManualClock::at(sim.now());
     let app = Application::build(settings(&sim, &store, rate), Arc::new(clock.clone()))
@@ -504,6 +508,7 @@ async fn two_servers_refresh_once(store: Store) {
             .port();
         let child = f
             .command(&["serve"])
+            .current_dir(&f.dir)
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             .env("LEPTOS_SITE_ROOT", "target/site")
             .stdout(Stdio::null())

@@ -3,6 +3,8 @@
 //! the setup link.
 
 mod common;
+#[path = "common/stores.rs"]
+mod stores;
 
 use std::sync::Arc;
 
@@ -11,6 +13,7 @@ use concur::ManualClock;
 use concur_sim::Simulator;
 use serde_json::{Value, json};
 use server::serve::Application;
+use stores::Store;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -22,11 +25,9 @@ struct Console {
 
 async fn spawn() -> Console {
     let sim = Simulator::spawn().await.unwrap();
-    let dir = std::env::temp_dir().join(format!("cc-security-{}", uuid::Uuid::new_v4()));
-    let mut settings = common::settings(
-        format!("sqlite://{}/console.db", dir.display()),
-        sim.allowed_hosts(),
-    );
+    let store = Store::chosen().await;
+    let mut settings = common::settings(store.url(), sim.allowed_hosts());
+    settings.config.console_key = store.key();
     settings.config.public_url = "http://console.test".into();
     settings.config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     let clock = ManualClock::at(sim.now());

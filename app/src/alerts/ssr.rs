@@ -1,6 +1,8 @@
 //! Deciding which alerts fire. Each alert is marked in the database in the transaction that
 //! puts its deliveries in the outbox, so a restart or a second replica never sends it twice.
 
+use std::collections::HashSet;
+
 use serde_json::json;
 
 use crate::error::AppError;
@@ -189,7 +191,7 @@ async fn fire(
     mark: &str,
     now: i64,
 ) -> Result<bool, AppError> {
-    let mut tx = state.pool.begin().await.map_err(internal)?;
+    let mut tx = store::begin(&state.pool).await.map_err(internal)?;
     if !store::mark_alert(&mut *tx, &row.id, mark, now)
         .await
         .map_err(internal)?
@@ -250,30 +252,74 @@ pub fn most_urgent(thresholds: &[i64], left: i64) -> Option<i64> {
     thresholds.iter().copied().filter(|&t| left < t).min()
 }
 
+/// The expiry and unreachable alerts one connection is due and not yet `marked` with; returns
+/// how many fired. (Firing checks the mark again, in its transaction.)
+async fn check_candidate(
+    state: &AppState,
+    config: &AlertConfig,
+    row: &ConnectionRow,
+    marked: &HashSet<(String, String)>,
+    now: i64,
+) -> Result<usize, AppError> {
+    let due = |mark: &str| !marked.contains(&(row.id.clone(), mark.to_owned()));
+    let mut fired = 0;
+    if let Some(at) = row.refresh_token_expires_at
+        && row.failing == 0
+        && let Some(threshold) = most_urgent(&config.thresholds, days_left(at, now).max(0))
+    {
+        let mark = format!("expiry:{threshold}:{at}");
+        if due(&mark) {
+            fired += usize::from(fire(state, config, row, Event::Expiring, &mark, now).await?);
+        }
+    }
+    if row.transient_failures > 0 && row.failing == 0 {
+        let since = row.last_ok_at.unwrap_or(row.created_at);
+        if now - since > UNREACHABLE_AFTER {
+            let mark = format!("unreachable:{since}");
+            if due(&mark) {
+                fired +=
+                    usize::from(fire(state, config, row, Event::Unreachable, &mark, now).await?);
+            }
+        }
+    }
+    Ok(fired)
+}
+
+/// Connections read at a time while looking for alerts (memory stays flat with the fleet); the
+/// marks already recorded for them are read alongside, so a round over a large fleet whose
+/// alerts have gone out writes nothing.
+const CANDIDATE_BATCH: i64 = 500;
+
 /// Looks at every connection once and raises what is due: expiry thresholds, failing,
 /// recovered, and Concur unreachable for a day. Returns how many alerts fired.
 pub async fn evaluate(state: &AppState, config: &AlertConfig) -> Result<usize, AppError> {
     let now = state.now();
     let mut fired = 0;
     let horizon = config.thresholds.first().copied().unwrap_or(0);
-    for row in store::alert_candidates(&state.pool, now, horizon * DAY, now - UNREACHABLE_AFTER)
+    let mut after = String::new();
+    loop {
+        let batch = store::alert_candidates(
+            &state.pool,
+            now,
+            horizon * DAY,
+            now - UNREACHABLE_AFTER,
+            &after,
+            CANDIDATE_BATCH,
+        )
         .await
-        .map_err(internal)?
-    {
-        if let Some(at) = row.refresh_token_expires_at
-            && row.failing == 0
-            && let Some(threshold) = most_urgent(&config.thresholds, days_left(at, now).max(0))
-        {
-            let mark = format!("expiry:{threshold}:{at}");
-            fired += usize::from(fire(state, config, &row, Event::Expiring, &mark, now).await?);
-        }
-        if row.transient_failures > 0 && row.failing == 0 {
-            let since = row.last_ok_at.unwrap_or(row.created_at);
-            if now - since > UNREACHABLE_AFTER {
-                let mark = format!("unreachable:{since}");
-                fired +=
-                    usize::from(fire(state, config, &row, Event::Unreachable, &mark, now).await?);
-            }
+        .map_err(internal)?;
+        let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+            break;
+        };
+        let marked: HashSet<(String, String)> =
+            store::alert_marks_between(&state.pool, &first.id, &last.id)
+                .await
+                .map_err(internal)?
+                .into_iter()
+                .collect();
+        after = last.id.clone();
+        for row in &batch {
+            fired += check_candidate(state, config, row, &marked, now).await?;
         }
     }
     for (validation_id, connection_id, change) in
@@ -320,7 +366,7 @@ pub async fn send_test(state: &AppState, config: &AlertConfig) -> Result<usize, 
         "text": TEST_MESSAGE,
     })
     .to_string();
-    let mut tx = state.pool.begin().await.map_err(internal)?;
+    let mut tx = store::begin(&state.pool).await.map_err(internal)?;
     queue(&mut tx, &channels, None, Event::Test, &event_id, &body, now).await?;
     tx.commit().await.map_err(internal)?;
     Ok(channels.len())

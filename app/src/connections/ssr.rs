@@ -211,7 +211,7 @@ pub(super) async fn save(
     is_new: bool,
     check: &ValidationRow,
 ) -> Result<(), AppError> {
-    let mut tx = state.pool.begin().await.map_err(internal)?;
+    let mut tx = store::begin(&state.pool).await.map_err(internal)?;
     store::upsert_connection(&mut *tx, row, is_new)
         .await
         .map_err(internal)?;

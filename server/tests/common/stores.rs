@@ -33,6 +33,19 @@ impl Store {
         Store::Postgres(format!("{base}/{name}"))
     }
 
+    /// The store a whole suite runs on: PostgreSQL when `CONCUR_TEST_STORE=postgres` (the Rust
+    /// suite of `make test` runs such suites a second time that way), SQLite otherwise.
+    #[allow(
+        dead_code,
+        reason = "only the suites run on both stores pick theirs this way"
+    )]
+    pub async fn chosen() -> Self {
+        match std::env::var("CONCUR_TEST_STORE").as_deref() {
+            Ok("postgres") => Self::postgres().await,
+            _ => Self::sqlite(),
+        }
+    }
+
     pub fn url(&self) -> String {
         match self {
             Store::Sqlite(dir) => format!("sqlite://{}/console.db", dir.display()),

@@ -152,7 +152,7 @@ pub async fn set_password(pool: &Pool, admin_id: &str, password_hash: &str) -> s
 
 /// Deletes an admin and their sessions, unless they are the last one. None: no such admin.
 pub async fn delete_admin(pool: &Pool, id: &str) -> sqlx::Result<Option<bool>> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin(pool).await?;
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM admins")
         .fetch_one(&mut *tx)
         .await?;
@@ -247,7 +247,7 @@ pub async fn create_first_admin(
     password_hash: &str,
     now: i64,
 ) -> sqlx::Result<bool> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin(pool).await?;
     let consumed =
         sqlx::query("DELETE FROM setup_tokens WHERE token_hash = $1 AND expires_at > $2")
             .bind(token_hash)

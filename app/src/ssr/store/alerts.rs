@@ -139,19 +139,38 @@ pub async fn deliveries(
 
 /// Connections an alert may concern: a refresh token expiring within `horizon` seconds (or
 /// expired), or Concur failing transiently since before `unreachable_before`.
+/// (connection id, mark) of every alert recorded for the connections `first..=last` (by id).
+pub async fn alert_marks_between(
+    pool: &Pool,
+    first: &str,
+    last: &str,
+) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "SELECT connection_id, mark FROM alert_marks WHERE connection_id >= $1 AND connection_id <= $2",
+    )
+    .bind(first)
+    .bind(last)
+    .fetch_all(pool)
+    .await
+}
+
 pub async fn alert_candidates(
     pool: &Pool,
     now: i64,
     horizon: i64,
     unreachable_before: i64,
+    after_id: &str,
+    limit: i64,
 ) -> sqlx::Result<Vec<super::ConnectionRow>> {
     sqlx::query_as(&format!(
-        "SELECT {} FROM connections WHERE (refresh_token_expires_at IS NOT NULL AND refresh_token_expires_at <= $1) \
-         OR (transient_failures > 0 AND COALESCE(last_ok_at, created_at) < $2)",
+        "SELECT {} FROM connections WHERE ((refresh_token_expires_at IS NOT NULL AND refresh_token_expires_at <= $1) \
+         OR (transient_failures > 0 AND COALESCE(last_ok_at, created_at) < $2)) AND id > $3 ORDER BY id LIMIT $4",
         super::CONNECTION_COLUMNS
     ))
     .bind(now + horizon)
     .bind(unreachable_before)
+    .bind(after_id)
+    .bind(limit)
     .fetch_all(pool)
     .await
 }

@@ -66,6 +66,19 @@ fn is_sqlite(pool: &Pool) -> bool {
     pool.connect_options().database_url.scheme() == "sqlite"
 }
 
+/// A write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), waiting
+/// behind another process's writer; a deferred one that had read first (a statement whose
+/// trigger touches the search index does) is refused at once with "database is locked" when
+/// another process wrote meanwhile.
+pub async fn begin(pool: &Pool) -> sqlx::Result<sqlx::Transaction<'static, Any>> {
+    pool.begin_with(if is_sqlite(pool) {
+        "BEGIN IMMEDIATE"
+    } else {
+        "BEGIN"
+    })
+    .await
+}
+
 /// Whether the database answers and every migration this build knows is applied.
 pub async fn ready(pool: &Pool) -> sqlx::Result<bool> {
     let applied: i64 =
@@ -366,7 +379,7 @@ pub async fn rename_connection(pool: &Pool, id: &str, name: &str, now: i64) -> s
 }
 
 pub async fn delete_connection(pool: &Pool, id: &str) -> sqlx::Result<bool> {
-    let mut tx = pool.begin().await?;
+    let mut tx = begin(pool).await?;
     for table in ["validations", "api_keys", "refresh_leases"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE connection_id = $1"))
             .bind(id)
@@ -564,13 +577,13 @@ pub async fn dashboard_page(
         (ids, Matching::All)
     } else {
         let pattern = format!("%{}%", search.to_lowercase().replace(['%', '_'], ""));
-        let found: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM connection_search WHERE text LIKE $1 LIMIT $2")
-                .bind(&pattern)
-                .bind(SEARCH_CAP + 1)
-                .fetch_all(pool)
-                .await?;
-        let found = found.len() as i64;
+        let found: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM connection_search WHERE text LIKE $1 LIMIT $2) AS capped",
+        )
+        .bind(&pattern)
+        .bind(SEARCH_CAP + 1)
+        .fetch_one(pool)
+        .await?;
         let offset = offset.min(SEARCH_CAP);
         let (filter, total) = if found <= SEARCH_CAP {
             (
