@@ -350,6 +350,13 @@ async fn one_store(label: &str, database_url: &str, bare: &mut [Option<Wrk>]) {
         let started = Instant::now();
         seed(&state, stored, size).await;
         let seeded = started.elapsed();
+        if database_url.starts_with("postgres") {
+            // What autovacuum does soon after a bulk import: fresh planner statistics.
+            sqlx::query("ANALYZE")
+                .execute(&state.pool)
+                .await
+                .expect("analyze");
+        }
         stored = size;
         let port = free_port();
         let mut console = start_console(database_url, port, &[]);

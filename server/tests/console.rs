@@ -1,15 +1,18 @@
-//! The real console on port 0 with a fresh SQLite database and the Concur simulator, driven over
-//! HTTP through its server functions and pages.
+//! The real console on port 0 with a fresh database (SQLite; PostgreSQL when the Rust suite runs
+//! it a second time) and the Concur simulator, driven over HTTP through its server functions
+//! and pages.
 
 mod common;
+#[path = "common/stores.rs"]
+mod stores;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use concur::{Clock, ManualClock};
 use concur_sim::{DEMO_SCOPES, Fault, Quirks, Simulator};
 use serde_json::{Value, json};
 use server::serve::Application;
+use stores::Store;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -19,7 +22,7 @@ struct Console {
     sim: Simulator,
     state: app::ssr::state::AppState,
     clock: ManualClock,
-    dir: PathBuf,
+    store: Store,
     client_id: String,
     secret: String,
     company: String,
@@ -28,11 +31,9 @@ struct Console {
 
 async fn spawn() -> Console {
     let sim = Simulator::spawn().await.unwrap();
-    let dir = std::env::temp_dir().join(format!("cc-test-{}", uuid::Uuid::new_v4()));
-    let settings = common::settings(
-        format!("sqlite://{}/console.db", dir.display()),
-        sim.allowed_hosts(),
-    );
+    let store = Store::chosen().await;
+    let mut settings = common::settings(store.url(), sim.allowed_hosts());
+    settings.config.console_key = store.key();
     let clock = ManualClock::at(sim.now());
     let app = Application::build(settings, Arc::new(clock.clone()))
         .await
@@ -49,7 +50,7 @@ async fn spawn() -> Console {
         sim,
         state,
         clock,
-        dir,
+        store,
         client_id,
         secret,
         company,
@@ -628,16 +629,28 @@ async fn rename_and_delete_need_a_valid_name_and_a_confirmation() {
 }
 
 #[tokio::test]
-async fn the_database_file_holds_no_secret_in_clear() {
+async fn the_database_holds_no_secret_in_clear() {
     let c = spawn().await;
     c.sign_in().await;
     c.validate(&[]).await.unwrap();
     c.state.pool.close().await;
     let mut raw = Vec::new();
-    for entry in std::fs::read_dir(&c.dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "key") {
-            raw.extend(std::fs::read(path).unwrap());
+    match &c.store {
+        Store::Sqlite(dir) => {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_none_or(|e| e != "key") {
+                    raw.extend(std::fs::read(path).unwrap());
+                }
+            }
+        }
+        Store::Postgres(url) => {
+            let dump = std::process::Command::new("pg_dump")
+                .args(["--data-only", url])
+                .output()
+                .unwrap();
+            assert!(dump.status.success(), "{dump:?}");
+            raw = dump.stdout;
         }
     }
     let raw = String::from_utf8_lossy(&raw);
@@ -649,12 +662,8 @@ async fn the_database_file_holds_no_secret_in_clear() {
 async fn a_wrong_key_stops_the_start() {
     let c = spawn().await;
     let config = app::ssr::state::Config {
-        console_key: Some("AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=".into()),
-        ..common::settings(
-            format!("sqlite://{}/console.db", c.dir.display()),
-            String::new(),
-        )
-        .config
+        console_key: Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into()),
+        ..common::settings(c.store.url(), String::new()).config
     };
     let err = app::ssr::state::AppState::build(&config, Arc::new(c.clock.clone()))
         .await

@@ -138,7 +138,7 @@ pub async fn connect(url: &str) -> Result<Pool, StoreError> {
     }
     let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
     let pool = AnyPoolOptions::new()
-        .max_connections(if sqlite { 8 } else { 16 })
+        .max_connections(if sqlite { 4 } else { 16 })
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if sqlite {
