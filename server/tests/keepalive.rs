@@ -312,6 +312,26 @@ async fn a_failure_that_needs_a_human_is_recorded_once_keeps_the_token_and_is_re
     );
 }
 
+/// 100 token calls at once, spread over `bases`; every one must succeed. Returns the tokens.
+async fn concurrent_token_calls(bases: &[String], id: &str, key: &str) -> Vec<String> {
+    let http = reqwest::Client::new();
+    let calls = (0..100).map(|i| {
+        let url = format!("{}/api/v1/connections/{id}/token", bases[i % bases.len()]);
+        let (http, key) = (http.clone(), key.to_owned());
+        tokio::spawn(async move {
+            let response = http.get(url).bearer_auth(key).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let body: Value = response.json().await.unwrap();
+            body["access_token"].as_str().unwrap().to_owned()
+        })
+    });
+    futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect()
+}
+
 async fn hundred_concurrent_calls(store: Store) {
     let f = fixture_on(store, 1200).await;
     let id = f.connection("Busy").await;
@@ -324,25 +344,7 @@ async fn hundred_concurrent_calls(store: Store) {
     // Four minutes left on the cached access token: under the five-minute margin.
     f.advance(56 * 60);
     let before = f.sim.token_requests();
-    let calls = (0..100).map(|_| {
-        let (base, id, key) = (f.base.clone(), id.clone(), key.clone());
-        tokio::spawn(async move {
-            let response = reqwest::Client::new()
-                .get(format!("{base}/api/v1/connections/{id}/token"))
-                .bearer_auth(key)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 200);
-            let body: Value = response.json().await.unwrap();
-            body["access_token"].as_str().unwrap().to_owned()
-        })
-    });
-    let tokens: Vec<String> = futures_util::future::join_all(calls)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
+    let tokens = concurrent_token_calls(std::slice::from_ref(&f.base), &id, &key).await;
     assert_eq!(f.sim.token_requests() - before, 1, "one refresh for all");
     assert!(tokens.iter().all(|t| *t == tokens[0]));
     assert_ne!(tokens[0], first["access_token"].as_str().unwrap());
@@ -531,26 +533,8 @@ async fn two_servers_refresh_once(store: Store) {
     }
 
     let before = f.sim.token_requests();
-    let calls = (0..100).map(|i| {
-        let base = servers[i % 2].1.clone();
-        let (http, id, key) = (http.clone(), id.clone(), key.clone());
-        tokio::spawn(async move {
-            let response = http
-                .get(format!("{base}/api/v1/connections/{id}/token"))
-                .bearer_auth(key)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 200);
-            let body: Value = response.json().await.unwrap();
-            body["access_token"].as_str().unwrap().to_owned()
-        })
-    });
-    let tokens: Vec<String> = futures_util::future::join_all(calls)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
+    let bases: Vec<String> = servers.iter().map(|(_, base)| base.clone()).collect();
+    let tokens = concurrent_token_calls(&bases, &id, &key).await;
     for (mut child, _) in servers {
         child.kill().unwrap();
         child.wait().unwrap();
