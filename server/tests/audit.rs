@@ -2,6 +2,8 @@
 //! from where and how it ended; the database never holds a secret; the terminal prints it.
 
 mod common;
+#[path = "common/stores.rs"]
+mod stores;
 
 use std::process::Command;
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Simulator};
 use serde_json::Value;
 use server::serve::Application;
+use stores::Store;
 
 const PASSWORD: &str = "violet tractor sings softly";
 
@@ -30,12 +33,13 @@ async fn receiver() -> String {
 async fn a_journey_leaves_each_event_kind_in_the_audit_log_and_no_secret_anywhere() {
     let sim = Simulator::spawn().await.unwrap();
     let hook = receiver().await;
-    let dir = std::env::temp_dir().join(format!("cc-audit-{}", uuid::Uuid::new_v4()));
-    let database_url = format!("sqlite://{}/console.db", dir.display());
+    let store = Store::chosen().await;
+    let database_url = store.url();
     let mut settings = common::settings(
         database_url.clone(),
         format!("{},{hook}", sim.allowed_hosts()),
     );
+    settings.config.console_key = store.key();
     settings.config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     settings.config.alerts = AlertConfig {
         thresholds: vec![30, 14, 7, 3, 1],
@@ -245,12 +249,11 @@ async fn a_journey_leaves_each_event_kind_in_the_audit_log_and_no_secret_anywher
     assert!(page.contains("Audited, renamed"), "the Audit page lists it");
 
     state.pool.close().await;
-    let mut dump = Vec::new();
-    for suffix in ["", "-wal"] {
-        if let Ok(bytes) = std::fs::read(dir.join(format!("console.db{suffix}"))) {
-            dump.extend(bytes);
-        }
-    }
+    let dump = store.contents();
+    assert!(
+        dump.windows(6).any(|w| w == b"second"),
+        "sanity: the stored data was read (the second admin's name)"
+    );
     for secret in [
         secret.as_str(),
         refresh.as_str(),
@@ -265,11 +268,15 @@ async fn a_journey_leaves_each_event_kind_in_the_audit_log_and_no_secret_anywher
         );
     }
 
-    let printed = Command::new(env!("CARGO_BIN_EXE_concur-console"))
+    let mut audit = Command::new(env!("CARGO_BIN_EXE_concur-console"));
+    audit
         .args(["audit", "--json"])
         .env("DATABASE_URL", &database_url)
-        .output()
-        .unwrap();
+        .env_remove("CONCUR_CONSOLE_KEY");
+    if let Some(key) = store.key() {
+        audit.env("CONCUR_CONSOLE_KEY", key);
+    }
+    let printed = audit.output().unwrap();
     assert!(
         printed.status.success(),
         "{}",

@@ -634,25 +634,7 @@ async fn the_database_holds_no_secret_in_clear() {
     c.sign_in().await;
     c.validate(&[]).await.unwrap();
     c.state.pool.close().await;
-    let mut raw = Vec::new();
-    match &c.store {
-        Store::Sqlite(dir) => {
-            for entry in std::fs::read_dir(dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.extension().is_none_or(|e| e != "key") {
-                    raw.extend(std::fs::read(path).unwrap());
-                }
-            }
-        }
-        Store::Postgres(url) => {
-            let dump = std::process::Command::new("pg_dump")
-                .args(["--data-only", url])
-                .output()
-                .unwrap();
-            assert!(dump.status.success(), "{dump:?}");
-            raw = dump.stdout;
-        }
-    }
+    let raw = c.store.contents();
     let raw = String::from_utf8_lossy(&raw);
     assert!(raw.contains(&c.client_id), "sanity: the file was read");
     assert!(!raw.contains(&c.secret) && !raw.contains(&c.refresh));

@@ -46,6 +46,35 @@ impl Store {
         }
     }
 
+    /// Every byte the store holds: the SQLite files (not the key file), or a data-only
+    /// `pg_dump` of the PostgreSQL database. For checking that no secret is stored in clear.
+    #[allow(
+        dead_code,
+        reason = "only the suites that look for secrets read it whole"
+    )]
+    pub fn contents(&self) -> Vec<u8> {
+        match self {
+            Store::Sqlite(dir) => {
+                let mut raw = Vec::new();
+                for entry in std::fs::read_dir(dir).unwrap() {
+                    let path = entry.unwrap().path();
+                    if path.extension().is_none_or(|e| e != "key") {
+                        raw.extend(std::fs::read(path).unwrap());
+                    }
+                }
+                raw
+            }
+            Store::Postgres(url) => {
+                let dump = std::process::Command::new("pg_dump")
+                    .args(["--data-only", url])
+                    .output()
+                    .unwrap();
+                assert!(dump.status.success(), "{dump:?}");
+                dump.stdout
+            }
+        }
+    }
+
     pub fn url(&self) -> String {
         match self {
             Store::Sqlite(dir) => format!("sqlite://{}/console.db", dir.display()),
