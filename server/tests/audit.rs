@@ -13,7 +13,6 @@ use app::ssr::store::{self, AuditFilter};
 use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Simulator};
 use serde_json::Value;
-use server::serve::Application;
 use stores::Store;
 
 const PASSWORD: &str = "violet tractor sings softly";
@@ -49,12 +48,7 @@ async fn a_journey_leaves_each_event_kind_in_the_audit_log_and_no_secret_anywher
         }),
         email: None,
     };
-    let app = Application::build(settings, Arc::new(ManualClock::at(sim.now())))
-        .await
-        .unwrap();
-    let base = format!("http://{}", app.address);
-    let state = app.state.clone();
-    tokio::spawn(app.run());
+    let (base, state) = common::serve(settings, Arc::new(ManualClock::at(sim.now()))).await;
     let http = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())

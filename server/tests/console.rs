@@ -11,7 +11,6 @@ use std::sync::Arc;
 use concur::{Clock, ManualClock};
 use concur_sim::{DEMO_SCOPES, Fault, Quirks, Simulator};
 use serde_json::{Value, json};
-use server::serve::Application;
 use stores::Store;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -35,12 +34,7 @@ async fn spawn() -> Console {
     let mut settings = common::settings(store.url(), sim.allowed_hosts());
     settings.config.console_key = store.key();
     let clock = ManualClock::at(sim.now());
-    let app = Application::build(settings, Arc::new(clock.clone()))
-        .await
-        .unwrap();
-    let base = format!("http://{}", app.address);
-    let state = app.state.clone();
-    tokio::spawn(app.run());
+    let (base, state) = common::serve(settings, Arc::new(clock.clone())).await;
     let (client_id, secret) = sim.add_app(DEMO_SCOPES);
     let company = sim.add_company("us2");
     let refresh = sim.issue_refresh_token(&company, &client_id);

@@ -18,7 +18,7 @@ use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Fault, Quirks, Simulator};
 use serde_json::Value;
 use server::keepalive::{refresh_all, sweep_due};
-use server::serve::{Application, Settings};
+use server::serve::Settings;
 use stores::Store;
 
 const DAY: i64 = 86_400;
@@ -62,12 +62,7 @@ async fn fixture_on(store: Store, rate: u32) -> Fixture {
         }
     };
     let clock = ManualClock::at(sim.now());
-    let app = Application::build(settings(&sim, &store, rate), Arc::new(clock.clone()))
-        .await
-        .unwrap();
-    let base = format!("http://{}", app.address);
-    let state = app.state.clone();
-    tokio::spawn(app.run());
+    let (base, state) = common::serve(settings(&sim, &store, rate), Arc::new(clock.clone())).await;
     let (client_id, secret) = sim.add_app(DEMO_SCOPES);
     let company = sim.add_company("us2");
     Fixture {

@@ -15,7 +15,6 @@ use companies::add;
 use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Simulator};
 use serde_json::Value;
-use server::serve::Application;
 use stores::Store;
 
 const PARSER: &str = r#"
@@ -62,12 +61,7 @@ async fn spawn_on(
     let mut settings = common::settings(store.url(), sim.allowed_hosts());
     settings.config.console_key = store.key();
     settings.metrics_token = metrics_token.map(str::to_owned);
-    let app = Application::build(settings, Arc::new(ManualClock::at(sim.now())))
-        .await
-        .unwrap();
-    let base = format!("http://{}", app.address);
-    let state = app.state.clone();
-    tokio::spawn(app.run());
+    let (base, state) = common::serve(settings, Arc::new(ManualClock::at(sim.now()))).await;
     (base, state, sim)
 }
 

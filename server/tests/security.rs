@@ -12,7 +12,6 @@ use app::ssr::state::AppState;
 use concur::ManualClock;
 use concur_sim::Simulator;
 use serde_json::{Value, json};
-use server::serve::Application;
 use stores::Store;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -31,12 +30,7 @@ async fn spawn() -> Console {
     settings.config.public_url = "http://console.test".into();
     settings.config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     let clock = ManualClock::at(sim.now());
-    let app = Application::build(settings, Arc::new(clock.clone()))
-        .await
-        .unwrap();
-    let base = format!("http://{}", app.address);
-    let state = app.state.clone();
-    tokio::spawn(app.run());
+    let (base, state) = common::serve(settings, Arc::new(clock.clone())).await;
     Console { base, state, clock }
 }
 

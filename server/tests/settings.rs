@@ -11,7 +11,6 @@ use app::alerts::ssr::{AlertConfig, Webhook};
 use concur::ManualClock;
 use concur_sim::Simulator;
 use serde_json::Value;
-use server::serve::Application;
 use stores::Store;
 
 const PASSWORD: &str = "violet tractor sings softly";
@@ -58,12 +57,7 @@ async fn spawn(
         webhook: env_webhook,
         email: None,
     };
-    let app = Application::build(settings, Arc::new(ManualClock::at(sim.now())))
-        .await
-        .unwrap();
-    let base = format!("http://{}", app.address);
-    let state = app.state.clone();
-    tokio::spawn(app.run());
+    let (base, state) = common::serve(settings, Arc::new(ManualClock::at(sim.now()))).await;
     let hash = app::auth::ssr::hash_password(PASSWORD.into())
         .await
         .unwrap();

@@ -1,10 +1,12 @@
 //! What every integration test starts from: the console's settings for a database and the
 //! simulator's origins, on a free port, with the background jobs off (tests drive them).
 
+use std::sync::Arc;
+
 use app::alerts::ssr::AlertConfig;
-use app::ssr::state::Config;
-use concur::ClientConfig;
-use server::serve::Settings;
+use app::ssr::state::{AppState, Config};
+use concur::{ClientConfig, Clock};
+use server::serve::{Application, Settings};
 
 pub fn settings(database_url: String, allowed_hosts: String) -> Settings {
     Settings {
@@ -27,4 +29,20 @@ pub fn settings(database_url: String, allowed_hosts: String) -> Settings {
         api_rate_per_minute: 1200,
         metrics_token: None,
     }
+}
+
+/// Builds the console from `settings`, serves it in the background on its free port, and
+/// returns its base URL and state.
+#[allow(
+    dead_code,
+    reason = "the alert tests drive the state without serving it"
+)]
+pub async fn serve(settings: Settings, clock: Arc<dyn Clock>) -> (String, AppState) {
+    let app = Application::build(settings, clock)
+        .await
+        .expect("the console starts");
+    let base = format!("http://{}", app.address);
+    let state = app.state.clone();
+    tokio::spawn(app.run());
+    (base, state)
 }
