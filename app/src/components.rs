@@ -83,6 +83,18 @@ pub fn FieldError(
     }
 }
 
+/// The error an island's form shows: the one the server rendered the page with (a form posted
+/// without JavaScript comes back with it), until the island's own submission answers.
+pub fn shown_error<T, S>(value: S, first: Option<AppError>) -> Signal<Option<AppError>>
+where
+    S: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+{
+    Signal::derive(move || match value.get() {
+        Some(result) => result.err(),
+        None => first.clone(),
+    })
+}
+
 #[component]
 pub fn StatusBadge(status: Status) -> impl IntoView {
     view! { <span class=format!("badge {}", status.key())>{status.label()}</span> }

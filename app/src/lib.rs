@@ -6,6 +6,8 @@ pub mod alerts;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+#[cfg(feature = "hydrate")]
+pub mod browser;
 mod components;
 pub mod connections;
 pub mod error;
@@ -34,7 +36,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true islands_router=true/>
                 <MetaTags/>
             </head>
             <body>

@@ -175,17 +175,17 @@ pub struct ApiKeyView {
     pub revoked_at: Option<i64>,
 }
 
-/// A key just made: the only time the key itself crosses the wire.
+/// A key just made, with its label: the only time the key itself crosses the wire.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewApiKey {
     pub key: String,
-    pub view: ApiKeyView,
+    pub label: String,
 }
 
 impl std::fmt::Debug for NewApiKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NewApiKey")
-            .field("view", &self.view)
+            .field("label", &self.label)
             .finish_non_exhaustive()
     }
 }

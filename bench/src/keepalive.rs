@@ -118,7 +118,7 @@ pub async fn token_api() {
 
     let port = free_port();
     let allowed = sim.allowed_hosts();
-    let mut console = start_console(
+    let console = start_console(
         &database_url,
         port,
         &[
@@ -142,8 +142,7 @@ pub async fn token_api() {
     let calls_before = sim.token_requests();
     let console_figures = load(&url, ("authorization", &auth), CALLERS, REQUESTS_PER_CALLER).await;
     let calls = sim.token_requests() - calls_before;
-    let _ = console.kill();
-    let _ = console.wait();
+    drop(console);
     let bare_url = bare_axum(body, "application/json").await;
     let bare_figures = load(
         &bare_url,

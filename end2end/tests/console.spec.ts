@@ -53,12 +53,33 @@ test.describe.serial("Concur Console", () => {
     await expect(page.getByRole("heading", { name: "No connections yet" })).toBeVisible();
   });
 
+  test("a refused sign-in says why, each time, without reloading the page", async ({ page }) => {
+    await page.goto("/login");
+    await page.waitForLoadState("networkidle");
+    await page.evaluate(() => ((window as any).__sameDocument = true));
+    await page.getByLabel("User name").fill("nobody");
+    await page.getByLabel("Password").fill("wrong once");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.getByRole("alert")).toContainText("Wrong user name or password");
+    // Posted again from the page that shows the first refusal: the second one is shown.
+    await page.getByLabel("User name").fill("n".repeat(65));
+    await page.getByLabel("Password").fill("wrong twice");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.locator('[data-field="username"]')).toContainText("at most 64 characters");
+    expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+  });
+
   test("a valid connection is stored and the dashboard shows its expiry", async ({ page }) => {
     const s = await seed();
     await signIn(page);
     await fillRefreshForm(page, "Expense bot – ACME", s);
     await page.evaluate(() => ((window as any).__sameDocument = true));
+    // Concur answers slowly this once: the form's island shows the check under way.
+    const sim = await request.newContext();
+    const slow = { fault: { kind: "slow", millis: 1500 } };
+    expect((await sim.post(`${s.authorization_url}/_sim/faults`, { data: slow })).ok()).toBeTruthy();
     await page.getByRole("button", { name: "Validate" }).click();
+    await expect(page.getByText("Checking with Concur…")).toBeVisible();
     await expect(page.getByRole("heading", { name: /Expense bot – ACME/ })).toBeVisible();
     await expect(page.locator('[data-field="refresh-expiry"]')).toContainText("days left");
     expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
@@ -141,7 +162,10 @@ test.describe.serial("Concur Console", () => {
   test("pages hydrate under a nonce-based Content-Security-Policy without violations", async ({ page }) => {
     const violations: string[] = [];
     page.on("console", (message) => {
-      if (message.text().includes("Content Security Policy")) violations.push(message.text());
+      const text = message.text();
+      if (text.includes("Content Security Policy") || ["error", "warning"].includes(message.type())) {
+        violations.push(text);
+      }
     });
     const response = await page.goto("/login");
     const headers = response!.headers();
@@ -153,6 +177,10 @@ test.describe.serial("Concur Console", () => {
     await page.getByRole("link", { name: "Account" }).click();
     await expect(page.getByRole("heading", { name: "Your sessions" })).toBeVisible();
     await expect(page.getByText("This session")).toBeVisible();
+    await page.getByRole("link", { name: "New connection" }).click();
+    await page.getByRole("link", { name: "Use a Company Request Token" }).click();
+    await expect(page.getByLabel("Company Request Token")).toBeVisible();
+    await page.waitForLoadState("networkidle");
     expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
     expect(violations).toEqual([]);
   });

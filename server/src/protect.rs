@@ -200,38 +200,43 @@ fn signature(key: &[u8; 32], message: &str) -> String {
     full
 }
 
-fn query_value<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+/// The values of `name` in a query string, in order.
+fn query_values<'a>(query: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> {
     query
         .split('&')
         .filter_map(|pair| pair.split_once('='))
-        .find(|(k, _)| *k == name)
+        .filter(move |(k, _)| *k == name)
         .map(|(_, v)| v)
 }
 
-/// Without JavaScript, a failed form comes back to its page with the error in the URL
-/// (`__err`). Only errors this process put there are shown: the redirect it sends is signed,
-/// and a page asked for with an unsigned or forged `__err` is sent to the same page without it,
-/// so a link cannot put text of an attacker's choosing on a real page.
+/// The pairs of a query string that are not a form error's (`__err`, `__path`, `__sig`).
+fn without_error(query: &str) -> Vec<&str> {
+    query
+        .split('&')
+        .filter(|p| {
+            !p.starts_with("__err=") && !p.starts_with("__path=") && !p.starts_with("__sig=")
+        })
+        .collect()
+}
+
+/// Without JavaScript (or through the islands router), a failed form comes back to its page
+/// with the error in the URL (`__err`). Only errors this process put there are shown: the
+/// redirect it sends carries exactly one error, signed, and a page asked for with an unsigned,
+/// forged or repeated `__err` is sent to the same page without it, so a link cannot put text of
+/// an attacker's choosing on a real page.
 pub async fn signed_errors(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
     let query = request.uri().query().unwrap_or_default().to_owned();
-    if request.method() == Method::GET
-        && let Some(error) = query_value(&query, "__err")
-    {
-        let genuine = query_value(&query, SIGNATURE_PARAM)
-            .is_some_and(|sig| sig == signature(&state.message_key, error));
+    let errors: Vec<&str> = query_values(&query, "__err").collect();
+    if request.method() == Method::GET && !errors.is_empty() {
+        let signatures: Vec<&str> = query_values(&query, SIGNATURE_PARAM).collect();
+        let genuine = matches!((errors.as_slice(), signatures.as_slice()),
+            ([error], [sig]) if *sig == signature(&state.message_key, error));
         if !genuine {
-            let kept: Vec<&str> = query
-                .split('&')
-                .filter(|p| {
-                    !p.starts_with("__err=")
-                        && !p.starts_with("__path=")
-                        && !p.starts_with("__sig=")
-                })
-                .collect();
+            let kept = without_error(&query);
             let path = request.uri().path();
             let target = if kept.is_empty() {
                 path.to_owned()
@@ -247,15 +252,22 @@ pub async fn signed_errors(
         .get(header::LOCATION)
         .and_then(|l| l.to_str().ok())
         .map(str::to_owned);
+    // A form that failed before came from a page whose address still carries that failure:
+    // only the new one (the last pair, appended by the server function) stays, signed.
     if let Some(location) = location
-        && let Some((_, target_query)) = location.split_once('?')
-        && let Some(error) = query_value(target_query, "__err")
+        && let Some((target, target_query)) = location.split_once('?')
+        && let Some(error) = query_values(target_query, "__err").last()
     {
-        let signed = format!(
-            "{location}&{SIGNATURE_PARAM}={}",
-            signature(&state.message_key, error)
-        );
-        if let Ok(value) = HeaderValue::from_str(&signed) {
+        let mut pairs = without_error(target_query);
+        let path = query_values(target_query, "__path")
+            .last()
+            .map(|p| format!("__path={p}"));
+        let error_pair = format!("__err={error}");
+        let sig_pair = format!("{SIGNATURE_PARAM}={}", signature(&state.message_key, error));
+        pairs.extend(path.as_deref());
+        pairs.push(&error_pair);
+        pairs.push(&sig_pair);
+        if let Ok(value) = HeaderValue::from_str(&format!("{target}?{}", pairs.join("&"))) {
             response.headers_mut().insert(header::LOCATION, value);
         }
     }
@@ -316,6 +328,9 @@ mod tests {
         assert_eq!(signature(&key, "abc"), signature(&key, "abc"));
         assert_ne!(signature(&key, "abc"), signature(&key, "abd"));
         assert_ne!(signature(&key, "abc"), signature(&[8u8; 32], "abc"));
-        assert_eq!(query_value("a=1&__err=xyz&b=2", "__err"), Some("xyz"));
+        assert_eq!(
+            query_values("a=1&__err=xyz&b=2", "__err").collect::<Vec<_>>(),
+            ["xyz"]
+        );
     }
 }

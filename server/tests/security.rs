@@ -247,6 +247,9 @@ async fn state_changes_must_come_from_the_public_origin_and_hosts_must_be_known(
     assert_eq!(health.status(), 200);
 }
 
+/// A user name longer than any allowed one (64 characters).
+const LONG_NAME: &str = "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn";
+
 #[tokio::test]
 async fn an_error_text_in_a_link_is_never_rendered() {
     let c = spawn().await;
@@ -260,33 +263,44 @@ async fn an_error_text_in_a_link_is_never_rendered() {
     assert!(r.status().is_redirection());
     assert_eq!(r.headers()["location"], "/login");
 
-    // A real failure without JavaScript comes back signed, and its message is shown.
+    // A real failure without JavaScript comes back signed, and its message is shown; failing
+    // again from that page (its address carries the first signature) shows the new failure.
     c.admin().await;
-    let failed = http
-        .post(format!("{}/api/login", c.base))
-        .header("referer", format!("{}/login", c.base))
-        .header("accept", "text/html")
-        .header("x-forwarded-for", "192.0.2.77")
-        .form(&[("username", "admin"), ("password", "wrong")])
-        .send()
-        .await
-        .unwrap();
-    let location = failed.headers()["location"].to_str().unwrap().to_owned();
-    assert!(
-        location.contains("__err=") && location.contains("__sig="),
-        "{location}"
-    );
-    let path = location
-        .split_once(&c.base)
-        .map_or(location.as_str(), |(_, p)| p);
-    let page = http.get(format!("{}{path}", c.base)).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    assert!(
-        page.text()
+    let fail = |from: String, username: &'static str| {
+        http.post(format!("{}/api/login", c.base))
+            .header("referer", from)
+            .header("accept", "text/html")
+            .header("x-forwarded-for", "192.0.2.77")
+            .form(&[("username", username), ("password", "wrong")])
+            .send()
+    };
+    let mut from = format!("{}/login", c.base);
+    for (username, shown) in [
+        ("admin", "Wrong user name or password"),
+        (LONG_NAME, "User name must be at most 64 characters."),
+    ] {
+        let failed = fail(from.clone(), username).await.unwrap();
+        let location = failed.headers()["location"].to_str().unwrap().to_owned();
+        assert!(location.contains("__err="), "{location}");
+        assert_eq!(location.matches("__sig=").count(), 1, "{location}");
+        assert_eq!(location.matches("__err=").count(), 1, "{location}");
+        let path = location
+            .split_once(&c.base)
+            .map_or(location.as_str(), |(_, p)| p);
+        from = format!("{}{path}", c.base);
+        let page = http.get(&from).send().await.unwrap();
+        assert_eq!(page.status(), 200, "{path}");
+        assert!(page.text().await.unwrap().contains(shown), "{username}");
+
+        // A genuine signed error with a second one of the attacker's after it shows neither.
+        let smuggled = http
+            .get(format!("{from}&__err={lure}"))
+            .send()
             .await
-            .unwrap()
-            .contains("Wrong user name or password")
-    );
+            .unwrap();
+        assert!(smuggled.status().is_redirection());
+        assert_eq!(smuggled.headers()["location"], "/login");
+    }
 }
 
 #[tokio::test]

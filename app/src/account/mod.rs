@@ -4,6 +4,7 @@
 pub mod ssr;
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 use crate::components::{FieldError, FormAlert, Page};
 use crate::error::AppError;
@@ -45,7 +46,9 @@ pub async fn change_password(
         "other sessions ended",
     )
     .await;
-    result
+    result?;
+    leptos_axum::redirect("/account?changed");
+    Ok(())
 }
 
 #[server(prefix = "/api", endpoint = "end_session")]
@@ -89,18 +92,8 @@ pub fn AccountPage() -> impl IntoView {
     let end_others = ServerAction::<EndOtherSessions>::new();
     let add = ServerAction::<AddAdmin>::new();
     let delete = ServerAction::<DeleteAdmin>::new();
-    let data = Resource::new(
-        move || {
-            (
-                change.version().get(),
-                end_one.version().get(),
-                end_others.version().get(),
-                add.version().get(),
-                delete.version().get(),
-            )
-        },
-        |_| load_account(),
-    );
+    let data = Resource::new(|| (), |_| load_account());
+    let changed = use_query_map().read_untracked().get("changed").is_some();
     let first_error = |results: Vec<Option<Result<(), AppError>>>| {
         results.into_iter().flatten().find_map(Result::err)
     };
@@ -115,7 +108,7 @@ pub fn AccountPage() -> impl IntoView {
         Signal::derive(move || first_error(vec![add.value().get(), delete.value().get()]));
     view! {
         <Page title="Your account" signed_in=true>
-            {move || change.value().get().and_then(Result::ok).map(|()| view! {
+            {changed.then(|| view! {
                 <p class="notice" role="status">"Password changed. Every other session has been ended."</p>
             })}
             <section class="card form">

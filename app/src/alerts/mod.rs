@@ -6,6 +6,7 @@
 pub mod ssr;
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 use crate::components::{FieldError, FormAlert, Page};
 use crate::error::AppError;
@@ -46,7 +47,9 @@ pub async fn save_alert_settings(
         "alert channels",
     )
     .await;
-    result
+    result?;
+    leptos_axum::redirect("/settings?saved");
+    Ok(())
 }
 
 #[server(prefix = "/api", endpoint = "send_test_alert")]
@@ -54,7 +57,9 @@ pub async fn send_test_alert() -> Result<usize, AppError> {
     crate::auth::ssr::require_admin().await?;
     let state = crate::ssr::state::state()?;
     let config = ssr::effective(&state).await?;
-    ssr::send_test(&state, &config).await
+    let queued = ssr::send_test(&state, &config).await?;
+    leptos_axum::redirect(&format!("/settings?queued={queued}"));
+    Ok(queued)
 }
 
 /// A list of alert deliveries: when, what, where, and how it went.
@@ -92,14 +97,13 @@ pub fn Deliveries(deliveries: Vec<DeliveryView>) -> impl IntoView {
     .into_any()
 }
 
+/// The Settings page, rendered on the server: each form posts and comes back here, with
+/// `?saved` or `?queued=N` saying how it went.
 #[component]
 pub fn SettingsPage() -> impl IntoView {
     let save = ServerAction::<SaveAlertSettings>::new();
     let test = ServerAction::<SendTestAlert>::new();
-    let data = Resource::new(
-        move || (save.version().get(), test.version().get()),
-        |_| load_alert_settings(),
-    );
+    let data = Resource::new(|| (), |_| load_alert_settings());
     let errors = Signal::derive(move || {
         [
             save.value().get(),
@@ -109,15 +113,16 @@ pub fn SettingsPage() -> impl IntoView {
         .flatten()
         .find_map(Result::err)
     });
+    let query = use_query_map().get_untracked();
+    let queued = query.get("queued").and_then(|n| n.parse::<usize>().ok());
+    let saved = query.get("saved").is_some();
     view! {
         <Page title="Alert settings" signed_in=true>
             <FormAlert error=errors/>
-            {move || test.value().get().and_then(Result::ok).map(|n| view! {
+            {queued.map(|n| view! {
                 <p class="notice" role="status">{format!("Test alert queued on {n} channel(s); it goes out within 15 seconds. Reload to see the result below.")}</p>
             })}
-            {move || save.value().get().and_then(Result::ok).map(|()| view! {
-                <p class="notice" role="status">"Saved."</p>
-            })}
+            {saved.then(|| view! { <p class="notice" role="status">"Saved."</p> })}
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
@@ -189,7 +194,6 @@ fn Channels(
             <h2>"Delivery history"</h2>
             <ActionForm action=test>
                 <button type="submit">"Send test"</button>
-                <span class="progress" role="status">{move || test.pending().get().then_some("Queuing…")}</span>
             </ActionForm>
             <FieldError error=errors field="channel"/>
             <Deliveries deliveries=settings.deliveries/>

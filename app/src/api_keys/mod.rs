@@ -5,7 +5,7 @@ pub mod ssr;
 
 use leptos::prelude::*;
 
-use crate::components::{FieldError, FormAlert, time_or_never};
+use crate::components::{FieldError, FormAlert, shown_error, time_or_never};
 use crate::error::AppError;
 use crate::model::{ApiKeyView, NewApiKey, format_time};
 
@@ -16,9 +16,11 @@ pub async fn create_api_key(id: String, label: String) -> Result<NewApiKey, AppE
     let made = ssr::create(&state, &id, &label).await?;
     let detail = format!("{} ({})", made.view.name, made.view.prefix);
     crate::audit::ssr::by_admin(&state, &admin, "api_key_created", Some(&id), "ok", &detail).await;
+    // The page is shown again with the key in its list; the island keeps the key on screen.
+    leptos_axum::redirect(&format!("/connections/{id}"));
     Ok(NewApiKey {
         key: made.key,
-        view: made.view,
+        label: made.view.name,
     })
 }
 
@@ -42,44 +44,24 @@ pub async fn revoke_api_key(id: String, key_id: String) -> Result<(), AppError> 
 /// The connection page's API keys: make one (shown once), see when each was last used, revoke.
 #[component]
 pub fn ApiKeys(connection_id: String) -> impl IntoView {
-    let create = ServerAction::<CreateApiKey>::new();
+    let created = ServerAction::<CreateApiKey>::new()
+        .value()
+        .get_untracked()
+        .and_then(Result::err);
     let revoke = ServerAction::<RevokeApiKey>::new();
+    let errors = Signal::derive(move || revoke.value().get().and_then(Result::err));
     let id = connection_id.clone();
-    let keys = Resource::new(
-        move || (id.clone(), create.version().get(), revoke.version().get()),
-        |(id, _, _)| list_api_keys(id),
-    );
-    let errors = Signal::derive(move || {
-        [
-            create.value().get().map(|r| r.map(|_| ())),
-            revoke.value().get(),
-        ]
-        .into_iter()
-        .flatten()
-        .find_map(Result::err)
-    });
-    let (create_id, revoke_id) = (connection_id.clone(), connection_id);
+    let keys = Resource::new(move || id.clone(), list_api_keys);
+    let revoke_id = connection_id.clone();
     view! {
         <section class="card api-keys">
             <h2>"API keys"</h2>
             <p class="hint">
-                "An integration presents a key to " <code>{format!("GET /api/v1/connections/{create_id}/token")}</code>
+                "An integration presents a key to " <code>{format!("GET /api/v1/connections/{connection_id}/token")}</code>
                 " and gets a fresh access token. Each key opens this connection only."
             </p>
-            {move || create.value().get().and_then(Result::ok).map(|made| view! {
-                <div class="new-key" role="status">
-                    <p>"Copy the key for “"{made.view.name.clone()}"” now: it is shown only this once."</p>
-                    <input class="mono" readonly aria-label="New API key" value=made.key/>
-                </div>
-            })}
+            <NewApiKey connection_id=connection_id refused=created/>
             <FormAlert error=errors/>
-            <ActionForm action=create>
-                <input type="hidden" name="id" value=create_id.clone()/>
-                <label for="key-label">"Label"</label>
-                <input id="key-label" name="label" placeholder="e.g. Expense bot production" maxlength="100" required/>
-                <button type="submit">"Create API key"</button>
-                <FieldError error=errors field="label"/>
-            </ActionForm>
             <Suspense fallback=|| view! { <p>"Loading keys…"</p> }>
                 {move || {
                     let revoke_id = revoke_id.clone();
@@ -121,5 +103,29 @@ pub fn ApiKeys(connection_id: String) -> impl IntoView {
                 })}}
             </Suspense>
         </section>
+    }
+}
+
+/// Making a key: an island, because the key is shown only in the answer to this form, never in a
+/// page the server renders.
+#[island]
+fn NewApiKey(connection_id: String, refused: Option<AppError>) -> impl IntoView {
+    let create = ServerAction::<CreateApiKey>::new();
+    let error = shown_error(create.value(), refused);
+    view! {
+        {move || create.value().get().and_then(Result::ok).map(|made| view! {
+            <div class="new-key" role="status">
+                <p>"Copy the key for “"{made.label.clone()}"” now: it is shown only this once."</p>
+                <input class="mono" readonly aria-label="New API key" value=made.key/>
+            </div>
+        })}
+        <FormAlert error=error/>
+        <ActionForm action=create>
+            <input type="hidden" name="id" value=connection_id/>
+            <label for="key-label">"Label"</label>
+            <input id="key-label" name="label" placeholder="e.g. Expense bot production" maxlength="100" required/>
+            <button type="submit">"Create API key"</button>
+            <FieldError error=error field="label"/>
+        </ActionForm>
     }
 }

@@ -178,9 +178,10 @@ pub fn LoginPage() -> impl IntoView {
                     <FormAlert error=error/>
                     <label for="username">"User name"</label>
                     <input id="username" name="username" autocomplete="username" required/>
+                    <FieldError error=error field="username"/>
                     <label for="password">"Password"</label>
                     <input id="password" name="password" type="password" autocomplete="current-password" required/>
-                    <button type="submit" disabled=move || login.pending().get()>"Sign in"</button>
+                    <button type="submit">"Sign in"</button>
                 </div>
             </ActionForm>
         </Page>
@@ -209,7 +210,7 @@ pub fn SetupPage() -> impl IntoView {
                     <label for="confirm">"Repeat the password"</label>
                     <input id="confirm" name="confirm" type="password" autocomplete="new-password" required/>
                     <FieldError error=error field="confirm"/>
-                    <button type="submit" disabled=move || setup.pending().get()>"Create admin"</button>
+                    <button type="submit">"Create admin"</button>
                 </div>
             </ActionForm>
         </Page>

@@ -7,50 +7,45 @@ use super::{DeleteConnection, RenameConnection, ValidateNow, load_connection};
 use crate::alerts::Deliveries;
 use crate::api_keys::ApiKeys;
 use crate::components::{
-    FieldError, FormAlert, Page, StatusBadge, expiry_words, plural, time_or_never,
+    FieldError, FormAlert, Page, StatusBadge, expiry_words, plural, shown_error, time_or_never,
 };
+use crate::error::AppError;
 use crate::model::{ConnectionDetail, format_time};
 
 #[component]
 pub fn ConnectionPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || params.read().get("id").unwrap_or_default();
-    let validate = ServerAction::<ValidateNow>::new();
+    let id = params.read_untracked().get("id").unwrap_or_default();
     let rename = ServerAction::<RenameConnection>::new();
     let delete = ServerAction::<DeleteConnection>::new();
-    let data = Resource::new(
-        move || (id(), validate.version().get(), rename.version().get()),
-        |(id, _, _)| load_connection(id),
-    );
+    let checked = ServerAction::<ValidateNow>::new()
+        .value()
+        .get_untracked()
+        .and_then(Result::err);
+    let data = Resource::new(move || id.clone(), load_connection);
     let errors = Signal::derive(move || {
-        [
-            validate.value().get(),
-            rename.value().get(),
-            delete.value().get(),
-        ]
-        .into_iter()
-        .flatten()
-        .find_map(Result::err)
+        [rename.value().get(), delete.value().get()]
+            .into_iter()
+            .flatten()
+            .find_map(Result::err)
     });
     view! {
         <Page title="Connection" signed_in=true>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
+                {move || {
+                    let checked = checked.clone();
+                    Suspend::new(async move {
                     match data.await {
                         Ok(c) => {
                             let id = c.summary.id.clone();
-                            let (validate_id, rename_id, delete_id) = (id.clone(), id.clone(), id.clone());
+                            let (rename_id, delete_id) = (id.clone(), id.clone());
                             let name = c.summary.name.clone();
                             view! {
                             <Overview detail=c.clone()/>
                             <FormAlert error=errors/>
                             <section class="actions card">
                                 <h2>"Actions"</h2>
-                                <ActionForm action=validate>
-                                    <input type="hidden" name="id" value=validate_id/>
-                                    <button type="submit" class="primary" disabled=move || validate.pending().get()>"Validate now"</button>
-                                    <span class="progress" role="status">{move || validate.pending().get().then_some("Checking with Concur…")}</span>
-                                </ActionForm>
+                                <ValidateNowButton id=id.clone() refused=checked/>
                                 <a class="button" href=format!("/connections/{id}/replace")>"Replace credentials"</a>
                                 <ActionForm action=rename>
                                     <input type="hidden" name="id" value=rename_id/>
@@ -77,9 +72,31 @@ pub fn ConnectionPage() -> impl IntoView {
                         }
                         Err(e) => view! { <FormAlert error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
                     }
-                })}
+                })}}
             </Suspense>
         </Page>
+    }
+}
+
+/// "Validate now": an island that shows the check under way, then shows the page again with
+/// its outcome (state, history).
+#[island]
+fn ValidateNowButton(id: String, refused: Option<AppError>) -> impl IntoView {
+    let validate = ServerAction::<ValidateNow>::new();
+    let error = shown_error(validate.value(), refused);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if validate.version().get() > 0 && !validate.pending().get() {
+            crate::browser::refresh();
+        }
+    });
+    view! {
+        <ActionForm action=validate>
+            <input type="hidden" name="id" value=id/>
+            <button type="submit" class="primary" disabled=move || validate.pending().get()>"Validate now"</button>
+            <span class="progress" role="status">{move || validate.pending().get().then_some("Checking with Concur…")}</span>
+            <FormAlert error=error/>
+        </ActionForm>
     }
 }
 

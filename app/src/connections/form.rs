@@ -1,10 +1,11 @@
 //! The credentials form: a new connection, or new credentials for a stored one.
 
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{ReplaceCredentials, ValidateConnection, load_connection};
-use crate::components::{FieldError, FormAlert, Page};
+use crate::components::{FieldError, FormAlert, Page, shown_error};
 use crate::error::AppError;
 use crate::model::KNOWN_DATA_CENTERS;
 
@@ -92,11 +93,13 @@ fn CredentialFields(
     }
 }
 
-fn secret_note(error: Signal<Option<AppError>>) -> impl IntoView {
-    move || {
-        error.get().map(|_| view! {
+/// A refusal at the top of the form, with why the secret fields may have to be pasted again.
+fn refusal(error: Signal<Option<AppError>>) -> impl IntoView {
+    view! {
+        <FormAlert error=error/>
+        {move || error.get().map(|_| view! {
             <p class="hint">"Secret fields are never sent back to the browser: if they are empty, paste them again."</p>
-        })
+        })}
     }
 }
 
@@ -122,89 +125,141 @@ fn submit_button(pending: Signal<bool>) -> impl IntoView {
     }
 }
 
-fn is_request_mode() -> Memo<bool> {
-    let query = use_query_map();
-    Memo::new(move |_| query.read().get("mode").as_deref() == Some(REQUEST_MODE))
+fn is_request_mode() -> bool {
+    use_query_map().read_untracked().get("mode").as_deref() == Some(REQUEST_MODE)
+}
+
+/// Where new credentials go when replacing: the stored connection and what it already has.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct ReplaceTarget {
+    id: String,
+    client_id: String,
+    authorization_url: String,
+    company_uuid: String,
 }
 
 #[component]
 pub fn NewConnectionPage() -> impl IntoView {
-    let action = ServerAction::<ValidateConnection>::new();
-    let error = Signal::derive(move || action.value().get().and_then(Result::err));
-    let pending = action.pending().into();
+    let refused = ServerAction::<ValidateConnection>::new()
+        .value()
+        .get_untracked()
+        .and_then(Result::err);
     let request_mode = is_request_mode();
     view! {
         <Page title="New connection" signed_in=true>
             <p class="lead">"Paste the credentials your integration asks for, then Validate: Concur is asked, and the connection is stored only if Concur accepts them."</p>
-            {move || mode_tabs("/connections/new".into(), request_mode.get())}
-            <ActionForm action=action>
-                <div class="card form">
-                    <FormAlert error=error/>
-                    {secret_note(error)}
-                    <div class="field">
-                        <label for="name">"Name"</label>
-                        <input id="name" name="form[name]" required placeholder="Expense bot – ACME" autocomplete="off"/>
-                        <FieldError error=error field="name"/>
-                    </div>
-                    {move || view! { <CredentialFields request_mode=request_mode.get() error=error/> }}
-                    <div class="field">
-                        <label for="scope_profile">"Scope profile"</label>
-                        <select id="scope_profile" name="form[scope_profile]">
-                            <option value="expense-approvals">"Expense approvals"</option>
-                            <option value="mileage-to-expense">"Mileage to expense"</option>
-                            <option value="custom">"Custom list"</option>
-                        </select>
-                        <p class="hint">"The scopes the integration needs; Validate checks that Concur granted each one."</p>
-                        <FieldError error=error field="scope_profile"/>
-                    </div>
-                    <div class="field">
-                        <label for="custom_scopes">"Custom scopes"</label>
-                        <textarea id="custom_scopes" name="form[custom_scopes]" rows="2" placeholder="EXPRPT expense.report.read"></textarea>
-                        <p class="hint">"Only for Custom list: scope names separated by spaces."</p>
-                    </div>
-                    {submit_button(pending)}
-                </div>
-            </ActionForm>
+            {mode_tabs("/connections/new".into(), request_mode)}
+            {if request_mode {
+                Either::Left(view! { <NewConnectionForm request_mode=true refused=refused/> })
+            } else {
+                Either::Right(view! { <NewConnectionForm request_mode=false refused=refused/> })
+            }}
         </Page>
+    }
+}
+
+/// The new-connection form. An island: it shows Validate's progress and keeps what was typed
+/// when Concur refuses.
+#[island]
+fn NewConnectionForm(request_mode: bool, refused: Option<AppError>) -> impl IntoView {
+    let action = ServerAction::<ValidateConnection>::new();
+    let error = shown_error(action.value(), refused);
+    view! {
+        <ActionForm action=action>
+            <div class="card form">
+                {refusal(error)}
+                <div class="field">
+                    <label for="name">"Name"</label>
+                    <input id="name" name="form[name]" required placeholder="Expense bot – ACME" autocomplete="off"/>
+                    <FieldError error=error field="name"/>
+                </div>
+                <CredentialFields request_mode=request_mode error=error/>
+                <div class="field">
+                    <label for="scope_profile">"Scope profile"</label>
+                    <select id="scope_profile" name="form[scope_profile]">
+                        <option value="expense-approvals">"Expense approvals"</option>
+                        <option value="mileage-to-expense">"Mileage to expense"</option>
+                        <option value="custom">"Custom list"</option>
+                    </select>
+                    <p class="hint">"The scopes the integration needs; Validate checks that Concur granted each one."</p>
+                    <FieldError error=error field="scope_profile"/>
+                </div>
+                <div class="field">
+                    <label for="custom_scopes">"Custom scopes"</label>
+                    <textarea id="custom_scopes" name="form[custom_scopes]" rows="2" placeholder="EXPRPT expense.report.read"></textarea>
+                    <p class="hint">"Only for Custom list: scope names separated by spaces."</p>
+                </div>
+                {submit_button(action.pending().into())}
+            </div>
+        </ActionForm>
     }
 }
 
 #[component]
 pub fn ReplacePage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || params.read().get("id").unwrap_or_default();
-    let action = ServerAction::<ReplaceCredentials>::new();
-    let error = Signal::derive(move || action.value().get().and_then(Result::err));
-    let pending = action.pending().into();
+    let id = params.read_untracked().get("id").unwrap_or_default();
+    let refused = ServerAction::<ReplaceCredentials>::new()
+        .value()
+        .get_untracked()
+        .and_then(Result::err);
     let request_mode = is_request_mode();
-    let current = Resource::new(id, load_connection);
+    let current = Resource::new(move || id.clone(), load_connection);
     view! {
         <Page title="Replace credentials" signed_in=true>
             <p class="lead">"The renewal path: paste a new Refresh Token, or a new Company Request Token. Nothing changes unless Concur accepts them."</p>
-            {move || mode_tabs(format!("/connections/{}/replace", id()), request_mode.get())}
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
+                {move || {
+                    let refused = refused.clone();
+                    Suspend::new(async move {
                     match current.await {
-                        Ok(c) => view! {
-                            <p><a href=format!("/connections/{}", c.summary.id)>"← " {c.summary.name.clone()}</a></p>
-                            <ActionForm action=action>
-                                <div class="card form">
-                                    <FormAlert error=error/>
-                                    {secret_note(error)}
-                                    <input type="hidden" name="id" value=c.summary.id.clone()/>
-                                    <CredentialFields request_mode=request_mode.get() error=error replacing=true
-                                        client_id=c.summary.client_id.clone()
-                                        authorization_url=c.geolocation.clone().unwrap_or(c.authorization_url.clone())
-                                        company_uuid=c.summary.company_uuid.clone().unwrap_or_default()/>
-                                    {submit_button(pending)}
-                                </div>
-                            </ActionForm>
+                        Ok(c) => {
+                            let target = ReplaceTarget {
+                                id: c.summary.id.clone(),
+                                client_id: c.summary.client_id.clone(),
+                                authorization_url: c.geolocation.clone().unwrap_or(c.authorization_url.clone()),
+                                company_uuid: c.summary.company_uuid.clone().unwrap_or_default(),
+                            };
+                            let base = format!("/connections/{}/replace", c.summary.id);
+                            view! {
+                                {mode_tabs(base, request_mode)}
+                                <p><a href=format!("/connections/{}", c.summary.id)>"← " {c.summary.name.clone()}</a></p>
+                                {if request_mode {
+                                    Either::Left(view! { <ReplaceForm request_mode=true target=target refused=refused/> })
+                                } else {
+                                    Either::Right(view! { <ReplaceForm request_mode=false target=target refused=refused/> })
+                                }}
+                            }
+                            .into_any()
                         }
-                        .into_any(),
                         Err(e) => view! { <FormAlert error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
                     }
-                })}
+                })}}
             </Suspense>
         </Page>
+    }
+}
+
+/// The replace form, an island for the same reasons as the new-connection form.
+#[island]
+fn ReplaceForm(
+    request_mode: bool,
+    target: ReplaceTarget,
+    refused: Option<AppError>,
+) -> impl IntoView {
+    let action = ServerAction::<ReplaceCredentials>::new();
+    let error = shown_error(action.value(), refused);
+    view! {
+        <ActionForm action=action>
+            <div class="card form">
+                {refusal(error)}
+                <input type="hidden" name="id" value=target.id/>
+                <CredentialFields request_mode=request_mode error=error replacing=true
+                    client_id=target.client_id
+                    authorization_url=target.authorization_url
+                    company_uuid=target.company_uuid/>
+                {submit_button(action.pending().into())}
+            </div>
+        </ActionForm>
     }
 }
