@@ -1,5 +1,6 @@
 //! Pieces every page uses: the page frame, error messages next to fields, status badges, times.
 
+use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -52,14 +53,13 @@ pub fn Diagnosis(diagnosis: DiagnosisView) -> impl IntoView {
     }
 }
 
-fn describe(error: AppError) -> AnyView {
+fn describe(error: AppError) -> impl IntoView {
     match error {
-        AppError::Concur(d) => view! { <Diagnosis diagnosis=*d/> }.into_any(),
-        AppError::Unauthorized => view! {
+        AppError::Concur(d) => EitherOf3::A(view! { <Diagnosis diagnosis=*d/> }),
+        AppError::Unauthorized => EitherOf3::B(view! {
             <p class="error" role="alert">"Your session has ended. " <a href="/login">"Sign in again"</a> "."</p>
-        }
-        .into_any(),
-        other => view! { <p class="error" role="alert">{other.to_string()}</p> }.into_any(),
+        }),
+        other => EitherOf3::C(view! { <p class="error" role="alert">{other.to_string()}</p> }),
     }
 }
 

@@ -2,7 +2,6 @@
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
-    console_error_panic_hook::set_once();
     // A server function's redirect goes through the islands router, not a full page load.
     _ = leptos::server_fn::redirect::set_redirect_hook(app::browser::go);
     leptos::mount::hydrate_islands();

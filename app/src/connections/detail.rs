@@ -84,17 +84,20 @@ pub fn ConnectionPage() -> impl IntoView {
 fn ValidateNowButton(id: String, refused: Option<AppError>) -> impl IntoView {
     let validate = ServerAction::<ValidateNow>::new();
     let error = shown_error(validate.value(), refused);
-    #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
-        if validate.version().get() > 0 && !validate.pending().get() {
-            crate::browser::refresh();
-        }
-    });
     view! {
         <ActionForm action=validate>
             <input type="hidden" name="id" value=id/>
             <button type="submit" class="primary" disabled=move || validate.pending().get()>"Validate now"</button>
-            <span class="progress" role="status">{move || validate.pending().get().then_some("Checking with Concur…")}</span>
+            <span class="progress" role="status">{move || {
+                let pending = validate.pending().get();
+                // Once a check has answered, the page under the island is shown again (its
+                // state, its history). Read in this order, this runs once per check.
+                #[cfg(feature = "hydrate")]
+                if !pending && validate.version().get() > 0 {
+                    crate::browser::refresh();
+                }
+                pending.then_some("Checking with Concur…")
+            }}</span>
             <FormAlert error=error/>
         </ActionForm>
     }

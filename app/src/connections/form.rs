@@ -70,19 +70,17 @@ fn CredentialFields(
             placeholder="1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d"/>
         <TextField label="Client Secret" field="client_secret" error=error secret=true required=!replacing hint=secret_hint/>
         {if request_mode {
-            view! {
+            Either::Left(view! {
                 <TextField label="Company UUID" field="company_uuid" error=error value=company_uuid required=true
                     hint="The company's ID, shown with the request token in Concur."/>
                 <TextField label="Company Request Token" field="request_token" error=error secret=true required=true
                     hint="Generated in Concur under Administration → Company → Authentication Admin → Company Request Token. It is valid for 24 hours and can be used once; it is exchanged for a refresh token here."/>
-            }
-            .into_any()
+            })
         } else {
-            view! {
+            Either::Right(view! {
                 <TextField label="Refresh Token" field="refresh_token" error=error secret=true required=true
                     hint="Paste a token that no other system refreshes. Concur Console becomes its only holder and gives integrations access tokens; if two systems refresh one token, Concur can rotate it out from under one of them."/>
-            }
-            .into_any()
+            })
         }}
         <TextField label="Authorization URL" field="authorization_url" error=error value=authorization_url required=true
             list="data-centres" placeholder="https://us2.api.concursolutions.com"
