@@ -172,6 +172,22 @@ async fn a_frequent_fragment_is_paged_without_counting_every_match(store: Store)
         "failing (1001) first, then by expiry"
     );
     assert_eq!(few.pages, 1);
+    // 100 matches are read off the index at once; 1 000 are counted first, then paged.
+    let hundred = search(&state, "tenant 00").await;
+    assert_eq!((hundred.more_than, hundred.pages), (None, 2));
+    let thousand = search(&state, "tenant 0").await;
+    assert_eq!((thousand.more_than, thousand.pages), (None, 20));
+    assert_eq!(thousand.rows.len(), 50);
+    assert!(thousand.rows.iter().all(|r| r.status == Status::Failing));
+    let beyond = app::connections::ssr::dashboard(&state, "tenant 100", None, 1)
+        .await
+        .unwrap();
+    assert!(beyond.rows.is_empty());
+    assert_eq!(
+        (beyond.pages, beyond.more_than),
+        (1, None),
+        "a page past the last still counts the matches"
+    );
     let shared = search(&state, "shared-cl").await;
     assert_eq!(
         shared.more_than,

@@ -530,16 +530,20 @@ pub enum Matching {
 /// The matches of a search that are counted and paged through; past it, the page is found by
 /// walking the dashboard order instead.
 pub const SEARCH_CAP: i64 = 1000;
+/// The matches of a search that are read off the index and sorted here, in one reading.
+const SEARCH_FEW: i64 = 2 * PAGE_SIZE;
 
 /// A page of connections, worst first then soonest expiry, optionally narrowed to a week of
 /// expiries or to a search over name, Client ID and company UUID.
 ///
 /// The order is found on the narrow index first and only the page's rows are read whole. A
-/// search asks the `connection_search` trigram index for up to `SEARCH_CAP + 1` matches: when
-/// there are no more than that (a name, a company), the page is sorted from them; when there
-/// are more, matches are frequent enough that walking the dashboard order with the same
-/// filter finds a page at once, and the count stops at the cap (counting every match of a
-/// fragment present in 100 000 rows costs far more than the page).
+/// search reads the `connection_search` trigram index for the ids of up to `SEARCH_FEW + 1`
+/// matches: with no more (a name, a company), the page is sorted from those ids. Otherwise
+/// the matches are counted up to `SEARCH_CAP + 1` without being read: with no more than the cap
+/// the page is sorted from the index again; with more, matches are frequent enough that
+/// walking the dashboard order with the same filter finds a page at once, and the count stops
+/// at the cap (counting every match of a fragment present in 100 000 rows costs far more than
+/// the page).
 pub async fn dashboard_page(
     pool: &Pool,
     search: &str,
@@ -577,34 +581,48 @@ pub async fn dashboard_page(
         (ids, Matching::All)
     } else {
         let pattern = format!("%{}%", search.to_lowercase().replace(['%', '_'], ""));
-        let found: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM connection_search WHERE text LIKE $1 LIMIT $2) AS capped",
-        )
-        .bind(&pattern)
-        .bind(SEARCH_CAP + 1)
-        .fetch_one(pool)
-        .await?;
         let offset = offset.min(SEARCH_CAP);
-        let (filter, total) = if found <= SEARCH_CAP {
-            (
-                "id IN (SELECT id FROM connection_search WHERE text LIKE $1)",
-                Matching::Exactly(found),
-            )
+        // Most searches (a name, a company) match a handful: their ids come from one reading
+        // of the index and the page is sorted from them.
+        let few: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM connection_search WHERE text LIKE $1 LIMIT $2")
+                .bind(&pattern)
+                .bind(SEARCH_FEW + 1)
+                .fetch_all(pool)
+                .await?;
+        let found = if few.len() as i64 <= SEARCH_FEW {
+            few.len() as i64
         } else {
-            (
-                "lower(name || ' ' || client_id || ' ' || COALESCE(company_uuid, '')) LIKE $1",
-                Matching::MoreThan(SEARCH_CAP),
-            )
+            count_matches(pool, &pattern).await?
         };
-        let ids = sqlx::query_scalar(&format!(
-            "SELECT id FROM connections WHERE {filter} {order} LIMIT $2 OFFSET $3"
-        ))
-        .bind(&pattern)
-        .bind(PAGE_SIZE)
-        .bind(offset)
-        .fetch_all(pool)
-        .await?;
-        (ids, total)
+        if found <= SEARCH_FEW {
+            let ids = in_dashboard_order(pool, &few, offset).await?;
+            (ids, Matching::Exactly(found))
+        } else if found <= SEARCH_CAP {
+            let ids = sqlx::query_scalar(&format!(
+                "SELECT id FROM connections \
+                 WHERE id IN (SELECT id FROM connection_search WHERE text LIKE $1) \
+                 {order} LIMIT $2 OFFSET $3"
+            ))
+            .bind(&pattern)
+            .bind(PAGE_SIZE)
+            .bind(offset)
+            .fetch_all(pool)
+            .await?;
+            (ids, Matching::Exactly(found))
+        } else {
+            let ids = sqlx::query_scalar(&format!(
+                "SELECT id FROM connections \
+                 WHERE lower(name || ' ' || client_id || ' ' || COALESCE(company_uuid, '')) LIKE $1 \
+                 {order} LIMIT $2 OFFSET $3"
+            ))
+            .bind(&pattern)
+            .bind(PAGE_SIZE)
+            .bind(offset)
+            .fetch_all(pool)
+            .await?;
+            (ids, Matching::MoreThan(SEARCH_CAP))
+        }
     };
     if ids.is_empty() {
         return Ok((Vec::new(), total));
@@ -621,6 +639,35 @@ pub async fn dashboard_page(
     let mut rows = query.fetch_all(pool).await?;
     rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
     Ok((rows, total))
+}
+
+/// How many connections a search pattern matches, counted up to one past `SEARCH_CAP` without
+/// reading them.
+async fn count_matches(pool: &Pool, pattern: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM connection_search WHERE text LIKE $1 LIMIT $2) AS capped",
+    )
+    .bind(pattern)
+    .bind(SEARCH_CAP + 1)
+    .fetch_one(pool)
+    .await
+}
+
+/// One page of the given connections, in the dashboard's order.
+async fn in_dashboard_order(pool: &Pool, ids: &[String], offset: i64) -> sqlx::Result<Vec<String>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (3..ids.len() + 3).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT id FROM connections WHERE id IN ({}) {ORDER_SQL} LIMIT $1 OFFSET $2",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_scalar(&sql).bind(PAGE_SIZE).bind(offset);
+    for id in ids {
+        query = query.bind(id);
+    }
+    query.fetch_all(pool).await
 }
 
 #[cfg(test)]
