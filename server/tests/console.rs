@@ -40,7 +40,7 @@ async fn spawn() -> Console {
     let refresh = sim.issue_refresh_token(&company, &client_id);
     Console {
         base,
-        http: http_client(),
+        http: common::browser(),
         sim,
         state,
         clock,
@@ -50,14 +50,6 @@ async fn spawn() -> Console {
         company,
         refresh,
     }
-}
-
-fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
 }
 
 impl Console {

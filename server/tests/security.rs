@@ -34,14 +34,6 @@ async fn spawn() -> Console {
     Console { base, state, clock }
 }
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 impl Console {
     async fn admin(&self) {
         let hash = app::auth::ssr::hash_password(PASSWORD.into())
@@ -77,7 +69,7 @@ async fn body(response: reqwest::Response) -> Value {
 async fn an_unknown_user_takes_about_as_long_as_a_wrong_password() {
     let c = spawn().await;
     c.admin().await;
-    let http = browser();
+    let http = common::browser();
     let mut known = Vec::new();
     let mut unknown = Vec::new();
     for i in 0..5 {
@@ -104,7 +96,7 @@ async fn an_unknown_user_takes_about_as_long_as_a_wrong_password() {
 async fn a_strangers_failures_do_not_stop_the_admins_correct_password() {
     let c = spawn().await;
     c.admin().await;
-    let stranger = browser();
+    let stranger = common::browser();
     for i in 0..8 {
         let r = c
             .login(&stranger, &format!("203.0.113.{i}"), "admin", "guess")
@@ -120,7 +112,7 @@ async fn a_strangers_failures_do_not_stop_the_admins_correct_password() {
     assert_eq!(throttled.status(), 429, "one address is slowed down");
     assert!(throttled.headers().contains_key("retry-after"));
 
-    let admin = browser();
+    let admin = common::browser();
     let r = c.login(&admin, "192.0.2.10", "admin", PASSWORD).await;
     assert!(
         r.status().is_success() || r.status().is_redirection(),
@@ -133,7 +125,7 @@ async fn a_strangers_failures_do_not_stop_the_admins_correct_password() {
 async fn a_hundred_parallel_wrong_sign_ins_are_mostly_refused_before_argon2() {
     let c = spawn().await;
     c.admin().await;
-    let http = browser();
+    let http = common::browser();
     let attempts = (0..100).map(|_| {
         let (http, base) = (http.clone(), c.base.clone());
         tokio::spawn(async move {
@@ -161,7 +153,7 @@ async fn a_hundred_parallel_wrong_sign_ins_are_mostly_refused_before_argon2() {
 async fn errors_answer_with_their_real_status_codes() {
     let c = spawn().await;
     c.admin().await;
-    let http = browser();
+    let http = common::browser();
     let r = c.login(&http, "192.0.2.1", "admin", "wrong").await;
     assert_eq!(r.status(), 401);
     assert_eq!(body(r).await, json!("BadLogin"));
@@ -216,7 +208,7 @@ async fn errors_answer_with_their_real_status_codes() {
 async fn state_changes_must_come_from_the_public_origin_and_hosts_must_be_known() {
     let c = spawn().await;
     c.admin().await;
-    let http = browser();
+    let http = common::browser();
     let post = |origin: &'static str| {
         http.post(format!("{}/api/login", c.base))
             .header("origin", origin)
@@ -253,7 +245,7 @@ const LONG_NAME: &str = "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn
 #[tokio::test]
 async fn an_error_text_in_a_link_is_never_rendered() {
     let c = spawn().await;
-    let http = browser();
+    let http = common::browser();
     let lure = "eyJSZXF1ZXN0IjoiWW91ciBhY2NvdW50IGlzIGxvY2tlZDogY2FsbCArMSA1NTUgMDEwMCJ9";
     let r = http
         .get(format!("{}/login?__path=/api/login&__err={lure}", c.base))
@@ -306,7 +298,7 @@ async fn an_error_text_in_a_link_is_never_rendered() {
 #[tokio::test]
 async fn pages_carry_the_security_headers() {
     let c = spawn().await;
-    let r = browser()
+    let r = common::browser()
         .get(format!("{}/login", c.base))
         .send()
         .await
@@ -333,7 +325,7 @@ async fn pages_carry_the_security_headers() {
         html.contains(&format!("nonce=\"{nonce}\"")),
         "the scripts carry the nonce"
     );
-    let setup = browser()
+    let setup = common::browser()
         .get(format!("{}/setup?token=x", c.base))
         .send()
         .await
@@ -349,7 +341,7 @@ async fn pages_carry_the_security_headers() {
 async fn sessions_end_after_thirty_idle_minutes_and_cookies_live_with_the_browser() {
     let c = spawn().await;
     c.admin().await;
-    let http = browser();
+    let http = common::browser();
     let r = c.login(&http, "192.0.2.5", "admin", PASSWORD).await;
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(!cookie.contains("Max-Age"), "{cookie}");
@@ -374,7 +366,7 @@ async fn two_parallel_setups_with_one_link_create_one_admin_and_a_restart_voids_
     let setup = |token: String, username: &'static str| {
         let base = c.base.clone();
         tokio::spawn(async move {
-            browser()
+            common::browser()
                 .post(format!("{base}/api/setup"))
                 .form(&[
                     ("token", token.as_str()),
@@ -410,7 +402,7 @@ async fn two_parallel_setups_with_one_link_create_one_admin_and_a_restart_voids_
 async fn changing_the_password_ends_every_other_session_and_sessions_can_be_ended_one_by_one() {
     let c = spawn().await;
     c.admin().await;
-    let (laptop, phone, tablet) = (browser(), browser(), browser());
+    let (laptop, phone, tablet) = (common::browser(), common::browser(), common::browser());
     for (http, address) in [
         (&laptop, "192.0.2.1"),
         (&phone, "192.0.2.2"),
@@ -516,7 +508,7 @@ async fn changing_the_password_ends_every_other_session_and_sessions_can_be_ende
 async fn admins_add_and_delete_other_admins_but_never_themselves() {
     let c = spawn().await;
     c.admin().await;
-    let http = browser();
+    let http = common::browser();
     c.login(&http, "192.0.2.1", "admin", PASSWORD).await;
     let call = |endpoint: &str, form: &[(&str, &str)]| {
         http.post(format!("{}/api/{endpoint}", c.base))
@@ -589,7 +581,8 @@ async fn expired_sessions_are_swept() {
     app::ssr::store::insert_session(&c.state.pool, &old)
         .await
         .unwrap();
-    c.login(&browser(), "192.0.2.10", "admin", PASSWORD).await;
+    c.login(&common::browser(), "192.0.2.10", "admin", PASSWORD)
+        .await;
     let left = app::ssr::store::sessions_of(&c.state.pool, "a1")
         .await
         .unwrap();

@@ -67,16 +67,8 @@ async fn spawn(
     (base, state, store)
 }
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 async fn signed_in(base: &str) -> reqwest::Client {
-    let http = browser();
+    let http = common::browser();
     http.post(format!("{base}/api/login"))
         .form(&[("username", "admin"), ("password", PASSWORD)])
         .send()

@@ -46,3 +46,15 @@ pub async fn serve(settings: Settings, clock: Arc<dyn Clock>) -> (String, AppSta
     tokio::spawn(app.run());
     (base, state)
 }
+
+/// The tests' HTTP client: keeps cookies and follows no redirect (each answer is read as it
+/// comes). A request left unanswered for a minute fails its test instead of stalling the run.
+#[allow(dead_code, reason = "not every test file drives the console over HTTP")]
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
