@@ -83,6 +83,19 @@ pub fn FieldError(
     }
 }
 
+/// The refusal of server function `S` that the page's address carries (a form posted without
+/// JavaScript, or through the islands router, comes back with it): what an island starts with.
+pub fn refusal_in_address<S>() -> Option<AppError>
+where
+    S: leptos::server_fn::ServerFn<Error = AppError> + Send + Sync + Clone + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    ServerAction::<S>::new()
+        .value()
+        .get_untracked()
+        .and_then(Result::err)
+}
+
 /// The error an island's form shows: the one the server rendered the page with (a form posted
 /// without JavaScript comes back with it), until the island's own submission answers.
 pub fn shown_error<T, S>(value: S, first: Option<AppError>) -> Signal<Option<AppError>>

@@ -5,7 +5,7 @@ pub mod ssr;
 
 use leptos::prelude::*;
 
-use crate::components::{FieldError, FormAlert, shown_error, time_or_never};
+use crate::components::{FieldError, FormAlert, refusal_in_address, shown_error, time_or_never};
 use crate::error::AppError;
 use crate::model::{ApiKeyView, NewApiKey, format_time};
 
@@ -44,10 +44,7 @@ pub async fn revoke_api_key(id: String, key_id: String) -> Result<(), AppError> 
 /// The connection page's API keys: make one (shown once), see when each was last used, revoke.
 #[component]
 pub fn ApiKeys(connection_id: String) -> impl IntoView {
-    let created = ServerAction::<CreateApiKey>::new()
-        .value()
-        .get_untracked()
-        .and_then(Result::err);
+    let created = refusal_in_address::<CreateApiKey>();
     let revoke = ServerAction::<RevokeApiKey>::new();
     let errors = Signal::derive(move || revoke.value().get().and_then(Result::err));
     let id = connection_id.clone();

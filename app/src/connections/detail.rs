@@ -7,7 +7,8 @@ use super::{DeleteConnection, RenameConnection, ValidateNow, load_connection};
 use crate::alerts::Deliveries;
 use crate::api_keys::ApiKeys;
 use crate::components::{
-    FieldError, FormAlert, Page, StatusBadge, expiry_words, plural, shown_error, time_or_never,
+    FieldError, FormAlert, Page, StatusBadge, expiry_words, plural, refusal_in_address,
+    shown_error, time_or_never,
 };
 use crate::error::AppError;
 use crate::model::{ConnectionDetail, format_time};
@@ -18,10 +19,7 @@ pub fn ConnectionPage() -> impl IntoView {
     let id = params.read_untracked().get("id").unwrap_or_default();
     let rename = ServerAction::<RenameConnection>::new();
     let delete = ServerAction::<DeleteConnection>::new();
-    let checked = ServerAction::<ValidateNow>::new()
-        .value()
-        .get_untracked()
-        .and_then(Result::err);
+    let checked = refusal_in_address::<ValidateNow>();
     let data = Resource::new(move || id.clone(), load_connection);
     let errors = Signal::derive(move || {
         [rename.value().get(), delete.value().get()]

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{ReplaceCredentials, ValidateConnection, load_connection};
-use crate::components::{FieldError, FormAlert, Page, shown_error};
+use crate::components::{FieldError, FormAlert, Page, refusal_in_address, shown_error};
 use crate::error::AppError;
 use crate::model::KNOWN_DATA_CENTERS;
 
@@ -138,10 +138,7 @@ pub struct ReplaceTarget {
 
 #[component]
 pub fn NewConnectionPage() -> impl IntoView {
-    let refused = ServerAction::<ValidateConnection>::new()
-        .value()
-        .get_untracked()
-        .and_then(Result::err);
+    let refused = refusal_in_address::<ValidateConnection>();
     let request_mode = is_request_mode();
     view! {
         <Page title="New connection" signed_in=true>
@@ -197,10 +194,7 @@ fn NewConnectionForm(request_mode: bool, refused: Option<AppError>) -> impl Into
 pub fn ReplacePage() -> impl IntoView {
     let params = use_params_map();
     let id = params.read_untracked().get("id").unwrap_or_default();
-    let refused = ServerAction::<ReplaceCredentials>::new()
-        .value()
-        .get_untracked()
-        .and_then(Result::err);
+    let refused = refusal_in_address::<ReplaceCredentials>();
     let request_mode = is_request_mode();
     let current = Resource::new(move || id.clone(), load_connection);
     view! {

@@ -590,38 +590,31 @@ pub async fn dashboard_page(
                 .bind(SEARCH_FEW + 1)
                 .fetch_all(pool)
                 .await?;
-        let found = if few.len() as i64 <= SEARCH_FEW {
-            few.len() as i64
-        } else {
-            count_matches(pool, &pattern).await?
-        };
-        if found <= SEARCH_FEW {
+        if few.len() as i64 <= SEARCH_FEW {
             let ids = in_dashboard_order(pool, &few, offset).await?;
-            (ids, Matching::Exactly(found))
-        } else if found <= SEARCH_CAP {
-            let ids = sqlx::query_scalar(&format!(
-                "SELECT id FROM connections \
-                 WHERE id IN (SELECT id FROM connection_search WHERE text LIKE $1) \
-                 {order} LIMIT $2 OFFSET $3"
-            ))
-            .bind(&pattern)
-            .bind(PAGE_SIZE)
-            .bind(offset)
-            .fetch_all(pool)
-            .await?;
-            (ids, Matching::Exactly(found))
+            (ids, Matching::Exactly(few.len() as i64))
         } else {
+            let found = count_matches(pool, &pattern).await?;
+            let (filter, total) = if found <= SEARCH_CAP {
+                (
+                    "id IN (SELECT id FROM connection_search WHERE text LIKE $1)",
+                    Matching::Exactly(found),
+                )
+            } else {
+                (
+                    "lower(name || ' ' || client_id || ' ' || COALESCE(company_uuid, '')) LIKE $1",
+                    Matching::MoreThan(SEARCH_CAP),
+                )
+            };
             let ids = sqlx::query_scalar(&format!(
-                "SELECT id FROM connections \
-                 WHERE lower(name || ' ' || client_id || ' ' || COALESCE(company_uuid, '')) LIKE $1 \
-                 {order} LIMIT $2 OFFSET $3"
+                "SELECT id FROM connections WHERE {filter} {order} LIMIT $2 OFFSET $3"
             ))
             .bind(&pattern)
             .bind(PAGE_SIZE)
             .bind(offset)
             .fetch_all(pool)
             .await?;
-            (ids, Matching::MoreThan(SEARCH_CAP))
+            (ids, total)
         }
     };
     if ids.is_empty() {
