@@ -119,18 +119,20 @@ async fn search_follows_every_write(store: Store) {
     assert_eq!((matching.rows.len(), matching.pages), (2, 1));
 }
 
-/// Stores `count` connections named `Tenant 0000`… straight through SQL, every seventh failing.
-async fn tenants(state: &AppState, count: usize) {
+/// Stores `count` connections named `Tenant 0000`… straight through SQL, every seventh failing,
+/// the `i`th with the Client ID `client_id(i)`.
+async fn tenants(state: &AppState, count: usize, client_id: impl Fn(usize) -> String) {
     let mut tx = state.pool.begin().await.unwrap();
     for i in 0..count {
         sqlx::query(
             "INSERT INTO connections (id, name, client_id, authorization_url, scope_profile, required_scopes, granted_scopes, failing, refresh_token_expires_at, client_secret_sealed, refresh_token_sealed, client_secret_mask, refresh_token_mask, created_at, updated_at, transient_failures) \
-             VALUES ($1, $2, 'shared-client', 'https://us.api.concursolutions.com', 'expense-approvals', '', '', $3, $4, '', '', '', '', 0, 0, 0)",
+             VALUES ($1, $2, $5, 'https://us.api.concursolutions.com', 'expense-approvals', '', '', $3, $4, '', '', '', '', 0, 0, 0)",
         )
         .bind(format!("tenant-{i:04}"))
         .bind(format!("Tenant {i:04}"))
         .bind(i64::from(i % 7 == 0))
         .bind(state.now() + 90 * 86_400 + i as i64)
+        .bind(client_id(i))
         .execute(&mut *tx)
         .await
         .unwrap();
@@ -141,7 +143,7 @@ async fn tenants(state: &AppState, count: usize) {
 async fn a_frequent_fragment_is_paged_without_counting_every_match(store: Store) {
     let (state, sim) = console(store).await;
     companies::add(&state, &sim, "Acme Expenses", DEMO_SCOPES).await;
-    tenants(&state, 1005).await;
+    tenants(&state, 1005, |_| "shared-client".into()).await;
 
     let all = search(&state, "TENANT").await;
     assert_eq!(all.more_than, Some(1000));
@@ -195,6 +197,81 @@ async fn a_frequent_fragment_is_paged_without_counting_every_match(store: Store)
         "a Client ID shared by the fleet"
     );
     assert_eq!(names(&state, "acme").await, ["Acme Expenses"]);
+}
+
+async fn the_start_of_a_uuid_finds_the_ids_that_begin_with_it(store: Store) {
+    let (state, sim) = console(store).await;
+    let acme = companies::add(&state, &sim, "Acme Expenses", DEMO_SCOPES).await;
+    // Two Client IDs that share their first eight digits, and a third one past them.
+    let apps = [
+        "0a1b2c3d-ffff-4000-8000-000000000001",
+        "0a1b2c3d-0000-4000-8000-000000000002",
+        "0a1b2c3e-0000-4000-8000-000000000003",
+    ];
+    tenants(&state, 1530, |i| apps[i % 3].into()).await;
+
+    let shared = search(&state, "0A1B2C3D").await;
+    assert_eq!(shared.more_than, Some(1000), "1 020 of 1 530 begin so");
+    assert_eq!(shared.rows.len(), 50);
+    assert!(
+        shared
+            .rows
+            .iter()
+            .all(|r| r.client_id.starts_with("0a1b2c3d-"))
+    );
+    assert!(
+        shared.rows.iter().all(|r| r.status == Status::Failing),
+        "the dashboard order holds: failing first"
+    );
+    let deep = app::connections::ssr::dashboard(&state, "0a1b2c3d", None, 19)
+        .await
+        .unwrap();
+    assert_eq!(deep.rows.len(), 50);
+    assert!(
+        deep.rows
+            .iter()
+            .all(|r| r.client_id.starts_with("0a1b2c3d-"))
+    );
+
+    let one_app = search(&state, "0a1b2c3d-ffff").await;
+    assert_eq!((one_app.more_than, one_app.pages), (None, 11), "510 match");
+    assert!(one_app.rows.iter().all(|r| r.client_id == apps[0]));
+    let whole = search(&state, apps[2]).await;
+    assert_eq!((whole.more_than, whole.pages), (None, 11));
+    assert!(whole.rows.iter().all(|r| r.client_id == apps[2]));
+
+    let row = app::ssr::store::connection(&state.pool, &acme)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(names(&state, &row.client_id).await, ["Acme Expenses"]);
+    let company = row.company_uuid.expect("Concur names the company");
+    assert_eq!(names(&state, &company[..8]).await, ["Acme Expenses"]);
+    assert_eq!(
+        names(&state, &row.client_id[..7]).await,
+        ["Acme Expenses"],
+        "seven digits are a fragment, found anywhere"
+    );
+    let last = if row.client_id.ends_with('0') {
+        '1'
+    } else {
+        '0'
+    };
+    let other = format!("{}{last}", &row.client_id[..35]);
+    assert!(
+        names(&state, &other).await.is_empty(),
+        "a different last digit is another id"
+    );
+}
+
+#[tokio::test]
+async fn the_start_of_a_uuid_finds_the_ids_that_begin_with_it_on_sqlite() {
+    the_start_of_a_uuid_finds_the_ids_that_begin_with_it(Store::sqlite()).await;
+}
+
+#[tokio::test]
+async fn the_start_of_a_uuid_finds_the_ids_that_begin_with_it_on_postgresql() {
+    the_start_of_a_uuid_finds_the_ids_that_begin_with_it(Store::postgres().await).await;
 }
 
 #[tokio::test]

@@ -374,13 +374,13 @@ pub async fn delete(state: &AppState, id: &str, confirm: &str) -> Result<(), App
     }
 }
 
-fn summary(row: &ConnectionRow, now: i64) -> ConnectionSummary {
+fn summary(row: store::DashboardRow, now: i64) -> ConnectionSummary {
     ConnectionSummary {
-        id: row.id.clone(),
-        name: row.name.clone(),
-        client_id: row.client_id.clone(),
-        company_uuid: row.company_uuid.clone(),
-        status: row.status(now),
+        status: Status::of(row.failing != 0, row.refresh_token_expires_at, now),
+        id: row.id,
+        name: row.name,
+        client_id: row.client_id,
+        company_uuid: row.company_uuid,
         refresh_token_expires_at: row.refresh_token_expires_at,
         last_checked_at: row.last_checked_at,
     }
@@ -428,7 +428,7 @@ pub async fn dashboard(
         week,
         total,
         counts,
-        rows: rows.iter().map(|r| summary(r, now)).collect(),
+        rows: rows.into_iter().map(|r| summary(r, now)).collect(),
         page: page.clamp(0, store::MAX_PAGE),
         pages: (matching + PAGE_SIZE - 1) / PAGE_SIZE,
         more_than,
@@ -445,7 +445,7 @@ pub async fn detail(state: &AppState, id: &str) -> Result<ConnectionDetail, AppE
     let required: Vec<&str> = row.required_scopes.split_whitespace().collect();
     Ok(ConnectionDetail {
         now,
-        summary: summary(&row, now),
+        summary: summary(store::DashboardRow::from(&row), now),
         authorization_url: row.authorization_url.clone(),
         geolocation: row.geolocation.clone(),
         scope_profile: stored_profile(&row)?.label().to_owned(),

@@ -468,6 +468,35 @@ pub async fn all_connections(pool: &Pool) -> sqlx::Result<Vec<ConnectionRow>> {
     .await
 }
 
+/// What the dashboard shows of a connection: no secrets, nothing it does not list.
+#[derive(Debug, Clone, FromRow)]
+pub struct DashboardRow {
+    pub id: String,
+    pub name: String,
+    pub client_id: String,
+    pub company_uuid: Option<String>,
+    pub failing: i64,
+    pub refresh_token_expires_at: Option<i64>,
+    pub last_checked_at: Option<i64>,
+}
+
+const DASHBOARD_COLUMNS: &str =
+    "id, name, client_id, company_uuid, failing, refresh_token_expires_at, last_checked_at";
+
+impl From<&ConnectionRow> for DashboardRow {
+    fn from(row: &ConnectionRow) -> Self {
+        Self {
+            id: row.id.clone(),
+            name: row.name.clone(),
+            client_id: row.client_id.clone(),
+            company_uuid: row.company_uuid.clone(),
+            failing: row.failing,
+            refresh_token_expires_at: row.refresh_token_expires_at,
+            last_checked_at: row.last_checked_at,
+        }
+    }
+}
+
 /// The status of a row as SQL, with the same bands as [`Status::of`]: `$1` is now.
 const STATUS_SQL: &str = "CASE WHEN failing <> 0 THEN 'failing' WHEN refresh_token_expires_at IS NULL THEN 'unknown' WHEN refresh_token_expires_at <= $1 THEN 'expired' WHEN refresh_token_expires_at < $1 + 8 * 86400 THEN 'critical' WHEN refresh_token_expires_at < $1 + 31 * 86400 THEN 'expiring' ELSE 'healthy' END";
 
@@ -536,136 +565,225 @@ const SEARCH_FEW: i64 = 2 * PAGE_SIZE;
 /// A page of connections, worst first then soonest expiry, optionally narrowed to a week of
 /// expiries or to a search over name, Client ID and company UUID.
 ///
-/// The order is found on the narrow index first and only the page's rows are read whole. A
-/// search reads the `connection_search` trigram index for the ids of up to `SEARCH_FEW + 1`
-/// matches: with no more (a name, a company), the page is sorted from those ids. Otherwise
-/// the matches are counted up to `SEARCH_CAP + 1` without being read: with no more than the cap
-/// the page is sorted from the index again; with more, matches are frequent enough that
-/// walking the dashboard order with the same filter finds a page at once, and the count stops
-/// at the cap (counting every match of a fragment present in 100 000 rows costs far more than
-/// the page).
+/// Each page is one query for the few columns the dashboard lists, walked off the
+/// `connections_by_band` index (offsets skip index entries, not rows). A search first reads
+/// the ids of up to `SEARCH_FEW + 1` matches off an index (see [`Matcher`]): with no more (a
+/// name, a company), the page is picked from those ids. Otherwise the matches are counted up to
+/// `SEARCH_CAP + 1` without being read: with no more than the cap the page is picked from the
+/// index again; with more, matches are frequent enough that walking the dashboard order with
+/// the same filter finds a page at once, and the count stops at the cap (counting every match
+/// of a fragment present in 100 000 rows costs far more than the page).
 pub async fn dashboard_page(
     pool: &Pool,
     search: &str,
     expiring: Option<(i64, i64)>,
     page: i64,
-) -> sqlx::Result<(Vec<ConnectionRow>, Matching)> {
-    let order = ORDER_SQL;
+) -> sqlx::Result<(Vec<DashboardRow>, Matching)> {
     let offset = page.clamp(0, MAX_PAGE) * PAGE_SIZE;
-    let (ids, total): (Vec<String>, Matching) = if let Some((from, to)) = expiring {
-        let window =
-            "failing = 0 AND refresh_token_expires_at >= $1 AND refresh_token_expires_at < $2";
-        let total = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM connections WHERE {window}"))
+    if let Some((from, to)) = expiring {
+        let window = "WHERE failing = 0 AND refresh_token_expires_at >= $1 AND refresh_token_expires_at < $2";
+        let total = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM connections {window}"))
             .bind(from)
             .bind(to)
             .fetch_one(pool)
             .await?;
-        let ids = sqlx::query_scalar(&format!(
-            "SELECT id FROM connections WHERE {window} {order} LIMIT $3 OFFSET $4"
-        ))
-        .bind(from)
-        .bind(to)
-        .bind(PAGE_SIZE)
-        .bind(offset)
-        .fetch_all(pool)
-        .await?;
-        (ids, Matching::Exactly(total))
-    } else if search.is_empty() {
-        let ids = sqlx::query_scalar(&format!(
-            "SELECT id FROM connections {order} LIMIT $1 OFFSET $2"
-        ))
-        .bind(PAGE_SIZE)
-        .bind(offset)
-        .fetch_all(pool)
-        .await?;
-        (ids, Matching::All)
-    } else {
-        let pattern = format!("%{}%", search.to_lowercase().replace(['%', '_'], ""));
-        let offset = offset.min(SEARCH_CAP);
-        // Most searches (a name, a company) match a handful: their ids come from one reading
-        // of the index and the page is sorted from them.
-        let few: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM connection_search WHERE text LIKE $1 LIMIT $2")
-                .bind(&pattern)
-                .bind(SEARCH_FEW + 1)
-                .fetch_all(pool)
-                .await?;
-        if few.len() as i64 <= SEARCH_FEW {
-            let ids = in_dashboard_order(pool, &few, offset).await?;
-            (ids, Matching::Exactly(few.len() as i64))
-        } else {
-            let found = count_matches(pool, &pattern).await?;
-            let (filter, total) = if found <= SEARCH_CAP {
-                (
-                    "id IN (SELECT id FROM connection_search WHERE text LIKE $1)",
-                    Matching::Exactly(found),
-                )
-            } else {
-                (
-                    "lower(name || ' ' || client_id || ' ' || COALESCE(company_uuid, '')) LIKE $1",
-                    Matching::MoreThan(SEARCH_CAP),
-                )
-            };
-            let ids = sqlx::query_scalar(&format!(
-                "SELECT id FROM connections WHERE {filter} {order} LIMIT $2 OFFSET $3"
-            ))
-            .bind(&pattern)
+        let rows = sqlx::query_as(&page_sql(window, 2))
+            .bind(from)
+            .bind(to)
             .bind(PAGE_SIZE)
             .bind(offset)
             .fetch_all(pool)
             .await?;
-            (ids, total)
-        }
+        return Ok((rows, Matching::Exactly(total)));
+    }
+    let Some(matcher) = Matcher::of(search) else {
+        let rows = sqlx::query_as(&page_sql("", 0))
+            .bind(PAGE_SIZE)
+            .bind(offset)
+            .fetch_all(pool)
+            .await?;
+        return Ok((rows, Matching::All));
     };
-    if ids.is_empty() {
-        return Ok((Vec::new(), total));
+    let offset = offset.min(SEARCH_CAP);
+    let values = matcher.values();
+    let next = values.len() + 1;
+    let few_sql = format!("{} LIMIT ${next}", matcher.ids());
+    let mut few = sqlx::query_scalar(&few_sql);
+    for value in &values {
+        few = few.bind(*value);
     }
-    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "SELECT {CONNECTION_COLUMNS} FROM connections WHERE id IN ({})",
-        placeholders.join(", ")
+    let few: Vec<String> = few.bind(SEARCH_FEW + 1).fetch_all(pool).await?;
+    if few.len() as i64 <= SEARCH_FEW {
+        let total = Matching::Exactly(few.len() as i64);
+        if few.is_empty() {
+            return Ok((Vec::new(), total));
+        }
+        let placeholders: Vec<String> = (1..=few.len()).map(|i| format!("${i}")).collect();
+        let sql = page_sql(
+            &format!("WHERE id IN ({})", placeholders.join(", ")),
+            few.len(),
+        );
+        let mut rows = sqlx::query_as(&sql);
+        for id in &few {
+            rows = rows.bind(id);
+        }
+        let rows = rows.bind(PAGE_SIZE).bind(offset).fetch_all(pool).await?;
+        return Ok((rows, total));
+    }
+    let count_sql = format!(
+        "SELECT COUNT(*) FROM ({} LIMIT ${next}) AS capped",
+        matcher.ids()
     );
-    let mut query = sqlx::query_as::<_, ConnectionRow>(&sql);
-    for id in &ids {
-        query = query.bind(id);
+    let mut count = sqlx::query_scalar(&count_sql);
+    for value in &values {
+        count = count.bind(*value);
     }
-    let mut rows = query.fetch_all(pool).await?;
-    rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
+    let found: i64 = count.bind(SEARCH_CAP + 1).fetch_one(pool).await?;
+    let (filter, total) = if found <= SEARCH_CAP {
+        (
+            format!("WHERE id IN ({})", matcher.ids()),
+            Matching::Exactly(found),
+        )
+    } else {
+        (
+            format!("WHERE {}", matcher.walked()),
+            Matching::MoreThan(SEARCH_CAP),
+        )
+    };
+    let sql = page_sql(&filter, values.len());
+    let mut rows = sqlx::query_as(&sql);
+    for value in &values {
+        rows = rows.bind(*value);
+    }
+    let rows = rows.bind(PAGE_SIZE).bind(offset).fetch_all(pool).await?;
     Ok((rows, total))
 }
 
-/// How many connections a search pattern matches, counted up to one past `SEARCH_CAP` without
-/// reading them.
-async fn count_matches(pool: &Pool, pattern: &str) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM connection_search WHERE text LIKE $1 LIMIT $2) AS capped",
+/// The dashboard page of the connections `filter` keeps, in the dashboard's order: bind the
+/// filter's `bound` values (`$1`…), then the page size and the offset.
+fn page_sql(filter: &str, bound: usize) -> String {
+    format!(
+        "SELECT {DASHBOARD_COLUMNS} FROM connections {filter} {ORDER_SQL} LIMIT ${} OFFSET ${}",
+        bound + 1,
+        bound + 2
     )
-    .bind(pattern)
-    .bind(SEARCH_CAP + 1)
-    .fetch_one(pool)
-    .await
 }
 
-/// One page of the given connections, in the dashboard's order.
-async fn in_dashboard_order(pool: &Pool, ids: &[String], offset: i64) -> sqlx::Result<Vec<String>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
+/// How a search term finds its connections.
+#[derive(Debug, PartialEq, Eq)]
+enum Matcher {
+    /// Any fragment, anywhere in the name, Client ID or company UUID: a `LIKE` pattern read off
+    /// the `connection_search` trigram index.
+    Fragment(String),
+    /// The beginning of a UUID (at least its first eight digits), as someone pastes a Client ID
+    /// or a company UUID: the ids that start with it, read off their b-tree indexes as a range
+    /// from the prefix to the prefix followed by `g` (a letter, so it sorts after every hex
+    /// digit in any collation). A trigram index would read every match of a Client ID that
+    /// thousands of connections share.
+    IdPrefix { from: String, to: String },
+}
+
+impl Matcher {
+    /// The matcher for a search box's text; `None` for an empty search.
+    fn of(search: &str) -> Option<Self> {
+        let term = search.to_lowercase();
+        if term.is_empty() {
+            return None;
+        }
+        if is_uuid_prefix(&term) {
+            let to = format!("{term}g");
+            return Some(Self::IdPrefix { from: term, to });
+        }
+        Some(Self::Fragment(format!(
+            "%{}%",
+            term.replace(['%', '_'], "")
+        )))
     }
-    let placeholders: Vec<String> = (3..ids.len() + 3).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "SELECT id FROM connections WHERE id IN ({}) {ORDER_SQL} LIMIT $1 OFFSET $2",
-        placeholders.join(", ")
-    );
-    let mut query = sqlx::query_scalar(&sql).bind(PAGE_SIZE).bind(offset);
-    for id in ids {
-        query = query.bind(id);
+
+    /// The values the SQL below binds, as `$1`, `$2`…
+    fn values(&self) -> Vec<&str> {
+        match self {
+            Self::Fragment(pattern) => vec![pattern],
+            Self::IdPrefix { from, to } => vec![from, to],
+        }
     }
-    query.fetch_all(pool).await
+
+    /// The ids of the matching connections, read off an index.
+    fn ids(&self) -> &'static str {
+        match self {
+            Self::Fragment(_) => "SELECT id FROM connection_search WHERE text LIKE $1",
+            Self::IdPrefix { .. } => {
+                "SELECT id FROM connections WHERE client_id >= $1 AND client_id < $2 OR company_uuid >= $1 AND company_uuid < $2"
+            }
+        }
+    }
+
+    /// The same test written so that no index answers it: the condition a walk of the
+    /// dashboard order checks row by row (given an index, the database would read every match
+    /// and sort them).
+    fn walked(&self) -> &'static str {
+        match self {
+            Self::Fragment(_) => {
+                "lower(name || ' ' || client_id || ' ' || COALESCE(company_uuid, '')) LIKE $1"
+            }
+            Self::IdPrefix { .. } => {
+                "(client_id || '' >= $1 AND client_id || '' < $2 OR company_uuid || '' >= $1 AND company_uuid || '' < $2)"
+            }
+        }
+    }
+}
+
+/// Whether `term` is the start of a lowercase UUID, eight digits or more: the first group's
+/// hex digits, then dashes exactly where a UUID has them.
+fn is_uuid_prefix(term: &str) -> bool {
+    const DASHES: [usize; 4] = [8, 13, 18, 23];
+    (8..=36).contains(&term.len())
+        && term.bytes().enumerate().all(|(i, b)| {
+            if DASHES.contains(&i) {
+                b == b'-'
+            } else {
+                b.is_ascii_digit() || (b'a'..=b'f').contains(&b)
+            }
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_start_of_a_uuid_is_searched_as_a_prefix_and_anything_else_as_a_fragment() {
+        let prefix = |from: &str| Matcher::IdPrefix {
+            from: from.into(),
+            to: format!("{from}g"),
+        };
+        assert_eq!(Matcher::of("0A1B2C3D"), Some(prefix("0a1b2c3d")));
+        assert_eq!(Matcher::of("0a1b2c3d-"), Some(prefix("0a1b2c3d-")));
+        let whole = "0a1b2c3d-4e5f-4a7b-8c9d-0e1f2a3b4c5d";
+        assert_eq!(Matcher::of(whole), Some(prefix(whole)));
+        for fragment in [
+            "0a1b2c3",
+            "deadbeefcafe",
+            "0a1b2c3d-4e5f4",
+            "4e5f-4a7b",
+            "0a1b2c3g",
+        ] {
+            assert_eq!(
+                Matcher::of(fragment),
+                Some(Matcher::Fragment(format!("%{fragment}%"))),
+                "{fragment}"
+            );
+        }
+        assert_eq!(
+            Matcher::of(&format!("{whole}0")),
+            Some(Matcher::Fragment(format!("%{whole}0%")))
+        );
+        assert_eq!(
+            Matcher::of("50%_off"),
+            Some(Matcher::Fragment("%50off%".into()))
+        );
+        assert_eq!(Matcher::of(""), None);
+    }
 
     #[test]
     fn an_unsupported_url_never_shows_its_password() {
