@@ -610,11 +610,8 @@ pub async fn dashboard_page(
     let offset = offset.min(SEARCH_CAP);
     let values = matcher.values();
     let next = values.len() + 1;
-    // The search's statements are planned for the values at hand, never cached with a generic
-    // plan: on PostgreSQL, how many rows a prefix or fragment matches decides whether walking
-    // the dashboard order or reading the matches and sorting them is cheaper.
     let few_sql = matcher.ids(&format!("${next}"));
-    let mut few = sqlx::query_scalar(&few_sql).persistent(false);
+    let mut few = sqlx::query_scalar(&few_sql);
     for value in &values {
         few = few.bind(*value);
     }
@@ -640,7 +637,7 @@ pub async fn dashboard_page(
         "SELECT COUNT(*) FROM ({}) AS capped",
         matcher.ids(&format!("${next}"))
     );
-    let mut count = sqlx::query_scalar(&count_sql).persistent(false);
+    let mut count = sqlx::query_scalar(&count_sql);
     for value in &values {
         count = count.bind(*value);
     }
@@ -656,6 +653,9 @@ pub async fn dashboard_page(
             Matching::MoreThan(SEARCH_CAP),
         )
     };
+    // Planned for the values at hand, never cached with a generic plan: on PostgreSQL, how
+    // many rows the search matches decides whether walking the dashboard order or reading the
+    // matches and sorting them is cheaper.
     let sql = page_sql(&filter, values.len());
     let mut rows = sqlx::query_as(&sql).persistent(false);
     for value in &values {
