@@ -213,8 +213,9 @@ fn query_values<'a>(query: &'a str, name: &'a str) -> impl Iterator<Item = &'a s
 fn without_error(query: &str) -> Vec<&str> {
     query
         .split('&')
-        .filter(|p| {
-            !p.starts_with("__err=") && !p.starts_with("__path=") && !p.starts_with("__sig=")
+        .filter(|pair| {
+            let name = pair.split_once('=').map_or(*pair, |(name, _)| name);
+            !["__err", "__path", SIGNATURE_PARAM].contains(&name)
         })
         .collect()
 }
@@ -331,6 +332,10 @@ mod tests {
         assert_eq!(
             query_values("a=1&__err=xyz&b=2", "__err").collect::<Vec<_>>(),
             ["xyz"]
+        );
+        assert_eq!(
+            without_error("a=1&__err=x&__path=/p&__sig=s&__errand=2&b"),
+            ["a=1", "__errand=2", "b"]
         );
     }
 }

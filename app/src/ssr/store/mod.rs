@@ -562,7 +562,8 @@ pub enum Matching {
 /// The matches of a search that are counted and paged through; past it, the page is found by
 /// walking the dashboard order instead.
 pub const SEARCH_CAP: i64 = 1000;
-/// The matches of a search that are read off the index and sorted here, in one reading.
+/// The matches of a search whose ids are read off the index in one reading, the page then
+/// picked from those ids.
 const SEARCH_FEW: i64 = 2 * PAGE_SIZE;
 
 /// A page of connections, worst first then soonest expiry, optionally narrowed to a week of
