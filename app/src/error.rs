@@ -23,7 +23,7 @@ pub enum AppError {
     NotFound,
     #[error("Wrong user name or password.")]
     BadLogin,
-    #[error("Too many failed sign-ins; wait {0} seconds and try again.")]
+    #[error("Too many wrong passwords; wait {0} seconds and try again.")]
     TooManyAttempts(u64),
     #[error("The server is busy checking other sign-ins; try again in a moment.")]
     Busy,
@@ -31,10 +31,14 @@ pub enum AppError {
         "This setup link is invalid or has expired; restart the server for a new one, or use `concur-console create-admin`."
     )]
     SetupClosed,
+    #[error("This link has already been used; ask whoever sent it for a new one.")]
+    LinkUsed,
     #[error("Something went wrong on the server. It has been logged; try again.")]
     Internal,
-    #[error("The request could not be completed: {0}")]
-    Request(String),
+    /// A request the server could not read (a malformed form or body). The reader's own words
+    /// would echo the sender's text, so the message is fixed.
+    #[error("The request could not be read; reload the page and try again.")]
+    BadRequest,
 }
 
 impl AppError {
@@ -52,11 +56,12 @@ impl AppError {
             Self::Unauthorized | Self::BadLogin => 401,
             Self::SetupClosed => 403,
             Self::NotFound => 404,
+            Self::LinkUsed => 410,
             Self::Invalid { .. } => 422,
             Self::Concur(d) if d.transient => 503,
             Self::Concur(_) => 422,
             Self::TooManyAttempts(_) | Self::Busy => 429,
-            Self::Request(_) => 400,
+            Self::BadRequest => 400,
             Self::Internal => 500,
         }
     }
@@ -84,7 +89,7 @@ impl AppError {
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
-    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        Self::Request(value.to_string())
+    fn from_server_fn_error(_: ServerFnErrorErr) -> Self {
+        Self::BadRequest
     }
 }

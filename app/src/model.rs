@@ -223,7 +223,8 @@ pub struct AccountView {
 pub struct AlertSettingsView {
     pub thresholds: Vec<i64>,
     pub webhook_from_env: bool,
-    pub webhook_url: Option<String>,
+    /// Scheme and host of the webhook (its URL grants posting rights to whoever holds it).
+    pub webhook_host: Option<String>,
     pub webhook_secret_set: bool,
     pub email_from_env: bool,
     /// Scheme, host and port of the SMTP server (its URL may hold a password).

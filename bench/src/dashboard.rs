@@ -57,6 +57,7 @@ pub async fn state(database_url: &str, allowed_hosts: String) -> AppState {
         session_idle: 1800,
         session_lifetime: 43_200,
         alerts: app::alerts::ssr::AlertConfig::default(),
+        audit_retention: 400 * 86_400,
     };
     AppState::build(&config, Arc::new(SystemClock))
         .await

@@ -27,6 +27,10 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// Answers longer than this are refused without being buffered whole.
     pub max_body_bytes: usize,
+    /// The proxy every outbound call goes through, only when the operator names one
+    /// (`CONCUR_HTTP_PROXY`): the usual `HTTPS_PROXY` is ignored, since a proxy resolves the
+    /// host again and so defeats the address checked here.
+    pub proxy: Option<url::Url>,
 }
 
 impl Default for ClientConfig {
@@ -35,6 +39,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(20),
             max_body_bytes: 1024 * 1024,
+            proxy: None,
         }
     }
 }
@@ -92,10 +97,21 @@ impl Checked {
     }
 }
 
+/// An HTTP client builder that goes through `proxy` when one is given, and through no proxy
+/// at all otherwise (whatever `HTTPS_PROXY` or `ALL_PROXY` say).
+pub fn http_builder(proxy: Option<&url::Url>) -> Result<reqwest::ClientBuilder, reqwest::Error> {
+    let builder = reqwest::Client::builder();
+    Ok(match proxy {
+        Some(proxy) => builder.proxy(reqwest::Proxy::all(proxy.as_str())?),
+        None => builder.no_proxy(),
+    })
+}
+
 /// Talks to Concur. Cheap to clone; share one per process.
 #[derive(Clone)]
 pub struct ConcurClient {
     http: reqwest::Client,
+    proxy: Option<url::Url>,
     policy: HostPolicy,
     max_body_bytes: usize,
     clock: Arc<dyn Clock>,
@@ -107,7 +123,7 @@ impl ConcurClient {
         config: &ClientConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+        let http = http_builder(config.proxy.as_ref())?
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
@@ -115,6 +131,7 @@ impl ConcurClient {
             .build()?;
         Ok(Self {
             http,
+            proxy: config.proxy.clone(),
             policy,
             max_body_bytes: config.max_body_bytes,
             clock,
@@ -123,6 +140,11 @@ impl ConcurClient {
 
     pub fn policy(&self) -> &HostPolicy {
         &self.policy
+    }
+
+    /// The proxy the operator named, which other outbound calls (webhooks) use too.
+    pub fn proxy(&self) -> Option<&url::Url> {
+        self.proxy.as_ref()
     }
 
     /// Obtains a grant with either kind of company authorization.

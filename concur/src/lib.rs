@@ -11,7 +11,9 @@ pub mod input;
 pub mod policy;
 pub mod scopes;
 
-pub use client::{Authorization, Checked, ClientConfig, ConcurClient, Credentials, Grant};
+pub use client::{
+    Authorization, Checked, ClientConfig, ConcurClient, Credentials, Grant, http_builder,
+};
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
 pub use diagnosis::{ConcurReply, Diagnosis, GrantKind, Problem};
 pub use input::{

@@ -2,9 +2,10 @@
 //! or an e-mail), and a failure is retried with back-off. A crash replays what was not sent;
 //! receivers de-duplicate by the `event_id` in the body.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use app::alerts::outbound::{check_smtp_url, forbidden, forbidden_host};
 use app::alerts::ssr::{AlertConfig, Email, Webhook};
 use app::error::AppError;
 use app::ssr::state::{AppState, internal};
@@ -37,24 +38,6 @@ pub fn signature(secret: &str, timestamp: &str, body: &str) -> String {
     format!("sha256={hex}")
 }
 
-/// Addresses a webhook may never reach: link-local ranges (cloud metadata lives there) and
-/// the unspecified address.
-fn forbidden(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast(),
-        IpAddr::V6(v6) => {
-            let mapped = v6.to_ipv4_mapped();
-            (v6.segments()[0] & 0xffc0) == 0xfe80
-                || v6.is_unspecified()
-                || v6
-                    == "fd00:ec2::254"
-                        .parse::<std::net::Ipv6Addr>()
-                        .expect("address")
-                || mapped.is_some_and(|v4| v4.is_link_local() || v4.is_unspecified())
-        }
-    }
-}
-
 /// Checks a webhook URL: https, or an origin listed in `CONCUR_ALLOWED_HOSTS`; returns the
 /// address to connect to, resolved once and checked, so DNS cannot swap it afterwards.
 pub async fn outbound_target(
@@ -73,8 +56,8 @@ pub async fn outbound_target(
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_owned();
-    if host.eq_ignore_ascii_case("metadata.google.internal") {
-        return Err("the webhook URL names a cloud metadata service".into());
+    if forbidden_host(&host) {
+        return Err("the webhook URL names a link-local or cloud metadata address".into());
     }
     let port = url.port_or_known_default().unwrap_or(443);
     let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
@@ -89,13 +72,14 @@ pub async fn outbound_target(
 
 async fn send_webhook(
     webhook: &Webhook,
-    policy: &concur::HostPolicy,
+    concur: &concur::ConcurClient,
     body: &str,
     now: i64,
 ) -> Result<(), String> {
-    let (url, address) = outbound_target(&webhook.url, policy).await?;
+    let (url, address) = outbound_target(&webhook.url, concur.policy()).await?;
     let host = url.host_str().unwrap_or_default().to_owned();
-    let http = reqwest::Client::builder()
+    let http = concur::http_builder(concur.proxy())
+        .map_err(|e| e.to_string())?
         .redirect(reqwest::redirect::Policy::none())
         .timeout(TIMEOUT)
         .resolve(&host, address)
@@ -168,6 +152,16 @@ async fn send_email(email: &Email, body: &str) -> Result<(), String> {
         .header(ContentType::TEXT_PLAIN)
         .body(text)
         .map_err(|e| e.to_string())?;
+    let url = check_smtp_url(&email.smtp_url)?;
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port().unwrap_or(25);
+    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| format!("cannot resolve the SMTP host: {e}"))?
+        .collect();
+    if addresses.iter().any(|a| forbidden(a.ip())) {
+        return Err("the SMTP host resolves to a link-local or metadata address".into());
+    }
     let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&email.smtp_url)
         .map_err(|_| "CONCUR_SMTP_URL is not a valid smtp:// or smtps:// URL".to_owned())?
         .timeout(Some(TIMEOUT))
@@ -187,7 +181,7 @@ async fn attempt(
 ) -> Result<(), String> {
     match (row.channel.as_str(), &config.webhook, &config.email) {
         ("webhook", Some(webhook), _) => {
-            send_webhook(webhook, state.concur.policy(), &row.payload, now).await
+            send_webhook(webhook, &state.concur, &row.payload, now).await
         }
         ("email", _, Some(email)) => send_email(email, &row.payload).await,
         (channel, _, _) => Err(format!("the {channel} channel is no longer set up")),
@@ -308,27 +302,5 @@ mod tests {
         assert!(s.starts_with("sha256=") && s.len() == 7 + 64);
         assert_ne!(s, signature("secret", "1700000001", "{\"a\":1}"));
         assert_ne!(s, signature("other", "1700000000", "{\"a\":1}"));
-    }
-
-    #[test]
-    fn link_local_and_metadata_addresses_are_forbidden() {
-        for bad in [
-            "169.254.169.254",
-            "169.254.1.1",
-            "fe80::1",
-            "fd00:ec2::254",
-            "0.0.0.0",
-            "::ffff:169.254.169.254",
-        ] {
-            assert!(forbidden(bad.parse().unwrap()), "{bad}");
-        }
-        for fine in [
-            "93.184.216.34",
-            "10.0.0.5",
-            "127.0.0.1",
-            "2606:2800:220:1::1",
-        ] {
-            assert!(!forbidden(fine.parse().unwrap()), "{fine}");
-        }
     }
 }

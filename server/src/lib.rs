@@ -12,4 +12,5 @@ pub mod openapi;
 pub mod ops;
 pub mod protect;
 pub mod serve;
+pub mod upkeep;
 pub mod validate;

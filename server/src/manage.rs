@@ -273,6 +273,23 @@ pub struct AuditArgs {
     pub limit: i64,
 }
 
+/// Text from the log as it may be shown on a terminal: anything that is not printable (line
+/// breaks, escape sequences, bidirectional overrides) becomes a visible `\u{…}`, so a user name
+/// typed at sign-in cannot forge a line or drive the operator's terminal.
+pub fn printable(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for c in text.chars() {
+        let hidden = c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
+        if hidden || c == '\\' {
+            shown.push_str(&c.escape_unicode().to_string());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
+}
+
 pub async fn audit(state: &AppState, args: &AuditArgs, out: &mut impl Write) -> Result<(), Failed> {
     let since = app::audit::parse_day(args.since.as_deref().unwrap_or_default())?;
     let filter = store::AuditFilter {
@@ -283,28 +300,28 @@ pub async fn audit(state: &AppState, args: &AuditArgs, out: &mut impl Write) -> 
         .await
         .map_err(|e| Failed(Exit::Refused, e.to_string()))?;
     for row in rows {
+        let address = row.address.as_deref().map(printable);
+        let connection_id = row.connection_id.as_deref().map(printable);
+        let (kind, outcome) = (printable(&row.kind), printable(&row.outcome));
+        let (actor, detail) = (printable(&row.actor), printable(&row.detail));
         if args.json {
             let line = json!({
                 "at": rfc3339(Some(row.at)),
-                "actor": row.actor,
-                "address": row.address,
-                "kind": row.kind,
-                "connection_id": row.connection_id,
-                "outcome": row.outcome,
-                "detail": row.detail,
+                "actor": actor,
+                "address": address,
+                "kind": kind,
+                "connection_id": connection_id,
+                "outcome": outcome,
+                "detail": detail,
             });
             writeln!(out, "{line}").map_err(io)?;
         } else {
             writeln!(
                 out,
-                "{}  {:<20}  {:<10}  {}  {}  {}{}",
+                "{}  {kind:<20}  {outcome:<10}  {actor}  {}  {detail}{}",
                 app::model::format_time(row.at),
-                row.kind,
-                row.outcome,
-                row.actor,
-                row.address.unwrap_or_default(),
-                row.detail,
-                row.connection_id
+                address.unwrap_or_default(),
+                connection_id
                     .map(|c| format!("  [{c}]"))
                     .unwrap_or_default()
             )
@@ -312,4 +329,26 @@ pub async fn audit(state: &AppState, args: &AuditArgs, out: &mut impl Write) -> 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn audit_text_shows_control_characters_instead_of_obeying_them() {
+        assert_eq!(printable("admin"), "admin");
+        assert_eq!(printable("Zoë 日本"), "Zoë 日本");
+        assert_eq!(
+            printable("x\n2026-11-29 sign_in ok root"),
+            "x\\u{a}2026-11-29 sign_in ok root"
+        );
+        assert_eq!(printable("\u{1b}[2J\u{9b}31m"), "\\u{1b}[2J\\u{9b}31m");
+        assert_eq!(printable("evil\u{202e}txt"), "evil\\u{202e}txt");
+        assert_eq!(
+            printable("a\\u{a}"),
+            "a\\u{5c}u{a}",
+            "a typed escape stays apart"
+        );
+    }
 }

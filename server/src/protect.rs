@@ -78,9 +78,14 @@ impl Origins {
 pub const MACHINE_PATHS: [&str; 4] = ["/health", "/healthz", "/readyz", "/metrics"];
 
 /// Paths machines call by whatever name reaches the console (a service name, an IP): they
-/// carry no session, so DNS rebinding gains nothing there.
+/// carry no session and tell nothing, so DNS rebinding gains nothing there. `/metrics` is not
+/// one: it tells the fleet's size and health, and a rebinding page could read it through an
+/// employee's browser; Prometheus scrapes it by a name in `CONCUR_CONSOLE_PUBLIC_URL` or by
+/// the address the console listens on.
 fn any_host(path: &str) -> bool {
-    MACHINE_PATHS.contains(&path) || path == "/api/openapi.json" || path.starts_with("/api/v1/")
+    (MACHINE_PATHS.contains(&path) && path != "/metrics")
+        || path == "/api/openapi.json"
+        || path.starts_with("/api/v1/")
 }
 
 /// Refuses unknown `Host` values (DNS rebinding) and cross-site state changes (CSRF).
@@ -105,7 +110,44 @@ pub async fn origins(State(origins): State<Origins>, request: Request, next: Nex
     next.run(request).await
 }
 
+/// A `Location` that stays on the console: an absolute URL of one of its origins becomes its
+/// path, any other absolute URL becomes `/`, and a path's leading run of slashes and
+/// backslashes (also percent-encoded, or split by tabs a browser drops) collapses into one `/`,
+/// so `//evil.example/` and `/\\evil.example/` cannot name another host.
+pub fn local_location(location: &str, origins: &Origins) -> String {
+    let location: String = location
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    if let Ok(url) = url::Url::parse(&location) {
+        if !origins
+            .origins
+            .contains(&url.origin().ascii_serialization())
+        {
+            return "/".to_owned();
+        }
+        let rest = &url[url::Position::BeforePath..];
+        return local_location(rest, origins);
+    }
+    let mut rest = location.as_str();
+    if !rest.starts_with(['/', '\\']) {
+        return location;
+    }
+    loop {
+        let lower = rest.get(..3).map(str::to_ascii_lowercase);
+        rest = if rest.starts_with(['/', '\\']) {
+            &rest[1..]
+        } else if matches!(lower.as_deref(), Some("%2f" | "%5c")) {
+            &rest[3..]
+        } else {
+            break;
+        };
+    }
+    format!("/{rest}")
+}
+
 /// Headers every answer carries; pages also get their CSP from the app (it knows the nonce).
+/// Every redirect passes here too, and leaves with a [`local_location`].
 pub async fn security_headers(
     State(origins): State<Origins>,
     request: Request,
@@ -114,6 +156,18 @@ pub async fn security_headers(
     let asset = request.uri().path().starts_with("/pkg/");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    let location = headers
+        .get(header::LOCATION)
+        .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
+    if let Some(location) = location {
+        let local = local_location(&location, &origins);
+        if local != location {
+            match HeaderValue::from_str(&local) {
+                Ok(value) => headers.insert(header::LOCATION, value),
+                Err(_) => headers.insert(header::LOCATION, HeaderValue::from_static("/")),
+            };
+        }
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -193,9 +247,22 @@ pub fn hmac_sha256_hex(key: &[u8], parts: &[&[u8]]) -> String {
         .collect()
 }
 
-/// The signature of an error message in a URL: half of its HMAC is plenty there.
-fn signature(key: &[u8; 32], message: &str) -> String {
-    let mut full = hmac_sha256_hex(key, &[message.as_bytes()]);
+/// The signature of an error message in a URL, bound to the page that shows it and to the
+/// form it belongs to (`__path`): half of its HMAC is plenty there. Each part is preceded by
+/// its length, so no two different triples sign alike.
+fn signature(key: &[u8; 32], page: &str, form: &str, message: &str) -> String {
+    let lengths = [page.len(), form.len(), message.len()].map(|n| (n as u64).to_be_bytes());
+    let mut full = hmac_sha256_hex(
+        key,
+        &[
+            &lengths[0],
+            page.as_bytes(),
+            &lengths[1],
+            form.as_bytes(),
+            &lengths[2],
+            message.as_bytes(),
+        ],
+    );
     full.truncate(32);
     full
 }
@@ -226,7 +293,7 @@ fn without_error(query: &str) -> Vec<&str> {
 /// forged or repeated `__err` is sent to the same page without it, so a link cannot put text of
 /// an attacker's choosing on a real page.
 pub async fn signed_errors(
-    State(state): State<AppState>,
+    State((state, origins)): State<(AppState, Origins)>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -234,13 +301,15 @@ pub async fn signed_errors(
     let errors: Vec<&str> = query_values(&query, "__err").collect();
     if request.method() == Method::GET && !errors.is_empty() {
         let signatures: Vec<&str> = query_values(&query, SIGNATURE_PARAM).collect();
-        let genuine = matches!((errors.as_slice(), signatures.as_slice()),
-            ([error], [sig]) if *sig == signature(&state.message_key, error));
+        let forms: Vec<&str> = query_values(&query, "__path").collect();
+        let page = request.uri().path();
+        let genuine = matches!((errors.as_slice(), signatures.as_slice(), forms.as_slice()),
+            ([error], [sig], [form]) if *sig == signature(&state.message_key, page, form, error));
         if !genuine {
             let kept = without_error(&query);
-            let path = request.uri().path();
+            let path = local_location(page, &origins);
             let target = if kept.is_empty() {
-                path.to_owned()
+                path
             } else {
                 format!("{path}?{}", kept.join("&"))
             };
@@ -259,13 +328,19 @@ pub async fn signed_errors(
         && let Some((target, target_query)) = location.split_once('?')
         && let Some(error) = query_values(target_query, "__err").last()
     {
-        let mut pairs = without_error(target_query);
-        let path = query_values(target_query, "__path")
+        let target = local_location(target, &origins);
+        let page = target.as_str();
+        let form = query_values(target_query, "__path")
             .last()
-            .map(|p| format!("__path={p}"));
+            .unwrap_or_default();
+        let mut pairs = without_error(target_query);
+        let form_pair = format!("__path={form}");
         let error_pair = format!("__err={error}");
-        let sig_pair = format!("{SIGNATURE_PARAM}={}", signature(&state.message_key, error));
-        pairs.extend(path.as_deref());
+        let sig_pair = format!(
+            "{SIGNATURE_PARAM}={}",
+            signature(&state.message_key, page, form, error)
+        );
+        pairs.push(&form_pair);
         pairs.push(&error_pair);
         pairs.push(&sig_pair);
         if let Ok(value) = HeaderValue::from_str(&format!("{target}?{}", pairs.join("&"))) {
@@ -317,6 +392,8 @@ mod tests {
         assert!(!o.knows_host("evil.example"));
         assert!(!o.knows_host(""));
         assert!(any_host("/api/v1/connections/x/token"));
+        assert!(any_host("/readyz"));
+        assert!(!any_host("/metrics"), "the Host check stays on /metrics");
         let container = Origins::new("http://0.0.0.0:3000", "0.0.0.0:3000".parse().unwrap());
         assert!(container.knows_host("localhost:3000"));
         assert!(!container.knows_host("evil.example:3000"));
@@ -324,11 +401,56 @@ mod tests {
     }
 
     #[test]
+    fn redirects_never_leave_the_console() {
+        let o = Origins::new(
+            "https://console.example.com",
+            "127.0.0.1:3000".parse().unwrap(),
+        );
+        for (location, local) in [
+            ("//evil.example/", "/evil.example/"),
+            ("/\\evil.example/", "/evil.example/"),
+            ("/\\\\evil.example/x?a=1", "/evil.example/x?a=1"),
+            ("\\\\evil.example", "/evil.example"),
+            ("/%2F%2Fevil.example/", "/evil.example/"),
+            ("/%5c%2fevil.example/", "/evil.example/"),
+            ("/\t/evil.example/", "/evil.example/"),
+            ("https://evil.example/login", "/"),
+            ("http://console.example.com/", "/"),
+            (
+                "https://console.example.com//evil.example/a?b",
+                "/evil.example/a?b",
+            ),
+            ("http://127.0.0.1:3000/login?x=1", "/login?x=1"),
+            ("/connections/abc?saved", "/connections/abc?saved"),
+            ("/", "/"),
+        ] {
+            assert_eq!(local_location(location, &o), local, "{location}");
+        }
+    }
+
+    #[test]
     fn error_signatures_depend_on_the_key_and_the_message() {
         let key = [7u8; 32];
-        assert_eq!(signature(&key, "abc"), signature(&key, "abc"));
-        assert_ne!(signature(&key, "abc"), signature(&key, "abd"));
-        assert_ne!(signature(&key, "abc"), signature(&[8u8; 32], "abc"));
+        let sign = |key: &[u8; 32], page, form, message| signature(key, page, form, message);
+        let base = sign(&key, "/login", "/api/login", "abc");
+        assert_eq!(base, sign(&key, "/login", "/api/login", "abc"));
+        assert_ne!(base, sign(&key, "/login", "/api/login", "abd"));
+        assert_ne!(base, sign(&[8u8; 32], "/login", "/api/login", "abc"));
+        assert_ne!(
+            base,
+            sign(&key, "/account", "/api/login", "abc"),
+            "the page counts"
+        );
+        assert_ne!(
+            base,
+            sign(&key, "/login", "/api/setup", "abc"),
+            "the form counts"
+        );
+        assert_ne!(
+            sign(&key, "/a", "b/c", ""),
+            sign(&key, "/a", "b", "/c"),
+            "parts cannot shift into each other"
+        );
         assert_eq!(
             query_values("a=1&__err=xyz&b=2", "__err").collect::<Vec<_>>(),
             ["xyz"]

@@ -19,7 +19,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 
 use app::alerts::ssr::{AlertConfig, Email, Webhook, parse_thresholds};
 
-use crate::{alerts, api, keepalive, ops, protect};
+use crate::{alerts, api, keepalive, ops, protect, upkeep};
 
 const DEFAULT_DATABASE_URL: &str = "sqlite://data/concur-console.db";
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
@@ -27,6 +27,7 @@ const DEFAULT_KEEPALIVE: &str = "24h";
 const DEFAULT_LEASE: &str = "90s";
 const DEFAULT_SESSION_IDLE: &str = "30m";
 const DEFAULT_SESSION_LIFETIME: &str = "12h";
+const DEFAULT_AUDIT_RETENTION: &str = "400d";
 
 /// Everything `serve` reads from the environment.
 #[derive(Debug, Clone)]
@@ -62,13 +63,24 @@ impl Settings {
                 console_key: var("CONCUR_CONSOLE_KEY"),
                 allowed_hosts: var("CONCUR_ALLOWED_HOSTS").unwrap_or_default(),
                 public_url,
-                client: ClientConfig::default(),
+                client: ClientConfig {
+                    proxy: var("CONCUR_HTTP_PROXY")
+                        .map(|raw| {
+                            url::Url::parse(&raw).map_err(|_| {
+                                "CONCUR_HTTP_PROXY is not a URL like http://proxy.internal:3128"
+                                    .to_owned()
+                            })
+                        })
+                        .transpose()?,
+                    ..ClientConfig::default()
+                },
                 keepalive_every: duration("CONCUR_KEEPALIVE_EVERY", DEFAULT_KEEPALIVE)?,
                 lease_seconds: duration("CONCUR_REFRESH_LEASE", DEFAULT_LEASE)?,
                 trusted_proxies: parse_proxies(&var("CONCUR_TRUSTED_PROXIES").unwrap_or_default())?,
                 session_idle: duration("CONCUR_SESSION_IDLE", DEFAULT_SESSION_IDLE)?,
                 session_lifetime: duration("CONCUR_SESSION_LIFETIME", DEFAULT_SESSION_LIFETIME)?,
                 alerts: alert_config(&var)?,
+                audit_retention: duration("CONCUR_AUDIT_RETENTION", DEFAULT_AUDIT_RETENTION)?,
             },
             site_addr,
             site_root: var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
@@ -100,6 +112,8 @@ fn alert_config(var: &dyn Fn(&str) -> Option<String>) -> Result<AlertConfig, Str
     };
     let email = match var("CONCUR_SMTP_URL") {
         Some(smtp_url) => {
+            app::alerts::outbound::check_smtp_url(&smtp_url)
+                .map_err(|m| format!("CONCUR_SMTP_URL: {m}"))?;
             let from = var("CONCUR_ALERT_EMAIL_FROM")
                 .ok_or("CONCUR_ALERT_EMAIL_FROM is required with CONCUR_SMTP_URL")?;
             let to: Vec<String> = var("CONCUR_ALERT_EMAIL_TO")
@@ -217,7 +231,10 @@ impl Application {
             .with_state(options)
             .layer(from_fn_with_state(state.clone(), guard))
             .layer(from_fn(protect::error_status))
-            .layer(from_fn_with_state(state.clone(), protect::signed_errors))
+            .layer(from_fn_with_state(
+                (state.clone(), origins.clone()),
+                protect::signed_errors,
+            ))
             .layer(from_fn_with_state(origins.clone(), protect::origins))
             .layer(from_fn_with_state(origins, protect::security_headers))
             .layer(from_fn(protect::request_id));
@@ -237,7 +254,8 @@ impl Application {
         let jobs = self.keepalive.then(|| {
             [
                 tokio::spawn(keepalive::run(self.state.clone(), stopped.clone())),
-                tokio::spawn(alerts::run(self.state.clone(), stopped)),
+                tokio::spawn(alerts::run(self.state.clone(), stopped.clone())),
+                tokio::spawn(upkeep::run(self.state.clone(), stopped)),
             ]
         });
         let served = axum::serve(
@@ -304,6 +322,26 @@ mod tests {
         assert!(cleartext_warning(any, "http://console.example").is_some());
         assert!(cleartext_warning(any, "https://console.example").is_none());
         assert!(cleartext_warning(local, "http://127.0.0.1:3000").is_none());
+    }
+
+    #[test]
+    fn smtp_credentials_in_the_environment_need_tls() {
+        let env = |smtp: &'static str| {
+            move |name: &str| match name {
+                "CONCUR_SMTP_URL" => Some(smtp.to_owned()),
+                "CONCUR_ALERT_EMAIL_FROM" => Some("console@example.com".to_owned()),
+                "CONCUR_ALERT_EMAIL_TO" => Some("ops@example.com".to_owned()),
+                _ => None,
+            }
+        };
+        let clear = alert_config(&env("smtp://u:secret@mail.example.com:587")).unwrap_err();
+        assert!(
+            clear.starts_with("CONCUR_SMTP_URL: ") && !clear.contains("secret"),
+            "{clear}"
+        );
+        assert!(alert_config(&env("smtps://u:p@169.254.169.254")).is_err());
+        assert!(alert_config(&env("smtps://u:secret@mail.example.com:465")).is_ok());
+        assert!(alert_config(&env("smtp://u:secret@mail.example.com:587?tls=required")).is_ok());
     }
 
     #[test]

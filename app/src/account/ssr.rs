@@ -69,6 +69,10 @@ pub async fn change_password(
     let hash = store::admin_password_hash(&state.pool, admin_id)
         .await
         .map_err(internal)?;
+    state
+        .limiter
+        .attempt_current_password(admin_id, state.now())
+        .map_err(AppError::TooManyAttempts)?;
     let _slot = state.limiter.argon2_slot()?;
     if !verify_password(current, hash).await? {
         return Err(AppError::invalid(
@@ -76,6 +80,7 @@ pub async fn change_password(
             "The current password is not right.",
         ));
     }
+    state.limiter.current_password_succeeded(admin_id);
     validate_new_password(password, confirm, &username)?;
     let hash = hash_password(password.to_owned()).await?;
     store::set_password(&state.pool, admin_id, &hash)

@@ -3,6 +3,8 @@
 //! environment leaves unset, sends a test, and shows the delivery history.
 
 #[cfg(feature = "ssr")]
+pub mod outbound;
+#[cfg(feature = "ssr")]
 pub mod ssr;
 
 use leptos::prelude::*;
@@ -23,6 +25,7 @@ pub async fn load_alert_settings() -> Result<AlertSettingsView, AppError> {
 pub async fn save_alert_settings(
     webhook_url: String,
     webhook_secret: String,
+    #[server(default)] webhook_remove: Option<String>,
     smtp_url: String,
     email_from: String,
     email_to: String,
@@ -32,6 +35,7 @@ pub async fn save_alert_settings(
     let form = ssr::ChannelForm {
         webhook_url,
         webhook_secret,
+        webhook_remove: webhook_remove.is_some(),
         smtp_url,
         email_from,
         email_to,
@@ -166,13 +170,16 @@ fn Channels(
                 <h2>"Webhook"</h2>
                 {env_note(settings.webhook_from_env, "CONCUR_ALERT_WEBHOOK_URL")}
                 <label for="webhook_url">"Webhook URL"</label>
-                <input id="webhook_url" name="webhook_url" type="url" placeholder="https://hooks.slack.com/services/…"
-                    value=settings.webhook_url.clone().filter(|_| !settings.webhook_from_env) disabled=settings.webhook_from_env/>
+                <input id="webhook_url" name="webhook_url" type="url" autocomplete="off" placeholder="https://hooks.slack.com/services/…" disabled=settings.webhook_from_env/>
+                <p class="hint">{settings.webhook_host.clone().map_or_else(|| "Kept sealed like a password: it grants posting rights to whoever holds it.".to_owned(), |h| format!("Stored: {h}/… (leave blank to keep it)."))}</p>
                 <FieldError error=errors field="webhook_url"/>
                 <label for="webhook_secret">"Signing secret"</label>
                 <input id="webhook_secret" name="webhook_secret" type="password" autocomplete="off" disabled=settings.webhook_from_env/>
                 <p class="hint">{secret_hint}</p>
                 <FieldError error=errors field="webhook_secret"/>
+                {(settings.webhook_host.is_some() && !settings.webhook_from_env).then(|| view! {
+                    <label class="inline"><input type="checkbox" name="webhook_remove"/>" Remove the webhook"</label>
+                })}
             </section>
             <section class="card form">
                 <h2>"E-mail"</h2>

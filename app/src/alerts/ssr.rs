@@ -425,7 +425,7 @@ pub async fn effective(state: &AppState) -> Result<AlertConfig, AppError> {
     let mut config = state.alerts.clone();
     if config.webhook.is_none()
         && let (Some(url), Some(secret)) = (
-            setting(state, WEBHOOK_URL).await?,
+            webhook_url(state).await?,
             sealed_setting(state, WEBHOOK_SECRET).await?,
         )
     {
@@ -453,7 +453,10 @@ pub async fn settings_view(state: &AppState) -> Result<AlertSettingsView, AppErr
     Ok(AlertSettingsView {
         thresholds: state.alerts.thresholds.clone(),
         webhook_from_env: state.alerts.webhook.is_some(),
-        webhook_url: config.webhook.as_ref().map(|w| w.url.clone()),
+        webhook_host: config
+            .webhook
+            .as_ref()
+            .and_then(|w| super::outbound::shown_host(&w.url)),
         webhook_secret_set: config.webhook.is_some(),
         email_from_env: state.alerts.email.is_some(),
         smtp_host: config.email.as_ref().and_then(|e| {
@@ -494,70 +497,21 @@ fn email_address(field: &str, raw: &str) -> Result<String, AppError> {
     }
 }
 
-/// The Settings page's alert channels. A blank secret keeps the stored one; an empty URL
-/// removes the channel. A channel set in the environment cannot be changed here.
+/// The Settings page's alert channels. A blank URL or secret keeps the stored one (neither is
+/// ever shown back); `webhook_remove` removes the webhook; empty e-mail fields remove e-mail.
+/// A channel set in the environment cannot be changed here.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct ChannelForm {
     pub webhook_url: String,
     pub webhook_secret: String,
+    pub webhook_remove: bool,
     pub smtp_url: String,
     pub email_from: String,
     pub email_to: String,
 }
 
 pub async fn save_settings(state: &AppState, form: &ChannelForm) -> Result<(), AppError> {
-    let url = one_line("webhook_url", &form.webhook_url)?;
-    if !url.is_empty() {
-        if state.alerts.webhook.is_some() {
-            return Err(AppError::invalid(
-                "webhook_url",
-                "The webhook is set in the environment (CONCUR_ALERT_WEBHOOK_URL); change it there.",
-            ));
-        }
-        let parsed = url::Url::parse(&url).map_err(|_| {
-            AppError::invalid(
-                "webhook_url",
-                "Give a full URL such as https://hooks.example.com/…",
-            )
-        })?;
-        if parsed.scheme() != "https" && !state.concur.policy().permits(&parsed) {
-            return Err(AppError::invalid(
-                "webhook_url",
-                "The webhook must be https (an operator can allow other origins with CONCUR_ALLOWED_HOSTS).",
-            ));
-        }
-        let secret = one_line("webhook_secret", &form.webhook_secret)?;
-        let stored = setting(state, WEBHOOK_SECRET).await?.is_some();
-        if secret.is_empty() && !stored {
-            return Err(AppError::invalid(
-                "webhook_secret",
-                "Give a shared secret (at least 16 characters) the receiver verifies signatures with.",
-            ));
-        }
-        if !secret.is_empty() && secret.chars().count() < MIN_SECRET_CHARS {
-            return Err(AppError::invalid(
-                "webhook_secret",
-                "The secret must be at least 16 characters.",
-            ));
-        }
-        store::set_setting(&state.pool, WEBHOOK_URL, Some(&url))
-            .await
-            .map_err(internal)?;
-        if !secret.is_empty() {
-            let sealed = state.cipher.seal("settings", WEBHOOK_SECRET, &secret);
-            store::set_setting(&state.pool, WEBHOOK_SECRET, Some(&sealed))
-                .await
-                .map_err(internal)?;
-        }
-    } else if state.alerts.webhook.is_none() {
-        store::set_setting(&state.pool, WEBHOOK_URL, None)
-            .await
-            .map_err(internal)?;
-        store::set_setting(&state.pool, WEBHOOK_SECRET, None)
-            .await
-            .map_err(internal)?;
-    }
-
+    save_webhook(state, form).await?;
     let smtp = one_line("smtp_url", &form.smtp_url)?;
     let from = form.email_from.trim();
     let wants_email = !smtp.is_empty() || !from.is_empty() || !form.email_to.trim().is_empty();
@@ -575,12 +529,9 @@ pub async fn save_settings(state: &AppState, form: &ChannelForm) -> Result<(), A
                 "Give the SMTP server, e.g. smtp://user:password@mail.example.com:587?tls=required.",
             ));
         }
-        let scheme_known = smtp.starts_with("smtp://") || smtp.starts_with("smtps://");
-        if !smtp.is_empty() && !scheme_known {
-            return Err(AppError::invalid(
-                "smtp_url",
-                "The SMTP URL starts with smtp:// (STARTTLS with ?tls=required) or smtps:// (TLS).",
-            ));
+        if !smtp.is_empty() {
+            super::outbound::check_smtp_url(&smtp)
+                .map_err(|message| AppError::invalid("smtp_url", message))?;
         }
         let from = email_address("email_from", from)?;
         let to = form
@@ -608,6 +559,104 @@ pub async fn save_settings(state: &AppState, form: &ChannelForm) -> Result<(), A
         }
     }
     Ok(())
+}
+
+/// The webhook part of [`save_settings`]: the URL is sealed like the secret, since it grants
+/// posting rights to whoever holds it.
+async fn save_webhook(state: &AppState, form: &ChannelForm) -> Result<(), AppError> {
+    let url = one_line("webhook_url", &form.webhook_url)?;
+    let secret = one_line("webhook_secret", &form.webhook_secret)?;
+    if !form.webhook_remove && url.is_empty() && secret.is_empty() {
+        return Ok(());
+    }
+    if state.alerts.webhook.is_some() {
+        return Err(AppError::invalid(
+            "webhook_url",
+            "The webhook is set in the environment (CONCUR_ALERT_WEBHOOK_URL); change it there.",
+        ));
+    }
+    if form.webhook_remove {
+        for name in [WEBHOOK_URL, WEBHOOK_SECRET] {
+            store::set_setting(&state.pool, name, None)
+                .await
+                .map_err(internal)?;
+        }
+        return Ok(());
+    }
+    let url = if url.is_empty() {
+        webhook_url(state).await?.ok_or_else(|| {
+            AppError::invalid(
+                "webhook_url",
+                "Give the webhook URL, such as https://hooks.example.com/…",
+            )
+        })?
+    } else {
+        url
+    };
+    let parsed = url::Url::parse(&url).map_err(|_| {
+        AppError::invalid(
+            "webhook_url",
+            "Give a full URL such as https://hooks.example.com/…",
+        )
+    })?;
+    if parsed
+        .host_str()
+        .is_some_and(super::outbound::forbidden_host)
+    {
+        return Err(AppError::invalid(
+            "webhook_url",
+            "The webhook must not name a link-local or cloud metadata address.",
+        ));
+    }
+    if parsed.scheme() != "https" && !state.concur.policy().permits(&parsed) {
+        return Err(AppError::invalid(
+            "webhook_url",
+            "The webhook must be https (an operator can allow other origins with CONCUR_ALLOWED_HOSTS).",
+        ));
+    }
+    let stored = setting(state, WEBHOOK_SECRET).await?.is_some();
+    if secret.is_empty() && !stored {
+        return Err(AppError::invalid(
+            "webhook_secret",
+            "Give a shared secret (at least 16 characters) the receiver verifies signatures with.",
+        ));
+    }
+    if !secret.is_empty() && secret.chars().count() < MIN_SECRET_CHARS {
+        return Err(AppError::invalid(
+            "webhook_secret",
+            "The secret must be at least 16 characters.",
+        ));
+    }
+    let sealed = state.cipher.seal("settings", WEBHOOK_URL, &url);
+    store::set_setting(&state.pool, WEBHOOK_URL, Some(&sealed))
+        .await
+        .map_err(internal)?;
+    if !secret.is_empty() {
+        let sealed = state.cipher.seal("settings", WEBHOOK_SECRET, &secret);
+        store::set_setting(&state.pool, WEBHOOK_SECRET, Some(&sealed))
+            .await
+            .map_err(internal)?;
+    }
+    Ok(())
+}
+
+/// The webhook URL set on the Settings page. One stored in clear by an earlier version is
+/// sealed in place the first time it is read.
+async fn webhook_url(state: &AppState) -> Result<Option<String>, AppError> {
+    let Some(stored) = setting(state, WEBHOOK_URL).await? else {
+        return Ok(None);
+    };
+    if let Ok(url) = state.cipher.open("settings", WEBHOOK_URL, &stored) {
+        return Ok(Some(url.to_string()));
+    }
+    if url::Url::parse(&stored).is_err() {
+        return Err(internal("the stored webhook URL neither opens nor parses"));
+    }
+    let sealed = state.cipher.seal("settings", WEBHOOK_URL, &stored);
+    store::set_setting(&state.pool, WEBHOOK_URL, Some(&sealed))
+        .await
+        .map_err(internal)?;
+    Ok(Some(stored))
 }
 
 /// The delivery history, newest first; one connection's when given.

@@ -66,3 +66,45 @@ pub async fn by_admin(
     )
     .await;
 }
+
+/// Writes the sign-in attempts refused while slowed down, one row per address and minute with
+/// their count (see [`crate::auth::ssr::LoginLimiter::count_throttled`]).
+pub async fn record_throttled(state: &AppState) {
+    for minute in state.limiter.take_throttled() {
+        let plural = if minute.count == 1 { "" } else { "s" };
+        let detail = format!(
+            "{} sign-in attempt{plural} refused in this minute while sign-in was slowed down",
+            minute.count
+        );
+        let row = AuditRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            at: minute.minute,
+            actor: "not signed in".to_owned(),
+            address: Some(minute.address),
+            kind: "sign_in".to_owned(),
+            connection_id: None,
+            outcome: "throttled".to_owned(),
+            detail,
+        };
+        if let Err(e) = store::insert_audit(&state.pool, &row).await {
+            tracing::error!(error = %e, "could not write the audit log");
+        }
+    }
+}
+
+/// Rows deleted in one statement while applying the retention, so one pass never holds the
+/// database's writer for long.
+const PRUNE_BATCH: i64 = 5_000;
+
+/// Deletes the audit rows older than `retention` seconds; returns how many went.
+pub async fn prune(state: &AppState, retention: i64) -> sqlx::Result<u64> {
+    let before = state.now().saturating_sub(retention);
+    let mut deleted = 0;
+    loop {
+        let batch = store::delete_audit_before(&state.pool, before, PRUNE_BATCH).await?;
+        deleted += batch;
+        if batch < PRUNE_BATCH as u64 {
+            return Ok(deleted);
+        }
+    }
+}

@@ -60,6 +60,12 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
             "User name must be at most 64 characters.",
         ));
     }
+    if username.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            "username",
+            "User name must not contain control characters.",
+        ));
+    }
     let now = state.now();
     let sign_in = |outcome: &'static str| {
         let (state, ip, username) = (state.clone(), ip.clone(), username.clone());
@@ -79,7 +85,7 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
         }
     };
     if let Err(wait) = state.limiter.attempt(&ip, &username, now) {
-        sign_in("throttled").await;
+        state.limiter.count_throttled(&ip, now);
         return Err(AppError::TooManyAttempts(wait));
     }
     let found = store::admin_credentials(&state.pool, &username)

@@ -329,6 +329,9 @@ pub async fn setup_link(state: &AppState) -> Result<Option<String>, AppError> {
 #[derive(Debug)]
 pub struct LoginLimiter {
     failures: Mutex<HashMap<String, Vec<i64>>>,
+    /// Attempts refused while slowed down, per (address, minute): counted here and written
+    /// to the audit log as one row each by the upkeep job, so refusing costs no write.
+    throttled: Mutex<HashMap<(String, i64), u64>>,
     /// Passwords checked at once: about one per core, so 500 parallel sign-ins cannot take
     /// 500 × 19 MiB of memory; the rest are told to retry.
     argon2_slots: Arc<Semaphore>,
@@ -339,6 +342,7 @@ impl Default for LoginLimiter {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
             failures: Mutex::default(),
+            throttled: Mutex::default(),
             argon2_slots: Arc::new(Semaphore::new(cores)),
         }
     }
@@ -346,6 +350,17 @@ impl Default for LoginLimiter {
 
 /// The most keys the limiter remembers; past it, the stalest are forgotten first.
 pub const MAX_TRACKED: usize = 10_000;
+/// Where refused attempts from addresses past [`MAX_TRACKED`] in one minute are counted.
+pub const MANY_ADDRESSES: &str = "many addresses";
+
+/// Refused sign-in attempts from one address in one minute, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottledMinute {
+    pub address: String,
+    /// The minute's first second (Unix time).
+    pub minute: i64,
+    pub count: u64,
+}
 
 /// What one address is counted as: itself, or its /64 for IPv6 (one host owns a whole /64).
 pub fn address_key(ip: &str) -> String {
@@ -363,12 +378,18 @@ pub fn address_key(ip: &str) -> String {
 }
 
 impl LoginLimiter {
-    fn keys(ip: &str, username: &str) -> [String; 2] {
+    fn keys(ip: &str, username: &str) -> Vec<String> {
         let address = address_key(ip);
-        [
+        vec![
             format!("pair:{}|{address}", username.to_lowercase()),
             format!("ip:{address}"),
         ]
+    }
+
+    /// The key of guesses at an account's current password (while changing it), from
+    /// whatever address: a stolen session may not guess it faster than sign-in allows.
+    fn account_keys(admin_id: &str) -> Vec<String> {
+        vec![format!("account:{admin_id}")]
     }
 
     fn delay(list: &[i64], now: i64) -> Option<u64> {
@@ -381,8 +402,21 @@ impl LoginLimiter {
     /// Lets an attempt through and counts it as a failure until [`Self::succeeded`] says
     /// otherwise; or the seconds to wait. Checked and counted under one lock.
     pub fn attempt(&self, ip: &str, username: &str, now: i64) -> Result<(), u64> {
+        self.attempt_keys(Self::keys(ip, username), now)
+    }
+
+    /// [`Self::attempt`] for the current password asked by a password change.
+    pub fn attempt_current_password(&self, admin_id: &str, now: i64) -> Result<(), u64> {
+        self.attempt_keys(Self::account_keys(admin_id), now)
+    }
+
+    /// The current password was right.
+    pub fn current_password_succeeded(&self, admin_id: &str) {
+        self.forget(Self::account_keys(admin_id));
+    }
+
+    fn attempt_keys(&self, keys: Vec<String>, now: i64) -> Result<(), u64> {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let keys = Self::keys(ip, username);
         let mut wait = None;
         for key in &keys {
             if let Some(list) = failures.get_mut(key) {
@@ -423,10 +457,41 @@ impl LoginLimiter {
 
     /// A correct password: this pair and this address start afresh.
     pub fn succeeded(&self, ip: &str, username: &str) {
+        self.forget(Self::keys(ip, username));
+    }
+
+    fn forget(&self, keys: Vec<String>) {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        for key in Self::keys(ip, username) {
+        for key in keys {
             failures.remove(&key);
         }
+    }
+
+    /// Counts an attempt refused while slowed down. Memory is bounded like the failures':
+    /// past [`MAX_TRACKED`] (address, minute) pairs, new addresses share one count.
+    pub fn count_throttled(&self, ip: &str, now: i64) {
+        let mut throttled = self.throttled.lock().unwrap_or_else(|p| p.into_inner());
+        let minute = now - now.rem_euclid(60);
+        let mut key = (address_key(ip), minute);
+        if !throttled.contains_key(&key) && throttled.len() >= MAX_TRACKED {
+            key.0 = MANY_ADDRESSES.to_owned();
+        }
+        *throttled.entry(key).or_default() += 1;
+    }
+
+    /// The refused attempts counted since the last call, oldest minute first.
+    pub fn take_throttled(&self) -> Vec<ThrottledMinute> {
+        let mut throttled = self.throttled.lock().unwrap_or_else(|p| p.into_inner());
+        let mut minutes: Vec<ThrottledMinute> = throttled
+            .drain()
+            .map(|((address, minute), count)| ThrottledMinute {
+                address,
+                minute,
+                count,
+            })
+            .collect();
+        minutes.sort_by(|a, b| (a.minute, &a.address).cmp(&(b.minute, &b.address)));
+        minutes
     }
 
     /// A slot to run argon2 in, held until dropped; `Busy` when every slot is taken.
@@ -469,6 +534,68 @@ mod tests {
         );
         limiter.succeeded("1.2.3.4", "admin");
         assert_eq!(limiter.attempt("1.2.3.4", "admin", 121), Ok(()));
+    }
+
+    #[test]
+    fn refused_attempts_are_counted_per_address_and_minute_in_bounded_memory() {
+        let limiter = LoginLimiter::default();
+        for i in 0..1000 {
+            limiter.count_throttled("192.0.2.1", 6000 + i % 90);
+        }
+        limiter.count_throttled("2001:db8::1", 6001);
+        let counted = limiter.take_throttled();
+        assert_eq!(
+            counted,
+            [
+                ThrottledMinute {
+                    address: "192.0.2.1".into(),
+                    minute: 6000,
+                    count: 670
+                },
+                ThrottledMinute {
+                    address: "2001:db8:0:0::/64".into(),
+                    minute: 6000,
+                    count: 1
+                },
+                ThrottledMinute {
+                    address: "192.0.2.1".into(),
+                    minute: 6060,
+                    count: 330
+                },
+            ]
+        );
+        assert!(limiter.take_throttled().is_empty(), "taken once");
+        for i in 0..(MAX_TRACKED as u32 + 50) {
+            limiter.count_throttled(&std::net::Ipv4Addr::from(i).to_string(), 60);
+        }
+        let counted = limiter.take_throttled();
+        assert_eq!(counted.len(), MAX_TRACKED + 1);
+        let many = counted
+            .iter()
+            .find(|m| m.address == MANY_ADDRESSES)
+            .unwrap();
+        assert_eq!(many.count, 50);
+    }
+
+    #[test]
+    fn guesses_at_the_current_password_slow_down_per_account() {
+        let limiter = LoginLimiter::default();
+        for i in 0..5 {
+            assert_eq!(limiter.attempt_current_password("a1", 100 + i), Ok(()));
+        }
+        assert_eq!(limiter.attempt_current_password("a1", 104), Err(15));
+        assert_eq!(
+            limiter.attempt_current_password("a2", 104),
+            Ok(()),
+            "per account"
+        );
+        assert_eq!(
+            limiter.attempt("1.2.3.4", "admin", 104),
+            Ok(()),
+            "sign-in apart"
+        );
+        limiter.current_password_succeeded("a1");
+        assert_eq!(limiter.attempt_current_password("a1", 105), Ok(()));
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub struct Config {
     pub session_lifetime: i64,
     /// Alert thresholds and channels from the environment.
     pub alerts: AlertConfig,
+    /// Audit rows older than this many seconds are deleted (`CONCUR_AUDIT_RETENTION`).
+    pub audit_retention: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +85,7 @@ pub struct AppState {
     /// Signs the error messages the server puts into redirect URLs (per process).
     pub message_key: Arc<[u8; 32]>,
     pub alerts: AlertConfig,
+    pub audit_retention: i64,
     pub metrics: Arc<super::metrics::Metrics>,
 }
 
@@ -132,6 +135,7 @@ impl AppState {
             data_dir,
             message_key: Arc::new(random_key()),
             alerts: config.alerts.clone(),
+            audit_retention: config.audit_retention,
             metrics: Arc::default(),
             secure_cookies: config.public_url.starts_with("https://"),
             public_url: config.public_url.trim_end_matches('/').to_owned(),

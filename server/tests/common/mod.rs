@@ -22,6 +22,7 @@ pub fn settings(database_url: String, allowed_hosts: String) -> Settings {
             session_idle: 1800,
             session_lifetime: 43_200,
             alerts: AlertConfig::default(),
+            audit_retention: 400 * 86_400,
         },
         site_addr: "127.0.0.1:0".parse().expect("an address"),
         site_root: "target/site".into(),

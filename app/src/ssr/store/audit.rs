@@ -67,3 +67,16 @@ pub async fn audit_page(
     rows.truncate(limit as usize);
     Ok((rows, more))
 }
+
+/// Deletes up to `limit` rows older than `before` (oldest first); returns how many.
+pub async fn delete_audit_before(pool: &Pool, before: i64, limit: i64) -> sqlx::Result<u64> {
+    sqlx::query(
+        "DELETE FROM audit_events WHERE id IN \
+         (SELECT id FROM audit_events WHERE at < $1 ORDER BY at, id LIMIT $2)",
+    )
+    .bind(before)
+    .bind(limit)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected())
+}
