@@ -19,6 +19,7 @@ pub fn Page(#[prop(into)] title: String, signed_in: bool, children: Children) ->
                 <nav>
                     <a href="/">"Connections"</a>
                     <a href="/connections/new">"New connection"</a>
+                    <a href="/handoffs">"Hand-off links"</a>
                     <a href="/settings">"Settings"</a>
                     <a href="/audit">"Audit"</a>
                     <a href="/account">"Account"</a>

@@ -11,6 +11,7 @@ pub mod browser;
 mod components;
 pub mod connections;
 pub mod error;
+pub mod handoffs;
 pub mod model;
 #[cfg(feature = "ssr")]
 pub mod ssr;
@@ -26,6 +27,7 @@ use audit::AuditPage;
 use auth::{LoginPage, SetupPage};
 use components::Page;
 use connections::{ConnectionPage, DashboardPage, NewConnectionPage, ReplacePage};
+use handoffs::HandoffsPage;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -61,6 +63,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                 <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
                 <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
+                <Route path=path!("/handoffs") view=HandoffsPage ssr=SsrMode::Async/>
                 <Route path=path!("/connections/new") view=NewConnectionPage ssr=SsrMode::Async/>
                 <Route path=path!("/connections/:id") view=ConnectionPage ssr=SsrMode::Async/>
                 <Route path=path!("/connections/:id/replace") view=ReplacePage ssr=SsrMode::Async/>

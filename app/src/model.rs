@@ -141,6 +141,8 @@ pub struct Dashboard {
     pub pages: i64,
     /// Set when more connections match a search than can be paged through: that many.
     pub more_than: Option<i64>,
+    /// Hand-off links a customer can still complete.
+    pub handoffs_waiting: i64,
 }
 
 /// A scope the integration needs, and whether Concur granted it.
@@ -328,4 +330,64 @@ mod tests {
         assert_eq!(days_left(10 * DAY - 1, 0), 9);
         assert_eq!(days_left(-1, 0), -1);
     }
+}
+
+/// Where a hand-off link stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    /// Not opened yet.
+    Waiting,
+    /// Opened by the customer, not completed yet.
+    Opened,
+    Completed,
+    Expired,
+    Revoked,
+    /// Locked after too many refused attempts.
+    Locked,
+}
+
+impl LinkState {
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Waiting => "waiting",
+            Self::Opened => "opened",
+            Self::Completed => "completed",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+            Self::Locked => "locked",
+        }
+    }
+
+    /// A customer can still complete it.
+    pub fn usable(self) -> bool {
+        matches!(self, Self::Waiting | Self::Opened)
+    }
+}
+
+/// A hand-off link as the admins' list and the API show it. `url` only while it can be used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffView {
+    pub id: String,
+    pub name: String,
+    pub note: String,
+    /// The scope profile's label.
+    pub profile: String,
+    /// A renewal link (for `connection_id`) rather than a new connection.
+    pub renewal: bool,
+    /// The connection it made (completed) or renews.
+    pub connection_id: Option<String>,
+    pub created_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub state: LinkState,
+    pub url: Option<String>,
+}
+
+/// The Hand-off links page: a page of links, newest first, and how many are waiting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffList {
+    pub links: Vec<HandoffView>,
+    pub page: i64,
+    pub more: bool,
 }

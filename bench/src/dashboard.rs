@@ -58,6 +58,7 @@ pub async fn state(database_url: &str, allowed_hosts: String) -> AppState {
         session_lifetime: 43_200,
         alerts: app::alerts::ssr::AlertConfig::default(),
         audit_retention: 400 * 86_400,
+        org_name: None,
     };
     AppState::build(&config, Arc::new(SystemClock))
         .await
@@ -456,4 +457,42 @@ pub async fn dashboard() {
             "PostgreSQL: skipped (run through scripts/with-postgres.sh, as make bench does)"
         ),
     }
+}
+
+/// The customer's page of a hand-off link beside the dashboard, 16 clients each, on SQLite
+/// with 1 000 connections.
+pub async fn handoff_page() {
+    let dir = std::env::temp_dir().join(format!("concur-bench-handoff-{}", std::process::id()));
+    let database_url = format!("sqlite://{}/console.db", dir.display());
+    let state = state(&database_url, String::new()).await;
+    let cookie = sign_in(&state).await;
+    seed(&state, 0, SIZES[0]).await;
+    let request = app::handoffs::ssr::NewHandoff {
+        name: "Bench customer".into(),
+        profile: "expense-approvals".into(),
+        ..Default::default()
+    };
+    let (_, link) = app::handoffs::ssr::create(&state, &request, "bench")
+        .await
+        .expect("a hand-off link");
+    let token = link.rsplit('/').next().expect("a token").to_owned();
+    state.pool.close().await;
+    let port = free_port();
+    let console = start_console(
+        &database_url,
+        port,
+        &[("CONCUR_CONNECT_RATE_LIMIT", "100000000")],
+    );
+    let url = format!("http://127.0.0.1:{port}/");
+    first_page(&url, &cookie).await;
+    let customer = wrk(&format!("{url}connect/{token}"), "none=1");
+    let dashboard = wrk(&url, &cookie);
+    drop(console);
+    let _ = std::fs::remove_dir_all(&dir);
+    println!(
+        "Hand-off link, SQLite, {} connections, {WRK_CONNECTIONS} clients:",
+        SIZES[0]
+    );
+    show("customer page (GET /connect/<token>)", &customer);
+    show("dashboard", &dashboard);
 }

@@ -1,5 +1,5 @@
 //! `make bench`: figures, never assertions. Everything runs on loopback against the simulator.
-//! `bench [client|simulator|dashboard|sweep|token]…` runs only the sections named.
+//! `bench [client|simulator|dashboard|handoff|sweep|token]…` runs only the sections named.
 
 mod dashboard;
 mod keepalive;
@@ -17,6 +17,9 @@ async fn main() {
     }
     if runs("dashboard") {
         dashboard::dashboard().await;
+    }
+    if runs("handoff") {
+        dashboard::handoff_page().await;
     }
     if runs("sweep") {
         keepalive::sweep().await;

@@ -1,36 +1,7 @@
 import { expect, request, test, type Page } from "@playwright/test";
+import { PASSWORD, SETUP, SHOTS, USER, type Seed, seed, signIn } from "./helpers";
 
 // Journeys an admin takes, in order: the first test uses the one-time setup link.
-const SIM = process.env.SIM_URL!;
-const SETUP = process.env.SETUP_URL!;
-const USER = "admin";
-const PASSWORD = "e2e password that is long";
-const SHOTS = "screenshots";
-
-type Seed = {
-  authorization_url: string;
-  client_id: string;
-  client_secret: string;
-  company_uuid: string;
-  refresh_token: string;
-  request_token: string;
-};
-
-async function seed(): Promise<Seed> {
-  const api = await request.newContext();
-  const response = await api.post(`${SIM}/_sim/seed`, { data: { data_center: "us2" } });
-  expect(response.ok()).toBeTruthy();
-  return response.json();
-}
-
-async function signIn(page: Page) {
-  await page.goto("/login");
-  await page.getByLabel("User name").fill(USER);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByRole("heading", { name: "Connections", exact: true })).toBeVisible();
-}
-
 async function fillRefreshForm(page: Page, name: string, s: Seed, refreshToken = s.refresh_token) {
   await page.goto("/connections/new");
   await page.waitForLoadState("networkidle");

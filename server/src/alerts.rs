@@ -132,6 +132,9 @@ async fn send_email(email: &Email, body: &str) -> Result<(), String> {
         Some("failing") => format!("[Concur Console] {name}: failing"),
         Some("unreachable") => format!("[Concur Console] {name}: Concur unreachable"),
         Some("recovered") => format!("[Concur Console] {name}: recovered"),
+        Some("handoff_completed") => "[Concur Console] hand-off link completed".to_owned(),
+        Some("handoff_locked") => "[Concur Console] hand-off link locked".to_owned(),
+        Some("handoff_expired") => "[Concur Console] hand-off link expired unused".to_owned(),
         _ => "[Concur Console] test alert".to_owned(),
     };
     let text = alert["text"].as_str().unwrap_or_default().to_owned();

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use app::api_keys::ssr::{KeyRefusal, authenticate};
+use app::api_keys::ssr::{HANDOFF_KEY_PREFIX, KeyKind, KeyRefusal, authenticate, kind_of};
 use app::connections::refresh::{TokenRefusal, access_token};
 use app::error::AppError;
 use app::ssr::state::AppState;
@@ -43,7 +43,7 @@ impl KeyLimiter {
     }
 
     /// Takes one request from the key's bucket; `Err(seconds to wait)` when it is empty.
-    fn take(&self, key_id: &str) -> Result<(), u64> {
+    pub fn take(&self, key_id: &str) -> Result<(), u64> {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         let (tokens, last) = buckets
@@ -78,7 +78,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
 }
 
 /// An error answer: `{"error", "message"}` with its status and headers.
-fn refuse(status: StatusCode, error: &str, message: &str) -> Response {
+pub(crate) fn refuse(status: StatusCode, error: &str, message: &str) -> Response {
     let mut response =
         (status, Json(json!({ "error": error, "message": message }))).into_response();
     no_store(response.headers_mut());
@@ -97,11 +97,11 @@ fn with_retry_after(mut response: Response, seconds: i64) -> Response {
     response
 }
 
-fn no_store(headers: &mut HeaderMap) {
+pub(crate) fn no_store(headers: &mut HeaderMap) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, key) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
@@ -136,6 +136,19 @@ async fn answer_token(api: &Api, id: &str, headers: &HeaderMap) -> Response {
     };
     let key = match authenticate(&api.state, presented, id).await {
         Ok(Ok(key)) => key,
+        Ok(Err(KeyRefusal::Unknown))
+            if presented.starts_with(HANDOFF_KEY_PREFIX)
+                && matches!(
+                    kind_of(&api.state, presented).await,
+                    Ok(KeyKind::Handoff(_))
+                ) =>
+        {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "A hand-off key may create and read hand-off links only; use an API key of this connection.",
+            );
+        }
         Ok(Err(KeyRefusal::Unknown)) => {
             return refuse(
                 StatusCode::UNAUTHORIZED,

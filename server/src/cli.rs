@@ -41,6 +41,10 @@ pub enum Command {
     /// Manage the API keys integrations use to get access tokens.
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Hand-off links: a customer's Concur admin connects, or renews, without a secret in any
+    /// e-mail.
+    #[command(subcommand)]
+    Handoff(crate::handoff::HandoffCommand),
     /// List or add connections.
     #[command(subcommand)]
     Connections(ConnectionsCommand),

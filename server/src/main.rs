@@ -49,6 +49,12 @@ async fn main() -> ExitCode {
             })
             .await;
         }
+        Command::Handoff(command) => {
+            return managed(async |state| {
+                server::handoff::command(&state, &command, &mut std::io::stdout()).await
+            })
+            .await;
+        }
         Command::CheckReady { url } => return check_ready(&url).await,
         Command::Audit(args) => {
             return managed(async |state| {

@@ -13,10 +13,18 @@ use crate::validate::{Exit, Secrets, rfc3339};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ApiKeyCommand {
-    /// Create a key for one connection; only the key is printed on stdout (shown once).
+    /// Create a key for one connection (`--connection ID`), or one that may only create and
+    /// read hand-off links (`--handoffs`); only the key is printed on stdout (shown once).
     Create {
+        #[arg(
+            long,
+            required_unless_present = "handoffs",
+            conflicts_with = "handoffs"
+        )]
+        connection: Option<String>,
+        /// A key for `POST /api/v1/handoffs` and `GET /api/v1/handoffs/{id}`, and nothing else.
         #[arg(long)]
-        connection: String,
+        handoffs: bool,
         /// A label saying who uses the key.
         #[arg(long)]
         name: String,
@@ -113,10 +121,20 @@ pub async fn api_key(
     out: &mut impl Write,
 ) -> Result<(), Failed> {
     match command {
-        ApiKeyCommand::Create { connection, name } => {
+        ApiKeyCommand::Create {
+            connection: Some(connection),
+            name,
+            ..
+        } => {
             let made = app::api_keys::ssr::create(state, connection, name).await?;
             let detail = format!("{} ({})", made.view.name, made.view.prefix);
             terminal(state, "api_key_created", Some(connection), &detail).await;
+            writeln!(out, "{}", made.key).map_err(io)
+        }
+        ApiKeyCommand::Create { name, .. } => {
+            let made = app::api_keys::ssr::create_handoff_key(state, name).await?;
+            let detail = format!("hand-off key {} ({})", made.view.name, made.view.prefix);
+            terminal(state, "api_key_created", None, &detail).await;
             writeln!(out, "{}", made.key).map_err(io)
         }
         ApiKeyCommand::List { connection } => {
@@ -148,7 +166,12 @@ pub async fn api_key(
             Ok(())
         }
         ApiKeyCommand::Revoke { key_id } => {
-            app::api_keys::ssr::revoke(state, key_id, None).await?;
+            let handoff_key = store::revoke_handoff_key(&state.pool, key_id, state.now())
+                .await
+                .map_err(|e| Failed(Exit::Refused, e.to_string()))?;
+            if !handoff_key {
+                app::api_keys::ssr::revoke(state, key_id, None).await?;
+            }
             terminal(state, "api_key_revoked", None, &format!("key {key_id}")).await;
             writeln!(out, "Revoked {key_id}.").map_err(io)
         }

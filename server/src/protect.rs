@@ -68,6 +68,11 @@ impl Origins {
             return true;
         }
         match text(header::ORIGIN) {
+            // A page sent with `Referrer-Policy: no-referrer` (a hand-off link's) posts with
+            // `Origin: null`; the browser's own `Sec-Fetch-Site` still tells where it came from.
+            Some("null") => {
+                text(header::HeaderName::from_static("sec-fetch-site")) != Some("same-origin")
+            }
             Some(origin) => !self.origins.iter().any(|o| o == origin),
             None => false,
         }
@@ -176,10 +181,12 @@ pub async fn security_headers(
     // keep theirs: with `no-referrer` a browser sends `Origin: null` on a plain form post, which
     // the Origin check must refuse, and a failed form without JavaScript finds its way back
     // through the Referer.
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
+    if !headers.contains_key(header::REFERRER_POLICY) {
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        );
+    }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if !asset && !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -373,6 +380,17 @@ mod tests {
         assert!(!o.cross_site(&headers(&[("origin", "http://127.0.0.1:3000")])));
         assert!(o.cross_site(&headers(&[("origin", "https://evil.example")])));
         assert!(o.cross_site(&headers(&[("origin", "null")])));
+        assert!(
+            !o.cross_site(&headers(&[
+                ("origin", "null"),
+                ("sec-fetch-site", "same-origin")
+            ])),
+            "a no-referrer page's own form"
+        );
+        assert!(o.cross_site(&headers(&[
+            ("origin", "null"),
+            ("sec-fetch-site", "same-site")
+        ])));
         assert!(
             o.cross_site(&headers(&[("origin", "http://console.example.com")])),
             "the scheme counts"

@@ -19,7 +19,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 
 use app::alerts::ssr::{AlertConfig, Email, Webhook, parse_thresholds};
 
-use crate::{alerts, api, keepalive, ops, protect, upkeep};
+use crate::{alerts, api, connect, handoff, keepalive, ops, protect, upkeep};
 
 const DEFAULT_DATABASE_URL: &str = "sqlite://data/concur-console.db";
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
@@ -41,6 +41,8 @@ pub struct Settings {
     pub api_rate_per_minute: u32,
     /// The bearer token `/metrics` asks for (`CONCUR_METRICS_TOKEN`), if any.
     pub metrics_token: Option<String>,
+    /// Requests per address and minute to the customer's hand-off pages.
+    pub connect_rate_per_minute: u32,
 }
 
 impl Settings {
@@ -81,11 +83,20 @@ impl Settings {
                 session_lifetime: duration("CONCUR_SESSION_LIFETIME", DEFAULT_SESSION_LIFETIME)?,
                 alerts: alert_config(&var)?,
                 audit_retention: duration("CONCUR_AUDIT_RETENTION", DEFAULT_AUDIT_RETENTION)?,
+                org_name: var("CONCUR_ORG_NAME").map(|n| n.trim().chars().take(100).collect()),
             },
             site_addr,
             site_root: var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
             keepalive: true,
             metrics_token: var("CONCUR_METRICS_TOKEN"),
+            connect_rate_per_minute: match var("CONCUR_CONNECT_RATE_LIMIT") {
+                None => connect::DEFAULT_RATE_PER_MINUTE,
+                Some(raw) => raw.trim().parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                    format!(
+                        "CONCUR_CONNECT_RATE_LIMIT {raw:?} is not a number of requests per minute"
+                    )
+                })?,
+            },
             api_rate_per_minute: match var("CONCUR_API_RATE_LIMIT") {
                 None => api::DEFAULT_RATE_PER_MINUTE,
                 Some(raw) => raw.trim().parse().ok().filter(|&n| n > 0).ok_or_else(|| {
@@ -221,6 +232,11 @@ impl Application {
                 state.clone(),
                 Arc::new(api::KeyLimiter::new(settings.api_rate_per_minute)),
             ))
+            .merge(handoff::router(state.clone()))
+            .merge(connect::router(
+                state.clone(),
+                Arc::new(api::KeyLimiter::new(settings.connect_rate_per_minute)),
+            ))
             .leptos_routes_with_context(
                 &options,
                 routes,
@@ -291,6 +307,7 @@ fn is_public(path: &str) -> bool {
         || protect::MACHINE_PATHS.contains(&path)
         || path.starts_with("/pkg/")
         || path.starts_with("/api/")
+        || path.starts_with("/connect/")
 }
 
 /// Pages need a signed-in admin (server functions check for themselves).

@@ -1,5 +1,6 @@
 //! The upkeep job of `serve`: writes the counted refusals of throttled sign-ins to the audit
-//! log (one row per address and minute) and applies the audit log's retention.
+//! log (one row per address and minute), applies the audit log's retention, and tells the
+//! admins of hand-off links that expired unused.
 
 use std::time::Duration;
 
@@ -16,6 +17,41 @@ pub async fn run_once(state: &AppState) {
         Ok(deleted) => tracing::info!(deleted, "audit rows past their retention deleted"),
         Err(e) => tracing::warn!(error = %e, "could not apply the audit retention"),
     }
+    if let Err(e) = expired_handoffs(state).await {
+        tracing::warn!(error = %e, "could not look for expired hand-off links");
+    }
+}
+
+/// Each hand-off link that expired unused: one audit entry and one alert, once (the claim is a
+/// conditional write, so two replicas never both tell).
+async fn expired_handoffs(state: &AppState) -> Result<(), app::error::AppError> {
+    let expired = app::ssr::store::claim_expired_handoffs(&state.pool, state.now())
+        .await
+        .map_err(app::ssr::state::internal)?;
+    for link in expired {
+        let detail = format!("{} ({})", link.name, link.id);
+        app::audit::ssr::record(
+            state,
+            app::audit::ssr::Event {
+                actor: app::audit::ssr::Actor::Named("upkeep"),
+                address: None,
+                kind: "handoff_expired",
+                connection_id: link.connection_id.as_deref(),
+                outcome: "expired",
+                detail: &detail,
+            },
+        )
+        .await;
+        app::alerts::ssr::handoff_event(
+            state,
+            app::alerts::ssr::Event::HandoffExpired,
+            &link.id,
+            &link.name,
+            None,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Runs [`run_once`] every few seconds until `stop`, and once more on the way out so no

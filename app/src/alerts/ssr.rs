@@ -99,6 +99,9 @@ pub enum Event {
     Unreachable,
     Recovered,
     Test,
+    HandoffCompleted,
+    HandoffLocked,
+    HandoffExpired,
 }
 
 impl Event {
@@ -109,6 +112,9 @@ impl Event {
             Event::Unreachable => "unreachable",
             Event::Recovered => "recovered",
             Event::Test => "test",
+            Event::HandoffCompleted => "handoff_completed",
+            Event::HandoffLocked => "handoff_locked",
+            Event::HandoffExpired => "handoff_expired",
         }
     }
 }
@@ -153,7 +159,9 @@ fn payload(
             row.name
         ),
         Event::Recovered => format!("“{}” works again.", row.name),
-        Event::Test => TEST_MESSAGE.to_owned(),
+        Event::Test | Event::HandoffCompleted | Event::HandoffLocked | Event::HandoffExpired => {
+            TEST_MESSAGE.to_owned()
+        }
     };
     let todo = match event {
         Event::Expiring => format!("To renew (Client ID {}): {renew}.", row.client_id),
@@ -342,6 +350,66 @@ pub async fn evaluate(state: &AppState, config: &AlertConfig) -> Result<usize, A
         fired += usize::from(fire(state, config, &row, event, &mark, now).await?);
     }
     Ok(fired)
+}
+
+/// Tells the admins what became of a hand-off link (completed, locked, or expired unused) on
+/// every channel in effect. `connection_id` is the connection a completed link made or renewed.
+pub async fn handoff_event(
+    state: &AppState,
+    event: Event,
+    link_id: &str,
+    link_name: &str,
+    connection_id: Option<&str>,
+) -> Result<(), AppError> {
+    let config = effective(state).await?;
+    let channels = config.channels();
+    if channels.is_empty() {
+        return Ok(());
+    }
+    let now = state.now();
+    let page = format!("{}/handoffs", state.public_url);
+    let (message, link) = match (event, connection_id) {
+        (Event::HandoffCompleted, Some(id)) => (
+            format!(
+                "The customer completed the hand-off link “{link_name}”: the connection is stored and kept alive."
+            ),
+            format!("{}/connections/{id}", state.public_url),
+        ),
+        (Event::HandoffLocked, _) => (
+            format!(
+                "The hand-off link “{link_name}” was locked after too many refused attempts; make a new one if the customer still needs it."
+            ),
+            page,
+        ),
+        _ => (
+            format!("The hand-off link “{link_name}” expired without being used."),
+            page,
+        ),
+    };
+    let event_id = uuid::Uuid::now_v7().to_string();
+    let body = json!({
+        "event_id": event_id,
+        "event": event.key(),
+        "handoff": { "id": link_id, "name": link_name },
+        "connection": connection_id.map(|id| json!({ "id": id })),
+        "message": message,
+        "link": link,
+        "text": format!("{message} {link}"),
+    })
+    .to_string();
+    let mut tx = store::begin(&state.pool).await.map_err(internal)?;
+    queue(
+        &mut tx,
+        &channels,
+        connection_id,
+        event,
+        &event_id,
+        &body,
+        now,
+    )
+    .await?;
+    tx.commit().await.map_err(internal)?;
+    Ok(())
 }
 
 /// A test alert on every configured channel (the Settings page's "Send test").

@@ -149,3 +149,72 @@ pub async fn authenticate(
         .map_err(internal)?;
     Ok(Ok(row))
 }
+
+/// Every hand-off key starts with this: a key that may create and read hand-off links and
+/// nothing else (no connection's token).
+pub const HANDOFF_KEY_PREFIX: &str = "cch_";
+
+/// Makes a hand-off key; the key itself is returned once and never stored.
+pub async fn create_handoff_key(state: &AppState, label: &str) -> Result<NewKey, AppError> {
+    let name = parse_label(label)?;
+    let (random, _) = new_token();
+    let key = format!("{HANDOFF_KEY_PREFIX}{random}");
+    let row = store::HandoffKeyRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        name,
+        prefix: format!("{HANDOFF_KEY_PREFIX}{}…", &random[..SHOWN_CHARS]),
+        created_at: state.now(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    store::insert_handoff_key(&state.pool, &row, &token_hash(&key))
+        .await
+        .map_err(internal)?;
+    tracing::info!(key_id = %row.id, "hand-off API key created");
+    Ok(NewKey {
+        key,
+        view: ApiKeyView {
+            id: row.id,
+            name: row.name,
+            prefix: row.prefix,
+            created_at: row.created_at,
+            last_used_at: None,
+            revoked_at: None,
+        },
+    })
+}
+
+/// What a presented key is, for the routes that take more than one kind.
+#[derive(Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    /// A live hand-off key, with its label.
+    Handoff(String),
+    /// A live key of some connection.
+    Connection,
+    /// Unknown or revoked.
+    Unknown,
+}
+
+/// Which kind of live key `presented` is (its use is recorded when it is a hand-off key).
+pub async fn kind_of(state: &AppState, presented: &str) -> Result<KeyKind, AppError> {
+    if presented.len() > 200 {
+        return Ok(KeyKind::Unknown);
+    }
+    let hash = token_hash(presented);
+    if presented.starts_with(HANDOFF_KEY_PREFIX) {
+        let key = store::use_handoff_key(&state.pool, &hash, state.now())
+            .await
+            .map_err(internal)?;
+        return Ok(key.map_or(KeyKind::Unknown, |k| KeyKind::Handoff(k.name)));
+    }
+    let live = presented.starts_with(KEY_PREFIX)
+        && store::api_key_by_hash(&state.pool, &hash)
+            .await
+            .map_err(internal)?
+            .is_some_and(|k| k.revoked_at.is_none());
+    Ok(if live {
+        KeyKind::Connection
+    } else {
+        KeyKind::Unknown
+    })
+}

@@ -28,7 +28,7 @@ pub fn DashboardPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(d) if d.total == 0 => empty_state().into_any(),
+                        Ok(d) if d.total == 0 => empty_state(d.handoffs_waiting).into_any(),
                         Ok(d) => view! { <Overview dashboard=d search=search()/> }.into_any(),
                         Err(e) => view! { <FormAlert error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
                     }
@@ -38,13 +38,28 @@ pub fn DashboardPage() -> impl IntoView {
     }
 }
 
-fn empty_state() -> impl IntoView {
+/// A line about the hand-off links customers have not completed yet, if any.
+fn waiting_links(waiting: i64) -> impl IntoView {
+    (waiting > 0).then(|| {
+        let plural = if waiting == 1 { " is" } else { "s are" };
+        view! {
+            <p class="narrowed" role="status">
+                <a href="/handoffs">{format!("{waiting} hand-off link{plural} waiting for a customer.")}</a>
+            </p>
+        }
+    })
+}
+
+fn empty_state(waiting: i64) -> impl IntoView {
     view! {
+        {waiting_links(waiting)}
         <div class="card empty">
             <h2>"No connections yet"</h2>
             <p>"A connection is one set of SAP Concur credentials that an integration (an expense bot, a mileage tracker, an approvals assistant) uses. Add one by pasting the Client ID, Client Secret, Refresh Token and Authorization URL the integration's vendor asked you for — or a Company UUID with a Company Request Token."</p>
             <p>"Concur Console checks them with Concur, stores them encrypted, and warns here long before the refresh token expires."</p>
             <a class="button primary" href="/connections/new">"Add the first connection"</a>
+            " "
+            <a class="button" href="/handoffs">"Send a hand-off link to a customer"</a>
         </div>
     }
 }
@@ -95,6 +110,7 @@ fn Overview(dashboard: Dashboard, search: String) -> impl IntoView {
     };
     view! {
         <ul class="counts" aria-label="Connections per status">{counts}</ul>
+        {waiting_links(dashboard.handoffs_waiting)}
         <Timeline bars=dashboard.timeline now=now selected=narrowed/>
         {narrowed.map(|w| view! {
             <p class="narrowed" role="status">

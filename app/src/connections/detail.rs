@@ -11,7 +11,8 @@ use crate::components::{
     shown_error, time_or_never,
 };
 use crate::error::AppError;
-use crate::model::{ConnectionDetail, format_time};
+use crate::handoffs::CreateHandoff;
+use crate::model::{ConnectionDetail, Status, format_time};
 
 #[component]
 pub fn ConnectionPage() -> impl IntoView {
@@ -38,7 +39,12 @@ pub fn ConnectionPage() -> impl IntoView {
                             let id = c.summary.id.clone();
                             let (rename_id, delete_id) = (id.clone(), id.clone());
                             let name = c.summary.name.clone();
+                            let urgent = matches!(
+                                c.summary.status,
+                                Status::Failing | Status::Critical | Status::Expired
+                            );
                             view! {
+                            {urgent.then(|| view! { <RenewalLink id=id.clone() urgent=true/> })}
                             <Overview detail=c.clone()/>
                             <FormAlert error=errors/>
                             <section class="actions card">
@@ -59,6 +65,7 @@ pub fn ConnectionPage() -> impl IntoView {
                                     <FieldError error=errors field="confirm"/>
                                 </ActionForm>
                             </section>
+                            {(!urgent).then(|| view! { <RenewalLink id=id.clone() urgent=false/> })}
                             <ApiKeys connection_id=c.summary.id.clone()/>
                             <section class="card">
                                 <h2>"Alerts sent"</h2>
@@ -73,6 +80,33 @@ pub fn ConnectionPage() -> impl IntoView {
                 })}}
             </Suspense>
         </Page>
+    }
+}
+
+/// A renewal link: the customer's Concur admin enters a new Company Request Token on a page of
+/// their own, and the connection's refresh token is replaced. Shown first when the connection
+/// needs it.
+#[component]
+fn RenewalLink(id: String, urgent: bool) -> impl IntoView {
+    let create = ServerAction::<CreateHandoff>::new();
+    let error = Signal::derive(move || create.value().get().and_then(Result::err));
+    view! {
+        <section class=if urgent { "card renewal urgent" } else { "card renewal" }>
+            <h2>"Renewal link"</h2>
+            <p>{if urgent {
+                "This connection needs a new refresh token. Send the customer's Concur admin a renewal link: they enter a new Company Request Token on a page of their own, and the connection is renewed at once."
+            } else {
+                "When the refresh token must be renewed, send the customer's Concur admin a renewal link: they enter a new Company Request Token, nothing else changes."
+            }}</p>
+            <ActionForm action=create>
+                <input type="hidden" name="connection_id" value=id/>
+                <input type="hidden" name="name" value=""/>
+                <input type="hidden" name="profile" value=""/>
+                <input type="hidden" name="valid_days" value="7"/>
+                <button type="submit" class=if urgent { "primary" } else { "" }>"Create renewal link"</button>
+                <FormAlert error=error/>
+            </ActionForm>
+        </section>
     }
 }
 

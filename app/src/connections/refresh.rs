@@ -245,7 +245,7 @@ async fn refresh_held(
         }
     };
     note_status_change(&mut check, was_failing, &row);
-    save(state, &row, false, &check).await?;
+    save(state, &row, false, &check, None).await?;
     if let Some(change) = &check.status_change {
         crate::audit::ssr::record(
             state,

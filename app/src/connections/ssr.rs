@@ -205,11 +205,23 @@ pub(super) fn record(
     }
 }
 
+/// Where credentials came from when a customer entered them through a hand-off link: the link
+/// is spent in the transaction that stores them, so one link stores one connection.
+#[derive(Debug, Clone, Copy)]
+pub struct ThroughLink<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+}
+
+/// The history's `source` for credentials a customer entered through a hand-off link.
+pub const HANDOFF_SOURCE: &str = "hand-off link";
+
 pub(super) async fn save(
     state: &AppState,
     row: &ConnectionRow,
     is_new: bool,
     check: &ValidationRow,
+    link: Option<ThroughLink<'_>>,
 ) -> Result<(), AppError> {
     let mut tx = store::begin(&state.pool).await.map_err(internal)?;
     store::upsert_connection(&mut *tx, row, is_new)
@@ -218,6 +230,13 @@ pub(super) async fn save(
     store::insert_validation(&mut *tx, check)
         .await
         .map_err(internal)?;
+    if let Some(link) = link
+        && !store::spend_handoff(&mut *tx, link.id, &row.id, state.now())
+            .await
+            .map_err(internal)?
+    {
+        return Err(AppError::LinkUsed);
+    }
     tx.commit().await.map_err(internal)?;
     state.overview.changed();
     Ok(())
@@ -241,9 +260,25 @@ async fn ask_concur(state: &AppState, p: &Parsed) -> Result<Checked, AppError> {
 /// Validates and, when Concur grants a token, stores a new connection (failing if scopes are
 /// missing). A refusal at the token endpoint stores nothing.
 pub async fn create(state: &AppState, form: CredentialsForm) -> Result<String, AppError> {
+    create_through(state, form, None).await
+}
+
+/// [`create`], for credentials a customer entered through a hand-off link (which is spent in
+/// the same transaction). Missing scopes are a refusal there: the customer adds them and
+/// connects again, and nothing is stored meanwhile.
+pub async fn create_through(
+    state: &AppState,
+    form: CredentialsForm,
+    link: Option<ThroughLink<'_>>,
+) -> Result<String, AppError> {
     let p = parse_form(state, &form, None)?;
     let started = Instant::now();
     let checked = ask_concur(state, &p).await?;
+    if link.is_some()
+        && let Some(d) = checked.diagnosis()
+    {
+        return Err(refused(d));
+    }
     let now = state.now();
     let id = uuid::Uuid::new_v4().to_string();
     let mut row = ConnectionRow {
@@ -276,11 +311,13 @@ pub async fn create(state: &AppState, form: CredentialsForm) -> Result<String, A
         next_step: None,
     };
     apply(state, &mut row, &checked, now);
+    let source = link.map_or(VALIDATE, |_| HANDOFF_SOURCE);
     save(
         state,
         &row,
         true,
-        &record(&id, now, started, checked.diagnosis().as_ref(), VALIDATE),
+        &record(&id, now, started, checked.diagnosis().as_ref(), source),
+        link,
     )
     .await?;
     tracing::info!(connection = %id, failing = row.failing, "connection stored");
@@ -307,18 +344,50 @@ pub(super) fn client_secret(
 
 /// New credentials for a stored connection; on refusal nothing changes.
 pub async fn replace(state: &AppState, id: &str, form: CredentialsForm) -> Result<(), AppError> {
+    replace_through(state, id, form, None).await
+}
+
+/// [`replace`] through a renewal link (spent in the same transaction); the form's Client ID,
+/// company and data centre are the stored ones, so only the token and perhaps the secret change.
+pub async fn replace_through(
+    state: &AppState,
+    id: &str,
+    form: CredentialsForm,
+    link: Option<ThroughLink<'_>>,
+) -> Result<(), AppError> {
     let held = Held::take(state, id).await?;
-    let result = replace_held(state, id, form).await;
+    let result = replace_held(state, id, form, link).await;
     held.release(state).await;
     result
 }
 
-async fn replace_held(state: &AppState, id: &str, form: CredentialsForm) -> Result<(), AppError> {
+/// The stored Client ID, data centre and company of a connection, for a renewal form.
+pub async fn renewal_form(state: &AppState, id: &str) -> Result<CredentialsForm, AppError> {
+    let row = stored(state, id).await?;
+    let mut form = CredentialsForm::default();
+    form.mode = "request-token".into();
+    form.client_id = row.client_id;
+    form.authorization_url = row.authorization_url;
+    form.company_uuid = row.company_uuid.unwrap_or_default();
+    Ok(form)
+}
+
+async fn replace_held(
+    state: &AppState,
+    id: &str,
+    form: CredentialsForm,
+    link: Option<ThroughLink<'_>>,
+) -> Result<(), AppError> {
     let mut row = stored(state, id).await?;
     let secret = client_secret(state, &row)?;
     let p = parse_form(state, &form, Some((&row, secret)))?;
     let started = Instant::now();
     let checked = ask_concur(state, &p).await?;
+    if link.is_some()
+        && let Some(d) = checked.diagnosis()
+    {
+        return Err(refused(d));
+    }
     let now = state.now();
     row.client_id = p.credentials.client_id.to_string();
     row.authorization_url = p.base.to_string();
@@ -328,9 +397,10 @@ async fn replace_held(state: &AppState, id: &str, form: CredentialsForm) -> Resu
     row.client_secret_mask = p.credentials.client_secret.mask();
     let was_failing = row.failing != 0;
     apply(state, &mut row, &checked, now);
-    let mut check = record(id, now, started, checked.diagnosis().as_ref(), VALIDATE);
+    let source = link.map_or(VALIDATE, |_| HANDOFF_SOURCE);
+    let mut check = record(id, now, started, checked.diagnosis().as_ref(), source);
     refresh::note_status_change(&mut check, was_failing, &row);
-    save(state, &row, false, &check).await
+    save(state, &row, false, &check, link).await
 }
 
 /// Re-checks stored credentials ("Validate now") through the one refresh path.
@@ -432,6 +502,7 @@ pub async fn dashboard(
         page: page.clamp(0, store::MAX_PAGE),
         pages: (matching + PAGE_SIZE - 1) / PAGE_SIZE,
         more_than,
+        handoffs_waiting: crate::handoffs::ssr::waiting(state).await?,
     })
 }
 

@@ -38,7 +38,12 @@ pub enum KeySource {
 }
 
 #[derive(Clone)]
-pub struct Cipher(Aes256Gcm);
+pub struct Cipher {
+    aead: Aes256Gcm,
+    /// The key link tokens are derived with (see [`Cipher::link_token`]), itself derived from
+    /// the console key so that every replica derives the same tokens.
+    links: Zeroizing<[u8; 32]>,
+}
 
 impl std::fmt::Debug for Cipher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -54,7 +59,30 @@ impl Cipher {
         if bytes.len() != 32 {
             return Err(CryptoError::BadKey);
         }
-        Ok(Self(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes))))
+        use sha2::Digest;
+        let mut links = Zeroizing::new([0u8; 32]);
+        links.copy_from_slice(&sha2::Sha256::digest(
+            [b"concur-console link tokens/".as_slice(), &bytes].concat(),
+        ));
+        Ok(Self {
+            aead: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes)),
+            links,
+        })
+    }
+
+    /// The secret token of a link (a hand-off link, say) with this `purpose` and random `id`:
+    /// HMAC-SHA256 under a key derived from the console key, 256 bits, base64url. The database
+    /// keeps only its hash; the console can show the link again (Copy link) by deriving it, and
+    /// nobody without the console key can.
+    pub fn link_token(&self, purpose: &str, id: &str) -> String {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(self.links.as_slice())
+            .expect("any key length");
+        mac.update(purpose.as_bytes());
+        mac.update(b"/");
+        mac.update(id.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 
     /// The key from `CONCUR_CONSOLE_KEY`, else from (or generated into) `data_dir/console.key`.
@@ -98,7 +126,7 @@ impl Cipher {
             aad: aad.as_bytes(),
         };
         let ciphertext = self
-            .0
+            .aead
             .encrypt(&nonce, payload)
             .expect("AES-GCM encryption of a short secret cannot fail");
         let mut blob = nonce.to_vec();
@@ -130,7 +158,7 @@ impl Cipher {
             aad: aad.as_bytes(),
         };
         let plaintext = self
-            .0
+            .aead
             .decrypt(Nonce::from_slice(nonce), payload)
             .map_err(|_| CryptoError::Undecryptable)?;
         String::from_utf8(plaintext)
@@ -149,6 +177,25 @@ mod tests {
     fn cipher() -> Cipher {
         Cipher::from_base64(&STANDARD.encode([7u8; 32])).unwrap()
     }
+
+    #[test]
+    fn link_tokens_are_256_bits_fixed_per_link_and_key() {
+        let c = cipher();
+        let token = c.link_token("handoff", "id-1");
+        assert_eq!(URL_SAFE_NO_PAD_LEN, token.len());
+        assert_eq!(
+            token,
+            cipher().link_token("handoff", "id-1"),
+            "every replica agrees"
+        );
+        assert_ne!(token, c.link_token("handoff", "id-2"));
+        assert_ne!(token, c.link_token("invite", "id-1"));
+        let other = Cipher::from_base64(&STANDARD.encode([8u8; 32])).unwrap();
+        assert_ne!(token, other.link_token("handoff", "id-1"));
+    }
+
+    /// 32 bytes in base64url without padding.
+    const URL_SAFE_NO_PAD_LEN: usize = 43;
 
     #[test]
     fn a_sealed_secret_opens_only_for_its_own_row_and_field() {

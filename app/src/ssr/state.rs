@@ -39,6 +39,8 @@ pub struct Config {
     pub alerts: AlertConfig,
     /// Audit rows older than this many seconds are deleted (`CONCUR_AUDIT_RETENTION`).
     pub audit_retention: i64,
+    /// Who the customer's page of a hand-off link says is asking (`CONCUR_ORG_NAME`).
+    pub org_name: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +88,7 @@ pub struct AppState {
     pub message_key: Arc<[u8; 32]>,
     pub alerts: AlertConfig,
     pub audit_retention: i64,
+    pub org_name: Option<String>,
     pub metrics: Arc<super::metrics::Metrics>,
 }
 
@@ -136,6 +139,7 @@ impl AppState {
             message_key: Arc::new(random_key()),
             alerts: config.alerts.clone(),
             audit_retention: config.audit_retention,
+            org_name: config.org_name.clone(),
             metrics: Arc::default(),
             secure_cookies: config.public_url.starts_with("https://"),
             public_url: config.public_url.trim_end_matches('/').to_owned(),

@@ -23,12 +23,14 @@ pub fn settings(database_url: String, allowed_hosts: String) -> Settings {
             session_lifetime: 43_200,
             alerts: AlertConfig::default(),
             audit_retention: 400 * 86_400,
+            org_name: None,
         },
         site_addr: "127.0.0.1:0".parse().expect("an address"),
         site_root: "target/site".into(),
         keepalive: false,
         api_rate_per_minute: 1200,
         metrics_token: None,
+        connect_rate_per_minute: 600,
     }
 }
 

@@ -16,6 +16,7 @@ mod accounts;
 mod alerts;
 mod api_keys;
 mod audit;
+mod handoffs;
 mod leases;
 
 pub use accounts::*;
@@ -24,6 +25,7 @@ pub use api_keys::{
     ApiKeyRow, api_key_by_hash, api_keys, insert_api_key, revoke_api_key, touch_api_key,
 };
 pub use audit::*;
+pub use handoffs::*;
 pub use leases::{release_lease, try_lease};
 
 pub type Pool = AnyPool;

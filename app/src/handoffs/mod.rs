@@ -1,0 +1,219 @@
+//! Hand-off links: an admin sends a link, and the customer's Concur admin connects (or renews)
+//! on a page made for them, so no secret travels by e-mail. This is the admins' side: make,
+//! list, copy and revoke links. The customer's page is [`customer`].
+
+#[cfg(feature = "ssr")]
+pub mod customer;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use crate::components::{FieldError, FormAlert, Page};
+use crate::error::AppError;
+use crate::model::{HandoffList, HandoffView, format_time};
+
+/// Records what an admin did to a link in the audit log.
+#[cfg(feature = "ssr")]
+async fn audited(state: &crate::ssr::state::AppState, admin: &str, kind: &str, link: &HandoffView) {
+    let detail = format!("{} ({})", link.name, link.id);
+    crate::audit::ssr::by_admin(
+        state,
+        admin,
+        kind,
+        link.connection_id.as_deref(),
+        "ok",
+        &detail,
+    )
+    .await;
+}
+
+#[server(prefix = "/api", endpoint = "create_handoff")]
+pub async fn create_handoff(
+    name: String,
+    profile: String,
+    #[server(default)] custom_scopes: String,
+    valid_days: String,
+    #[server(default)] note: String,
+    #[server(default)] connection_id: Option<String>,
+) -> Result<String, AppError> {
+    let admin = crate::auth::ssr::require_admin().await?;
+    let state = crate::ssr::state::state()?;
+    let valid_days = match valid_days.trim() {
+        "" => None,
+        days => Some(days.parse().map_err(|_| {
+            AppError::invalid("valid_days", "Give a whole number of days from 1 to 30.")
+        })?),
+    };
+    let request = ssr::NewHandoff {
+        name,
+        profile,
+        custom_scopes,
+        valid_days,
+        note,
+        connection_id: connection_id.filter(|c| !c.is_empty()),
+    };
+    let actor = crate::ssr::store::admin_name(&state.pool, &admin)
+        .await
+        .map_err(crate::ssr::state::internal)?
+        .unwrap_or_else(|| format!("admin {admin}"));
+    let (link, _) = ssr::create(&state, &request, &actor).await?;
+    audited(&state, &admin, "handoff_created", &link).await;
+    leptos_axum::redirect(&format!("/handoffs?created={}", link.id));
+    Ok(link.id)
+}
+
+#[server(prefix = "/api", endpoint = "load_handoffs")]
+pub async fn load_handoffs(page: i64) -> Result<HandoffList, AppError> {
+    crate::auth::ssr::require_admin().await?;
+    let state = crate::ssr::state::state()?;
+    let (links, more) = ssr::list(&state, page).await?;
+    Ok(HandoffList { links, page, more })
+}
+
+#[server(prefix = "/api", endpoint = "revoke_handoff")]
+pub async fn revoke_handoff(id: String) -> Result<(), AppError> {
+    let admin = crate::auth::ssr::require_admin().await?;
+    let state = crate::ssr::state::state()?;
+    let link = ssr::revoke(&state, &id).await?;
+    audited(&state, &admin, "handoff_revoked", &link).await;
+    leptos_axum::redirect("/handoffs?revoked");
+    Ok(())
+}
+
+/// The *Hand-off links* page: make a link, and every link with its state, Copy link and Revoke.
+#[component]
+pub fn HandoffsPage() -> impl IntoView {
+    let create = ServerAction::<CreateHandoff>::new();
+    let revoke = ServerAction::<RevokeHandoff>::new();
+    let query = use_query_map();
+    let page = move || {
+        query
+            .read()
+            .get("page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0i64)
+    };
+    let created = move || query.read().get("created");
+    let links = Resource::new(
+        move || (page(), create.version().get(), revoke.version().get()),
+        |(page, _, _)| load_handoffs(page),
+    );
+    let create_error = Signal::derive(move || create.value().get().and_then(Result::err));
+    let revoke_error = Signal::derive(move || revoke.value().get().and_then(Result::err));
+    view! {
+        <Page title="Hand-off links" signed_in=true>
+            <p class="lead">
+                "Send a link to the customer's Concur admin: they create the Concur app, paste its values on a page made for them, and the console checks them with Concur at once. No secret travels by e-mail."
+            </p>
+            <Suspense fallback=|| view! { <p>"Loading links…"</p> }>
+                {move || Suspend::new(async move {
+                    let list = links.await;
+                    let fresh = created().and_then(|id| {
+                        list.as_ref().ok()?.links.iter().find(|l| l.id == id).cloned()
+                    });
+                    view! {
+                        {fresh.map(|link| view! { <NewLink link/> })}
+                        {match list {
+                            Ok(list) => view! { <LinkTable list revoke/> }.into_any(),
+                            Err(e) => view! { <FormAlert error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
+                        }}
+                    }
+                })}
+            </Suspense>
+            <FormAlert error=revoke_error/>
+            <ActionForm action=create>
+                <section class="card form">
+                    <h2>"New hand-off link"</h2>
+                    <FormAlert error=create_error/>
+                    <label for="handoff-name">"Name"</label>
+                    <input id="handoff-name" name="name" maxlength="100" required placeholder="e.g. ACME Corp – expense approvals"/>
+                    <FieldError error=create_error field="name"/>
+                    <label for="handoff-profile">"Scope profile"</label>
+                    <select id="handoff-profile" name="profile">
+                        <option value="expense-approvals">"Expense approvals"</option>
+                        <option value="mileage-to-expense">"Mileage to expense"</option>
+                        <option value="custom">"Custom list"</option>
+                    </select>
+                    <label for="handoff-scopes" class="inline">"Custom scope list (only for Custom list)"</label>
+                    <textarea id="handoff-scopes" name="custom_scopes" rows="2" placeholder="expense.report.read identity.user.core.read"></textarea>
+                    <FieldError error=create_error field="profile"/>
+                    <label for="handoff-days">"Valid for (days)"</label>
+                    <input id="handoff-days" name="valid_days" type="number" min="1" max="30" value="7"/>
+                    <FieldError error=create_error field="valid_days"/>
+                    <label for="handoff-note">"Note for the customer (optional)"</label>
+                    <input id="handoff-note" name="note" maxlength="500" placeholder="e.g. For the approvals assistant pilot"/>
+                    <FieldError error=create_error field="note"/>
+                    <button type="submit" class="primary">"Create hand-off link"</button>
+                </section>
+            </ActionForm>
+        </Page>
+    }
+}
+
+/// The link just made, ready to copy.
+#[component]
+fn NewLink(link: HandoffView) -> impl IntoView {
+    view! {
+        <div class="card new-key" role="status">
+            <p>{format!("Send this link to the customer's Concur admin for “{}”. It works until {} and only once.", link.name, format_time(link.expires_at))}</p>
+            <input class="mono" readonly aria-label="New hand-off link" value=link.url/>
+        </div>
+    }
+}
+
+#[component]
+fn LinkTable(list: HandoffList, revoke: ServerAction<RevokeHandoff>) -> impl IntoView {
+    if list.links.is_empty() {
+        return view! { <p class="empty">"No hand-off links yet."</p> }.into_any();
+    }
+    let rows = list
+        .links
+        .into_iter()
+        .map(|link| {
+            let state = link.state;
+            let what = if link.renewal { "Renewal · " } else { "" };
+            let connection = link.connection_id.clone().filter(|_| {
+                state == crate::model::LinkState::Completed || link.renewal
+            });
+            view! {
+                <tr class=format!("handoff {}", state.key())>
+                    <td>{link.name.clone()}<br/><span class="hint">{link.note.clone()}</span></td>
+                    <td>{format!("{what}{}", link.profile)}</td>
+                    <td>{link.created_by.clone()}</td>
+                    <td>{format_time(link.created_at)}<br/>{format!("until {}", format_time(link.expires_at))}</td>
+                    <td>
+                        <span class=format!("badge link-{}", state.key())>{state.key()}</span>
+                        {connection.map(|id| view! { " " <a href=format!("/connections/{id}")>"connection"</a> })}
+                    </td>
+                    <td>
+                        {link.url.clone().map(|url| view! {
+                            <details>
+                                <summary>"Copy link"</summary>
+                                <input class="mono" readonly aria-label=format!("Link for {}", link.name) value=url/>
+                            </details>
+                            <ActionForm action=revoke>
+                                <input type="hidden" name="id" value=link.id.clone()/>
+                                <button type="submit" class="danger">"Revoke"</button>
+                            </ActionForm>
+                        })}
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let page = list.page;
+    view! {
+        <table class="handoffs">
+            <thead><tr><th>"Name"</th><th>"Profile"</th><th>"Created by"</th><th>"Created / expires"</th><th>"State"</th><th></th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+        <p class="pager">
+            {(page > 0).then(|| view! { <a href=format!("/handoffs?page={}", page - 1)>"Newer"</a> })}
+            " "
+            {list.more.then(|| view! { <a href=format!("/handoffs?page={}", page + 1)>"Older"</a> })}
+        </p>
+    }
+    .into_any()
+}

@@ -1,0 +1,281 @@
+//! Hand-off links from a terminal (`concur-console handoff …`) and from the JSON API
+//! (`POST /api/v1/handoffs`, `GET /api/v1/handoffs/{id}`), which takes hand-off keys only.
+
+use std::io::Write;
+
+use app::api_keys::ssr::{KeyKind, kind_of};
+use app::error::AppError;
+use app::handoffs::ssr::{self as handoffs, NewHandoff};
+use app::model::HandoffView;
+use app::ssr::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::api::{bearer, refuse};
+use crate::manage::{Failed, terminal};
+use crate::validate::rfc3339;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum HandoffCommand {
+    /// Make a link for a customer's Concur admin; prints only its URL.
+    Create {
+        /// What the link is for, e.g. the customer's company (a renewal link takes the
+        /// connection's name).
+        #[arg(long, required_unless_present = "connection")]
+        name: Option<String>,
+        /// expense-approvals, mileage-to-expense, or a custom scope list (space-separated).
+        #[arg(long, required_unless_present = "connection")]
+        profile: Option<String>,
+        /// How long the link works: 7d by default, at most 30d.
+        #[arg(long, default_value = "7d")]
+        valid_for: String,
+        /// A note the customer's page shows.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Make a renewal link for this connection instead.
+        #[arg(long)]
+        connection: Option<String>,
+    },
+    /// Every link, newest first, with its state.
+    List,
+    /// Revoke a link at once.
+    Revoke { id: String },
+}
+
+/// A profile as the terminal and the API name it: a known key, or a custom scope list.
+fn profile(raw: &str) -> (String, String) {
+    match raw.trim() {
+        known @ ("expense-approvals" | "mileage-to-expense") => (known.to_owned(), String::new()),
+        custom => ("custom".to_owned(), custom.to_owned()),
+    }
+}
+
+/// `7d` (days only: a link lives whole days).
+fn valid_days(raw: &str) -> Result<i64, Failed> {
+    raw.trim()
+        .strip_suffix('d')
+        .and_then(|d| d.parse().ok())
+        .ok_or_else(|| {
+            Failed(
+                crate::validate::Exit::Usage,
+                format!("--valid-for {raw:?} is not a number of days like 7d (at most 30d)"),
+            )
+        })
+}
+
+pub async fn command(
+    state: &AppState,
+    command: &HandoffCommand,
+    out: &mut impl Write,
+) -> Result<(), Failed> {
+    let io = |e: std::io::Error| Failed(crate::validate::Exit::Refused, e.to_string());
+    match command {
+        HandoffCommand::Create {
+            name,
+            profile: raw_profile,
+            valid_for,
+            note,
+            connection,
+        } => {
+            let (profile, custom_scopes) = profile(raw_profile.as_deref().unwrap_or_default());
+            let request = NewHandoff {
+                name: name.clone().unwrap_or_default(),
+                profile,
+                custom_scopes,
+                valid_days: Some(valid_days(valid_for)?),
+                note: note.clone(),
+                connection_id: connection.clone(),
+            };
+            let (link, url) = handoffs::create(state, &request, "terminal").await?;
+            terminal(
+                state,
+                "handoff_created",
+                link.connection_id.as_deref(),
+                &format!("{} ({})", link.name, link.id),
+            )
+            .await;
+            writeln!(out, "{url}").map_err(io)
+        }
+        HandoffCommand::List => {
+            for link in handoffs::list(state, 0).await?.0 {
+                writeln!(
+                    out,
+                    "{}  {:<9}  {}  {}  until {}",
+                    link.id,
+                    link.state.key(),
+                    link.name,
+                    link.profile,
+                    app::model::format_time(link.expires_at)
+                )
+                .map_err(io)?;
+            }
+            Ok(())
+        }
+        HandoffCommand::Revoke { id } => {
+            let link = handoffs::revoke(state, id).await?;
+            terminal(
+                state,
+                "handoff_revoked",
+                link.connection_id.as_deref(),
+                &format!("{} ({})", link.name, link.id),
+            )
+            .await;
+            writeln!(out, "Revoked {id}.").map_err(io)
+        }
+    }
+}
+
+pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
+    Router::new()
+        .route("/api/v1/handoffs", post(create))
+        .route("/api/v1/handoffs/{id}", get(read))
+        .with_state(state)
+}
+
+/// The label of the hand-off key the request carries, or the refusal to answer with.
+async fn handoff_key(state: &AppState, headers: &HeaderMap) -> Result<String, Response> {
+    let Some(presented) = bearer(headers) else {
+        return Err(refuse(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Send a hand-off API key: Authorization: Bearer <key>.",
+        ));
+    };
+    match kind_of(state, presented).await {
+        Ok(KeyKind::Handoff(label)) => Ok(label),
+        Ok(KeyKind::Connection) => Err(refuse(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "A connection's API key cannot manage hand-off links; create a hand-off key with `concur-console api-key create --handoffs`.",
+        )),
+        Ok(KeyKind::Unknown) => Err(refuse(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "This API key is unknown or has been revoked.",
+        )),
+        Err(_) => Err(refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "The console cannot check keys right now; retry shortly.",
+        )),
+    }
+}
+
+fn body(link: &HandoffView) -> serde_json::Value {
+    json!({
+        "id": link.id,
+        "name": link.name,
+        "profile": link.profile,
+        "renewal": link.renewal,
+        "state": link.state.key(),
+        "connection_id": link.connection_id,
+        "created_at": rfc3339(Some(link.created_at)),
+        "expires_at": rfc3339(Some(link.expires_at)),
+        "url": link.url,
+    })
+}
+
+fn refused(e: &AppError) -> Response {
+    match e {
+        AppError::Invalid { field, message } => {
+            refuse(StatusCode::UNPROCESSABLE_ENTITY, field, message)
+        }
+        AppError::NotFound => refuse(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "No hand-off link or connection has that id.",
+        ),
+        other => {
+            tracing::error!(error = %other, "hand-off API failed");
+            refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Something went wrong on the server. It has been logged; try again.",
+            )
+        }
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct CreateBody {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    profile: String,
+    valid_days: Option<i64>,
+    #[serde(default)]
+    note: String,
+    connection_id: Option<String>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Result<Json<CreateBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let label = match handoff_key(&state, &headers).await {
+        Ok(label) => label,
+        Err(refusal) => return refusal,
+    };
+    let Ok(Json(request)) = request else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "Send JSON: {\"name\", \"profile\", \"valid_days\", \"note\"} (or \"connection_id\" for a renewal link).",
+        );
+    };
+    let (profile, custom_scopes) = profile(&request.profile);
+    let new = NewHandoff {
+        name: request.name,
+        profile,
+        custom_scopes,
+        valid_days: request.valid_days,
+        note: request.note,
+        connection_id: request.connection_id,
+    };
+    match handoffs::create(&state, &new, &format!("API key {label}")).await {
+        Ok((link, url)) => {
+            terminal(
+                &state,
+                "handoff_created",
+                link.connection_id.as_deref(),
+                &format!("{} ({}) through the API", link.name, link.id),
+            )
+            .await;
+            let mut response = (
+                StatusCode::CREATED,
+                Json(json!({
+                    "id": link.id,
+                    "url": url,
+                    "expires_at": rfc3339(Some(link.expires_at)),
+                })),
+            )
+                .into_response();
+            crate::api::no_store(response.headers_mut());
+            response
+        }
+        Err(e) => refused(&e),
+    }
+}
+
+async fn read(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refusal) = handoff_key(&state, &headers).await {
+        return refusal;
+    }
+    match handoffs::get(&state, &id).await {
+        Ok(link) => {
+            let mut response = Json(body(&link)).into_response();
+            crate::api::no_store(response.headers_mut());
+            response
+        }
+        Err(e) => refused(&e),
+    }
+}
