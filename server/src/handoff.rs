@@ -181,8 +181,8 @@ fn body(link: &HandoffView) -> serde_json::Value {
 
 fn refused(e: &AppError) -> Response {
     match e {
-        AppError::Invalid { field, message } => {
-            refuse(StatusCode::UNPROCESSABLE_ENTITY, field, message)
+        AppError::Invalid { message, .. } => {
+            refuse(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
         }
         AppError::NotFound => refuse(
             StatusCode::NOT_FOUND,
@@ -239,11 +239,18 @@ async fn create(
     };
     match handoffs::create(&state, &new, &format!("API key {label}")).await {
         Ok((link, url)) => {
-            terminal(
+            let actor = format!("API key {label}");
+            let detail = format!("{} ({})", link.name, link.id);
+            app::audit::ssr::record(
                 &state,
-                "handoff_created",
-                link.connection_id.as_deref(),
-                &format!("{} ({}) through the API", link.name, link.id),
+                app::audit::ssr::Event {
+                    actor: app::audit::ssr::Actor::Named(&actor),
+                    address: None,
+                    kind: "handoff_created",
+                    connection_id: link.connection_id.as_deref(),
+                    outcome: "ok",
+                    detail: &detail,
+                },
             )
             .await;
             let mut response = (

@@ -24,9 +24,9 @@ pub fn document() -> Value {
     json!({
         "openapi": "3.0.3",
         "info": {
-            "title": "Concur Console token API",
+            "title": "Concur Console API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Integrations get SAP Concur access tokens from Concur Console, which is the only holder of each company's refresh token. Each API key opens one connection."
+            "description": "Integrations get SAP Concur access tokens from Concur Console, which is the only holder of each company's refresh token. Each API key opens one connection; hand-off keys make links through which a customer's Concur admin connects."
         },
         "paths": {
             "/api/v1/connections/{id}/token": {
@@ -48,15 +48,61 @@ pub fn document() -> Value {
                         "401": error_response("No API key, or an unknown or revoked one."),
                         "404": error_response("This API key opens no connection with that id."),
                         "409": error_response("The connection needs a human; the message names the problem and the next step."),
+                        "403": error_response("A hand-off key: it opens no connection's token."),
                         "429": limited,
                         "503": unavailable
+                    }
+                }
+            },
+            "/api/v1/handoffs": {
+                "post": {
+                    "operationId": "createHandoffLink",
+                    "summary": "A hand-off link for a customer's Concur admin",
+                    "description": "The customer opens the URL, follows the Concur steps for the profile and presses Connect; the console stores the connection. With `connection_id`, a renewal link that asks only for a new Company Request Token.",
+                    "security": [{ "handoffKey": [] }],
+                    "requestBody": {
+                        "required": true,
+                        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/NewHandoff" } } }
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "The link, to send to the customer (it works once).",
+                            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/CreatedHandoff" } } }
+                        },
+                        "400": error_response("The body is not the JSON described."),
+                        "401": error_response("No API key, or an unknown or revoked one."),
+                        "403": error_response("A connection's API key: it cannot manage hand-off links."),
+                        "404": error_response("No connection has that `connection_id`."),
+                        "422": error_response("A value breaks a rule; the message says which.")
+                    }
+                }
+            },
+            "/api/v1/handoffs/{id}": {
+                "get": {
+                    "operationId": "getHandoffLink",
+                    "summary": "Where a hand-off link stands",
+                    "security": [{ "handoffKey": [] }],
+                    "parameters": [{
+                        "name": "id", "in": "path", "required": true,
+                        "description": "The link's id, as creating it answered.",
+                        "schema": { "type": "string" }
+                    }],
+                    "responses": {
+                        "200": {
+                            "description": "The link's state; `connection_id` once completed.",
+                            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Handoff" } } }
+                        },
+                        "401": error_response("No API key, or an unknown or revoked one."),
+                        "403": error_response("A connection's API key: it cannot read hand-off links."),
+                        "404": error_response("No hand-off link has that id.")
                     }
                 }
             }
         },
         "components": {
             "securitySchemes": {
-                "apiKey": { "type": "http", "scheme": "bearer", "description": "An API key made on the connection's page or with `concur-console api-key create`." }
+                "apiKey": { "type": "http", "scheme": "bearer", "description": "An API key made on the connection's page or with `concur-console api-key create`." },
+                "handoffKey": { "type": "http", "scheme": "bearer", "description": "A hand-off key (`cch_…`) made with `concur-console api-key create --handoffs`: it creates and reads hand-off links, nothing else." }
             },
             "schemas": {
                 "AccessToken": {
@@ -69,11 +115,45 @@ pub fn document() -> Value {
                         "geolocation": { "type": "string", "format": "uri", "description": "The base URL of the company's data centre: call Concur's APIs there." }
                     }
                 },
+                "NewHandoff": {
+                    "type": "object",
+                    "properties": {
+                        "name": { "type": "string", "maxLength": 100, "description": "What the link is for (not needed for a renewal link)." },
+                        "profile": { "type": "string", "description": "`expense-approvals`, `mileage-to-expense`, or a custom scope list separated by spaces." },
+                        "valid_days": { "type": "integer", "minimum": 1, "maximum": 30, "default": 7 },
+                        "note": { "type": "string", "maxLength": 500, "description": "Shown to the customer." },
+                        "connection_id": { "type": "string", "description": "Make a renewal link for this connection." }
+                    }
+                },
+                "CreatedHandoff": {
+                    "type": "object",
+                    "required": ["id", "url", "expires_at"],
+                    "properties": {
+                        "id": { "type": "string" },
+                        "url": { "type": "string", "format": "uri" },
+                        "expires_at": { "type": "string", "format": "date-time" }
+                    }
+                },
+                "Handoff": {
+                    "type": "object",
+                    "required": ["id", "name", "profile", "renewal", "state", "created_at", "expires_at"],
+                    "properties": {
+                        "id": { "type": "string" },
+                        "name": { "type": "string" },
+                        "profile": { "type": "string" },
+                        "renewal": { "type": "boolean" },
+                        "state": { "type": "string", "enum": ["waiting", "opened", "completed", "expired", "revoked", "locked"] },
+                        "connection_id": { "type": "string", "nullable": true },
+                        "created_at": { "type": "string", "format": "date-time" },
+                        "expires_at": { "type": "string", "format": "date-time" },
+                        "url": { "type": "string", "format": "uri", "nullable": true, "description": "While the link can still be used." }
+                    }
+                },
                 "Error": {
                     "type": "object",
                     "required": ["error", "message"],
                     "properties": {
-                        "error": { "type": "string", "enum": ["unauthorized", "not_found", "needs_human", "rate_limited", "concur_unavailable", "internal"] },
+                        "error": { "type": "string", "enum": ["unauthorized", "forbidden", "not_found", "needs_human", "rate_limited", "concur_unavailable", "invalid", "bad_request", "unavailable", "internal"] },
                         "message": { "type": "string" }
                     }
                 }

@@ -83,6 +83,11 @@ async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
 }
 
 async fn world() -> World {
+    world_limited(600).await
+}
+
+/// A world whose `/connect/` pages take `per_minute` requests per address.
+async fn world_limited(per_minute: u32) -> World {
     logs();
     let sim = Simulator::spawn().await.unwrap();
     let (origin, hooks) = receiver().await;
@@ -98,6 +103,7 @@ async fn world() -> World {
         }),
         email: None,
     };
+    settings.connect_rate_per_minute = per_minute;
     let clock = ManualClock::at(sim.now());
     let (base, state) = common::serve(settings, Arc::new(clock.clone())).await;
     World {
@@ -528,13 +534,25 @@ async fn the_api_takes_hand_off_keys_only_and_connection_keys_only_get_tokens() 
     assert!(made["url"].as_str().unwrap().contains("/connect/"));
     assert!(made["expires_at"].as_str().unwrap().ends_with('Z'));
 
-    assert_eq!(
-        create(Some(&connection_key), body.clone())
-            .await
-            .unwrap()
-            .status(),
-        403
-    );
+    let forbidden = create(Some(&connection_key), body.clone()).await.unwrap();
+    assert_eq!(forbidden.status(), 403);
+    let forbidden: Value = forbidden.json().await.unwrap();
+    let doc: Value = http
+        .get(format!("{}/api/openapi.json", w.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let documented = doc["components"]["schemas"]["Error"]["properties"]["error"]["enum"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(documented.contains(&forbidden["error"]), "{forbidden}");
+    for status in ["201", "401", "403", "422"] {
+        assert!(doc["paths"]["/api/v1/handoffs"]["post"]["responses"][status].is_object());
+    }
     assert_eq!(create(None, body.clone()).await.unwrap().status(), 401);
     assert_eq!(
         create(Some("cch_unknown"), body.clone())
@@ -544,10 +562,11 @@ async fn the_api_takes_hand_off_keys_only_and_connection_keys_only_get_tokens() 
         401
     );
     let long = serde_json::json!({ "name": "x", "profile": "expense-approvals", "valid_days": 31 });
-    assert_eq!(
-        create(Some(&handoff_key), long).await.unwrap().status(),
-        422
-    );
+    let long = create(Some(&handoff_key), long).await.unwrap();
+    assert_eq!(long.status(), 422);
+    let long: Value = long.json().await.unwrap();
+    assert!(documented.contains(&long["error"]), "{long}");
+    assert!(long["message"].as_str().unwrap().contains("1 to 30 days"));
 
     let read = http
         .get(format!("{}/api/v1/handoffs/{id}", w.base))
@@ -600,4 +619,37 @@ async fn the_terminal_prints_only_the_link() {
     let list = handoffs::list(&w.state, 0).await.unwrap().0;
     assert_eq!(list[0].expires_at - list[0].created_at, 14 * 86_400);
     assert_eq!(list[0].created_by, "terminal");
+}
+
+#[tokio::test]
+async fn the_customer_page_checks_hosts_like_the_console_and_limits_each_address() {
+    let w = world_limited(5).await;
+    let (_, url) = w.link("Hosts").await;
+    let c = w.customer(DEMO_SCOPES);
+    let before = w.sim.token_requests();
+    let private = common::browser()
+        .post(url.replace(&w.state.public_url, &w.base))
+        .form(&[
+            ("client_id", c.client_id.as_str()),
+            ("client_secret", c.client_secret.as_str()),
+            ("company_uuid", c.company.as_str()),
+            ("request_token", "a-request-token-of-some-length"),
+            ("authorization_url", "http://10.0.0.1:8080"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(private.status(), 422);
+    let html = private.text().await.unwrap();
+    assert!(html.contains("not a Concur data centre"), "{html}");
+    assert_eq!(w.sim.token_requests(), before, "nothing was sent to Concur");
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(w.open(&url).await.status().as_u16());
+    }
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 200, 429],
+        "five a minute, the POST counted"
+    );
 }

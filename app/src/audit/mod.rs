@@ -30,6 +30,13 @@ pub const KINDS: &[&str] = &[
     "alert_sent",
     "alert_failed",
     "settings_changed",
+    "handoff_created",
+    "handoff_opened",
+    "handoff_completed",
+    "handoff_refused",
+    "handoff_locked",
+    "handoff_expired",
+    "handoff_revoked",
 ];
 
 /// Events per page.
