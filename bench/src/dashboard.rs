@@ -22,7 +22,7 @@ const DAY: i64 = 86_400;
 pub struct Figures {
     median: Duration,
     p99: Duration,
-    per_second: f64,
+    pub per_second: f64,
 }
 
 pub fn free_port() -> u16 {

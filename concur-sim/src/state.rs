@@ -36,6 +36,9 @@ pub struct Quirks {
     pub rotate_refresh_tokens: bool,
     /// How often a request token can be used (0 means once).
     pub request_token_uses: u32,
+    /// Seconds an access token lives, when not the usual hour (a Concur tenant that issues
+    /// short-lived ones).
+    pub access_lifetime: Option<i64>,
 }
 
 /// A failure to inject into the next token requests.
@@ -446,20 +449,20 @@ impl State {
         origin: &str,
     ) -> Reply {
         let now = self.now();
-        let access =
-            jwt(json!({"sub": company.unwrap_or(&client.id), "exp": now + ACCESS_LIFETIME}));
+        let lifetime = self.quirks.access_lifetime.unwrap_or(ACCESS_LIFETIME);
+        let access = jwt(json!({"sub": company.unwrap_or(&client.id), "exp": now + lifetime}));
         self.access_tokens.insert(
             access.clone(),
             AccessRecord {
                 company: company.map(str::to_owned),
                 client_id: client.id.clone(),
-                expires_at: now + ACCESS_LIFETIME,
+                expires_at: now + lifetime,
                 scopes: client.scopes.clone(),
             },
         );
         let q = &self.quirks;
         let mut body = json!({
-            "expires_in": if q.expires_in_as_string { json!(ACCESS_LIFETIME.to_string()) } else { json!(ACCESS_LIFETIME) },
+            "expires_in": if q.expires_in_as_string { json!(lifetime.to_string()) } else { json!(lifetime) },
             "scope": client.scopes.join(" "),
             "token_type": "Bearer",
             "access_token": access,

@@ -1,5 +1,5 @@
 //! Alerts with an injected clock: each expiry threshold once (across a restart), the most urgent
-//! one for a connection first seen late, re-armed by a renewal, failing and recovered, webhook
+//! one for a connection first seen late, re-armed by a renewal (never by a refresh inside the band), failing and recovered, webhook
 //! deliveries checked by a receiver that verifies the HMAC, retries, and e-mail to an SMTP sink.
 
 mod common;
@@ -196,15 +196,38 @@ async fn a_connection_first_seen_at_two_days_gets_only_the_most_urgent_alert() {
 }
 
 #[tokio::test]
-async fn a_renewed_token_re_arms_the_thresholds() {
+async fn only_a_renewal_re_arms_a_threshold_not_a_refresh_inside_its_band() {
     let f = fixture(None).await;
     let id = f.connection("Renewed").await;
     f.expires_in(&id, 5 * DAY).await;
     f.round().await;
     assert_eq!(f.receiver.events().len(), 1);
-    f.expires_in(&id, 6 * DAY).await;
+    // Keep-alive rounds that move the expiry by seconds, then by hours, inside the 7-day band.
+    for (after, moved) in [(20, 30), (20, 60), (3600, 3 * 3600), (DAY, 5 * 3600)] {
+        f.clock.advance(after);
+        let row = store::connection(&f.state.pool, &id)
+            .await
+            .unwrap()
+            .unwrap();
+        let left = row.refresh_token_expires_at.unwrap() - f.clock.now();
+        f.expires_in(&id, left + moved).await;
+        f.round().await;
+    }
+    assert_eq!(f.receiver.events().len(), 1, "nothing re-armed");
+    // A renewal: six months more. Nothing to say until the new token nears its end.
+    f.expires_in(&id, 180 * DAY).await;
     f.round().await;
-    assert_eq!(f.receiver.events().len(), 2, "a new lifetime warns again");
+    assert_eq!(f.receiver.events().len(), 1);
+    f.clock.advance(175 * DAY);
+    f.round().await;
+    assert_eq!(
+        f.receiver.events(),
+        [
+            ("expiring".to_owned(), Some(5)),
+            ("expiring".to_owned(), Some(5))
+        ],
+        "the new lifetime warns again"
+    );
 }
 
 async fn failing_then_recovered(store: Store) {

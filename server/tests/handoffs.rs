@@ -363,6 +363,10 @@ async fn ten_refusals_lock_the_link_and_the_admins_are_told() {
             .iter()
             .any(|h| h["event"] == "handoff_locked")
     );
+    let kinds = w.audit_kinds().await;
+    let count = |prefix: &str| kinds.iter().filter(|k| k.starts_with(prefix)).count();
+    assert_eq!(count("handoff_refused:"), 10);
+    assert_eq!(count("handoff_locked:"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -416,6 +420,11 @@ async fn links_expire_by_the_clock_can_be_revoked_and_unknown_ones_are_not_found
         .filter(|h| h["event"] == "handoff_expired")
         .count();
     assert_eq!(expired_alerts, 1, "told once, not for the revoked one");
+    let kinds = w.audit_kinds().await;
+    let expired = kinds
+        .iter()
+        .filter(|k| k.starts_with("handoff_expired:Soon gone"));
+    assert_eq!(expired.count(), 1);
 
     let unknown = w
         .open(&format!(
@@ -568,6 +577,14 @@ async fn the_api_takes_hand_off_keys_only_and_connection_keys_only_get_tokens() 
     assert!(documented.contains(&long["error"]), "{long}");
     assert!(long["message"].as_str().unwrap().contains("1 to 30 days"));
 
+    let created = store::audit_page(&w.state.pool, &store::AuditFilter::default(), 0, 100)
+        .await
+        .unwrap()
+        .0
+        .into_iter()
+        .find(|e| e.kind == "handoff_created")
+        .unwrap();
+    assert_eq!(created.actor, "API key onboarding bot");
     let read = http
         .get(format!("{}/api/v1/handoffs/{id}", w.base))
         .bearer_auth(&handoff_key)
@@ -619,6 +636,20 @@ async fn the_terminal_prints_only_the_link() {
     let list = handoffs::list(&w.state, 0).await.unwrap().0;
     assert_eq!(list[0].expires_at - list[0].created_at, 14 * 86_400);
     assert_eq!(list[0].created_by, "terminal");
+    let revoke = server::handoff::HandoffCommand::Revoke {
+        id: list[0].id.clone(),
+    };
+    let mut out = Vec::new();
+    assert!(
+        server::handoff::command(&w.state, &revoke, &mut out)
+            .await
+            .is_ok()
+    );
+    assert_eq!(w.open(url).await.status(), 410);
+    let kinds = w.audit_kinds().await.join("\n");
+    for kind in ["handoff_created:Hooli", "handoff_revoked:Hooli"] {
+        assert!(kinds.contains(kind), "{kind} in\n{kinds}");
+    }
 }
 
 #[tokio::test]

@@ -490,12 +490,15 @@ async fn two_servers_refresh_once(store: Store) {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    sqlx::query("UPDATE connections SET access_token_expires_at = $2 WHERE id = $1")
-        .bind(&id)
-        .bind(system_now + 60)
-        .execute(&f.state.pool)
-        .await
-        .unwrap();
+    // An hour-long token issued 59 minutes ago.
+    sqlx::query(
+        "UPDATE connections SET access_token_expires_at = $2, last_ok_at = $2 - 3600 WHERE id = $1",
+    )
+    .bind(&id)
+    .bind(system_now + 60)
+    .execute(&f.state.pool)
+    .await
+    .unwrap();
     let mut servers = Vec::new();
     for _ in 0..2 {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -735,7 +738,15 @@ async fn connections_and_api_keys_are_managed_from_a_terminal() {
     let key_id = listed.split_whitespace().next().unwrap().to_owned();
     let revoked = f.command(&["api-key", "revoke", &key_id]).output().unwrap();
     assert!(revoked.status.success());
-    assert_eq!(f.token(&id, Some(key)).await.0, 401);
+    // Another process revoked it: the server's one-second memory of verified keys lets go.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while f.token(&id, Some(key)).await.0 != 401 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the revoked key still opens"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let again = f.command(&["api-key", "revoke", &key_id]).output().unwrap();
     assert_eq!(again.status.code(), Some(2));
 }
@@ -909,4 +920,61 @@ async fn two_processes_sweeping_one_database_refresh_each_connection_once_on_sql
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_sweeping_one_database_refresh_each_connection_once_on_postgresql() {
     two_processes_sweep_once(Store::postgres().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_tokens_that_live_a_minute_are_handed_out_and_refreshed_once_near_their_end() {
+    let f = fixture().await;
+    f.sim.set_quirks(Quirks {
+        access_lifetime: Some(60),
+        ..Quirks::default()
+    });
+    let id = f.connection("Short-lived").await;
+    let key = f.key(&id).await;
+    let before = f.sim.token_requests();
+    let (status, _, first) = f.token(&id, Some(&key)).await;
+    assert_eq!(
+        status, 200,
+        "a token fresh from Concur is handed out: {first}"
+    );
+    for _ in 0..5 {
+        let (status, _, again) = f.token(&id, Some(&key)).await;
+        assert_eq!(status, 200);
+        assert_eq!(again["access_token"], first["access_token"], "cached");
+    }
+    assert_eq!(
+        f.sim.token_requests(),
+        before,
+        "the token from Validate serves them all"
+    );
+
+    // 50 of its 60 seconds gone: under a fifth of its lifetime left, so one refresh for all.
+    f.advance(50);
+    let tokens = concurrent_token_calls(std::slice::from_ref(&f.base), &id, &key).await;
+    assert_eq!(f.sim.token_requests() - before, 1, "one refresh for all");
+    assert!(tokens.iter().all(|t| *t == tokens[0]));
+    assert_ne!(tokens[0], first["access_token"].as_str().unwrap());
+}
+
+#[tokio::test]
+async fn a_deleted_connection_and_a_revoked_key_stop_answering_at_once_on_this_replica() {
+    let f = fixture().await;
+    let id = f.connection("Soon deleted").await;
+    let key = f.key(&id).await;
+    let other = f.connection("Kept").await;
+    let other_key = f.key(&other).await;
+    for _ in 0..3 {
+        assert_eq!(f.token(&id, Some(&key)).await.0, 200);
+        assert_eq!(f.token(&other, Some(&other_key)).await.0, 200);
+    }
+    app::connections::ssr::delete(&f.state, &id, "yes")
+        .await
+        .unwrap();
+    let (status, _, _) = f.token(&id, Some(&key)).await;
+    assert!(matches!(status, 401 | 404), "{status}");
+    let keys = app::api_keys::ssr::list(&f.state, &other).await.unwrap();
+    app::api_keys::ssr::revoke(&f.state, &keys[0].id, Some(&other))
+        .await
+        .unwrap();
+    assert_eq!(f.token(&other, Some(&other_key)).await.0, 401);
 }

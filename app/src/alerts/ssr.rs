@@ -260,6 +260,20 @@ pub fn most_urgent(thresholds: &[i64], left: i64) -> Option<i64> {
     thresholds.iter().copied().filter(|&t| left < t).min()
 }
 
+/// The threshold and expiry an expiry alert's mark (`expiry:{threshold}:{expires_at}`) names.
+fn expiry_mark(mark: &str) -> Option<(i64, i64)> {
+    let (threshold, at) = mark.strip_prefix("expiry:")?.split_once(':')?;
+    Some((threshold.parse().ok()?, at.parse().ok()?))
+}
+
+/// Whether the `threshold` alert may fire for a token expiring `at`, given the expiries it
+/// already fired for: only once the expiry moved back above the threshold, which a renewal
+/// does (it moves the expiry by months) and a refresh inside the band does not (it moves it by
+/// seconds or hours). Moved by at least the threshold's width from every earlier firing.
+fn rearmed(threshold: i64, at: i64, mut earlier: impl Iterator<Item = i64>) -> bool {
+    earlier.all(|fired_for| at - fired_for >= threshold * DAY)
+}
+
 /// The expiry and unreachable alerts one connection is due and not yet `marked` with; returns
 /// how many fired. (Firing checks the mark again, in its transaction.)
 async fn check_candidate(
@@ -275,8 +289,14 @@ async fn check_candidate(
         && row.failing == 0
         && let Some(threshold) = most_urgent(&config.thresholds, days_left(at, now).max(0))
     {
-        let mark = format!("expiry:{threshold}:{at}");
-        if due(&mark) {
+        let earlier = marked
+            .iter()
+            .filter(|(id, _)| *id == row.id)
+            .filter_map(|(_, mark)| expiry_mark(mark))
+            .filter(|(t, _)| *t == threshold)
+            .map(|(_, at)| at);
+        if rearmed(threshold, at, earlier) {
+            let mark = format!("expiry:{threshold}:{at}");
             fired += usize::from(fire(state, config, row, Event::Expiring, &mark, now).await?);
         }
     }
@@ -443,6 +463,26 @@ pub async fn send_test(state: &AppState, config: &AlertConfig) -> Result<usize, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_threshold_rearms_only_when_the_expiry_moves_back_above_it() {
+        let at = 100 * DAY;
+        assert!(rearmed(7, at, std::iter::empty()), "never fired");
+        assert!(!rearmed(7, at, [at].into_iter()), "fired for this expiry");
+        assert!(
+            !rearmed(7, at + 30, [at].into_iter()),
+            "a refresh moved it by seconds"
+        );
+        assert!(!rearmed(7, at + 20 * 3600, [at].into_iter()), "or by hours");
+        assert!(rearmed(7, at + 180 * DAY, [at].into_iter()), "a renewal");
+        assert!(!rearmed(
+            7,
+            at + 180 * DAY,
+            [at, at + 180 * DAY - 60].into_iter()
+        ));
+        assert_eq!(expiry_mark("expiry:7:1234"), Some((7, 1234)));
+        assert_eq!(expiry_mark("unreachable:5"), None);
+    }
 
     #[test]
     fn thresholds_read_as_days_most_distant_first() {

@@ -4,8 +4,17 @@
 use crate::auth::ssr::{new_token, token_hash};
 use crate::error::AppError;
 use crate::model::ApiKeyView;
+use crate::ssr::recent::Recent;
 use crate::ssr::state::{AppState, internal};
 use crate::ssr::store::{self, ApiKeyRow};
+
+/// Keys read in the last second, by their hash: a busy integration costs one database read a
+/// second, not one per call. Revoking here forgets the key at once; another replica's
+/// revocation shows within the second.
+pub type KeyCache = Recent<String, ApiKeyRow>;
+
+/// A key's `last used` is written at most this often.
+const TOUCH_EVERY: i64 = 60;
 
 /// Every key starts with this, so a leaked one is recognisable (and findable by secret scanners).
 pub const KEY_PREFIX: &str = "cck_";
@@ -104,6 +113,7 @@ pub async fn revoke(
     let revoked = store::revoke_api_key(&state.pool, key_id, connection_id, state.now())
         .await
         .map_err(internal)?;
+    state.keys.forget(|_, row| row.id == key_id);
     if !revoked {
         return Err(AppError::invalid(
             "key",
@@ -132,11 +142,29 @@ pub async fn authenticate(
     if !presented.starts_with(KEY_PREFIX) || presented.len() > 200 {
         return Ok(Err(KeyRefusal::Unknown));
     }
-    let Some(row) = store::api_key_by_hash(&state.pool, &token_hash(presented))
-        .await
-        .map_err(internal)?
-    else {
-        return Ok(Err(KeyRefusal::Unknown));
+    let hash = token_hash(presented);
+    let row = match state.keys.get(&hash) {
+        Some(row) => row,
+        None => {
+            let Some(row) = store::api_key_by_hash(&state.pool, &hash)
+                .await
+                .map_err(internal)?
+            else {
+                return Ok(Err(KeyRefusal::Unknown));
+            };
+            let now = state.now();
+            if row.revoked_at.is_none() && row.last_used_at.is_none_or(|t| t <= now - TOUCH_EVERY) {
+                // Off the request path: a late or failed write of `last used` costs nothing.
+                let (pool, id) = (state.pool.clone(), row.id.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = store::touch_api_key(&pool, &id, now).await {
+                        tracing::warn!(key_id = %id, error = %e, "could not record an API key's use");
+                    }
+                });
+            }
+            state.keys.put(hash, row.clone());
+            row
+        }
     };
     if row.revoked_at.is_some() {
         return Ok(Err(KeyRefusal::Unknown));
@@ -144,9 +172,6 @@ pub async fn authenticate(
     if row.connection_id != connection_id {
         return Ok(Err(KeyRefusal::OtherConnection));
     }
-    store::touch_api_key(&state.pool, &row.id, state.now())
-        .await
-        .map_err(internal)?;
     Ok(Ok(row))
 }
 

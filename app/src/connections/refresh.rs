@@ -26,14 +26,49 @@ use crate::model::DAY;
 use crate::ssr::state::{AppState, internal};
 use crate::ssr::store::{self, ConnectionRow, ValidationRow};
 
-/// A cached access token is handed out while more than this many seconds remain.
+/// A cached access token is handed out while more than this many seconds remain…
 pub const ACCESS_TOKEN_MARGIN: i64 = 300;
+/// …or, for a token that lives less than five times that, a fifth of its lifetime: a tenant
+/// whose tokens live a minute gets them refreshed with 12 seconds left, not at every call.
+const MARGIN_SHARE: i64 = 5;
+
+/// How close to its expiry the cached access token of `row` is still handed out.
+pub fn access_margin(row: &ConnectionRow) -> i64 {
+    match (row.access_token_expires_at, row.last_ok_at) {
+        (Some(expires), Some(issued)) if expires > issued => {
+            ACCESS_TOKEN_MARGIN.min((expires - issued) / MARGIN_SHARE)
+        }
+        _ => ACCESS_TOKEN_MARGIN,
+    }
+}
 /// The first wait after a transient failure; it doubles with each one in a row.
 const BACKOFF_FIRST: i64 = 5 * 60;
 /// The longest wait after transient failures.
 const BACKOFF_CAP: i64 = 6 * 3600;
 /// How long a waiter sleeps between looks at another holder's lease.
 const LEASE_POLL: Duration = Duration::from_millis(50);
+
+/// An access token handed out in the last second, kept opened so that the next callers skip
+/// the database and the decryption. Wiped from memory when the last copy goes.
+#[derive(Clone)]
+pub struct HotToken {
+    token: Arc<Zeroizing<String>>,
+    expires_at: i64,
+    margin: i64,
+    geolocation: String,
+}
+
+impl std::fmt::Debug for HotToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HotToken")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Access tokens by connection id; a write to a connection here forgets its entry at once, and
+/// another replica's refresh or deletion shows within the second.
+pub type TokenCache = crate::ssr::recent::Recent<String, HotToken>;
 
 /// One holder per connection inside this process.
 #[derive(Debug, Default)]
@@ -198,7 +233,7 @@ async fn refresh_held(
         Need::Due => !is_due(&row, now),
         Need::AccessToken => {
             row.failing != 0
-                || cached_access_token(state, &row, now, ACCESS_TOKEN_MARGIN)?.is_some()
+                || cached_access_token(state, &row, now, access_margin(&row))?.is_some()
         }
     };
     if satisfied {
@@ -346,6 +381,8 @@ pub struct Issued {
     pub access_token: AccessToken,
     pub expires_at: i64,
     pub geolocation: String,
+    /// How close to `expires_at` it may still be handed out again.
+    margin: i64,
 }
 
 /// The token API's path: the cached access token while it has more than five minutes left,
@@ -355,11 +392,42 @@ pub async fn access_token(
     id: &str,
 ) -> Result<Result<Issued, TokenRefusal>, AppError> {
     let now = state.now();
+    if let Some(hot) = state.tokens.get(&id.to_owned())
+        && hot.expires_at > now + hot.margin
+    {
+        return Ok(Ok(Issued {
+            access_token: AccessToken::from_stored(String::clone(&hot.token)),
+            expires_at: hot.expires_at,
+            geolocation: hot.geolocation,
+            margin: hot.margin,
+        }));
+    }
+    let result = read_access_token(state, id, now).await;
+    if let Ok(Ok(issued)) = &result {
+        state.tokens.put(
+            id.to_owned(),
+            HotToken {
+                token: Arc::new(Zeroizing::new(issued.access_token.expose().to_owned())),
+                expires_at: issued.expires_at,
+                margin: issued.margin,
+                geolocation: issued.geolocation.clone(),
+            },
+        );
+    }
+    result
+}
+
+/// [`access_token`] from the database: the stored token, or one refresh.
+async fn read_access_token(
+    state: &AppState,
+    id: &str,
+    now: i64,
+) -> Result<Result<Issued, TokenRefusal>, AppError> {
     let row = stored(state, id).await?;
     if row.failing != 0 {
         return Ok(Err(needs_human(&row)));
     }
-    if let Some((token, expires)) = cached_access_token(state, &row, now, ACCESS_TOKEN_MARGIN)? {
+    if let Some((token, expires)) = cached_access_token(state, &row, now, access_margin(&row))? {
         return Ok(Ok(issued(&row, token, expires)));
     }
     let outcome = refresh(state, id, Need::AccessToken, "token-api").await?;
@@ -369,9 +437,9 @@ pub async fn access_token(
     if row.failing != 0 {
         return Ok(Err(needs_human(row)));
     }
-    let now = state.now();
-    let margin = if transient { 0 } else { ACCESS_TOKEN_MARGIN };
-    match cached_access_token(state, row, now, margin)? {
+    // Fresh from Concur (here or by the holder this call waited for): handed out whatever its
+    // lifetime, as long as it has not expired.
+    match cached_access_token(state, row, state.now(), 0)? {
         Some((token, expires)) => Ok(Ok(issued(row, token, expires))),
         None if transient => Ok(Err(TokenRefusal::Unavailable {
             retry_after: row
@@ -379,7 +447,7 @@ pub async fn access_token(
                 .map_or(60, |at| (at - now).clamp(1, BACKOFF_CAP)),
         })),
         None => Err(internal(format!(
-            "connection {id} was refreshed but holds no usable access token"
+            "connection {id} was refreshed but holds no unexpired access token"
         ))),
     }
 }
@@ -388,6 +456,7 @@ fn issued(row: &ConnectionRow, token: Zeroizing<String>, expires_at: i64) -> Iss
     Issued {
         access_token: AccessToken::from_stored(String::clone(&token)),
         expires_at,
+        margin: access_margin(row),
         geolocation: row
             .geolocation
             .clone()
@@ -410,6 +479,24 @@ fn needs_human(row: &ConnectionRow) -> TokenRefusal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_margin_is_five_minutes_or_a_fifth_of_a_short_lifetime() {
+        let row = |issued: Option<i64>, expires: Option<i64>| ConnectionRow {
+            last_ok_at: issued,
+            access_token_expires_at: expires,
+            ..ConnectionRow::default()
+        };
+        assert_eq!(access_margin(&row(Some(1000), Some(4600))), 300, "an hour");
+        assert_eq!(access_margin(&row(Some(1000), Some(1060))), 12, "a minute");
+        assert_eq!(
+            access_margin(&row(Some(1000), Some(2500))),
+            300,
+            "25 minutes"
+        );
+        assert_eq!(access_margin(&row(None, Some(1060))), 300);
+        assert_eq!(access_margin(&row(Some(1000), None)), 300);
+    }
 
     #[test]
     fn backoff_doubles_from_five_minutes_up_to_six_hours() {

@@ -238,6 +238,7 @@ pub(super) async fn save(
         return Err(AppError::LinkUsed);
     }
     tx.commit().await.map_err(internal)?;
+    state.tokens.forget(|id, _| *id == row.id);
     state.overview.changed();
     Ok(())
 }
@@ -434,6 +435,8 @@ pub async fn delete(state: &AppState, id: &str, confirm: &str) -> Result<(), App
     let deleted = store::delete_connection(&state.pool, id).await;
     held.release(state).await;
     state.locks.forget(id);
+    state.tokens.forget(|cached, _| cached == id);
+    state.keys.forget(|_, key| key.connection_id == id);
     state.overview.changed();
     let deleted = deleted.map_err(internal)?;
     if deleted {

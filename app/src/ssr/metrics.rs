@@ -8,10 +8,19 @@ use std::sync::Mutex;
 pub struct Counter(Mutex<BTreeMap<Vec<String>, u64>>);
 
 impl Counter {
+    /// Counts one; allocates only the first time a set of labels is seen (the token API
+    /// counts every request).
     pub fn add(&self, labels: &[&str]) {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        *map.entry(labels.iter().map(|l| (*l).to_owned()).collect())
-            .or_default() += 1;
+        let seen = map
+            .iter_mut()
+            .find(|(known, _)| known.iter().map(String::as_str).eq(labels.iter().copied()));
+        match seen {
+            Some((_, count)) => *count += 1,
+            None => {
+                map.insert(labels.iter().map(|l| (*l).to_owned()).collect(), 1);
+            }
+        }
     }
 
     pub fn snapshot(&self) -> Vec<(Vec<String>, u64)> {

@@ -2,6 +2,7 @@
 
 pub mod crypto;
 pub mod metrics;
+pub mod recent;
 pub mod state;
 pub mod store;
 

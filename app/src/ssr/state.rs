@@ -8,9 +8,10 @@ use concur::{ClientConfig, Clock, ConcurClient, HostPolicy};
 use super::crypto::{Cipher, CryptoError, KeySource};
 use super::store::{self, Pool, StoreError};
 use crate::alerts::ssr::AlertConfig;
+use crate::api_keys::ssr::KeyCache;
 use crate::auth::ssr::LoginLimiter;
 use crate::connections::overview::OverviewCache;
-use crate::connections::refresh::ConnectionLocks;
+use crate::connections::refresh::{ConnectionLocks, TokenCache};
 use crate::error::AppError;
 
 const KEY_CHECK: &str = "key_check";
@@ -71,6 +72,10 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub limiter: Arc<LoginLimiter>,
     pub locks: Arc<ConnectionLocks>,
+    /// API keys verified in the last second, by hash (the token API's hot path).
+    pub keys: Arc<KeyCache>,
+    /// Access tokens handed out in the last second, by connection (the token API's hot path).
+    pub tokens: Arc<TokenCache>,
     /// The dashboard's counts and timeline, read at most once a second.
     pub overview: Arc<OverviewCache>,
     pub public_url: String,
@@ -128,6 +133,8 @@ impl AppState {
             clock,
             limiter: Arc::default(),
             locks: Arc::default(),
+            keys: Arc::default(),
+            tokens: Arc::default(),
             overview: Arc::default(),
             holder: uuid::Uuid::new_v4().to_string(),
             keepalive_every: config.keepalive_every,

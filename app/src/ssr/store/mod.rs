@@ -239,7 +239,7 @@ pub async fn set_setting(pool: &Pool, name: &str, value: Option<&str>) -> sqlx::
 pub(super) const CONNECTION_COLUMNS: &str = "id, name, client_id, authorization_url, geolocation, company_uuid, scope_profile, required_scopes, granted_scopes, failing, last_problem, refresh_token_expires_at, access_token_expires_at, last_checked_at, last_ok_at, client_secret_sealed, refresh_token_sealed, client_secret_mask, refresh_token_mask, created_at, updated_at, access_token_sealed, next_refresh_at, transient_failures, next_step";
 
 /// A stored connection; the secrets are sealed (see `crypto`).
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone, Default, FromRow)]
 pub struct ConnectionRow {
     pub id: String,
     pub name: String,

@@ -1,0 +1,101 @@
+//! A small map of values read from the database in the last moment, for the token API's hot
+//! path: what another replica changes (a revoked key, a refreshed token, a deleted connection)
+//! shows here once the entry is older than its time to live, and what this process changes is
+//! forgotten at once by the code that changes it.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Entries live this long: a change made by another replica is seen within it.
+pub const TIME_TO_LIVE: Duration = Duration::from_secs(1);
+/// The most entries kept; past it, stale ones go, then all (a burst of new keys costs a few
+/// database reads, never memory).
+pub const MAX_ENTRIES: usize = 10_000;
+
+#[derive(Debug)]
+pub struct Recent<K, V> {
+    entries: Mutex<HashMap<K, (Instant, V)>>,
+    ttl: Duration,
+}
+
+impl<K: Eq + Hash, V: Clone> Default for Recent<K, V> {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::default(),
+            ttl: TIME_TO_LIVE,
+        }
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> Recent<K, V> {
+    /// The value kept for `key`, if it was read less than the time to live ago.
+    pub fn get(&self, key: &K) -> Option<V> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, value)| value.clone())
+    }
+
+    pub fn put(&self, key: K, value: V) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
+            let ttl = self.ttl;
+            entries.retain(|_, (at, _)| at.elapsed() < ttl);
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (Instant::now(), value));
+    }
+
+    /// Forgets what matches `stale` (a revoked key, a changed connection).
+    pub fn forget(&self, stale: impl Fn(&K, &V) -> bool) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|key, (_, value)| !stale(key, value));
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire_are_forgotten_and_stay_bounded() {
+        let expired: Recent<String, u32> = Recent {
+            entries: Mutex::default(),
+            ttl: Duration::ZERO,
+        };
+        expired.put("a".into(), 1);
+        assert_eq!(
+            expired.get(&"a".into()),
+            None,
+            "older than its time to live"
+        );
+        let recent: Recent<String, u32> = Recent::default();
+        recent.put("a".into(), 1);
+        assert_eq!(recent.get(&"a".into()), Some(1));
+        recent.put("b".into(), 2);
+        recent.forget(|_, v| *v == 2);
+        assert_eq!(recent.get(&"b".into()), None);
+        assert_eq!(recent.get(&"a".into()), Some(1), "only what matched");
+        let many = MAX_ENTRIES as u32 * 3;
+        for i in 0..many {
+            recent.put(i.to_string(), i);
+        }
+        assert!(recent.len() <= MAX_ENTRIES);
+        assert_eq!(recent.get(&(many - 1).to_string()), Some(many - 1));
+    }
+}
