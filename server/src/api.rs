@@ -105,7 +105,26 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
 }
 
-fn internal_error(e: &AppError) -> Response {
+/// How long the answer to a failed request waits to learn whether the database is away.
+const READINESS_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+/// What a caller is asked to wait while the database is away.
+const DATABASE_RETRY_AFTER: i64 = 5;
+
+/// A failure on the token path: `503` with `Retry-After` when the database is away (the
+/// integration retries, as it would for Concur), `500` only for what is a bug.
+async fn failed(state: &AppState, e: &AppError) -> Response {
+    let ready = tokio::time::timeout(READINESS_WAIT, app::ssr::store::ready(&state.pool)).await;
+    if !matches!(ready, Ok(Ok(true))) {
+        tracing::warn!("token API: the database is unavailable");
+        return with_retry_after(
+            refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "The console cannot reach its database right now and holds no valid token for this call in memory; retry shortly.",
+            ),
+            DATABASE_RETRY_AFTER,
+        );
+    }
     tracing::error!(error = %e, "token API failed");
     refuse(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -170,7 +189,7 @@ async fn answer_token(api: &Api, id: &str, headers: &HeaderMap) -> Response {
                 "This API key opens no connection with that id.",
             );
         }
-        Err(e) => return internal_error(&e),
+        Err(e) => return failed(&api.state, &e).await,
     };
     if let Err(wait) = api.limiter.take(&key.id) {
         return with_retry_after(
@@ -212,7 +231,7 @@ async fn answer_token(api: &Api, id: &str, headers: &HeaderMap) -> Response {
             "not_found",
             "This API key opens no connection with that id.",
         ),
-        Err(e) => internal_error(&e),
+        Err(e) => failed(&api.state, &e).await,
     }
 }
 

@@ -310,6 +310,21 @@ fn is_public(path: &str) -> bool {
         || path.starts_with("/connect/")
 }
 
+/// The page shown while the database cannot be read: plain, and asking to come back.
+fn database_unavailable() -> Response {
+    let page = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Database unavailable · Concur Console</title>\
+        <link rel=\"stylesheet\" href=\"/pkg/concur-console.css\"></head><body><main><h1>Database unavailable</h1>\
+        <p class=\"lead\">Concur Console cannot reach its database right now. Integrations keep getting the access tokens it holds in memory; \
+        this page works again as soon as the database answers. Reload in a few seconds.</p></main></body></html>";
+    let mut response =
+        (StatusCode::SERVICE_UNAVAILABLE, axum::response::Html(page)).into_response();
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("5"),
+    );
+    response
+}
+
 /// Pages need a signed-in admin (server functions check for themselves).
 async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
@@ -324,7 +339,7 @@ async fn guard(State(state): State<AppState>, mut request: Request, next: Next) 
             next.run(request).await
         }
         Ok(None) => Redirect::to("/login").into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Err(_) => database_unavailable(),
     }
 }
 

@@ -143,13 +143,29 @@ pub async fn authenticate(
         return Ok(Err(KeyRefusal::Unknown));
     }
     let hash = token_hash(presented);
-    let row = match state.keys.get(&hash) {
+    let known = state.keys.get(&hash).or_else(|| {
+        // The database is away: a key verified before it went still opens (a revocation made
+        // meanwhile could not have been written either).
+        state
+            .outage
+            .recent()
+            .then(|| state.keys.get_stale(&hash))
+            .flatten()
+    });
+    let row = match known {
         Some(row) => row,
         None => {
-            let Some(row) = store::api_key_by_hash(&state.pool, &hash)
-                .await
-                .map_err(internal)?
-            else {
+            let found = match store::api_key_by_hash(&state.pool, &hash).await {
+                Ok(found) => found,
+                Err(e) => {
+                    state.outage.note_failure();
+                    match state.keys.get_stale(&hash) {
+                        Some(row) => Some(row),
+                        None => return Err(internal(e)),
+                    }
+                }
+            };
+            let Some(row) = found else {
                 return Ok(Err(KeyRefusal::Unknown));
             };
             let now = state.now();

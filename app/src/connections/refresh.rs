@@ -58,6 +58,17 @@ pub struct HotToken {
     geolocation: String,
 }
 
+impl HotToken {
+    fn issued(self) -> Issued {
+        Issued {
+            access_token: AccessToken::from_stored(String::clone(&self.token)),
+            expires_at: self.expires_at,
+            geolocation: self.geolocation,
+            margin: self.margin,
+        }
+    }
+}
+
 impl std::fmt::Debug for HotToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HotToken")
@@ -395,14 +406,30 @@ pub async fn access_token(
     if let Some(hot) = state.tokens.get(&id.to_owned())
         && hot.expires_at > now + hot.margin
     {
-        return Ok(Ok(Issued {
-            access_token: AccessToken::from_stored(String::clone(&hot.token)),
-            expires_at: hot.expires_at,
-            geolocation: hot.geolocation,
-            margin: hot.margin,
-        }));
+        return Ok(Ok(hot.issued()));
     }
-    let result = read_access_token(state, id, now).await;
+    // The database is away: a token handed out before that and not expired is still good.
+    let stale = || {
+        state
+            .tokens
+            .get_stale(&id.to_owned())
+            .filter(|hot| hot.expires_at > now)
+    };
+    if state.outage.recent()
+        && let Some(hot) = stale()
+    {
+        return Ok(Ok(hot.issued()));
+    }
+    let result = match read_access_token(state, id, now).await {
+        Err(e @ AppError::Internal) => {
+            state.outage.note_failure();
+            match stale() {
+                Some(hot) => return Ok(Ok(hot.issued())),
+                None => Err(e),
+            }
+        }
+        read => read,
+    };
     if let Ok(Ok(issued)) = &result {
         state.tokens.put(
             id.to_owned(),

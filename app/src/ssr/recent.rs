@@ -1,7 +1,8 @@
 //! A small map of values read from the database in the last moment, for the token API's hot
 //! path: what another replica changes (a revoked key, a refreshed token, a deleted connection)
 //! shows here once the entry is older than its time to live, and what this process changes is
-//! forgotten at once by the code that changes it.
+//! forgotten at once by the code that changes it. While the database is away, the last value
+//! read stays available to the code that knows it is still good.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -39,6 +40,13 @@ impl<K: Eq + Hash, V: Clone> Recent<K, V> {
             .map(|(_, value)| value.clone())
     }
 
+    /// The value kept for `key`, however old: what the token API falls back on while the
+    /// database is away (a token that has not expired is still good).
+    pub fn get_stale(&self, key: &K) -> Option<V> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.get(key).map(|(_, value)| value.clone())
+    }
+
     pub fn put(&self, key: K, value: V) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
@@ -68,9 +76,40 @@ impl<K: Eq + Hash, V: Clone> Recent<K, V> {
     }
 }
 
+/// Whether the database failed a moment ago: the hot path then answers from memory at once
+/// instead of making every caller wait for the database again, and tries it again after a
+/// pause.
+#[derive(Debug, Default)]
+pub struct Outage(Mutex<Option<Instant>>);
+
+/// How long after a database failure the hot path does not ask the database again.
+pub const OUTAGE_PAUSE: Duration = Duration::from_secs(2);
+
+impl Outage {
+    pub fn note_failure(&self) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+    }
+
+    /// The database failed less than [`OUTAGE_PAUSE`] ago.
+    pub fn recent(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|at| at.elapsed() < OUTAGE_PAUSE)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_outage_is_remembered_for_a_pause() {
+        let outage = Outage::default();
+        assert!(!outage.recent());
+        outage.note_failure();
+        assert!(outage.recent());
+    }
 
     #[test]
     fn entries_expire_are_forgotten_and_stay_bounded() {

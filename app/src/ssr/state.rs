@@ -76,6 +76,8 @@ pub struct AppState {
     pub keys: Arc<KeyCache>,
     /// Access tokens handed out in the last second, by connection (the token API's hot path).
     pub tokens: Arc<TokenCache>,
+    /// When the hot path last found the database away.
+    pub outage: Arc<super::recent::Outage>,
     /// The dashboard's counts and timeline, read at most once a second.
     pub overview: Arc<OverviewCache>,
     pub public_url: String,
@@ -135,6 +137,7 @@ impl AppState {
             locks: Arc::default(),
             keys: Arc::default(),
             tokens: Arc::default(),
+            outage: Arc::default(),
             overview: Arc::default(),
             holder: uuid::Uuid::new_v4().to_string(),
             keepalive_every: config.keepalive_every,

@@ -30,6 +30,9 @@ pub use leases::{release_lease, try_lease};
 
 pub type Pool = AnyPool;
 
+/// How long a request waits for a database connection.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The rows per dashboard page.
 pub const PAGE_SIZE: i64 = 50;
 /// The highest page number asked for that is honoured; past it the last pages are empty anyway.
@@ -141,6 +144,9 @@ pub async fn connect(url: &str) -> Result<Pool, StoreError> {
     let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
     let pool = AnyPoolOptions::new()
         .max_connections(if sqlite { 4 } else { 16 })
+        // While the database is away a request waits this long for it, then fails (the token
+        // API answers 503 with Retry-After), instead of hanging for sqlx's default 30 seconds.
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if sqlite {
