@@ -144,6 +144,16 @@ impl Simulator {
     }
 
     /// The next `times` token requests meet `fault`.
+    /// Makes `data_center`'s token endpoint answer only after `millis` (0: at once again).
+    pub fn stall(&self, data_center: &str, millis: u64) {
+        let mut state = self.lock();
+        if millis == 0 {
+            state.stalls.remove(data_center);
+        } else {
+            state.stalls.insert(data_center.to_owned(), millis);
+        }
+    }
+
     pub fn inject(&self, fault: Fault, times: usize) {
         self.lock().faults.extend(std::iter::repeat_n(fault, times));
     }

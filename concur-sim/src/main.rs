@@ -12,6 +12,26 @@ struct Args {
     /// First port: data centres us2, eu2 and glz listen on this port and the next two.
     #[arg(long, default_value_t = 9100)]
     port: u16,
+    /// A data centre whose token endpoint answers only after some milliseconds, e.g.
+    /// `--stall eu2=30000` (repeatable; also `POST /_sim/stall {"millis": N}` on its origin).
+    #[arg(long, value_parser = parse_stall)]
+    stall: Vec<(String, u64)>,
+}
+
+fn parse_stall(raw: &str) -> Result<(String, u64), String> {
+    let (dc, millis) = raw
+        .split_once('=')
+        .ok_or_else(|| format!("{raw:?} is not DATA_CENTRE=MILLISECONDS, e.g. eu2=30000"))?;
+    if !concur_sim::DATA_CENTERS.contains(&dc) {
+        return Err(format!(
+            "{dc:?} is not one of {:?}",
+            concur_sim::DATA_CENTERS
+        ));
+    }
+    let millis = millis
+        .parse()
+        .map_err(|_| format!("{millis:?} is not a number of milliseconds"))?;
+    Ok((dc.to_owned(), millis))
 }
 
 #[tokio::main]
@@ -19,6 +39,10 @@ async fn main() -> std::io::Result<()> {
     let args = Args::parse();
     let sim = concur_sim::Simulator::bind(args.bind, args.port).await?;
     let seed = sim.seed_demo();
+    for (dc, millis) in &args.stall {
+        sim.stall(dc, *millis);
+        println!("  data centre {dc} stalls {millis} ms before answering");
+    }
     println!("Concur simulator running.");
     for dc in concur_sim::DATA_CENTERS {
         println!("  data centre {dc:<4} {}", sim.origin(dc));

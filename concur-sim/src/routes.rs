@@ -44,6 +44,7 @@ pub(crate) fn router(data_center: DataCenter) -> Router {
         .route("/_sim/refresh-tokens", post(issue_refresh_token))
         .route("/_sim/clock", post(advance_clock))
         .route("/_sim/faults", post(inject_fault))
+        .route("/_sim/stall", post(stall))
         .route("/_sim/quirks", put(set_quirks))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -175,6 +176,10 @@ async fn token(Extract(dc): Extract<DataCenter>, headers: HeaderMap, body: Bytes
             return fault_response(fault, correlation_id);
         }
     }
+    let stall = lock(&dc).stalls.get(&dc.name).copied();
+    if let Some(millis) = stall {
+        tokio::time::sleep(Duration::from_millis(millis)).await;
+    }
     let reply = lock(&dc).token(&dc.name, &form);
     concur_json(reply.status, reply.body, correlation_id)
 }
@@ -219,6 +224,27 @@ fn fault_response(fault: Fault, correlation_id: String) -> Response {
                 (0..chunks).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
             );
             (StatusCode::OK, Body::from_stream(stream)).into_response()
+        }
+        Fault::MissingFields => concur_json(
+            200,
+            json!({"token_type": "Bearer", "scope": "openid"}),
+            correlation_id,
+        ),
+        Fault::Trickle { millis } => {
+            let body = br#"{"access_token": "trickled", "expires_in": 3600}"#;
+            let stream = futures_util::StreamExt::then(
+                futures_util::stream::iter(body.iter().copied()),
+                move |byte| async move {
+                    tokio::time::sleep(Duration::from_millis(millis)).await;
+                    Ok::<_, std::io::Error>(Bytes::from(vec![byte]))
+                },
+            );
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                Body::from_stream(stream),
+            )
+                .into_response()
         }
         Fault::Slow { .. } => StatusCode::OK.into_response(),
     }
@@ -435,6 +461,22 @@ async fn inject_fault(Extract(dc): Extract<DataCenter>, Json(body): Json<Injecti
     state
         .faults
         .extend(std::iter::repeat_n(body.fault, body.times));
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct Stall {
+    millis: u64,
+}
+
+/// This data centre's token endpoint answers only after `millis` from now on (0: at once).
+async fn stall(Extract(dc): Extract<DataCenter>, Json(body): Json<Stall>) -> StatusCode {
+    let mut state = lock(&dc);
+    if body.millis == 0 {
+        state.stalls.remove(&dc.name);
+    } else {
+        state.stalls.insert(dc.name.clone(), body.millis);
+    }
     StatusCode::NO_CONTENT
 }
 

@@ -45,15 +45,27 @@ pub struct Quirks {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Fault {
-    RateLimited { retry_after: u64 },
+    RateLimited {
+        retry_after: u64,
+    },
     ServerError,
     Unavailable,
     Maintenance,
-    Slow { millis: u64 },
+    Slow {
+        millis: u64,
+    },
     Html,
     MalformedJson,
     DropConnection,
-    HugeBody { bytes: usize },
+    HugeBody {
+        bytes: usize,
+    },
+    /// A 200 token answer without `access_token` or `expires_in`.
+    MissingFields,
+    /// A token answer that trickles in, one byte every `millis`.
+    Trickle {
+        millis: u64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -125,6 +137,9 @@ pub(crate) struct State {
     pub access_tokens: HashMap<String, AccessRecord>,
     pub quirks: Quirks,
     pub faults: VecDeque<Fault>,
+    /// Data centres whose token endpoint answers only after this many milliseconds (a stuck
+    /// data centre, while the others answer at once).
+    pub stalls: HashMap<String, u64>,
     pub clock_offset: i64,
     pub token_requests: u64,
     correlation_counter: u64,

@@ -263,7 +263,7 @@ mod tests {
     }
 
     #[test]
-    fn transient_and_unreadable_answers_are_told_apart() {
+    fn failures_and_unreadable_answers_are_each_named() {
         assert_eq!(
             err(429, "", Some("30")).problem,
             Problem::RateLimited {
@@ -279,7 +279,10 @@ mod tests {
         assert!(
             matches!(html.problem, Problem::UnexpectedAnswer { ref what } if what.contains("HTML"))
         );
-        assert!(!html.is_transient());
+        assert!(
+            html.is_transient(),
+            "a gateway's page says nothing of the credentials"
+        );
         let redirect = err(302, "", None);
         assert!(
             matches!(redirect.problem, Problem::UnexpectedAnswer { ref what } if what.contains("redirect"))

@@ -128,7 +128,9 @@ impl Diagnosis {
         }
     }
 
-    /// Waiting and retrying may help; the credentials are not shown to be bad.
+    /// Waiting and retrying may help; the credentials are not shown to be bad. An answer
+    /// that cannot be read (an HTML error page, cut-off JSON, missing fields) says nothing
+    /// about the credentials either: a gateway in front of Concur misbehaved.
     pub fn is_transient(&self) -> bool {
         matches!(
             self.problem,
@@ -136,6 +138,7 @@ impl Diagnosis {
                 | Problem::ConcurUnavailable
                 | Problem::Timeout
                 | Problem::Network
+                | Problem::UnexpectedAnswer { .. }
         )
     }
 

@@ -262,22 +262,26 @@ async fn validation_lists_missing_scopes_but_keeps_the_grant() {
 }
 
 #[tokio::test]
-async fn transient_faults_are_transient_and_unreadable_answers_are_not() {
-    let w = world_in("us2").await;
+async fn every_misbehaviour_of_concur_is_a_transient_diagnosis() {
+    let mut w = world_in("us2").await;
+    w.client = client(&w.sim, Duration::from_millis(500));
     let cases = [
         (Fault::RateLimited { retry_after: 30 }, "rate_limited", true),
         (Fault::ServerError, "concur_unavailable", true),
         (Fault::Unavailable, "concur_unavailable", true),
         (Fault::Maintenance, "concur_unavailable", true),
         (Fault::DropConnection, "network", true),
-        (Fault::Html, "unexpected_answer", false),
-        (Fault::MalformedJson, "unexpected_answer", false),
+        (Fault::Html, "unexpected_answer", true),
+        (Fault::MalformedJson, "unexpected_answer", true),
+        (Fault::MissingFields, "unexpected_answer", true),
+        (Fault::Trickle { millis: 100 }, "timeout", true),
+        (Fault::Slow { millis: 2_000 }, "timeout", true),
         (
             Fault::HugeBody {
                 bytes: 10 * 1024 * 1024,
             },
             "unexpected_answer",
-            false,
+            true,
         ),
     ];
     for (fault, expected, transient) in cases {
@@ -384,4 +388,33 @@ async fn the_access_token_reads_users_and_revoke_kills_the_refresh_token() {
         .await
         .unwrap();
     assert_eq!(code(w.refresh().await), "refresh_token_invalid");
+}
+
+#[tokio::test]
+async fn a_stalled_data_centre_times_out_while_the_others_answer() {
+    let mut w = world_in("eu2").await;
+    w.client = client(&w.sim, Duration::from_millis(300));
+    let stalled = reqwest::Client::new()
+        .post(format!("{}/_sim/stall", w.sim.origin("eu2")))
+        .json(&serde_json::json!({ "millis": 3000 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stalled.status(), 204);
+    let token = RefreshToken::parse(&w.refresh).unwrap();
+    let d = w
+        .client
+        .refresh(&w.base("eu2"), &w.credentials, &token)
+        .await
+        .unwrap_err();
+    assert_eq!((d.code(), d.is_transient()), ("timeout", true));
+    let other = world_in("us2").await;
+    assert!(other.refresh().await.is_ok(), "us2 answers at once");
+    w.sim.stall("eu2", 0);
+    assert!(
+        w.client
+            .refresh(&w.base("eu2"), &w.credentials, &token)
+            .await
+            .is_ok()
+    );
 }

@@ -28,6 +28,9 @@ const DEFAULT_LEASE: &str = "90s";
 const DEFAULT_SESSION_IDLE: &str = "30m";
 const DEFAULT_SESSION_LIFETIME: &str = "12h";
 const DEFAULT_AUDIT_RETENTION: &str = "400d";
+/// Every call to Concur (or a webhook) gives up after this long, connecting after the second.
+const DEFAULT_HTTP_TIMEOUT: &str = "20s";
+const DEFAULT_CONNECT_TIMEOUT: &str = "5s";
 
 /// Everything `serve` reads from the environment.
 #[derive(Debug, Clone)]
@@ -66,6 +69,13 @@ impl Settings {
                 allowed_hosts: var("CONCUR_ALLOWED_HOSTS").unwrap_or_default(),
                 public_url,
                 client: ClientConfig {
+                    timeout: std::time::Duration::from_secs(
+                        duration("CONCUR_HTTP_TIMEOUT", DEFAULT_HTTP_TIMEOUT)?.unsigned_abs(),
+                    ),
+                    connect_timeout: std::time::Duration::from_secs(
+                        duration("CONCUR_HTTP_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT)?
+                            .unsigned_abs(),
+                    ),
                     proxy: var("CONCUR_HTTP_PROXY")
                         .map(|raw| {
                             url::Url::parse(&raw).map_err(|_| {

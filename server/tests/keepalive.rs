@@ -14,7 +14,7 @@ use std::time::Duration;
 use app::connections::CredentialsForm;
 use app::ssr::state::AppState;
 use app::ssr::store;
-use concur::ManualClock;
+use concur::{Clock, ManualClock};
 use concur_sim::{DEMO_SCOPES, Fault, Quirks, Simulator};
 use serde_json::Value;
 use server::keepalive::{refresh_all, sweep_due};
@@ -977,4 +977,96 @@ async fn a_deleted_connection_and_a_revoked_key_stop_answering_at_once_on_this_r
         .await
         .unwrap();
     assert_eq!(f.token(&other, Some(&other_key)).await.0, 401);
+}
+
+/// A connection in `data_center` for a fresh app and company, stored as the form does.
+async fn connection_in(state: &AppState, sim: &Simulator, name: &str, data_center: &str) -> String {
+    let (client_id, client_secret) = sim.add_app(DEMO_SCOPES);
+    let company = sim.add_company(data_center);
+    let form = CredentialsForm {
+        mode: "refresh-token".into(),
+        name: name.into(),
+        refresh_token: sim.issue_refresh_token(&company, &client_id),
+        client_id,
+        client_secret,
+        authorization_url: sim.origin(data_center),
+        scope_profile: "expense-approvals".into(),
+        company_uuid: String::new(),
+        request_token: String::new(),
+        custom_scopes: String::new(),
+    };
+    app::connections::ssr::create(state, form).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_data_centre_times_out_as_transient_and_holds_up_no_other_connection() {
+    let sim = Simulator::spawn().await.unwrap();
+    let store = Store::sqlite();
+    let mut settings = settings(&sim, &store, 100_000);
+    settings.config.client.timeout = Duration::from_millis(400);
+    let clock = ManualClock::at(sim.now());
+    let (base, state) = common::serve(settings, Arc::new(clock.clone())).await;
+    let mut working = Vec::new();
+    for i in 0..30 {
+        working.push(connection_in(&state, &sim, &format!("US {i}"), "us2").await);
+    }
+    let mut stuck = Vec::new();
+    for i in 0..6 {
+        stuck.push(connection_in(&state, &sim, &format!("EU {i}"), "eu2").await);
+    }
+    sim.stall("eu2", 5_000);
+    sqlx::query("UPDATE connections SET next_refresh_at = 0")
+        .execute(&state.pool)
+        .await
+        .unwrap();
+    let lines = sweep_due(&state, None).await.unwrap();
+    assert_eq!(lines.len(), 36);
+    for line in &lines {
+        let in_stuck = stuck.contains(&line.id);
+        assert_eq!(line.ok, !in_stuck, "{}", line.name);
+        assert_eq!(
+            line.transient, in_stuck,
+            "{}: a timeout is transient",
+            line.name
+        );
+    }
+    for id in &stuck {
+        let row = store::connection(&state.pool, id).await.unwrap().unwrap();
+        assert_eq!((row.failing, row.transient_failures), (0, 1));
+        assert!(row.next_refresh_at.unwrap() > clock.now(), "backed off");
+    }
+
+    // The token API's single flight: callers waiting on a refresh that times out all get 503,
+    // and Concur is asked once.
+    let id = &stuck[0];
+    let key = app::api_keys::ssr::create(&state, id, "bot")
+        .await
+        .unwrap()
+        .key;
+    sqlx::query("UPDATE connections SET access_token_expires_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(clock.now())
+        .execute(&state.pool)
+        .await
+        .unwrap();
+    state.tokens.forget(|_, _| true);
+    clock.advance(1);
+    let http = reqwest::Client::new();
+    let calls = (0..8).map(|_| {
+        let (http, url, key) = (
+            http.clone(),
+            format!("{base}/api/v1/connections/{id}/token"),
+            key.clone(),
+        );
+        tokio::spawn(async move {
+            let r = http.get(url).bearer_auth(key).send().await.unwrap();
+            (r.status().as_u16(), r.headers().contains_key("retry-after"))
+        })
+    });
+    for answer in futures_util::future::join_all(calls).await {
+        assert_eq!(answer.unwrap(), (503, true));
+    }
+    let asked = store::history(&state.pool, id, 100).await.unwrap();
+    let by_api = asked.iter().filter(|h| h.source == "token-api").count();
+    assert_eq!(by_api, 1, "one refresh for all the callers");
 }

@@ -225,8 +225,9 @@ pub async fn refresh(
     need: Need,
     source: &str,
 ) -> Result<Outcome, AppError> {
+    let asked_at = state.now();
     let held = Held::take(state, id).await?;
-    let result = refresh_held(state, id, need, source).await;
+    let result = refresh_held(state, id, need, source, asked_at).await;
     held.release(state).await;
     result
 }
@@ -236,14 +237,19 @@ async fn refresh_held(
     id: &str,
     need: Need,
     source: &str,
+    asked_at: i64,
 ) -> Result<Outcome, AppError> {
     let mut row = stored(state, id).await?;
     let now = state.now();
     let satisfied = match need {
         Need::Always => false,
         Need::Due => !is_due(&row, now),
+        // A caller that waited while the holder's refresh failed for a transient reason gets
+        // that answer (503) instead of asking Concur once more: one refresh for all of them.
         Need::AccessToken => {
             row.failing != 0
+                || (row.transient_failures > 0
+                    && row.last_checked_at.is_some_and(|at| at >= asked_at))
                 || cached_access_token(state, &row, now, access_margin(&row))?.is_some()
         }
     };
@@ -458,9 +464,8 @@ async fn read_access_token(
         return Ok(Ok(issued(&row, token, expires)));
     }
     let outcome = refresh(state, id, Need::AccessToken, "token-api").await?;
-    let transient =
-        matches!(&outcome, Outcome::Refreshed { problem: Some(d), .. } if d.is_transient());
     let row = outcome.row();
+    let transient = row.transient_failures > 0;
     if row.failing != 0 {
         return Ok(Err(needs_human(row)));
     }
