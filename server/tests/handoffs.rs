@@ -5,6 +5,8 @@
 mod common;
 #[path = "common/companies.rs"]
 mod companies;
+#[path = "common/hooks.rs"]
+mod hooks;
 #[path = "common/stores.rs"]
 mod stores;
 
@@ -55,33 +57,6 @@ struct World {
     hooks: Arc<Mutex<Vec<Value>>>,
 }
 
-/// A webhook receiver that keeps the bodies whose signature verifies.
-async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let kept = got.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
-            let kept = kept.clone();
-            async move {
-                let ts = headers["x-concur-console-timestamp"].to_str().unwrap();
-                let sig = headers["x-concur-console-signature"].to_str().unwrap();
-                if sig != server::alerts::signature(WEBHOOK_SECRET, ts, &body) {
-                    return axum::http::StatusCode::UNAUTHORIZED;
-                }
-                kept.lock()
-                    .unwrap()
-                    .push(serde_json::from_str(&body).unwrap());
-                axum::http::StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (origin, got)
-}
-
 async fn world() -> World {
     world_limited(600).await
 }
@@ -90,7 +65,7 @@ async fn world() -> World {
 async fn world_limited(per_minute: u32) -> World {
     logs();
     let sim = Simulator::spawn().await.unwrap();
-    let (origin, hooks) = receiver().await;
+    let (origin, hooks) = hooks::receiver(WEBHOOK_SECRET).await;
     let store = Store::chosen().await;
     let mut settings = common::settings(store.url(), format!("{},{origin}", sim.allowed_hosts()));
     settings.config.console_key = store.key();

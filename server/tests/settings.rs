@@ -2,10 +2,12 @@
 //! used by the alert job, refused where the environment already sets them, and "Send test".
 
 mod common;
+#[path = "common/hooks.rs"]
+mod hooks;
 #[path = "common/stores.rs"]
 mod stores;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use app::alerts::ssr::{AlertConfig, Webhook};
 use concur::ManualClock;
@@ -14,32 +16,6 @@ use serde_json::Value;
 use stores::Store;
 
 const PASSWORD: &str = "violet tractor sings softly";
-
-async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let kept = got.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
-            let kept = kept.clone();
-            async move {
-                let ts = headers["x-concur-console-timestamp"].to_str().unwrap();
-                let sig = headers["x-concur-console-signature"].to_str().unwrap();
-                if sig != server::alerts::signature("a page-set secret value", ts, &body) {
-                    return axum::http::StatusCode::UNAUTHORIZED;
-                }
-                kept.lock()
-                    .unwrap()
-                    .push(serde_json::from_str(&body).unwrap());
-                axum::http::StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (origin, got)
-}
 
 async fn spawn(
     env_webhook: Option<Webhook>,
@@ -89,7 +65,7 @@ fn save_form<'a>(url: &'a str, secret: &'a str) -> Vec<(&'a str, &'a str)> {
 
 #[tokio::test]
 async fn a_webhook_set_on_the_page_is_used_and_its_secret_never_shown() {
-    let (origin, got) = receiver().await;
+    let (origin, got) = hooks::receiver("a page-set secret value").await;
     let (base, state, store) = spawn(None, &origin).await;
     let http = signed_in(&base).await;
     let hook = format!("{origin}/hook");
