@@ -15,7 +15,7 @@ const CALLERS: usize = 100;
 const REQUESTS_PER_CALLER: usize = 100;
 
 /// Connections holding refresh tokens the simulator issued, all due now.
-async fn seed(state: &AppState, sim: &Simulator, count: usize) -> Vec<String> {
+pub async fn seed(state: &AppState, sim: &Simulator, count: usize) -> Vec<String> {
     let (client_id, secret) = sim.add_app(DEMO_SCOPES);
     let now = state.now();
     let mut ids = Vec::with_capacity(count);

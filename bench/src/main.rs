@@ -1,8 +1,9 @@
 //! `make bench`: figures, never assertions. Everything runs on loopback against the simulator.
-//! `bench [client|simulator|dashboard|handoff|sweep|token]…` runs only the sections named.
+//! `bench [client|simulator|dashboard|handoff|sweep|token|outage]…` runs only the sections named.
 
 mod dashboard;
 mod keepalive;
+mod outage;
 mod token;
 
 #[tokio::main]
@@ -26,5 +27,8 @@ async fn main() {
     }
     if runs("token") {
         keepalive::token_api().await;
+    }
+    if runs("outage") {
+        outage::outage().await;
     }
 }

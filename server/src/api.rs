@@ -110,27 +110,62 @@ const READINESS_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// What a caller is asked to wait while the database is away.
 const DATABASE_RETRY_AFTER: i64 = 5;
 
-/// A failure on the token path: `503` with `Retry-After` when the database is away (the
-/// integration retries, as it would for Concur), `500` only for what is a bug.
-async fn failed(state: &AppState, e: &AppError) -> Response {
+/// Whether the database answers (within [`READINESS_WAIT`]).
+async fn database_ready(state: &AppState) -> bool {
     let ready = tokio::time::timeout(READINESS_WAIT, app::ssr::store::ready(&state.pool)).await;
-    if !matches!(ready, Ok(Ok(true))) {
-        tracing::warn!("token API: the database is unavailable");
-        return with_retry_after(
-            refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "database_unavailable",
-                "The console cannot reach its database right now and holds no valid token for this call in memory; retry shortly.",
-            ),
-            DATABASE_RETRY_AFTER,
-        );
-    }
+    matches!(ready, Ok(Ok(true)))
+}
+
+/// Tries of one token request while the database answers but the request fails.
+const TRIES: usize = 3;
+
+/// Any other failure on the token path: a bug, answered 500 and logged.
+fn unexpected(e: &AppError) -> Response {
     tracing::error!(error = %e, "token API failed");
     refuse(
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal",
         "Something went wrong on the server. It has been logged; try again.",
     )
+}
+
+/// `503` with `Retry-After`: the database is away (the integration retries, as it would for
+/// Concur).
+fn database_unavailable() -> Response {
+    tracing::warn!("token API: the database is unavailable");
+    with_retry_after(
+        refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "The console cannot reach its database right now and holds no valid token for this call in memory; retry shortly.",
+        ),
+        DATABASE_RETRY_AFTER,
+    )
+}
+
+/// Runs `op`. When it fails inside: [`database_unavailable`] if the database does not answer;
+/// otherwise it runs again (each pooled connection the database dropped while it restarted
+/// fails once, then is replaced), so that only a failure that repeats with the database up
+/// is a bug, answered 500.
+async fn with_database<T, F: Future<Output = Result<T, AppError>>>(
+    state: &AppState,
+    op: impl Fn() -> F,
+) -> Result<Result<T, AppError>, Response> {
+    let mut result = op().await;
+    for _ in 1..TRIES {
+        if !matches!(result, Err(AppError::Internal)) {
+            return Ok(result);
+        }
+        if !database_ready(state).await {
+            return Err(database_unavailable());
+        }
+        result = op().await;
+    }
+    match result {
+        Err(AppError::Internal) if !database_ready(state).await => Err(database_unavailable()),
+        Err(e @ AppError::Internal) => Err(unexpected(&e)),
+        other => Ok(other),
+    }
 }
 
 /// What the token endpoint answers (written straight from this struct: it is the hot path).
@@ -160,7 +195,12 @@ async fn answer_token(api: &Api, id: &str, headers: &HeaderMap) -> Response {
             "Send an API key of this connection: Authorization: Bearer <key>.",
         );
     };
-    let key = match authenticate(&api.state, presented, id).await {
+    let authenticated =
+        match with_database(&api.state, || authenticate(&api.state, presented, id)).await {
+            Ok(authenticated) => authenticated,
+            Err(answer) => return answer,
+        };
+    let key = match authenticated {
         Ok(Ok(key)) => key,
         Ok(Err(KeyRefusal::Unknown))
             if presented.starts_with(HANDOFF_KEY_PREFIX)
@@ -189,7 +229,7 @@ async fn answer_token(api: &Api, id: &str, headers: &HeaderMap) -> Response {
                 "This API key opens no connection with that id.",
             );
         }
-        Err(e) => return failed(&api.state, &e).await,
+        Err(e) => return unexpected(&e),
     };
     if let Err(wait) = api.limiter.take(&key.id) {
         return with_retry_after(
@@ -201,7 +241,11 @@ async fn answer_token(api: &Api, id: &str, headers: &HeaderMap) -> Response {
             i64::try_from(wait).unwrap_or(60),
         );
     }
-    match access_token(&api.state, id).await {
+    let issued = match with_database(&api.state, || access_token(&api.state, id)).await {
+        Ok(issued) => issued,
+        Err(answer) => return answer,
+    };
+    match issued {
         Ok(Ok(issued)) => {
             let mut response = Json(TokenAnswer {
                 access_token: issued.access_token.expose(),
@@ -231,7 +275,7 @@ async fn answer_token(api: &Api, id: &str, headers: &HeaderMap) -> Response {
             "not_found",
             "This API key opens no connection with that id.",
         ),
-        Err(e) => failed(&api.state, &e).await,
+        Err(e) => unexpected(&e),
     }
 }
 
