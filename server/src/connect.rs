@@ -168,8 +168,7 @@ async fn page(
 fn unavailable() -> Response {
     let mut response = answer(
         StatusCode::SERVICE_UNAVAILABLE,
-        customer::closed_page(&Asker { organisation: None }, None)
-            .replace("No such link", "Please try again in a moment"),
+        customer::unavailable_page(),
     );
     response
         .headers_mut()

@@ -291,6 +291,14 @@ pub fn closed_page(asker: &Asker<'_>, state: Option<(LinkState, i64)>) -> String
     document(title, view! { <p class="lead">{text}</p> })
 }
 
+/// The page while the console cannot read its database.
+pub fn unavailable_page() -> String {
+    document(
+        "Please try again in a moment",
+        view! { <p class="lead">"This page cannot be shown right now. Nothing was lost; try again in a minute."</p> },
+    )
+}
+
 /// The page when one address asks too often.
 pub fn slow_down_page(seconds: u64) -> String {
     document(
