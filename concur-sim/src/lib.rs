@@ -154,6 +154,25 @@ impl Simulator {
         }
     }
 
+    /// Faults for the next `times` token requests to `data_center` only.
+    pub fn inject_in(&self, data_center: &str, fault: Fault, times: usize) {
+        self.lock()
+            .faults_in
+            .entry(data_center.to_owned())
+            .or_default()
+            .extend(std::iter::repeat_n(fault, times));
+    }
+
+    /// A fault `data_center` answers every token request with, until `None` switches it off.
+    pub fn set_lasting_fault(&self, data_center: &str, fault: Option<Fault>) {
+        let mut state = self.lock();
+        match fault {
+            Some(fault) => state.lasting.insert(data_center.to_owned(), fault),
+            None => state.lasting.remove(data_center),
+        };
+    }
+
+    /// Faults for the next `times` token requests, whichever data centre they reach.
     pub fn inject(&self, fault: Fault, times: usize) {
         self.lock().faults.extend(std::iter::repeat_n(fault, times));
     }

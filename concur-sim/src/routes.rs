@@ -1,7 +1,7 @@
 //! HTTP: the token endpoint (with injected faults), the Users read, revoke, and the admin API
 //! tests and the demo use when the simulator runs as its own process.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -166,7 +166,14 @@ async fn token(Extract(dc): Extract<DataCenter>, headers: HeaderMap, body: Bytes
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let (fault, correlation_id) = {
         let mut state = lock(&dc);
-        (state.faults.pop_front(), state.next_correlation_id())
+        let own = state
+            .faults_in
+            .get_mut(&dc.name)
+            .and_then(VecDeque::pop_front);
+        let fault = own
+            .or_else(|| state.faults.pop_front())
+            .or_else(|| state.lasting.get(&dc.name).cloned());
+        (fault, state.next_correlation_id())
     };
     if let Some(fault) = fault {
         if let Fault::Slow { millis } = fault {
@@ -456,10 +463,13 @@ fn one() -> usize {
     1
 }
 
+/// Faults for this data centre's next token requests only.
 async fn inject_fault(Extract(dc): Extract<DataCenter>, Json(body): Json<Injection>) -> StatusCode {
     let mut state = lock(&dc);
     state
-        .faults
+        .faults_in
+        .entry(dc.name.clone())
+        .or_default()
         .extend(std::iter::repeat_n(body.fault, body.times));
     StatusCode::NO_CONTENT
 }

@@ -136,7 +136,12 @@ pub(crate) struct State {
     refresh_tokens: HashMap<String, RefreshRecord>,
     pub access_tokens: HashMap<String, AccessRecord>,
     pub quirks: Quirks,
+    /// Faults for the next token requests to any data centre (`Simulator::inject`)…
     pub faults: VecDeque<Fault>,
+    /// …and for the next ones to one data centre (`POST /_sim/faults` on its origin), used first.
+    pub faults_in: HashMap<String, VecDeque<Fault>>,
+    /// A fault a data centre answers with on every token request until switched off.
+    pub lasting: HashMap<String, Fault>,
     /// Data centres whose token endpoint answers only after this many milliseconds (a stuck
     /// data centre, while the others answer at once).
     pub stalls: HashMap<String, u64>,

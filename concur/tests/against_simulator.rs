@@ -418,3 +418,44 @@ async fn a_stalled_data_centre_times_out_while_the_others_answer() {
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn faults_injected_in_one_data_centre_leave_the_others_alone() {
+    let w = world_in("us2").await;
+    let eu_company = w.sim.add_company("eu2");
+    let eu_token = w
+        .sim
+        .issue_refresh_token(&eu_company, w.credentials.client_id.as_str());
+    let injected = reqwest::Client::new()
+        .post(format!("{}/_sim/faults", w.sim.origin("eu2")))
+        .json(&serde_json::json!({ "fault": { "kind": "server_error" }, "times": 2 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(injected.status(), 204);
+    assert!(w.refresh().await.is_ok(), "us2 is not touched");
+    let eu = RefreshToken::parse(&eu_token).unwrap();
+    for _ in 0..2 {
+        let d = w
+            .client
+            .refresh(&w.base("eu2"), &w.credentials, &eu)
+            .await
+            .unwrap_err();
+        assert_eq!((d.code(), d.is_transient()), ("concur_unavailable", true));
+    }
+    assert!(
+        w.client
+            .refresh(&w.base("eu2"), &w.credentials, &eu)
+            .await
+            .is_ok(),
+        "two faults, then eu2 answers again"
+    );
+    w.sim.inject_in("eu2", Fault::Html, 1);
+    assert!(w.refresh().await.is_ok());
+    w.sim.set_lasting_fault("us2", Some(Fault::MissingFields));
+    for _ in 0..3 {
+        assert_eq!(w.refresh().await.unwrap_err().code(), "unexpected_answer");
+    }
+    w.sim.set_lasting_fault("us2", None);
+    assert!(w.refresh().await.is_ok(), "switched off");
+}
