@@ -280,13 +280,19 @@ impl Drop for Console {
 }
 
 pub fn start_console(database_url: &str, port: u16, env: &[(&str, &str)]) -> Console {
-    let child = Command::new("target/release/concur-console")
+    // Its own working directory: with PostgreSQL there is no data directory, and the setup
+    // link would be written into the checkout.
+    let here = std::env::current_dir().expect("the working directory");
+    let dir = std::env::temp_dir().join(format!("concur-bench-console-{port}"));
+    std::fs::create_dir_all(&dir).expect("a directory for the console");
+    let child = Command::new(here.join("target/release/concur-console"))
+        .current_dir(&dir)
         .arg("serve")
         .envs(env.iter().copied())
         .env("DATABASE_URL", database_url)
         .env("CONCUR_CONSOLE_KEY", KEY)
         .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .env("LEPTOS_SITE_ROOT", "target/site")
+        .env("LEPTOS_SITE_ROOT", here.join("target/site"))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -18,7 +18,7 @@ pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
 pub use diagnosis::{ConcurReply, Diagnosis, GrantKind, Problem};
 pub use input::{
     AccessToken, AuthorizationUrl, ClientId, ClientSecret, CompanyUuid, Field, InputError,
-    RefreshToken, RequestToken,
+    RefreshToken, RequestToken, mask,
 };
 pub use policy::{HostPolicy, PolicyError};
 pub use scopes::{ScopeCheck, ScopeProfile};

@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use app::alerts::ssr::HandoffEvent;
 use app::audit::ssr::{Actor, Event, record};
 use app::error::AppError;
 use app::handoffs::customer::{self, Asker, Problem, Typed};
@@ -127,13 +128,9 @@ async fn masked(state: &AppState, link: &HandoffRow) -> Option<(String, String)>
         .as_deref()
         .filter(|_| link.kind == "renewal")?;
     let row = app::ssr::store::connection(&state.pool, id).await.ok()??;
-    let tail = |s: &str| {
-        let start = s.len().saturating_sub(4);
-        format!("••••{}", s.get(start..).unwrap_or_default())
-    };
     Some((
-        tail(&row.client_id),
-        tail(row.company_uuid.as_deref().unwrap_or_default()),
+        concur::mask(&row.client_id),
+        concur::mask(row.company_uuid.as_deref().unwrap_or_default()),
     ))
 }
 
@@ -197,7 +194,7 @@ async fn submit(
         Err(_) => return unavailable(),
     };
     match handoffs::connect(state, &link, &form).await {
-        Ok(connected) => completed(state, &address, &link, &connected.connection_id).await,
+        Ok(connection_id) => completed(state, &address, &link, &connection_id).await,
         Err(AppError::LinkUsed) => closed(state, Some((&link, LinkState::Completed))),
         Err(error) => refused(state, &address, &link, &form, &error).await,
     }
@@ -214,10 +211,9 @@ async fn completed(
     audit(state, address, "handoff_completed", &link, "ok", "").await;
     if let Err(e) = app::alerts::ssr::handoff_event(
         state,
-        app::alerts::ssr::Event::HandoffCompleted,
+        HandoffEvent::Completed { connection_id },
         &link.id,
         &link.name,
-        Some(connection_id),
     )
     .await
     {
@@ -278,10 +274,9 @@ async fn refused(
                 audit(state, address, "handoff_locked", link, "locked", "").await;
                 if let Err(e) = app::alerts::ssr::handoff_event(
                     state,
-                    app::alerts::ssr::Event::HandoffLocked,
+                    HandoffEvent::Locked,
                     &link.id,
                     &link.name,
-                    None,
                 )
                 .await
                 {

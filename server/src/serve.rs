@@ -57,6 +57,13 @@ impl Settings {
         })?;
         let public_url =
             var("CONCUR_CONSOLE_PUBLIC_URL").unwrap_or_else(|| format!("http://{site_addr}"));
+        let per_minute =
+            |name: &str, default: u32| match var(name) {
+                None => Ok(default),
+                Some(raw) => raw.trim().parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                    format!("{name} {raw:?} is not a number of requests per minute")
+                }),
+            };
         let duration = |name: &str, default: &str| {
             let raw = var(name).unwrap_or_else(|| default.into());
             parse_duration(&raw)
@@ -99,20 +106,11 @@ impl Settings {
             site_root: var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
             keepalive: true,
             metrics_token: var("CONCUR_METRICS_TOKEN"),
-            connect_rate_per_minute: match var("CONCUR_CONNECT_RATE_LIMIT") {
-                None => connect::DEFAULT_RATE_PER_MINUTE,
-                Some(raw) => raw.trim().parse().ok().filter(|&n| n > 0).ok_or_else(|| {
-                    format!(
-                        "CONCUR_CONNECT_RATE_LIMIT {raw:?} is not a number of requests per minute"
-                    )
-                })?,
-            },
-            api_rate_per_minute: match var("CONCUR_API_RATE_LIMIT") {
-                None => api::DEFAULT_RATE_PER_MINUTE,
-                Some(raw) => raw.trim().parse().ok().filter(|&n| n > 0).ok_or_else(|| {
-                    format!("CONCUR_API_RATE_LIMIT {raw:?} is not a number of requests per minute")
-                })?,
-            },
+            connect_rate_per_minute: per_minute(
+                "CONCUR_CONNECT_RATE_LIMIT",
+                connect::DEFAULT_RATE_PER_MINUTE,
+            )?,
+            api_rate_per_minute: per_minute("CONCUR_API_RATE_LIMIT", api::DEFAULT_RATE_PER_MINUTE)?,
         })
     }
 }

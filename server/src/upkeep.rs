@@ -44,10 +44,9 @@ async fn expired_handoffs(state: &AppState) -> Result<(), app::error::AppError> 
         .await;
         app::alerts::ssr::handoff_event(
             state,
-            app::alerts::ssr::Event::HandoffExpired,
+            app::alerts::ssr::HandoffEvent::Expired,
             &link.id,
             &link.name,
-            None,
         )
         .await?;
     }

@@ -27,14 +27,19 @@ struct Replica {
     base: String,
 }
 
+/// Starts `serve` in a directory of its own: with PostgreSQL there is no data directory, and
+/// the setup link is written to the working directory.
 fn start(store: &Store, sim: &Simulator) -> Replica {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
+    let dir = std::env::temp_dir().join(format!("cc-replica-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
     let child = Command::new(CONSOLE)
         .arg("serve")
+        .current_dir(&dir)
         .env("DATABASE_URL", store.url())
         .env("CONCUR_CONSOLE_KEY", store.key().unwrap())
         .env("CONCUR_ALLOWED_HOSTS", sim.allowed_hosts())

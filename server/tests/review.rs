@@ -91,6 +91,26 @@ impl Console {
         http
     }
 
+    /// A sign-in that fails as a form posted without JavaScript does (the answer redirects to
+    /// `referer`); returns the `Location`.
+    async fn fail_without_js(
+        &self,
+        http: &reqwest::Client,
+        referer: &str,
+        username: &str,
+    ) -> String {
+        let failed = http
+            .post(format!("{}/api/login", self.base))
+            .header("referer", referer)
+            .header("accept", "text/html")
+            .header("x-forwarded-for", "192.0.2.200")
+            .form(&[("username", username), ("password", "wrong")])
+            .send()
+            .await
+            .unwrap();
+        failed.headers()["location"].to_str().unwrap().to_owned()
+    }
+
     async fn audit_rows(&self) -> Vec<store::AuditRow> {
         store::audit_page(&self.state.pool, &store::AuditFilter::default(), 0, 10_000)
             .await
@@ -146,16 +166,7 @@ async fn no_redirect_leaves_the_console_whatever_the_path_or_referer() {
         .map(|p| format!("{}{p}", c.base))
         .chain(["http://evil.example/login".into(), "//evil.example/".into()])
     {
-        let failed = http
-            .post(format!("{}/api/login", c.base))
-            .header("referer", &referer)
-            .header("accept", "text/html")
-            .header("x-forwarded-for", "192.0.2.200")
-            .form(&[("username", "nobody"), ("password", "wrong")])
-            .send()
-            .await
-            .unwrap();
-        let location = failed.headers()["location"].to_str().unwrap().to_owned();
+        let location = c.fail_without_js(&http, &referer, "nobody").await;
         assert!(stays_home(&location), "{referer} → {location}");
     }
 
@@ -310,16 +321,9 @@ async fn control_characters_never_reach_the_audit_log_or_the_operators_terminal(
 async fn an_error_signature_holds_only_for_its_page_and_form_and_malformed_posts_echo_nothing() {
     let c = spawn().await;
     let http = common::browser();
-    let failed = http
-        .post(format!("{}/api/login", c.base))
-        .header("referer", format!("{}/login", c.base))
-        .header("accept", "text/html")
-        .header("x-forwarded-for", "192.0.2.9")
-        .form(&[("username", "admin"), ("password", "wrong")])
-        .send()
-        .await
-        .unwrap();
-    let location = failed.headers()["location"].to_str().unwrap().to_owned();
+    let location = c
+        .fail_without_js(&http, &format!("{}/login", c.base), "admin")
+        .await;
     let query = location.split_once('?').unwrap().1.to_owned();
     let shown = http
         .get(format!("{}/login?{query}", c.base))

@@ -99,9 +99,6 @@ pub enum Event {
     Unreachable,
     Recovered,
     Test,
-    HandoffCompleted,
-    HandoffLocked,
-    HandoffExpired,
 }
 
 impl Event {
@@ -112,9 +109,6 @@ impl Event {
             Event::Unreachable => "unreachable",
             Event::Recovered => "recovered",
             Event::Test => "test",
-            Event::HandoffCompleted => "handoff_completed",
-            Event::HandoffLocked => "handoff_locked",
-            Event::HandoffExpired => "handoff_expired",
         }
     }
 }
@@ -159,9 +153,7 @@ fn payload(
             row.name
         ),
         Event::Recovered => format!("“{}” works again.", row.name),
-        Event::Test | Event::HandoffCompleted | Event::HandoffLocked | Event::HandoffExpired => {
-            TEST_MESSAGE.to_owned()
-        }
+        Event::Test => TEST_MESSAGE.to_owned(),
     };
     let todo = match event {
         Event::Expiring => format!("To renew (Client ID {}): {renew}.", row.client_id),
@@ -212,7 +204,7 @@ async fn fire(
         &mut tx,
         &config.channels(),
         Some(&row.id),
-        event,
+        event.key(),
         &event_id,
         &body,
         now,
@@ -223,12 +215,13 @@ async fn fire(
     Ok(true)
 }
 
-/// Puts one delivery per channel of an alert in the outbox, pending from `now`.
+/// Puts one delivery per channel of an alert (`event`, as its key) in the outbox, pending
+/// from `now`.
 async fn queue(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     channels: &[&str],
     connection_id: Option<&str>,
-    event: Event,
+    event: &str,
     event_id: &str,
     body: &str,
     now: i64,
@@ -238,7 +231,7 @@ async fn queue(
             id: uuid::Uuid::now_v7().to_string(),
             event_id: event_id.to_owned(),
             connection_id: connection_id.map(str::to_owned),
-            event: event.key().to_owned(),
+            event: event.to_owned(),
             channel: (*channel).to_owned(),
             payload: body.to_owned(),
             state: "pending".to_owned(),
@@ -372,14 +365,33 @@ pub async fn evaluate(state: &AppState, config: &AlertConfig) -> Result<usize, A
     Ok(fired)
 }
 
-/// Tells the admins what became of a hand-off link (completed, locked, or expired unused) on
-/// every channel in effect. `connection_id` is the connection a completed link made or renewed.
+/// What became of a hand-off link, for the admins.
+#[derive(Debug, Clone, Copy)]
+pub enum HandoffEvent<'a> {
+    /// The customer connected; the connection made or renewed.
+    Completed { connection_id: &'a str },
+    /// Too many refused attempts.
+    Locked,
+    /// It expired unused.
+    Expired,
+}
+
+impl HandoffEvent<'_> {
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Completed { .. } => "handoff_completed",
+            Self::Locked => "handoff_locked",
+            Self::Expired => "handoff_expired",
+        }
+    }
+}
+
+/// Tells the admins what became of a hand-off link on every channel in effect.
 pub async fn handoff_event(
     state: &AppState,
-    event: Event,
+    event: HandoffEvent<'_>,
     link_id: &str,
     link_name: &str,
-    connection_id: Option<&str>,
 ) -> Result<(), AppError> {
     let config = effective(state).await?;
     let channels = config.channels();
@@ -388,22 +400,25 @@ pub async fn handoff_event(
     }
     let now = state.now();
     let page = format!("{}/handoffs", state.public_url);
-    let (message, link) = match (event, connection_id) {
-        (Event::HandoffCompleted, Some(id)) => (
+    let (message, link, connection_id) = match event {
+        HandoffEvent::Completed { connection_id } => (
             format!(
                 "The customer completed the hand-off link “{link_name}”: the connection is stored and kept alive."
             ),
-            format!("{}/connections/{id}", state.public_url),
+            format!("{}/connections/{connection_id}", state.public_url),
+            Some(connection_id),
         ),
-        (Event::HandoffLocked, _) => (
+        HandoffEvent::Locked => (
             format!(
                 "The hand-off link “{link_name}” was locked after too many refused attempts; make a new one if the customer still needs it."
             ),
             page,
+            None,
         ),
-        _ => (
+        HandoffEvent::Expired => (
             format!("The hand-off link “{link_name}” expired without being used."),
             page,
+            None,
         ),
     };
     let event_id = uuid::Uuid::now_v7().to_string();
@@ -422,7 +437,7 @@ pub async fn handoff_event(
         &mut tx,
         &channels,
         connection_id,
-        event,
+        event.key(),
         &event_id,
         &body,
         now,
@@ -455,7 +470,16 @@ pub async fn send_test(state: &AppState, config: &AlertConfig) -> Result<usize, 
     })
     .to_string();
     let mut tx = store::begin(&state.pool).await.map_err(internal)?;
-    queue(&mut tx, &channels, None, Event::Test, &event_id, &body, now).await?;
+    queue(
+        &mut tx,
+        &channels,
+        None,
+        Event::Test.key(),
+        &event_id,
+        &body,
+        now,
+    )
+    .await?;
     tx.commit().await.map_err(internal)?;
     Ok(channels.len())
 }

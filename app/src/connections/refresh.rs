@@ -41,6 +41,7 @@ pub fn access_margin(row: &ConnectionRow) -> i64 {
         _ => ACCESS_TOKEN_MARGIN,
     }
 }
+
 /// The first wait after a transient failure; it doubles with each one in a row.
 const BACKOFF_FIRST: i64 = 5 * 60;
 /// The longest wait after transient failures.
@@ -409,7 +410,7 @@ pub async fn access_token(
     id: &str,
 ) -> Result<Result<Issued, TokenRefusal>, AppError> {
     let now = state.now();
-    if let Some(hot) = state.tokens.get(&id.to_owned())
+    if let Some(hot) = state.tokens.get(id)
         && hot.expires_at > now + hot.margin
     {
         return Ok(Ok(hot.issued()));
@@ -418,7 +419,7 @@ pub async fn access_token(
     let stale = || {
         state
             .tokens
-            .get_stale(&id.to_owned())
+            .get_stale(id)
             .filter(|hot| hot.expires_at > now)
     };
     if state.outage.recent()

@@ -205,13 +205,10 @@ pub(super) fn record(
     }
 }
 
-/// Where credentials came from when a customer entered them through a hand-off link: the link
-/// is spent in the transaction that stores them, so one link stores one connection.
+/// The hand-off link a customer entered credentials through (its id): the link is spent in
+/// the transaction that stores them, so one link stores one connection.
 #[derive(Debug, Clone, Copy)]
-pub struct ThroughLink<'a> {
-    pub id: &'a str,
-    pub name: &'a str,
-}
+pub struct ThroughLink<'a>(pub &'a str);
 
 /// The history's `source` for credentials a customer entered through a hand-off link.
 pub const HANDOFF_SOURCE: &str = "hand-off link";
@@ -231,7 +228,7 @@ pub(super) async fn save(
         .await
         .map_err(internal)?;
     if let Some(link) = link
-        && !store::spend_handoff(&mut *tx, link.id, &row.id, state.now())
+        && !store::spend_handoff(&mut *tx, link.0, &row.id, state.now())
             .await
             .map_err(internal)?
     {

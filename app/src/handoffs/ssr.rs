@@ -54,11 +54,11 @@ pub fn state_of(row: &HandoffRow, now: i64) -> LinkState {
 }
 
 pub fn url(state: &AppState, id: &str) -> String {
-    format!(
-        "{}/connect/{}",
-        state.public_url,
-        state.cipher.link_token(PURPOSE, id)
-    )
+    url_of(state, &state.cipher.link_token(PURPOSE, id))
+}
+
+fn url_of(state: &AppState, token: &str) -> String {
+    format!("{}/connect/{token}", state.public_url)
 }
 
 pub fn view(state: &AppState, row: HandoffRow, now: i64) -> HandoffView {
@@ -146,8 +146,9 @@ pub async fn create(
         locked_at: None,
         refusals: 0,
     };
-    let link = url(state, &id);
-    let hash = crate::auth::ssr::token_hash(&state.cipher.link_token(PURPOSE, &id));
+    let token = state.cipher.link_token(PURPOSE, &id);
+    let link = url_of(state, &token);
+    let hash = crate::auth::ssr::token_hash(&token);
     store::insert_handoff(&state.pool, &row, &hash)
         .await
         .map_err(internal)?;
@@ -227,8 +228,8 @@ pub async fn visit(state: &AppState, token: &str) -> Result<(Visit, bool), AppEr
     }
 }
 
-/// What the customer typed on the page. Secrets: `Debug` masks them, and they are wiped on drop
-/// (the credentials form they become does that).
+/// What the customer typed on the page. It holds secrets: it has no `Debug`, and they are
+/// wiped from memory when it goes.
 #[derive(Clone, Default, serde::Deserialize)]
 pub struct CustomerForm {
     #[serde(default)]
@@ -251,24 +252,17 @@ impl Drop for CustomerForm {
     }
 }
 
-/// The connection a completed link made or renewed.
-pub struct Connected {
-    pub connection_id: String,
-}
-
 /// Connects through a usable link: the same parsing, Concur exchange and store path as the
-/// console's form, the link spent in the storing transaction. A refusal by Concur counts
-/// towards the lock; [`AppError::LinkUsed`] means a racing submission spent it first.
+/// console's form, the link spent in the storing transaction; returns the connection made or
+/// renewed. [`AppError::LinkUsed`] means a racing submission spent it first (a refusal by
+/// Concur is counted towards the lock by the caller, [`count_refusal`]).
 pub async fn connect(
     state: &AppState,
     link: &HandoffRow,
     form: &CustomerForm,
-) -> Result<Connected, AppError> {
-    let through = Some(ThroughLink {
-        id: &link.id,
-        name: &link.name,
-    });
-    let result = match (link.kind.as_str(), &link.connection_id) {
+) -> Result<String, AppError> {
+    let through = Some(ThroughLink(&link.id));
+    match (link.kind.as_str(), &link.connection_id) {
         ("renewal", Some(connection_id)) => {
             let mut credentials = renewal_form(state, connection_id).await?;
             credentials.client_secret = form.client_secret.clone();
@@ -290,8 +284,7 @@ pub async fn connect(
             credentials.custom_scopes = link.required_scopes.clone();
             create_through(state, credentials, through).await
         }
-    };
-    result.map(|connection_id| Connected { connection_id })
+    }
 }
 
 /// Counts a refusal by Concur; true when it locked the link.

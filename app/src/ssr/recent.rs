@@ -4,6 +4,7 @@
 //! forgotten at once by the code that changes it. While the database is away, the last value
 //! read stays available to the code that knows it is still good.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
@@ -32,7 +33,10 @@ impl<K: Eq + Hash, V: Clone> Default for Recent<K, V> {
 
 impl<K: Eq + Hash, V: Clone> Recent<K, V> {
     /// The value kept for `key`, if it was read less than the time to live ago.
-    pub fn get(&self, key: &K) -> Option<V> {
+    pub fn get<Q: Eq + Hash + ?Sized>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(key)
@@ -42,7 +46,10 @@ impl<K: Eq + Hash, V: Clone> Recent<K, V> {
 
     /// The value kept for `key`, however old: what the token API falls back on while the
     /// database is away (a token that has not expired is still good).
-    pub fn get_stale(&self, key: &K) -> Option<V> {
+    pub fn get_stale<Q: Eq + Hash + ?Sized>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.get(key).map(|(_, value)| value.clone())
     }
@@ -118,23 +125,19 @@ mod tests {
             ttl: Duration::ZERO,
         };
         expired.put("a".into(), 1);
-        assert_eq!(
-            expired.get(&"a".into()),
-            None,
-            "older than its time to live"
-        );
+        assert_eq!(expired.get("a"), None, "older than its time to live");
         let recent: Recent<String, u32> = Recent::default();
         recent.put("a".into(), 1);
-        assert_eq!(recent.get(&"a".into()), Some(1));
+        assert_eq!(recent.get("a"), Some(1));
         recent.put("b".into(), 2);
         recent.forget(|_, v| *v == 2);
-        assert_eq!(recent.get(&"b".into()), None);
-        assert_eq!(recent.get(&"a".into()), Some(1), "only what matched");
+        assert_eq!(recent.get("b"), None);
+        assert_eq!(recent.get("a"), Some(1), "only what matched");
         let many = MAX_ENTRIES as u32 * 3;
         for i in 0..many {
             recent.put(i.to_string(), i);
         }
         assert!(recent.len() <= MAX_ENTRIES);
-        assert_eq!(recent.get(&(many - 1).to_string()), Some(many - 1));
+        assert_eq!(recent.get((many - 1).to_string().as_str()), Some(many - 1));
     }
 }
