@@ -4,9 +4,9 @@ use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::auth::SignOut;
+use crate::auth::{SignOut, may, signed_in_role};
 use crate::error::AppError;
-use crate::model::{DiagnosisView, Status, days_left, format_time};
+use crate::model::{DiagnosisView, Role, Status, days_left, format_time};
 
 /// The frame of a page: header (with navigation once signed in), title, content.
 #[component]
@@ -18,11 +18,14 @@ pub fn Page(#[prop(into)] title: String, signed_in: bool, children: Children) ->
             {signed_in.then(|| view! {
                 <nav>
                     <a href="/">"Connections"</a>
-                    <a href="/connections/new">"New connection"</a>
+                    {may(Role::Editor).then(|| view! { <a href="/connections/new">"New connection"</a> })}
                     <a href="/handoffs">"Hand-off links"</a>
-                    <a href="/settings">"Settings"</a>
+                    {may(Role::Admin).then(|| view! {
+                        <a href="/settings">"Settings"</a>
+                        <a href="/people">"People"</a>
+                    })}
                     <a href="/audit">"Audit"</a>
-                    <a href="/account">"Account"</a>
+                    <a href="/account">{signed_in_role().map_or_else(|| "Account".to_owned(), |r| format!("Account ({r})"))}</a>
                     <SignOut/>
                 </nav>
             })}

@@ -7,7 +7,7 @@ use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
-use crate::model::DiagnosisView;
+use crate::model::{DiagnosisView, Role};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
@@ -19,6 +19,9 @@ pub enum AppError {
     /// Concur said no, or could not be asked.
     #[error("{}", .0.message)]
     Concur(Box<DiagnosisView>),
+    /// Signed in, but the account's role is below the one this needs.
+    #[error("This needs the {0} role; ask an admin of this console if you should have it.")]
+    Forbidden(Role),
     #[error("That connection does not exist (it may have been deleted).")]
     NotFound,
     #[error("Wrong user name or password.")]
@@ -33,6 +36,10 @@ pub enum AppError {
     SetupClosed,
     #[error("This link has already been used; ask whoever sent it for a new one.")]
     LinkUsed,
+    #[error(
+        "This invitation does not work any more (used, revoked or past its 72 hours); ask an admin of the console for a new one."
+    )]
+    InvitationClosed,
     #[error("Something went wrong on the server. It has been logged; try again.")]
     Internal,
     /// A request the server could not read (a malformed form or body). The reader's own words
@@ -54,9 +61,9 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             Self::Unauthorized | Self::BadLogin => 401,
-            Self::SetupClosed => 403,
+            Self::SetupClosed | Self::Forbidden(_) => 403,
             Self::NotFound => 404,
-            Self::LinkUsed => 410,
+            Self::LinkUsed | Self::InvitationClosed => 410,
             Self::Invalid { .. } => 422,
             Self::Concur(d) if d.transient => 503,
             Self::Concur(_) => 422,

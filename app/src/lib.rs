@@ -13,6 +13,7 @@ pub mod connections;
 pub mod error;
 pub mod handoffs;
 pub mod model;
+pub mod people;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
@@ -28,6 +29,7 @@ use auth::{LoginPage, SetupPage};
 use components::Page;
 use connections::{ConnectionPage, DashboardPage, NewConnectionPage, ReplacePage};
 use handoffs::HandoffsPage;
+use people::{InvitePage, PeoplePage};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -59,6 +61,8 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
+                <Route path=path!("/invite") view=InvitePage ssr=SsrMode::Async/>
+                <Route path=path!("/people") view=PeoplePage ssr=SsrMode::Async/>
                 <Route path=path!("/") view=DashboardPage ssr=SsrMode::Async/>
                 <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                 <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>

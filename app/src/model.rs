@@ -205,19 +205,10 @@ pub struct SessionView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AdminView {
-    pub id: String,
-    pub username: String,
-    pub created_at: i64,
-    pub me: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountView {
     pub now: i64,
     pub username: String,
     pub sessions: Vec<SessionView>,
-    pub admins: Vec<AdminView>,
 }
 
 /// The Settings page's view of the alert channels: never a secret.
@@ -390,4 +381,46 @@ pub struct HandoffList {
     pub links: Vec<HandoffView>,
     pub page: i64,
     pub more: bool,
+}
+
+/// What an account may do. Each role may do everything the roles before it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Role {
+    /// Reads: the dashboard, connections, their history, the audit log, the hand-off links.
+    Viewer,
+    /// A viewer who also adds, validates, renames and re-credentials connections, and makes
+    /// their API keys and hand-off links.
+    Editor,
+    /// Everything: deleting connections, alert channels and settings, people and roles.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Editor, Role::Admin];
+
+    /// The word stored in the database and typed on the command line.
+    pub fn key(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Editor => "editor",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Role> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.key().eq_ignore_ascii_case(raw.trim()))
+    }
+
+    /// Whether this role may do what `needed` allows.
+    pub fn allows(self, needed: Role) -> bool {
+        self >= needed
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key())
+    }
 }

@@ -184,7 +184,14 @@ fn connection(state: &AppState, i: usize, now: i64) -> ConnectionRow {
 /// An admin and a session for the bench; returns the cookie.
 async fn sign_in(state: &AppState) -> String {
     let now = state.now();
-    store::insert_admin(&state.pool, "bench", "bench", "unused", now)
+    let account = store::NewAccount {
+        id: "bench",
+        username: "bench",
+        password_hash: "unused",
+        role: app::model::Role::Admin,
+        now,
+    };
+    store::insert_admin(&state.pool, &account)
         .await
         .expect("admin");
     let (token, hash) = app::auth::ssr::new_token();

@@ -1,18 +1,7 @@
-import { expect, request, test, type Page } from "@playwright/test";
-import { PASSWORD, SETUP, SHOTS, USER, type Seed, seed, signIn } from "./helpers";
+import { expect, request, test } from "@playwright/test";
+import { PASSWORD, SETUP, SHOTS, USER, fillRefreshForm, seed, signIn } from "./helpers";
 
 // Journeys an admin takes, in order: the first test uses the one-time setup link.
-async function fillRefreshForm(page: Page, name: string, s: Seed, refreshToken = s.refresh_token) {
-  await page.goto("/connections/new");
-  await page.waitForLoadState("networkidle");
-  await page.getByLabel("Name", { exact: true }).fill(name);
-  await page.getByLabel("Client ID").fill(s.client_id);
-  await page.getByLabel("Client Secret").fill(s.client_secret);
-  await page.getByLabel("Refresh Token").fill(refreshToken);
-  await page.getByLabel("Authorization URL").fill(s.authorization_url);
-  await page.getByLabel("Scope profile").selectOption("expense-approvals");
-}
-
 test.describe.serial("Concur Console", () => {
   test("first-run setup creates the admin and shows the empty dashboard", async ({ page }) => {
     await page.goto(SETUP);

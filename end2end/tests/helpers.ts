@@ -41,3 +41,15 @@ export async function signIn(page: Page) {
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByRole("heading", { name: "Connections", exact: true })).toBeVisible();
 }
+
+/** The new-connection form, filled with a seeded app's refresh-token credentials. */
+export async function fillRefreshForm(page: Page, name: string, s: Seed, refreshToken = s.refresh_token) {
+  await page.goto("/connections/new");
+  await page.waitForLoadState("networkidle");
+  await page.getByLabel("Name", { exact: true }).fill(name);
+  await page.getByLabel("Client ID").fill(s.client_id);
+  await page.getByLabel("Client Secret").fill(s.client_secret);
+  await page.getByLabel("Refresh Token").fill(refreshToken);
+  await page.getByLabel("Authorization URL").fill(s.authorization_url);
+  await page.getByLabel("Scope profile").selectOption("expense-approvals");
+}

@@ -1,16 +1,44 @@
-//! `concur-console create-admin`, `reset-password` and `delete-admin`: admins from a terminal.
+//! Accounts from a terminal: `create-admin`, `reset-password`, `delete-admin`, `invite`,
+//! `set-role`, `deactivate` and `reactivate`.
 
 use std::io::{BufRead, IsTerminal};
 
 use app::auth::ssr::{hash_password, validate_new_password, validate_username};
+use app::model::Role;
 use app::ssr::state::AppState;
-use app::ssr::store;
+use app::ssr::store::{self, AccountChange, NewAccount};
 
 #[derive(Debug, clap::Args)]
 pub struct UsernameArgs {
-    /// The admin's user name.
+    /// The account's user name.
     #[arg(long)]
     pub username: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InviteArgs {
+    /// What the invitee may do: viewer, editor or admin.
+    #[arg(long, value_parser = parse_role)]
+    pub role: Role,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SetRoleArgs {
+    /// The account's user name.
+    pub username: String,
+    /// viewer, editor or admin.
+    #[arg(value_parser = parse_role)]
+    pub role: Role,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AccountArgs {
+    /// The account's user name.
+    pub username: String,
+}
+
+fn parse_role(raw: &str) -> Result<Role, String> {
+    Role::parse(raw).ok_or_else(|| format!("{raw:?} is not a role: use viewer, editor or admin"))
 }
 
 /// A new password from `CONCUR_ADMIN_PASSWORD`, else typed twice at the terminal without echo,
@@ -44,17 +72,24 @@ fn new_password(username: &str) -> Result<String, String> {
 /// Creates an admin.
 pub async fn create(state: &AppState, args: &UsernameArgs) -> Result<(), String> {
     let username = validate_username(&args.username).map_err(|e| e.to_string())?;
-    if store::admin_credentials(&state.pool, &username)
+    if store::account_id(&state.pool, &username)
         .await
         .map_err(|e| e.to_string())?
         .is_some()
     {
-        return Err(format!("an admin named {username} already exists"));
+        return Err(format!("an account named {username} already exists"));
     }
     let password = new_password(&username)?;
     let hash = hash_password(password).await.map_err(|e| e.to_string())?;
     let id = uuid::Uuid::new_v4().to_string();
-    store::insert_admin(&state.pool, &id, &username, &hash, state.now())
+    let account = NewAccount {
+        id: &id,
+        username: &username,
+        password_hash: &hash,
+        role: Role::Admin,
+        now: state.now(),
+    };
+    store::insert_admin(&state.pool, &account)
         .await
         .map_err(|e| e.to_string())?;
     store::clear_setup_tokens(&state.pool)
@@ -66,11 +101,21 @@ pub async fn create(state: &AppState, args: &UsernameArgs) -> Result<(), String>
 }
 
 async fn admin_id(state: &AppState, username: &str) -> Result<String, String> {
-    store::admin_credentials(&state.pool, username)
+    store::account_id(&state.pool, username)
         .await
         .map_err(|e| e.to_string())?
-        .map(|(id, _)| id)
-        .ok_or_else(|| format!("no admin is named {username}"))
+        .ok_or_else(|| format!("no account is named {username}"))
+}
+
+/// What a refused change to an account says.
+fn changed(change: AccountChange, username: &str) -> Result<(), String> {
+    match change {
+        AccountChange::Done => Ok(()),
+        AccountChange::NoSuchAccount => Err(format!("no account is named {username}")),
+        AccountChange::LastAdmin => Err(format!(
+            "{username} is the last active admin; make another admin first"
+        )),
+    }
 }
 
 /// Sets a new password and ends every session of that admin.
@@ -91,20 +136,57 @@ pub async fn reset_password(state: &AppState, args: &UsernameArgs) -> Result<(),
     Ok(())
 }
 
-/// Deletes an admin and their sessions; the last admin stays.
+/// Deletes an account and its sessions; the last active admin stays.
 pub async fn delete(state: &AppState, args: &UsernameArgs) -> Result<(), String> {
-    let id = admin_id(state, args.username.trim()).await?;
-    match store::delete_admin(&state.pool, &id)
+    let username = args.username.trim();
+    let id = admin_id(state, username).await?;
+    let change = store::delete_admin(&state.pool, &id)
         .await
-        .map_err(|e| e.to_string())?
-    {
-        Some(true) => {
-            let detail = format!("deleted {}", args.username.trim());
-            crate::manage::terminal(state, "admin_deleted", None, &detail).await;
-            println!("Admin {} deleted.", args.username.trim());
-            Ok(())
-        }
-        Some(false) => Err("that is the only admin; create another one first".to_owned()),
-        None => Err(format!("no admin is named {}", args.username.trim())),
-    }
+        .map_err(|e| e.to_string())?;
+    changed(change, username)?;
+    crate::manage::terminal(state, "admin_deleted", None, &format!("deleted {username}")).await;
+    println!("Account {username} deleted.");
+    Ok(())
+}
+
+/// Prints a one-time invitation link for `role`.
+pub async fn invite(state: &AppState, args: &InviteArgs) -> Result<(), String> {
+    let (id, url) = app::people::ssr::invite(state, args.role, "terminal")
+        .await
+        .map_err(|e| e.to_string())?;
+    let detail = format!("invitation {id} as {}", args.role);
+    crate::manage::terminal(state, "invitation_created", None, &detail).await;
+    println!("{url}");
+    Ok(())
+}
+
+pub async fn set_role(state: &AppState, args: &SetRoleArgs) -> Result<(), String> {
+    let username = args.username.trim();
+    let id = admin_id(state, username).await?;
+    let change = store::set_role(&state.pool, &id, args.role)
+        .await
+        .map_err(|e| e.to_string())?;
+    changed(change, username)?;
+    let detail = format!("{username} is now {}", args.role);
+    crate::manage::terminal(state, "role_changed", None, &detail).await;
+    println!("{detail}.");
+    Ok(())
+}
+
+/// Deactivates (ending every session) or reactivates an account.
+pub async fn set_active(state: &AppState, args: &AccountArgs, active: bool) -> Result<(), String> {
+    let username = args.username.trim();
+    let id = admin_id(state, username).await?;
+    let change = store::set_active(&state.pool, &id, active, state.now())
+        .await
+        .map_err(|e| e.to_string())?;
+    changed(change, username)?;
+    let (kind, done) = if active {
+        ("account_reactivated", "reactivated")
+    } else {
+        ("account_deactivated", "deactivated; its sessions ended")
+    };
+    crate::manage::terminal(state, kind, None, username).await;
+    println!("{username} {done}.");
+    Ok(())
 }

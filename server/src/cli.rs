@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::admin::UsernameArgs;
+use crate::admin::{AccountArgs, InviteArgs, SetRoleArgs, UsernameArgs};
 use crate::manage::{ApiKeyCommand, ConnectionsCommand};
 use crate::validate::ValidateArgs;
 
@@ -27,10 +27,19 @@ pub enum Command {
     /// Create an admin from the terminal; the password is typed without echo (or read from
     /// CONCUR_ADMIN_PASSWORD, or the first line of a piped stdin).
     CreateAdmin(UsernameArgs),
-    /// Set a new password for an admin and end all of their sessions.
+    /// Set a new password for an account and end all of its sessions (the way back in when
+    /// nobody can sign in).
     ResetPassword(UsernameArgs),
-    /// Delete an admin and end their sessions (never the last one).
+    /// Delete an account and end its sessions (never the last active admin).
     DeleteAdmin(UsernameArgs),
+    /// Print a one-time invitation link (valid 72 hours) for a new account with ROLE.
+    Invite(InviteArgs),
+    /// Give an account a role: viewer, editor or admin.
+    SetRole(SetRoleArgs),
+    /// Deactivate an account: its sessions end at once and it cannot sign in; its history stays.
+    Deactivate(AccountArgs),
+    /// Let a deactivated account sign in again.
+    Reactivate(AccountArgs),
     /// Refresh every connection that is due now, print one line per connection and exit
     /// (for cron or a Kubernetes CronJob). Exit codes are those of `validate`.
     RefreshAll {

@@ -35,7 +35,14 @@ async fn seed_console(state: &AppState, sim: &Simulator) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let id = uuid::Uuid::new_v4().to_string();
-    app::ssr::store::insert_admin(&state.pool, &id, DEMO_USER, &hash, state.now())
+    let account = app::ssr::store::NewAccount {
+        id: &id,
+        username: DEMO_USER,
+        password_hash: &hash,
+        role: app::model::Role::Admin,
+        now: state.now(),
+    };
+    app::ssr::store::insert_admin(&state.pool, &account)
         .await
         .map_err(|e| e.to_string())?;
     let approvals = sim.seed_demo();

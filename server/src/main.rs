@@ -42,6 +42,22 @@ async fn main() -> ExitCode {
             Ok(state) => server::admin::delete(&state, &args).await,
             Err(e) => Err(e),
         },
+        Command::Invite(args) => match state().await {
+            Ok(state) => server::admin::invite(&state, &args).await,
+            Err(e) => Err(e),
+        },
+        Command::SetRole(args) => match state().await {
+            Ok(state) => server::admin::set_role(&state, &args).await,
+            Err(e) => Err(e),
+        },
+        Command::Deactivate(args) => match state().await {
+            Ok(state) => server::admin::set_active(&state, &args, false).await,
+            Err(e) => Err(e),
+        },
+        Command::Reactivate(args) => match state().await {
+            Ok(state) => server::admin::set_active(&state, &args, true).await,
+            Err(e) => Err(e),
+        },
         Command::RefreshAll { json } => return refresh_all(json).await,
         Command::ApiKey(command) => {
             return managed(async |state| {

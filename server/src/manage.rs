@@ -327,10 +327,12 @@ pub async fn audit(state: &AppState, args: &AuditArgs, out: &mut impl Write) -> 
         let connection_id = row.connection_id.as_deref().map(printable);
         let (kind, outcome) = (printable(&row.kind), printable(&row.outcome));
         let (actor, detail) = (printable(&row.actor), printable(&row.detail));
+        let role = row.actor_role.as_deref().map(printable);
         if args.json {
             let line = json!({
                 "at": rfc3339(Some(row.at)),
                 "actor": actor,
+                "actor_role": role,
                 "address": address,
                 "kind": kind,
                 "connection_id": connection_id,
@@ -341,8 +343,9 @@ pub async fn audit(state: &AppState, args: &AuditArgs, out: &mut impl Write) -> 
         } else {
             writeln!(
                 out,
-                "{}  {kind:<20}  {outcome:<10}  {actor}  {}  {detail}{}",
+                "{}  {kind:<20}  {outcome:<10}  {actor}{}  {}  {detail}{}",
                 app::model::format_time(row.at),
+                role.map(|r| format!(" ({r})")).unwrap_or_default(),
                 address.unwrap_or_default(),
                 connection_id
                     .map(|c| format!("  [{c}]"))

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use app::auth::ssr::SignedIn;
+use app::model::Role;
 use app::ssr::state::{AppState, Config, StartError};
 use app::{App, shell};
 use axum::Router;
@@ -271,6 +272,24 @@ impl Application {
         })
     }
 
+    /// Every path the router answers (pages, server functions, the JSON API, probes), read off
+    /// the router itself: axum lists them only in its `Debug` output, as `RouteId(n): "path"`.
+    pub fn routes(&self) -> Vec<String> {
+        let printed = format!("{:?}", self.router);
+        let mut routes: Vec<String> = printed
+            .split("RouteId(")
+            .skip(1)
+            .filter_map(|entry| {
+                let (_, rest) = entry.split_once("): \"")?;
+                rest.split_once('"').map(|(path, _)| path.to_owned())
+            })
+            .filter(|path| !path.contains("__private__axum"))
+            .collect();
+        routes.sort();
+        routes.dedup();
+        routes
+    }
+
     /// Serves until Ctrl-C or SIGTERM, with the keep-alive job beside; on shutdown the job
     /// finishes the refreshes under way (so no rotated token is lost) and stops.
     pub async fn run(self) -> std::io::Result<()> {
@@ -311,7 +330,7 @@ async fn health() -> &'static str {
 }
 
 fn is_public(path: &str) -> bool {
-    matches!(path, "/login" | "/setup" | "/favicon.ico")
+    matches!(path, "/login" | "/setup" | "/invite" | "/favicon.ico")
         || protect::MACHINE_PATHS.contains(&path)
         || path.starts_with("/pkg/")
         || path.starts_with("/api/")
@@ -333,7 +352,19 @@ fn database_unavailable() -> Response {
     response
 }
 
-/// Pages need a signed-in admin (server functions check for themselves).
+/// The page shown to an account whose role does not open the page it asked for.
+fn forbidden(needed: Role, role: Role) -> Response {
+    let page = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not allowed · Concur Console</title>\
+        <link rel=\"stylesheet\" href=\"/pkg/concur-console.css\"></head><body><header class=\"top\"><a class=\"brand\" href=\"/\">Concur Console</a></header>\
+        <main><h1>Not allowed</h1><p class=\"lead\" role=\"alert\">This page needs the {needed} role; your account is a {role}. \
+        Ask an admin of this console if you should have it.</p><p><a href=\"/\">Back to the connections</a></p></main></body></html>"
+    );
+    (StatusCode::FORBIDDEN, axum::response::Html(page)).into_response()
+}
+
+/// Pages need a signed-in account whose role opens them (server functions check for
+/// themselves).
 async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
         return next.run(request).await;
@@ -341,9 +372,13 @@ async fn guard(State(state): State<AppState>, mut request: Request, next: Next) 
     if is_public(request.uri().path()) {
         return next.run(request).await;
     }
-    match app::auth::ssr::current_admin(&state, request.headers()).await {
-        Ok(Some(admin)) => {
-            request.extensions_mut().insert(SignedIn(admin));
+    match app::auth::ssr::current_account(&state, request.headers()).await {
+        Ok(Some(account)) => {
+            let needed = app::auth::page_role(request.uri().path());
+            if !account.role.allows(needed) {
+                return forbidden(needed, account.role);
+            }
+            request.extensions_mut().insert(SignedIn(account));
             next.run(request).await
         }
         Ok(None) => Redirect::to("/login").into_response(),

@@ -75,16 +75,46 @@ async fn a_journey_leaves_each_event_kind_in_the_audit_log_and_no_secret_anywher
     )
     .await
     .unwrap();
-    call(
-        "add_admin",
-        vec![
-            ("username", s("second")),
-            ("password", s(PASSWORD)),
-            ("confirm", s(PASSWORD)),
-        ],
+    // A second person joins through an invitation; another invitation is revoked unused.
+    for role in ["editor", "viewer"] {
+        call("invite", vec![("role", s(role))]).await.unwrap();
+    }
+    let people = app::people::ssr::people(
+        &state,
+        &app::auth::ssr::Account {
+            id: String::new(),
+            role: app::model::Role::Admin,
+        },
     )
     .await
     .unwrap();
+    let invited = |role| people.invitations.iter().find(|i| i.role == role).unwrap();
+    let (editor, viewer) = (
+        invited(app::model::Role::Editor),
+        invited(app::model::Role::Viewer),
+    );
+    call("revoke_invitation", vec![("id", viewer.id.clone())])
+        .await
+        .unwrap();
+    let token = editor
+        .url
+        .as_deref()
+        .unwrap()
+        .split("token=")
+        .nth(1)
+        .unwrap();
+    let joined = common::browser()
+        .post(format!("{base}/api/accept_invitation"))
+        .form(&[
+            ("token", token),
+            ("username", "second"),
+            ("password", PASSWORD),
+            ("confirm", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(joined.status().is_success(), "{}", joined.status());
     call("logout", vec![]).await.unwrap();
     call(
         "login",
@@ -183,7 +213,20 @@ async fn a_journey_leaves_each_event_kind_in_the_audit_log_and_no_secret_anywher
         .unwrap()
         .id
         .clone();
-    call("delete_admin", vec![("id", second)]).await.unwrap();
+    call(
+        "set_role",
+        vec![("id", second.clone()), ("role", s("viewer"))],
+    )
+    .await
+    .unwrap();
+    for active in ["false", "true"] {
+        call(
+            "set_active",
+            vec![("id", second.clone()), ("active", s(active))],
+        )
+        .await
+        .unwrap();
+    }
     call(
         "delete_connection",
         vec![("id", id.clone()), ("confirm", s("yes"))],
@@ -194,8 +237,12 @@ async fn a_journey_leaves_each_event_kind_in_the_audit_log_and_no_secret_anywher
     let (events, _) = store::audit_page(&state.pool, &AuditFilter::default(), 0, 500)
         .await
         .unwrap();
-    // Hand-off links leave theirs in the hand-off suite, which walks a customer's side too.
-    let here = |k: &&&str| **k != "alert_failed" && !k.starts_with("handoff_");
+    // Hand-off links leave theirs in the hand-off suite, which walks a customer's side too;
+    // accounts made and deleted from a terminal, in the people suite.
+    let here = |k: &&&str| {
+        !["alert_failed", "admin_created", "admin_deleted"].contains(*k)
+            && !k.starts_with("handoff_")
+    };
     for kind in app::audit::KINDS.iter().filter(here) {
         assert!(
             events.iter().any(|e| e.kind == *kind),
@@ -214,6 +261,15 @@ async fn a_journey_leaves_each_event_kind_in_the_audit_log_and_no_secret_anywher
         .find(|e| e.kind == "connection_renamed")
         .unwrap();
     assert_eq!(renamed.actor, "root");
+    assert_eq!(renamed.actor_role.as_deref(), Some("admin"));
+    let joined = events
+        .iter()
+        .find(|e| e.kind == "invitation_accepted")
+        .unwrap();
+    assert_eq!(
+        (joined.actor.as_str(), joined.actor_role.as_deref()),
+        ("second", Some("editor"))
+    );
     assert_eq!(renamed.connection_id.as_deref(), Some(id.as_str()));
     assert!(
         events

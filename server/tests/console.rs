@@ -77,9 +77,7 @@ impl Console {
             let hash = app::auth::ssr::hash_password(PASSWORD.into())
                 .await
                 .unwrap();
-            app::ssr::store::insert_admin(&self.state.pool, "a1", "admin", &hash, 0)
-                .await
-                .unwrap();
+            common::account(&self.state, "a1", "admin", &hash, app::model::Role::Admin).await;
         }
         self.call("login", &[("username", "admin"), ("password", PASSWORD)])
             .await

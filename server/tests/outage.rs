@@ -104,9 +104,7 @@ async fn while_postgresql_is_away_held_tokens_keep_flowing_the_rest_get_503_and_
     let hash = app::auth::ssr::hash_password("violet tractor sings softly".into())
         .await
         .unwrap();
-    app::ssr::store::insert_admin(&state.pool, "a1", "admin", &hash, 0)
-        .await
-        .unwrap();
+    common::account(&state, "a1", "admin", &hash, app::model::Role::Admin).await;
     let admin = common::browser();
     admin
         .post(format!("{base}/api/login"))

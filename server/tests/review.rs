@@ -39,9 +39,7 @@ async fn spawn() -> Console {
     let hash = app::auth::ssr::hash_password(PASSWORD.into())
         .await
         .unwrap();
-    store::insert_admin(&state.pool, "a1", "admin", &hash, 0)
-        .await
-        .unwrap();
+    common::account(&state, "a1", "admin", &hash, app::model::Role::Admin).await;
     Console {
         address: base.trim_start_matches("http://").to_owned(),
         base,
@@ -237,6 +235,7 @@ async fn audit_rows_past_the_retention_are_deleted_by_the_upkeep_job() {
             id: id.into(),
             at: now - age,
             actor: "admin".into(),
+            actor_role: Some("admin".into()),
             address: None,
             kind: "sign_in".into(),
             connection_id: None,
@@ -279,6 +278,7 @@ async fn control_characters_never_reach_the_audit_log_or_the_operators_terminal(
         id: "r1".into(),
         at: c.state.now(),
         actor: "evil\nforged line\u{1b}[31m".into(),
+        actor_role: Some("admin\u{1b}[0m".into()),
         address: Some("192.0.2.1".into()),
         kind: "sign_in".into(),
         connection_id: None,

@@ -39,9 +39,7 @@ impl Console {
         let hash = app::auth::ssr::hash_password(PASSWORD.into())
             .await
             .unwrap();
-        app::ssr::store::insert_admin(&self.state.pool, "a1", "admin", &hash, 0)
-            .await
-            .unwrap();
+        common::account(&self.state, "a1", "admin", &hash, app::model::Role::Admin).await;
     }
 
     /// Signs in from `address` (as the trusted proxy on loopback reports it).
@@ -501,67 +499,6 @@ async fn changing_the_password_ends_every_other_session_and_sessions_can_be_ende
             .status(),
         303,
         "the others end"
-    );
-}
-
-#[tokio::test]
-async fn admins_add_and_delete_other_admins_but_never_themselves() {
-    let c = spawn().await;
-    c.admin().await;
-    let http = common::browser();
-    c.login(&http, "192.0.2.1", "admin", PASSWORD).await;
-    let call = |endpoint: &str, form: &[(&str, &str)]| {
-        http.post(format!("{}/api/{endpoint}", c.base))
-            .form(form)
-            .send()
-    };
-    let added = call(
-        "add_admin",
-        &[
-            ("username", "second"),
-            ("password", "violet tractor sings softly"),
-            ("confirm", "violet tractor sings softly"),
-        ],
-    )
-    .await
-    .unwrap();
-    assert_eq!(added.status(), 200);
-    let twice = call(
-        "add_admin",
-        &[
-            ("username", "second"),
-            ("password", "violet tractor sings softly"),
-            ("confirm", "violet tractor sings softly"),
-        ],
-    )
-    .await
-    .unwrap();
-    assert_eq!(twice.status(), 422);
-    let account = body(call("load_account", &[]).await.unwrap()).await;
-    let admins = account["admins"].as_array().unwrap();
-    assert_eq!(admins.len(), 2);
-    let me = admins.iter().find(|a| a["me"] == true).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let other = admins.iter().find(|a| a["me"] == false).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(
-        call("delete_admin", &[("id", &me)]).await.unwrap().status(),
-        422
-    );
-    assert_eq!(
-        call("delete_admin", &[("id", &other)])
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        app::ssr::store::admin_count(&c.state.pool).await.unwrap(),
-        1
     );
 }
 

@@ -37,9 +37,7 @@ async fn spawn(
     let hash = app::auth::ssr::hash_password(PASSWORD.into())
         .await
         .unwrap();
-    app::ssr::store::insert_admin(&state.pool, "a1", "admin", &hash, 0)
-        .await
-        .unwrap();
+    common::account(&state, "a1", "admin", &hash, app::model::Role::Admin).await;
     (base, state, store)
 }
 

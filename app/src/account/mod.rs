@@ -1,4 +1,4 @@
-//! The account page: change your password, see and end your sessions, manage admins.
+//! The account page: change your password, see and end your sessions.
 
 #[cfg(feature = "ssr")]
 pub mod ssr;
@@ -10,11 +10,18 @@ use crate::components::{FieldError, FormAlert, Page};
 use crate::error::AppError;
 use crate::model::{AccountView, format_time};
 
-/// The signed-in admin and the request's headers, for the account server functions.
+/// The signed-in account (any role) and the request's headers, for the account server
+/// functions.
 #[cfg(feature = "ssr")]
-async fn signed_in()
--> Result<(crate::ssr::state::AppState, String, axum::http::HeaderMap), AppError> {
-    let admin = crate::auth::ssr::require_admin().await?;
+async fn signed_in() -> Result<
+    (
+        crate::ssr::state::AppState,
+        crate::auth::ssr::Account,
+        axum::http::HeaderMap,
+    ),
+    AppError,
+> {
+    let admin = crate::auth::ssr::require(crate::model::Role::Viewer).await?;
     let state = crate::ssr::state::state()?;
     let headers = use_context::<axum::http::request::Parts>()
         .map(|p| p.headers)
@@ -25,7 +32,7 @@ async fn signed_in()
 #[server(prefix = "/api", endpoint = "load_account")]
 pub async fn load_account() -> Result<AccountView, AppError> {
     let (state, admin, headers) = signed_in().await?;
-    ssr::account(&state, &admin, &headers).await
+    ssr::account(&state, &admin.id, &headers).await
 }
 
 #[server(prefix = "/api", endpoint = "change_password")]
@@ -35,7 +42,8 @@ pub async fn change_password(
     confirm: String,
 ) -> Result<(), AppError> {
     let (state, admin, headers) = signed_in().await?;
-    let result = ssr::change_password(&state, &admin, &headers, current, &password, &confirm).await;
+    let result =
+        ssr::change_password(&state, &admin.id, &headers, current, &password, &confirm).await;
     let outcome = if result.is_ok() { "ok" } else { "refused" };
     crate::audit::ssr::by_admin(
         &state,
@@ -54,35 +62,13 @@ pub async fn change_password(
 #[server(prefix = "/api", endpoint = "end_session")]
 pub async fn end_session(id: String) -> Result<(), AppError> {
     let (state, admin, _) = signed_in().await?;
-    ssr::end_session(&state, &admin, &id).await
+    ssr::end_session(&state, &admin.id, &id).await
 }
 
 #[server(prefix = "/api", endpoint = "end_other_sessions")]
 pub async fn end_other_sessions() -> Result<u64, AppError> {
     let (state, admin, headers) = signed_in().await?;
-    ssr::end_other_sessions(&state, &admin, &headers).await
-}
-
-#[server(prefix = "/api", endpoint = "add_admin")]
-pub async fn add_admin(
-    username: String,
-    password: String,
-    confirm: String,
-) -> Result<(), AppError> {
-    let (state, admin, _) = signed_in().await?;
-    ssr::add_admin(&state, &username, &password, &confirm).await?;
-    let detail = format!("added {}", username.trim());
-    crate::audit::ssr::by_admin(&state, &admin, "admin_created", None, "ok", &detail).await;
-    Ok(())
-}
-
-#[server(prefix = "/api", endpoint = "delete_admin")]
-pub async fn delete_admin(id: String) -> Result<(), AppError> {
-    let (state, admin, _) = signed_in().await?;
-    ssr::delete_admin(&state, &admin, &id).await?;
-    let detail = format!("deleted admin {id}");
-    crate::audit::ssr::by_admin(&state, &admin, "admin_deleted", None, "ok", &detail).await;
-    Ok(())
+    ssr::end_other_sessions(&state, &admin.id, &headers).await
 }
 
 #[component]
@@ -90,8 +76,6 @@ pub fn AccountPage() -> impl IntoView {
     let change = ServerAction::<ChangePassword>::new();
     let end_one = ServerAction::<EndSession>::new();
     let end_others = ServerAction::<EndOtherSessions>::new();
-    let add = ServerAction::<AddAdmin>::new();
-    let delete = ServerAction::<DeleteAdmin>::new();
     let data = Resource::new(|| (), |_| load_account());
     let changed = use_query_map().read_untracked().get("changed").is_some();
     let first_error = |results: Vec<Option<Result<(), AppError>>>| {
@@ -104,8 +88,6 @@ pub fn AccountPage() -> impl IntoView {
             end_others.value().get().map(|r| r.map(|_| ())),
         ])
     });
-    let admin_errors =
-        Signal::derive(move || first_error(vec![add.value().get(), delete.value().get()]));
     view! {
         <Page title="Your account" signed_in=true>
             {changed.then(|| view! {
@@ -131,8 +113,7 @@ pub fn AccountPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match data.await {
                         Ok(account) => view! {
-                            <Sessions account=account.clone() end_one=end_one end_others=end_others errors=session_errors/>
-                            <Admins account=account add=add delete=delete errors=admin_errors/>
+                            <Sessions account end_one end_others errors=session_errors/>
                         }.into_any(),
                         Err(e) => view! { <FormAlert error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
                     }
@@ -186,66 +167,6 @@ fn Sessions(
             </table>
             <ActionForm action=end_others>
                 <button type="submit" class="danger">"End all other sessions"</button>
-            </ActionForm>
-        </section>
-    }
-}
-
-#[component]
-fn Admins(
-    account: AccountView,
-    add: ServerAction<AddAdmin>,
-    delete: ServerAction<DeleteAdmin>,
-    errors: Signal<Option<AppError>>,
-) -> impl IntoView {
-    let rows = account
-        .admins
-        .into_iter()
-        .map(|a| {
-            let action = if a.me {
-                view! { <strong>"You"</strong> }.into_any()
-            } else {
-                view! {
-                    <ActionForm action=delete>
-                        <input type="hidden" name="id" value=a.id/>
-                        <button type="submit" class="danger">"Delete admin"</button>
-                    </ActionForm>
-                }
-                .into_any()
-            };
-            view! {
-                <tr>
-                    <td>{a.username}</td>
-                    <td>{format_time(a.created_at)}</td>
-                    <td>{action}</td>
-                </tr>
-            }
-        })
-        .collect_view();
-    view! {
-        <section class="card">
-            <h2>"Admins"</h2>
-            <p class="hint">"Every admin can do everything; roles come later."</p>
-            <table class="admins">
-                <thead><tr><th>"User name"</th><th>"Created"</th><th></th></tr></thead>
-                <tbody>{rows}</tbody>
-            </table>
-            <FormAlert error=errors/>
-            <FieldError error=errors field="admin"/>
-            <h3>"Add an admin"</h3>
-            <ActionForm action=add>
-                <div class="form">
-                    <label for="admin-username">"User name"</label>
-                    <input id="admin-username" name="username" autocomplete="off" maxlength="64" required/>
-                    <FieldError error=errors field="username"/>
-                    <label for="admin-password">"Password"</label>
-                    <input id="admin-password" name="password" type="password" autocomplete="new-password" minlength="12" required/>
-                    <FieldError error=errors field="password"/>
-                    <label for="admin-confirm">"Repeat the password"</label>
-                    <input id="admin-confirm" name="confirm" type="password" autocomplete="new-password" required/>
-                    <FieldError error=errors field="confirm"/>
-                    <button type="submit">"Add admin"</button>
-                </div>
             </ActionForm>
         </section>
     }

@@ -1,12 +1,10 @@
-//! Accounts on the server: change password, sessions, other admins.
+//! Your account on the server: change password, sessions.
 
 use axum::http::HeaderMap;
 
-use crate::auth::ssr::{
-    current_token_hash, hash_password, validate_new_password, validate_username, verify_password,
-};
+use crate::auth::ssr::{current_token_hash, hash_password, validate_new_password, verify_password};
 use crate::error::AppError;
-use crate::model::{AccountView, AdminView, SessionView};
+use crate::model::{AccountView, SessionView};
 use crate::ssr::state::{AppState, internal};
 use crate::ssr::store;
 
@@ -33,22 +31,10 @@ pub async fn account(
             last_seen_at: s.last_seen_at,
         })
         .collect();
-    let admins = store::admins(&state.pool)
-        .await
-        .map_err(internal)?
-        .into_iter()
-        .map(|a| AdminView {
-            me: a.id == admin_id,
-            id: a.id,
-            username: a.username,
-            created_at: a.created_at,
-        })
-        .collect();
     Ok(AccountView {
         now: state.now(),
         username,
         sessions,
-        admins,
     })
 }
 
@@ -117,53 +103,4 @@ pub async fn end_other_sessions(
     store::end_other_sessions(&state.pool, admin_id, keep.as_deref())
         .await
         .map_err(internal)
-}
-
-/// Another admin with the same rights (roles come later).
-pub async fn add_admin(
-    state: &AppState,
-    username: &str,
-    password: &str,
-    confirm: &str,
-) -> Result<(), AppError> {
-    let username = validate_username(username)?;
-    validate_new_password(password, confirm, &username)?;
-    if store::admin_credentials(&state.pool, &username)
-        .await
-        .map_err(internal)?
-        .is_some()
-    {
-        return Err(AppError::invalid(
-            "username",
-            "An admin with this user name already exists.",
-        ));
-    }
-    let hash = hash_password(password.to_owned()).await?;
-    let id = uuid::Uuid::new_v4().to_string();
-    store::insert_admin(&state.pool, &id, &username, &hash, state.now())
-        .await
-        .map_err(internal)?;
-    tracing::info!(%username, "admin added");
-    Ok(())
-}
-
-/// Deletes another admin (never yourself, never the last one) and ends their sessions.
-pub async fn delete_admin(state: &AppState, admin_id: &str, id: &str) -> Result<(), AppError> {
-    if id == admin_id {
-        return Err(AppError::invalid(
-            "admin",
-            "You cannot delete yourself here; another admin can, or use `concur-console delete-admin`.",
-        ));
-    }
-    match store::delete_admin(&state.pool, id)
-        .await
-        .map_err(internal)?
-    {
-        Some(true) => Ok(()),
-        Some(false) => Err(AppError::invalid(
-            "admin",
-            "The last admin cannot be deleted.",
-        )),
-        None => Err(AppError::invalid("admin", "That admin no longer exists.")),
-    }
 }

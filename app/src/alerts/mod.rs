@@ -16,7 +16,7 @@ use crate::model::{AlertSettingsView, DeliveryView, format_time};
 
 #[server(prefix = "/api", endpoint = "load_alert_settings")]
 pub async fn load_alert_settings() -> Result<AlertSettingsView, AppError> {
-    crate::auth::ssr::require_admin().await?;
+    crate::auth::ssr::require(crate::model::Role::Admin).await?;
     let state = crate::ssr::state::state()?;
     ssr::settings_view(&state).await
 }
@@ -30,7 +30,7 @@ pub async fn save_alert_settings(
     email_from: String,
     email_to: String,
 ) -> Result<(), AppError> {
-    let admin = crate::auth::ssr::require_admin().await?;
+    let admin = crate::auth::ssr::require(crate::model::Role::Admin).await?;
     let state = crate::ssr::state::state()?;
     let form = ssr::ChannelForm {
         webhook_url,
@@ -58,7 +58,7 @@ pub async fn save_alert_settings(
 
 #[server(prefix = "/api", endpoint = "send_test_alert")]
 pub async fn send_test_alert() -> Result<usize, AppError> {
-    crate::auth::ssr::require_admin().await?;
+    crate::auth::ssr::require(crate::model::Role::Admin).await?;
     let state = crate::ssr::state::state()?;
     let config = ssr::effective(&state).await?;
     let queued = ssr::send_test(&state, &config).await?;

@@ -11,7 +11,7 @@ use crate::model::{ApiKeyView, NewApiKey, format_time};
 
 #[server(prefix = "/api", endpoint = "create_api_key")]
 pub async fn create_api_key(id: String, label: String) -> Result<NewApiKey, AppError> {
-    let admin = crate::auth::ssr::require_admin().await?;
+    let admin = crate::auth::ssr::require(crate::model::Role::Editor).await?;
     let state = crate::ssr::state::state()?;
     let made = ssr::create(&state, &id, &label).await?;
     let detail = format!("{} ({})", made.view.name, made.view.prefix);
@@ -26,14 +26,14 @@ pub async fn create_api_key(id: String, label: String) -> Result<NewApiKey, AppE
 
 #[server(prefix = "/api", endpoint = "list_api_keys")]
 pub async fn list_api_keys(id: String) -> Result<Vec<ApiKeyView>, AppError> {
-    crate::auth::ssr::require_admin().await?;
+    crate::auth::ssr::require(crate::model::Role::Editor).await?;
     let state = crate::ssr::state::state()?;
     ssr::list(&state, &id).await
 }
 
 #[server(prefix = "/api", endpoint = "revoke_api_key")]
 pub async fn revoke_api_key(id: String, key_id: String) -> Result<(), AppError> {
-    let admin = crate::auth::ssr::require_admin().await?;
+    let admin = crate::auth::ssr::require(crate::model::Role::Editor).await?;
     let state = crate::ssr::state::state()?;
     ssr::revoke(&state, &key_id, Some(&id)).await?;
     let detail = format!("key {key_id}");

@@ -19,6 +19,12 @@ pub const KINDS: &[&str] = &[
     "admin_created",
     "admin_deleted",
     "password_changed",
+    "invitation_created",
+    "invitation_revoked",
+    "invitation_accepted",
+    "role_changed",
+    "account_deactivated",
+    "account_reactivated",
     "connection_created",
     "connection_validated",
     "connection_replaced",
@@ -47,6 +53,8 @@ const PAGE: i64 = 50;
 pub struct AuditEntry {
     pub at: i64,
     pub actor: String,
+    /// The actor's role at the time, when a signed-in account acted.
+    pub actor_role: Option<String>,
     pub address: Option<String>,
     pub kind: String,
     pub connection_id: Option<String>,
@@ -83,7 +91,7 @@ pub async fn load_audit(
     page: i64,
 ) -> Result<AuditPage, AppError> {
     use crate::ssr::store::{self, AuditFilter};
-    crate::auth::ssr::require_admin().await?;
+    crate::auth::ssr::require(crate::model::Role::Viewer).await?;
     let state = crate::ssr::state::state()?;
     let nonempty = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     let filter = AuditFilter {
@@ -102,6 +110,7 @@ pub async fn load_audit(
             .map(|r| AuditEntry {
                 at: r.at,
                 actor: r.actor,
+                actor_role: r.actor_role,
                 address: r.address,
                 kind: r.kind,
                 connection_id: r.connection_id,
@@ -189,7 +198,10 @@ fn Entries(page: AuditPage) -> impl IntoView {
                 <tr class=class>
                     <td>{format_time(e.at)}</td>
                     <td>{e.kind.replace('_', " ")}</td>
-                    <td>{e.actor}</td>
+                    <td>{match e.actor_role {
+                        Some(role) => format!("{} ({role})", e.actor),
+                        None => e.actor,
+                    }}</td>
                     <td class="mono">{e.address}</td>
                     <td>{e.outcome}</td>
                     <td>{e.detail}</td>

@@ -1,12 +1,14 @@
 //! Recording audit events. Recording never fails the action it records: a failure to write
 //! is logged (without secrets) and the action stands.
 
+use crate::auth::ssr::Account;
 use crate::ssr::state::AppState;
 use crate::ssr::store::{self, AuditRow};
 
-/// Who did it: an admin (by id), a process job, or someone not signed in.
+/// Who did it: a signed-in account (recorded with its role), a process job, or someone not
+/// signed in.
 pub enum Actor<'a> {
-    Admin(&'a str),
+    Account(&'a Account),
     Named(&'a str),
 }
 
@@ -21,17 +23,21 @@ pub struct Event<'a> {
 }
 
 pub async fn record(state: &AppState, event: Event<'_>) {
-    let actor = match event.actor {
-        Actor::Admin(id) => match store::admin_name(&state.pool, id).await {
-            Ok(Some(name)) => name,
-            _ => format!("admin {id}"),
-        },
-        Actor::Named(name) => name.to_owned(),
+    let (actor, actor_role) = match event.actor {
+        Actor::Account(account) => {
+            let name = match store::admin_name(&state.pool, &account.id).await {
+                Ok(Some(name)) => name,
+                _ => format!("account {}", account.id),
+            };
+            (name, Some(account.role.key().to_owned()))
+        }
+        Actor::Named(name) => (name.to_owned(), None),
     };
     let row = AuditRow {
         id: uuid::Uuid::now_v7().to_string(),
         at: state.now(),
         actor,
+        actor_role,
         address: event.address.map(str::to_owned),
         kind: event.kind.to_owned(),
         connection_id: event.connection_id.map(str::to_owned),
@@ -43,10 +49,10 @@ pub async fn record(state: &AppState, event: Event<'_>) {
     }
 }
 
-/// Records what a signed-in admin did from the current request.
+/// Records what a signed-in account did from the current request.
 pub async fn by_admin(
     state: &AppState,
-    admin_id: &str,
+    account: &Account,
     kind: &str,
     connection_id: Option<&str>,
     outcome: &str,
@@ -56,7 +62,7 @@ pub async fn by_admin(
     record(
         state,
         Event {
-            actor: Actor::Admin(admin_id),
+            actor: Actor::Account(account),
             address: Some(&address),
             kind,
             connection_id,
@@ -80,6 +86,7 @@ pub async fn record_throttled(state: &AppState) {
             id: uuid::Uuid::now_v7().to_string(),
             at: minute.minute,
             actor: "not signed in".to_owned(),
+            actor_role: None,
             address: Some(minute.address),
             kind: "sign_in".to_owned(),
             connection_id: None,

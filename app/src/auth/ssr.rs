@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use crate::error::AppError;
+use crate::model::Role;
 use crate::ssr::state::{AppState, internal, state};
 use crate::ssr::store;
 
@@ -221,50 +222,67 @@ pub fn session_token(headers: &HeaderMap, secure: bool) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// The signed-in admin's id, if the request carries a live session (which is then touched).
-pub async fn current_admin(
+/// A signed-in account, as a request's guard found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: String,
+    pub role: Role,
+}
+
+/// The account of the live session the request carries, if any (the session is then
+/// touched). A deactivated account has no live session.
+pub async fn current_account(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<Option<String>, AppError> {
+) -> Result<Option<Account>, AppError> {
     let Some(token) = session_token(headers, state.secure_cookies) else {
         return Ok(None);
     };
     let hash = token_hash(&token);
     let now = state.now();
-    let Some((admin_id, last_seen, expires_at)) =
-        store::session(&state.pool, &hash).await.map_err(internal)?
-    else {
+    let Some(session) = store::session(&state.pool, &hash).await.map_err(internal)? else {
         return Ok(None);
     };
-    if now >= expires_at || now - last_seen >= state.session_idle {
+    if now >= session.expires_at || now - session.last_seen_at >= state.session_idle {
         store::delete_session(&state.pool, &hash)
             .await
             .map_err(internal)?;
         return Ok(None);
     }
-    if now - last_seen >= TOUCH_EVERY {
+    if now - session.last_seen_at >= TOUCH_EVERY {
         store::touch_session(&state.pool, &hash, now)
             .await
             .map_err(internal)?;
     }
-    Ok(Some(admin_id))
+    // An unknown word cannot come from this console; it grants the least.
+    let role = Role::parse(&session.role).unwrap_or(Role::Viewer);
+    Ok(Some(Account {
+        id: session.admin_id,
+        role,
+    }))
 }
 
-/// The admin a request was already checked for (by the page guard), so the page's own server
+/// The account a request was already checked for (by the page guard), so the page's own server
 /// functions do not look the session up a second time.
 #[derive(Debug, Clone)]
-pub struct SignedIn(pub String);
+pub struct SignedIn(pub Account);
 
-/// Every server function but sign-in and setup starts with this.
-pub async fn require_admin() -> Result<String, AppError> {
+/// Every server function but sign-in, setup and accepting an invitation starts with this: the
+/// signed-in account, if its role allows what `needed` allows; else 401 or 403.
+pub async fn require(needed: Role) -> Result<Account, AppError> {
     let state = state()?;
     let parts = leptos::prelude::use_context::<Parts>().ok_or(AppError::Unauthorized)?;
-    if let Some(SignedIn(admin)) = parts.extensions.get::<SignedIn>() {
-        return Ok(admin.clone());
+    let account = match parts.extensions.get::<SignedIn>() {
+        Some(SignedIn(account)) => account.clone(),
+        None => current_account(&state, &parts.headers)
+            .await?
+            .ok_or(AppError::Unauthorized)?,
+    };
+    if account.role.allows(needed) {
+        Ok(account)
+    } else {
+        Err(AppError::Forbidden(needed))
     }
-    current_admin(&state, &parts.headers)
-        .await?
-        .ok_or(AppError::Unauthorized)
 }
 
 /// The hash of the session token this request carries, if any.

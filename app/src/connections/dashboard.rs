@@ -57,9 +57,16 @@ fn empty_state(waiting: i64) -> impl IntoView {
             <h2>"No connections yet"</h2>
             <p>"A connection is one set of SAP Concur credentials that an integration (an expense bot, a mileage tracker, an approvals assistant) uses. Add one by pasting the Client ID, Client Secret, Refresh Token and Authorization URL the integration's vendor asked you for — or a Company UUID with a Company Request Token."</p>
             <p>"Concur Console checks them with Concur, stores them encrypted, and warns here long before the refresh token expires."</p>
-            <a class="button primary" href="/connections/new">"Add the first connection"</a>
-            " "
-            <a class="button" href="/handoffs">"Send a hand-off link to a customer"</a>
+            {if crate::auth::may(crate::model::Role::Editor) {
+                view! {
+                    <a class="button primary" href="/connections/new">"Add the first connection"</a>
+                    " "
+                    <a class="button" href="/handoffs">"Send a hand-off link to a customer"</a>
+                }
+                .into_any()
+            } else {
+                view! { <p class="hint">"Your role (viewer) reads connections; an editor adds them."</p> }.into_any()
+            }}
         </div>
     }
 }

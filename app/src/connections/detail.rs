@@ -6,13 +6,14 @@ use leptos_router::hooks::use_params_map;
 use super::{DeleteConnection, RenameConnection, ValidateNow, load_connection};
 use crate::alerts::Deliveries;
 use crate::api_keys::ApiKeys;
+use crate::auth::may;
 use crate::components::{
     FieldError, FormAlert, Page, StatusBadge, expiry_words, plural, refusal_in_address,
     shown_error, time_or_never,
 };
 use crate::error::AppError;
 use crate::handoffs::CreateHandoff;
-use crate::model::{ConnectionDetail, Status, format_time};
+use crate::model::{ConnectionDetail, Role, Status, format_time};
 
 #[component]
 pub fn ConnectionPage() -> impl IntoView {
@@ -44,9 +45,10 @@ pub fn ConnectionPage() -> impl IntoView {
                                 Status::Failing | Status::Critical | Status::Expired
                             );
                             view! {
-                            {urgent.then(|| view! { <RenewalLink id=id.clone() urgent=true/> })}
+                            {(urgent && may(Role::Editor)).then(|| view! { <RenewalLink id=id.clone() urgent=true/> })}
                             <Overview detail=c.clone()/>
                             <FormAlert error=errors/>
+                            {may(Role::Editor).then(|| view! {
                             <section class="actions card">
                                 <h2>"Actions"</h2>
                                 <ValidateNowButton id=id.clone() refused=checked/>
@@ -58,15 +60,18 @@ pub fn ConnectionPage() -> impl IntoView {
                                     <button type="submit">"Rename"</button>
                                     <FieldError error=errors field="name"/>
                                 </ActionForm>
+                                {may(Role::Admin).then(|| view! {
                                 <ActionForm action=delete>
                                     <input type="hidden" name="id" value=delete_id/>
                                     <label class="inline"><input type="checkbox" name="confirm" value="yes" required/>" Yes, delete this connection from Concur Console (Concur itself is not told)"</label>
                                     <button type="submit" class="danger">"Delete connection"</button>
                                     <FieldError error=errors field="confirm"/>
                                 </ActionForm>
+                                }.into_any())}
                             </section>
                             {(!urgent).then(|| view! { <RenewalLink id=id.clone() urgent=false/> })}
                             <ApiKeys connection_id=c.summary.id.clone()/>
+                            }.into_any())}
                             <section class="card">
                                 <h2>"Alerts sent"</h2>
                                 <Deliveries deliveries=c.deliveries.clone()/>

@@ -74,7 +74,7 @@ impl std::fmt::Debug for CredentialsForm {
 /// and opens its page. When Concur refuses, nothing is stored.
 #[server(prefix = "/api", endpoint = "validate_connection")]
 pub async fn validate_connection(form: CredentialsForm) -> Result<String, AppError> {
-    let admin = crate::auth::ssr::require_admin().await?;
+    let admin = crate::auth::ssr::require(crate::model::Role::Editor).await?;
     let state = crate::ssr::state::state()?;
     let name = form.name.trim().chars().take(100).collect::<String>();
     let result = ssr::create(&state, form).await;
@@ -96,7 +96,7 @@ pub async fn validate_connection(form: CredentialsForm) -> Result<String, AppErr
 #[cfg(feature = "ssr")]
 async fn audited<T>(
     state: &crate::ssr::state::AppState,
-    admin: &str,
+    admin: &crate::auth::ssr::Account,
     kind: &str,
     connection: Option<&str>,
     result: &Result<T, AppError>,
@@ -117,7 +117,7 @@ async fn audited<T>(
 /// The renewal path: new credentials for a stored connection. A refusal changes nothing.
 #[server(prefix = "/api", endpoint = "replace_credentials")]
 pub async fn replace_credentials(id: String, form: CredentialsForm) -> Result<String, AppError> {
-    let admin = crate::auth::ssr::require_admin().await?;
+    let admin = crate::auth::ssr::require(crate::model::Role::Editor).await?;
     let state = crate::ssr::state::state()?;
     let result = ssr::replace(&state, &id, form).await;
     audited(
@@ -137,7 +137,7 @@ pub async fn replace_credentials(id: String, form: CredentialsForm) -> Result<St
 /// Re-checks a stored connection with Concur ("Validate now").
 #[server(prefix = "/api", endpoint = "validate_now")]
 pub async fn validate_now(id: String) -> Result<(), AppError> {
-    let admin = crate::auth::ssr::require_admin().await?;
+    let admin = crate::auth::ssr::require(crate::model::Role::Editor).await?;
     let state = crate::ssr::state::state()?;
     let result = ssr::recheck(&state, &id).await;
     audited(
@@ -154,7 +154,7 @@ pub async fn validate_now(id: String) -> Result<(), AppError> {
 
 #[server(prefix = "/api", endpoint = "rename_connection")]
 pub async fn rename_connection(id: String, name: String) -> Result<(), AppError> {
-    let admin = crate::auth::ssr::require_admin().await?;
+    let admin = crate::auth::ssr::require(crate::model::Role::Editor).await?;
     let state = crate::ssr::state::state()?;
     let result = ssr::rename(&state, &id, &name).await;
     let detail = format!(
@@ -176,7 +176,7 @@ pub async fn rename_connection(id: String, name: String) -> Result<(), AppError>
 /// Deletes the connection here (Concur is not told; revoking there is a separate action).
 #[server(prefix = "/api", endpoint = "delete_connection")]
 pub async fn delete_connection(id: String, confirm: String) -> Result<(), AppError> {
-    let admin = crate::auth::ssr::require_admin().await?;
+    let admin = crate::auth::ssr::require(crate::model::Role::Admin).await?;
     let state = crate::ssr::state::state()?;
     let result = ssr::delete(&state, &id, &confirm).await;
     audited(
@@ -199,14 +199,14 @@ pub async fn load_dashboard(
     page: i64,
     #[server(default)] week: Option<i64>,
 ) -> Result<Dashboard, AppError> {
-    crate::auth::ssr::require_admin().await?;
+    crate::auth::ssr::require(crate::model::Role::Viewer).await?;
     let state = crate::ssr::state::state()?;
     ssr::dashboard(&state, &search, week, page).await
 }
 
 #[server(prefix = "/api", endpoint = "load_connection")]
 pub async fn load_connection(id: String) -> Result<ConnectionDetail, AppError> {
-    crate::auth::ssr::require_admin().await?;
+    crate::auth::ssr::require(crate::model::Role::Viewer).await?;
     let state = crate::ssr::state::state()?;
     ssr::detail(&state, &id).await
 }

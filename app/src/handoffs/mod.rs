@@ -16,7 +16,12 @@ use crate::model::{HandoffList, HandoffView, format_time};
 
 /// Records what an admin did to a link in the audit log.
 #[cfg(feature = "ssr")]
-async fn audited(state: &crate::ssr::state::AppState, admin: &str, kind: &str, link: &HandoffView) {
+async fn audited(
+    state: &crate::ssr::state::AppState,
+    admin: &crate::auth::ssr::Account,
+    kind: &str,
+    link: &HandoffView,
+) {
     let detail = format!("{} ({})", link.name, link.id);
     crate::audit::ssr::by_admin(
         state,
@@ -38,7 +43,7 @@ pub async fn create_handoff(
     #[server(default)] note: String,
     #[server(default)] connection_id: Option<String>,
 ) -> Result<String, AppError> {
-    let admin = crate::auth::ssr::require_admin().await?;
+    let admin = crate::auth::ssr::require(crate::model::Role::Editor).await?;
     let state = crate::ssr::state::state()?;
     let valid_days = match valid_days.trim() {
         "" => None,
@@ -54,10 +59,10 @@ pub async fn create_handoff(
         note,
         connection_id: connection_id.filter(|c| !c.is_empty()),
     };
-    let actor = crate::ssr::store::admin_name(&state.pool, &admin)
+    let actor = crate::ssr::store::admin_name(&state.pool, &admin.id)
         .await
         .map_err(crate::ssr::state::internal)?
-        .unwrap_or_else(|| format!("admin {admin}"));
+        .unwrap_or_else(|| format!("account {}", admin.id));
     let (link, _) = ssr::create(&state, &request, &actor).await?;
     audited(&state, &admin, "handoff_created", &link).await;
     leptos_axum::redirect(&format!("/handoffs?created={}", link.id));
@@ -66,15 +71,21 @@ pub async fn create_handoff(
 
 #[server(prefix = "/api", endpoint = "load_handoffs")]
 pub async fn load_handoffs(page: i64) -> Result<HandoffList, AppError> {
-    crate::auth::ssr::require_admin().await?;
+    let account = crate::auth::ssr::require(crate::model::Role::Viewer).await?;
     let state = crate::ssr::state::state()?;
-    let (links, more) = ssr::list(&state, page).await?;
+    let (mut links, more) = ssr::list(&state, page).await?;
+    if !account.role.allows(crate::model::Role::Editor) {
+        // A viewer reads the list; the links themselves are for those who may send them.
+        for link in &mut links {
+            link.url = None;
+        }
+    }
     Ok(HandoffList { links, page, more })
 }
 
 #[server(prefix = "/api", endpoint = "revoke_handoff")]
 pub async fn revoke_handoff(id: String) -> Result<(), AppError> {
-    let admin = crate::auth::ssr::require_admin().await?;
+    let admin = crate::auth::ssr::require(crate::model::Role::Editor).await?;
     let state = crate::ssr::state::state()?;
     let link = ssr::revoke(&state, &id).await?;
     audited(&state, &admin, "handoff_revoked", &link).await;
@@ -123,6 +134,7 @@ pub fn HandoffsPage() -> impl IntoView {
                 })}
             </Suspense>
             <FormAlert error=revoke_error/>
+            {crate::auth::may(crate::model::Role::Editor).then(|| view! {
             <ActionForm action=create>
                 <section class="card form">
                     <h2>"New hand-off link"</h2>
@@ -148,6 +160,7 @@ pub fn HandoffsPage() -> impl IntoView {
                     <button type="submit" class="primary">"Create hand-off link"</button>
                 </section>
             </ActionForm>
+            })}
         </Page>
     }
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use app::alerts::ssr::AlertConfig;
+use app::model::Role;
 use app::ssr::state::{AppState, Config};
 use concur::{ClientConfig, Clock};
 use server::serve::{Application, Settings};
@@ -60,4 +61,21 @@ pub fn browser() -> reqwest::Client {
         .timeout(std::time::Duration::from_secs(60))
         .build()
         .unwrap()
+}
+
+/// An account with a role and a password hash, straight into the store.
+#[allow(dead_code, reason = "not every test file makes accounts")]
+pub async fn account(state: &AppState, id: &str, username: &str, hash: &str, role: Role) {
+    app::ssr::store::insert_admin(
+        &state.pool,
+        &app::ssr::store::NewAccount {
+            id,
+            username,
+            password_hash: hash,
+            role,
+            now: 0,
+        },
+    )
+    .await
+    .unwrap();
 }

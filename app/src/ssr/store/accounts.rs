@@ -1,43 +1,60 @@
-//! Admins, their sessions and the first-run setup link.
+//! Accounts (the `admins` table: every account, whatever its role), their sessions, the
+//! first-run setup link and invitations.
 
 use sqlx::FromRow;
 
 use super::Pool;
+use crate::model::Role;
 
+/// How many accounts exist (any role, active or not): setup is open only at none.
 pub async fn admin_count(pool: &Pool) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM admins")
         .fetch_one(pool)
         .await
 }
 
-pub async fn insert_admin(
-    pool: &Pool,
-    id: &str,
-    username: &str,
-    password_hash: &str,
-    now: i64,
-) -> sqlx::Result<()> {
+/// A new account with a password.
+#[derive(Debug, Clone)]
+pub struct NewAccount<'a> {
+    pub id: &'a str,
+    pub username: &'a str,
+    pub password_hash: &'a str,
+    pub role: Role,
+    pub now: i64,
+}
+
+async fn insert_account<'e, E>(executor: E, a: &NewAccount<'_>) -> sqlx::Result<()>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     sqlx::query(
-        "INSERT INTO admins (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO admins (id, username, password_hash, created_at, role) VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(id)
-    .bind(username)
-    .bind(password_hash)
-    .bind(now)
-    .execute(pool)
+    .bind(a.id)
+    .bind(a.username)
+    .bind(a.password_hash)
+    .bind(a.now)
+    .bind(a.role.key())
+    .execute(executor)
     .await
     .map(|_| ())
 }
 
-/// (admin id, password hash) of a user name.
+pub async fn insert_admin(pool: &Pool, account: &NewAccount<'_>) -> sqlx::Result<()> {
+    insert_account(pool, account).await
+}
+
+/// (account id, password hash) of a user name that may sign in (not deactivated).
 pub async fn admin_credentials(
     pool: &Pool,
     username: &str,
 ) -> sqlx::Result<Option<(String, String)>> {
-    sqlx::query_as("SELECT id, password_hash FROM admins WHERE username = $1")
-        .bind(username)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(
+        "SELECT id, password_hash FROM admins WHERE username = $1 AND deactivated_at IS NULL",
+    )
+    .bind(username)
+    .fetch_optional(pool)
+    .await
 }
 
 /// A new session: where it signed in from is kept for "Your sessions".
@@ -114,17 +131,126 @@ pub async fn end_other_sessions(
     Ok(done.rows_affected())
 }
 
+/// An account as the People page lists it.
 #[derive(Debug, Clone, FromRow)]
 pub struct AdminRow {
     pub id: String,
     pub username: String,
     pub created_at: i64,
+    pub role: String,
+    pub deactivated_at: Option<i64>,
+    /// When one of its sessions last did something, if one is open.
+    pub last_seen_at: Option<i64>,
 }
 
 pub async fn admins(pool: &Pool) -> sqlx::Result<Vec<AdminRow>> {
-    sqlx::query_as("SELECT id, username, created_at FROM admins ORDER BY username")
-        .fetch_all(pool)
+    sqlx::query_as(
+        "SELECT a.id, a.username, a.created_at, a.role, a.deactivated_at, \
+         (SELECT MAX(s.last_seen_at) FROM sessions s WHERE s.admin_id = a.id) AS last_seen_at \
+         FROM admins a ORDER BY a.deactivated_at IS NOT NULL, a.username",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// The id of an account by user name.
+pub async fn account_id(pool: &Pool, username: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT id FROM admins WHERE username = $1")
+        .bind(username)
+        .fetch_optional(pool)
         .await
+}
+
+/// Why a change to an account's role or state was not made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountChange {
+    Done,
+    NoSuchAccount,
+    /// It would leave no active admin.
+    LastAdmin,
+}
+
+/// A transaction that changes roles or who is active. SQLite's write lock serialises them
+/// already; on PostgreSQL a table lock that conflicts with itself does, so two admins demoting
+/// each other at once cannot leave none.
+async fn begin_account_change(pool: &Pool) -> sqlx::Result<super::Transaction> {
+    let mut tx = super::begin(pool).await?;
+    if !super::is_sqlite(pool) {
+        sqlx::query("LOCK TABLE admins IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(tx)
+}
+
+/// Active admins other than `id`, read in the transaction that changes `id`.
+async fn other_active_admins(tx: &mut super::Transaction, id: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM admins WHERE role = 'admin' AND deactivated_at IS NULL AND id <> $1",
+    )
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// (role, deactivated) of an account.
+async fn account_state(
+    tx: &mut super::Transaction,
+    id: &str,
+) -> sqlx::Result<Option<(String, Option<i64>)>> {
+    sqlx::query_as("SELECT role, deactivated_at FROM admins WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+}
+
+/// Gives an account a role, unless that leaves no active admin.
+pub async fn set_role(pool: &Pool, id: &str, role: Role) -> sqlx::Result<AccountChange> {
+    let mut tx = begin_account_change(pool).await?;
+    let Some((current, deactivated)) = account_state(&mut tx, id).await? else {
+        return Ok(AccountChange::NoSuchAccount);
+    };
+    let demoting = current == Role::Admin.key() && role != Role::Admin && deactivated.is_none();
+    if demoting && other_active_admins(&mut tx, id).await? == 0 {
+        return Ok(AccountChange::LastAdmin);
+    }
+    sqlx::query("UPDATE admins SET role = $2 WHERE id = $1")
+        .bind(id)
+        .bind(role.key())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(AccountChange::Done)
+}
+
+/// Deactivates an account (its sessions end in the same transaction) or reactivates it.
+/// The last active admin cannot be deactivated.
+pub async fn set_active(
+    pool: &Pool,
+    id: &str,
+    active: bool,
+    now: i64,
+) -> sqlx::Result<AccountChange> {
+    let mut tx = begin_account_change(pool).await?;
+    let Some((role, _)) = account_state(&mut tx, id).await? else {
+        return Ok(AccountChange::NoSuchAccount);
+    };
+    if !active && role == Role::Admin.key() && other_active_admins(&mut tx, id).await? == 0 {
+        return Ok(AccountChange::LastAdmin);
+    }
+    sqlx::query("UPDATE admins SET deactivated_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind((!active).then_some(now))
+        .execute(&mut *tx)
+        .await?;
+    if !active {
+        sqlx::query("DELETE FROM sessions WHERE admin_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(AccountChange::Done)
 }
 
 pub async fn admin_name(pool: &Pool, id: &str) -> sqlx::Result<Option<String>> {
@@ -150,21 +276,16 @@ pub async fn set_password(pool: &Pool, admin_id: &str, password_hash: &str) -> s
     Ok(done.rows_affected() == 1)
 }
 
-/// Deletes an admin and their sessions, unless they are the last one. None: no such admin.
-pub async fn delete_admin(pool: &Pool, id: &str) -> sqlx::Result<Option<bool>> {
-    let mut tx = super::begin(pool).await?;
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM admins")
-        .fetch_one(&mut *tx)
-        .await?;
-    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM admins WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if exists.is_none() {
-        return Ok(None);
-    }
-    if count <= 1 {
-        return Ok(Some(false));
+/// Deletes an account and its sessions (the audit log keeps its name), unless it is the last
+/// active admin.
+pub async fn delete_admin(pool: &Pool, id: &str) -> sqlx::Result<AccountChange> {
+    let mut tx = begin_account_change(pool).await?;
+    let Some((role, deactivated)) = account_state(&mut tx, id).await? else {
+        return Ok(AccountChange::NoSuchAccount);
+    };
+    let active_admin = role == Role::Admin.key() && deactivated.is_none();
+    if active_admin && other_active_admins(&mut tx, id).await? == 0 {
+        return Ok(AccountChange::LastAdmin);
     }
     sqlx::query("DELETE FROM sessions WHERE admin_id = $1")
         .bind(id)
@@ -175,15 +296,28 @@ pub async fn delete_admin(pool: &Pool, id: &str) -> sqlx::Result<Option<bool>> {
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(Some(true))
+    Ok(AccountChange::Done)
 }
 
-/// (admin id, last seen, absolute expiry) of a session.
-pub async fn session(pool: &Pool, token_hash: &str) -> sqlx::Result<Option<(String, i64, i64)>> {
-    sqlx::query_as("SELECT admin_id, last_seen_at, expires_at FROM sessions WHERE token_hash = $1")
-        .bind(token_hash)
-        .fetch_optional(pool)
-        .await
+/// A live session's account, as every request reads it.
+#[derive(Debug, Clone, FromRow)]
+pub struct SessionAccount {
+    pub admin_id: String,
+    pub role: String,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+}
+
+/// The session's account, if the session exists and its account is active.
+pub async fn session(pool: &Pool, token_hash: &str) -> sqlx::Result<Option<SessionAccount>> {
+    sqlx::query_as(
+        "SELECT s.admin_id, a.role, s.last_seen_at, s.expires_at FROM sessions s \
+         JOIN admins a ON a.id = s.admin_id \
+         WHERE s.token_hash = $1 AND a.deactivated_at IS NULL",
+    )
+    .bind(token_hash)
+    .fetch_optional(pool)
+    .await
 }
 
 pub async fn touch_session(pool: &Pool, token_hash: &str, now: i64) -> sqlx::Result<()> {
@@ -261,14 +395,16 @@ pub async fn create_first_admin(
         tx.rollback().await?;
         return Ok(false);
     }
-    sqlx::query(
-        "INSERT INTO admins (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+    insert_account(
+        &mut *tx,
+        &NewAccount {
+            id,
+            username,
+            password_hash,
+            role: Role::Admin,
+            now,
+        },
     )
-    .bind(id)
-    .bind(username)
-    .bind(password_hash)
-    .bind(now)
-    .execute(&mut *tx)
     .await?;
     sqlx::query("DELETE FROM setup_tokens")
         .execute(&mut *tx)
@@ -282,4 +418,125 @@ pub async fn clear_setup_tokens(pool: &Pool) -> sqlx::Result<()> {
         .execute(pool)
         .await
         .map(|_| ())
+}
+
+/// An invitation as the People page lists it (never its token).
+#[derive(Debug, Clone, FromRow)]
+pub struct InvitationRow {
+    pub id: String,
+    pub role: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub used_by: Option<String>,
+    pub revoked_at: Option<i64>,
+}
+
+const INVITATION_COLUMNS: &str =
+    "id, role, created_by, created_at, expires_at, used_at, used_by, revoked_at";
+
+pub async fn insert_invitation(
+    pool: &Pool,
+    row: &InvitationRow,
+    token_hash: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO invitations ({INVITATION_COLUMNS}, token_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ))
+    .bind(&row.id)
+    .bind(&row.role)
+    .bind(&row.created_by)
+    .bind(row.created_at)
+    .bind(row.expires_at)
+    .bind(row.used_at)
+    .bind(&row.used_by)
+    .bind(row.revoked_at)
+    .bind(token_hash)
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
+
+/// The invitations made since `since`, newest first (at most 200).
+pub async fn recent_invitations(pool: &Pool, since: i64) -> sqlx::Result<Vec<InvitationRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {INVITATION_COLUMNS} FROM invitations WHERE created_at >= $1 ORDER BY created_at DESC, id DESC LIMIT 200"
+    ))
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}
+
+/// The invitation a token opens, whatever its state.
+pub async fn invitation_by_token(
+    pool: &Pool,
+    token_hash: &str,
+) -> sqlx::Result<Option<InvitationRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {INVITATION_COLUMNS} FROM invitations WHERE token_hash = $1"
+    ))
+    .bind(token_hash)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Revokes an invitation that is still waiting; false when there was none.
+pub async fn revoke_invitation(pool: &Pool, id: &str, now: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE invitations SET revoked_at = $2 WHERE id = $1 AND used_at IS NULL AND revoked_at IS NULL",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// What accepting an invitation came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acceptance {
+    /// The account was made with this role.
+    Made(Role),
+    /// Used, revoked, expired or unknown.
+    Closed,
+    UsernameTaken,
+}
+
+/// Spends the invitation and makes its account in one transaction: of two parallel uses of
+/// one link, one makes an account.
+pub async fn accept_invitation(
+    pool: &Pool,
+    token_hash: &str,
+    account: &NewAccount<'_>,
+) -> sqlx::Result<Acceptance> {
+    let mut tx = super::begin(pool).await?;
+    let role: Option<String> = sqlx::query_scalar(
+        "UPDATE invitations SET used_at = $2, used_by = $3 WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2 RETURNING role",
+    )
+    .bind(token_hash)
+    .bind(account.now)
+    .bind(account.username)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(role) = role.as_deref().and_then(Role::parse) else {
+        return Ok(Acceptance::Closed);
+    };
+    let taken: Option<String> = sqlx::query_scalar("SELECT id FROM admins WHERE username = $1")
+        .bind(account.username)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if taken.is_some() {
+        return Ok(Acceptance::UsernameTaken);
+    }
+    insert_account(
+        &mut *tx,
+        &NewAccount {
+            role,
+            ..account.clone()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Acceptance::Made(role))
 }

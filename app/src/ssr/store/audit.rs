@@ -9,6 +9,8 @@ pub struct AuditRow {
     pub id: String,
     pub at: i64,
     pub actor: String,
+    /// The role of a signed-in actor at the time; none for jobs and strangers.
+    pub actor_role: Option<String>,
     pub address: Option<String>,
     pub kind: String,
     pub connection_id: Option<String>,
@@ -16,11 +18,11 @@ pub struct AuditRow {
     pub detail: String,
 }
 
-const COLUMNS: &str = "id, at, actor, address, kind, connection_id, outcome, detail";
+const COLUMNS: &str = "id, at, actor, address, kind, connection_id, outcome, detail, actor_role";
 
 pub async fn insert_audit(pool: &Pool, row: &AuditRow) -> sqlx::Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO audit_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        "INSERT INTO audit_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
     ))
     .bind(&row.id)
     .bind(row.at)
@@ -30,6 +32,7 @@ pub async fn insert_audit(pool: &Pool, row: &AuditRow) -> sqlx::Result<()> {
     .bind(&row.connection_id)
     .bind(&row.outcome)
     .bind(&row.detail)
+    .bind(&row.actor_role)
     .execute(pool)
     .await
     .map(|_| ())

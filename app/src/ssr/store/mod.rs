@@ -29,6 +29,7 @@ pub use handoffs::*;
 pub use leases::{release_lease, try_lease};
 
 pub type Pool = AnyPool;
+pub type Transaction = sqlx::Transaction<'static, Any>;
 
 /// How long a request waits for a database connection.
 const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -67,7 +68,7 @@ fn migrators(sqlite: bool) -> [Migrator; 2] {
     [common, own]
 }
 
-fn is_sqlite(pool: &Pool) -> bool {
+pub(crate) fn is_sqlite(pool: &Pool) -> bool {
     pool.connect_options().database_url.scheme() == "sqlite"
 }
 
@@ -75,7 +76,7 @@ fn is_sqlite(pool: &Pool) -> bool {
 /// behind another process's writer; a deferred one that had read first (a statement whose
 /// trigger touches the search index does) is refused at once with "database is locked" when
 /// another process wrote meanwhile.
-pub async fn begin(pool: &Pool) -> sqlx::Result<sqlx::Transaction<'static, Any>> {
+pub async fn begin(pool: &Pool) -> sqlx::Result<Transaction> {
     pool.begin_with(if is_sqlite(pool) {
         "BEGIN IMMEDIATE"
     } else {

@@ -1,0 +1,390 @@
+//! People: who may use the console and as what. Admins invite by a one-time link, change roles,
+//! deactivate and reactivate accounts; the invitee accepts on `/invite`.
+
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+use crate::components::{FieldError, FormAlert, Page};
+use crate::error::AppError;
+use crate::model::{Role, format_time};
+
+/// How long an invitation link works.
+pub const INVITATION_HOURS: i64 = 72;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonView {
+    pub id: String,
+    pub username: String,
+    pub role: Role,
+    pub active: bool,
+    pub created_at: i64,
+    pub last_seen_at: Option<i64>,
+    pub me: bool,
+}
+
+/// Where an invitation stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InvitationState {
+    Waiting,
+    /// Accepted by this user name.
+    Used(String),
+    Revoked,
+    Expired,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationView {
+    pub id: String,
+    pub role: Role,
+    pub created_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub state: InvitationState,
+    /// The link, while it still works.
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeopleView {
+    pub people: Vec<PersonView>,
+    pub invitations: Vec<InvitationView>,
+}
+
+#[cfg(feature = "ssr")]
+fn parse_role(raw: &str) -> Result<Role, AppError> {
+    Role::parse(raw).ok_or_else(|| AppError::invalid("role", "Choose viewer, editor or admin."))
+}
+
+#[server(prefix = "/api", endpoint = "load_people")]
+pub async fn load_people() -> Result<PeopleView, AppError> {
+    let admin = crate::auth::ssr::require(Role::Admin).await?;
+    let state = crate::ssr::state::state()?;
+    ssr::people(&state, &admin).await
+}
+
+#[server(prefix = "/api", endpoint = "invite")]
+pub async fn invite(role: String) -> Result<String, AppError> {
+    let admin = crate::auth::ssr::require(Role::Admin).await?;
+    let state = crate::ssr::state::state()?;
+    let role = parse_role(&role)?;
+    let by = crate::ssr::store::admin_name(&state.pool, &admin.id)
+        .await
+        .map_err(crate::ssr::state::internal)?
+        .unwrap_or_default();
+    let (id, _) = ssr::invite(&state, role, &by).await?;
+    let detail = format!("invitation {id} as {role}");
+    crate::audit::ssr::by_admin(&state, &admin, "invitation_created", None, "ok", &detail).await;
+    leptos_axum::redirect(&format!("/people?invited={id}"));
+    Ok(id)
+}
+
+#[server(prefix = "/api", endpoint = "revoke_invitation")]
+pub async fn revoke_invitation(id: String) -> Result<(), AppError> {
+    let admin = crate::auth::ssr::require(Role::Admin).await?;
+    let state = crate::ssr::state::state()?;
+    ssr::revoke_invitation(&state, &id).await?;
+    let detail = format!("invitation {id}");
+    crate::audit::ssr::by_admin(&state, &admin, "invitation_revoked", None, "ok", &detail).await;
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "set_role")]
+pub async fn set_role(id: String, role: String) -> Result<(), AppError> {
+    let admin = crate::auth::ssr::require(Role::Admin).await?;
+    let state = crate::ssr::state::state()?;
+    let role = parse_role(&role)?;
+    let name = ssr::set_role(&state, &admin, &id, role).await?;
+    let detail = format!("{name} is now {role}");
+    crate::audit::ssr::by_admin(&state, &admin, "role_changed", None, "ok", &detail).await;
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "set_active")]
+pub async fn set_active(id: String, active: bool) -> Result<(), AppError> {
+    let admin = crate::auth::ssr::require(Role::Admin).await?;
+    let state = crate::ssr::state::state()?;
+    let name = ssr::set_active(&state, &admin, &id, active).await?;
+    let kind = if active {
+        "account_reactivated"
+    } else {
+        "account_deactivated"
+    };
+    crate::audit::ssr::by_admin(&state, &admin, kind, None, "ok", &name).await;
+    Ok(())
+}
+
+/// What an invitation link offers, for the page that accepts it.
+#[server(prefix = "/api", endpoint = "load_invitation")]
+pub async fn load_invitation(token: String) -> Result<Role, AppError> {
+    let state = crate::ssr::state::state()?;
+    ssr::open_invitation(&state, &token).await
+}
+
+#[server(prefix = "/api", endpoint = "accept_invitation")]
+pub async fn accept_invitation(
+    token: String,
+    username: String,
+    password: String,
+    confirm: String,
+) -> Result<(), AppError> {
+    let state = crate::ssr::state::state()?;
+    let account = ssr::accept(&state, &token, &username, &password, &confirm).await?;
+    let detail = format!("joined as {}", account.role);
+    crate::audit::ssr::by_admin(&state, &account, "invitation_accepted", None, "ok", &detail).await;
+    let ip = crate::auth::client_ip(&state.trusted_proxies);
+    let cookie =
+        crate::auth::ssr::start_session(&state, &account.id, &ip, &crate::auth::user_agent())
+            .await?;
+    crate::auth::set_cookie(&cookie)?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+fn first_error(results: Vec<Option<Result<(), AppError>>>) -> Option<AppError> {
+    results.into_iter().flatten().find_map(Result::err)
+}
+
+/// The *People* page (admins): accounts with their roles, invitations, and the invite form.
+#[component]
+pub fn PeoplePage() -> impl IntoView {
+    let invite = ServerAction::<Invite>::new();
+    let revoke = ServerAction::<RevokeInvitation>::new();
+    let set_role = ServerAction::<SetRole>::new();
+    let set_active = ServerAction::<SetActive>::new();
+    let invited = move || use_query_map().read().get("invited");
+    let data = Resource::new(
+        move || {
+            (
+                invite.version().get(),
+                revoke.version().get(),
+                set_role.version().get(),
+                set_active.version().get(),
+            )
+        },
+        |_| load_people(),
+    );
+    let invite_error = Signal::derive(move || invite.value().get().and_then(Result::err));
+    let errors = Signal::derive(move || {
+        first_error(vec![
+            revoke.value().get(),
+            set_role.value().get(),
+            set_active.value().get(),
+        ])
+    });
+    view! {
+        <Page title="People" signed_in=true>
+            <p class="lead">"Viewers read; editors also add, check and re-credential connections and make their keys and links; admins also delete connections and manage alerts, settings and people."</p>
+            <FormAlert error=errors/>
+            <FieldError error=errors field="account"/>
+            <Suspense fallback=|| view! { <p>"Loading people…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(view) => {
+                            let fresh = invited().and_then(|id| {
+                                view.invitations.iter().find(|i| i.id == id).cloned()
+                            });
+                            view! {
+                                {fresh.and_then(|i| i.url.clone().map(|url| view! {
+                                    <div class="card new-key" role="status">
+                                        <p>{format!("Send this link to the person you invite as {}. It works once, until {}.", i.role, format_time(i.expires_at))}</p>
+                                        <input class="mono" readonly aria-label="New invitation link" value=url/>
+                                    </div>
+                                }))}
+                                <People people=view.people set_role set_active/>
+                                <Invitations invitations=view.invitations revoke/>
+                            }
+                            .into_any()
+                        }
+                        Err(e) => view! { <FormAlert error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            <ActionForm action=invite>
+                <section class="card form">
+                    <h2>"Invite someone"</h2>
+                    <FormAlert error=invite_error/>
+                    <label for="invite-role">"Role"</label>
+                    <RoleSelect id="invite-role" selected=Role::Viewer/>
+                    <FieldError error=invite_error field="role"/>
+                    <p class="hint">{format!("The link works once, for {INVITATION_HOURS} hours; the person chooses their user name and password.")}</p>
+                    <button type="submit" class="primary">"Create invitation link"</button>
+                </section>
+            </ActionForm>
+        </Page>
+    }
+}
+
+#[component]
+fn RoleSelect(id: &'static str, selected: Role) -> impl IntoView {
+    let options = Role::ALL
+        .into_iter()
+        .map(|role| view! { <option value=role.key() selected=role == selected>{role.key()}</option> })
+        .collect_view();
+    view! { <select id=id name="role">{options}</select> }
+}
+
+#[component]
+fn People(
+    people: Vec<PersonView>,
+    set_role: ServerAction<SetRole>,
+    set_active: ServerAction<SetActive>,
+) -> impl IntoView {
+    let rows = people
+        .into_iter()
+        .map(|p| {
+            let state = if p.active { "active" } else { "deactivated" };
+            let actions = if p.me {
+                view! { <strong>"You"</strong> }.into_any()
+            } else {
+                let (role_id, active_id) = (p.id.clone(), p.id.clone());
+                let toggle = if p.active { "Deactivate" } else { "Reactivate" };
+                view! {
+                    <ActionForm action=set_role>
+                        <input type="hidden" name="id" value=role_id/>
+                        <label class="inline" for=format!("role-{}", p.id)>"Role"</label>
+                        <select id=format!("role-{}", p.id) name="role">
+                            {Role::ALL.into_iter().map(|role| view! {
+                                <option value=role.key() selected=role == p.role>{role.key()}</option>
+                            }).collect_view()}
+                        </select>
+                        <button type="submit">"Change role"</button>
+                    </ActionForm>
+                    <ActionForm action=set_active>
+                        <input type="hidden" name="id" value=active_id/>
+                        <input type="hidden" name="active" value=(!p.active).to_string()/>
+                        <button type="submit" class=if p.active { "danger" } else { "" }>{toggle}</button>
+                    </ActionForm>
+                }
+                .into_any()
+            };
+            view! {
+                <tr class=format!("person {state}")>
+                    <td>{p.username.clone()}</td>
+                    <td>{p.role.key()}</td>
+                    <td>{state}</td>
+                    <td>{format_time(p.created_at)}</td>
+                    <td>{crate::components::time_or_never(p.last_seen_at)}</td>
+                    <td>{actions}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card">
+            <h2>"Accounts"</h2>
+            <table class="people">
+                <thead><tr><th>"User name"</th><th>"Role"</th><th>"State"</th><th>"Created"</th><th>"Last seen"</th><th></th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+            <p class="hint">"A deactivated account's sessions end at once and it cannot sign in; its history stays. The last active admin can be neither demoted nor deactivated."</p>
+        </section>
+    }
+}
+
+#[component]
+fn Invitations(
+    invitations: Vec<InvitationView>,
+    revoke: ServerAction<RevokeInvitation>,
+) -> impl IntoView {
+    if invitations.is_empty() {
+        return ().into_any();
+    }
+    let rows = invitations
+        .into_iter()
+        .map(|i| {
+            let state = match &i.state {
+                InvitationState::Waiting => "waiting".to_owned(),
+                InvitationState::Used(by) => format!("accepted by {by}"),
+                InvitationState::Revoked => "revoked".to_owned(),
+                InvitationState::Expired => "expired".to_owned(),
+            };
+            view! {
+                <tr class="invitation">
+                    <td>{i.role.key()}</td>
+                    <td>{i.created_by.clone()}</td>
+                    <td>{format_time(i.created_at)}<br/>{format!("until {}", format_time(i.expires_at))}</td>
+                    <td>{state}</td>
+                    <td>
+                        {i.url.clone().map(|url| view! {
+                            <details>
+                                <summary>"Copy link"</summary>
+                                <input class="mono" readonly aria-label="Invitation link" value=url/>
+                            </details>
+                            <ActionForm action=revoke>
+                                <input type="hidden" name="id" value=i.id.clone()/>
+                                <button type="submit" class="danger">"Revoke"</button>
+                            </ActionForm>
+                        })}
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card">
+            <h2>"Invitations"</h2>
+            <table class="invitations">
+                <thead><tr><th>"Role"</th><th>"Invited by"</th><th>"Created / expires"</th><th>"State"</th><th></th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </section>
+    }
+    .into_any()
+}
+
+/// `/invite?token=…`: the invitee chooses a user name and password.
+#[component]
+pub fn InvitePage() -> impl IntoView {
+    let accept = ServerAction::<AcceptInvitation>::new();
+    let token = use_query_map()
+        .read_untracked()
+        .get("token")
+        .unwrap_or_default();
+    let offer = Resource::new(
+        {
+            let token = token.clone();
+            move || token.clone()
+        },
+        load_invitation,
+    );
+    let error = Signal::derive(move || accept.value().get().and_then(Result::err));
+    view! {
+        <Page title="Join Concur Console" signed_in=false>
+            <Suspense fallback=|| view! { <p>"Checking the invitation…"</p> }>
+                {move || {
+                    let token = token.clone();
+                    Suspend::new(async move {
+                        match offer.await {
+                            Ok(role) => view! {
+                                <p class="lead">{format!("You are invited as {role}. Choose your user name and password.")}</p>
+                                <ActionForm action=accept>
+                                    <div class="card form">
+                                        <FormAlert error=error/>
+                                        <input type="hidden" name="token" value=token/>
+                                        <label for="username">"User name"</label>
+                                        <input id="username" name="username" autocomplete="username" maxlength="64" required/>
+                                        <FieldError error=error field="username"/>
+                                        <label for="password">"Password"</label>
+                                        <input id="password" name="password" type="password" autocomplete="new-password" minlength="12" required/>
+                                        <p class="hint">"At least 12 characters."</p>
+                                        <FieldError error=error field="password"/>
+                                        <label for="confirm">"Repeat the password"</label>
+                                        <input id="confirm" name="confirm" type="password" autocomplete="new-password" required/>
+                                        <FieldError error=error field="confirm"/>
+                                        <button type="submit" class="primary">"Create account"</button>
+                                    </div>
+                                </ActionForm>
+                            }
+                            .into_any(),
+                            Err(e) => view! { <FormAlert error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
+                        }
+                    })
+                }}
+            </Suspense>
+        </Page>
+    }
+}

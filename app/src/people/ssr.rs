@@ -1,0 +1,215 @@
+//! People on the server: invitations (their token derived from the console key, only its hash
+//! stored), roles and deactivation, with the last active admin kept.
+
+use super::{INVITATION_HOURS, InvitationState, InvitationView, PeopleView, PersonView};
+use crate::auth::ssr::{
+    Account, hash_password, token_hash, validate_new_password, validate_username,
+};
+use crate::error::AppError;
+use crate::model::Role;
+use crate::ssr::state::{AppState, internal};
+use crate::ssr::store::{self, Acceptance, AccountChange, InvitationRow, NewAccount};
+
+/// What invitation tokens are derived for (see [`crate::ssr::crypto::Cipher::link_token`]).
+const PURPOSE: &str = "invitation";
+/// How far back the page lists invitations.
+const LISTED_DAYS: i64 = 30;
+
+fn url_of(state: &AppState, id: &str) -> String {
+    format!(
+        "{}/invite?token={}",
+        state.public_url,
+        state.cipher.link_token(PURPOSE, id)
+    )
+}
+
+fn view_of(state: &AppState, row: InvitationRow, now: i64) -> InvitationView {
+    let invitation_state = match (row.used_by, row.revoked_at) {
+        (Some(by), _) => InvitationState::Used(by),
+        (None, Some(_)) => InvitationState::Revoked,
+        (None, None) if row.expires_at <= now => InvitationState::Expired,
+        (None, None) => InvitationState::Waiting,
+    };
+    let url = (invitation_state == InvitationState::Waiting).then(|| url_of(state, &row.id));
+    InvitationView {
+        role: Role::parse(&row.role).unwrap_or(Role::Viewer),
+        id: row.id,
+        created_by: row.created_by,
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+        state: invitation_state,
+        url,
+    }
+}
+
+pub async fn people(state: &AppState, me: &Account) -> Result<PeopleView, AppError> {
+    let now = state.now();
+    let people = store::admins(&state.pool)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|a| PersonView {
+            me: a.id == me.id,
+            role: Role::parse(&a.role).unwrap_or(Role::Viewer),
+            active: a.deactivated_at.is_none(),
+            id: a.id,
+            username: a.username,
+            created_at: a.created_at,
+            last_seen_at: a.last_seen_at,
+        })
+        .collect();
+    let invitations = store::recent_invitations(&state.pool, now - LISTED_DAYS * crate::model::DAY)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|row| view_of(state, row, now))
+        .collect();
+    Ok(PeopleView {
+        people,
+        invitations,
+    })
+}
+
+/// Makes an invitation for `role`; its id and link.
+pub async fn invite(state: &AppState, role: Role, by: &str) -> Result<(String, String), AppError> {
+    let now = state.now();
+    let id = uuid::Uuid::new_v4().to_string();
+    let url = url_of(state, &id);
+    let row = InvitationRow {
+        id: id.clone(),
+        role: role.key().to_owned(),
+        created_by: by.to_owned(),
+        created_at: now,
+        expires_at: now + INVITATION_HOURS * 3600,
+        used_at: None,
+        used_by: None,
+        revoked_at: None,
+    };
+    let hash = token_hash(&state.cipher.link_token(PURPOSE, &id));
+    store::insert_invitation(&state.pool, &row, &hash)
+        .await
+        .map_err(internal)?;
+    Ok((id, url))
+}
+
+pub async fn revoke_invitation(state: &AppState, id: &str) -> Result<(), AppError> {
+    if store::revoke_invitation(&state.pool, id, state.now())
+        .await
+        .map_err(internal)?
+    {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "account",
+            "That invitation is no longer waiting (used, revoked or expired).",
+        ))
+    }
+}
+
+/// The role a waiting invitation offers.
+pub async fn open_invitation(state: &AppState, token: &str) -> Result<Role, AppError> {
+    let row = store::invitation_by_token(&state.pool, &token_hash(token.trim()))
+        .await
+        .map_err(internal)?
+        .ok_or(AppError::InvitationClosed)?;
+    match view_of(state, row, state.now()) {
+        InvitationView {
+            state: InvitationState::Waiting,
+            role,
+            ..
+        } => Ok(role),
+        _ => Err(AppError::InvitationClosed),
+    }
+}
+
+/// Makes the invitee's account, spending the invitation.
+pub async fn accept(
+    state: &AppState,
+    token: &str,
+    username: &str,
+    password: &str,
+    confirm: &str,
+) -> Result<Account, AppError> {
+    open_invitation(state, token).await?;
+    let username = validate_username(username)?;
+    validate_new_password(password, confirm, &username)?;
+    let password_hash = hash_password(password.to_owned()).await?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let account = NewAccount {
+        id: &id,
+        username: &username,
+        password_hash: &password_hash,
+        role: Role::Viewer,
+        now: state.now(),
+    };
+    match store::accept_invitation(&state.pool, &token_hash(token.trim()), &account)
+        .await
+        .map_err(internal)?
+    {
+        Acceptance::Made(role) => {
+            tracing::info!(%username, %role, "account made through an invitation");
+            Ok(Account { id, role })
+        }
+        Acceptance::Closed => Err(AppError::InvitationClosed),
+        Acceptance::UsernameTaken => Err(AppError::invalid(
+            "username",
+            "This user name is taken; choose another.",
+        )),
+    }
+}
+
+/// The user name of the account `id`, or the refusal to change someone from the page.
+async fn other_account(state: &AppState, me: &Account, id: &str) -> Result<String, AppError> {
+    if id == me.id {
+        return Err(AppError::invalid(
+            "account",
+            "You cannot change your own role or deactivate yourself; another admin can.",
+        ));
+    }
+    store::admin_name(&state.pool, id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| AppError::invalid("account", "That account no longer exists."))
+}
+
+fn changed(change: AccountChange, name: String) -> Result<String, AppError> {
+    match change {
+        AccountChange::Done => Ok(name),
+        AccountChange::NoSuchAccount => Err(AppError::invalid(
+            "account",
+            "That account no longer exists.",
+        )),
+        AccountChange::LastAdmin => Err(AppError::invalid(
+            "account",
+            "That is the last active admin; make another admin first.",
+        )),
+    }
+}
+
+/// Gives another account a role; its user name.
+pub async fn set_role(
+    state: &AppState,
+    me: &Account,
+    id: &str,
+    role: Role,
+) -> Result<String, AppError> {
+    let name = other_account(state, me, id).await?;
+    let change = store::set_role(&state.pool, id, role)
+        .await
+        .map_err(internal)?;
+    changed(change, name)
+}
+
+/// Deactivates (ending its sessions) or reactivates another account; its user name.
+pub async fn set_active(
+    state: &AppState,
+    me: &Account,
+    id: &str,
+    active: bool,
+) -> Result<String, AppError> {
+    let name = other_account(state, me, id).await?;
+    let change = store::set_active(&state.pool, id, active, state.now())
+        .await
+        .map_err(internal)?;
+    changed(change, name)
+}
