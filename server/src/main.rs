@@ -105,6 +105,9 @@ async fn serve() -> Result<(), String> {
     if let Some(warning) = server::serve::cleartext_warning(app.address, &public_url) {
         tracing::warn!("{warning}");
     }
+    if let Some(warning) = app.metrics.warning() {
+        tracing::warn!("{warning}");
+    }
     if let Some(link) = app::auth::ssr::setup_link(&app.state)
         .await
         .map_err(|e| e.to_string())?

@@ -1,8 +1,10 @@
 //! For operators and their tools: `/healthz` (the process answers), `/readyz` (the database
 //! answers and is migrated) and `/metrics` (Prometheus text format). No session needed;
-//! `/metrics` asks for `CONCUR_METRICS_TOKEN` as a bearer token when one is set.
+//! `/metrics` asks for `CONCUR_METRICS_TOKEN` as a bearer token when one is set, and without
+//! one is open only on loopback (its labels carry connection names, often customers' names).
 
 use std::fmt::Write;
+use std::net::SocketAddr;
 
 use app::error::AppError;
 use app::ssr::state::{AppState, internal};
@@ -13,15 +15,45 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+/// Who may read `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricsAccess {
+    /// Anyone who reaches it: the console listens on loopback only and no proxy forwards to it.
+    Open,
+    /// Those who send `CONCUR_METRICS_TOKEN` as a bearer token.
+    Token(String),
+    /// Nobody: the console is reachable from a network and no token is set.
+    Closed,
+}
+
+impl MetricsAccess {
+    pub fn decide(token: Option<String>, listening: SocketAddr, behind_proxy: bool) -> Self {
+        match token {
+            Some(token) => Self::Token(token),
+            None if listening.ip().is_loopback() && !behind_proxy => Self::Open,
+            None => Self::Closed,
+        }
+    }
+
+    /// What the start-up log says when `/metrics` is closed.
+    pub fn warning(&self) -> Option<&'static str> {
+        (*self == Self::Closed).then_some(
+            "/metrics answers 401: the console is reachable beyond loopback and its metrics name connections. \
+             Set CONCUR_METRICS_TOKEN to a long random value (e.g. `openssl rand -hex 32`) and have Prometheus send it \
+             as a bearer token (`authorization: { credentials: … }` in its scrape config).",
+        )
+    }
+}
+
 #[derive(Clone)]
 struct Ops {
     state: AppState,
-    metrics_token: Option<String>,
+    metrics: MetricsAccess,
 }
 
 pub fn router<S: Clone + Send + Sync + 'static>(
     state: AppState,
-    metrics_token: Option<String>,
+    access: MetricsAccess,
 ) -> Router<S> {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -29,7 +61,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         .route("/metrics", get(metrics))
         .with_state(Ops {
             state,
-            metrics_token,
+            metrics: access,
         })
 }
 
@@ -144,7 +176,15 @@ pub async fn render(state: &AppState) -> Result<String, AppError> {
 }
 
 async fn metrics(State(ops): State<Ops>, headers: HeaderMap) -> Response {
-    if let Some(expected) = &ops.metrics_token {
+    if ops.metrics == MetricsAccess::Closed {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "/metrics is closed: set CONCUR_METRICS_TOKEN on the console and send it as a bearer token.",
+        )
+            .into_response();
+    }
+    if let MetricsAccess::Token(expected) = &ops.metrics {
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())

@@ -201,6 +201,8 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     router: Router,
     keepalive: bool,
+    /// Who may read `/metrics`, decided from the bound address and `CONCUR_METRICS_TOKEN`.
+    pub metrics: ops::MetricsAccess,
 }
 
 impl Application {
@@ -231,12 +233,17 @@ impl Application {
             state.public_url = format!("http://{reachable}");
         }
         let origins = protect::Origins::new(&settings.config.public_url, address);
+        let metrics = ops::MetricsAccess::decide(
+            settings.metrics_token.clone(),
+            address,
+            !settings.config.trusted_proxies.is_empty(),
+        );
         let routes = generate_route_list(App);
         let context_state = state.clone();
         let shell_options = options.clone();
         let router = Router::new()
             .route("/health", get(health))
-            .merge(ops::router(state.clone(), settings.metrics_token.clone()))
+            .merge(ops::router(state.clone(), metrics.clone()))
             .merge(api::router(
                 state.clone(),
                 Arc::new(api::KeyLimiter::new(settings.api_rate_per_minute)),
@@ -269,6 +276,7 @@ impl Application {
             listener,
             router,
             keepalive: settings.keepalive,
+            metrics,
         })
     }
 

@@ -156,6 +156,54 @@ async fn metrics_ask_for_the_token_when_one_is_set() {
     );
 }
 
+#[tokio::test]
+async fn metrics_need_a_token_once_the_console_listens_beyond_loopback() {
+    let store = Store::sqlite();
+    let mut settings = common::settings(store.url(), String::new());
+    settings.site_addr = "0.0.0.0:0".parse().unwrap();
+    let app = server::serve::Application::build(settings, Arc::new(ManualClock::at(0)))
+        .await
+        .unwrap();
+    assert_eq!(app.metrics, server::ops::MetricsAccess::Closed);
+    assert!(
+        app.metrics
+            .warning()
+            .unwrap()
+            .contains("CONCUR_METRICS_TOKEN")
+    );
+    let base = format!("http://127.0.0.1:{}", app.address.port());
+    tokio::spawn(app.run());
+    let closed = reqwest::get(format!("{base}/metrics")).await.unwrap();
+    assert_eq!(closed.status(), 401);
+    assert!(
+        closed
+            .text()
+            .await
+            .unwrap()
+            .contains("CONCUR_METRICS_TOKEN")
+    );
+    for open in ["/healthz", "/readyz"] {
+        let answer = reqwest::get(format!("{base}{open}")).await.unwrap();
+        assert_eq!(answer.status(), 200, "{open}");
+        let text = answer.text().await.unwrap();
+        assert!(text.len() < 20, "says nothing about connections: {text}");
+    }
+    let (loopback, _, _) = spawn(None).await;
+    let open = reqwest::get(format!("{loopback}/metrics")).await.unwrap();
+    assert_eq!(open.status(), 200, "open on loopback");
+    use server::ops::MetricsAccess;
+    let local = "127.0.0.1:3000".parse().unwrap();
+    assert_eq!(
+        MetricsAccess::decide(None, local, true),
+        MetricsAccess::Closed,
+        "behind a proxy"
+    );
+    assert_eq!(
+        MetricsAccess::decide(Some("t".into()), "0.0.0.0:80".parse().unwrap(), false),
+        MetricsAccess::Token("t".into())
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_ready_tells_a_container_runtime_whether_the_console_is_ready() {
     let (base, _, _) = spawn(None).await;
