@@ -26,6 +26,8 @@ pub enum AppError {
     NotFound,
     #[error("Wrong user name or password.")]
     BadLogin,
+    #[error("Password sign-in is turned off here; use single sign-on.")]
+    PasswordSignInOff,
     #[error("Too many wrong passwords; wait {0} seconds and try again.")]
     TooManyAttempts(u64),
     #[error("The server is busy checking other sign-ins; try again in a moment.")]
@@ -61,7 +63,7 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             Self::Unauthorized | Self::BadLogin => 401,
-            Self::SetupClosed | Self::Forbidden(_) => 403,
+            Self::SetupClosed | Self::Forbidden(_) | Self::PasswordSignInOff => 403,
             Self::NotFound => 404,
             Self::LinkUsed | Self::InvitationClosed => 410,
             Self::Invalid { .. } => 422,

@@ -202,12 +202,15 @@ pub struct SessionView {
     pub last_seen_at: i64,
     /// The session this page was asked for with.
     pub current: bool,
+    pub method: SignInMethod,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountView {
     pub now: i64,
     pub username: String,
+    /// The account signs in through the identity provider (it has no password here).
+    pub sso: bool,
     pub sessions: Vec<SessionView>,
 }
 
@@ -422,5 +425,38 @@ impl Role {
 impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.key())
+    }
+}
+
+/// How a session signed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignInMethod {
+    Password,
+    /// Through the company's identity provider (OpenID Connect).
+    Sso,
+}
+
+impl SignInMethod {
+    /// The word stored with sessions and audit rows.
+    pub fn key(self) -> &'static str {
+        match self {
+            SignInMethod::Password => "password",
+            SignInMethod::Sso => "sso",
+        }
+    }
+
+    pub fn parse(raw: &str) -> SignInMethod {
+        if raw == "sso" {
+            SignInMethod::Sso
+        } else {
+            SignInMethod::Password
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SignInMethod::Password => "password",
+            SignInMethod::Sso => "single sign-on",
+        }
     }
 }

@@ -59,6 +59,8 @@ pub async fn state(database_url: &str, allowed_hosts: String) -> AppState {
         alerts: app::alerts::ssr::AlertConfig::default(),
         audit_retention: 400 * 86_400,
         org_name: None,
+        oidc: None,
+        local_login: true,
     };
     AppState::build(&config, Arc::new(SystemClock))
         .await
@@ -203,6 +205,7 @@ async fn sign_in(state: &AppState) -> String {
         expires_at: now + DAY,
         address: "127.0.0.1",
         user_agent: "bench",
+        method: app::model::SignInMethod::Password,
     };
     store::insert_session(&state.pool, &session)
         .await

@@ -121,6 +121,15 @@ fn changed(change: AccountChange, username: &str) -> Result<(), String> {
 /// Sets a new password and ends every session of that admin.
 pub async fn reset_password(state: &AppState, args: &UsernameArgs) -> Result<(), String> {
     let id = admin_id(state, args.username.trim()).await?;
+    if store::is_sso_account(&state.pool, &id)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        return Err(format!(
+            "{} signs in through single sign-on and has no password here",
+            args.username.trim()
+        ));
+    }
     let password = new_password(args.username.trim())?;
     let hash = hash_password(password).await.map_err(|e| e.to_string())?;
     store::set_password(&state.pool, &id, &hash)

@@ -14,5 +14,6 @@ pub mod openapi;
 pub mod ops;
 pub mod protect;
 pub mod serve;
+pub mod sso;
 pub mod upkeep;
 pub mod validate;

@@ -328,11 +328,13 @@ pub async fn audit(state: &AppState, args: &AuditArgs, out: &mut impl Write) -> 
         let (kind, outcome) = (printable(&row.kind), printable(&row.outcome));
         let (actor, detail) = (printable(&row.actor), printable(&row.detail));
         let role = row.actor_role.as_deref().map(printable);
+        let method = row.actor_method.as_deref().map(printable);
         if args.json {
             let line = json!({
                 "at": rfc3339(Some(row.at)),
                 "actor": actor,
                 "actor_role": role,
+                "actor_method": method,
                 "address": address,
                 "kind": kind,
                 "connection_id": connection_id,
@@ -345,7 +347,11 @@ pub async fn audit(state: &AppState, args: &AuditArgs, out: &mut impl Write) -> 
                 out,
                 "{}  {kind:<20}  {outcome:<10}  {actor}{}  {}  {detail}{}",
                 app::model::format_time(row.at),
-                role.map(|r| format!(" ({r})")).unwrap_or_default(),
+                match (role, method) {
+                    (Some(r), Some(m)) => format!(" ({r}, {m})"),
+                    (Some(r), None) => format!(" ({r})"),
+                    _ => String::new(),
+                },
                 address.unwrap_or_default(),
                 connection_id
                     .map(|c| format!("  [{c}]"))

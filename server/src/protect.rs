@@ -25,6 +25,8 @@ pub struct Origins {
     origins: Vec<String>,
     hosts: Vec<String>,
     https: bool,
+    /// Other origins a redirect may lead to: the identity provider's sign-in page.
+    elsewhere: Vec<String>,
 }
 
 impl Origins {
@@ -49,7 +51,16 @@ impl Origins {
             https: public_url.starts_with("https://"),
             origins,
             hosts,
+            elsewhere: Vec::new(),
         }
+    }
+
+    /// Lets redirects lead to `url`'s origin (the identity provider's authorization endpoint).
+    pub fn redirecting_to(mut self, url: &str) -> Self {
+        if let Ok(url) = url::Url::parse(url) {
+            self.elsewhere.push(url.origin().ascii_serialization());
+        }
+        self
     }
 
     fn knows_host(&self, host: &str) -> bool {
@@ -125,10 +136,11 @@ pub fn local_location(location: &str, origins: &Origins) -> String {
         .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
         .collect();
     if let Ok(url) = url::Url::parse(&location) {
-        if !origins
-            .origins
-            .contains(&url.origin().ascii_serialization())
-        {
+        let origin = url.origin().ascii_serialization();
+        if origins.elsewhere.contains(&origin) {
+            return location;
+        }
+        if !origins.origins.contains(&origin) {
             return "/".to_owned();
         }
         let rest = &url[url::Position::BeforePath..];
@@ -444,6 +456,14 @@ mod tests {
         ] {
             assert_eq!(local_location(location, &o), local, "{location}");
         }
+        let idp = o.redirecting_to("https://login.example.org/oauth2/authorize");
+        let sign_in = "https://login.example.org/oauth2/authorize?state=s&nonce=n";
+        assert_eq!(
+            local_location(sign_in, &idp),
+            sign_in,
+            "to the identity provider"
+        );
+        assert_eq!(local_location("https://evil.example/", &idp), "/");
     }
 
     #[test]

@@ -19,8 +19,9 @@ use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 
 use app::alerts::ssr::{AlertConfig, Email, Webhook, parse_thresholds};
+use app::auth::oidc::{Oidc, OidcConfig};
 
-use crate::{alerts, api, connect, handoff, keepalive, ops, protect, upkeep};
+use crate::{alerts, api, connect, handoff, keepalive, ops, protect, sso, upkeep};
 
 const DEFAULT_DATABASE_URL: &str = "sqlite://data/concur-console.db";
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
@@ -102,6 +103,8 @@ impl Settings {
                 alerts: alert_config(&var)?,
                 audit_retention: duration("CONCUR_AUDIT_RETENTION", DEFAULT_AUDIT_RETENTION)?,
                 org_name: var("CONCUR_ORG_NAME").map(|n| n.trim().chars().take(100).collect()),
+                oidc: oidc_config(&var)?,
+                local_login: local_login(&var)?,
             },
             site_addr,
             site_root: var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
@@ -114,6 +117,57 @@ impl Settings {
             api_rate_per_minute: per_minute("CONCUR_API_RATE_LIMIT", api::DEFAULT_RATE_PER_MINUTE)?,
         })
     }
+}
+
+/// `CONCUR_OIDC_*`: single sign-on through the company's identity provider, when an issuer is
+/// set.
+fn oidc_config(var: &dyn Fn(&str) -> Option<String>) -> Result<Option<OidcConfig>, String> {
+    let Some(issuer) = var("CONCUR_OIDC_ISSUER") else {
+        return Ok(None);
+    };
+    let required =
+        |name: &str| var(name).ok_or_else(|| format!("{name} is required with CONCUR_OIDC_ISSUER"));
+    let groups = |name: &str| -> Vec<String> {
+        var(name)
+            .unwrap_or_default()
+            .split(',')
+            .map(|g| g.trim().to_owned())
+            .filter(|g| !g.is_empty())
+            .collect()
+    };
+    let config = OidcConfig {
+        issuer: issuer.trim().to_owned(),
+        client_id: required("CONCUR_OIDC_CLIENT_ID")?,
+        client_secret: required("CONCUR_OIDC_CLIENT_SECRET")?,
+        roles_claim: var("CONCUR_OIDC_ROLES_CLAIM").unwrap_or_else(|| "groups".into()),
+        admin_groups: groups("CONCUR_OIDC_ADMIN_GROUPS"),
+        editor_groups: groups("CONCUR_OIDC_EDITOR_GROUPS"),
+        viewer_groups: groups("CONCUR_OIDC_VIEWER_GROUPS"),
+        label: var("CONCUR_OIDC_LABEL")
+            .map(|l| l.trim().chars().take(60).collect())
+            .unwrap_or_else(|| app::auth::oidc::DEFAULT_LABEL.into()),
+    };
+    if config.expected_groups().is_empty() {
+        return Err("CONCUR_OIDC_ISSUER is set but none of CONCUR_OIDC_ADMIN_GROUPS, CONCUR_OIDC_EDITOR_GROUPS, CONCUR_OIDC_VIEWER_GROUPS names a group: nobody could sign in".into());
+    }
+    Ok(Some(config))
+}
+
+/// `CONCUR_LOCAL_LOGIN`: `on` (the default) or `off`; off needs single sign-on.
+fn local_login(var: &dyn Fn(&str) -> Option<String>) -> Result<bool, String> {
+    let on = match var("CONCUR_LOCAL_LOGIN").as_deref().map(str::trim) {
+        None | Some("on") => true,
+        Some("off") => false,
+        Some(other) => {
+            return Err(format!(
+                "CONCUR_LOCAL_LOGIN {other:?} is neither on nor off"
+            ));
+        }
+    };
+    if !on && var("CONCUR_OIDC_ISSUER").is_none() {
+        return Err("CONCUR_LOCAL_LOGIN=off needs single sign-on (CONCUR_OIDC_ISSUER …), or nobody could sign in".into());
+    }
+    Ok(on)
 }
 
 /// Alert thresholds and the channels set in the environment.
@@ -232,7 +286,14 @@ impl Application {
             };
             state.public_url = format!("http://{reachable}");
         }
-        let origins = protect::Origins::new(&settings.config.public_url, address);
+        let mut origins = protect::Origins::new(&settings.config.public_url, address);
+        if let Some(config) = settings.config.oidc.clone() {
+            let oidc = Oidc::discover(config, &state.public_url, settings.config.client.timeout)
+                .await
+                .map_err(StartError::Oidc)?;
+            origins = origins.redirecting_to(&oidc.authorization_url());
+            state.oidc = Some(oidc);
+        }
         let metrics = ops::MetricsAccess::decide(
             settings.metrics_token.clone(),
             address,
@@ -249,6 +310,7 @@ impl Application {
                 Arc::new(api::KeyLimiter::new(settings.api_rate_per_minute)),
             ))
             .merge(handoff::router(state.clone()))
+            .merge(sso::router(state.clone()))
             .merge(connect::router(
                 state.clone(),
                 Arc::new(api::KeyLimiter::new(settings.connect_rate_per_minute)),
@@ -343,6 +405,7 @@ fn is_public(path: &str) -> bool {
         || path.starts_with("/pkg/")
         || path.starts_with("/api/")
         || path.starts_with("/connect/")
+        || path.starts_with("/auth/oidc/")
 }
 
 /// The page shown while the database cannot be read: plain, and asking to come back.
@@ -425,6 +488,51 @@ mod tests {
         assert!(alert_config(&env("smtps://u:p@169.254.169.254")).is_err());
         assert!(alert_config(&env("smtps://u:secret@mail.example.com:465")).is_ok());
         assert!(alert_config(&env("smtp://u:secret@mail.example.com:587?tls=required")).is_ok());
+    }
+
+    #[test]
+    fn single_sign_on_is_configured_whole_or_not_at_all() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        assert!(oidc_config(&env(&[])).unwrap().is_none());
+        let missing = oidc_config(&env(&[("CONCUR_OIDC_ISSUER", "https://idp.example")]));
+        assert_eq!(
+            missing.unwrap_err(),
+            "CONCUR_OIDC_CLIENT_ID is required with CONCUR_OIDC_ISSUER"
+        );
+        let full: &'static [(&str, &str)] = &[
+            ("CONCUR_OIDC_ISSUER", "https://idp.example"),
+            ("CONCUR_OIDC_CLIENT_ID", "console"),
+            ("CONCUR_OIDC_CLIENT_SECRET", "s3cret"),
+        ];
+        let no_groups = oidc_config(&env(full)).unwrap_err();
+        assert!(no_groups.contains("nobody could sign in"), "{no_groups}");
+        let with_groups: &'static [(&str, &str)] = &[
+            ("CONCUR_OIDC_ISSUER", "https://idp.example"),
+            ("CONCUR_OIDC_CLIENT_ID", "console"),
+            ("CONCUR_OIDC_CLIENT_SECRET", "s3cret"),
+            ("CONCUR_OIDC_EDITOR_GROUPS", " finance-it , integrations ,"),
+        ];
+        let config = oidc_config(&env(with_groups)).unwrap().unwrap();
+        assert_eq!(config.editor_groups, ["finance-it", "integrations"]);
+        assert_eq!(
+            (config.roles_claim.as_str(), config.label.as_str()),
+            ("groups", "Sign in with single sign-on")
+        );
+        assert!(local_login(&env(&[])).unwrap());
+        assert!(local_login(&env(&[("CONCUR_LOCAL_LOGIN", "off")])).is_err());
+        assert!(local_login(&env(&[("CONCUR_LOCAL_LOGIN", "maybe")])).is_err());
+        let off: &'static [(&str, &str)] = &[
+            ("CONCUR_LOCAL_LOGIN", "off"),
+            ("CONCUR_OIDC_ISSUER", "https://idp.example"),
+        ];
+        assert!(!local_login(&env(off)).unwrap());
     }
 
     #[test]

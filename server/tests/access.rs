@@ -81,6 +81,9 @@ const TABLE: &[Row] = &[
         ],
     ),
     ("POST", "/api/load_invitation", Anyone, &[("token", "x")]),
+    ("POST", "/api/sign_in_options", Anyone, &[("sso", "")]),
+    ("GET", "/auth/oidc/start", Anyone, &[]),
+    ("GET", "/auth/oidc/callback", Anyone, &[]),
     (
         "POST",
         "/api/accept_invitation",
@@ -252,6 +255,7 @@ async fn session_of(state: &app::ssr::state::AppState, role: Role, hash: &str) -
             expires_at: state.now() + 3600,
             address: "127.0.0.1",
             user_agent: "walker",
+            method: app::model::SignInMethod::Password,
         },
     )
     .await

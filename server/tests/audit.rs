@@ -84,6 +84,7 @@ async fn a_journey_leaves_each_event_kind_in_the_audit_log_and_no_secret_anywher
         &app::auth::ssr::Account {
             id: String::new(),
             role: app::model::Role::Admin,
+            method: app::model::SignInMethod::Password,
         },
     )
     .await

@@ -93,6 +93,7 @@ impl World {
         let admin = Account {
             id: "root-id".into(),
             role: Role::Admin,
+            method: app::model::SignInMethod::Password,
         };
         app::people::ssr::people(&self.state, &admin)
             .await

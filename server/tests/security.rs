@@ -514,6 +514,7 @@ async fn expired_sessions_are_swept() {
         expires_at: 10,
         address: "192.0.2.9",
         user_agent: "old browser",
+        method: app::model::SignInMethod::Password,
     };
     app::ssr::store::insert_session(&c.state.pool, &old)
         .await

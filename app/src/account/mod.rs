@@ -93,26 +93,17 @@ pub fn AccountPage() -> impl IntoView {
             {changed.then(|| view! {
                 <p class="notice" role="status">"Password changed. Every other session has been ended."</p>
             })}
-            <section class="card form">
-                <h2>"Change password"</h2>
-                <FormAlert error=change_errors/>
-                <ActionForm action=change>
-                    <label for="current">"Current password"</label>
-                    <input id="current" name="current" type="password" autocomplete="current-password" required/>
-                    <FieldError error=change_errors field="current"/>
-                    <label for="new-password">"New password"</label>
-                    <input id="new-password" name="password" type="password" autocomplete="new-password" minlength="12" required/>
-                    <FieldError error=change_errors field="password"/>
-                    <label for="confirm">"Repeat the new password"</label>
-                    <input id="confirm" name="confirm" type="password" autocomplete="new-password" required/>
-                    <FieldError error=change_errors field="confirm"/>
-                    <button type="submit" class="primary">"Change password"</button>
-                </ActionForm>
-            </section>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
                         Ok(account) => view! {
+                            {if account.sso {
+                                view! {
+                                    <p class="hint">"You sign in through single sign-on: your password is kept by your company's identity provider."</p>
+                                }.into_any()
+                            } else {
+                                view! { <ChangePasswordForm change errors=change_errors/> }.into_any()
+                            }}
                             <Sessions account end_one end_others errors=session_errors/>
                         }.into_any(),
                         Err(e) => view! { <FormAlert error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
@@ -120,6 +111,31 @@ pub fn AccountPage() -> impl IntoView {
                 })}
             </Suspense>
         </Page>
+    }
+}
+
+#[component]
+fn ChangePasswordForm(
+    change: ServerAction<ChangePassword>,
+    errors: Signal<Option<AppError>>,
+) -> impl IntoView {
+    view! {
+            <section class="card form">
+                <h2>"Change password"</h2>
+                <FormAlert error=errors/>
+                <ActionForm action=change>
+                    <label for="current">"Current password"</label>
+                    <input id="current" name="current" type="password" autocomplete="current-password" required/>
+                    <FieldError error=errors field="current"/>
+                    <label for="new-password">"New password"</label>
+                    <input id="new-password" name="password" type="password" autocomplete="new-password" minlength="12" required/>
+                    <FieldError error=errors field="password"/>
+                    <label for="confirm">"Repeat the new password"</label>
+                    <input id="confirm" name="confirm" type="password" autocomplete="new-password" required/>
+                    <FieldError error=errors field="confirm"/>
+                    <button type="submit" class="primary">"Change password"</button>
+                </ActionForm>
+            </section>
     }
 }
 
@@ -149,6 +165,7 @@ fn Sessions(
                 <tr>
                     <td class="mono">{s.address}</td>
                     <td>{s.user_agent}</td>
+                    <td>{s.method.label()}</td>
                     <td>{format_time(s.created_at)}</td>
                     <td>{format_time(s.last_seen_at)}</td>
                     <td>{action}</td>
@@ -162,7 +179,7 @@ fn Sessions(
             <FormAlert error=errors/>
             <FieldError error=errors field="session"/>
             <table class="sessions">
-                <thead><tr><th>"Address"</th><th>"Browser"</th><th>"Signed in"</th><th>"Last seen"</th><th></th></tr></thead>
+                <thead><tr><th>"Address"</th><th>"Browser"</th><th>"Method"</th><th>"Signed in"</th><th>"Last seen"</th><th></th></tr></thead>
                 <tbody>{rows}</tbody>
             </table>
             <ActionForm action=end_others>

@@ -29,11 +29,16 @@ pub async fn account(
             user_agent: s.user_agent.unwrap_or_default(),
             created_at: s.created_at,
             last_seen_at: s.last_seen_at,
+            method: crate::model::SignInMethod::parse(&s.method),
         })
         .collect();
+    let sso = store::is_sso_account(&state.pool, admin_id)
+        .await
+        .map_err(internal)?;
     Ok(AccountView {
         now: state.now(),
         username,
+        sso,
         sessions,
     })
 }
@@ -52,6 +57,15 @@ pub async fn change_password(
         .await
         .map_err(internal)?
         .ok_or(AppError::Unauthorized)?;
+    if store::is_sso_account(&state.pool, admin_id)
+        .await
+        .map_err(internal)?
+    {
+        return Err(AppError::invalid(
+            "current",
+            "This account signs in through single sign-on; its password is kept by your identity provider.",
+        ));
+    }
     let hash = store::admin_password_hash(&state.pool, admin_id)
         .await
         .map_err(internal)?;

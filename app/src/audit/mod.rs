@@ -55,6 +55,8 @@ pub struct AuditEntry {
     pub actor: String,
     /// The actor's role at the time, when a signed-in account acted.
     pub actor_role: Option<String>,
+    /// How the actor's session signed in (password, sso).
+    pub actor_method: Option<String>,
     pub address: Option<String>,
     pub kind: String,
     pub connection_id: Option<String>,
@@ -111,6 +113,7 @@ pub async fn load_audit(
                 at: r.at,
                 actor: r.actor,
                 actor_role: r.actor_role,
+                actor_method: r.actor_method,
                 address: r.address,
                 kind: r.kind,
                 connection_id: r.connection_id,
@@ -198,9 +201,10 @@ fn Entries(page: AuditPage) -> impl IntoView {
                 <tr class=class>
                     <td>{format_time(e.at)}</td>
                     <td>{e.kind.replace('_', " ")}</td>
-                    <td>{match e.actor_role {
-                        Some(role) => format!("{} ({role})", e.actor),
-                        None => e.actor,
+                    <td>{match (e.actor_role, e.actor_method) {
+                        (Some(role), Some(method)) => format!("{} ({role}, {method})", e.actor),
+                        (Some(role), None) => format!("{} ({role})", e.actor),
+                        _ => e.actor,
                     }}</td>
                     <td class="mono">{e.address}</td>
                     <td>{e.outcome}</td>

@@ -23,21 +23,26 @@ pub struct Event<'a> {
 }
 
 pub async fn record(state: &AppState, event: Event<'_>) {
-    let (actor, actor_role) = match event.actor {
+    let (actor, actor_role, actor_method) = match event.actor {
         Actor::Account(account) => {
             let name = match store::admin_name(&state.pool, &account.id).await {
                 Ok(Some(name)) => name,
                 _ => format!("account {}", account.id),
             };
-            (name, Some(account.role.key().to_owned()))
+            (
+                name,
+                Some(account.role.key().to_owned()),
+                Some(account.method.key().to_owned()),
+            )
         }
-        Actor::Named(name) => (name.to_owned(), None),
+        Actor::Named(name) => (name.to_owned(), None, None),
     };
     let row = AuditRow {
         id: uuid::Uuid::now_v7().to_string(),
         at: state.now(),
         actor,
         actor_role,
+        actor_method,
         address: event.address.map(str::to_owned),
         kind: event.kind.to_owned(),
         connection_id: event.connection_id.map(str::to_owned),
@@ -87,6 +92,7 @@ pub async fn record_throttled(state: &AppState) {
             at: minute.minute,
             actor: "not signed in".to_owned(),
             actor_role: None,
+            actor_method: None,
             address: Some(minute.address),
             kind: "sign_in".to_owned(),
             connection_id: None,

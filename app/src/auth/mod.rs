@@ -1,6 +1,8 @@
 //! Sign-in: first-run setup, login, logout.
 
 #[cfg(feature = "ssr")]
+pub mod oidc;
+#[cfg(feature = "ssr")]
 pub mod ssr;
 
 use leptos::prelude::*;
@@ -9,6 +11,9 @@ use leptos_router::hooks::use_query_map;
 use crate::components::{FieldError, FormAlert, Page};
 use crate::error::AppError;
 use crate::model::Role;
+
+/// Where the single sign-on button leads.
+pub const SSO_START_PATH: &str = "/auth/oidc/start";
 
 /// The role each signed-in page needs, by route (`{id}` stands for one path segment). The page
 /// guard reads this table; server functions name their role where they start. A page missing
@@ -109,6 +114,9 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
     use crate::ssr::store;
 
     let state = state()?;
+    if !state.local_login {
+        return Err(AppError::PasswordSignInOff);
+    }
     let ip = client_ip(&state.trusted_proxies);
     let username = username.trim().to_owned();
     if username.chars().count() > ssr::MAX_USERNAME_CHARS {
@@ -158,7 +166,16 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
     };
     state.limiter.succeeded(&ip, &username);
     sign_in("ok").await;
-    set_cookie(&ssr::start_session(&state, &id, &ip, &user_agent()).await?)?;
+    set_cookie(
+        &ssr::start_session(
+            &state,
+            &id,
+            crate::model::SignInMethod::Password,
+            &ip,
+            &user_agent(),
+        )
+        .await?,
+    )?;
     leptos_axum::redirect("/");
     Ok(())
 }
@@ -218,6 +235,7 @@ pub async fn setup(
     let account = ssr::Account {
         id: id.clone(),
         role: crate::model::Role::Admin,
+        method: crate::model::SignInMethod::Password,
     };
     crate::audit::ssr::by_admin(
         &state,
@@ -229,28 +247,84 @@ pub async fn setup(
     )
     .await;
     let ip = client_ip(&state.trusted_proxies);
-    set_cookie(&ssr::start_session(&state, &id, &ip, &user_agent()).await?)?;
+    set_cookie(
+        &ssr::start_session(
+            &state,
+            &id,
+            crate::model::SignInMethod::Password,
+            &ip,
+            &user_agent(),
+        )
+        .await?,
+    )?;
     leptos_axum::redirect("/");
     Ok(())
+}
+
+/// What the sign-in page offers, and what it says about a single sign-on that came back
+/// without a session.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SignInChoices {
+    /// The single sign-on button's words, when an identity provider is configured.
+    pub sso_label: Option<String>,
+    pub local_login: bool,
+    pub sso_message: Option<String>,
+}
+
+#[server(prefix = "/api", endpoint = "sign_in_options")]
+pub async fn sign_in_options(sso: String) -> Result<SignInChoices, AppError> {
+    let state = crate::ssr::state::state()?;
+    let expected = state
+        .oidc
+        .as_ref()
+        .map(|o| o.config.expected_groups())
+        .unwrap_or_default();
+    Ok(SignInChoices {
+        sso_label: state.oidc.as_ref().map(|o| o.config.label.clone()),
+        local_login: state.local_login,
+        sso_message: oidc::message_for(&sso, &expected),
+    })
 }
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
     let error = Signal::derive(move || login.value().get().and_then(Result::err));
+    let sso = use_query_map()
+        .read_untracked()
+        .get("sso")
+        .unwrap_or_default();
+    let options = Resource::new(move || sso.clone(), sign_in_options);
     view! {
         <Page title="Sign in" signed_in=false>
-            <ActionForm action=login>
-                <div class="card form">
-                    <FormAlert error=error/>
-                    <label for="username">"User name"</label>
-                    <input id="username" name="username" autocomplete="username" required/>
-                    <FieldError error=error field="username"/>
-                    <label for="password">"Password"</label>
-                    <input id="password" name="password" type="password" autocomplete="current-password" required/>
-                    <button type="submit">"Sign in"</button>
-                </div>
-            </ActionForm>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let options = options.await.unwrap_or(SignInChoices {
+                        sso_label: None,
+                        local_login: true,
+                        sso_message: None,
+                    });
+                    view! {
+                        {options.sso_message.map(|m| view! { <p class="error" role="alert">{m}</p> })}
+                        {options.sso_label.map(|label| view! {
+                            <p><a class="button primary sso" href=SSO_START_PATH>{label}</a></p>
+                        })}
+                        {options.local_login.then(|| view! {
+                            <ActionForm action=login>
+                                <div class="card form">
+                                    <FormAlert error=error/>
+                                    <label for="username">"User name"</label>
+                                    <input id="username" name="username" autocomplete="username" required/>
+                                    <FieldError error=error field="username"/>
+                                    <label for="password">"Password"</label>
+                                    <input id="password" name="password" type="password" autocomplete="current-password" required/>
+                                    <button type="submit">"Sign in"</button>
+                                </div>
+                            </ActionForm>
+                        })}
+                    }
+                })}
+            </Suspense>
         </Page>
     }
 }

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use crate::error::AppError;
-use crate::model::Role;
+use crate::model::{Role, SignInMethod};
 use crate::ssr::state::{AppState, internal, state};
 use crate::ssr::store;
 
@@ -227,6 +227,8 @@ pub fn session_token(headers: &HeaderMap, secure: bool) -> Option<String> {
 pub struct Account {
     pub id: String,
     pub role: Role,
+    /// How the session signed in.
+    pub method: SignInMethod,
 }
 
 /// The account of the live session the request carries, if any (the session is then
@@ -259,6 +261,7 @@ pub async fn current_account(
     Ok(Some(Account {
         id: session.admin_id,
         role,
+        method: SignInMethod::parse(&session.method),
     }))
 }
 
@@ -295,6 +298,7 @@ pub fn current_token_hash(state: &AppState, headers: &HeaderMap) -> Option<Strin
 pub async fn start_session(
     state: &AppState,
     admin_id: &str,
+    method: SignInMethod,
     address: &str,
     user_agent: &str,
 ) -> Result<String, AppError> {
@@ -319,6 +323,7 @@ pub async fn start_session(
             expires_at: now + state.session_lifetime,
             address,
             user_agent: &user_agent,
+            method,
         },
     )
     .await

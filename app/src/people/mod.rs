@@ -24,6 +24,8 @@ pub struct PersonView {
     pub created_at: i64,
     pub last_seen_at: Option<i64>,
     pub me: bool,
+    /// Signs in through the identity provider; its role follows the IdP's groups.
+    pub sso: bool,
 }
 
 /// Where an invitation stands.
@@ -136,9 +138,14 @@ pub async fn accept_invitation(
     let detail = format!("joined as {}", account.role);
     crate::audit::ssr::by_admin(&state, &account, "invitation_accepted", None, "ok", &detail).await;
     let ip = crate::auth::client_ip(&state.trusted_proxies);
-    let cookie =
-        crate::auth::ssr::start_session(&state, &account.id, &ip, &crate::auth::user_agent())
-            .await?;
+    let cookie = crate::auth::ssr::start_session(
+        &state,
+        &account.id,
+        account.method,
+        &ip,
+        &crate::auth::user_agent(),
+    )
+    .await?;
     crate::auth::set_cookie(&cookie)?;
     leptos_axum::redirect("/");
     Ok(())
@@ -263,7 +270,7 @@ fn People(
             };
             view! {
                 <tr class=format!("person {state}")>
-                    <td>{p.username.clone()}</td>
+                    <td>{if p.sso { format!("{} (single sign-on)", p.username) } else { p.username.clone() }}</td>
                     <td>{p.role.key()}</td>
                     <td>{state}</td>
                     <td>{format_time(p.created_at)}</td>
@@ -280,7 +287,7 @@ fn People(
                 <thead><tr><th>"User name"</th><th>"Role"</th><th>"State"</th><th>"Created"</th><th>"Last seen"</th><th></th></tr></thead>
                 <tbody>{rows}</tbody>
             </table>
-            <p class="hint">"A deactivated account's sessions end at once and it cannot sign in; its history stays. The last active admin can be neither demoted nor deactivated."</p>
+            <p class="hint">"A deactivated account's sessions end at once and it cannot sign in; its history stays. The last active admin can be neither demoted nor deactivated. A single sign-on account gets its role from the identity provider's groups at each sign-in."</p>
         </section>
     }
 }

@@ -52,6 +52,7 @@ pub async fn people(state: &AppState, me: &Account) -> Result<PeopleView, AppErr
             me: a.id == me.id,
             role: Role::parse(&a.role).unwrap_or(Role::Viewer),
             active: a.deactivated_at.is_none(),
+            sso: a.sso_subject.is_some(),
             id: a.id,
             username: a.username,
             created_at: a.created_at,
@@ -148,7 +149,11 @@ pub async fn accept(
     {
         Acceptance::Made(role) => {
             tracing::info!(%username, %role, "account made through an invitation");
-            Ok(Account { id, role })
+            Ok(Account {
+                id,
+                role,
+                method: crate::model::SignInMethod::Password,
+            })
         }
         Acceptance::Closed => Err(AppError::InvitationClosed),
         Acceptance::UsernameTaken => Err(AppError::invalid(

@@ -42,6 +42,10 @@ pub struct Config {
     pub audit_retention: i64,
     /// Who the customer's page of a hand-off link says is asking (`CONCUR_ORG_NAME`).
     pub org_name: Option<String>,
+    /// Sign-in through the company's identity provider (`CONCUR_OIDC_*`), if configured.
+    pub oidc: Option<crate::auth::oidc::OidcConfig>,
+    /// Whether password sign-in is offered (`CONCUR_LOCAL_LOGIN`, on by default).
+    pub local_login: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +66,8 @@ pub enum StartError {
     WrongKey,
     #[error("could not build the HTTP client: {0}")]
     Http(String),
+    #[error("CONCUR_OIDC_ISSUER: {0}")]
+    Oidc(String),
 }
 
 #[derive(Clone)]
@@ -97,6 +103,9 @@ pub struct AppState {
     pub audit_retention: i64,
     pub org_name: Option<String>,
     pub metrics: Arc<super::metrics::Metrics>,
+    /// The identity provider, discovered when `serve` starts (terminal commands never ask it).
+    pub oidc: Option<Arc<crate::auth::oidc::Oidc>>,
+    pub local_login: bool,
 }
 
 impl AppState {
@@ -151,6 +160,8 @@ impl AppState {
             audit_retention: config.audit_retention,
             org_name: config.org_name.clone(),
             metrics: Arc::default(),
+            oidc: None,
+            local_login: config.local_login,
             secure_cookies: config.public_url.starts_with("https://"),
             public_url: config.public_url.trim_end_matches('/').to_owned(),
         })

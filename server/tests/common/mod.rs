@@ -25,6 +25,8 @@ pub fn settings(database_url: String, allowed_hosts: String) -> Settings {
             alerts: AlertConfig::default(),
             audit_retention: 400 * 86_400,
             org_name: None,
+            oidc: None,
+            local_login: true,
         },
         site_addr: "127.0.0.1:0".parse().expect("an address"),
         site_root: "target/site".into(),

@@ -4,7 +4,7 @@
 use sqlx::FromRow;
 
 use super::Pool;
-use crate::model::Role;
+use crate::model::{Role, SignInMethod};
 
 /// How many accounts exist (any role, active or not): setup is open only at none.
 pub async fn admin_count(pool: &Pool) -> sqlx::Result<i64> {
@@ -44,13 +44,14 @@ pub async fn insert_admin(pool: &Pool, account: &NewAccount<'_>) -> sqlx::Result
     insert_account(pool, account).await
 }
 
-/// (account id, password hash) of a user name that may sign in (not deactivated).
+/// (account id, password hash) of a user name that may sign in with a password (active, and
+/// not an SSO account).
 pub async fn admin_credentials(
     pool: &Pool,
     username: &str,
 ) -> sqlx::Result<Option<(String, String)>> {
     sqlx::query_as(
-        "SELECT id, password_hash FROM admins WHERE username = $1 AND deactivated_at IS NULL",
+        "SELECT id, password_hash FROM admins WHERE username = $1 AND deactivated_at IS NULL AND sso_subject IS NULL",
     )
     .bind(username)
     .fetch_optional(pool)
@@ -67,11 +68,12 @@ pub struct NewSession<'a> {
     pub expires_at: i64,
     pub address: &'a str,
     pub user_agent: &'a str,
+    pub method: SignInMethod,
 }
 
 pub async fn insert_session(pool: &Pool, s: &NewSession<'_>) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO sessions (token_hash, id, admin_id, created_at, last_seen_at, expires_at, address, user_agent) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
+        "INSERT INTO sessions (token_hash, id, admin_id, created_at, last_seen_at, expires_at, address, user_agent, method) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8)",
     )
     .bind(s.token_hash)
     .bind(s.id)
@@ -80,6 +82,7 @@ pub async fn insert_session(pool: &Pool, s: &NewSession<'_>) -> sqlx::Result<()>
     .bind(s.expires_at)
     .bind(s.address)
     .bind(s.user_agent)
+    .bind(s.method.key())
     .execute(pool)
     .await
     .map(|_| ())
@@ -94,12 +97,13 @@ pub struct SessionRow {
     pub user_agent: Option<String>,
     pub created_at: i64,
     pub last_seen_at: i64,
+    pub method: String,
 }
 
 /// An admin's sessions, most recently used first.
 pub async fn sessions_of(pool: &Pool, admin_id: &str) -> sqlx::Result<Vec<SessionRow>> {
     sqlx::query_as(
-        "SELECT id, token_hash, address, user_agent, created_at, last_seen_at FROM sessions WHERE admin_id = $1 ORDER BY last_seen_at DESC, created_at DESC",
+        "SELECT id, token_hash, address, user_agent, created_at, last_seen_at, method FROM sessions WHERE admin_id = $1 ORDER BY last_seen_at DESC, created_at DESC",
     )
     .bind(admin_id)
     .fetch_all(pool)
@@ -139,13 +143,15 @@ pub struct AdminRow {
     pub created_at: i64,
     pub role: String,
     pub deactivated_at: Option<i64>,
+    /// Set for accounts that sign in through the identity provider.
+    pub sso_subject: Option<String>,
     /// When one of its sessions last did something, if one is open.
     pub last_seen_at: Option<i64>,
 }
 
 pub async fn admins(pool: &Pool) -> sqlx::Result<Vec<AdminRow>> {
     sqlx::query_as(
-        "SELECT a.id, a.username, a.created_at, a.role, a.deactivated_at, \
+        "SELECT a.id, a.username, a.created_at, a.role, a.deactivated_at, a.sso_subject, \
          (SELECT MAX(s.last_seen_at) FROM sessions s WHERE s.admin_id = a.id) AS last_seen_at \
          FROM admins a ORDER BY a.deactivated_at IS NOT NULL, a.username",
     )
@@ -304,6 +310,7 @@ pub async fn delete_admin(pool: &Pool, id: &str) -> sqlx::Result<AccountChange> 
 pub struct SessionAccount {
     pub admin_id: String,
     pub role: String,
+    pub method: String,
     pub last_seen_at: i64,
     pub expires_at: i64,
 }
@@ -311,7 +318,7 @@ pub struct SessionAccount {
 /// The session's account, if the session exists and its account is active.
 pub async fn session(pool: &Pool, token_hash: &str) -> sqlx::Result<Option<SessionAccount>> {
     sqlx::query_as(
-        "SELECT s.admin_id, a.role, s.last_seen_at, s.expires_at FROM sessions s \
+        "SELECT s.admin_id, a.role, s.method, s.last_seen_at, s.expires_at FROM sessions s \
          JOIN admins a ON a.id = s.admin_id \
          WHERE s.token_hash = $1 AND a.deactivated_at IS NULL",
     )
@@ -539,4 +546,122 @@ pub async fn accept_invitation(
     .await?;
     tx.commit().await?;
     Ok(Acceptance::Made(role))
+}
+
+/// Whether an account signs in through the identity provider.
+pub async fn is_sso_account(pool: &Pool, id: &str) -> sqlx::Result<bool> {
+    let subject: Option<Option<String>> =
+        sqlx::query_scalar("SELECT sso_subject FROM admins WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(subject.flatten().is_some())
+}
+
+/// A sign-in under way at the identity provider.
+pub async fn insert_sso_login(
+    pool: &Pool,
+    state_hash: &str,
+    nonce: &str,
+    verifier_sealed: &str,
+    expires_at: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO sso_logins (state_hash, nonce, verifier_sealed, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(state_hash)
+    .bind(nonce)
+    .bind(verifier_sealed)
+    .bind(expires_at)
+    .execute(pool)
+    .await?;
+    sqlx::query("DELETE FROM sso_logins WHERE expires_at <= $1")
+        .bind(expires_at - 2 * crate::auth::oidc::LOGIN_SECONDS)
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
+
+/// Spends a sign-in under way: its (nonce, sealed verifier) if it exists and is current. Of
+/// two requests with one state, one gets it.
+pub async fn take_sso_login(
+    pool: &Pool,
+    state_hash: &str,
+    now: i64,
+) -> sqlx::Result<Option<(String, String)>> {
+    sqlx::query_as(
+        "DELETE FROM sso_logins WHERE state_hash = $1 AND expires_at > $2 RETURNING nonce, verifier_sealed",
+    )
+    .bind(state_hash)
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+}
+
+/// What signing in through the identity provider came to here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SsoAccount {
+    /// The account's id (made now, or found by its subject and given `role`).
+    SignedIn(String),
+    Deactivated,
+    /// A password account already has the user name.
+    NameTaken,
+}
+
+/// Finds the account of `subject` and gives it `role` (the groups decide at every sign-in), or
+/// makes it, without a password.
+pub async fn sso_account(
+    pool: &Pool,
+    subject: &str,
+    username: &str,
+    role: Role,
+    now: i64,
+) -> sqlx::Result<SsoAccount> {
+    let mut tx = begin_account_change(pool).await?;
+    let found: Option<(String, Option<i64>)> =
+        sqlx::query_as("SELECT id, deactivated_at FROM admins WHERE sso_subject = $1")
+            .bind(subject)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let id = match found {
+        Some((_, Some(_))) => return Ok(SsoAccount::Deactivated),
+        Some((id, None)) => {
+            sqlx::query("UPDATE admins SET role = $2 WHERE id = $1")
+                .bind(&id)
+                .bind(role.key())
+                .execute(&mut *tx)
+                .await?;
+            id
+        }
+        None => {
+            let taken: Option<String> =
+                sqlx::query_scalar("SELECT id FROM admins WHERE username = $1")
+                    .bind(username)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if taken.is_some() {
+                return Ok(SsoAccount::NameTaken);
+            }
+            let id = uuid::Uuid::new_v4().to_string();
+            insert_account(
+                &mut *tx,
+                &NewAccount {
+                    id: &id,
+                    username,
+                    password_hash: "",
+                    role,
+                    now,
+                },
+            )
+            .await?;
+            sqlx::query("UPDATE admins SET sso_subject = $2 WHERE id = $1")
+                .bind(&id)
+                .bind(subject)
+                .execute(&mut *tx)
+                .await?;
+            id
+        }
+    };
+    tx.commit().await?;
+    Ok(SsoAccount::SignedIn(id))
 }

@@ -11,6 +11,8 @@ pub struct AuditRow {
     pub actor: String,
     /// The role of a signed-in actor at the time; none for jobs and strangers.
     pub actor_role: Option<String>,
+    /// How a signed-in actor's session signed in (password, sso).
+    pub actor_method: Option<String>,
     pub address: Option<String>,
     pub kind: String,
     pub connection_id: Option<String>,
@@ -18,11 +20,12 @@ pub struct AuditRow {
     pub detail: String,
 }
 
-const COLUMNS: &str = "id, at, actor, address, kind, connection_id, outcome, detail, actor_role";
+const COLUMNS: &str =
+    "id, at, actor, address, kind, connection_id, outcome, detail, actor_role, actor_method";
 
 pub async fn insert_audit(pool: &Pool, row: &AuditRow) -> sqlx::Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO audit_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        "INSERT INTO audit_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     ))
     .bind(&row.id)
     .bind(row.at)
@@ -33,6 +36,7 @@ pub async fn insert_audit(pool: &Pool, row: &AuditRow) -> sqlx::Result<()> {
     .bind(&row.outcome)
     .bind(&row.detail)
     .bind(&row.actor_role)
+    .bind(&row.actor_method)
     .execute(pool)
     .await
     .map(|_| ())
