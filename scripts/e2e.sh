@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Starts the simulator and the release console on free loopback ports with a fresh database,
-# runs the Playwright journeys in Debian's Chromium, and stops both.
+# Starts the simulator, an OpenID provider (oidc-provider, for single sign-on) and the release
+# console on free loopback ports with a fresh database, runs the Playwright journeys in
+# Debian's Chromium, and stops them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,9 +21,20 @@ wait_for "$work/sim.log" "CONCUR_ALLOWED_HOSTS="
 allowed=$(sed -n 's/.*CONCUR_ALLOWED_HOSTS=//p' "$work/sim.log")
 sim_url=${allowed%%,*}
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+idp_port=$(free_port)
+OIDC_PORT=$idp_port OIDC_REDIRECT_URI="http://127.0.0.1:$port/auth/oidc/callback" \
+  node end2end/oidc-provider.mjs >"$work/idp.log" 2>&1 &
+pids+=($!)
+wait_for "$work/idp.log" "OpenID provider ready"
+
 NO_COLOR=1 RUST_LOG=info DATABASE_URL="sqlite://$work/db/console.db" LEPTOS_SITE_ADDR="127.0.0.1:$port" \
   LEPTOS_SITE_ROOT=target/site CONCUR_ALLOWED_HOSTS="$allowed" \
+  CONCUR_OIDC_ISSUER="http://127.0.0.1:$idp_port" CONCUR_OIDC_CLIENT_ID=concur-console \
+  CONCUR_OIDC_CLIENT_SECRET="e2e client secret that is long enough" \
+  CONCUR_OIDC_ADMIN_GROUPS=console-admins CONCUR_OIDC_EDITOR_GROUPS=console-editors \
+  CONCUR_OIDC_VIEWER_GROUPS=helpdesk \
   target/release/concur-console serve >"$work/console.log" 2>&1 &
 pids+=($!)
 wait_for "$work/console.log" "listening on"

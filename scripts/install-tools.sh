@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the build tools a fresh Debian machine lacks, and only those: the wasm32 target,
 # cargo-leptos 0.3.11, wasm-bindgen-cli at the version in Cargo.lock, and the npm packages in
-# end2end/ (binaryen's wasm-opt for release builds, Playwright for the browser tests).
+# end2end/ (binaryen's wasm-opt for release builds, Playwright for the browser tests, and
+# oidc-provider, the OpenID provider the single sign-on journeys sign in through).
 # Both cargo tools are built from their registry source with one dependency pinned back,
 # because their shipped lock files ask for crates newer than this toolchain or registry has.
 set -euo pipefail
@@ -51,7 +52,8 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $bindgen_version" 
   install_pinned wasm-bindgen-cli "$bindgen_version" webpki-roots 1.0.10
 fi
 
-if [ ! -x "$root/end2end/node_modules/.bin/wasm-opt" ] || [ ! -x "$root/end2end/node_modules/.bin/playwright" ]; then
+if [ ! -x "$root/end2end/node_modules/.bin/wasm-opt" ] || [ ! -x "$root/end2end/node_modules/.bin/playwright" ] \
+  || [ ! -f "$root/end2end/node_modules/oidc-provider/package.json" ]; then
   echo "==> installing npm packages in end2end/"
   (cd "$root/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi

@@ -307,7 +307,7 @@ pub fn LoginPage() -> impl IntoView {
                     view! {
                         {options.sso_message.map(|m| view! { <p class="error" role="alert">{m}</p> })}
                         {options.sso_label.map(|label| view! {
-                            <p><a class="button primary sso" href=SSO_START_PATH>{label}</a></p>
+                            <p><a class="button primary sso" href=SSO_START_PATH rel="external">{label}</a></p>
                         })}
                         {options.local_login.then(|| view! {
                             <ActionForm action=login>
