@@ -226,6 +226,12 @@ const TABLE: &[Row] = &[
     ),
     (
         "POST",
+        "/api/end_sessions_of",
+        Session(Admin),
+        &[("id", "none")],
+    ),
+    (
+        "POST",
         "/api/set_role",
         Session(Admin),
         &[("id", "none"), ("role", "viewer")],

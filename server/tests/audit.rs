@@ -228,6 +228,9 @@ async fn a_journey_leaves_each_event_kind_in_the_audit_log_and_no_secret_anywher
         .await
         .unwrap();
     }
+    call("end_sessions_of", vec![("id", second.clone())])
+        .await
+        .unwrap();
     call(
         "delete_connection",
         vec![("id", id.clone()), ("confirm", s("yes"))],

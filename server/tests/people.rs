@@ -271,6 +271,11 @@ async fn a_role_change_or_deactivation_takes_effect_at_once() {
         403,
         "still a viewer"
     );
+    let ended = w.post(&admin, "end_sessions_of", &[("id", &id)]).await;
+    assert_eq!(ended.status(), 200);
+    assert_eq!(w.page(&back, "/").await.0, 303, "signed out everywhere");
+    let again = w.signed_in("dana").await;
+    assert_eq!(w.page(&again, "/").await.0, 200, "and may sign in again");
 
     let (_, people) = w.page(&admin, "/people").await;
     assert!(people.contains("dana") && people.contains("viewer"));
@@ -283,6 +288,7 @@ async fn a_role_change_or_deactivation_takes_effect_at_once() {
         "role_changed",
         "account_deactivated",
         "account_reactivated",
+        "sessions_ended",
     ] {
         let event = events.iter().find(|e| e.kind == kind).unwrap();
         let who = if kind == "invitation_accepted" {

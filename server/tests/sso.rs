@@ -55,6 +55,8 @@ enum Twist {
     RotatedKey,
     /// The nonce of an earlier sign-in.
     OldNonce,
+    /// The token endpoint is down (an HTML error page from a proxy).
+    Down,
 }
 
 #[derive(Default)]
@@ -141,6 +143,14 @@ async fn token(
         format!("Basic {basic}"),
         "the client authenticates"
     );
+    if p.twist == Some(Twist::Down) {
+        p.twist = None;
+        return (
+            axum::http::StatusCode::BAD_GATEWAY,
+            axum::response::Html("<html><body>502 Bad Gateway</body></html>"),
+        )
+            .into_response();
+    }
     let Some((nonce, challenge, user)) = p.codes.remove(&form["code"]) else {
         return (
             axum::http::StatusCode::BAD_REQUEST,
@@ -264,12 +274,17 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(|_| {}).await
+}
+
+async fn world_with(adjust: impl FnOnce(&mut server::serve::Settings)) -> World {
     let idp = provider().await;
     let issuer = idp.lock().unwrap().issuer.clone();
     let store = stores::Store::chosen().await;
     let mut settings = common::settings(store.url(), String::new());
     settings.config.console_key = store.key();
     settings.config.oidc = Some(config(&issuer));
+    adjust(&mut settings);
     let now = chrono::Utc::now().timestamp();
     let (base, state) = common::serve(settings, Arc::new(ManualClock::at(now))).await;
     World { base, state, idp }
@@ -510,4 +525,59 @@ async fn a_wrong_issuer_stops_the_start_with_a_clear_error() {
         "{said}"
     );
     assert_eq!(Role::parse("admin"), Some(Role::Admin));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_down_at_sign_in_leaves_the_password_form_working() {
+    let w = world().await;
+    w.idp.lock().unwrap().twist = Some(Twist::Down);
+    let browser = common::browser();
+    assert_eq!(w.sign_in(&browser, "alice").await, "/login?sso=unavailable");
+    let (_, page) = w.page(&browser, "/login?sso=unavailable").await;
+    assert!(
+        page.contains("did not answer") && page.contains("name=\"password\""),
+        "{page}"
+    );
+    let hash = app::auth::ssr::hash_password("violet tractor sings softly".into())
+        .await
+        .unwrap();
+    common::account(&w.state, "local", "local", &hash, Role::Admin).await;
+    let local = browser
+        .post(format!("{}/api/login", w.base))
+        .form(&[
+            ("username", "local"),
+            ("password", "violet tractor sings softly"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(local.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_sign_in_can_be_turned_off() {
+    let w = world_with(|s| s.config.local_login = false).await;
+    let hash = app::auth::ssr::hash_password("violet tractor sings softly".into())
+        .await
+        .unwrap();
+    common::account(&w.state, "local", "local", &hash, Role::Admin).await;
+    let browser = common::browser();
+    let (_, page) = w.page(&browser, "/login").await;
+    assert!(page.contains("Sign in with Example ID") && !page.contains("name=\"password\""));
+    let refused = browser
+        .post(format!("{}/api/login", w.base))
+        .form(&[
+            ("username", "local"),
+            ("password", "violet tractor sings softly"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(refused.text().await.unwrap().contains("PasswordSignInOff"));
+    assert_eq!(
+        w.sign_in(&browser, "alice").await,
+        "/",
+        "single sign-on still works"
+    );
 }

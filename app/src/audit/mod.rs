@@ -25,6 +25,7 @@ pub const KINDS: &[&str] = &[
     "role_changed",
     "account_deactivated",
     "account_reactivated",
+    "sessions_ended",
     "connection_created",
     "connection_validated",
     "connection_replaced",

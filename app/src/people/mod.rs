@@ -119,6 +119,17 @@ pub async fn set_active(id: String, active: bool) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Ends every session of another account (it stays active and may sign in again).
+#[server(prefix = "/api", endpoint = "end_sessions_of")]
+pub async fn end_sessions_of(id: String) -> Result<(), AppError> {
+    let admin = crate::auth::ssr::require(Role::Admin).await?;
+    let state = crate::ssr::state::state()?;
+    let (name, ended) = ssr::end_sessions_of(&state, &admin, &id).await?;
+    let detail = format!("{ended} session(s) of {name} ended");
+    crate::audit::ssr::by_admin(&state, &admin, "sessions_ended", None, "ok", &detail).await;
+    Ok(())
+}
+
 /// What an invitation link offers, for the page that accepts it.
 #[server(prefix = "/api", endpoint = "load_invitation")]
 pub async fn load_invitation(token: String) -> Result<Role, AppError> {
@@ -162,6 +173,7 @@ pub fn PeoplePage() -> impl IntoView {
     let revoke = ServerAction::<RevokeInvitation>::new();
     let set_role = ServerAction::<SetRole>::new();
     let set_active = ServerAction::<SetActive>::new();
+    let end_sessions = ServerAction::<EndSessionsOf>::new();
     let invited = move || use_query_map().read().get("invited");
     let data = Resource::new(
         move || {
@@ -170,6 +182,7 @@ pub fn PeoplePage() -> impl IntoView {
                 revoke.version().get(),
                 set_role.version().get(),
                 set_active.version().get(),
+                end_sessions.version().get(),
             )
         },
         |_| load_people(),
@@ -180,6 +193,7 @@ pub fn PeoplePage() -> impl IntoView {
             revoke.value().get(),
             set_role.value().get(),
             set_active.value().get(),
+            end_sessions.value().get(),
         ])
     });
     view! {
@@ -201,7 +215,7 @@ pub fn PeoplePage() -> impl IntoView {
                                         <input class="mono" readonly aria-label="New invitation link" value=url/>
                                     </div>
                                 }))}
-                                <People people=view.people set_role set_active/>
+                                <People people=view.people set_role set_active end_sessions/>
                                 <Invitations invitations=view.invitations revoke/>
                             }
                             .into_any()
@@ -239,6 +253,7 @@ fn People(
     people: Vec<PersonView>,
     set_role: ServerAction<SetRole>,
     set_active: ServerAction<SetActive>,
+    end_sessions: ServerAction<EndSessionsOf>,
 ) -> impl IntoView {
     let rows = people
         .into_iter()
@@ -247,7 +262,7 @@ fn People(
             let actions = if p.me {
                 view! { <strong>"You"</strong> }.into_any()
             } else {
-                let (role_id, active_id) = (p.id.clone(), p.id.clone());
+                let (role_id, active_id, sessions_id) = (p.id.clone(), p.id.clone(), p.id.clone());
                 let toggle = if p.active { "Deactivate" } else { "Reactivate" };
                 view! {
                     <ActionForm action=set_role>
@@ -265,6 +280,12 @@ fn People(
                         <input type="hidden" name="active" value=(!p.active).to_string()/>
                         <button type="submit" class=if p.active { "danger" } else { "" }>{toggle}</button>
                     </ActionForm>
+                    {p.last_seen_at.is_some().then(|| view! {
+                        <ActionForm action=end_sessions>
+                            <input type="hidden" name="id" value=sessions_id/>
+                            <button type="submit">"Sign out everywhere"</button>
+                        </ActionForm>
+                    })}
                 }
                 .into_any()
             };

@@ -218,3 +218,16 @@ pub async fn set_active(
         .map_err(internal)?;
     changed(change, name)
 }
+
+/// Ends every session of another account; its user name and how many ended.
+pub async fn end_sessions_of(
+    state: &AppState,
+    me: &Account,
+    id: &str,
+) -> Result<(String, u64), AppError> {
+    let name = other_account(state, me, id).await?;
+    let ended = store::end_other_sessions(&state.pool, id, None)
+        .await
+        .map_err(internal)?;
+    Ok((name, ended))
+}
