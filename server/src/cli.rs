@@ -59,6 +59,15 @@ pub enum Command {
     Connections(ConnectionsCommand),
     /// Print the audit log, newest first.
     Audit(crate::manage::AuditArgs),
+    /// Write everything the console holds to one portable file (secrets stay sealed; keep
+    /// the key apart). Works while `serve` runs.
+    Export(crate::backup::ExportArgs),
+    /// Read an export into an empty database (SQLite or PostgreSQL), in one transaction.
+    Import(crate::backup::ImportArgs),
+    /// Write a timestamped export into a directory and keep the newest N.
+    Backup(crate::backup::BackupArgs),
+    /// Open a backup fully (checksum, key, every sealed value) without writing anything.
+    VerifyBackup(crate::backup::VerifyArgs),
     /// Exit 0 when the console at URL answers /readyz (for a container HEALTHCHECK).
     CheckReady {
         /// The console's base URL.

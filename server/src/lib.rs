@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod alerts;
 pub mod api;
+pub mod backup;
 pub mod cli;
 pub mod connect;
 pub mod demo;

@@ -72,6 +72,25 @@ async fn main() -> ExitCode {
             .await;
         }
         Command::CheckReady { url } => return check_ready(&url).await,
+        Command::Export(args) => {
+            return managed(async |state| {
+                server::backup::export(&state, &args, &mut std::io::stdout()).await
+            })
+            .await;
+        }
+        Command::Import(args) => {
+            return managed(async |state| {
+                server::backup::import(&state, &args, &mut std::io::stdout()).await
+            })
+            .await;
+        }
+        Command::Backup(args) => {
+            return managed(async |state| {
+                server::backup::backup(&state, &args, &mut std::io::stdout()).await
+            })
+            .await;
+        }
+        Command::VerifyBackup(args) => return verify_backup(&args),
         Command::Audit(args) => {
             return managed(async |state| {
                 server::manage::audit(&state, &args, &mut std::io::stdout()).await
@@ -141,6 +160,37 @@ async fn managed(command: impl AsyncFnOnce(AppState) -> Result<(), Failed>) -> E
         }
     };
     match command(state).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failed(code, message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+/// `verify-backup` reads the key only: it opens no database and writes nothing.
+fn verify_backup(args: &server::backup::VerifyArgs) -> ExitCode {
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(Exit::Usage as u8);
+        }
+    };
+    let data_dir = app::ssr::store::sqlite_path(&settings.config.database_url)
+        .and_then(|f| f.parent().map(std::path::PathBuf::from))
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
+    let cipher =
+        match app::ssr::crypto::Cipher::existing(settings.config.console_key.as_deref(), &data_dir)
+        {
+            Ok(cipher) => cipher,
+            Err(e) => {
+                eprintln!("error: the console key: {e}");
+                return ExitCode::from(Exit::Usage as u8);
+            }
+        };
+    match server::backup::verify(&cipher, args, &mut std::io::stdout()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failed(code, message)) => {
             eprintln!("error: {message}");

@@ -48,6 +48,8 @@ pub struct Settings {
     pub metrics_token: Option<String>,
     /// Requests per address and minute to the customer's hand-off pages.
     pub connect_rate_per_minute: u32,
+    /// Backups `serve` writes by itself (`CONCUR_BACKUP_DIR`), if any.
+    pub backup: Option<crate::backup::Schedule>,
 }
 
 impl Settings {
@@ -115,6 +117,23 @@ impl Settings {
                 connect::DEFAULT_RATE_PER_MINUTE,
             )?,
             api_rate_per_minute: per_minute("CONCUR_API_RATE_LIMIT", api::DEFAULT_RATE_PER_MINUTE)?,
+            backup: match var("CONCUR_BACKUP_DIR") {
+                None => None,
+                Some(dir) => Some(crate::backup::Schedule {
+                    dir: dir.into(),
+                    every: duration("CONCUR_BACKUP_EVERY", "24h")?,
+                    keep: match var("CONCUR_BACKUP_KEEP") {
+                        None => 14,
+                        Some(raw) => {
+                            raw.trim().parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                                format!(
+                                    "CONCUR_BACKUP_KEEP {raw:?} is not a number of backups to keep"
+                                )
+                            })?
+                        }
+                    },
+                }),
+            },
         })
     }
 }
@@ -255,6 +274,7 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     router: Router,
     keepalive: bool,
+    backup: Option<crate::backup::Schedule>,
     /// Who may read `/metrics`, decided from the bound address and `CONCUR_METRICS_TOKEN`.
     pub metrics: ops::MetricsAccess,
 }
@@ -338,6 +358,7 @@ impl Application {
             listener,
             router,
             keepalive: settings.keepalive,
+            backup: settings.backup.clone(),
             metrics,
         })
     }
@@ -364,13 +385,28 @@ impl Application {
     /// finishes the refreshes under way (so no rotated token is lost) and stops.
     pub async fn run(self) -> std::io::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let jobs = self.keepalive.then(|| {
-            [
-                tokio::spawn(keepalive::run(self.state.clone(), stopped.clone())),
-                tokio::spawn(alerts::run(self.state.clone(), stopped.clone())),
-                tokio::spawn(upkeep::run(self.state.clone(), stopped)),
-            ]
-        });
+        let mut jobs = Vec::new();
+        if self.keepalive {
+            jobs.push(tokio::spawn(keepalive::run(
+                self.state.clone(),
+                stopped.clone(),
+            )));
+            jobs.push(tokio::spawn(alerts::run(
+                self.state.clone(),
+                stopped.clone(),
+            )));
+            jobs.push(tokio::spawn(upkeep::run(
+                self.state.clone(),
+                stopped.clone(),
+            )));
+            if let Some(schedule) = self.backup.clone() {
+                jobs.push(tokio::spawn(crate::backup::run(
+                    self.state.clone(),
+                    schedule,
+                    stopped,
+                )));
+            }
+        }
         let served = axum::serve(
             self.listener,
             self.router
@@ -379,7 +415,7 @@ impl Application {
         .with_graceful_shutdown(shutdown_signal())
         .await;
         let _ = stop.send(true);
-        for job in jobs.into_iter().flatten() {
+        for job in jobs {
             let _ = job.await;
         }
         served

@@ -26,6 +26,8 @@ pub const KINDS: &[&str] = &[
     "account_deactivated",
     "account_reactivated",
     "sessions_ended",
+    "exported",
+    "imported",
     "connection_created",
     "connection_validated",
     "connection_replaced",

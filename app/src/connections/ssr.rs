@@ -24,9 +24,9 @@ const MAX_NAME_CHARS: usize = 100;
 const HISTORY_ROWS: i64 = 20;
 /// The history's `source` for checks an admin asked for.
 const VALIDATE: &str = "validate";
-pub(super) const SECRET: &str = "client_secret";
-pub(super) const REFRESH: &str = "refresh_token";
-pub(super) const ACCESS: &str = "access_token";
+pub(super) use crate::ssr::store::{
+    ACCESS_TOKEN as ACCESS, CLIENT_SECRET as SECRET, REFRESH_TOKEN as REFRESH,
+};
 
 /// The form field a problem belongs next to.
 pub fn field_key(field: Field) -> &'static str {

@@ -11,6 +11,8 @@ use base64::engine::general_purpose::STANDARD;
 use zeroize::Zeroizing;
 
 const VERSION: &str = "v1";
+/// How every sealed value begins.
+pub const SEALED_PREFIX: &str = "v1:";
 const NONCE_LEN: usize = 12;
 pub const KEY_FILE: &str = "console.key";
 
@@ -43,6 +45,8 @@ pub struct Cipher {
     /// The key link tokens are derived with (see [`Cipher::link_token`]), itself derived from
     /// the console key so that every replica derives the same tokens.
     links: Zeroizing<[u8; 32]>,
+    /// Names the key without revealing it (see [`Cipher::key_id`]).
+    key_id: String,
 }
 
 impl std::fmt::Debug for Cipher {
@@ -64,10 +68,19 @@ impl Cipher {
         links.copy_from_slice(&sha2::Sha256::digest(
             [b"concur-console link tokens/".as_slice(), &bytes].concat(),
         ));
+        let digest = sha2::Sha256::digest([b"concur-console key id/".as_slice(), &bytes].concat());
+        let key_id = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
         Ok(Self {
             aead: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes)),
             links,
+            key_id,
         })
+    }
+
+    /// Sixteen hex digits that name this key (a hash of it, which reveals nothing of it):
+    /// exports record it, so a file is refused at once by a console with another key.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
     }
 
     /// The secret token of a link (a hand-off link, say) with this `purpose` and random `id`:
@@ -83,6 +96,21 @@ impl Cipher {
         mac.update(b"/");
         mac.update(id.as_bytes());
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// The key from `CONCUR_CONSOLE_KEY`, else from `data_dir/console.key`, never making one
+    /// (for commands that only read, such as `verify-backup`).
+    pub fn existing(env_key: Option<&str>, data_dir: &Path) -> Result<Self, CryptoError> {
+        if let Some(key) = env_key {
+            return Self::from_base64(key);
+        }
+        let path = data_dir.join(KEY_FILE);
+        std::fs::read_to_string(&path)
+            .map_err(|source| CryptoError::KeyFile {
+                path: path.display().to_string(),
+                source,
+            })
+            .and_then(|encoded| Self::from_base64(&encoded))
     }
 
     /// The key from `CONCUR_CONSOLE_KEY`, else from (or generated into) `data_dir/console.key`.
@@ -235,6 +263,13 @@ mod tests {
         let sealed = cipher().seal("r", "f", "x");
         let other = Cipher::from_base64(&STANDARD.encode([8u8; 32])).unwrap();
         assert!(other.open("r", "f", &sealed).is_err());
+        assert_eq!(cipher().key_id().len(), 16);
+        assert_eq!(
+            cipher().key_id(),
+            cipher().key_id(),
+            "the same key, the same id"
+        );
+        assert_ne!(cipher().key_id(), other.key_id());
         assert!(Cipher::from_base64("c2hvcnQ=").is_err());
         assert!(Cipher::from_base64("not base64!").is_err());
     }

@@ -34,6 +34,7 @@ pub fn settings(database_url: String, allowed_hosts: String) -> Settings {
         api_rate_per_minute: 1200,
         metrics_token: None,
         connect_rate_per_minute: 600,
+        backup: None,
     }
 }
 

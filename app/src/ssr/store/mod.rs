@@ -16,6 +16,7 @@ mod accounts;
 mod alerts;
 mod api_keys;
 mod audit;
+pub mod dump;
 mod handoffs;
 mod leases;
 
@@ -30,6 +31,11 @@ pub use leases::{release_lease, try_lease};
 
 pub type Pool = AnyPool;
 pub type Transaction = sqlx::Transaction<'static, Any>;
+
+/// The fields a connection's sealed values are sealed for (with its id).
+pub const CLIENT_SECRET: &str = "client_secret";
+pub const REFRESH_TOKEN: &str = "refresh_token";
+pub const ACCESS_TOKEN: &str = "access_token";
 
 /// How long a request waits for a database connection.
 const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);

@@ -1,0 +1,180 @@
+//! Every table that holds what a console must not lose, read and written as plain rows (column
+//! → JSON value) so one file moves between SQLite and PostgreSQL. What can be rebuilt or must
+//! not move stays out: sessions, setup tokens, refresh leases, sign-ins under way, the search
+//! index (its triggers refill it).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+use sqlx::{Column, Row as _};
+
+use super::{ACCESS_TOKEN, CLIENT_SECRET, Pool, REFRESH_TOKEN};
+use crate::ssr::crypto::SEALED_PREFIX;
+
+/// The tables, parents before children.
+pub const TABLES: &[&str] = &[
+    "admins",
+    "settings",
+    "connections",
+    "validations",
+    "api_keys",
+    "handoff_keys",
+    "handoffs",
+    "invitations",
+    "alert_marks",
+    "alert_outbox",
+    "audit_events",
+];
+
+/// Settings that belong to one database and its key, not to the data.
+const LOCAL_SETTINGS: &[&str] = &["key_check"];
+
+pub type Row = Map<String, Value>;
+pub type Tables = BTreeMap<String, Vec<Row>>;
+
+/// A read-only transaction that sees one moment: `serve` may go on writing meanwhile.
+async fn snapshot(pool: &Pool) -> sqlx::Result<super::Transaction> {
+    pool.begin_with(if super::is_sqlite(pool) {
+        "BEGIN"
+    } else {
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+    })
+    .await
+}
+
+fn value_of(row: &sqlx::any::AnyRow, index: usize) -> Value {
+    if let Ok(number) = row.try_get::<Option<i64>, _>(index) {
+        return number.map_or(Value::Null, Value::from);
+    }
+    row.try_get::<Option<String>, _>(index)
+        .ok()
+        .flatten()
+        .map_or(Value::Null, Value::from)
+}
+
+/// Every row of [`TABLES`], read in one snapshot.
+pub async fn read_all(pool: &Pool) -> sqlx::Result<Tables> {
+    let mut tx = snapshot(pool).await?;
+    let mut tables = Tables::new();
+    for table in TABLES {
+        let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY 1"))
+            .fetch_all(&mut *tx)
+            .await?;
+        let rows = rows
+            .iter()
+            .map(|row| {
+                row.columns()
+                    .iter()
+                    .map(|c| (c.name().to_owned(), value_of(row, c.ordinal())))
+                    .collect::<Row>()
+            })
+            .filter(|row| {
+                *table != "settings"
+                    || !row
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| LOCAL_SETTINGS.contains(&n))
+            })
+            .collect();
+        tables.insert((*table).to_owned(), rows);
+    }
+    tx.commit().await?;
+    Ok(tables)
+}
+
+/// Whether the database holds none of the data an export carries (a new console's own key
+/// check does not count).
+pub async fn is_empty(pool: &Pool) -> sqlx::Result<bool> {
+    for table in [
+        "admins",
+        "connections",
+        "api_keys",
+        "handoffs",
+        "audit_events",
+    ] {
+        let count: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(pool)
+            .await?;
+        if count > 0 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Rows written and rows skipped (already present) of one table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub table: String,
+    pub written: u64,
+    pub skipped: u64,
+}
+
+/// Writes every row in one transaction, parents first: all or nothing. A row whose key (or a
+/// unique value) is already present is skipped and counted, never overwritten.
+pub async fn write_all(pool: &Pool, tables: &Tables) -> sqlx::Result<Vec<Written>> {
+    let mut tx = super::begin(pool).await?;
+    let mut report = Vec::new();
+    for table in TABLES {
+        let mut written = Written {
+            table: (*table).to_owned(),
+            written: 0,
+            skipped: 0,
+        };
+        for row in tables.get(*table).into_iter().flatten() {
+            // A NULL is left to the column (no column of these tables defaults to anything
+            // else), so no value needs a type the JSON does not carry.
+            let present: Vec<(&String, &Value)> =
+                row.iter().filter(|(_, v)| !v.is_null()).collect();
+            let columns: Vec<&str> = present.iter().map(|(c, _)| c.as_str()).collect();
+            let places: Vec<String> = (1..=present.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT DO NOTHING",
+                columns.join(", "),
+                places.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for (_, value) in &present {
+                query = match value {
+                    Value::Number(n) => query.bind(n.as_i64()),
+                    Value::String(s) => query.bind(s.as_str()),
+                    other => query.bind(other.to_string()),
+                };
+            }
+            if query.execute(&mut *tx).await?.rows_affected() == 1 {
+                written.written += 1;
+            } else {
+                written.skipped += 1;
+            }
+        }
+        report.push(written);
+    }
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// The sealed values of a row: (the context it was sealed for, the field, the sealed text), as
+/// [`crate::ssr::crypto::Cipher::open`] takes them.
+pub fn sealed_values(table: &str, row: &Row) -> Vec<(String, String, String)> {
+    let text = |column: &str| row.get(column).and_then(Value::as_str).map(str::to_owned);
+    match table {
+        "connections" => {
+            let id = text("id").unwrap_or_default();
+            [
+                ("client_secret_sealed", CLIENT_SECRET),
+                ("refresh_token_sealed", REFRESH_TOKEN),
+                ("access_token_sealed", ACCESS_TOKEN),
+            ]
+            .into_iter()
+            .filter_map(|(column, field)| Some((id.clone(), field.to_owned(), text(column)?)))
+            .collect()
+        }
+        "settings" => match (text("name"), text("value")) {
+            (Some(name), Some(value)) if value.starts_with(SEALED_PREFIX) => {
+                vec![("settings".to_owned(), name, value)]
+            }
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,436 @@
+//! Export, import and backups: a file taken while `serve` answers the token API moves the whole
+//! console from SQLite to PostgreSQL, where the keys made before still get tokens; damaged,
+//! foreign, newer and misplaced files are refused with nothing written; backups rotate and are
+//! verified without touching a database.
+
+mod common;
+#[path = "common/stores.rs"]
+mod stores;
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use app::connections::CredentialsForm;
+use app::model::Role;
+use app::ssr::state::AppState;
+use app::ssr::store::dump;
+use concur::{Clock, ManualClock};
+use concur_sim::{DEMO_SCOPES, Simulator};
+use server::backup::{ExportFile, ImportArgs};
+use stores::Store;
+
+const CONSOLE: &str = env!("CARGO_BIN_EXE_concur-console");
+
+struct Source {
+    base: String,
+    state: AppState,
+    store: Store,
+    sim: Simulator,
+    /// An API key made before the move, and its connection.
+    key: String,
+    connection: String,
+}
+
+/// A console with a bit of everything: accounts, connections with history, an API key, a
+/// waiting hand-off link, an invitation, alert settings, audit rows.
+async fn source(store: Store) -> Source {
+    let sim = Simulator::spawn().await.unwrap();
+    let mut settings = common::settings(store.url(), sim.allowed_hosts());
+    settings.config.console_key = store.key();
+    let (base, state) = common::serve(settings, Arc::new(ManualClock::at(sim.now()))).await;
+    let hash = app::auth::ssr::hash_password("violet tractor sings softly".into())
+        .await
+        .unwrap();
+    common::account(&state, "a1", "root", &hash, Role::Admin).await;
+    let (client_id, secret) = sim.add_app(DEMO_SCOPES);
+    let company = sim.add_company("us2");
+    let mut ids = Vec::new();
+    for name in ["Moved – ACME", "Moved – Globex"] {
+        let form = CredentialsForm {
+            mode: "refresh-token".into(),
+            name: name.into(),
+            client_id: client_id.clone(),
+            client_secret: secret.clone(),
+            refresh_token: sim.issue_refresh_token(&company, &client_id),
+            authorization_url: sim.origin("us2"),
+            scope_profile: "expense-approvals".into(),
+            company_uuid: String::new(),
+            request_token: String::new(),
+            custom_scopes: String::new(),
+        };
+        ids.push(app::connections::ssr::create(&state, form).await.unwrap());
+    }
+    let key = app::api_keys::ssr::create(&state, &ids[0], "bot")
+        .await
+        .unwrap()
+        .key;
+    let link = app::handoffs::ssr::NewHandoff {
+        name: "Initech".into(),
+        profile: "expense-approvals".into(),
+        custom_scopes: String::new(),
+        valid_days: Some(7),
+        note: String::new(),
+        connection_id: None,
+    };
+    app::handoffs::ssr::create(&state, &link, "root")
+        .await
+        .unwrap();
+    app::people::ssr::invite(&state, Role::Editor, "root")
+        .await
+        .unwrap();
+    let channels = app::alerts::ssr::ChannelForm {
+        webhook_url: "https://hooks.example/concur".into(),
+        webhook_secret: "hook secret that is long".into(),
+        webhook_remove: false,
+        smtp_url: String::new(),
+        email_from: String::new(),
+        email_to: String::new(),
+    };
+    app::alerts::ssr::save_settings(&state, &channels)
+        .await
+        .unwrap();
+    Source {
+        base,
+        state,
+        store,
+        sim,
+        key,
+        connection: ids[0].clone(),
+    }
+}
+
+fn command(store: &Store, key: Option<String>, args: &[&str]) -> std::process::Output {
+    let mut command = Command::new(CONSOLE);
+    command
+        .args(args)
+        .env("DATABASE_URL", store.url())
+        .env("RUST_LOG", "warn")
+        .env_remove("CONCUR_CONSOLE_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(key) = key {
+        command.env("CONCUR_CONSOLE_KEY", key);
+    }
+    command.output().unwrap()
+}
+
+/// The SQLite console's key, from its key file (what an operator copies into
+/// `CONCUR_CONSOLE_KEY` to move to PostgreSQL).
+fn key_file_of(store: &Store) -> String {
+    let url = store.url();
+    let db = app::ssr::store::sqlite_path(&url).unwrap();
+    std::fs::read_to_string(db.parent().unwrap().join("console.key"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+async fn token(base: &str, id: &str, key: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{base}/api/v1/connections/{id}/token"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_taken_under_load_moves_sqlite_to_postgresql() {
+    let from = source(Store::sqlite()).await;
+    // The token API under load while the export reads.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (served, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let mut load = Vec::new();
+    for _ in 0..4 {
+        let (base, id, key) = (from.base.clone(), from.connection.clone(), from.key.clone());
+        let (stop, served, failed) = (stop.clone(), served.clone(), failed.clone());
+        load.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                match token(&base, &id, &key).await {
+                    200 => served.fetch_add(1, Ordering::Relaxed),
+                    _ => failed.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        }));
+    }
+    let dir = std::env::temp_dir().join(format!("cc-export-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("console.json");
+    let exported = tokio::task::spawn_blocking({
+        let (store, file) = (from.store.clone(), file.clone());
+        move || command(&store, None, &["export", "--to", file.to_str().unwrap()])
+    })
+    .await
+    .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for task in load {
+        task.await.unwrap();
+    }
+    assert!(exported.status.success(), "{exported:?}");
+    assert!(String::from_utf8_lossy(&exported.stdout).contains("connections 2"));
+    assert_eq!(failed.load(Ordering::Relaxed), 0, "no token request failed");
+    assert!(served.load(Ordering::Relaxed) > 0);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let text = std::fs::read_to_string(&file).unwrap();
+    for secret in [
+        "hook secret that is long",
+        "https://hooks.example",
+        &from.key,
+    ] {
+        assert!(!text.contains(secret), "no secret in clear in the file");
+    }
+
+    // Into PostgreSQL, with the SQLite console's key.
+    let to = Store::postgres().await;
+    let key = key_file_of(&from.store);
+    let dry = command(
+        &to,
+        Some(key.clone()),
+        &["import", "--from", file.to_str().unwrap(), "--dry-run"],
+    );
+    assert!(dry.status.success(), "{dry:?}");
+    assert!(String::from_utf8_lossy(&dry.stdout).contains("nothing written"));
+    let imported = command(
+        &to,
+        Some(key.clone()),
+        &["import", "--from", file.to_str().unwrap()],
+    );
+    assert!(imported.status.success(), "{imported:?}");
+    assert!(String::from_utf8_lossy(&imported.stdout).contains("Imported: admins 1"));
+
+    let mut settings = common::settings(to.url(), from.sim.allowed_hosts());
+    settings.config.console_key = Some(key);
+    let (base, moved) = common::serve(settings, Arc::new(ManualClock::at(from.sim.now()))).await;
+    let (before, after) = (
+        dump::read_all(&from.state.pool).await.unwrap(),
+        dump::read_all(&moved.pool).await.unwrap(),
+    );
+    // Each side's log also says it exported or imported; the rest is the same.
+    let moved_rows = |rows: &Vec<dump::Row>| -> Vec<dump::Row> {
+        rows.iter()
+            .filter(|r| !["exported", "imported"].contains(&r["kind"].as_str().unwrap_or_default()))
+            .cloned()
+            .collect()
+    };
+    for table in dump::TABLES {
+        let (b, a) = if *table == "audit_events" {
+            (moved_rows(&before[*table]), moved_rows(&after[*table]))
+        } else {
+            (before[*table].clone(), after[*table].clone())
+        };
+        assert_eq!(a.len(), b.len(), "{table}");
+        for (row_b, row_a) in b.iter().zip(&a) {
+            assert_eq!(row_a, row_b, "{table}: field by field");
+        }
+    }
+    assert_eq!(
+        moved.cipher.key_id(),
+        from.state.cipher.key_id(),
+        "the sealed values open on the other side"
+    );
+    assert_eq!(
+        token(&base, &from.connection, &from.key).await,
+        200,
+        "an old key gets a token"
+    );
+    let webhook = app::alerts::ssr::effective(&moved)
+        .await
+        .unwrap()
+        .webhook
+        .unwrap();
+    assert_eq!(webhook.secret, "hook secret that is long");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_foreign_newer_and_misplaced_files_are_refused_with_nothing_written() {
+    let from = source(Store::chosen().await).await;
+    let tables = dump::read_all(&from.state.pool).await.unwrap();
+    let good =
+        serde_json::to_string(&ExportFile::new(&tables, from.state.cipher.key_id(), 0)).unwrap();
+    let dir = std::env::temp_dir().join(format!("cc-refused-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    // One byte changed inside the data.
+    let tampered = write(
+        "tampered.json",
+        &good.replacen("Moved – Globex", "Moved – Glebex", 1),
+    );
+    let newer = write(
+        "newer.json",
+        &good.replacen("\"format_version\":1", "\"format_version\":2", 1),
+    );
+    let garbage = write("garbage.json", "{\"format\":\"something else\"}");
+    let fine = write("fine.json", &good);
+
+    // An empty console with the same key (both stores need one to share it).
+    let target = Store::chosen().await;
+    let mut settings = common::settings(target.url(), String::new());
+    settings.config.console_key = Some(match &from.store {
+        Store::Sqlite(_) => key_file_of(&from.store),
+        Store::Postgres(_) => from.store.key().unwrap(),
+    });
+    let (_, empty) = common::serve(settings, Arc::new(ManualClock::at(0))).await;
+    let import = |path: &std::path::Path, merge: bool| {
+        let args = ImportArgs {
+            from: path.to_owned(),
+            dry_run: false,
+            merge,
+        };
+        let state = empty.clone();
+        async move {
+            let mut out = Vec::new();
+            server::backup::import(&state, &args, &mut out)
+                .await
+                .map(|()| String::from_utf8(out).unwrap())
+                .map_err(|e| e.1)
+        }
+    };
+    for (path, said) in [
+        (&tampered, "checksum does not match"),
+        (&newer, "format 2, newer than this console reads (1)"),
+        (&garbage, "is not a Concur Console export"),
+    ] {
+        let refused = import(path, false).await.unwrap_err();
+        assert!(refused.contains(said), "{refused}");
+        assert!(
+            dump::is_empty(&empty.pool).await.unwrap(),
+            "nothing written"
+        );
+    }
+    // A console with another key cannot open it, and says whose key it needs.
+    let other_store = Store::chosen().await;
+    let mut other = common::settings(other_store.url(), String::new());
+    other.config.console_key = Some("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=".into());
+    let (_, stranger) = common::serve(other, Arc::new(ManualClock::at(0))).await;
+    let mut out = Vec::new();
+    let args = ImportArgs {
+        from: fine.clone(),
+        dry_run: false,
+        merge: false,
+    };
+    let refused = server::backup::import(&stranger, &args, &mut out)
+        .await
+        .unwrap_err()
+        .1;
+    assert!(
+        refused.contains(&format!("sealed with key {}", from.state.cipher.key_id())),
+        "{refused}"
+    );
+    assert!(dump::is_empty(&stranger.pool).await.unwrap());
+
+    // The right file lands once; again, only with --merge, and then nothing twice.
+    let landed = import(&fine, false).await.unwrap();
+    assert!(landed.contains("connections 2"), "{landed}");
+    let again = import(&fine, false).await.unwrap_err();
+    assert!(again.contains("already holds data"), "{again}");
+    let merged = import(&fine, true).await.unwrap();
+    assert!(
+        merged.contains("connections 0 (2 already present, skipped)"),
+        "{merged}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backups_rotate_and_are_verified_without_a_database() {
+    let from = source(Store::sqlite()).await;
+    let clock = ManualClock::at(from.sim.now());
+    let dir = std::env::temp_dir().join(format!("cc-backups-{}", uuid::Uuid::new_v4()));
+    let mut written = Vec::new();
+    for _ in 0..3 {
+        let mut state = from.state.clone();
+        state.clock = Arc::new(ManualClock::at(clock.now()));
+        let Ok(path) = server::backup::backup_into(&state, &dir, 2).await else {
+            panic!("the backup was not written")
+        };
+        written.push(path);
+        clock.advance(3600);
+    }
+    let mut kept: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, written[1..], "the newest two stay");
+
+    let newest = kept[1].to_str().unwrap().to_owned();
+    let elsewhere = Store::sqlite();
+    let verified = command(
+        &elsewhere,
+        Some(key_file_of(&from.store)),
+        &["verify-backup", &newest],
+    );
+    assert!(verified.status.success(), "{verified:?}");
+    let said = String::from_utf8_lossy(&verified.stdout);
+    assert!(
+        said.contains("checksum good") && said.contains("connections 2"),
+        "{said}"
+    );
+    let Store::Sqlite(untouched) = &elsewhere else {
+        unreachable!()
+    };
+    assert!(!untouched.exists(), "verify-backup made no database");
+    let foreign = command(
+        &elsewhere,
+        Some("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=".into()),
+        &["verify-backup", &newest],
+    );
+    assert_eq!(foreign.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&foreign.stderr).contains("sealed with key"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_backups_are_written_by_one_replica_at_a_time() {
+    let from = source(Store::chosen().await).await;
+    let clock = Arc::new(ManualClock::at(from.sim.now()));
+    let dir = std::env::temp_dir().join(format!("cc-scheduled-{}", uuid::Uuid::new_v4()));
+    let schedule = server::backup::Schedule {
+        dir: dir.clone(),
+        every: 3600,
+        keep: 5,
+    };
+    let mut one = from.state.clone();
+    one.clock = clock.clone();
+    let mut two = one.clone();
+    two.holder = "the other replica".into();
+    let (mut due_one, mut due_two) = (0, 0);
+    assert!(
+        server::backup::backup_if_due(&one, &schedule, &mut due_one)
+            .await
+            .is_some()
+    );
+    assert!(
+        server::backup::backup_if_due(&two, &schedule, &mut due_two)
+            .await
+            .is_none()
+    );
+    assert!(
+        server::backup::backup_if_due(&one, &schedule, &mut due_one)
+            .await
+            .is_none(),
+        "not due"
+    );
+    clock.advance(3600);
+    let by_two = server::backup::backup_if_due(&two, &schedule, &mut due_two).await;
+    assert!(
+        by_two.is_some(),
+        "the lease lapsed: the other replica takes its turn"
+    );
+    assert!(
+        server::backup::backup_if_due(&one, &schedule, &mut due_one)
+            .await
+            .is_none()
+    );
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
