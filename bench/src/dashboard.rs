@@ -48,6 +48,7 @@ pub async fn state(database_url: &str, allowed_hosts: String) -> AppState {
     let config = Config {
         database_url: database_url.to_owned(),
         console_key: Some(KEY.to_owned()),
+        old_keys: None,
         allowed_hosts,
         public_url: "http://127.0.0.1".into(),
         client: ClientConfig::default(),

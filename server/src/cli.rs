@@ -68,6 +68,9 @@ pub enum Command {
     Backup(crate::backup::BackupArgs),
     /// Open a backup fully (checksum, key, every sealed value) without writing anything.
     VerifyBackup(crate::backup::VerifyArgs),
+    /// Re-seal every stored secret under CONCUR_CONSOLE_KEY, opening older ones with
+    /// CONCUR_CONSOLE_OLD_KEYS; online and resumable.
+    RotateKey(crate::backup::RotateArgs),
     /// Exit 0 when the console at URL answers /readyz (for a container HEALTHCHECK).
     CheckReady {
         /// The console's base URL.

@@ -91,6 +91,12 @@ async fn main() -> ExitCode {
             .await;
         }
         Command::VerifyBackup(args) => return verify_backup(&args),
+        Command::RotateKey(args) => {
+            return managed(async |state| {
+                server::backup::rotate_key(&state, &args, &mut std::io::stdout()).await
+            })
+            .await;
+        }
         Command::Audit(args) => {
             return managed(async |state| {
                 server::manage::audit(&state, &args, &mut std::io::stdout()).await

@@ -77,6 +77,7 @@ impl Settings {
             config: Config {
                 database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
                 console_key: var("CONCUR_CONSOLE_KEY"),
+                old_keys: var("CONCUR_CONSOLE_OLD_KEYS"),
                 allowed_hosts: var("CONCUR_ALLOWED_HOSTS").unwrap_or_default(),
                 public_url,
                 client: ClientConfig {

@@ -250,6 +250,7 @@ async fn a_journey_leaves_each_event_kind_in_the_audit_log_and_no_secret_anywher
             "admin_deleted",
             "exported",
             "imported",
+            "key_rotated",
         ]
         .contains(*k)
             && !k.starts_with("handoff_")

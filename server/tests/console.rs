@@ -629,16 +629,19 @@ async fn a_wrong_key_stops_the_start() {
     let c = spawn().await;
     let config = app::ssr::state::Config {
         console_key: Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into()),
+        old_keys: None,
         ..common::settings(c.store.url(), String::new()).config
     };
     let err = app::ssr::state::AppState::build(&config, Arc::new(c.clock.clone()))
         .await
         .err()
         .unwrap();
+    let said = err.to_string();
     assert!(
-        err.to_string()
-            .contains("not the key this database was encrypted with"),
-        "{err}"
+        said.contains(
+            "is not the key this database's secrets are sealed with: 1 of them are sealed with key "
+        ),
+        "{said}"
     );
 }
 

@@ -28,6 +28,7 @@ pub const KINDS: &[&str] = &[
     "sessions_ended",
     "exported",
     "imported",
+    "key_rotated",
     "connection_created",
     "connection_validated",
     "connection_replaced",

@@ -328,6 +328,7 @@ mod tests {
             revoked_at: None,
             locked_at: None,
             refusals: 0,
+            token_hash: String::new(),
         }
     }
 

@@ -53,8 +53,15 @@ pub fn state_of(row: &HandoffRow, now: i64) -> LinkState {
     }
 }
 
-pub fn url(state: &AppState, id: &str) -> String {
-    url_of(state, &state.cipher.link_token(PURPOSE, id))
+/// The link of a row: its token derived again, by the key that made it (a link made before a
+/// key rotation keeps its token).
+pub fn url(state: &AppState, row: &HandoffRow) -> Option<String> {
+    state
+        .cipher
+        .link_tokens(PURPOSE, &row.id)
+        .into_iter()
+        .find(|token| crate::auth::ssr::token_hash(token) == row.token_hash)
+        .map(|token| url_of(state, &token))
 }
 
 fn url_of(state: &AppState, token: &str) -> String {
@@ -64,7 +71,7 @@ fn url_of(state: &AppState, token: &str) -> String {
 pub fn view(state: &AppState, row: HandoffRow, now: i64) -> HandoffView {
     let link_state = state_of(&row, now);
     HandoffView {
-        url: link_state.usable().then(|| url(state, &row.id)),
+        url: link_state.usable().then(|| url(state, &row)).flatten(),
         state: link_state,
         renewal: row.kind == "renewal",
         profile: ScopeProfile::parse(&row.scope_profile, &row.required_scopes)
@@ -145,11 +152,10 @@ pub async fn create(
         revoked_at: None,
         locked_at: None,
         refusals: 0,
+        token_hash: crate::auth::ssr::token_hash(&state.cipher.link_token(PURPOSE, &id)),
     };
-    let token = state.cipher.link_token(PURPOSE, &id);
-    let link = url_of(state, &token);
-    let hash = crate::auth::ssr::token_hash(&token);
-    store::insert_handoff(&state.pool, &row, &hash)
+    let link = url_of(state, &state.cipher.link_token(PURPOSE, &id));
+    store::insert_handoff(&state.pool, &row)
         .await
         .map_err(internal)?;
     tracing::info!(handoff = %id, kind, "hand-off link created");

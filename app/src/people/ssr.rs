@@ -15,12 +15,8 @@ const PURPOSE: &str = "invitation";
 /// How far back the page lists invitations.
 const LISTED_DAYS: i64 = 30;
 
-fn url_of(state: &AppState, id: &str) -> String {
-    format!(
-        "{}/invite?token={}",
-        state.public_url,
-        state.cipher.link_token(PURPOSE, id)
-    )
+fn url_of(state: &AppState, token: &str) -> String {
+    format!("{}/invite?token={token}", state.public_url)
 }
 
 fn view_of(state: &AppState, row: InvitationRow, now: i64) -> InvitationView {
@@ -30,7 +26,18 @@ fn view_of(state: &AppState, row: InvitationRow, now: i64) -> InvitationView {
         (None, None) if row.expires_at <= now => InvitationState::Expired,
         (None, None) => InvitationState::Waiting,
     };
-    let url = (invitation_state == InvitationState::Waiting).then(|| url_of(state, &row.id));
+    // Derived again by the key that made it (an invitation made before a key rotation keeps
+    // its token).
+    let url = (invitation_state == InvitationState::Waiting)
+        .then(|| {
+            state
+                .cipher
+                .link_tokens(PURPOSE, &row.id)
+                .into_iter()
+                .find(|token| token_hash(token) == row.token_hash)
+        })
+        .flatten()
+        .map(|token| url_of(state, &token));
     InvitationView {
         role: Role::parse(&row.role).unwrap_or(Role::Viewer),
         id: row.id,
@@ -75,7 +82,8 @@ pub async fn people(state: &AppState, me: &Account) -> Result<PeopleView, AppErr
 pub async fn invite(state: &AppState, role: Role, by: &str) -> Result<(String, String), AppError> {
     let now = state.now();
     let id = uuid::Uuid::new_v4().to_string();
-    let url = url_of(state, &id);
+    let token = state.cipher.link_token(PURPOSE, &id);
+    let url = url_of(state, &token);
     let row = InvitationRow {
         id: id.clone(),
         role: role.key().to_owned(),
@@ -85,9 +93,9 @@ pub async fn invite(state: &AppState, role: Role, by: &str) -> Result<(String, S
         used_at: None,
         used_by: None,
         revoked_at: None,
+        token_hash: token_hash(&token),
     };
-    let hash = token_hash(&state.cipher.link_token(PURPOSE, &id));
-    store::insert_invitation(&state.pool, &row, &hash)
+    store::insert_invitation(&state.pool, &row)
         .await
         .map_err(internal)?;
     Ok((id, url))

@@ -10,9 +10,16 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use zeroize::Zeroizing;
 
-const VERSION: &str = "v1";
-/// How every sealed value begins.
-pub const SEALED_PREFIX: &str = "v1:";
+/// What the associated data of every sealed value begins with (unchanged since the first one).
+const AAD_VERSION: &str = "v1";
+/// Sealed values name their key: `v2:<key id>:<base64 of nonce and ciphertext>`.
+const SEALED_VERSION: &str = "v2";
+/// Values sealed before keys had ids: `v1:<base64>`.
+const LEGACY_PREFIX: &str = "v1:";
+/// Whether a stored value is a sealed one (of either form).
+pub fn is_sealed(value: &str) -> bool {
+    value.starts_with(LEGACY_PREFIX) || Cipher::sealed_by(value).is_some()
+}
 const NONCE_LEN: usize = 12;
 pub const KEY_FILE: &str = "console.key";
 
@@ -24,6 +31,10 @@ pub enum CryptoError {
     BadKey,
     #[error("a stored secret could not be decrypted: wrong key, or the data was altered")]
     Undecryptable,
+    #[error(
+        "a stored secret was sealed with key {0}, which this console does not have: add that key to CONCUR_CONSOLE_OLD_KEYS"
+    )]
+    MissingKey(String),
     #[error("could not read or write the key file {path}: {source}")]
     KeyFile {
         path: String,
@@ -39,8 +50,9 @@ pub enum KeySource {
     GeneratedFile,
 }
 
+/// One key: its AEAD, the key link tokens are derived with, and its id.
 #[derive(Clone)]
-pub struct Cipher {
+struct SealKey {
     aead: Aes256Gcm,
     /// The key link tokens are derived with (see [`Cipher::link_token`]), itself derived from
     /// the console key so that every replica derives the same tokens.
@@ -49,17 +61,13 @@ pub struct Cipher {
     key_id: String,
 }
 
-impl std::fmt::Debug for Cipher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Cipher(••••)")
-    }
-}
-
-impl Cipher {
-    pub fn from_base64(encoded: &str) -> Result<Self, CryptoError> {
-        let bytes = STANDARD
-            .decode(encoded.trim())
-            .map_err(|_| CryptoError::BadKey)?;
+impl SealKey {
+    fn from_base64(encoded: &str) -> Result<Self, CryptoError> {
+        let bytes = Zeroizing::new(
+            STANDARD
+                .decode(encoded.trim())
+                .map_err(|_| CryptoError::BadKey)?,
+        );
         if bytes.len() != 32 {
             return Err(CryptoError::BadKey);
         }
@@ -76,11 +84,65 @@ impl Cipher {
             key_id,
         })
     }
+}
 
-    /// Sixteen hex digits that name this key (a hash of it, which reveals nothing of it):
-    /// exports record it, so a file is refused at once by a console with another key.
+/// The console's keys: the current one seals, every one opens what it sealed. A sealed value
+/// names its key (`v2:<key id>:…`); values from before key ids (`v1:…`) are tried with each.
+#[derive(Clone)]
+pub struct Cipher {
+    /// The current key first, then the old ones (`CONCUR_CONSOLE_OLD_KEYS`).
+    keys: Vec<SealKey>,
+}
+
+impl std::fmt::Debug for Cipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Cipher(••••)")
+    }
+}
+
+impl Cipher {
+    pub fn from_base64(encoded: &str) -> Result<Self, CryptoError> {
+        Ok(Self {
+            keys: vec![SealKey::from_base64(encoded)?],
+        })
+    }
+
+    /// Adds keys that may still open older values (comma-separated base64, as in
+    /// `CONCUR_CONSOLE_OLD_KEYS`); the current key stays the one that seals.
+    pub fn with_old_keys(mut self, old: &str) -> Result<Self, CryptoError> {
+        for encoded in old.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+            let key = SealKey::from_base64(encoded)?;
+            if !self.keys.iter().any(|k| k.key_id == key.key_id) {
+                self.keys.push(key);
+            }
+        }
+        Ok(self)
+    }
+
+    fn current(&self) -> &SealKey {
+        &self.keys[0]
+    }
+
+    /// Sixteen hex digits that name the current key (a hash of it, which reveals nothing of
+    /// it): sealed values and exports record it.
     pub fn key_id(&self) -> &str {
-        &self.key_id
+        &self.current().key_id
+    }
+
+    /// The ids of every key this console has, the current one first.
+    pub fn key_ids(&self) -> Vec<&str> {
+        self.keys.iter().map(|k| k.key_id.as_str()).collect()
+    }
+
+    /// How a value sealed with the current key begins (`v2:<key id>:`).
+    pub fn current_prefix(&self) -> String {
+        format!("{SEALED_VERSION}:{}:", self.key_id())
+    }
+
+    /// The key id a sealed value names, if it names one.
+    pub fn sealed_by(sealed: &str) -> Option<&str> {
+        let rest = sealed.strip_prefix(SEALED_VERSION)?.strip_prefix(':')?;
+        rest.split_once(':').map(|(id, _)| id)
     }
 
     /// The secret token of a link (a hand-off link, say) with this `purpose` and random `id`:
@@ -88,9 +150,22 @@ impl Cipher {
     /// keeps only its hash; the console can show the link again (Copy link) by deriving it, and
     /// nobody without the console key can.
     pub fn link_token(&self, purpose: &str, id: &str) -> String {
+        Self::derive_link(self.current(), purpose, id)
+    }
+
+    /// The tokens every key of the ring derives for a link, the current key's first: a link
+    /// made before a key rotation still has its old token, and Copy link finds it among these.
+    pub fn link_tokens(&self, purpose: &str, id: &str) -> Vec<String> {
+        self.keys
+            .iter()
+            .map(|key| Self::derive_link(key, purpose, id))
+            .collect()
+    }
+
+    fn derive_link(key: &SealKey, purpose: &str, id: &str) -> String {
         use base64::engine::general_purpose::URL_SAFE_NO_PAD;
         use hmac::Mac;
-        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(self.links.as_slice())
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(key.links.as_slice())
             .expect("any key length");
         mac.update(purpose.as_bytes());
         mac.update(b"/");
@@ -142,7 +217,7 @@ impl Cipher {
     }
 
     fn context(row: &str, field: &str) -> String {
-        format!("{VERSION}/{row}/{field}")
+        format!("{AAD_VERSION}/{row}/{field}")
     }
 
     /// Encrypts `plaintext` for `field` of row `row`.
@@ -154,12 +229,13 @@ impl Cipher {
             aad: aad.as_bytes(),
         };
         let ciphertext = self
+            .current()
             .aead
             .encrypt(&nonce, payload)
             .expect("AES-GCM encryption of a short secret cannot fail");
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&ciphertext);
-        format!("{VERSION}:{}", STANDARD.encode(blob))
+        format!("{}{}", self.current_prefix(), STANDARD.encode(blob))
     }
 
     /// Decrypts what [`Cipher::seal`] wrote for the same row and field.
@@ -170,9 +246,29 @@ impl Cipher {
         field: &str,
         sealed: &str,
     ) -> Result<Zeroizing<String>, CryptoError> {
-        let encoded = sealed
-            .strip_prefix(&format!("{VERSION}:"))
-            .ok_or(CryptoError::Undecryptable)?;
+        if let Some(encoded) = sealed.strip_prefix(LEGACY_PREFIX) {
+            return self
+                .keys
+                .iter()
+                .find_map(|key| Self::open_with(key, row, field, encoded).ok())
+                .ok_or(CryptoError::Undecryptable);
+        }
+        let id = Self::sealed_by(sealed).ok_or(CryptoError::Undecryptable)?;
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.key_id == id)
+            .ok_or_else(|| CryptoError::MissingKey(id.to_owned()))?;
+        let encoded = &sealed[SEALED_VERSION.len() + id.len() + 2..];
+        Self::open_with(key, row, field, encoded)
+    }
+
+    fn open_with(
+        key: &SealKey,
+        row: &str,
+        field: &str,
+        encoded: &str,
+    ) -> Result<Zeroizing<String>, CryptoError> {
         let blob = STANDARD
             .decode(encoded)
             .map_err(|_| CryptoError::Undecryptable)?;
@@ -185,7 +281,7 @@ impl Cipher {
             msg: ciphertext,
             aad: aad.as_bytes(),
         };
-        let plaintext = self
+        let plaintext = key
             .aead
             .decrypt(Nonce::from_slice(nonce), payload)
             .map_err(|_| CryptoError::Undecryptable)?;
@@ -248,14 +344,60 @@ mod tests {
     fn a_flipped_ciphertext_byte_fails_to_decrypt() {
         let c = cipher();
         let sealed = c.seal("r", "f", "secret value");
-        let mut blob = STANDARD.decode(&sealed[3..]).unwrap();
+        let prefix = c.current_prefix();
+        let mut blob = STANDARD.decode(&sealed[prefix.len()..]).unwrap();
         let last = blob.len() - 1;
         blob[last] ^= 1;
-        let tampered = format!("v1:{}", STANDARD.encode(blob));
+        let tampered = format!("{prefix}{}", STANDARD.encode(blob));
         assert!(matches!(
             c.open("r", "f", &tampered),
             Err(CryptoError::Undecryptable)
         ));
+    }
+
+    #[test]
+    fn values_name_their_key_and_old_keys_still_open_them() {
+        let old = cipher();
+        let sealed_old = old.seal("r", "f", "from before");
+        assert_eq!(Cipher::sealed_by(&sealed_old), Some(old.key_id()));
+        let new_key = STANDARD.encode([9u8; 32]);
+        let ring = Cipher::from_base64(&new_key)
+            .unwrap()
+            .with_old_keys(&STANDARD.encode([7u8; 32]))
+            .unwrap();
+        assert_eq!(ring.key_ids().len(), 2);
+        assert_eq!(
+            ring.open("r", "f", &sealed_old).unwrap().as_str(),
+            "from before"
+        );
+        let sealed_new = ring.seal("r", "f", "after");
+        assert!(sealed_new.starts_with(&format!("v2:{}:", ring.key_id())));
+        assert!(matches!(
+            old.open("r", "f", &sealed_new),
+            Err(CryptoError::MissingKey(id)) if id == ring.key_id()
+        ));
+        // A value from before key ids: the same ciphertext, without its key's name.
+        let legacy = format!("v1:{}", &sealed_old[old.current_prefix().len()..]);
+        assert!(is_sealed(&legacy));
+        assert_eq!(
+            ring.open("r", "f", &legacy).unwrap().as_str(),
+            "from before"
+        );
+        assert!(
+            Cipher::from_base64(&new_key)
+                .unwrap()
+                .open("r", "f", &legacy)
+                .is_err()
+        );
+        assert_ne!(
+            ring.link_token("handoff", "id"),
+            old.link_token("handoff", "id"),
+            "links made now use the new key"
+        );
+        assert!(
+            ring.link_tokens("handoff", "id")
+                .contains(&old.link_token("handoff", "id"))
+        );
     }
 
     #[test]

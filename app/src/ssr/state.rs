@@ -22,6 +22,9 @@ const KEY_CHECK_PLAINTEXT: &str = "concur-console key check";
 pub struct Config {
     pub database_url: String,
     pub console_key: Option<String>,
+    /// Keys that may still open values sealed before a rotation (`CONCUR_CONSOLE_OLD_KEYS`,
+    /// comma-separated base64).
+    pub old_keys: Option<String>,
     pub allowed_hosts: String,
     /// The address people reach the console at, for links (setup link, alerts).
     pub public_url: String,
@@ -68,6 +71,10 @@ pub enum StartError {
     Http(String),
     #[error("CONCUR_OIDC_ISSUER: {0}")]
     Oidc(String),
+    #[error(
+        "CONCUR_CONSOLE_KEY (or the key file) is not the key this database's secrets are sealed with: {count} of them are sealed with key {id}, which this console does not have. Set that key, or during a rotation add it to CONCUR_CONSOLE_OLD_KEYS; refusing to start rather than fail on them later"
+    )]
+    MissingKey { id: String, count: i64 },
 }
 
 #[derive(Clone)]
@@ -121,6 +128,7 @@ impl AppState {
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."));
         let (cipher, source) = Cipher::load(config.console_key.as_deref(), &data_dir)?;
+        let cipher = cipher.with_old_keys(config.old_keys.as_deref().unwrap_or_default())?;
         match source {
             KeySource::GeneratedFile => tracing::warn!(
                 dir = %data_dir.display(),
@@ -193,19 +201,44 @@ fn warn_if_loose(path: &std::path::Path) {
     }
 }
 
-/// A wrong key must fail at start, never later and never silently.
+/// A wrong key must fail at start, never later and never silently: the key check must open
+/// with one of the keys, and no stored secret may name a key this console lacks.
 async fn check_key(pool: &Pool, cipher: &Cipher) -> Result<(), StartError> {
+    let ours = cipher.key_ids();
+    let mut older = 0;
+    for (key_id, count) in store::sealed_by_key(pool).await? {
+        match key_id {
+            Some(id) if !ours.contains(&id.as_str()) => {
+                return Err(StartError::MissingKey { id, count });
+            }
+            Some(id) if id == cipher.key_id() => {}
+            _ => older += count,
+        }
+    }
     match store::setting(pool, KEY_CHECK).await? {
         Some(sealed) => match cipher.open("settings", KEY_CHECK, &sealed) {
-            Ok(text) if text.as_str() == KEY_CHECK_PLAINTEXT => Ok(()),
-            _ => Err(StartError::WrongKey),
+            Ok(text) if text.as_str() == KEY_CHECK_PLAINTEXT => {
+                if !sealed.starts_with(&cipher.current_prefix()) {
+                    // Opened by an old key: from now on the current one is the database's.
+                    let sealed = cipher.seal("settings", KEY_CHECK, KEY_CHECK_PLAINTEXT);
+                    store::set_setting(pool, KEY_CHECK, Some(&sealed)).await?;
+                    older -= 1;
+                }
+            }
+            _ => return Err(StartError::WrongKey),
         },
         None => {
             let sealed = cipher.seal("settings", KEY_CHECK, KEY_CHECK_PLAINTEXT);
             store::put_setting(pool, KEY_CHECK, &sealed).await?;
-            Ok(())
         }
     }
+    if older > 0 {
+        tracing::warn!(
+            values = older,
+            "secrets are still sealed with an older key; run `concur-console rotate-key`, then drop CONCUR_CONSOLE_OLD_KEYS"
+        );
+    }
+    Ok(())
 }
 
 /// The state, from the server function's context.

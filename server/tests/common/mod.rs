@@ -14,6 +14,7 @@ pub fn settings(database_url: String, allowed_hosts: String) -> Settings {
         config: Config {
             database_url,
             console_key: None,
+            old_keys: None,
             allowed_hosts,
             public_url: "http://127.0.0.1".into(),
             client: ClientConfig::default(),

@@ -438,18 +438,16 @@ pub struct InvitationRow {
     pub used_at: Option<i64>,
     pub used_by: Option<String>,
     pub revoked_at: Option<i64>,
+    /// The SHA-256 of the link's token (the token itself is never stored).
+    pub token_hash: String,
 }
 
 const INVITATION_COLUMNS: &str =
-    "id, role, created_by, created_at, expires_at, used_at, used_by, revoked_at";
+    "id, role, created_by, created_at, expires_at, used_at, used_by, revoked_at, token_hash";
 
-pub async fn insert_invitation(
-    pool: &Pool,
-    row: &InvitationRow,
-    token_hash: &str,
-) -> sqlx::Result<()> {
+pub async fn insert_invitation(pool: &Pool, row: &InvitationRow) -> sqlx::Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO invitations ({INVITATION_COLUMNS}, token_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        "INSERT INTO invitations ({INVITATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
     ))
     .bind(&row.id)
     .bind(&row.role)
@@ -459,7 +457,7 @@ pub async fn insert_invitation(
     .bind(row.used_at)
     .bind(&row.used_by)
     .bind(row.revoked_at)
-    .bind(token_hash)
+    .bind(&row.token_hash)
     .execute(pool)
     .await
     .map(|_| ())

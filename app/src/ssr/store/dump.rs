@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use sqlx::{Column, Row as _};
 
 use super::{ACCESS_TOKEN, CLIENT_SECRET, Pool, REFRESH_TOKEN};
-use crate::ssr::crypto::SEALED_PREFIX;
+use crate::ssr::crypto::is_sealed;
 
 /// The tables, parents before children.
 pub const TABLES: &[&str] = &[
@@ -170,11 +170,128 @@ pub fn sealed_values(table: &str, row: &Row) -> Vec<(String, String, String)> {
             .collect()
         }
         "settings" => match (text("name"), text("value")) {
-            (Some(name), Some(value)) if value.starts_with(SEALED_PREFIX) => {
+            (Some(name), Some(value)) if is_sealed(&value) => {
                 vec![("settings".to_owned(), name, value)]
             }
             _ => Vec::new(),
         },
         _ => Vec::new(),
     }
+}
+
+/// The sealed columns: (table, key column, sealed column).
+pub const SEALED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("connections", "id", "client_secret_sealed"),
+    ("connections", "id", "refresh_token_sealed"),
+    ("connections", "id", "access_token_sealed"),
+    ("settings", "name", "value"),
+];
+
+/// How many stored secrets each key sealed: the key id, or none for values from before keys
+/// had ids.
+pub async fn sealed_by_key(pool: &Pool) -> sqlx::Result<Vec<(Option<String>, i64)>> {
+    let mut counts: BTreeMap<Option<String>, i64> = BTreeMap::new();
+    for (table, _, column) in SEALED_COLUMNS {
+        let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
+            "SELECT k, COUNT(*) FROM (SELECT CASE WHEN {column} LIKE 'v2:%' \
+             THEN substr({column}, 4, 16) ELSE '' END AS k FROM {table} \
+             WHERE {column} LIKE 'v1:%' OR {column} LIKE 'v2:%') AS sealed GROUP BY k"
+        ))
+        .fetch_all(pool)
+        .await?;
+        for (id, count) in rows {
+            *counts
+                .entry(Some(id).filter(|id| !id.is_empty()))
+                .or_default() += count;
+        }
+    }
+    Ok(counts.into_iter().collect())
+}
+
+/// A stored secret that is not sealed with the current key.
+#[derive(Debug, Clone)]
+pub struct StaleValue {
+    pub table: &'static str,
+    key_column: &'static str,
+    pub column: &'static str,
+    /// The row's key (a connection's id, a setting's name).
+    pub key: String,
+    pub sealed: String,
+}
+
+impl StaleValue {
+    /// The (row, field) the value is sealed for, as [`crate::ssr::crypto::Cipher::open`] takes
+    /// them.
+    pub fn context(&self) -> (String, String) {
+        match self.column {
+            "client_secret_sealed" => (self.key.clone(), CLIENT_SECRET.to_owned()),
+            "refresh_token_sealed" => (self.key.clone(), REFRESH_TOKEN.to_owned()),
+            "access_token_sealed" => (self.key.clone(), ACCESS_TOKEN.to_owned()),
+            _ => ("settings".to_owned(), self.key.clone()),
+        }
+    }
+}
+
+fn stale_condition(column: &str) -> String {
+    format!("({column} LIKE 'v1:%' OR {column} LIKE 'v2:%') AND {column} NOT LIKE $1")
+}
+
+/// How many stored secrets are not sealed with the key whose values begin with `current`.
+pub async fn count_stale(pool: &Pool, current: &str) -> sqlx::Result<i64> {
+    let mut total = 0;
+    for (table, _, column) in SEALED_COLUMNS {
+        let count: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM {table} WHERE {}",
+            stale_condition(column)
+        ))
+        .bind(format!("{current}%"))
+        .fetch_one(pool)
+        .await?;
+        total += count;
+    }
+    Ok(total)
+}
+
+/// Up to `limit` stored secrets not sealed with the key whose values begin with `current`.
+pub async fn stale_values(pool: &Pool, current: &str, limit: i64) -> sqlx::Result<Vec<StaleValue>> {
+    let mut found = Vec::new();
+    for (table, key_column, column) in SEALED_COLUMNS {
+        let left = limit - found.len() as i64;
+        if left <= 0 {
+            break;
+        }
+        let rows: Vec<(String, String)> = sqlx::query_as(&format!(
+            "SELECT {key_column}, {column} FROM {table} WHERE {} ORDER BY {key_column} LIMIT $2",
+            stale_condition(column)
+        ))
+        .bind(format!("{current}%"))
+        .bind(left)
+        .fetch_all(pool)
+        .await?;
+        found.extend(rows.into_iter().map(|(key, sealed)| StaleValue {
+            table,
+            key_column,
+            column,
+            key,
+            sealed,
+        }));
+    }
+    Ok(found)
+}
+
+/// Puts `resealed` in place of a stale value, unless the value changed meanwhile (a refresh
+/// sealed a new one with the current key): then false, and nothing is lost.
+pub async fn replace_sealed(pool: &Pool, value: &StaleValue, resealed: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(&format!(
+        "UPDATE {} SET {column} = $1 WHERE {} = $2 AND {column} = $3",
+        value.table,
+        value.key_column,
+        column = value.column
+    ))
+    .bind(resealed)
+    .bind(&value.key)
+    .bind(&value.sealed)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -22,14 +22,17 @@ pub struct HandoffRow {
     pub revoked_at: Option<i64>,
     pub locked_at: Option<i64>,
     pub refusals: i64,
+    /// The SHA-256 of the link's token (the token itself is never stored).
+    pub token_hash: String,
 }
 
 const COLUMNS: &str = "id, kind, name, note, scope_profile, required_scopes, connection_id, \
-     created_by, created_at, expires_at, opened_at, completed_at, revoked_at, locked_at, refusals";
+     created_by, created_at, expires_at, opened_at, completed_at, revoked_at, locked_at, refusals, \
+     token_hash";
 
-pub async fn insert_handoff(pool: &Pool, row: &HandoffRow, token_hash: &str) -> sqlx::Result<()> {
+pub async fn insert_handoff(pool: &Pool, row: &HandoffRow) -> sqlx::Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO handoffs ({COLUMNS}, token_hash) \
+        "INSERT INTO handoffs ({COLUMNS}) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
     ))
     .bind(&row.id)
@@ -47,7 +50,7 @@ pub async fn insert_handoff(pool: &Pool, row: &HandoffRow, token_hash: &str) -> 
     .bind(row.revoked_at)
     .bind(row.locked_at)
     .bind(row.refusals)
-    .bind(token_hash)
+    .bind(&row.token_hash)
     .execute(pool)
     .await
     .map(|_| ())

@@ -26,6 +26,7 @@ pub use api_keys::{
     ApiKeyRow, api_key_by_hash, api_keys, insert_api_key, revoke_api_key, touch_api_key,
 };
 pub use audit::*;
+pub use dump::sealed_by_key;
 pub use handoffs::*;
 pub use leases::{release_lease, try_lease};
 

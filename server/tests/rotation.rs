@@ -1,0 +1,220 @@
+//! Key rotation on PostgreSQL with two replicas answering the token API: `rotate-key` is
+//! killed half-way (SIGKILL) and run again; no request fails, every secret ends sealed with the
+//! new key alone, hand-off links made before keep their links, and a console without the new
+//! key refuses to start and says which key it lacks.
+
+mod common;
+#[path = "common/stores.rs"]
+mod stores;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use app::connections::CredentialsForm;
+use app::ssr::store::dump;
+use concur::ManualClock;
+use concur_sim::{DEMO_SCOPES, Simulator};
+use stores::Store;
+
+const CONSOLE: &str = env!("CARGO_BIN_EXE_concur-console");
+const NEW_KEY: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+
+fn rotate(store: &Store) -> Command {
+    let old_key = store.key().unwrap();
+    let mut command = Command::new(CONSOLE);
+    command
+        .args(["rotate-key", "--batch", "5", "--pause-ms", "40"])
+        .env("DATABASE_URL", store.url())
+        .env("CONCUR_CONSOLE_KEY", NEW_KEY)
+        .env("CONCUR_CONSOLE_OLD_KEYS", old_key)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rotation_killed_half_way_resumes_while_two_replicas_serve_tokens() {
+    let sim = Simulator::spawn().await.unwrap();
+    let store = Store::postgres().await;
+    // The key the suite's PostgreSQL consoles start with: the one being rotated away.
+    let old_key = store.key().unwrap();
+    let old_key = old_key.as_str();
+    let settings = |key: &str, old: Option<&str>| {
+        let mut settings = common::settings(store.url(), sim.allowed_hosts());
+        settings.config.console_key = Some(key.to_owned());
+        settings.config.old_keys = old.map(str::to_owned);
+        // The load below is one test's, not an abuser's.
+        settings.api_rate_per_minute = 10_000_000;
+        settings
+    };
+    let clock = Arc::new(ManualClock::at(sim.now()));
+    let (_, before) = common::serve(settings(old_key, None), clock.clone()).await;
+    let (client_id, secret) = sim.add_app(DEMO_SCOPES);
+    let company = sim.add_company("us2");
+    let mut keys = Vec::new();
+    for n in 0..30 {
+        let form = CredentialsForm {
+            mode: "refresh-token".into(),
+            name: format!("Rotated {n}"),
+            client_id: client_id.clone(),
+            client_secret: secret.clone(),
+            refresh_token: sim.issue_refresh_token(&company, &client_id),
+            authorization_url: sim.origin("us2"),
+            scope_profile: "expense-approvals".into(),
+            company_uuid: String::new(),
+            request_token: String::new(),
+            custom_scopes: String::new(),
+        };
+        let id = app::connections::ssr::create(&before, form).await.unwrap();
+        if n % 10 == 0 {
+            let key = app::api_keys::ssr::create(&before, &id, "bot")
+                .await
+                .unwrap()
+                .key;
+            keys.push((id, key));
+        }
+    }
+    let link = app::handoffs::ssr::NewHandoff {
+        name: "Initech".into(),
+        profile: "expense-approvals".into(),
+        custom_scopes: String::new(),
+        valid_days: Some(7),
+        note: String::new(),
+        connection_id: None,
+    };
+    let (made, url) = app::handoffs::ssr::create(&before, &link, "root")
+        .await
+        .unwrap();
+    let old_prefix = before.cipher.current_prefix();
+    assert!(dump::count_stale(&before.pool, &old_prefix).await.unwrap() == 0);
+
+    // The operator restarts both replicas with the new key and the old one beside it.
+    let replicas = [
+        common::serve(settings(NEW_KEY, Some(old_key)), clock.clone()).await,
+        common::serve(settings(NEW_KEY, Some(old_key)), clock.clone()).await,
+    ];
+    let new_prefix = replicas[0].1.cipher.current_prefix();
+    let total = dump::count_stale(&before.pool, &new_prefix).await.unwrap();
+    assert!(total >= 60, "{total}");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (served, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let mut load = Vec::new();
+    for (base, _) in &replicas {
+        for (id, key) in &keys {
+            let url = format!("{base}/api/v1/connections/{id}/token");
+            let (key, stop, served, failed) =
+                (key.clone(), stop.clone(), served.clone(), failed.clone());
+            load.push(tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let status = http
+                        .get(&url)
+                        .bearer_auth(&key)
+                        .send()
+                        .await
+                        .map(|r| r.status().as_u16())
+                        .unwrap_or(0);
+                    if status == 200 {
+                        served.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }));
+        }
+    }
+
+    // Killed after its first round…
+    let mut first = rotate(&store).spawn().unwrap();
+    let lines = BufReader::new(first.stdout.take().unwrap());
+    let mut said = Vec::new();
+    for line in lines.lines() {
+        let line = line.unwrap();
+        let progress = line.starts_with("re-sealed");
+        said.push(line);
+        if progress {
+            break;
+        }
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(
+        said[0].contains(&format!("{total} secrets to re-seal")),
+        "{said:?}"
+    );
+    let left = dump::count_stale(&before.pool, &new_prefix).await.unwrap();
+    assert!(
+        0 < left && left < total,
+        "killed half-way: {left} of {total} left"
+    );
+
+    // …and run again to the end.
+    let second = tokio::task::spawn_blocking({
+        let store = store.clone();
+        move || rotate(&store).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(second.status.success(), "{second:?}");
+    let out = String::from_utf8_lossy(&second.stdout);
+    assert!(
+        out.contains(&format!("{left} secrets to re-seal")) && out.contains("Done:"),
+        "{out}"
+    );
+    assert_eq!(
+        dump::count_stale(&before.pool, &new_prefix).await.unwrap(),
+        0
+    );
+
+    stop.store(true, Ordering::Relaxed);
+    for task in load {
+        task.await.unwrap();
+    }
+    assert_eq!(failed.load(Ordering::Relaxed), 0, "no token request failed");
+    assert!(served.load(Ordering::Relaxed) > 0);
+
+    // A link made before the rotation still shows its own link.
+    let shown = app::handoffs::ssr::get(&replicas[0].1, &made.id)
+        .await
+        .unwrap();
+    assert_eq!(shown.url.as_deref(), Some(url.as_str()));
+
+    // The new key alone opens everything; the old key alone cannot start.
+    let (base, only_new) = common::serve(settings(NEW_KEY, None), clock.clone()).await;
+    for (id, key) in &keys {
+        let answer = reqwest::Client::new()
+            .get(format!("{base}/api/v1/connections/{id}/token"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+    let tables = dump::read_all(&only_new.pool).await.unwrap();
+    for (table, rows) in &tables {
+        for row in rows {
+            for (context, field, sealed) in dump::sealed_values(table, row) {
+                assert!(sealed.starts_with(&new_prefix));
+                only_new.cipher.open(&context, &field, &sealed).unwrap();
+            }
+        }
+    }
+    let refused =
+        server::serve::Application::build(settings(old_key, None), Arc::new(ManualClock::at(0)))
+            .await;
+    let Err(e) = refused else {
+        panic!("started without the key its secrets are sealed with")
+    };
+    let said = e.to_string();
+    assert!(
+        said.contains(&format!(
+            "are sealed with key {}, which this console does not have",
+            only_new.cipher.key_id()
+        )),
+        "{said}"
+    );
+}
