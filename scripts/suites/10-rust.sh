@@ -8,6 +8,6 @@ cd "$(dirname "$0")/../.."
 scripts/with-postgres.sh bash -c '
   set -euo pipefail
   cargo test -p concur -p concur-sim -p app -p server --features app/ssr
-  echo "==> the audit, backup, console, hand-off, people, review, security, settings and single sign-on suites again, on PostgreSQL"
-  CONCUR_TEST_STORE=postgres cargo test -p server --features app/ssr --test audit --test console --test handoffs --test backup --test people --test review --test sso --test security --test settings
+  echo "==> the audit, backup, console, fleet import, hand-off, people, review, security, settings and single sign-on suites again, on PostgreSQL"
+  CONCUR_TEST_STORE=postgres cargo test -p server --features app/ssr --test audit --test console --test handoffs --test backup --test fleet --test people --test review --test sso --test security --test settings
 '

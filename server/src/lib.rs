@@ -8,6 +8,7 @@ pub mod cli;
 pub mod connect;
 pub mod demo;
 pub mod files;
+pub mod fleet;
 pub mod handoff;
 pub mod keepalive;
 pub mod manage;

@@ -53,6 +53,9 @@ pub enum ConnectionsCommand {
     /// the new id. Secrets come from CONCUR_CLIENT_SECRET, and CONCUR_REFRESH_TOKEN or
     /// CONCUR_COMPANY_UUID + CONCUR_REQUEST_TOKEN. Exit codes are those of `validate`.
     Add(AddArgs),
+    /// Import a fleet from CSV or JSON lines: each row checked with Concur as the form does, a
+    /// few at a time; the rows that pass are stored, and a report says what became of each.
+    Import(crate::fleet::FleetArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -216,6 +219,7 @@ pub async fn connections(
             }
             Ok(())
         }
+        ConnectionsCommand::Import(args) => crate::fleet::import(state, args, out).await,
         ConnectionsCommand::Add(args) => {
             let form = add_form(args, secrets)?;
             let id = app::connections::ssr::create(state, form).await?;

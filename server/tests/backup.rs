@@ -136,9 +136,23 @@ async fn token(base: &str, id: &str, key: &str) -> u16 {
         .unwrap_or(0)
 }
 
+/// The key a store's console uses: PostgreSQL's from the environment, SQLite's from its file.
+fn key_of(store: &Store) -> String {
+    store.key().unwrap_or_else(|| key_file_of(store))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_taken_under_load_moves_sqlite_to_postgresql() {
-    let from = source(Store::sqlite()).await;
+    moves(Store::sqlite(), Store::postgres().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_taken_under_load_moves_postgresql_to_sqlite() {
+    moves(Store::postgres().await, Store::sqlite()).await;
+}
+
+async fn moves(from_store: Store, to: Store) {
+    let from = source(from_store).await;
     // The token API under load while the export reads.
     let stop = Arc::new(AtomicBool::new(false));
     let (served, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
@@ -160,7 +174,10 @@ async fn an_export_taken_under_load_moves_sqlite_to_postgresql() {
     let file = dir.join("console.json");
     let exported = tokio::task::spawn_blocking({
         let (store, file) = (from.store.clone(), file.clone());
-        move || command(&store, None, &["export", "--to", file.to_str().unwrap()])
+        move || {
+            let key = store.key();
+            command(&store, key, &["export", "--to", file.to_str().unwrap()])
+        }
     })
     .await
     .unwrap();
@@ -184,9 +201,8 @@ async fn an_export_taken_under_load_moves_sqlite_to_postgresql() {
         assert!(!text.contains(secret), "no secret in clear in the file");
     }
 
-    // Into PostgreSQL, with the SQLite console's key.
-    let to = Store::postgres().await;
-    let key = key_file_of(&from.store);
+    // Into the other store, with the first console's key.
+    let key = key_of(&from.store);
     let dry = command(
         &to,
         Some(key.clone()),

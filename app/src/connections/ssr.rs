@@ -255,6 +255,12 @@ async fn ask_concur(state: &AppState, p: &Parsed) -> Result<Checked, AppError> {
     result.map_err(refused)
 }
 
+/// Checks a form as the New connection form does (fields, URL, allowed hosts, scope profile)
+/// without asking Concur.
+pub fn check_form(state: &AppState, form: &CredentialsForm) -> Result<(), AppError> {
+    parse_form(state, form, None).map(|_| ())
+}
+
 /// Validates and, when Concur grants a token, stores a new connection (failing if scopes are
 /// missing). A refusal at the token endpoint stores nothing.
 pub async fn create(state: &AppState, form: CredentialsForm) -> Result<String, AppError> {
