@@ -6,6 +6,7 @@
 //! the audit log.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use app::audit::ssr::{Actor, Event, record};
 use app::auth::oidc::{LOGIN_SECONDS, SsoError};
@@ -20,14 +21,35 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
+use crate::api::KeyLimiter;
+
 const STATE_COOKIE: &str = "cc_sso";
 const SECURE_STATE_COOKIE: &str = "__Secure-cc_sso";
+
+/// Sign-ins started per address and minute: plenty for people, little for a script filling
+/// the table of sign-ins under way.
+pub const STARTS_PER_MINUTE: u32 = 30;
+
+#[derive(Clone)]
+struct Sso {
+    state: AppState,
+    starts: Arc<KeyLimiter>,
+}
 
 pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
     Router::new()
         .route(app::auth::SSO_START_PATH, get(start))
         .route(app::auth::oidc::CALLBACK_PATH, get(callback))
-        .with_state(state)
+        .with_state(Sso {
+            state,
+            starts: Arc::new(KeyLimiter::new(STARTS_PER_MINUTE)),
+        })
+}
+
+/// The client's address, as sign-in counts it.
+fn address_of(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> String {
+    client_address(Some(peer.ip()), headers, &state.trusted_proxies)
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
 }
 
 fn cookie_name(state: &AppState) -> &'static str {
@@ -53,10 +75,26 @@ fn to_login(code: &str) -> Response {
     Redirect::to(&format!("/login?sso={code}")).into_response()
 }
 
-async fn start(State(state): State<AppState>) -> Response {
+async fn start(
+    State(Sso { state, starts }): State<Sso>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
     let Some(oidc) = state.oidc.clone() else {
         return (StatusCode::NOT_FOUND, "Single sign-on is not configured.").into_response();
     };
+    let address = address_of(&state, peer, &headers);
+    if let Err(wait) = starts.take(&app::auth::ssr::address_key(&address)) {
+        let mut response = (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-ins started from this address; try again in a minute.",
+        )
+            .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        return response;
+    }
     let started = oidc.start();
     let hash = token_hash(&started.state);
     let sealed = state.cipher.seal("sso_logins", &hash, &started.verifier);
@@ -88,7 +126,7 @@ struct Callback {
 }
 
 async fn callback(
-    State(state): State<AppState>,
+    State(Sso { state, .. }): State<Sso>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(answer): Query<Callback>,
@@ -96,8 +134,7 @@ async fn callback(
     let Some(oidc) = state.oidc.clone() else {
         return (StatusCode::NOT_FOUND, "Single sign-on is not configured.").into_response();
     };
-    let address = client_address(Some(peer.ip()), &headers, &state.trusted_proxies)
-        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let address = address_of(&state, peer, &headers);
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())

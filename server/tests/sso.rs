@@ -581,3 +581,21 @@ async fn password_sign_in_can_be_turned_off() {
         "single sign-on still works"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ins_started_from_one_address_are_limited() {
+    let w = world().await;
+    let browser = common::browser();
+    let mut statuses = Vec::new();
+    for _ in 0..(server::sso::STARTS_PER_MINUTE + 20) {
+        let answer = browser
+            .get(format!("{}/auth/oidc/start", w.base))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(answer.status().as_u16());
+    }
+    assert_eq!(statuses[0], 303);
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert!(refused >= 10, "{statuses:?}");
+}
