@@ -11,7 +11,6 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use app::connections::CredentialsForm;
 use app::model::Role;
 use app::ssr::state::AppState;
 use app::ssr::store::dump;
@@ -47,18 +46,7 @@ async fn source(store: Store) -> Source {
     let company = sim.add_company("us2");
     let mut ids = Vec::new();
     for name in ["Moved – ACME", "Moved – Globex"] {
-        let form = CredentialsForm {
-            mode: "refresh-token".into(),
-            name: name.into(),
-            client_id: client_id.clone(),
-            client_secret: secret.clone(),
-            refresh_token: sim.issue_refresh_token(&company, &client_id),
-            authorization_url: sim.origin("us2"),
-            scope_profile: "expense-approvals".into(),
-            company_uuid: String::new(),
-            request_token: String::new(),
-            custom_scopes: String::new(),
-        };
+        let form = common::refresh_form(&sim, &company, (&client_id, &secret), name);
         ids.push(app::connections::ssr::create(&state, form).await.unwrap());
     }
     let key = app::api_keys::ssr::create(&state, &ids[0], "bot")

@@ -12,7 +12,6 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use app::connections::CredentialsForm;
 use app::ssr::store::dump;
 use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Simulator};
@@ -56,18 +55,12 @@ async fn a_key_rotation_killed_half_way_resumes_while_two_replicas_serve_tokens(
     let company = sim.add_company("us2");
     let mut keys = Vec::new();
     for n in 0..30 {
-        let form = CredentialsForm {
-            mode: "refresh-token".into(),
-            name: format!("Rotated {n}"),
-            client_id: client_id.clone(),
-            client_secret: secret.clone(),
-            refresh_token: sim.issue_refresh_token(&company, &client_id),
-            authorization_url: sim.origin("us2"),
-            scope_profile: "expense-approvals".into(),
-            company_uuid: String::new(),
-            request_token: String::new(),
-            custom_scopes: String::new(),
-        };
+        let form = common::refresh_form(
+            &sim,
+            &company,
+            (&client_id, &secret),
+            &format!("Rotated {n}"),
+        );
         let id = app::connections::ssr::create(&before, form).await.unwrap();
         if n % 10 == 0 {
             let key = app::api_keys::ssr::create(&before, &id, "bot")

@@ -527,6 +527,27 @@ async fn a_wrong_issuer_stops_the_start_with_a_clear_error() {
     assert_eq!(Role::parse("admin"), Some(Role::Admin));
 }
 
+/// A local admin with a password, `local`.
+async fn local_admin(w: &World) {
+    let hash = app::auth::ssr::hash_password("violet tractor sings softly".into())
+        .await
+        .unwrap();
+    common::account(&w.state, "local", "local", &hash, Role::Admin).await;
+}
+
+/// Signs `local` in with its password; the answer.
+async fn password_sign_in(w: &World, browser: &reqwest::Client) -> reqwest::Response {
+    browser
+        .post(format!("{}/api/login", w.base))
+        .form(&[
+            ("username", "local"),
+            ("password", "violet tractor sings softly"),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_down_at_sign_in_leaves_the_password_form_working() {
     let w = world().await;
@@ -538,41 +559,18 @@ async fn a_provider_down_at_sign_in_leaves_the_password_form_working() {
         page.contains("did not answer") && page.contains("name=\"password\""),
         "{page}"
     );
-    let hash = app::auth::ssr::hash_password("violet tractor sings softly".into())
-        .await
-        .unwrap();
-    common::account(&w.state, "local", "local", &hash, Role::Admin).await;
-    let local = browser
-        .post(format!("{}/api/login", w.base))
-        .form(&[
-            ("username", "local"),
-            ("password", "violet tractor sings softly"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(local.status(), 200);
+    local_admin(&w).await;
+    assert_eq!(password_sign_in(&w, &browser).await.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_sign_in_can_be_turned_off() {
     let w = world_with(|s| s.config.local_login = false).await;
-    let hash = app::auth::ssr::hash_password("violet tractor sings softly".into())
-        .await
-        .unwrap();
-    common::account(&w.state, "local", "local", &hash, Role::Admin).await;
+    local_admin(&w).await;
     let browser = common::browser();
     let (_, page) = w.page(&browser, "/login").await;
     assert!(page.contains("Sign in with Example ID") && !page.contains("name=\"password\""));
-    let refused = browser
-        .post(format!("{}/api/login", w.base))
-        .form(&[
-            ("username", "local"),
-            ("password", "violet tractor sings softly"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let refused = password_sign_in(&w, &browser).await;
     assert_eq!(refused.status(), 403);
     assert!(refused.text().await.unwrap().contains("PasswordSignInOff"));
     assert_eq!(

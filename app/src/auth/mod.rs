@@ -79,6 +79,27 @@ pub(crate) fn set_cookie(value: &str) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Starts a password session for account `id` from this request (its address and browser),
+/// sets its cookie and sends the browser to the dashboard.
+#[cfg(feature = "ssr")]
+pub(crate) async fn enter_with_password(
+    state: &crate::ssr::state::AppState,
+    id: &str,
+) -> Result<(), AppError> {
+    let ip = client_ip(&state.trusted_proxies);
+    let cookie = ssr::start_session(
+        state,
+        id,
+        crate::model::SignInMethod::Password,
+        &ip,
+        &user_agent(),
+    )
+    .await?;
+    set_cookie(&cookie)?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
 /// The client's user agent, as sent.
 #[cfg(feature = "ssr")]
 pub(crate) fn user_agent() -> String {
@@ -166,18 +187,7 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
     };
     state.limiter.succeeded(&ip, &username);
     sign_in("ok").await;
-    set_cookie(
-        &ssr::start_session(
-            &state,
-            &id,
-            crate::model::SignInMethod::Password,
-            &ip,
-            &user_agent(),
-        )
-        .await?,
-    )?;
-    leptos_axum::redirect("/");
-    Ok(())
+    enter_with_password(&state, &id).await
 }
 
 #[server(prefix = "/api", endpoint = "logout")]
@@ -246,19 +256,7 @@ pub async fn setup(
         "first admin created with the setup link",
     )
     .await;
-    let ip = client_ip(&state.trusted_proxies);
-    set_cookie(
-        &ssr::start_session(
-            &state,
-            &id,
-            crate::model::SignInMethod::Password,
-            &ip,
-            &user_agent(),
-        )
-        .await?,
-    )?;
-    leptos_axum::redirect("/");
-    Ok(())
+    enter_with_password(&state, &id).await
 }
 
 /// What the sign-in page offers, and what it says about a single sign-on that came back
@@ -340,21 +338,30 @@ pub fn SetupPage() -> impl IntoView {
             <ActionForm action=setup>
                 <div class="card form">
                     <FormAlert error=error/>
-                    <input type="hidden" name="token" value=token/>
-                    <label for="username">"User name"</label>
-                    <input id="username" name="username" autocomplete="username" required/>
-                    <FieldError error=error field="username"/>
-                    <label for="password">"Password"</label>
-                    <input id="password" name="password" type="password" autocomplete="new-password" minlength="12" required/>
-                    <p class="hint">"At least 12 characters."</p>
-                    <FieldError error=error field="password"/>
-                    <label for="confirm">"Repeat the password"</label>
-                    <input id="confirm" name="confirm" type="password" autocomplete="new-password" required/>
-                    <FieldError error=error field="confirm"/>
+                    <NewAccountFields token=token() error/>
                     <button type="submit">"Create admin"</button>
                 </div>
             </ActionForm>
         </Page>
+    }
+}
+
+/// What a one-time link (setup, invitation) asks of a new account: its user name and password
+/// twice, with the link's token.
+#[component]
+pub fn NewAccountFields(token: String, error: Signal<Option<AppError>>) -> impl IntoView {
+    view! {
+        <input type="hidden" name="token" value=token/>
+        <label for="username">"User name"</label>
+        <input id="username" name="username" autocomplete="username" maxlength="64" required/>
+        <FieldError error=error field="username"/>
+        <label for="password">"Password"</label>
+        <input id="password" name="password" type="password" autocomplete="new-password" minlength="12" required/>
+        <p class="hint">"At least 12 characters."</p>
+        <FieldError error=error field="password"/>
+        <label for="confirm">"Repeat the password"</label>
+        <input id="confirm" name="confirm" type="password" autocomplete="new-password" required/>
+        <FieldError error=error field="confirm"/>
     }
 }
 

@@ -148,18 +148,7 @@ pub async fn accept_invitation(
     let account = ssr::accept(&state, &token, &username, &password, &confirm).await?;
     let detail = format!("joined as {}", account.role);
     crate::audit::ssr::by_admin(&state, &account, "invitation_accepted", None, "ok", &detail).await;
-    let ip = crate::auth::client_ip(&state.trusted_proxies);
-    let cookie = crate::auth::ssr::start_session(
-        &state,
-        &account.id,
-        account.method,
-        &ip,
-        &crate::auth::user_agent(),
-    )
-    .await?;
-    crate::auth::set_cookie(&cookie)?;
-    leptos_axum::redirect("/");
-    Ok(())
+    crate::auth::enter_with_password(&state, &account.id).await
 }
 
 fn first_error(results: Vec<Option<Result<(), AppError>>>) -> Option<AppError> {
@@ -392,17 +381,7 @@ pub fn InvitePage() -> impl IntoView {
                                 <ActionForm action=accept>
                                     <div class="card form">
                                         <FormAlert error=error/>
-                                        <input type="hidden" name="token" value=token/>
-                                        <label for="username">"User name"</label>
-                                        <input id="username" name="username" autocomplete="username" maxlength="64" required/>
-                                        <FieldError error=error field="username"/>
-                                        <label for="password">"Password"</label>
-                                        <input id="password" name="password" type="password" autocomplete="new-password" minlength="12" required/>
-                                        <p class="hint">"At least 12 characters."</p>
-                                        <FieldError error=error field="password"/>
-                                        <label for="confirm">"Repeat the password"</label>
-                                        <input id="confirm" name="confirm" type="password" autocomplete="new-password" required/>
-                                        <FieldError error=error field="confirm"/>
+                                        <crate::auth::NewAccountFields token error/>
                                         <button type="submit" class="primary">"Create account"</button>
                                     </div>
                                 </ActionForm>

@@ -83,3 +83,25 @@ pub async fn account(state: &AppState, id: &str, username: &str, hash: &str, rol
     .await
     .unwrap();
 }
+
+/// The New connection form with a refresh token the simulator issues to `company` now.
+#[allow(dead_code, reason = "not every test file makes connections this way")]
+pub fn refresh_form(
+    sim: &concur_sim::Simulator,
+    company: &str,
+    (client_id, secret): (&str, &str),
+    name: &str,
+) -> app::connections::CredentialsForm {
+    app::connections::CredentialsForm {
+        mode: "refresh-token".into(),
+        name: name.into(),
+        client_id: client_id.into(),
+        client_secret: secret.into(),
+        refresh_token: sim.issue_refresh_token(company, client_id),
+        authorization_url: sim.origin("us2"),
+        scope_profile: "expense-approvals".into(),
+        company_uuid: String::new(),
+        request_token: String::new(),
+        custom_scopes: String::new(),
+    }
+}
