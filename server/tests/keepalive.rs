@@ -1006,12 +1006,12 @@ async fn a_stuck_data_centre_times_out_as_transient_and_holds_up_no_other_connec
     settings.config.client.timeout = Duration::from_millis(400);
     let clock = ManualClock::at(sim.now());
     let (base, state) = common::serve(settings, Arc::new(clock.clone())).await;
-    let mut working = Vec::new();
-    for i in 0..30 {
-        working.push(connection_in(&state, &sim, &format!("US {i}"), "us2").await);
+    // The figure: a sweep of 1 000 with 10 stuck.
+    for i in 0..990 {
+        connection_in(&state, &sim, &format!("US {i}"), "us2").await;
     }
     let mut stuck = Vec::new();
-    for i in 0..6 {
+    for i in 0..10 {
         stuck.push(connection_in(&state, &sim, &format!("EU {i}"), "eu2").await);
     }
     sim.stall("eu2", 5_000);
@@ -1020,7 +1020,7 @@ async fn a_stuck_data_centre_times_out_as_transient_and_holds_up_no_other_connec
         .await
         .unwrap();
     let lines = sweep_due(&state, None).await.unwrap();
-    assert_eq!(lines.len(), 36);
+    assert_eq!(lines.len(), 1000);
     for line in &lines {
         let in_stuck = stuck.contains(&line.id);
         assert_eq!(line.ok, !in_stuck, "{}", line.name);
