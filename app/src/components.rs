@@ -112,6 +112,17 @@ where
     })
 }
 
+/// A link that waits to be sent (a hand-off link, an invitation), shown on demand to copy.
+#[component]
+pub fn CopyLink(url: String, #[prop(into)] label: String) -> impl IntoView {
+    view! {
+        <details>
+            <summary>"Copy link"</summary>
+            <input class="mono" readonly aria-label=label value=url/>
+        </details>
+    }
+}
+
 #[component]
 pub fn StatusBadge(status: Status) -> impl IntoView {
     view! { <span class=format!("badge {}", status.key())>{status.label()}</span> }

@@ -431,7 +431,7 @@ pub async fn rotate_key(
                 .map_err(|e| {
                     refused(format!(
                         "{} {} ({}): {e}",
-                        value.table, value.key, value.column
+                        value.column.table, value.key, value.column.column
                     ))
                 })?;
             let resealed = state.cipher.seal(&row, &field, &plaintext);

@@ -66,8 +66,7 @@ fn asker(state: &AppState) -> Asker<'_> {
 
 /// The client's address, as sign-in counts it.
 fn address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> String {
-    app::auth::ssr::client_address(Some(peer.ip()), headers, &state.trusted_proxies)
-        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+    app::auth::ssr::client_address_text(Some(peer.ip()), headers, &state.trusted_proxies)
 }
 
 /// The answer when this address asked too often, if it did.

@@ -183,10 +183,7 @@ fn verify_backup(args: &server::backup::VerifyArgs) -> ExitCode {
             return ExitCode::from(Exit::Usage as u8);
         }
     };
-    let data_dir = app::ssr::store::sqlite_path(&settings.config.database_url)
-        .and_then(|f| f.parent().map(std::path::PathBuf::from))
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or_else(|| std::path::PathBuf::from("."));
+    let data_dir = app::ssr::store::data_dir(&settings.config.database_url);
     let cipher =
         match app::ssr::crypto::Cipher::existing(settings.config.console_key.as_deref(), &data_dir)
         {

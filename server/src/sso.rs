@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use app::audit::ssr::{Actor, Event, record};
 use app::auth::oidc::{LOGIN_SECONDS, SsoError};
-use app::auth::ssr::{Account, client_address, start_session, token_hash, validate_username};
+use app::auth::ssr::{
+    Account, client_address_text, cookie, start_session, token_hash, validate_username,
+};
 use app::model::SignInMethod;
 use app::ssr::state::AppState;
 use app::ssr::store::{self, SsoAccount};
@@ -48,8 +50,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
 
 /// The client's address, as sign-in counts it.
 fn address_of(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> String {
-    client_address(Some(peer.ip()), headers, &state.trusted_proxies)
-        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+    client_address_text(Some(peer.ip()), headers, &state.trusted_proxies)
 }
 
 fn cookie_name(state: &AppState) -> &'static str {
@@ -176,19 +177,6 @@ async fn callback(
     response
 }
 
-/// The `state` cookie's value.
-fn cookie_state(state: &AppState, headers: &HeaderMap) -> Option<String> {
-    let name = cookie_name(state);
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.to_owned())
-}
-
 /// Checks the answer and starts a session: its cookie, or the refusal and (when known) who.
 async fn sign_in(
     state: &AppState,
@@ -210,8 +198,8 @@ async fn sign_in(
         return Err((SsoError::State, None));
     };
     // The browser that comes back must be the one that started: its cookie holds the state.
-    let started_here =
-        cookie_state(state, headers).is_some_and(|kept| token_hash(&kept) == token_hash(&returned));
+    let started_here = cookie(headers, cookie_name(state))
+        .is_some_and(|kept| token_hash(&kept) == token_hash(&returned));
     if !started_here {
         return Err((SsoError::State, None));
     }

@@ -7,7 +7,6 @@ mod common;
 #[path = "common/stores.rs"]
 mod stores;
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -18,8 +17,6 @@ use concur::{Clock, ManualClock};
 use concur_sim::{DEMO_SCOPES, Simulator};
 use server::backup::{ExportFile, ImportArgs};
 use stores::Store;
-
-const CONSOLE: &str = env!("CARGO_BIN_EXE_concur-console");
 
 struct Source {
     base: String,
@@ -56,10 +53,7 @@ async fn source(store: Store) -> Source {
     let link = app::handoffs::ssr::NewHandoff {
         name: "Initech".into(),
         profile: "expense-approvals".into(),
-        custom_scopes: String::new(),
-        valid_days: Some(7),
-        note: String::new(),
-        connection_id: None,
+        ..Default::default()
     };
     app::handoffs::ssr::create(&state, &link, "root")
         .await
@@ -88,15 +82,9 @@ async fn source(store: Store) -> Source {
     }
 }
 
+/// The console binary on `store`, with `key` instead of the store's own when given.
 fn command(store: &Store, key: Option<String>, args: &[&str]) -> std::process::Output {
-    let mut command = Command::new(CONSOLE);
-    command
-        .args(args)
-        .env("DATABASE_URL", store.url())
-        .env("RUST_LOG", "warn")
-        .env_remove("CONCUR_CONSOLE_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut command = store.console(args);
     if let Some(key) = key {
         command.env("CONCUR_CONSOLE_KEY", key);
     }
@@ -162,10 +150,7 @@ async fn moves(from_store: Store, to: Store) {
     let file = dir.join("console.json");
     let exported = tokio::task::spawn_blocking({
         let (store, file) = (from.store.clone(), file.clone());
-        move || {
-            let key = store.key();
-            command(&store, key, &["export", "--to", file.to_str().unwrap()])
-        }
+        move || command(&store, None, &["export", "--to", file.to_str().unwrap()])
     })
     .await
     .unwrap();

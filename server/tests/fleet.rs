@@ -6,7 +6,6 @@ mod common;
 #[path = "common/stores.rs"]
 mod stores;
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use app::ssr::store;
@@ -14,23 +13,11 @@ use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Simulator};
 use stores::Store;
 
-const CONSOLE: &str = env!("CARGO_BIN_EXE_concur-console");
-
 fn run(store: &Store, sim: &Simulator, args: &[&str]) -> (i32, String, String) {
-    let mut command = Command::new(CONSOLE);
-    command
-        .arg("connections")
-        .arg("import")
-        .args(args)
-        .env("DATABASE_URL", store.url())
-        .env("CONCUR_ALLOWED_HOSTS", sim.allowed_hosts())
-        .env("RUST_LOG", "warn")
-        .env_remove("CONCUR_CONSOLE_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(key) = store.key() {
-        command.env("CONCUR_CONSOLE_KEY", key);
-    }
+    let mut args = args.to_vec();
+    args.splice(0..0, ["connections", "import"]);
+    let mut command = store.console(&args);
+    command.env("CONCUR_ALLOWED_HOSTS", sim.allowed_hosts());
     let output = command.output().unwrap();
     (
         output.status.code().unwrap_or(-1),

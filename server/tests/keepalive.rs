@@ -22,7 +22,6 @@ use server::serve::Settings;
 use stores::Store;
 
 const DAY: i64 = 86_400;
-const CONSOLE: &str = env!("CARGO_BIN_EXE_concur-console");
 
 struct Fixture {
     sim: Simulator,
@@ -151,18 +150,8 @@ impl Fixture {
 
     /// The console binary with this fixture's database and simulator.
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(CONSOLE);
-        command
-            .args(args)
-            .env("DATABASE_URL", self.store.url())
-            .env("CONCUR_ALLOWED_HOSTS", self.sim.allowed_hosts())
-            .env("RUST_LOG", "warn")
-            .env_remove("CONCUR_CONSOLE_KEY")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some(key) = self.store.key() {
-            command.env("CONCUR_CONSOLE_KEY", key);
-        }
+        let mut command = self.store.console(args);
+        command.env("CONCUR_ALLOWED_HOSTS", self.sim.allowed_hosts());
         command
     }
 }

@@ -5,7 +5,6 @@ mod common;
 #[path = "common/stores.rs"]
 mod stores;
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use app::auth::ssr::Account;
@@ -16,7 +15,6 @@ use concur::ManualClock;
 use stores::Store;
 
 const PASSWORD: &str = "violet tractor sings softly";
-const CONSOLE: &str = env!("CARGO_BIN_EXE_concur-console");
 
 struct World {
     base: String,
@@ -122,18 +120,7 @@ impl World {
     }
 
     fn command(&self, args: &[&str]) -> std::process::Output {
-        let mut command = Command::new(CONSOLE);
-        command
-            .args(args)
-            .env("DATABASE_URL", self.store.url())
-            .env("RUST_LOG", "warn")
-            .env_remove("CONCUR_CONSOLE_KEY")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some(key) = self.store.key() {
-            command.env("CONCUR_CONSOLE_KEY", key);
-        }
-        command.output().unwrap()
+        self.store.console(args).output().unwrap()
     }
 
     async fn id_of(&self, username: &str) -> String {

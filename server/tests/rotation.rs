@@ -8,7 +8,7 @@ mod common;
 mod stores;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -17,20 +17,14 @@ use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Simulator};
 use stores::Store;
 
-const CONSOLE: &str = env!("CARGO_BIN_EXE_concur-console");
 const NEW_KEY: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
 
 fn rotate(store: &Store) -> Command {
     let old_key = store.key().unwrap();
-    let mut command = Command::new(CONSOLE);
+    let mut command = store.console(&["rotate-key", "--batch", "5", "--pause-ms", "40"]);
     command
-        .args(["rotate-key", "--batch", "5", "--pause-ms", "40"])
-        .env("DATABASE_URL", store.url())
         .env("CONCUR_CONSOLE_KEY", NEW_KEY)
-        .env("CONCUR_CONSOLE_OLD_KEYS", old_key)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .env("CONCUR_CONSOLE_OLD_KEYS", old_key);
     command
 }
 
@@ -73,10 +67,7 @@ async fn a_key_rotation_killed_half_way_resumes_while_two_replicas_serve_tokens(
     let link = app::handoffs::ssr::NewHandoff {
         name: "Initech".into(),
         profile: "expense-approvals".into(),
-        custom_scopes: String::new(),
-        valid_days: Some(7),
-        note: String::new(),
-        connection_id: None,
+        ..Default::default()
     };
     let (made, url) = app::handoffs::ssr::create(&before, &link, "root")
         .await

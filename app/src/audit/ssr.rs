@@ -25,10 +25,10 @@ pub struct Event<'a> {
 pub async fn record(state: &AppState, event: Event<'_>) {
     let (actor, actor_role, actor_method) = match event.actor {
         Actor::Account(account) => {
-            let name = match store::admin_name(&state.pool, &account.id).await {
-                Ok(Some(name)) => name,
-                _ => format!("account {}", account.id),
-            };
+            let name = account
+                .name(state)
+                .await
+                .unwrap_or_else(|_| format!("account {}", account.id));
             (
                 name,
                 Some(account.role.key().to_owned()),

@@ -125,8 +125,7 @@ pub(crate) fn client_ip(trusted: &[std::net::IpAddr]) -> String {
         .extensions
         .get::<ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
-    ssr::client_address(peer, &parts.headers, trusted)
-        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+    ssr::client_address_text(peer, &parts.headers, trusted)
 }
 
 #[server(prefix = "/api", endpoint = "login")]

@@ -114,6 +114,15 @@ pub fn client_address(
     )
 }
 
+/// [`client_address`] as text, `unknown` when there is none: what logs and the audit keep.
+pub fn client_address_text(
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    trusted: &[IpAddr],
+) -> String {
+    client_address(peer, headers, trusted).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+}
+
 pub fn validate_username(raw: &str) -> Result<String, AppError> {
     let name = raw.trim();
     if name.is_empty()
@@ -210,7 +219,11 @@ pub fn clear_cookie(secure: bool) -> String {
 }
 
 pub fn session_token(headers: &HeaderMap, secure: bool) -> Option<String> {
-    let name = cookie_name(secure);
+    cookie(headers, cookie_name(secure))
+}
+
+/// The value of cookie `name`, if the request carries a non-empty one.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
@@ -265,6 +278,16 @@ pub async fn current_account(
     }))
 }
 
+impl Account {
+    /// The account's user name, as lists and the audit log show who did something.
+    pub async fn name(&self, state: &AppState) -> Result<String, AppError> {
+        Ok(store::admin_name(&state.pool, &self.id)
+            .await
+            .map_err(internal)?
+            .unwrap_or_else(|| format!("account {}", self.id)))
+    }
+}
+
 /// The account a request was already checked for (by the page guard), so the page's own server
 /// functions do not look the session up a second time.
 #[derive(Debug, Clone)]
@@ -286,6 +309,22 @@ pub async fn require(needed: Role) -> Result<Account, AppError> {
     } else {
         Err(AppError::Forbidden(needed))
     }
+}
+
+/// The token of a link made with [`crate::ssr::crypto::Cipher::link_token`] whose hash the
+/// database keeps, derived again by whichever key of the ring made it (a link made before a key
+/// rotation keeps its token).
+pub fn stored_link_token(
+    state: &AppState,
+    purpose: &str,
+    id: &str,
+    stored_hash: &str,
+) -> Option<String> {
+    state
+        .cipher
+        .link_tokens(purpose, id)
+        .into_iter()
+        .find(|token| token_hash(token) == stored_hash)
 }
 
 /// The hash of the session token this request carries, if any.

@@ -10,7 +10,7 @@ pub mod ssr;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::{FieldError, FormAlert, Page};
+use crate::components::{CopyLink, FieldError, FormAlert, Page};
 use crate::error::AppError;
 use crate::model::{HandoffList, HandoffView, format_time};
 
@@ -59,10 +59,7 @@ pub async fn create_handoff(
         note,
         connection_id: connection_id.filter(|c| !c.is_empty()),
     };
-    let actor = crate::ssr::store::admin_name(&state.pool, &admin.id)
-        .await
-        .map_err(crate::ssr::state::internal)?
-        .unwrap_or_else(|| format!("account {}", admin.id));
+    let actor = admin.name(&state).await?;
     let (link, _) = ssr::create(&state, &request, &actor).await?;
     audited(&state, &admin, "handoff_created", &link).await;
     leptos_axum::redirect(&format!("/handoffs?created={}", link.id));
@@ -202,10 +199,7 @@ fn LinkTable(list: HandoffList, revoke: ServerAction<RevokeHandoff>) -> impl Int
                     </td>
                     <td>
                         {link.url.clone().map(|url| view! {
-                            <details>
-                                <summary>"Copy link"</summary>
-                                <input class="mono" readonly aria-label=format!("Link for {}", link.name) value=url/>
-                            </details>
+                            <CopyLink url label=format!("Link for {}", link.name)/>
                             <ActionForm action=revoke>
                                 <input type="hidden" name="id" value=link.id.clone()/>
                                 <button type="submit" class="danger">"Revoke"</button>

@@ -56,11 +56,7 @@ pub fn state_of(row: &HandoffRow, now: i64) -> LinkState {
 /// The link of a row: its token derived again, by the key that made it (a link made before a
 /// key rotation keeps its token).
 pub fn url(state: &AppState, row: &HandoffRow) -> Option<String> {
-    state
-        .cipher
-        .link_tokens(PURPOSE, &row.id)
-        .into_iter()
-        .find(|token| crate::auth::ssr::token_hash(token) == row.token_hash)
+    crate::auth::ssr::stored_link_token(state, PURPOSE, &row.id, &row.token_hash)
         .map(|token| url_of(state, &token))
 }
 

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use crate::components::{FieldError, FormAlert, Page};
+use crate::components::{CopyLink, FieldError, FormAlert, Page};
 use crate::error::AppError;
 use crate::model::{Role, format_time};
 
@@ -73,10 +73,7 @@ pub async fn invite(role: String) -> Result<String, AppError> {
     let admin = crate::auth::ssr::require(Role::Admin).await?;
     let state = crate::ssr::state::state()?;
     let role = parse_role(&role)?;
-    let by = crate::ssr::store::admin_name(&state.pool, &admin.id)
-        .await
-        .map_err(crate::ssr::state::internal)?
-        .unwrap_or_default();
+    let by = admin.name(&state).await?;
     let (id, _) = ssr::invite(&state, role, &by).await?;
     let detail = format!("invitation {id} as {role}");
     crate::audit::ssr::by_admin(&state, &admin, "invitation_created", None, "ok", &detail).await;
@@ -327,10 +324,7 @@ fn Invitations(
                     <td>{state}</td>
                     <td>
                         {i.url.clone().map(|url| view! {
-                            <details>
-                                <summary>"Copy link"</summary>
-                                <input class="mono" readonly aria-label="Invitation link" value=url/>
-                            </details>
+                            <CopyLink url label="Invitation link"/>
                             <ActionForm action=revoke>
                                 <input type="hidden" name="id" value=i.id.clone()/>
                                 <button type="submit" class="danger">"Revoke"</button>

@@ -3,7 +3,7 @@
 
 use super::{INVITATION_HOURS, InvitationState, InvitationView, PeopleView, PersonView};
 use crate::auth::ssr::{
-    Account, hash_password, token_hash, validate_new_password, validate_username,
+    Account, hash_password, stored_link_token, token_hash, validate_new_password, validate_username,
 };
 use crate::error::AppError;
 use crate::model::Role;
@@ -26,16 +26,8 @@ fn view_of(state: &AppState, row: InvitationRow, now: i64) -> InvitationView {
         (None, None) if row.expires_at <= now => InvitationState::Expired,
         (None, None) => InvitationState::Waiting,
     };
-    // Derived again by the key that made it (an invitation made before a key rotation keeps
-    // its token).
     let url = (invitation_state == InvitationState::Waiting)
-        .then(|| {
-            state
-                .cipher
-                .link_tokens(PURPOSE, &row.id)
-                .into_iter()
-                .find(|token| token_hash(token) == row.token_hash)
-        })
+        .then(|| stored_link_token(state, PURPOSE, &row.id, &row.token_hash))
         .flatten()
         .map(|token| url_of(state, &token));
     InvitationView {

@@ -118,15 +118,11 @@ pub struct AppState {
 impl AppState {
     pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         let policy = HostPolicy::parse(&config.allowed_hosts)?;
-        let sqlite_file = store::sqlite_path(&config.database_url);
         if config.database_url.starts_with("postgres") && config.console_key.is_none() {
             return Err(StartError::KeyRequired);
         }
         let pool = store::connect(&config.database_url).await?;
-        let data_dir = sqlite_file
-            .and_then(|f| f.parent().map(PathBuf::from))
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or_else(|| PathBuf::from("."));
+        let data_dir = store::data_dir(&config.database_url);
         let (cipher, source) = Cipher::load(config.console_key.as_deref(), &data_dir)?;
         let cipher = cipher.with_old_keys(config.old_keys.as_deref().unwrap_or_default())?;
         match source {

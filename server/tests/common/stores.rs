@@ -82,6 +82,26 @@ impl Store {
         }
     }
 
+    /// The console binary on this store (its key included), quiet, its output captured.
+    #[allow(
+        dead_code,
+        reason = "only the suites that run terminal commands use it"
+    )]
+    pub fn console(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_concur-console"));
+        command
+            .args(args)
+            .env("DATABASE_URL", self.url())
+            .env("RUST_LOG", "warn")
+            .env_remove("CONCUR_CONSOLE_KEY")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if let Some(key) = self.key() {
+            command.env("CONCUR_CONSOLE_KEY", key);
+        }
+        command
+    }
+
     pub fn key(&self) -> Option<String> {
         matches!(self, Store::Postgres(_)).then(|| KEY.to_owned())
     }

@@ -153,45 +153,76 @@ pub async fn write_all(pool: &Pool, tables: &Tables) -> sqlx::Result<Vec<Written
     Ok(report)
 }
 
-/// The sealed values of a row: (the context it was sealed for, the field, the sealed text), as
-/// [`crate::ssr::crypto::Cipher::open`] takes them.
-pub fn sealed_values(table: &str, row: &Row) -> Vec<(String, String, String)> {
-    let text = |column: &str| row.get(column).and_then(Value::as_str).map(str::to_owned);
-    match table {
-        "connections" => {
-            let id = text("id").unwrap_or_default();
-            [
-                ("client_secret_sealed", CLIENT_SECRET),
-                ("refresh_token_sealed", REFRESH_TOKEN),
-                ("access_token_sealed", ACCESS_TOKEN),
-            ]
-            .into_iter()
-            .filter_map(|(column, field)| Some((id.clone(), field.to_owned(), text(column)?)))
-            .collect()
+/// A column that holds sealed values, and what each is sealed for.
+#[derive(Debug)]
+pub struct SealedColumn {
+    pub table: &'static str,
+    /// The column that names the row.
+    key_column: &'static str,
+    pub column: &'static str,
+    /// The field a connection's value is sealed for with its id; none for settings, which are
+    /// sealed as ("settings", their name).
+    field: Option<&'static str>,
+}
+
+impl SealedColumn {
+    /// The (row, field) a value of this column in row `key` is sealed for, as
+    /// [`crate::ssr::crypto::Cipher::open`] takes them.
+    pub fn context(&self, key: &str) -> (String, String) {
+        match self.field {
+            Some(field) => (key.to_owned(), field.to_owned()),
+            None => ("settings".to_owned(), key.to_owned()),
         }
-        "settings" => match (text("name"), text("value")) {
-            (Some(name), Some(value)) if is_sealed(&value) => {
-                vec![("settings".to_owned(), name, value)]
-            }
-            _ => Vec::new(),
-        },
-        _ => Vec::new(),
     }
 }
 
-/// The sealed columns: (table, key column, sealed column).
-pub const SEALED_COLUMNS: &[(&str, &str, &str)] = &[
-    ("connections", "id", "client_secret_sealed"),
-    ("connections", "id", "refresh_token_sealed"),
-    ("connections", "id", "access_token_sealed"),
-    ("settings", "name", "value"),
+/// Every column that holds sealed values.
+pub const SEALED_COLUMNS: &[SealedColumn] = &[
+    SealedColumn {
+        table: "connections",
+        key_column: "id",
+        column: "client_secret_sealed",
+        field: Some(CLIENT_SECRET),
+    },
+    SealedColumn {
+        table: "connections",
+        key_column: "id",
+        column: "refresh_token_sealed",
+        field: Some(REFRESH_TOKEN),
+    },
+    SealedColumn {
+        table: "connections",
+        key_column: "id",
+        column: "access_token_sealed",
+        field: Some(ACCESS_TOKEN),
+    },
+    SealedColumn {
+        table: "settings",
+        key_column: "name",
+        column: "value",
+        field: None,
+    },
 ];
+
+/// The sealed values of a row: (the row and field it was sealed for, the sealed text).
+pub fn sealed_values(table: &str, row: &Row) -> Vec<(String, String, String)> {
+    let text = |column: &str| row.get(column).and_then(Value::as_str);
+    SEALED_COLUMNS
+        .iter()
+        .filter(|c| c.table == table)
+        .filter_map(|c| {
+            let (key, sealed) = (text(c.key_column)?, text(c.column)?);
+            let (context, field) = c.context(key);
+            is_sealed(sealed).then(|| (context, field, sealed.to_owned()))
+        })
+        .collect()
+}
 
 /// How many stored secrets each key sealed: the key id, or none for values from before keys
 /// had ids.
 pub async fn sealed_by_key(pool: &Pool) -> sqlx::Result<Vec<(Option<String>, i64)>> {
     let mut counts: BTreeMap<Option<String>, i64> = BTreeMap::new();
-    for (table, _, column) in SEALED_COLUMNS {
+    for SealedColumn { table, column, .. } in SEALED_COLUMNS {
         let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
             "SELECT k, COUNT(*) FROM (SELECT CASE WHEN {column} LIKE 'v2:%' \
              THEN substr({column}, 4, 16) ELSE '' END AS k FROM {table} \
@@ -211,24 +242,16 @@ pub async fn sealed_by_key(pool: &Pool) -> sqlx::Result<Vec<(Option<String>, i64
 /// A stored secret that is not sealed with the current key.
 #[derive(Debug, Clone)]
 pub struct StaleValue {
-    pub table: &'static str,
-    key_column: &'static str,
-    pub column: &'static str,
+    pub column: &'static SealedColumn,
     /// The row's key (a connection's id, a setting's name).
     pub key: String,
     pub sealed: String,
 }
 
 impl StaleValue {
-    /// The (row, field) the value is sealed for, as [`crate::ssr::crypto::Cipher::open`] takes
-    /// them.
+    /// The (row, field) the value is sealed for.
     pub fn context(&self) -> (String, String) {
-        match self.column {
-            "client_secret_sealed" => (self.key.clone(), CLIENT_SECRET.to_owned()),
-            "refresh_token_sealed" => (self.key.clone(), REFRESH_TOKEN.to_owned()),
-            "access_token_sealed" => (self.key.clone(), ACCESS_TOKEN.to_owned()),
-            _ => ("settings".to_owned(), self.key.clone()),
-        }
+        self.column.context(&self.key)
     }
 }
 
@@ -239,7 +262,7 @@ fn stale_condition(column: &str) -> String {
 /// How many stored secrets are not sealed with the key whose values begin with `current`.
 pub async fn count_stale(pool: &Pool, current: &str) -> sqlx::Result<i64> {
     let mut total = 0;
-    for (table, _, column) in SEALED_COLUMNS {
+    for SealedColumn { table, column, .. } in SEALED_COLUMNS {
         let count: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM {table} WHERE {}",
             stale_condition(column)
@@ -255,7 +278,13 @@ pub async fn count_stale(pool: &Pool, current: &str) -> sqlx::Result<i64> {
 /// Up to `limit` stored secrets not sealed with the key whose values begin with `current`.
 pub async fn stale_values(pool: &Pool, current: &str, limit: i64) -> sqlx::Result<Vec<StaleValue>> {
     let mut found = Vec::new();
-    for (table, key_column, column) in SEALED_COLUMNS {
+    for sealed_column in SEALED_COLUMNS {
+        let SealedColumn {
+            table,
+            key_column,
+            column,
+            ..
+        } = sealed_column;
         let left = limit - found.len() as i64;
         if left <= 0 {
             break;
@@ -269,9 +298,7 @@ pub async fn stale_values(pool: &Pool, current: &str, limit: i64) -> sqlx::Resul
         .fetch_all(pool)
         .await?;
         found.extend(rows.into_iter().map(|(key, sealed)| StaleValue {
-            table,
-            key_column,
-            column,
+            column: sealed_column,
             key,
             sealed,
         }));
@@ -282,11 +309,14 @@ pub async fn stale_values(pool: &Pool, current: &str, limit: i64) -> sqlx::Resul
 /// Puts `resealed` in place of a stale value, unless the value changed meanwhile (a refresh
 /// sealed a new one with the current key): then false, and nothing is lost.
 pub async fn replace_sealed(pool: &Pool, value: &StaleValue, resealed: &str) -> sqlx::Result<bool> {
+    let SealedColumn {
+        table,
+        key_column,
+        column,
+        ..
+    } = value.column;
     let done = sqlx::query(&format!(
-        "UPDATE {} SET {column} = $1 WHERE {} = $2 AND {column} = $3",
-        value.table,
-        value.key_column,
-        column = value.column
+        "UPDATE {table} SET {column} = $1 WHERE {key_column} = $2 AND {column} = $3"
     ))
     .bind(resealed)
     .bind(&value.key)

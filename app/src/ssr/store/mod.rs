@@ -115,6 +115,15 @@ pub async fn expiries(pool: &Pool) -> sqlx::Result<Vec<(String, String, i64)>> {
 }
 
 /// Where a SQLite database file lives (its directory is the data dir for the key file).
+/// Where the console keeps its files (the key file, the setup link): the SQLite database's
+/// directory, or `.` with PostgreSQL.
+pub fn data_dir(database_url: &str) -> PathBuf {
+    sqlite_path(database_url)
+        .and_then(|f| f.parent().map(PathBuf::from))
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
 pub fn sqlite_path(url: &str) -> Option<PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
