@@ -105,16 +105,8 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
 }
 
-/// How long the answer to a failed request waits to learn whether the database is away.
-const READINESS_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// What a caller is asked to wait while the database is away.
 const DATABASE_RETRY_AFTER: i64 = 5;
-
-/// Whether the database answers (within [`READINESS_WAIT`]).
-async fn database_ready(state: &AppState) -> bool {
-    let ready = tokio::time::timeout(READINESS_WAIT, app::ssr::store::ready(&state.pool)).await;
-    matches!(ready, Ok(Ok(true)))
-}
 
 /// Tries of one token request while the database answers but the request fails.
 const TRIES: usize = 3;
@@ -156,13 +148,13 @@ async fn with_database<T, F: Future<Output = Result<T, AppError>>>(
         if !matches!(result, Err(AppError::Internal)) {
             return Ok(result);
         }
-        if !database_ready(state).await {
+        if !state.database_ready().await {
             return Err(database_unavailable());
         }
         result = op().await;
     }
     match result {
-        Err(AppError::Internal) if !database_ready(state).await => Err(database_unavailable()),
+        Err(AppError::Internal) if !state.database_ready().await => Err(database_unavailable()),
         Err(e @ AppError::Internal) => Err(unexpected(&e)),
         other => Ok(other),
     }

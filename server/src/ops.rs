@@ -1,5 +1,5 @@
 //! For operators and their tools: `/healthz` (the process answers), `/readyz` (the database
-//! answers and is migrated) and `/metrics` (Prometheus text format). No session needed;
+//! answers, takes a write and is migrated) and `/metrics` (Prometheus text format). No session needed;
 //! `/metrics` asks for `CONCUR_METRICS_TOKEN` as a bearer token when one is set, and without
 //! one is open only on loopback (its labels carry connection names, often customers' names).
 
@@ -65,8 +65,16 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         })
 }
 
+/// How long `/readyz` waits for the database's answer (a SQLite write lock held elsewhere
+/// would otherwise hold it for the whole busy timeout).
+const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 async fn readyz(State(ops): State<Ops>) -> Response {
-    match store::ready(&ops.state.pool).await {
+    let ready = tokio::time::timeout(READY_WAIT, store::ready(&ops.state.pool))
+        .await
+        .map_err(|_| "no answer in time".to_owned())
+        .and_then(|ready| ready.map_err(|e| e.to_string()));
+    match ready {
         Ok(true) => (StatusCode::OK, "ready").into_response(),
         Ok(false) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -74,10 +82,10 @@ async fn readyz(State(ops): State<Ops>) -> Response {
         )
             .into_response(),
         Err(e) => {
-            tracing::warn!(error = %e, "readiness check: the database did not answer");
+            tracing::warn!(error = %e, "readiness check: the database did not answer or refused the write");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "the database does not answer",
+                "the database does not answer or refuses writes",
             )
                 .into_response()
         }

@@ -449,7 +449,7 @@ fn is_public(path: &str) -> bool {
 fn database_unavailable() -> Response {
     let page = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Database unavailable · Concur Console</title>\
         <link rel=\"stylesheet\" href=\"/pkg/concur-console.css\"></head><body><main><h1>Database unavailable</h1>\
-        <p class=\"lead\">Concur Console cannot reach its database right now. Integrations keep getting the access tokens it holds in memory; \
+        <p class=\"lead\">Concur Console cannot use its database right now: it does not answer or refuses writes. Integrations keep getting the access tokens it holds in memory; \
         this page works again as soon as the database answers. Reload in a few seconds.</p></main></body></html>";
     let mut response =
         (StatusCode::SERVICE_UNAVAILABLE, axum::response::Html(page)).into_response();
@@ -479,6 +479,9 @@ async fn guard(State(state): State<AppState>, mut request: Request, next: Next) 
     }
     if is_public(request.uri().path()) {
         return next.run(request).await;
+    }
+    if !state.database_ready_lately().await {
+        return database_unavailable();
     }
     match app::auth::ssr::current_account(&state, request.headers()).await {
         Ok(Some(account)) => {

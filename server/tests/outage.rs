@@ -1,6 +1,7 @@
-//! The database away while integrations call the token API: a PostgreSQL connection cut by a
-//! TCP proxy in front of the cluster (as a restart or a network partition would), then given
-//! back. Tokens the console holds in memory keep being handed out; the rest get 503 with
+//! The database away while integrations call the token API and a keep-alive sweep runs:
+//! PostgreSQL cut by a TCP proxy in front of the cluster (as a restart or a network partition
+//! would), and a SQLite file made unwritable under the running console; then given back.
+//! Tokens the console holds in memory keep being handed out; the rest get 503 with
 //! Retry-After; nothing hangs; everything recovers without a restart.
 
 mod common;
@@ -9,6 +10,7 @@ mod companies;
 #[path = "common/stores.rs"]
 mod stores;
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,7 +20,6 @@ use concur_sim::{DEMO_SCOPES, Simulator};
 use serde_json::Value;
 use stores::Store;
 use tokio::task::JoinHandle;
-
 /// A TCP proxy to the database that can be cut (every connection closed, new ones dropped)
 /// and given back.
 struct Proxy {
@@ -62,6 +63,65 @@ impl Proxy {
     }
 }
 
+/// A SQLite database file and its write-ahead log made immutable (`chattr +i`): every write
+/// through the descriptors the console holds open fails, even as root, while reads go on, as
+/// on a disk that turned read-only. A plain `chmod` would change nothing for a running process
+/// (its open descriptors stay writable). Dropped, the files are writable again.
+struct Unwritable(PathBuf);
+
+impl Unwritable {
+    fn files(&self) -> [PathBuf; 2] {
+        let mut wal = self.0.clone().into_os_string();
+        wal.push("-wal");
+        [self.0.clone(), PathBuf::from(wal)]
+    }
+
+    fn chattr(&self, flag: &str) {
+        let out = std::process::Command::new("chattr")
+            .arg(flag)
+            .args(self.files())
+            .output()
+            .expect("chattr (e2fsprogs) runs");
+        assert!(
+            out.status.success(),
+            "chattr {flag} failed: this test needs root on a filesystem with the immutable attribute \
+             (ext4, xfs, btrfs), as `make test` has on a fresh Debian machine: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Unwritable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .args(self.files())
+            .status();
+    }
+}
+
+/// How the database goes away and comes back.
+enum Fault {
+    Cut(Proxy),
+    Unwritable(Unwritable),
+}
+
+impl Fault {
+    fn begin(&self) {
+        match self {
+            Fault::Cut(proxy) => proxy.cut(),
+            Fault::Unwritable(file) => file.chattr("+i"),
+        }
+    }
+
+    fn end(&self) {
+        match self {
+            Fault::Cut(proxy) => proxy.restore(),
+            Fault::Unwritable(file) => file.chattr("-i"),
+        }
+    }
+}
+
 /// An HTTP client that gives up on an answer after 5 seconds: a hung request fails the test.
 fn impatient() -> reqwest::Client {
     reqwest::Client::builder()
@@ -79,13 +139,62 @@ async fn while_postgresql_is_away_held_tokens_keep_flowing_the_rest_get_503_and_
     let (upstream, database) = tail.split_once('/').unwrap();
     let proxy = Proxy::start(upstream.to_owned()).await;
     let proxied = format!("{head}@127.0.0.1:{}/{database}", proxy.port);
+    database_away(proxied, store.key(), Fault::Cut(proxy)).await;
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_sqlite_file_is_unwritable_held_tokens_keep_flowing_the_rest_get_503_and_all_recovers()
+ {
+    let store = Store::sqlite();
+    let Store::Sqlite(dir) = &store else {
+        unreachable!()
+    };
+    let file = Unwritable(dir.join("console.db"));
+    database_away(store.url(), None, Fault::Unwritable(file)).await;
+}
+
+#[tokio::test]
+async fn connections_opened_while_the_sqlite_file_is_unwritable_do_not_stay_read_only() {
+    let store = Store::sqlite();
+    let Store::Sqlite(dir) = &store else {
+        unreachable!()
+    };
+    let pool = app::ssr::store::connect(&store.url()).await.unwrap();
+    let file = Unwritable(dir.join("console.db"));
+    file.chattr("+i");
+    assert!(app::ssr::store::ready(&pool).await.is_err());
+    // Every connection the pool may hold is asked for at once: those it opens now find the file
+    // unwritable.
+    let during = futures_util::future::join_all((0..4).map(|_| pool.acquire())).await;
+    drop(during);
+    file.chattr("-i");
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut conn = pool.acquire().await.unwrap();
+        sqlx::query("UPDATE readiness_probe SET probes = probes + 1")
+            .execute(&mut *conn)
+            .await
+            .expect("every pooled connection writes once the file is writable again");
+        held.push(conn);
+    }
+}
+
+/// Two connections (one whose token the console holds in memory, one whose stored access
+/// token has expired), a signed-in admin, then the fault: held tokens flow, the rest get 503, pages say the database is
+/// unavailable, `/readyz` is 503, a keep-alive sweep fails without marking anything failing;
+/// four callers of the held token run throughout. Then the database is given back: ready
+/// again, the sweep refreshes every connection, tokens flow.
+async fn database_away(database_url: String, key: Option<String>, fault: Fault) {
     let sim = Simulator::spawn().await.unwrap();
-    let mut settings = common::settings(proxied, sim.allowed_hosts());
-    settings.config.console_key = store.key();
-    let (base, state) = common::serve(settings, Arc::new(ManualClock::at(sim.now()))).await;
+    let mut settings = common::settings(database_url, sim.allowed_hosts());
+    settings.config.console_key = key;
+    settings.api_rate_per_minute = 10_000_000;
+    let clock = ManualClock::at(sim.now());
+    let (base, state) = common::serve(settings, Arc::new(clock.clone())).await;
+    let cold = companies::add(&state, &sim, "Access token expired", DEMO_SCOPES).await;
+    clock.advance(2 * 3600);
+    sim.advance_clock(2 * 3600);
     let held = companies::add(&state, &sim, "Held in memory", DEMO_SCOPES).await;
-    let cold = companies::add(&state, &sim, "Never asked", DEMO_SCOPES).await;
     let held_key = app::api_keys::ssr::create(&state, &held, "bot")
         .await
         .unwrap()
@@ -106,21 +215,43 @@ async fn while_postgresql_is_away_held_tokens_keep_flowing_the_rest_get_503_and_
         .unwrap();
     common::account(&state, "a1", "admin", &hash, app::model::Role::Admin).await;
     let admin = common::browser();
-    admin
-        .post(format!("{base}/api/login"))
-        .form(&[
-            ("username", "admin"),
-            ("password", "violet tractor sings softly"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let sign_in = || {
+        admin
+            .post(format!("{base}/api/login"))
+            .form(&[
+                ("username", "admin"),
+                ("password", "violet tractor sings softly"),
+            ])
+            .send()
+    };
+    sign_in().await.unwrap();
     assert_eq!(
         admin.get(format!("{base}/")).send().await.unwrap().status(),
         200
     );
 
-    proxy.cut();
+    let stop = Arc::new(AtomicBool::new(false));
+    let load: Vec<JoinHandle<Vec<u16>>> = (0..4)
+        .map(|_| {
+            let (url, key, http, stop) = (
+                format!("{base}/api/v1/connections/{held}/token"),
+                held_key.clone(),
+                http.clone(),
+                stop.clone(),
+            );
+            tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    let r = http.get(&url).bearer_auth(&key).send().await;
+                    statuses.push(r.expect("an answer within 5 s").status().as_u16());
+                }
+                statuses
+            })
+        })
+        .collect();
+
+    fault.begin();
+    tokio::time::sleep(app::ssr::recent::PROBE_REUSE).await;
     let page = admin.get(format!("{base}/")).send().await.unwrap();
     assert_eq!(page.status(), 503);
     assert!(page.text().await.unwrap().contains("Database unavailable"));
@@ -147,8 +278,23 @@ async fn while_postgresql_is_away_held_tokens_keep_flowing_the_rest_get_503_and_
         .await
         .expect("an answer within 5 s");
     assert_eq!(ready.status(), 503);
+    stop.store(true, Ordering::SeqCst);
+    for task in load {
+        let statuses = task.await.unwrap();
+        assert!(!statuses.is_empty());
+        assert!(
+            statuses.iter().all(|s| *s == 200),
+            "callers whose token is held in memory never see the fault: {statuses:?}"
+        );
+    }
+    clock.advance(2 * 86_400);
+    sim.advance_clock(2 * 86_400);
+    assert!(
+        server::keepalive::sweep_due(&state, None).await.is_err(),
+        "a sweep without its database reports the failure"
+    );
 
-    proxy.restore();
+    fault.end();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let r = http.get(format!("{base}/readyz")).send().await.unwrap();
@@ -158,26 +304,25 @@ async fn while_postgresql_is_away_held_tokens_keep_flowing_the_rest_get_503_and_
         assert!(std::time::Instant::now() < deadline, "never ready again");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let swept = server::keepalive::sweep_due(&state, None).await.unwrap();
+    let mut refreshed: Vec<&str> = swept
+        .iter()
+        .filter(|line| line.refreshed && line.ok)
+        .map(|line| line.id.as_str())
+        .collect();
+    refreshed.sort_unstable();
+    let mut both = vec![held.as_str(), cold.as_str()];
+    both.sort_unstable();
+    assert_eq!(
+        refreshed, both,
+        "the sweep refreshes every connection afterwards: {swept:?}"
+    );
     tokio::time::sleep(app::ssr::recent::OUTAGE_PAUSE).await;
     let back = token(&cold, &cold_key).await.unwrap();
     assert_eq!(back.status(), 200, "recovered without a restart");
+    sign_in().await.unwrap();
     assert_eq!(
         admin.get(format!("{base}/")).send().await.unwrap().status(),
         200
     );
-    for id in [&held, &cold] {
-        let refreshed = app::connections::refresh::refresh(
-            &state,
-            id,
-            app::connections::refresh::Need::Always,
-            "validate",
-        )
-        .await
-        .unwrap();
-        assert_eq!(
-            refreshed.row().failing,
-            0,
-            "every connection still refreshes"
-        );
-    }
 }

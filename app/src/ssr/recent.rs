@@ -85,24 +85,46 @@ impl<K: Eq + Hash, V: Clone> Recent<K, V> {
 
 /// Whether the database failed a moment ago: the hot path then answers from memory at once
 /// instead of making every caller wait for the database again, and tries it again after a
-/// pause.
+/// pause. Also the last readiness probe, which pages reuse for a second.
 #[derive(Debug, Default)]
-pub struct Outage(Mutex<Option<Instant>>);
+pub struct Outage {
+    failed_at: Mutex<Option<Instant>>,
+    probed: Mutex<Option<(Instant, bool)>>,
+}
 
 /// How long after a database failure the hot path does not ask the database again.
 pub const OUTAGE_PAUSE: Duration = Duration::from_secs(2);
+/// How long a readiness probe's answer is reused.
+pub const PROBE_REUSE: Duration = Duration::from_secs(1);
 
 impl Outage {
     pub fn note_failure(&self) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        *self.failed_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
     }
 
     /// The database failed less than [`OUTAGE_PAUSE`] ago.
     pub fn recent(&self) -> bool {
-        self.0
+        self.failed_at
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .is_some_and(|at| at.elapsed() < OUTAGE_PAUSE)
+    }
+
+    /// Remembers a readiness probe's answer (a failed one is a failure).
+    pub fn note_probe(&self, ready: bool) {
+        *self.probed.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), ready));
+        if !ready {
+            self.note_failure();
+        }
+    }
+
+    /// The answer of a readiness probe less than [`PROBE_REUSE`] old.
+    pub fn lately(&self) -> Option<bool> {
+        self.probed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .filter(|(at, _)| at.elapsed() < PROBE_REUSE)
+            .map(|(_, ready)| ready)
     }
 }
 
@@ -115,6 +137,18 @@ mod tests {
         let outage = Outage::default();
         assert!(!outage.recent());
         outage.note_failure();
+        assert!(outage.recent());
+    }
+
+    #[test]
+    fn a_probe_is_reused_and_a_failed_one_is_an_outage() {
+        let outage = Outage::default();
+        assert_eq!(outage.lately(), None);
+        outage.note_probe(true);
+        assert_eq!(outage.lately(), Some(true));
+        assert!(!outage.recent());
+        outage.note_probe(false);
+        assert_eq!(outage.lately(), Some(false));
         assert!(outage.recent());
     }
 

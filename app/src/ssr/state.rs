@@ -174,7 +174,31 @@ impl AppState {
     pub fn now(&self) -> i64 {
         self.clock.now()
     }
+
+    /// Whether the database answers and takes a write, asked now and within
+    /// [`READINESS_WAIT`].
+    pub async fn database_ready(&self) -> bool {
+        let probe = super::store::ready(&self.pool);
+        let ready = matches!(
+            tokio::time::timeout(READINESS_WAIT, probe).await,
+            Ok(Ok(true))
+        );
+        self.outage.note_probe(ready);
+        ready
+    }
+
+    /// [`Self::database_ready`], reusing an answer up to a second old (pages ask at every
+    /// view).
+    pub async fn database_ready_lately(&self) -> bool {
+        match self.outage.lately() {
+            Some(ready) => ready,
+            None => self.database_ready().await,
+        }
+    }
 }
+
+/// How long a readiness probe waits for the database.
+const READINESS_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn random_key() -> [u8; 32] {
     use aes_gcm::aead::rand_core::RngCore;

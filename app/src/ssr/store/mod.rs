@@ -92,7 +92,8 @@ pub async fn begin(pool: &Pool) -> sqlx::Result<Transaction> {
     .await
 }
 
-/// Whether the database answers and every migration this build knows is applied.
+/// Whether the database answers, takes a write, and has every migration this build knows
+/// applied. The write changes a counter: SQLite skips writing a row that does not change.
 pub async fn ready(pool: &Pool) -> sqlx::Result<bool> {
     let applied: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
@@ -102,7 +103,13 @@ pub async fn ready(pool: &Pool) -> sqlx::Result<bool> {
         .iter()
         .map(|m| m.iter().count())
         .sum();
-    Ok(applied >= known as i64)
+    if applied < known as i64 {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE readiness_probe SET probes = probes + 1 WHERE id = 1")
+        .execute(pool)
+        .await?;
+    Ok(true)
 }
 
 /// The refresh-token expiry of every connection that has one: (id, name, expiry).
@@ -175,6 +182,7 @@ pub async fn connect(url: &str) -> Result<Pool, StoreError> {
                     // 1 MiB of page cache per connection instead of 2: the operating system
                     // caches the file as well, and the console stays small with large fleets.
                     conn.execute("PRAGMA cache_size = -1024").await?;
+                    refuse_read_only(conn).await?;
                 }
                 Ok(())
             })
@@ -194,6 +202,22 @@ pub async fn connect(url: &str) -> Result<Pool, StoreError> {
         })?;
     }
     Ok(pool)
+}
+
+/// Fails for a SQLite connection that cannot write. SQLite opens a file it may not write
+/// read-only without a word, and such a connection stays read-only after the file is writable
+/// again: refused, the pool opens another one later, and the console recovers without a
+/// restart. The write is rolled back, so nothing reaches the file.
+async fn refuse_read_only(conn: &mut sqlx::AnyConnection) -> sqlx::Result<()> {
+    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(&mut *conn)
+        .await?;
+    conn.execute("BEGIN IMMEDIATE").await?;
+    let written = conn
+        .execute(format!("PRAGMA user_version = {version}").as_str())
+        .await;
+    conn.execute("ROLLBACK").await?;
+    written.map(drop)
 }
 
 /// Creates the data directory readable by its owner only (an existing one is left as it is).
