@@ -45,13 +45,22 @@ pub fn rss_kib(pid: u32) -> u64 {
 
 /// The console's state on `database_url`, with the bench key, allowed to reach `allowed_hosts`.
 pub async fn state(database_url: &str, allowed_hosts: String) -> AppState {
+    state_with(database_url, allowed_hosts, ClientConfig::default()).await
+}
+
+/// [`state`] with its Concur client configured by `client`.
+pub async fn state_with(
+    database_url: &str,
+    allowed_hosts: String,
+    client: ClientConfig,
+) -> AppState {
     let config = Config {
         database_url: database_url.to_owned(),
         console_key: Some(KEY.to_owned()),
         old_keys: None,
         allowed_hosts,
         public_url: "http://127.0.0.1".into(),
-        client: ClientConfig::default(),
+        client,
         keepalive_every: 86_400,
         lease_seconds: 90,
         trusted_proxies: Vec::new(),
@@ -322,16 +331,21 @@ pub fn print(label: &str, f: &Figures) {
 }
 
 /// What `wrk` measured: requests per second and the 99th percentile latency.
-struct Wrk {
-    per_second: f64,
+pub struct Wrk {
+    pub per_second: f64,
     p99: Duration,
 }
 
 /// `wrk` with 2 threads and 16 connections against `url`, sending `cookie`.
 fn wrk(url: &str, cookie: &str) -> Wrk {
+    wrk_with(url, &format!("Cookie: {cookie}"), WRK_CONNECTIONS)
+}
+
+/// `wrk` with 2 threads and `connections` connections against `url`, sending `header`.
+pub fn wrk_with(url: &str, header: &str, connections: &str) -> Wrk {
     let output = Command::new("wrk")
-        .args(["-t2", "-c", WRK_CONNECTIONS, "-d", WRK_SECONDS, "--latency"])
-        .args(["-H", &format!("Cookie: {cookie}"), url])
+        .args(["-t2", "-c", connections, "-d", WRK_SECONDS, "--latency"])
+        .args(["-H", header, url])
         .output()
         .expect("wrk (make bench installs it)");
     let text = String::from_utf8_lossy(&output.stdout);
@@ -369,7 +383,7 @@ fn duration(text: &str) -> Duration {
     })
 }
 
-fn show(label: &str, f: &Wrk) {
+pub fn show(label: &str, f: &Wrk) {
     println!(
         "  {label:<44} {:>7.0} requests/s   p99 {:>7.2} ms",
         f.per_second,

@@ -8,28 +8,41 @@ use app::ssr::state::AppState;
 use app::ssr::store::{self, ConnectionRow};
 use concur_sim::{DEMO_SCOPES, Quirks, Simulator};
 
-use crate::dashboard::{bare_axum, free_port, load, print, start_console, state};
+use crate::dashboard::{
+    bare_axum, free_port, load, print, show, start_console, state, state_with, wrk_with,
+};
 
 const SWEEP_CONNECTIONS: usize = 10_000;
 const CALLERS: usize = 100;
 const REQUESTS_PER_CALLER: usize = 100;
 
-/// Connections holding refresh tokens the simulator issued, all due now.
+/// Connections in us2 holding refresh tokens the simulator issued, all due now.
 pub async fn seed(state: &AppState, sim: &Simulator, count: usize) -> Vec<String> {
+    seed_in(state, sim, "us2", 0..count).await
+}
+
+/// Connections numbered `numbers` in `centre`, holding refresh tokens the simulator issued, all
+/// due now.
+async fn seed_in(
+    state: &AppState,
+    sim: &Simulator,
+    centre: &str,
+    numbers: std::ops::Range<usize>,
+) -> Vec<String> {
     let (client_id, secret) = sim.add_app(DEMO_SCOPES);
     let now = state.now();
-    let mut ids = Vec::with_capacity(count);
+    let mut ids = Vec::with_capacity(numbers.len());
     let mut tx = state.pool.begin().await.expect("transaction");
-    for i in 0..count {
-        let company = sim.add_company("us2");
+    for i in numbers {
+        let company = sim.add_company(centre);
         let token = sim.issue_refresh_token(&company, &client_id);
         let id = format!("00000000-0000-4000-8000-{i:012}");
         let row = ConnectionRow {
             id: id.clone(),
             name: format!("Tenant {i:05}"),
             client_id: client_id.clone(),
-            authorization_url: sim.origin("us2"),
-            geolocation: Some(sim.origin("us2")),
+            authorization_url: sim.origin(centre),
+            geolocation: Some(sim.origin(centre)),
             company_uuid: Some(company),
             scope_profile: "expense-approvals".into(),
             required_scopes: "openid EXPRPT".into(),
@@ -104,6 +117,92 @@ pub async fn sweep() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A sweep of 1 000 connections, 10 of them in a data centre that hangs: how long the 990
+/// healthy ones take beside it, against the same 990 swept alone.
+pub async fn stuck() {
+    const HEALTHY: usize = 990;
+    const STUCK: usize = 10;
+    const TIMEOUT: Duration = Duration::from_secs(5);
+    let alone = sweep_healthy(HEALTHY, 0, TIMEOUT).await;
+    let beside = sweep_healthy(HEALTHY, STUCK, TIMEOUT).await;
+    println!(
+        "keep-alive sweep beside a stuck data centre ({STUCK} connections in eu2, which never answers; {} s timeout):",
+        TIMEOUT.as_secs()
+    );
+    println!(
+        "  {HEALTHY} healthy connections alone: refreshed in {:.2} s",
+        alone.healthy.as_secs_f64()
+    );
+    println!(
+        "  the same beside the {STUCK} stuck: refreshed in {:.2} s ({:.2} × alone); whole sweep {:.2} s, stuck ones: {} transient, {} marked failing",
+        beside.healthy.as_secs_f64(),
+        beside.healthy.as_secs_f64() / alone.healthy.as_secs_f64(),
+        beside.whole.as_secs_f64(),
+        beside.transient,
+        beside.failing,
+    );
+}
+
+struct StuckSweep {
+    /// Until every healthy connection was refreshed.
+    healthy: Duration,
+    whole: Duration,
+    transient: usize,
+    failing: i64,
+}
+
+async fn sweep_healthy(healthy: usize, stuck: usize, timeout: Duration) -> StuckSweep {
+    let sim = Simulator::spawn().await.expect("simulator");
+    let dir =
+        std::env::temp_dir().join(format!("concur-bench-stuck-{}-{stuck}", std::process::id()));
+    let client = concur::ClientConfig {
+        timeout,
+        ..concur::ClientConfig::default()
+    };
+    let state = state_with(
+        &format!("sqlite://{}/console.db", dir.display()),
+        sim.allowed_hosts(),
+        client,
+    )
+    .await;
+    seed_in(&state, &sim, "us2", 0..healthy).await;
+    seed_in(&state, &sim, "eu2", healthy..healthy + stuck).await;
+    sim.stall("eu2", 60_000);
+    let started = Instant::now();
+    let sweep = {
+        let state = state.clone();
+        tokio::spawn(async move { server::keepalive::sweep_due(&state, None).await })
+    };
+    let mut healthy_done = None;
+    while healthy_done.is_none() || !sweep.is_finished() {
+        if healthy_done.is_none() {
+            let refreshed: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM connections WHERE last_ok_at IS NOT NULL")
+                    .fetch_one(&state.pool)
+                    .await
+                    .expect("count");
+            if refreshed as usize >= healthy {
+                healthy_done = Some(started.elapsed());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let lines = sweep.await.expect("sweep").expect("sweep");
+    let whole = started.elapsed();
+    let failing: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(failing), 0) FROM connections")
+        .fetch_one(&state.pool)
+        .await
+        .expect("count");
+    state.pool.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    StuckSweep {
+        healthy: healthy_done.unwrap_or(whole),
+        whole,
+        transient: lines.iter().filter(|l| l.transient).count(),
+        failing,
+    }
+}
+
 pub async fn token_api() {
     let dir = std::env::temp_dir().join(format!("concur-bench-token-{}", std::process::id()));
     token_api_on("SQLite", &format!("sqlite://{}/console.db", dir.display())).await;
@@ -156,6 +255,8 @@ async fn token_api_on(label: &str, database_url: &str) {
     let body = body.expect("the console answered");
     let calls_before = sim.token_requests();
     let console_figures = load(&url, ("authorization", &auth), CALLERS, REQUESTS_PER_CALLER).await;
+    let header = format!("Authorization: {auth}");
+    let console_wrk = wrk_with(&url, &header, &CALLERS.to_string());
     let calls = sim.token_requests() - calls_before;
     drop(console);
     let bare_url = bare_axum(body, "application/json").await;
@@ -166,6 +267,7 @@ async fn token_api_on(label: &str, database_url: &str) {
         REQUESTS_PER_CALLER,
     )
     .await;
+    let bare_wrk = wrk_with(&bare_url, &header, &CALLERS.to_string());
 
     println!(
         "token API on {label}, cached access token, {CALLERS} concurrent callers × {REQUESTS_PER_CALLER} requests ({calls} Concur calls during the load):"
@@ -175,5 +277,12 @@ async fn token_api_on(label: &str, database_url: &str) {
     println!(
         "  console / bare axum: {:.2} (goal ≥ 0.4, p99 ≤ 5 ms)",
         console_figures.per_second / bare_figures.per_second
+    );
+    println!("  the same measured by wrk (-t2 -c{CALLERS}, C, lighter than the callers above):");
+    show("console", &console_wrk);
+    show("bare axum, same bytes", &bare_wrk);
+    println!(
+        "  console / bare axum: {:.2}",
+        console_wrk.per_second / bare_wrk.per_second
     );
 }

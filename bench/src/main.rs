@@ -1,5 +1,5 @@
 //! `make bench`: figures, never assertions. Everything runs on loopback against the simulator.
-//! `bench [client|simulator|dashboard|handoff|sweep|token|outage]…` runs only the sections named.
+//! `bench [client|simulator|dashboard|handoff|sweep|stuck|token|outage]…` runs only the sections named.
 
 mod dashboard;
 mod keepalive;
@@ -24,6 +24,9 @@ async fn main() {
     }
     if runs("sweep") {
         keepalive::sweep().await;
+    }
+    if runs("stuck") {
+        keepalive::stuck().await;
     }
     if runs("token") {
         keepalive::token_api().await;

@@ -2,7 +2,7 @@
 //! six-month expiry never runs out for a healthy one. `serve` runs it in the background;
 //! `refresh-all` runs one sweep and exits (for cron or a Kubernetes CronJob).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::time::Duration;
 
@@ -17,9 +17,9 @@ use tokio::sync::watch;
 
 use crate::validate::{Exit, rfc3339};
 
-/// Refreshes running at once in one sweep: enough that a few connections whose data centre
-/// hangs until the timeout leave most slots to the others.
-const CONCURRENCY: usize = 16;
+/// Refreshes running at once against one data centre in a sweep. Each data centre has its
+/// own: one that hangs until the timeout holds up only its own connections.
+const PER_DATA_CENTRE: usize = 16;
 /// The longest pause between two looks at the schedule.
 const LONGEST_TICK: i64 = 60;
 
@@ -61,29 +61,37 @@ impl SweepLine {
     }
 }
 
-/// Refreshes every connection that is due, a few at a time, until done or told to stop (a
-/// refresh under way is always finished and persisted). Returns what each refresh found.
+/// Refreshes every connection that is due, a few at a time per data centre (all data centres
+/// at once), until done or told to stop (a refresh under way is always finished and
+/// persisted). Returns what each refresh found.
 pub async fn sweep_due(
     state: &AppState,
     stop: Option<&watch::Receiver<bool>>,
 ) -> Result<Vec<SweepLine>, AppError> {
-    let due = store::due_connection_ids(&state.pool, state.now())
+    let due = store::due_connections(&state.pool, state.now())
         .await
         .map_err(internal)?;
-    let results: Vec<Result<Option<SweepLine>, AppError>> = futures_util::stream::iter(due)
-        .take_while(|_| std::future::ready(stop.is_none_or(|s| !*s.borrow())))
-        .map(|id| async move {
-            match refresh::refresh(state, &id, Need::Due, "keep-alive").await {
-                Ok(Outcome::Refreshed { row, problem }) => {
-                    Ok(Some(SweepLine::new(&row, true, problem.as_ref())))
+    let mut by_centre: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (id, centre) in due {
+        by_centre.entry(centre).or_default().push(id);
+    }
+    let lanes = by_centre.into_values().map(|ids| {
+        futures_util::stream::iter(ids)
+            .take_while(|_| std::future::ready(stop.is_none_or(|s| !*s.borrow())))
+            .map(|id| async move {
+                match refresh::refresh(state, &id, Need::Due, "keep-alive").await {
+                    Ok(Outcome::Refreshed { row, problem }) => {
+                        Ok(Some(SweepLine::new(&row, true, problem.as_ref())))
+                    }
+                    Ok(Outcome::Fresh(_)) | Err(AppError::NotFound) => Ok(None),
+                    Err(e) => Err(e),
                 }
-                Ok(Outcome::Fresh(_)) | Err(AppError::NotFound) => Ok(None),
-                Err(e) => Err(e),
-            }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
+            })
+            .buffer_unordered(PER_DATA_CENTRE)
+            .boxed()
+    });
+    let results: Vec<Result<Option<SweepLine>, AppError>> =
+        futures_util::stream::select_all(lanes).collect().await;
     let mut lines = Vec::new();
     for result in results {
         if let Some(line) = result? {

@@ -501,10 +501,11 @@ pub async fn history(
     .await
 }
 
-/// The connections the keep-alive schedule says are due (read off the next-refresh index).
-pub async fn due_connection_ids(pool: &Pool, now: i64) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "SELECT id FROM connections WHERE next_refresh_at IS NULL OR next_refresh_at <= $1 ORDER BY next_refresh_at, id",
+/// The connections the keep-alive schedule says are due (read off the next-refresh index), each
+/// with the data centre its token calls go to.
+pub async fn due_connections(pool: &Pool, now: i64) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "SELECT id, COALESCE(geolocation, authorization_url) FROM connections WHERE next_refresh_at IS NULL OR next_refresh_at <= $1 ORDER BY next_refresh_at, id",
     )
     .bind(now)
     .fetch_all(pool)
