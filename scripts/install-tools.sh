@@ -4,7 +4,9 @@
 # end2end/ (binaryen's wasm-opt for release builds, Playwright for the browser tests, and
 # oidc-provider, the OpenID provider the single sign-on journeys sign in through).
 # Both cargo tools are built from their registry source with one dependency pinned back,
-# because their shipped lock files ask for crates newer than this toolchain or registry has.
+# because their shipped lock files ask for crates newer than this toolchain or registry has,
+# and without optimisations: that halves a fresh machine's wait, and what they do in a build
+# (run cargo, wasm-bindgen's rewrite of one module, copy files) stays as fast (see the README).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,8 +14,7 @@ leptos_version=0.3.11
 bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$root/Cargo.lock" 2>/dev/null || true)
 bindgen_version=${bindgen_version:-0.2.130}
 
-export CARGO_PROFILE_RELEASE_LTO=false
-export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+export CARGO_PROFILE_DEV_DEBUG=false
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   echo "==> adding the wasm32-unknown-unknown target"
@@ -38,7 +39,7 @@ install_pinned() {
   src=$(registry_source "$crate" "$version")
   work=$(mktemp -d)
   cp -r "$src/." "$work/"
-  (cd "$work" && cargo update -p "$pin_crate" --precise "$pin_version" && cargo install --path . --locked)
+  (cd "$work" && cargo update -p "$pin_crate" --precise "$pin_version" && cargo install --path . --locked --debug)
   rm -rf "$work"
 }
 

@@ -3,6 +3,7 @@
 //! error messages that travel in redirect URLs.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use app::error::AppError;
 use app::ssr::state::AppState;
@@ -22,11 +23,11 @@ const SIGNATURE_PARAM: &str = "__sig";
 /// The origins the console answers as: the public URL's, and the address it listens on.
 #[derive(Debug, Clone)]
 pub struct Origins {
-    origins: Vec<String>,
-    hosts: Vec<String>,
+    origins: Arc<[String]>,
+    hosts: Arc<[String]>,
     https: bool,
     /// Other origins a redirect may lead to: the identity provider's sign-in page.
-    elsewhere: Vec<String>,
+    elsewhere: Arc<[String]>,
 }
 
 impl Origins {
@@ -49,16 +50,18 @@ impl Origins {
             .collect();
         Self {
             https: public_url.starts_with("https://"),
-            origins,
+            origins: origins.into(),
             hosts,
-            elsewhere: Vec::new(),
+            elsewhere: Arc::default(),
         }
     }
 
     /// Lets redirects lead to `url`'s origin (the identity provider's authorization endpoint).
     pub fn redirecting_to(mut self, url: &str) -> Self {
         if let Ok(url) = url::Url::parse(url) {
-            self.elsewhere.push(url.origin().ascii_serialization());
+            let mut elsewhere = self.elsewhere.to_vec();
+            elsewhere.push(url.origin().ascii_serialization());
+            self.elsewhere = elsewhere.into();
         }
         self
     }

@@ -77,8 +77,29 @@ pub enum StartError {
     MissingKey { id: String, count: i64 },
 }
 
+/// What every request needs. Cloning it (each request and middleware layer does) copies one
+/// pointer.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// Copy on write: a field set on a state not yet shared (while `serve` starts) changes it in
+/// place; on a shared one, only this copy.
+impl std::ops::DerefMut for AppState {
+    fn deref_mut(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+#[derive(Clone)]
+pub struct Shared {
     pub pool: Pool,
     pub cipher: Cipher,
     pub concur: ConcurClient,
@@ -141,7 +162,7 @@ impl AppState {
         check_key(&pool, &cipher).await?;
         let concur = ConcurClient::new(policy, &config.client, clock.clone())
             .map_err(|e| StartError::Http(e.to_string()))?;
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             pool,
             cipher,
             concur,
@@ -168,7 +189,7 @@ impl AppState {
             local_login: config.local_login,
             secure_cookies: config.public_url.starts_with("https://"),
             public_url: config.public_url.trim_end_matches('/').to_owned(),
-        })
+        })))
     }
 
     pub fn now(&self) -> i64 {
