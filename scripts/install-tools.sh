@@ -44,12 +44,12 @@ install_pinned() {
 }
 
 if [ "$(cargo leptos --version 2>/dev/null)" != "cargo-leptos $leptos_version" ]; then
-  echo "==> installing cargo-leptos $leptos_version (about 12 minutes on 2 cores)"
+  echo "==> installing cargo-leptos $leptos_version (about 4 minutes on 2 cores)"
   install_pinned cargo-leptos "$leptos_version" cargo-util-schemas 0.14.1
 fi
 
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $bindgen_version" ]; then
-  echo "==> installing wasm-bindgen-cli $bindgen_version (about 5 minutes)"
+  echo "==> installing wasm-bindgen-cli $bindgen_version (about a minute)"
   install_pinned wasm-bindgen-cli "$bindgen_version" webpki-roots 1.0.10
 fi
 

@@ -44,6 +44,9 @@ pub enum AppError {
     InvitationClosed,
     #[error("Something went wrong on the server. It has been logged; try again.")]
     Internal,
+    /// The database failed a moment ago and has not been seen back since.
+    #[error("The console cannot use its database right now; try again in a few seconds.")]
+    DatabaseUnavailable,
     /// A request the server could not read (a malformed form or body). The reader's own words
     /// would echo the sender's text, so the message is fixed.
     #[error("The request could not be read; reload the page and try again.")]
@@ -70,6 +73,7 @@ impl AppError {
             Self::Concur(d) if d.transient => 503,
             Self::Concur(_) => 422,
             Self::TooManyAttempts(_) | Self::Busy => 429,
+            Self::DatabaseUnavailable => 503,
             Self::BadRequest => 400,
             Self::Internal => 500,
         }
@@ -80,6 +84,7 @@ impl AppError {
         match self {
             Self::TooManyAttempts(seconds) => Some(*seconds),
             Self::Busy => Some(1),
+            Self::DatabaseUnavailable => Some(5),
             Self::Concur(d) if d.transient => Some(60),
             _ => None,
         }

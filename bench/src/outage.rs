@@ -1,7 +1,10 @@
-//! The token API while PostgreSQL is away: the release console reaches the database through a
-//! TCP proxy that the bench cuts for ten seconds under load, then gives back. Prints what the
+//! The token API while its database is away: PostgreSQL reached through a TCP proxy that the
+//! bench cuts for ten seconds under load, and a SQLite file (with its write-ahead log) made
+//! immutable for ten seconds under the running console; then given back. Prints what the
 //! callers got in each phase and how long recovery took.
 
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,27 +15,94 @@ use crate::dashboard::{free_port, start_console, state};
 
 const CONNECTIONS: usize = 40;
 const CALLERS: usize = 16;
-/// Phases of the run: before the cut, during it, after it.
+/// Phases of the run: before the fault, during it, after it.
 const PHASES: [&str; 3] = ["before", "database away (10 s)", "after"];
 
 /// Answers counted per phase: 200, 503, anything else (other statuses, no answer in 5 s).
 #[derive(Default)]
 struct Tally([[u64; 3]; 3]);
 
+/// How the database goes away and comes back.
+enum Fault {
+    Cut(Proxy),
+    /// `chattr ±i` on the SQLite file and its write-ahead log (root on ext4, xfs or btrfs).
+    Unwritable(PathBuf),
+}
+
+impl Fault {
+    /// Whether the fault took hold.
+    fn begin(&self) -> bool {
+        match self {
+            Fault::Cut(proxy) => {
+                proxy.cut();
+                true
+            }
+            Fault::Unwritable(db) => chattr("+i", db),
+        }
+    }
+
+    fn end(&self) {
+        match self {
+            Fault::Cut(proxy) => proxy.restore(),
+            Fault::Unwritable(db) => {
+                chattr("-i", db);
+            }
+        }
+    }
+}
+
+fn chattr(flag: &str, db: &std::path::Path) -> bool {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    Command::new("chattr")
+        .arg(flag)
+        .arg(db)
+        .arg(wal)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 pub async fn outage() {
+    let dir = std::env::temp_dir().join(format!("concur-bench-outage-{}", std::process::id()));
+    let sqlite = format!("sqlite://{}/console.db", dir.display());
+    outage_on(
+        "SQLite",
+        &sqlite,
+        &sqlite,
+        Fault::Unwritable(dir.join("console.db")),
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
     let Ok(server) = std::env::var("CONCUR_TEST_POSTGRES_URL") else {
         println!(
-            "database outage: skipped (run through scripts/with-postgres.sh, as make bench does)"
+            "database outage on PostgreSQL: skipped (run through scripts/with-postgres.sh, as make bench does)"
         );
         return;
     };
+    let (head, tail) = server.split_once('@').expect("a URL with a user");
+    let (upstream, database) = tail.split_once('/').expect("a URL with a database");
+    let proxy = Proxy::start(upstream.to_owned()).await;
+    let proxied = format!("{head}@127.0.0.1:{}/{database}", proxy.port);
+    outage_on("PostgreSQL", &server, &proxied, Fault::Cut(proxy)).await;
+}
+
+/// Seeds the store at `database_url`, serves it from `console_url`, loads the token API and
+/// applies `fault` for ten seconds.
+async fn outage_on(label: &str, database_url: &str, console_url: &str, fault: Fault) {
     let sim = Simulator::spawn().await.expect("simulator");
-    let state = state(&server, sim.allowed_hosts()).await;
+    let state = state(database_url, sim.allowed_hosts()).await;
     sqlx::query("DELETE FROM connections")
         .execute(&state.pool)
         .await
         .expect("an empty store");
     let ids = crate::keepalive::seed(&state, &sim, CONNECTIONS).await;
+    // Not due: the console's keep-alive job would otherwise refresh them all at start, and
+    // on SQLite the tokens it stores stay readable while the file cannot be written.
+    sqlx::query("UPDATE connections SET next_refresh_at = $1")
+        .bind(state.now() + 86_400)
+        .execute(&state.pool)
+        .await
+        .expect("a schedule");
     let mut targets = Vec::new();
     for id in &ids {
         let key = app::api_keys::ssr::create(&state, id, "bench")
@@ -43,14 +113,10 @@ pub async fn outage() {
     }
     state.pool.close().await;
 
-    let (head, tail) = server.split_once('@').expect("a URL with a user");
-    let (upstream, database) = tail.split_once('/').expect("a URL with a database");
-    let proxy = Proxy::start(upstream.to_owned()).await;
-    let proxied = format!("{head}@127.0.0.1:{}/{database}", proxy.port);
     let port = free_port();
     let allowed = sim.allowed_hosts();
     let console = start_console(
-        &proxied,
+        console_url,
         port,
         &[
             ("CONCUR_ALLOWED_HOSTS", allowed.as_str()),
@@ -122,9 +188,15 @@ pub async fn outage() {
         .collect();
     tokio::time::sleep(Duration::from_secs(3)).await;
     phase.store(1, Ordering::SeqCst);
-    proxy.cut();
+    if !fault.begin() {
+        stop.store(true, Ordering::SeqCst);
+        println!(
+            "database outage on {label}: skipped (chattr +i needs root on ext4, xfs or btrfs)"
+        );
+        return;
+    }
     tokio::time::sleep(Duration::from_secs(10)).await;
-    proxy.restore();
+    fault.end();
     let restored = Instant::now();
     let (cold, cold_key) = &targets[CONNECTIONS - 1];
     let recovered = loop {
@@ -149,8 +221,12 @@ pub async fn outage() {
     }
     drop(console);
 
+    let how = match fault {
+        Fault::Cut(_) => "PostgreSQL cut",
+        Fault::Unwritable(_) => "the SQLite file unwritable",
+    };
     println!(
-        "token API while PostgreSQL is away ({CONNECTIONS} connections, half of their tokens held in memory, {CALLERS} callers):"
+        "token API with {how} ({CONNECTIONS} connections, half of their tokens held in memory, {CALLERS} callers):"
     );
     let tally = tally.lock().expect("tally");
     for (name, counts) in PHASES.iter().zip(tally.0.iter()) {

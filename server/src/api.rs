@@ -135,28 +135,30 @@ fn database_unavailable() -> Response {
     )
 }
 
-/// Runs `op`. When it fails inside: [`database_unavailable`] if the database does not answer;
-/// otherwise it runs again (each pooled connection the database dropped while it restarted
-/// fails once, then is replaced), so that only a failure that repeats with the database up
-/// is a bug, answered 500.
+/// Runs `op`. When it fails inside: [`database_unavailable`] if the database does not answer
+/// (or failed a moment ago and has not been seen back); otherwise it runs again (each pooled
+/// connection the database dropped while it restarted fails once, then is replaced), so that
+/// only a failure that repeats with the database up is a bug, answered 500.
 async fn with_database<T, F: Future<Output = Result<T, AppError>>>(
     state: &AppState,
     op: impl Fn() -> F,
 ) -> Result<Result<T, AppError>, Response> {
-    let mut result = op().await;
-    for _ in 1..TRIES {
-        if !matches!(result, Err(AppError::Internal)) {
-            return Ok(result);
+    let mut tried = 1;
+    loop {
+        match op().await {
+            Err(AppError::DatabaseUnavailable) => return Err(database_unavailable()),
+            Err(AppError::Internal) => {}
+            other => return Ok(other),
         }
+        // The failure outdates what the last probe said: the database is asked again.
+        state.outage.note_failure();
         if !state.database_ready().await {
             return Err(database_unavailable());
         }
-        result = op().await;
-    }
-    match result {
-        Err(AppError::Internal) if !state.database_ready().await => Err(database_unavailable()),
-        Err(e @ AppError::Internal) => Err(unexpected(&e)),
-        other => Ok(other),
+        if tried == TRIES {
+            return Err(unexpected(&AppError::Internal));
+        }
+        tried += 1;
     }
 }
 

@@ -480,7 +480,7 @@ async fn guard(State(state): State<AppState>, mut request: Request, next: Next) 
     if is_public(request.uri().path()) {
         return next.run(request).await;
     }
-    if !state.database_ready_lately().await {
+    if !state.database_ready().await {
         return database_unavailable();
     }
     match app::auth::ssr::current_account(&state, request.headers()).await {

@@ -179,8 +179,8 @@ async fn connections_opened_while_the_sqlite_file_is_unwritable_do_not_stay_read
     }
 }
 
-/// Two connections (one whose token the console holds in memory, one whose stored access
-/// token has expired), a signed-in admin, then the fault: held tokens flow, the rest get 503, pages say the database is
+/// Twelve connections (one whose token the console holds in memory, eleven whose stored access
+/// tokens have expired), a signed-in admin, then the fault: held tokens flow, the rest get 503, pages say the database is
 /// unavailable, `/readyz` is 503, a keep-alive sweep fails without marking anything failing;
 /// four callers of the held token run throughout. Then the database is given back: ready
 /// again, the sweep refreshes every connection, tokens flow.
@@ -191,7 +191,17 @@ async fn database_away(database_url: String, key: Option<String>, fault: Fault) 
     settings.api_rate_per_minute = 10_000_000;
     let clock = ManualClock::at(sim.now());
     let (base, state) = common::serve(settings, Arc::new(clock.clone())).await;
-    let cold = companies::add(&state, &sim, "Access token expired", DEMO_SCOPES).await;
+    // Connections whose stored access tokens will have expired: asked for during the fault,
+    // each needs a refresh, so a write.
+    let mut expired = Vec::new();
+    for i in 0..11 {
+        let id = companies::add(&state, &sim, &format!("Expired {i}"), DEMO_SCOPES).await;
+        let key = app::api_keys::ssr::create(&state, &id, "bot")
+            .await
+            .unwrap()
+            .key;
+        expired.push((id, key));
+    }
     clock.advance(2 * 3600);
     sim.advance_clock(2 * 3600);
     let held = companies::add(&state, &sim, "Held in memory", DEMO_SCOPES).await;
@@ -199,10 +209,9 @@ async fn database_away(database_url: String, key: Option<String>, fault: Fault) 
         .await
         .unwrap()
         .key;
-    let cold_key = app::api_keys::ssr::create(&state, &cold, "bot")
-        .await
-        .unwrap()
-        .key;
+    let (cold, cold_key) = expired[0].clone();
+    let mut everyone: Vec<String> = expired.iter().map(|(id, _)| id.clone()).collect();
+    everyone.push(held.clone());
     let http = impatient();
     let token = |id: &str, key: &str| {
         http.get(format!("{base}/api/v1/connections/{id}/token"))
@@ -265,12 +274,31 @@ async fn database_away(database_url: String, key: Option<String>, fault: Fault) 
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["access_token"], first["access_token"]);
     }
-    for _ in 0..3 {
-        let r = token(&cold, &cold_key).await.expect("an answer within 5 s");
-        assert_eq!(r.status(), 503);
-        assert!(r.headers().contains_key("retry-after"));
-        let body: Value = r.json().await.unwrap();
-        assert_eq!(body["error"], "database_unavailable");
+    // Callers of the expired connections, one per connection, for a few seconds: each answer
+    // is a 503 saying why.
+    let until = std::time::Instant::now() + 3 * app::ssr::recent::OUTAGE_PAUSE;
+    let callers: Vec<JoinHandle<()>> = expired
+        .iter()
+        .cloned()
+        .map(|(id, key)| {
+            let (url, http) = (
+                format!("{base}/api/v1/connections/{id}/token"),
+                http.clone(),
+            );
+            tokio::spawn(async move {
+                while std::time::Instant::now() < until {
+                    let r = http.get(&url).bearer_auth(&key).send().await;
+                    let r = r.expect("an answer within 5 s");
+                    assert_eq!(r.status(), 503);
+                    assert!(r.headers().contains_key("retry-after"));
+                    let body: Value = r.json().await.unwrap();
+                    assert_eq!(body["error"], "database_unavailable");
+                }
+            })
+        })
+        .collect();
+    for caller in callers {
+        caller.await.unwrap();
     }
     let ready = http
         .get(format!("{base}/readyz"))
@@ -311,10 +339,9 @@ async fn database_away(database_url: String, key: Option<String>, fault: Fault) 
         .map(|line| line.id.as_str())
         .collect();
     refreshed.sort_unstable();
-    let mut both = vec![held.as_str(), cold.as_str()];
-    both.sort_unstable();
+    everyone.sort_unstable();
     assert_eq!(
-        refreshed, both,
+        refreshed, everyone,
         "the sweep refreshes every connection afterwards: {swept:?}"
     );
     tokio::time::sleep(app::ssr::recent::OUTAGE_PAUSE).await;

@@ -422,10 +422,12 @@ pub async fn access_token(
             .get_stale(id)
             .filter(|hot| hot.expires_at > now)
     };
-    if state.outage.recent()
-        && let Some(hot) = stale()
-    {
-        return Ok(Ok(hot.issued()));
+    if state.outage.recent() {
+        // Nothing to wait for: the database failed a moment ago and has not been seen back.
+        return match stale() {
+            Some(hot) => Ok(Ok(hot.issued())),
+            None => Err(AppError::DatabaseUnavailable),
+        };
     }
     let result = match read_access_token(state, id, now).await {
         Err(e @ AppError::Internal) => {

@@ -98,8 +98,11 @@ pub const OUTAGE_PAUSE: Duration = Duration::from_secs(2);
 pub const PROBE_REUSE: Duration = Duration::from_secs(1);
 
 impl Outage {
+    /// A failure: the outage begins (again), and a probe that said the database was ready
+    /// is no longer believed.
     pub fn note_failure(&self) {
         *self.failed_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        *self.probed.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// The database failed less than [`OUTAGE_PAUSE`] ago.
@@ -110,12 +113,15 @@ impl Outage {
             .is_some_and(|at| at.elapsed() < OUTAGE_PAUSE)
     }
 
-    /// Remembers a readiness probe's answer (a failed one is a failure).
+    /// Remembers a readiness probe's answer: a failed one is a failure, a good one ends the
+    /// outage.
     pub fn note_probe(&self, ready: bool) {
-        *self.probed.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), ready));
-        if !ready {
+        if ready {
+            *self.failed_at.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        } else {
             self.note_failure();
         }
+        *self.probed.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), ready));
     }
 
     /// The answer of a readiness probe less than [`PROBE_REUSE`] old.
@@ -150,6 +156,10 @@ mod tests {
         outage.note_probe(false);
         assert_eq!(outage.lately(), Some(false));
         assert!(outage.recent());
+        outage.note_probe(true);
+        assert!(!outage.recent(), "a good probe ends the outage");
+        outage.note_failure();
+        assert_eq!(outage.lately(), None, "a failure outdates a good probe");
     }
 
     #[test]

@@ -196,9 +196,13 @@ impl AppState {
         self.clock.now()
     }
 
-    /// Whether the database answers and takes a write, asked now and within
-    /// [`READINESS_WAIT`].
+    /// Whether the database answers and takes a write: asked within [`READINESS_WAIT`], or
+    /// the answer of a probe less than a second old (pages ask at every view; a failure noted
+    /// since outdates it).
     pub async fn database_ready(&self) -> bool {
+        if let Some(ready) = self.outage.lately() {
+            return ready;
+        }
         let probe = super::store::ready(&self.pool);
         let ready = matches!(
             tokio::time::timeout(READINESS_WAIT, probe).await,
@@ -206,15 +210,6 @@ impl AppState {
         );
         self.outage.note_probe(ready);
         ready
-    }
-
-    /// [`Self::database_ready`], reusing an answer up to a second old (pages ask at every
-    /// view).
-    pub async fn database_ready_lately(&self) -> bool {
-        match self.outage.lately() {
-            Some(ready) => ready,
-            None => self.database_ready().await,
-        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{Any, AnyPool, ConnectOptions, Executor, FromRow};
+use sqlx::{Any, AnyPool, ConnectOptions, Connection, Executor, FromRow};
 
 use crate::model::Status;
 
@@ -171,6 +171,11 @@ pub async fn connect(url: &str) -> Result<Pool, StoreError> {
         // While the database is away a request waits this long for it, then fails (the token
         // API answers 503 with Retry-After), instead of hanging for sqlx's default 30 seconds.
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        // A connection still inside a transaction is closed instead of lent out. When SQLite
+        // cannot write (a full disk, a file made read-only) a failed COMMIT has already rolled
+        // back, sqlx's ROLLBACK then fails too, and the connection would refuse every later
+        // transaction ("non-zero transaction depth") until the console restarts.
+        .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if sqlite {
