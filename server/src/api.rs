@@ -171,9 +171,26 @@ struct TokenAnswer<'a> {
     geolocation: &'a str,
 }
 
+/// The longest a caller of the token endpoint waits. A refresh runs in its own task and goes
+/// on when the caller is answered `503`: it is finished and stored, never cut off between
+/// Concur's answer and the database.
+const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(4);
+
 /// The token endpoint, counted by answer status for `/metrics`.
 async fn token(State(api): State<Api>, Path(id): Path<String>, headers: HeaderMap) -> Response {
-    let response = answer_token(&api, &id, &headers).await;
+    let response = match tokio::time::timeout(ANSWER_WITHIN, answer_token(&api, &id, &headers))
+        .await
+    {
+        Ok(response) => response,
+        Err(_) => with_retry_after(
+            refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "No answer within 4 seconds: the database or Concur is slow. Work under way goes on; retry shortly.",
+            ),
+            2,
+        ),
+    };
     api.state
         .metrics
         .token_api_requests

@@ -16,8 +16,9 @@ pub fn document() -> Value {
             "schema": { "type": "integer", "minimum": 1 }
         }
     });
-    let mut unavailable =
-        error_response("Concur cannot be reached and no cached access token is still valid.");
+    let mut unavailable = error_response(
+        "Concur cannot be reached and no cached access token is still valid, the database is unavailable, or no answer came within 4 seconds (`error`: concur_unavailable, database_unavailable, timeout).",
+    );
     unavailable["headers"] = retry_after.clone();
     let mut limited = error_response("Over this API key's request limit.");
     limited["headers"] = retry_after;

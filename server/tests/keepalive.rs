@@ -1059,3 +1059,56 @@ async fn a_stuck_data_centre_times_out_as_transient_and_holds_up_no_other_connec
     let by_api = asked.iter().filter(|h| h.source == "token-api").count();
     assert_eq!(by_api, 1, "one refresh for all the callers");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_call_waits_four_seconds_at_most_and_the_refresh_it_started_is_still_stored() {
+    let sim = Simulator::spawn().await.unwrap();
+    let store = Store::sqlite();
+    let clock = ManualClock::at(sim.now());
+    let (base, state) =
+        common::serve(settings(&sim, &store, 100_000), Arc::new(clock.clone())).await;
+    let id = connection_in(&state, &sim, "Slow", "eu2").await;
+    let key = app::api_keys::ssr::create(&state, &id, "bot")
+        .await
+        .unwrap()
+        .key;
+    let before = store::connection(&state.pool, &id).await.unwrap().unwrap();
+    sqlx::query("UPDATE connections SET access_token_expires_at = $2 WHERE id = $1")
+        .bind(&id)
+        .bind(clock.now())
+        .execute(&state.pool)
+        .await
+        .unwrap();
+    state.tokens.forget(|_, _| true);
+    clock.advance(1);
+    // Concur answers after 6 seconds, well within the 20-second client timeout.
+    sim.stall("eu2", 6_000);
+    let http = reqwest::Client::new();
+    let url = format!("{base}/api/v1/connections/{id}/token");
+    let waited = http.get(&url).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(waited.status(), 503);
+    assert!(waited.headers().contains_key("retry-after"));
+    let body: Value = waited.json().await.unwrap();
+    assert_eq!(body["error"], "timeout", "{body}");
+
+    // The refresh the caller started goes on and is stored.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let row = store::connection(&state.pool, &id).await.unwrap().unwrap();
+        if row.access_token_sealed != before.access_token_sealed
+            && row.access_token_expires_at > Some(clock.now())
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the refresh was never stored"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let answer = http.get(&url).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let asked = store::history(&state.pool, &id, 100).await.unwrap();
+    let by_api = asked.iter().filter(|h| h.source == "token-api").count();
+    assert_eq!(by_api, 1, "Concur was asked once");
+}

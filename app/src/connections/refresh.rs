@@ -466,7 +466,14 @@ async fn read_access_token(
     if let Some((token, expires)) = cached_access_token(state, &row, now, access_margin(&row))? {
         return Ok(Ok(issued(&row, token, expires)));
     }
-    let outcome = refresh(state, id, Need::AccessToken, "token-api").await?;
+    // In its own task: a caller that stops waiting (the token API answers within seconds)
+    // never cuts a refresh off between Concur's answer and the database.
+    let outcome = {
+        let (state, id) = (state.clone(), id.to_owned());
+        tokio::spawn(async move { refresh(&state, &id, Need::AccessToken, "token-api").await })
+    }
+    .await
+    .map_err(internal)??;
     let row = outcome.row();
     let transient = row.transient_failures > 0;
     if row.failing != 0 {
