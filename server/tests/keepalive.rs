@@ -987,6 +987,19 @@ async fn connection_in(state: &AppState, sim: &Simulator, name: &str, data_cente
     app::connections::ssr::create(state, form).await.unwrap()
 }
 
+/// Makes the stored access token of `id` expire and forgets the one held in memory, so the
+/// next token call must refresh.
+async fn expire_access_token(state: &AppState, clock: &ManualClock, id: &str) {
+    sqlx::query("UPDATE connections SET access_token_expires_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(clock.now())
+        .execute(&state.pool)
+        .await
+        .unwrap();
+    state.tokens.forget(|_, _| true);
+    clock.advance(1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_data_centre_times_out_as_transient_and_holds_up_no_other_connection() {
     let sim = Simulator::spawn().await.unwrap();
@@ -1032,14 +1045,7 @@ async fn a_stuck_data_centre_times_out_as_transient_and_holds_up_no_other_connec
         .await
         .unwrap()
         .key;
-    sqlx::query("UPDATE connections SET access_token_expires_at = $2 WHERE id = $1")
-        .bind(id)
-        .bind(clock.now())
-        .execute(&state.pool)
-        .await
-        .unwrap();
-    state.tokens.forget(|_, _| true);
-    clock.advance(1);
+    expire_access_token(&state, &clock, id).await;
     let http = reqwest::Client::new();
     let calls = (0..8).map(|_| {
         let (http, url, key) = (
@@ -1073,14 +1079,7 @@ async fn a_token_call_waits_four_seconds_at_most_and_the_refresh_it_started_is_s
         .unwrap()
         .key;
     let before = store::connection(&state.pool, &id).await.unwrap().unwrap();
-    sqlx::query("UPDATE connections SET access_token_expires_at = $2 WHERE id = $1")
-        .bind(&id)
-        .bind(clock.now())
-        .execute(&state.pool)
-        .await
-        .unwrap();
-    state.tokens.forget(|_, _| true);
-    clock.advance(1);
+    expire_access_token(&state, &clock, &id).await;
     // Concur answers after 6 seconds, well within the 20-second client timeout.
     sim.stall("eu2", 6_000);
     let http = reqwest::Client::new();
