@@ -28,6 +28,10 @@ pub enum AppError {
     BadLogin,
     #[error("Password sign-in is turned off here; use single sign-on.")]
     PasswordSignInOff,
+    #[error(
+        "Password sign-in is turned off here (CONCUR_LOCAL_LOGIN=off), so no password account is made: people join by signing in through single sign-on, where the identity provider's groups give their role."
+    )]
+    PasswordAccountsOff,
     #[error("Too many wrong passwords; wait {0} seconds and try again.")]
     TooManyAttempts(u64),
     #[error("The server is busy checking other sign-ins; try again in a moment.")]
@@ -66,7 +70,10 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             Self::Unauthorized | Self::BadLogin => 401,
-            Self::SetupClosed | Self::Forbidden(_) | Self::PasswordSignInOff => 403,
+            Self::SetupClosed
+            | Self::Forbidden(_)
+            | Self::PasswordSignInOff
+            | Self::PasswordAccountsOff => 403,
             Self::NotFound => 404,
             Self::LinkUsed | Self::InvitationClosed => 410,
             Self::Invalid { .. } => 422,

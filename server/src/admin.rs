@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, IsTerminal};
 
-use app::auth::ssr::{hash_password, validate_new_password, validate_username};
+use app::auth::ssr::{hash_password, passwords_allowed, validate_new_password, validate_username};
 use app::model::Role;
 use app::ssr::state::AppState;
 use app::ssr::store::{self, AccountChange, NewAccount};
@@ -71,6 +71,7 @@ fn new_password(username: &str) -> Result<String, String> {
 
 /// Creates an admin.
 pub async fn create(state: &AppState, args: &UsernameArgs) -> Result<(), String> {
+    passwords_allowed(state).map_err(|e| e.to_string())?;
     let username = validate_username(&args.username).map_err(|e| e.to_string())?;
     if store::account_id(&state.pool, &username)
         .await
@@ -120,6 +121,7 @@ fn changed(change: AccountChange, username: &str) -> Result<(), String> {
 
 /// Sets a new password and ends every session of that admin.
 pub async fn reset_password(state: &AppState, args: &UsernameArgs) -> Result<(), String> {
+    passwords_allowed(state).map_err(|e| e.to_string())?;
     let id = admin_id(state, args.username.trim()).await?;
     if store::is_sso_account(&state.pool, &id)
         .await
@@ -149,7 +151,7 @@ pub async fn reset_password(state: &AppState, args: &UsernameArgs) -> Result<(),
 pub async fn delete(state: &AppState, args: &UsernameArgs) -> Result<(), String> {
     let username = args.username.trim();
     let id = admin_id(state, username).await?;
-    let change = store::delete_admin(&state.pool, &id)
+    let change = store::delete_admin(&state.pool, &id, state.now())
         .await
         .map_err(|e| e.to_string())?;
     changed(change, username)?;
@@ -172,7 +174,7 @@ pub async fn invite(state: &AppState, args: &InviteArgs) -> Result<(), String> {
 pub async fn set_role(state: &AppState, args: &SetRoleArgs) -> Result<(), String> {
     let username = args.username.trim();
     let id = admin_id(state, username).await?;
-    let change = store::set_role(&state.pool, &id, args.role)
+    let change = store::set_role(&state.pool, &id, args.role, state.now())
         .await
         .map_err(|e| e.to_string())?;
     changed(change, username)?;

@@ -40,10 +40,15 @@ impl KeyLimiter {
         }
     }
 
-    /// Takes one request from the key's bucket; `Err(seconds to wait)` when it is empty.
+    /// Takes one request from the key's bucket; `Err(seconds to wait)` when it is empty. The
+    /// map never holds more than [`MAX_BUCKETS`] keys (one per address on the public routes):
+    /// past it, buckets refilled to the full burst go (they limit nothing), then the stalest.
     pub fn take(&self, key_id: &str) -> Result<(), u64> {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(key_id) {
+            self.prune(&mut buckets, now);
+        }
         let (tokens, last) = buckets
             .entry(key_id.to_owned())
             .or_insert((self.burst, now));
@@ -57,7 +62,33 @@ impl KeyLimiter {
             Err(((1.0 - *tokens) / self.per_second).ceil().max(1.0) as u64)
         }
     }
+
+    fn prune(&self, buckets: &mut HashMap<String, (f64, Instant)>, now: Instant) {
+        let refilled = |(tokens, last): &(f64, Instant)| {
+            tokens + now.duration_since(*last).as_secs_f64() * self.per_second >= self.burst
+        };
+        buckets.retain(|_, bucket| !refilled(bucket));
+        if buckets.len() >= MAX_BUCKETS {
+            let mut by_age: Vec<(Instant, String)> = buckets
+                .iter()
+                .map(|(key, (_, last))| (*last, key.clone()))
+                .collect();
+            by_age.sort();
+            let excess = buckets.len() + 1 - MAX_BUCKETS + MAX_BUCKETS / 10;
+            for (_, key) in by_age.into_iter().take(excess) {
+                buckets.remove(&key);
+            }
+        }
+    }
+
+    /// How many keys the limiter remembers now.
+    pub fn tracked(&self) -> usize {
+        self.buckets.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
 }
+
+/// The most keys a [`KeyLimiter`] remembers.
+pub const MAX_BUCKETS: usize = 10_000;
 
 #[derive(Clone)]
 struct Api {
@@ -217,7 +248,7 @@ async fn answer_token(api: &Api, id: &str, headers: &HeaderMap) -> Response {
             if presented.starts_with(HANDOFF_KEY_PREFIX)
                 && matches!(
                     kind_of(&api.state, presented).await,
-                    Ok(KeyKind::Handoff(_))
+                    Ok(KeyKind::Handoff { .. })
                 ) =>
         {
             return refuse(
@@ -292,4 +323,30 @@ async fn answer_token(api: &Api, id: &str, headers: &HeaderMap) -> Response {
 
 async fn openapi() -> Json<serde_json::Value> {
     Json(crate::openapi::document())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_limiter_remembers_a_bounded_number_of_keys_and_still_limits() {
+        let limiter = KeyLimiter::new(60);
+        for _ in 0..60 {
+            assert_eq!(limiter.take("busy"), Ok(()));
+        }
+        assert!(limiter.take("busy").is_err(), "the burst is spent");
+        for i in 0..3 * MAX_BUCKETS {
+            assert_eq!(limiter.take(&format!("address {i}")), Ok(()));
+        }
+        assert!(limiter.tracked() <= MAX_BUCKETS, "{}", limiter.tracked());
+        let newest = format!("address {}", 3 * MAX_BUCKETS - 1);
+        for _ in 0..59 {
+            assert_eq!(limiter.take(&newest), Ok(()));
+        }
+        assert!(
+            limiter.take(&newest).is_err(),
+            "a recent key keeps its count through pruning"
+        );
+    }
 }

@@ -10,7 +10,7 @@ use app::alerts::ssr::HandoffEvent;
 use app::audit::ssr::{Actor, Event, record};
 use app::error::AppError;
 use app::handoffs::customer::{self, Asker, Problem, Typed};
-use app::handoffs::ssr::{self as handoffs, CustomerForm, Visit};
+use app::handoffs::ssr::{self as handoffs, CustomerForm, Turn, Visit};
 use app::model::LinkState;
 use app::ssr::state::AppState;
 use app::ssr::store::HandoffRow;
@@ -25,6 +25,8 @@ use crate::api::KeyLimiter;
 /// Requests per address and minute to `/connect/`, unless `CONCUR_CONNECT_RATE_LIMIT` says
 /// otherwise: plenty for a person, little for a script guessing tokens.
 pub const DEFAULT_RATE_PER_MINUTE: u32 = 60;
+/// Seconds a customer is asked to wait when another attempt with the link held it too long.
+const BUSY_RETRY_AFTER: u64 = 10;
 /// The policy of pages that run no script and post only to themselves.
 const CSP: &str = "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
@@ -184,18 +186,53 @@ async fn submit(
     if let Some(refused) = throttled(&connect, &address) {
         return refused;
     }
-    let link = match handoffs::visit(state, &token).await {
-        Ok((Visit::Usable(link), _)) => link,
-        Ok((Visit::Closed(link, link_state), _)) => {
-            return closed(state, Some((&link, link_state)));
-        }
-        Ok((Visit::Unknown, _)) => return closed(state, None),
+    let link = match usable(state, &token).await {
+        Ok(link) => link,
+        Err(answer) => return answer,
+    };
+    let turn = match Turn::take(state, &link.id).await {
+        Ok(Some(turn)) => turn,
+        Ok(None) => return busy(),
         Err(_) => return unavailable(),
     };
-    match handoffs::connect(state, &link, &form).await {
-        Ok(connection_id) => completed(state, &address, &link, &connection_id).await,
+    let response = attempt(state, &address, &token, &form).await;
+    turn.end(state).await;
+    response
+}
+
+/// The usable link behind `token`, or the page that says why there is none.
+async fn usable(state: &AppState, token: &str) -> Result<HandoffRow, Response> {
+    match handoffs::visit(state, token).await {
+        Ok((Visit::Usable(link), _)) => Ok(link),
+        Ok((Visit::Closed(link, link_state), _)) => Err(closed(state, Some((&link, link_state)))),
+        Ok((Visit::Unknown, _)) => Err(closed(state, None)),
+        Err(_) => Err(unavailable()),
+    }
+}
+
+/// Another attempt with this link took all the time a Connect waits for its turn.
+fn busy() -> Response {
+    let mut response = answer(
+        StatusCode::TOO_MANY_REQUESTS,
+        customer::slow_down_page(BUSY_RETRY_AFTER),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(BUSY_RETRY_AFTER));
+    response
+}
+
+/// One Connect, in the link's turn: the link read again (the attempt before may have locked or
+/// spent it), then Concur asked and the answer counted before the next attempt may start.
+async fn attempt(state: &AppState, address: &str, token: &str, form: &CustomerForm) -> Response {
+    let link = match usable(state, token).await {
+        Ok(link) => link,
+        Err(answer) => return answer,
+    };
+    match handoffs::connect(state, &link, form).await {
+        Ok(connection_id) => completed(state, address, &link, &connection_id).await,
         Err(AppError::LinkUsed) => closed(state, Some((&link, LinkState::Completed))),
-        Err(error) => refused(state, &address, &link, &form, &error).await,
+        Err(error) => refused(state, address, &link, form, &error).await,
     }
 }
 

@@ -89,6 +89,7 @@ pub async fn command(
                 valid_days: Some(valid_days(valid_for)?),
                 note: note.clone(),
                 connection_id: connection.clone(),
+                by_key: None,
             };
             let (link, url) = handoffs::create(state, &request, "terminal").await?;
             terminal(
@@ -136,8 +137,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
         .with_state(state)
 }
 
-/// The label of the hand-off key the request carries, or the refusal to answer with.
-async fn handoff_key(state: &AppState, headers: &HeaderMap) -> Result<String, Response> {
+/// The (id, label) of the hand-off key the request carries, or the refusal to answer with.
+async fn handoff_key(state: &AppState, headers: &HeaderMap) -> Result<(String, String), Response> {
     let Some(presented) = bearer(headers) else {
         return Err(refuse(
             StatusCode::UNAUTHORIZED,
@@ -146,7 +147,7 @@ async fn handoff_key(state: &AppState, headers: &HeaderMap) -> Result<String, Re
         ));
     };
     match kind_of(state, presented).await {
-        Ok(KeyKind::Handoff(label)) => Ok(label),
+        Ok(KeyKind::Handoff { id, label }) => Ok((id, label)),
         Ok(KeyKind::Connection) => Err(refuse(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -217,8 +218,8 @@ async fn create(
     headers: HeaderMap,
     request: Result<Json<CreateBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    let label = match handoff_key(&state, &headers).await {
-        Ok(label) => label,
+    let (key_id, label) = match handoff_key(&state, &headers).await {
+        Ok(key) => key,
         Err(refusal) => return refusal,
     };
     let Ok(Json(request)) = request else {
@@ -236,6 +237,7 @@ async fn create(
         valid_days: request.valid_days,
         note: request.note,
         connection_id: request.connection_id,
+        by_key: Some(key_id),
     };
     match handoffs::create(&state, &new, &format!("API key {label}")).await {
         Ok((link, url)) => {
@@ -274,10 +276,11 @@ async fn read(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refusal) = handoff_key(&state, &headers).await {
-        return refusal;
-    }
-    match handoffs::get(&state, &id).await {
+    let key_id = match handoff_key(&state, &headers).await {
+        Ok((key_id, _)) => key_id,
+        Err(refusal) => return refusal,
+    };
+    match handoffs::get_for_key(&state, &id, &key_id).await {
         Ok(link) => {
             let mut response = Json(body(&link)).into_response();
             crate::api::no_store(response.headers_mut());

@@ -81,7 +81,7 @@ pub fn document() -> Value {
             "/api/v1/handoffs/{id}": {
                 "get": {
                     "operationId": "getHandoffLink",
-                    "summary": "Where a hand-off link stands",
+                    "summary": "Where a hand-off link this key made stands",
                     "security": [{ "handoffKey": [] }],
                     "parameters": [{
                         "name": "id", "in": "path", "required": true,
@@ -95,7 +95,7 @@ pub fn document() -> Value {
                         },
                         "401": error_response("No API key, or an unknown or revoked one."),
                         "403": error_response("A connection's API key: it cannot read hand-off links."),
-                        "404": error_response("No hand-off link has that id.")
+                        "404": error_response("No hand-off link that this key made has that id.")
                     }
                 }
             }
@@ -103,7 +103,7 @@ pub fn document() -> Value {
         "components": {
             "securitySchemes": {
                 "apiKey": { "type": "http", "scheme": "bearer", "description": "An API key made on the connection's page or with `concur-console api-key create`." },
-                "handoffKey": { "type": "http", "scheme": "bearer", "description": "A hand-off key (`cch_…`) made with `concur-console api-key create --handoffs`: it creates and reads hand-off links, nothing else." }
+                "handoffKey": { "type": "http", "scheme": "bearer", "description": "A hand-off key (`cch_…`) made with `concur-console api-key create --handoffs`: it creates hand-off links and reads back the ones it made, nothing else." }
             },
             "schemas": {
                 "AccessToken": {

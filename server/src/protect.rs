@@ -215,13 +215,25 @@ pub async fn security_headers(
     response
 }
 
+/// Routes whose path carries a secret token after this prefix.
+const TOKEN_PATHS: &[&str] = &["/connect/"];
+
+/// A request path as logs may show it: a token in it replaced by `…` (`/connect/…`). Query
+/// strings (where the setup and invitation tokens travel) are never logged.
+pub fn logged_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match TOKEN_PATHS.iter().find(|prefix| path.starts_with(*prefix)) {
+        Some(prefix) => format!("{prefix}…").into(),
+        None => path.into(),
+    }
+}
+
 /// Gives every request an id (in its log lines and the `X-Request-Id` answer header), and
 /// logs every 500 with it: a 500 is a bug, and the id finds its cause in the log.
 pub async fn request_id(request: Request, next: Next) -> Response {
     let id = format!("{:016x}", fastrand::u64(..));
-    let span = tracing::info_span!("request", id = %id);
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let path = logged_path(request.uri().path()).into_owned();
+    let span = tracing::info_span!("request", id = %id, %method, %path);
     let mut response = next.run(request).instrument(span).await;
     if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
         tracing::error!(request_id = %id, %method, %path, "answered 500");

@@ -309,9 +309,15 @@ impl Application {
         }
         let mut origins = protect::Origins::new(&settings.config.public_url, address);
         if let Some(config) = settings.config.oidc.clone() {
-            let oidc = Oidc::discover(config, &state.public_url, settings.config.client.timeout)
-                .await
-                .map_err(StartError::Oidc)?;
+            let client = &settings.config.client;
+            let oidc = Oidc::discover(
+                config,
+                &state.public_url,
+                client.timeout,
+                client.proxy.as_ref(),
+            )
+            .await
+            .map_err(StartError::Oidc)?;
             origins = origins.redirecting_to(&oidc.authorization_url());
             state.oidc = Some(oidc);
         }
@@ -386,7 +392,9 @@ impl Application {
     /// finishes the refreshes under way (so no rotated token is lost) and stops.
     pub async fn run(self) -> std::io::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let mut jobs = Vec::new();
+        let mut jobs = vec![tokio::spawn(
+            self.state.clone().watch_revocations(stopped.clone()),
+        )];
         if self.keepalive {
             jobs.push(tokio::spawn(keepalive::run(
                 self.state.clone(),

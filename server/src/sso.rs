@@ -11,7 +11,7 @@ use std::sync::Arc;
 use app::audit::ssr::{Actor, Event, record};
 use app::auth::oidc::{LOGIN_SECONDS, SsoError};
 use app::auth::ssr::{
-    Account, client_address_text, cookie, start_session, token_hash, validate_username,
+    Account, Refusal, client_address_text, cookie, start_session, token_hash, validate_username,
 };
 use app::model::SignInMethod;
 use app::ssr::state::AppState;
@@ -26,7 +26,8 @@ use serde::Deserialize;
 use crate::api::KeyLimiter;
 
 const STATE_COOKIE: &str = "cc_sso";
-const SECURE_STATE_COOKIE: &str = "__Secure-cc_sso";
+/// Over https: `__Host-` (Secure, no Domain, path `/`), so a sibling subdomain cannot plant it.
+const SECURE_STATE_COOKIE: &str = "__Host-cc_sso";
 
 /// Sign-ins started per address and minute: plenty for people, little for a script filling
 /// the table of sign-ins under way.
@@ -62,11 +63,16 @@ fn cookie_name(state: &AppState) -> &'static str {
 }
 
 /// The `state` cookie: sent back on the identity provider's redirect (a top-level GET, so
-/// `SameSite=Lax`), only to the callback, for ten minutes.
+/// `SameSite=Lax`), for ten minutes; over plain http only to the callback's folder, over https
+/// with the `__Host-` prefix, which asks for path `/`.
 fn state_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let (path, secure) = if state.secure_cookies {
+        ("/", "; Secure")
+    } else {
+        ("/auth/oidc/", "")
+    };
     HeaderValue::from_str(&format!(
-        "{}={value}; Path=/auth/oidc/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
+        "{}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
         cookie_name(state)
     ))
     .unwrap_or_else(|_| HeaderValue::from_static(""))
@@ -149,9 +155,20 @@ async fn callback(
             response
         }
         Err((SsoError::State, _)) => {
-            // Not this browser's sign-in (or none): its own, if one is under way, stays.
+            // Not this browser's sign-in (or none): its own, if one is under way, stays, and
+            // nothing is written.
             tracing::warn!("single sign-on callback without a matching state");
             return to_login(SsoError::State.code());
+        }
+        Err((e @ SsoError::Refused(_), _)) => {
+            // The provider's error (or its refusal of a code): anyone who started a sign-in
+            // can bring one back, so it is counted with the other refusals of this address and
+            // minute, one audit row for them all.
+            tracing::warn!(reason = %e, "single sign-on refused");
+            state
+                .limiter
+                .count_throttled(&address, state.now(), Refusal::SingleSignOn);
+            to_login(e.code())
         }
         Err((e, who)) => {
             tracing::warn!(reason = %e, "single sign-on refused");
@@ -186,18 +203,12 @@ async fn sign_in(
     address: &str,
     user_agent: &str,
 ) -> Result<String, (SsoError, Option<String>)> {
-    if let Some(error) = answer.error {
-        let error: String = error
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(100)
-            .collect();
-        return Err((SsoError::Refused(error), None));
-    }
-    let (Some(code), Some(returned)) = (answer.code, answer.state) else {
+    // The browser that comes back must be the one that started (its cookie holds the state),
+    // and the sign-in must be under way: before anything else, an error from the provider
+    // included, so a stranger's request writes nothing.
+    let Some(returned) = answer.state else {
         return Err((SsoError::State, None));
     };
-    // The browser that comes back must be the one that started: its cookie holds the state.
     let started_here = cookie(headers, cookie_name(state))
         .is_some_and(|kept| token_hash(&kept) == token_hash(&returned));
     if !started_here {
@@ -210,6 +221,17 @@ async fn sign_in(
         .await
         .map_err(|e| internal(&e))?
         .ok_or((SsoError::State, None))?;
+    if let Some(error) = answer.error {
+        let error: String = error
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(100)
+            .collect();
+        return Err((SsoError::Refused(error), None));
+    }
+    let Some(code) = answer.code else {
+        return Err((SsoError::State, None));
+    };
     let verifier = state
         .cipher
         .open("sso_logins", &hash, &sealed)
@@ -231,11 +253,30 @@ async fn sign_in(
             who.clone(),
         )
     })?;
-    let id = match store::sso_account(&state.pool, &identity.subject, &username, role, now)
+    let (id, role) = match store::sso_account(&state.pool, &identity.subject, &username, role, now)
         .await
         .map_err(|e| internal(&e))?
     {
-        SsoAccount::SignedIn(id) => id,
+        SsoAccount::SignedIn(id) => (id, role),
+        SsoAccount::KeptLastAdmin(id) => {
+            tracing::warn!(%username, groups_say = %role, "single sign-on would demote the last active admin; kept as admin");
+            let detail = format!(
+                "single sign-on: the groups say {role}, but this is the last active admin; kept as admin until another admin exists"
+            );
+            record(
+                state,
+                Event {
+                    actor: Actor::Named(&username),
+                    address: Some(address),
+                    kind: "role_changed",
+                    connection_id: None,
+                    outcome: "refused",
+                    detail: &detail,
+                },
+            )
+            .await;
+            (id, app::model::Role::Admin)
+        }
         SsoAccount::Deactivated => return Err((SsoError::Deactivated, who)),
         SsoAccount::NameTaken => return Err((SsoError::NameTaken(username), who)),
     };

@@ -205,7 +205,7 @@ async fn moves(from_store: Store, to: Store) {
             .cloned()
             .collect()
     };
-    for table in dump::TABLES {
+    for (table, _) in dump::TABLES {
         let (b, a) = if *table == "audit_events" {
             (moved_rows(&before[*table]), moved_rows(&after[*table]))
         } else {
@@ -235,12 +235,40 @@ async fn moves(from_store: Store, to: Store) {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A format-1 (unsealed) export of `tables`, as anyone could write one: the plain checksum
+/// recomputed.
+fn unsealed(key_id: &str, tables: serde_json::Value) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(serde_json::to_vec(&tables).unwrap());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    serde_json::json!({
+        "format": server::backup::FORMAT,
+        "format_version": 1,
+        "console_version": "0.1.0",
+        "exported_at": "2026-11-30T00:00:00Z",
+        "key_id": key_id,
+        "checksum": format!("sha256:{hex}"),
+        "tables": tables,
+    })
+    .to_string()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn damaged_foreign_newer_and_misplaced_files_are_refused_with_nothing_written() {
+async fn changed_unsealed_unfit_foreign_newer_and_misplaced_files_are_refused_with_nothing_written()
+{
     let from = source(Store::chosen().await).await;
     let tables = dump::read_all(&from.state.pool).await.unwrap();
-    let good =
-        serde_json::to_string(&ExportFile::new(&tables, from.state.cipher.key_id(), 0)).unwrap();
+    let good = serde_json::to_string(&ExportFile::seal(&tables, &from.state.cipher, 0)).unwrap();
+    for clear in [
+        "Moved – ACME",
+        "Initech",
+        "root",
+        "$argon2id$",
+        "hooks.example",
+    ] {
+        assert!(!good.contains(clear), "{clear} lies in clear in the export");
+    }
+    let key_id = from.state.cipher.key_id().to_owned();
     let dir = std::env::temp_dir().join(format!("cc-refused-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let write = |name: &str, text: &str| {
@@ -248,17 +276,56 @@ async fn damaged_foreign_newer_and_misplaced_files_are_refused_with_nothing_writ
         std::fs::write(&path, text).unwrap();
         path
     };
-    // One byte changed inside the data.
-    let tampered = write(
-        "tampered.json",
-        &good.replacen("Moved – Globex", "Moved – Glebex", 1),
+    // One character of the sealed content changed, and the header's claims changed.
+    let sealed: serde_json::Value = serde_json::from_str(&good).unwrap();
+    let sealed = sealed["sealed"].as_str().unwrap().to_owned();
+    let middle = sealed.len() / 2;
+    let flipped = if &sealed[middle..=middle] == "A" {
+        "B"
+    } else {
+        "A"
+    };
+    let changed = format!("{}{flipped}{}", &sealed[..middle], &sealed[middle + 1..]);
+    let tampered = write("tampered.json", &good.replacen(&sealed, &changed, 1));
+    let relabelled = write(
+        "relabelled.json",
+        &good.replacen("\"exported_at\":\"", "\"exported_at\":\"1", 1),
     );
     let newer = write(
         "newer.json",
-        &good.replacen("\"format_version\":1", "\"format_version\":2", 1),
+        &good.replacen("\"format_version\":2", "\"format_version\":3", 1),
     );
     let garbage = write("garbage.json", "{\"format\":\"something else\"}");
     let fine = write("fine.json", &good);
+    // What anyone who can write a format-1 file could do: an admin of their choosing, names
+    // pasted into SQL, numbers that do not fit, values of the wrong kind, unknown tables.
+    let admin = serde_json::json!({"admins": [{
+        "id": "forged", "username": "forged", "password_hash": "$argon2id$forged",
+        "created_at": 0, "role": "admin"
+    }]});
+    let forged = write("forged.json", &unsealed(&key_id, admin.clone()));
+    let unfit = [
+        (
+            serde_json::json!({"admins": [{"id": "x", "username) VALUES ('a') ON CONFLICT (id) DO UPDATE SET role = 'admin' --": "y"}]}),
+            "a column this console does not know: admins.\"username) VALUES",
+        ),
+        (
+            serde_json::json!({"sessions": [{"id": "x"}]}),
+            "a table this console does not know: \"sessions\"",
+        ),
+        (
+            serde_json::json!({"connections": [{"id": "c", "failing": 18446744073709551615u64}]}),
+            "connections.failing of row 1: 18446744073709551615 is not a whole number that fits in 64 bits",
+        ),
+        (
+            serde_json::json!({"connections": [{"id": "c", "failing": 1.5}]}),
+            "connections.failing of row 1: 1.5 is not a whole number",
+        ),
+        (
+            serde_json::json!({"admins": [{"id": "x", "role": ["admin"]}]}),
+            "admins.role of row 1: a list where text or a whole number belongs",
+        ),
+    ];
 
     // An empty console with the same key (both stores need one to share it).
     let target = Store::chosen().await;
@@ -268,11 +335,12 @@ async fn damaged_foreign_newer_and_misplaced_files_are_refused_with_nothing_writ
         Store::Postgres(_) => from.store.key().unwrap(),
     });
     let (_, empty) = common::serve(settings, Arc::new(ManualClock::at(0))).await;
-    let import = |path: &std::path::Path, merge: bool| {
+    let import = |path: &std::path::Path, merge: bool, trust_unsealed: bool| {
         let args = ImportArgs {
             from: path.to_owned(),
             dry_run: false,
             merge,
+            trust_unsealed,
         };
         let state = empty.clone();
         async move {
@@ -283,13 +351,36 @@ async fn damaged_foreign_newer_and_misplaced_files_are_refused_with_nothing_writ
                 .map_err(|e| e.1)
         }
     };
-    for (path, said) in [
-        (&tampered, "checksum does not match"),
-        (&newer, "format 2, newer than this console reads (1)"),
-        (&garbage, "is not a Concur Console export"),
-    ] {
-        let refused = import(path, false).await.unwrap_err();
-        assert!(refused.contains(said), "{refused}");
+    let mut refusals = vec![
+        (
+            tampered,
+            false,
+            "this file was changed after export".to_owned(),
+        ),
+        (
+            relabelled,
+            false,
+            "this file was changed after export".to_owned(),
+        ),
+        (
+            newer,
+            false,
+            "format 3, newer than this console reads (2)".to_owned(),
+        ),
+        (garbage, false, "is not a Concur Console export".to_owned()),
+        (
+            forged.clone(),
+            false,
+            "this export is not sealed".to_owned(),
+        ),
+    ];
+    for (i, (tables, said)) in unfit.into_iter().enumerate() {
+        let path = write(&format!("unfit-{i}.json"), &unsealed(&key_id, tables));
+        refusals.push((path, true, said.to_owned()));
+    }
+    for (path, trust_unsealed, said) in &refusals {
+        let refused = import(path, false, *trust_unsealed).await.unwrap_err();
+        assert!(refused.contains(said.as_str()), "{said}: {refused}");
         assert!(
             dump::is_empty(&empty.pool).await.unwrap(),
             "nothing written"
@@ -305,28 +396,57 @@ async fn damaged_foreign_newer_and_misplaced_files_are_refused_with_nothing_writ
         from: fine.clone(),
         dry_run: false,
         merge: false,
+        trust_unsealed: false,
     };
     let refused = server::backup::import(&stranger, &args, &mut out)
         .await
         .unwrap_err()
         .1;
     assert!(
-        refused.contains(&format!("sealed with key {}", from.state.cipher.key_id())),
+        refused.contains(&format!("sealed with key {key_id}")),
         "{refused}"
     );
     assert!(dump::is_empty(&stranger.pool).await.unwrap());
 
     // The right file lands once; again, only with --merge, and then nothing twice.
-    let landed = import(&fine, false).await.unwrap();
-    assert!(landed.contains("connections 2"), "{landed}");
-    let again = import(&fine, false).await.unwrap_err();
+    let landed = import(&fine, false, false).await.unwrap();
+    assert!(
+        landed.contains("sealed and unchanged") && landed.contains("connections 2"),
+        "{landed}"
+    );
+    let again = import(&fine, false, false).await.unwrap_err();
     assert!(again.contains("already holds data"), "{again}");
-    let merged = import(&fine, true).await.unwrap();
+    let merged = import(&fine, true, false).await.unwrap();
     assert!(
         merged.contains("connections 0 (2 already present, skipped)"),
         "{merged}"
     );
+    // An unsealed file lands only when the operator says to trust it, and the report says so.
+    let trusted = import(&forged, true, true).await.unwrap();
+    assert!(trusted.contains("NOT SEALED"), "{trusted}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn the_tables_an_export_knows_are_the_ones_the_migrations_make() {
+    let store = Store::chosen().await;
+    let pool = app::ssr::store::connect(&store.url()).await.unwrap();
+    for (table, columns) in dump::TABLES {
+        let sql = if matches!(store, Store::Sqlite(_)) {
+            "SELECT name FROM pragma_table_info($1) ORDER BY name"
+        } else {
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1 ORDER BY column_name"
+        };
+        let made: Vec<String> = sqlx::query_scalar(sql)
+            .bind(*table)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        let mut known: Vec<&str> = columns.to_vec();
+        known.sort_unstable();
+        assert_eq!(made, known, "{table}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -334,6 +454,16 @@ async fn backups_rotate_and_are_verified_without_a_database() {
     let from = source(Store::sqlite()).await;
     let clock = ManualClock::at(from.sim.now());
     let dir = std::env::temp_dir().join(format!("cc-backups-{}", uuid::Uuid::new_v4()));
+    // Files that only look like backups: someone's notes, and a file with a backup's name that
+    // is not one. Pruning leaves them.
+    std::fs::create_dir_all(&dir).unwrap();
+    let others = [
+        dir.join("concur-console-notes.json"),
+        dir.join("concur-console-20200101T000000Z.json"),
+    ];
+    for other in &others {
+        std::fs::write(other, "{\"mine\": true}").unwrap();
+    }
     let mut written = Vec::new();
     for _ in 0..3 {
         let mut state = from.state.clone();
@@ -347,9 +477,17 @@ async fn backups_rotate_and_are_verified_without_a_database() {
     let mut kept: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| !others.contains(p))
         .collect();
     kept.sort();
     assert_eq!(kept, written[1..], "the newest two stay");
+    for other in &others {
+        assert!(
+            other.exists(),
+            "{} is not a backup of ours",
+            other.display()
+        );
+    }
 
     let newest = kept[1].to_str().unwrap().to_owned();
     let elsewhere = Store::sqlite();
@@ -361,7 +499,7 @@ async fn backups_rotate_and_are_verified_without_a_database() {
     assert!(verified.status.success(), "{verified:?}");
     let said = String::from_utf8_lossy(&verified.stdout);
     assert!(
-        said.contains("checksum good") && said.contains("connections 2"),
+        said.contains("sealed and unchanged") && said.contains("connections 2"),
         "{said}"
     );
     let Store::Sqlite(untouched) = &elsewhere else {

@@ -345,6 +345,95 @@ async fn ten_refusals_lock_the_link_and_the_admins_are_told() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_parallel_connects_ask_concur_ten_times_and_lock_the_link_once() {
+    let w = world().await;
+    let (id, url) = w.link("Parallel").await;
+    let c = w.customer(DEMO_SCOPES);
+    let asked_before = w.sim.token_requests();
+    let post = url.replace(&w.state.public_url, &w.base);
+    let form = [
+        ("client_id", c.client_id.clone()),
+        ("client_secret", c.client_secret.clone()),
+        ("company_uuid", c.company.clone()),
+        ("request_token", "not-a-valid-request-token-0000".to_owned()),
+        ("authorization_url", w.sim.origin("us2")),
+    ];
+    let attempts: Vec<_> = (0..30)
+        .map(|_| {
+            let (post, form) = (post.clone(), form.clone());
+            tokio::spawn(async move {
+                let answer = common::browser().post(post).form(&form).send().await;
+                answer.unwrap().status().as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for attempt in attempts {
+        statuses.push(attempt.await.unwrap());
+    }
+    statuses.sort_unstable();
+    let refused = statuses.iter().filter(|s| **s == 422).count();
+    let closed = statuses.iter().filter(|s| **s == 410).count();
+    assert_eq!((refused, closed), (9, 21), "{statuses:?}");
+    assert_eq!(
+        w.sim.token_requests() - asked_before,
+        10,
+        "Concur sees ten refused exchanges, whatever the concurrency"
+    );
+    assert_eq!(w.link_state(&id).await, "locked");
+    server::alerts::run_round(&w.state).await.unwrap();
+    let locked_alerts = w
+        .hooks
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|h| h["event"] == "handoff_locked" && h["handoff"]["id"] == id.as_str())
+        .count();
+    assert_eq!(locked_alerts, 1);
+    let kinds = w.audit_kinds().await;
+    let count = |prefix: &str| {
+        kinds
+            .iter()
+            .filter(|k| k.starts_with(prefix) && k.contains(&id))
+            .count()
+    };
+    assert_eq!(count("handoff_refused:"), 10);
+    assert_eq!(count("handoff_locked:"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_500_on_a_link_is_logged_without_its_token() {
+    let w = world().await;
+    let (_, url) = w.link("Broken store").await;
+    let c = w.customer(DEMO_SCOPES);
+    let fresh = w.sim.mint_request_token(&c.company, &c.client_id);
+    sqlx::query("ALTER TABLE connections RENAME TO connections_away")
+        .execute(&w.state.pool)
+        .await
+        .unwrap();
+    let answer = w.connect(&url, &c, &fresh).await;
+    sqlx::query("ALTER TABLE connections_away RENAME TO connections")
+        .execute(&w.state.pool)
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 500);
+    let request_id = answer.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let logged = String::from_utf8_lossy(&logs().lock().unwrap()).into_owned();
+    let line = logged
+        .lines()
+        .find(|l| l.contains("answered 500") && l.contains(&request_id))
+        .unwrap_or_else(|| panic!("the 500 is logged with its request id:\n{logged}"));
+    assert!(line.contains("/connect/…"), "{line}");
+    assert!(
+        !logged.contains(&token_of(&url)),
+        "the token is in no log line or span"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_racing_connects_store_one_connection_and_spend_the_link_once() {
     let w = world().await;
     let (id, url) = w.link("Race").await;
@@ -570,6 +659,23 @@ async fn the_api_takes_hand_off_keys_only_and_connection_keys_only_get_tokens() 
     let read: Value = read.json().await.unwrap();
     assert_eq!(read["state"], "waiting");
     assert_eq!(read["profile"], "Mileage to expense");
+
+    // Another hand-off key (even one with the same label) reads none of these links, nor one
+    // made on a page.
+    let other_key = app::api_keys::ssr::create_handoff_key(&w.state, "onboarding bot")
+        .await
+        .unwrap()
+        .key;
+    let (on_a_page, _) = w.link("Made on a page").await;
+    for (key, link) in [(&other_key, &id), (&handoff_key, &on_a_page)] {
+        let refused = http
+            .get(format!("{}/api/v1/handoffs/{link}", w.base))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 404, "{link}");
+    }
 
     let token_with_handoff_key = http
         .get(format!("{}/api/v1/connections/{connection}/token", w.base))

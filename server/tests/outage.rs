@@ -153,6 +153,108 @@ async fn while_the_sqlite_file_is_unwritable_held_tokens_keep_flowing_the_rest_g
     database_away(store.url(), None, Fault::Unwritable(file)).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_revoked_or_a_connection_deleted_elsewhere_is_never_served_from_memory_when_postgresql_goes_away_on_postgresql()
+ {
+    let store = Store::postgres().await;
+    let url = store.url();
+    let (head, tail) = url.split_once("@").unwrap();
+    let (upstream, database) = tail.split_once('/').unwrap();
+    let proxy = Proxy::start(upstream.to_owned()).await;
+    let proxied = format!("{head}@127.0.0.1:{}/{database}", proxy.port);
+    revoked_elsewhere(&store, proxied, Fault::Cut(proxy)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_revoked_or_a_connection_deleted_elsewhere_is_never_served_from_memory_when_the_sqlite_file_turns_unwritable()
+ {
+    let store = Store::sqlite();
+    let Store::Sqlite(dir) = &store else {
+        unreachable!()
+    };
+    let file = Unwritable(dir.join("console.db"));
+    revoked_elsewhere(&store, store.url(), Fault::Unwritable(file)).await;
+}
+
+/// A key that opened a token, revoked by another process, and a connection whose token was
+/// handed out, deleted by another replica; a moment later the database goes away. Neither is
+/// served from memory: every answer is 401, 404 or 503.
+async fn revoked_elsewhere(store: &Store, database_url: String, fault: Fault) {
+    let sim = Simulator::spawn().await.unwrap();
+    let mut settings = common::settings(database_url, sim.allowed_hosts());
+    settings.config.console_key = store.key();
+    let clock = ManualClock::at(sim.now());
+    let (base, state) = common::serve(settings, Arc::new(clock.clone())).await;
+    let revoked = companies::add(&state, &sim, "Revoked elsewhere", DEMO_SCOPES).await;
+    let revoked_key = app::api_keys::ssr::create(&state, &revoked, "bot")
+        .await
+        .unwrap();
+    let deleted = companies::add(&state, &sim, "Deleted elsewhere", DEMO_SCOPES).await;
+    let deleted_key = app::api_keys::ssr::create(&state, &deleted, "bot")
+        .await
+        .unwrap()
+        .key;
+    let http = impatient();
+    let calls = [
+        (revoked.clone(), revoked_key.key.clone()),
+        (deleted.clone(), deleted_key),
+    ];
+    for (id, key) in &calls {
+        let answer = http
+            .get(format!("{base}/api/v1/connections/{id}/token"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "held in memory from now on");
+    }
+
+    let out = store
+        .console(&["api-key", "revoke", &revoked_key.view.id])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mut other = common::settings(store.url(), sim.allowed_hosts()).config;
+    other.console_key = store.key();
+    let other = app::ssr::state::AppState::build(&other, Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    app::connections::ssr::delete(&other, &deleted, "yes")
+        .await
+        .unwrap();
+    tokio::time::sleep(app::ssr::recent::TIME_TO_LIVE + Duration::from_millis(100)).await;
+
+    fault.begin();
+    let until = std::time::Instant::now() + 2 * app::ssr::recent::OUTAGE_PAUSE;
+    let mut seen = Vec::new();
+    while std::time::Instant::now() < until {
+        for (id, key) in &calls {
+            let answer = http
+                .get(format!("{base}/api/v1/connections/{id}/token"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .expect("an answer within 5 s");
+            seen.push(answer.status().as_u16());
+        }
+    }
+    fault.end();
+    assert!(
+        seen.iter().all(|s| [401, 404, 503].contains(s)),
+        "never a token: {seen:?}"
+    );
+    tokio::time::sleep(app::ssr::recent::OUTAGE_PAUSE).await;
+    for (id, key) in &calls {
+        let answer = http
+            .get(format!("{base}/api/v1/connections/{id}/token"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 401, "refused once the database answers");
+    }
+}
+
 #[tokio::test]
 async fn connections_opened_while_the_sqlite_file_is_unwritable_do_not_stay_read_only() {
     let store = Store::sqlite();

@@ -300,7 +300,7 @@ async fn the_last_active_admin_stays() {
         .await;
     assert_eq!(myself.status(), 422, "not from the page");
     assert_eq!(
-        store::set_role(&w.state.pool, "root-id", Role::Editor)
+        store::set_role(&w.state.pool, "root-id", Role::Editor, 0)
             .await
             .unwrap(),
         AccountChange::LastAdmin
@@ -321,8 +321,8 @@ async fn the_last_active_admin_stays() {
         .unwrap();
     common::account(&w.state, "second-id", "second", &hash, Role::Admin).await;
     let (a, b) = tokio::join!(
-        store::set_role(&w.state.pool, "root-id", Role::Viewer),
-        store::set_role(&w.state.pool, "second-id", Role::Viewer),
+        store::set_role(&w.state.pool, "root-id", Role::Viewer, 0),
+        store::set_role(&w.state.pool, "second-id", Role::Viewer, 0),
     );
     let mut outcomes = [a.unwrap(), b.unwrap()];
     outcomes.sort_by_key(|o| *o == AccountChange::Done);
@@ -360,4 +360,134 @@ async fn people_are_managed_from_a_terminal() {
     assert!(events.iter().any(|e| e.kind == "role_changed"
         && e.actor == "terminal"
         && e.detail == "vic is now editor"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_password_sign_in_off_no_password_account_is_made_by_any_path() {
+    let w = world().await;
+    let (_, url) = app::people::ssr::invite(&w.state, Role::Editor, "root")
+        .await
+        .unwrap();
+    let token = url.split("token=").nth(1).unwrap().to_owned();
+    let mut off = w.state.clone();
+    off.local_login = false;
+    let refused = app::people::ssr::accept(&off, &token, "newcomer", PASSWORD, PASSWORD).await;
+    assert_eq!(
+        refused.unwrap_err(),
+        app::error::AppError::PasswordAccountsOff
+    );
+    assert_eq!(
+        app::people::ssr::open_invitation(&off, &token).await,
+        Err(app::error::AppError::PasswordAccountsOff),
+        "the invitation page says why instead of offering a password form"
+    );
+    assert_eq!(
+        app::people::ssr::invite(&off, Role::Viewer, "root").await,
+        Err(app::error::AppError::PasswordAccountsOff)
+    );
+    assert!(
+        store::account_id(&w.state.pool, "newcomer")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        app::auth::ssr::setup_link(&off).await.unwrap().is_none(),
+        "no setup link either"
+    );
+    for args in [
+        &["create-admin", "--username", "breakglass"][..],
+        &["reset-password", "--username", "root"][..],
+    ] {
+        let output = w
+            .store
+            .console(args)
+            .env("CONCUR_LOCAL_LOGIN", "off")
+            .env("CONCUR_OIDC_ISSUER", "http://127.0.0.1:9")
+            .env("CONCUR_OIDC_CLIENT_ID", "console")
+            .env("CONCUR_OIDC_CLIENT_SECRET", "secret")
+            .env("CONCUR_OIDC_ADMIN_GROUPS", "ops")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(said.contains("CONCUR_LOCAL_LOGIN=off"), "{args:?}: {said}");
+    }
+    assert!(
+        store::account_id(&w.state.pool, "breakglass")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_end_with_their_makers_right_to_invite() {
+    let w = world().await;
+    for (id, name) in [
+        ("maker-1", "maker1"),
+        ("maker-2", "maker2"),
+        ("maker-3", "maker3"),
+    ] {
+        common::account(&w.state, id, name, "", Role::Admin).await;
+    }
+    let mut links = Vec::new();
+    for maker in ["maker1", "maker2", "maker3", "root"] {
+        let (_, url) = app::people::ssr::invite(&w.state, Role::Viewer, maker)
+            .await
+            .unwrap();
+        links.push((maker, url.split("token=").nth(1).unwrap().to_owned()));
+    }
+    let now = w.state.now();
+    assert_eq!(
+        store::set_active(&w.state.pool, "maker-1", false, now)
+            .await
+            .unwrap(),
+        AccountChange::Done
+    );
+    assert_eq!(
+        store::delete_admin(&w.state.pool, "maker-2", now)
+            .await
+            .unwrap(),
+        AccountChange::Done
+    );
+    assert_eq!(
+        store::set_role(&w.state.pool, "maker-3", Role::Editor, now)
+            .await
+            .unwrap(),
+        AccountChange::Done
+    );
+    for (maker, token) in &links {
+        let opened = app::people::ssr::open_invitation(&w.state, token).await;
+        if *maker == "root" {
+            assert_eq!(opened, Ok(Role::Viewer), "root is still an admin");
+        } else {
+            assert_eq!(
+                opened,
+                Err(app::error::AppError::InvitationClosed),
+                "{maker}'s invitation"
+            );
+        }
+    }
+    let revoked: Vec<String> =
+        store::audit_page(&w.state.pool, &store::AuditFilter::default(), 0, 100)
+            .await
+            .unwrap()
+            .0
+            .into_iter()
+            .filter(|r| r.kind == "invitation_revoked")
+            .map(|r| r.detail)
+            .collect();
+    assert_eq!(revoked.len(), 3, "{revoked:?}");
+    for maker in [
+        "maker1 was deactivated",
+        "maker2 was deleted",
+        "maker3 is no longer an admin (editor)",
+    ] {
+        assert!(
+            revoked.iter().any(|d| d.ends_with(maker)),
+            "{maker}: {revoked:?}"
+        );
+    }
 }

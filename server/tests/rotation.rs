@@ -1,7 +1,8 @@
 //! Key rotation on PostgreSQL with two replicas answering the token API: `rotate-key` is
 //! killed half-way (SIGKILL) and run again; no request fails, every secret ends sealed with the
-//! new key alone, hand-off links made before keep their links, and a console without the new
-//! key refuses to start and says which key it lacks.
+//! new key alone, waiting hand-off links and invitations get tokens of the new key (the old
+//! key's open nothing), and a console without the new key refuses to start and says which key
+//! it lacks.
 
 mod common;
 #[path = "common/stores.rs"]
@@ -70,6 +71,9 @@ async fn a_key_rotation_killed_half_way_resumes_while_two_replicas_serve_tokens(
         ..Default::default()
     };
     let (made, url) = app::handoffs::ssr::create(&before, &link, "root")
+        .await
+        .unwrap();
+    let (_, invitation) = app::people::ssr::invite(&before, app::model::Role::Viewer, "root")
         .await
         .unwrap();
     let old_prefix = before.cipher.current_prefix();
@@ -161,11 +165,32 @@ async fn a_key_rotation_killed_half_way_resumes_while_two_replicas_serve_tokens(
     assert_eq!(failed.load(Ordering::Relaxed), 0, "no token request failed");
     assert!(served.load(Ordering::Relaxed) > 0);
 
-    // A link made before the rotation still shows its own link.
-    let shown = app::handoffs::ssr::get(&replicas[0].1, &made.id)
-        .await
-        .unwrap();
-    assert_eq!(shown.url.as_deref(), Some(url.as_str()));
+    // Links made before the rotation have new tokens: the retired key's open nothing.
+    let rotated = &replicas[0].1;
+    assert!(out.contains("2 waiting links given new tokens"), "{out}");
+    let shown = app::handoffs::ssr::get(rotated, &made.id).await.unwrap();
+    let new_url = shown.url.expect("Copy link shows the new link");
+    assert_ne!(new_url, url);
+    let token = |url: &str| url.rsplit(['/', '=']).next().unwrap().to_owned();
+    assert!(matches!(
+        app::handoffs::ssr::visit(rotated, &token(&url))
+            .await
+            .unwrap()
+            .0,
+        app::handoffs::ssr::Visit::Unknown
+    ));
+    assert!(matches!(
+        app::handoffs::ssr::visit(rotated, &token(&new_url))
+            .await
+            .unwrap()
+            .0,
+        app::handoffs::ssr::Visit::Usable(_)
+    ));
+    assert_eq!(
+        app::people::ssr::open_invitation(rotated, &token(&invitation)).await,
+        Err(app::error::AppError::InvitationClosed),
+        "the invitation sent before the rotation"
+    );
 
     // The new key alone opens everything; the old key alone cannot start.
     let (base, only_new) = common::serve(settings(NEW_KEY, None), clock.clone()).await;

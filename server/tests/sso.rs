@@ -507,7 +507,221 @@ async fn a_callback_without_its_state_or_browser_is_refused() {
         "a state is spent once"
     );
     let denied = w.come_back(&browser, "error=access_denied&state=x").await;
-    assert_eq!(denied, "/login?sso=refused");
+    assert_eq!(
+        denied, "/login?sso=expired",
+        "an error without this browser's state"
+    );
+}
+
+/// The audit rows written so far.
+async fn audit_rows(w: &World) -> Vec<store::AuditRow> {
+    app::audit::ssr::record_throttled(&w.state).await;
+    store::audit_page(&w.state.pool, &store::AuditFilter::default(), 0, 1000)
+        .await
+        .unwrap()
+        .0
+}
+
+/// Starts a sign-in in `browser`; the `state` the provider is sent.
+async fn started_state(w: &World, browser: &reqwest::Client) -> String {
+    let started = browser
+        .get(format!("{}/auth/oidc/start", w.base))
+        .send()
+        .await
+        .unwrap();
+    let to_idp = started.headers()["location"].to_str().unwrap().to_owned();
+    let query = to_idp.split_once('?').unwrap().1;
+    query
+        .split('&')
+        .find_map(|p| p.strip_prefix("state="))
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_without_this_browsers_state_writes_no_audit_row_and_refusals_are_counted_per_minute()
+ {
+    let w = world().await;
+    let before = audit_rows(&w).await.len();
+    let stranger = common::browser();
+    for i in 0..25 {
+        let answer = w
+            .come_back(&stranger, &format!("error=access_denied&state=forged{i}"))
+            .await;
+        assert_eq!(answer, "/login?sso=expired");
+    }
+    w.come_back(&stranger, "error=access_denied").await;
+    assert_eq!(
+        audit_rows(&w).await.len(),
+        before,
+        "a stranger's callbacks write nothing"
+    );
+    let browser = common::browser();
+    for _ in 0..3 {
+        let state = started_state(&w, &browser).await;
+        let answer = w
+            .come_back(&browser, &format!("error=access_denied&state={state}"))
+            .await;
+        assert_eq!(answer, "/login?sso=refused");
+    }
+    let rows = audit_rows(&w).await;
+    assert_eq!(rows.len(), before + 1, "one row for the minute: {rows:?}");
+    assert_eq!(rows[0].outcome, "refused");
+    assert!(
+        rows[0]
+            .detail
+            .starts_with("3 single sign-ons refused in this minute"),
+        "{}",
+        rows[0].detail
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_state_cookie_is_host_prefixed_over_https() {
+    let w = world_with(|s| s.config.public_url = "https://console.example".into()).await;
+    let started = common::browser()
+        .get(format!("{}/auth/oidc/start", w.base))
+        .send()
+        .await
+        .unwrap();
+    let cookie = started.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-cc_sso="), "{cookie}");
+    assert!(
+        cookie.contains("; Path=/;") && cookie.contains("; Secure"),
+        "{cookie}"
+    );
+    assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_sign_on_never_demotes_the_last_active_admin() {
+    let w = world().await;
+    let browser = common::browser();
+    assert_eq!(w.sign_in(&browser, "alice").await, "/");
+    assert_eq!(w.role_of("alice").await, "admin");
+    w.idp
+        .lock()
+        .unwrap()
+        .users
+        .insert("alice".into(), vec!["helpdesk".into()]);
+    assert_eq!(w.sign_in(&common::browser(), "alice").await, "/");
+    assert_eq!(
+        w.role_of("alice").await,
+        "admin",
+        "the groups would leave no active admin"
+    );
+    let rows = audit_rows(&w).await;
+    assert!(
+        rows.iter()
+            .any(|r| r.kind == "role_changed" && r.outcome == "refused"),
+        "{rows:?}"
+    );
+    assert_eq!(w.sign_in(&common::browser(), "eddie").await, "/");
+    local_admin(&w).await;
+    assert_eq!(w.sign_in(&common::browser(), "alice").await, "/");
+    assert_eq!(
+        w.role_of("alice").await,
+        "viewer",
+        "with another admin, the groups decide again"
+    );
+}
+
+/// A listener that counts the connections made to it and closes each: a proxy nobody should use.
+async fn counting_listener() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = count.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    (url, count)
+}
+
+/// `concur-console serve` with single sign-on at `issuer` and `env`; its log until it listens
+/// or stops.
+async fn start_console(issuer: &str, env: &[(&str, &str)]) -> String {
+    use std::io::BufRead;
+    let dir = std::env::temp_dir().join(format!("cc-proxy-{}", uuid::Uuid::new_v4()));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_concur-console"))
+        .arg("serve")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/console.db", dir.display()),
+        )
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env("LEPTOS_SITE_ROOT", "target/site")
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
+        .env("CONCUR_OIDC_ISSUER", issuer)
+        .env("CONCUR_OIDC_CLIENT_ID", CLIENT_ID)
+        .env("CONCUR_OIDC_CLIENT_SECRET", CLIENT_SECRET)
+        .env("CONCUR_OIDC_ADMIN_GROUPS", "ops")
+        .envs(env.iter().copied())
+        .env_remove("CONCUR_CONSOLE_KEY")
+        .env_remove("CONCUR_CONSOLE_PUBLIC_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let log = tokio::task::spawn_blocking(move || {
+        let mut log = String::new();
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            log.push_str(&line);
+            log.push('\n');
+            if line.contains("Concur Console listening on") {
+                break;
+            }
+        }
+        log
+    });
+    let log = tokio::time::timeout(std::time::Duration::from_secs(60), log)
+        .await
+        .map(|read| read.unwrap())
+        .unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(dir);
+    log
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_identity_provider_is_reached_through_concur_http_proxy_only() {
+    let idp = provider().await;
+    let issuer = idp.lock().unwrap().issuer.clone();
+    let (ignored, ignored_count) = counting_listener().await;
+    let environment_proxies = [
+        ("HTTP_PROXY", ignored.as_str()),
+        ("http_proxy", ignored.as_str()),
+        ("HTTPS_PROXY", ignored.as_str()),
+        ("https_proxy", ignored.as_str()),
+        ("ALL_PROXY", ignored.as_str()),
+        ("all_proxy", ignored.as_str()),
+        ("NO_PROXY", ""),
+        ("no_proxy", ""),
+    ];
+    let log = start_console(&issuer, &environment_proxies).await;
+    assert!(log.contains("Concur Console listening on"), "{log}");
+    assert_eq!(
+        ignored_count.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "HTTPS_PROXY and its kin are ignored"
+    );
+    let (named, named_count) = counting_listener().await;
+    let mut through_named = environment_proxies.to_vec();
+    through_named.push(("CONCUR_HTTP_PROXY", named.as_str()));
+    let log = start_console(&issuer, &through_named).await;
+    assert!(
+        named_count.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "discovery went through CONCUR_HTTP_PROXY: {log}"
+    );
+    assert!(log.contains("CONCUR_OIDC_ISSUER: discovery at"), "{log}");
+    assert_eq!(ignored_count.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
 
 #[tokio::test]

@@ -155,6 +155,7 @@ pub async fn authenticate(
     let row = match known {
         Some(row) => row,
         None => {
+            let read_in = state.keys.generation();
             let found = match store::api_key_by_hash(&state.pool, &hash).await {
                 Ok(found) => found,
                 Err(e) => {
@@ -166,6 +167,8 @@ pub async fn authenticate(
                 }
             };
             let Some(row) = found else {
+                // Deleted (with its connection): nothing of it stays in memory.
+                state.keys.forget(|kept, _| *kept == hash);
                 return Ok(Err(KeyRefusal::Unknown));
             };
             let now = state.now();
@@ -178,7 +181,7 @@ pub async fn authenticate(
                     }
                 });
             }
-            state.keys.put(hash, row.clone());
+            state.keys.put(hash, row.clone(), read_in);
             row
         }
     };
@@ -228,8 +231,8 @@ pub async fn create_handoff_key(state: &AppState, label: &str) -> Result<NewKey,
 /// What a presented key is, for the routes that take more than one kind.
 #[derive(Debug, PartialEq, Eq)]
 pub enum KeyKind {
-    /// A live hand-off key, with its label.
-    Handoff(String),
+    /// A live hand-off key: its id and label.
+    Handoff { id: String, label: String },
     /// A live key of some connection.
     Connection,
     /// Unknown or revoked.
@@ -246,7 +249,10 @@ pub async fn kind_of(state: &AppState, presented: &str) -> Result<KeyKind, AppEr
         let key = store::use_handoff_key(&state.pool, &hash, state.now())
             .await
             .map_err(internal)?;
-        return Ok(key.map_or(KeyKind::Unknown, |k| KeyKind::Handoff(k.name)));
+        return Ok(key.map_or(KeyKind::Unknown, |k| KeyKind::Handoff {
+            id: k.id,
+            label: k.name,
+        }));
     }
     let live = presented.starts_with(KEY_PREFIX)
         && store::api_key_by_hash(&state.pool, &hash)

@@ -1,7 +1,7 @@
 //! Recording audit events. Recording never fails the action it records: a failure to write
 //! is logged (without secrets) and the action stands.
 
-use crate::auth::ssr::Account;
+use crate::auth::ssr::{Account, Refusal};
 use crate::ssr::state::AppState;
 use crate::ssr::store::{self, AuditRow};
 
@@ -83,10 +83,22 @@ pub async fn by_admin(
 pub async fn record_throttled(state: &AppState) {
     for minute in state.limiter.take_throttled() {
         let plural = if minute.count == 1 { "" } else { "s" };
-        let detail = format!(
-            "{} sign-in attempt{plural} refused in this minute while sign-in was slowed down",
-            minute.count
-        );
+        let (outcome, detail) = match minute.refusal {
+            Refusal::SlowedDown => (
+                "throttled",
+                format!(
+                    "{} sign-in attempt{plural} refused in this minute while sign-in was slowed down",
+                    minute.count
+                ),
+            ),
+            Refusal::SingleSignOn => (
+                "refused",
+                format!(
+                    "{} single sign-on{plural} refused in this minute: the identity provider answered with an error",
+                    minute.count
+                ),
+            ),
+        };
         let row = AuditRow {
             id: uuid::Uuid::now_v7().to_string(),
             at: minute.minute,
@@ -96,7 +108,7 @@ pub async fn record_throttled(state: &AppState) {
             address: Some(minute.address),
             kind: "sign_in".to_owned(),
             connection_id: None,
-            outcome: "throttled".to_owned(),
+            outcome: outcome.to_owned(),
             detail,
         };
         if let Err(e) = store::insert_audit(&state.pool, &row).await {

@@ -170,7 +170,9 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
         }
     };
     if let Err(wait) = state.limiter.attempt(&ip, &username, now) {
-        state.limiter.count_throttled(&ip, now);
+        state
+            .limiter
+            .count_throttled(&ip, now, ssr::Refusal::SlowedDown);
         return Err(AppError::TooManyAttempts(wait));
     }
     let found = store::admin_credentials(&state.pool, &username)
@@ -219,6 +221,7 @@ pub async fn setup(
     use crate::ssr::store;
 
     let state = state()?;
+    ssr::passwords_allowed(&state)?;
     let now = state.now();
     let token_hash = ssr::token_hash(token.trim());
     let open = store::admin_count(&state.pool).await.map_err(internal)? == 0

@@ -186,13 +186,17 @@ impl std::fmt::Debug for Oidc {
 
 impl Oidc {
     /// Discovers the issuer (its metadata and keys). A wrong or unreachable issuer is an error
-    /// that says which and why.
+    /// that says which and why. Like every outbound call, it goes through `proxy`
+    /// (`CONCUR_HTTP_PROXY`) when one is named and through none otherwise, whatever
+    /// `HTTPS_PROXY` says.
     pub async fn discover(
         config: OidcConfig,
         public_url: &str,
         timeout: Duration,
+        proxy: Option<&url::Url>,
     ) -> Result<Arc<Self>, String> {
-        let http = reqwest::Client::builder()
+        let http = concur::http_builder(proxy)
+            .map_err(|e| e.to_string())?
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))

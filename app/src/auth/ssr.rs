@@ -327,6 +327,31 @@ pub fn stored_link_token(
         .find(|token| token_hash(token) == stored_hash)
 }
 
+/// Gives every link of `table` someone could still open the token the current key derives
+/// (after a key rotation), so that a retired key opens none of them; how many changed. Their
+/// Copy link shows the new link.
+pub async fn rederive_link_tokens(
+    state: &AppState,
+    table: store::LinkTable,
+    purpose: &str,
+) -> Result<u64, AppError> {
+    let open = store::open_link_tokens(&state.pool, table, state.now())
+        .await
+        .map_err(internal)?;
+    let mut changed = 0;
+    for (id, old) in open {
+        let new = token_hash(&state.cipher.link_token(purpose, &id));
+        if new != old
+            && store::replace_link_token(&state.pool, table, &id, &old, &new)
+                .await
+                .map_err(internal)?
+        {
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
 /// The hash of the session token this request carries, if any.
 pub fn current_token_hash(state: &AppState, headers: &HeaderMap) -> Option<String> {
     session_token(headers, state.secure_cookies).map(|t| token_hash(&t))
@@ -370,10 +395,23 @@ pub async fn start_session(
     Ok(session_cookie(&token, state.secure_cookies))
 }
 
-/// A one-time setup link when no admin exists yet (valid for an hour), else `None`. Links
-/// made before (by an earlier start) stop working.
+/// Whether password accounts may be made and passwords set (setup, invitations, the terminal's
+/// create-admin and reset-password): only while password sign-in is on.
+pub fn passwords_allowed(state: &AppState) -> Result<(), AppError> {
+    if state.local_login {
+        Ok(())
+    } else {
+        Err(AppError::PasswordAccountsOff)
+    }
+}
+
+/// A one-time setup link when no admin exists yet (valid for an hour), else `None`; none while
+/// password sign-in is off (the first admin signs in through single sign-on). Links made before
+/// (by an earlier start) stop working.
 pub async fn setup_link(state: &AppState) -> Result<Option<String>, AppError> {
-    if store::admin_count(&state.pool).await.map_err(internal)? > 0 {
+    if passwords_allowed(state).is_err()
+        || store::admin_count(&state.pool).await.map_err(internal)? > 0
+    {
         return Ok(None);
     }
     store::clear_setup_tokens(&state.pool)
@@ -396,9 +434,9 @@ pub async fn setup_link(state: &AppState) -> Result<Option<String>, AppError> {
 #[derive(Debug)]
 pub struct LoginLimiter {
     failures: Mutex<HashMap<String, Vec<i64>>>,
-    /// Attempts refused while slowed down, per (address, minute): counted here and written
-    /// to the audit log as one row each by the upkeep job, so refusing costs no write.
-    throttled: Mutex<HashMap<(String, i64), u64>>,
+    /// Refused sign-ins per (address, minute, why): counted here and written to the audit log
+    /// as one row each by the upkeep job, so refusing costs no write.
+    throttled: Mutex<HashMap<(String, i64, Refusal), u64>>,
     /// Passwords checked at once: about one per core, so 500 parallel sign-ins cannot take
     /// 500 × 19 MiB of memory; the rest are told to retry.
     argon2_slots: Arc<Semaphore>,
@@ -420,12 +458,23 @@ pub const MAX_TRACKED: usize = 10_000;
 /// Where refused attempts from addresses past [`MAX_TRACKED`] in one minute are counted.
 pub const MANY_ADDRESSES: &str = "many addresses";
 
+/// Why sign-ins counted together were refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Refusal {
+    /// A password attempt while sign-in was slowed down.
+    SlowedDown,
+    /// A single sign-on of this browser that the identity provider answered with an error (or
+    /// whose code it refused).
+    SingleSignOn,
+}
+
 /// Refused sign-in attempts from one address in one minute, for the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThrottledMinute {
     pub address: String,
     /// The minute's first second (Unix time).
     pub minute: i64,
+    pub refusal: Refusal,
     pub count: u64,
 }
 
@@ -534,12 +583,12 @@ impl LoginLimiter {
         }
     }
 
-    /// Counts an attempt refused while slowed down. Memory is bounded like the failures':
-    /// past [`MAX_TRACKED`] (address, minute) pairs, new addresses share one count.
-    pub fn count_throttled(&self, ip: &str, now: i64) {
+    /// Counts a refused attempt. Memory is bounded like the failures': past [`MAX_TRACKED`]
+    /// (address, minute, why) keys, new addresses share one count.
+    pub fn count_throttled(&self, ip: &str, now: i64, refusal: Refusal) {
         let mut throttled = self.throttled.lock().unwrap_or_else(|p| p.into_inner());
         let minute = now - now.rem_euclid(60);
-        let mut key = (address_key(ip), minute);
+        let mut key = (address_key(ip), minute, refusal);
         if !throttled.contains_key(&key) && throttled.len() >= MAX_TRACKED {
             key.0 = MANY_ADDRESSES.to_owned();
         }
@@ -551,13 +600,16 @@ impl LoginLimiter {
         let mut throttled = self.throttled.lock().unwrap_or_else(|p| p.into_inner());
         let mut minutes: Vec<ThrottledMinute> = throttled
             .drain()
-            .map(|((address, minute), count)| ThrottledMinute {
+            .map(|((address, minute, refusal), count)| ThrottledMinute {
                 address,
                 minute,
+                refusal,
                 count,
             })
             .collect();
-        minutes.sort_by(|a, b| (a.minute, &a.address).cmp(&(b.minute, &b.address)));
+        minutes.sort_by(|a, b| {
+            (a.minute, &a.address, a.refusal).cmp(&(b.minute, &b.address, b.refusal))
+        });
         minutes
     }
 
@@ -607,9 +659,10 @@ mod tests {
     fn refused_attempts_are_counted_per_address_and_minute_in_bounded_memory() {
         let limiter = LoginLimiter::default();
         for i in 0..1000 {
-            limiter.count_throttled("192.0.2.1", 6000 + i % 90);
+            limiter.count_throttled("192.0.2.1", 6000 + i % 90, Refusal::SlowedDown);
         }
-        limiter.count_throttled("2001:db8::1", 6001);
+        limiter.count_throttled("2001:db8::1", 6001, Refusal::SlowedDown);
+        limiter.count_throttled("2001:db8::1", 6002, Refusal::SingleSignOn);
         let counted = limiter.take_throttled();
         assert_eq!(
             counted,
@@ -617,23 +670,36 @@ mod tests {
                 ThrottledMinute {
                     address: "192.0.2.1".into(),
                     minute: 6000,
+                    refusal: Refusal::SlowedDown,
                     count: 670
                 },
                 ThrottledMinute {
                     address: "2001:db8:0:0::/64".into(),
                     minute: 6000,
+                    refusal: Refusal::SlowedDown,
+                    count: 1
+                },
+                ThrottledMinute {
+                    address: "2001:db8:0:0::/64".into(),
+                    minute: 6000,
+                    refusal: Refusal::SingleSignOn,
                     count: 1
                 },
                 ThrottledMinute {
                     address: "192.0.2.1".into(),
                     minute: 6060,
+                    refusal: Refusal::SlowedDown,
                     count: 330
                 },
             ]
         );
         assert!(limiter.take_throttled().is_empty(), "taken once");
         for i in 0..(MAX_TRACKED as u32 + 50) {
-            limiter.count_throttled(&std::net::Ipv4Addr::from(i).to_string(), 60);
+            limiter.count_throttled(
+                &std::net::Ipv4Addr::from(i).to_string(),
+                60,
+                Refusal::SlowedDown,
+            );
         }
         let counted = limiter.take_throttled();
         assert_eq!(counted.len(), MAX_TRACKED + 1);

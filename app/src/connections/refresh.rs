@@ -429,6 +429,7 @@ pub async fn access_token(
             None => Err(AppError::DatabaseUnavailable),
         };
     }
+    let read_in = state.tokens.generation();
     let result = match read_access_token(state, id, now).await {
         Err(e @ AppError::Internal) => {
             state.outage.note_failure();
@@ -439,6 +440,10 @@ pub async fn access_token(
         }
         read => read,
     };
+    if matches!(result, Err(AppError::NotFound)) {
+        // Deleted (by another replica, say): nothing of it stays in memory.
+        state.tokens.forget(|kept, _| kept == id);
+    }
     if let Ok(Ok(issued)) = &result {
         state.tokens.put(
             id.to_owned(),
@@ -448,6 +453,7 @@ pub async fn access_token(
                 margin: issued.margin,
                 geolocation: issued.geolocation.clone(),
             },
+            read_in,
         );
     }
     result

@@ -329,6 +329,7 @@ mod tests {
             locked_at: None,
             refusals: 0,
             token_hash: String::new(),
+            created_by_key: None,
         }
     }
 

@@ -58,6 +58,7 @@ pub async fn create_handoff(
         valid_days,
         note,
         connection_id: connection_id.filter(|c| !c.is_empty()),
+        by_key: None,
     };
     let actor = admin.name(&state).await?;
     let (link, _) = ssr::create(&state, &request, &actor).await?;

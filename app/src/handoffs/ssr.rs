@@ -34,6 +34,8 @@ pub struct NewHandoff {
     pub note: String,
     /// A renewal link for this connection.
     pub connection_id: Option<String>,
+    /// The hand-off key asking, when one is: only it may read the link back.
+    pub by_key: Option<String>,
 }
 
 /// Where a link stands at `now`.
@@ -149,6 +151,7 @@ pub async fn create(
         locked_at: None,
         refusals: 0,
         token_hash: crate::auth::ssr::token_hash(&state.cipher.link_token(PURPOSE, &id)),
+        created_by_key: request.by_key.clone(),
     };
     let link = url_of(state, &state.cipher.link_token(PURPOSE, &id));
     store::insert_handoff(&state.pool, &row)
@@ -162,6 +165,20 @@ pub async fn get(state: &AppState, id: &str) -> Result<HandoffView, AppError> {
     let row = store::handoff(&state.pool, id)
         .await
         .map_err(internal)?
+        .ok_or(AppError::NotFound)?;
+    Ok(view(state, row, state.now()))
+}
+
+/// A link as the hand-off key `key_id` may read it: only one it made (any other is not found).
+pub async fn get_for_key(
+    state: &AppState,
+    id: &str,
+    key_id: &str,
+) -> Result<HandoffView, AppError> {
+    let row = store::handoff(&state.pool, id)
+        .await
+        .map_err(internal)?
+        .filter(|row| row.created_by_key.as_deref() == Some(key_id))
         .ok_or(AppError::NotFound)?;
     Ok(view(state, row, state.now()))
 }
@@ -289,12 +306,72 @@ pub async fn connect(
     }
 }
 
+/// How long one Connect may hold its link's turn before another may take it over (its process
+/// died mid-attempt): longer than a whole exchange with Concur.
+const TURN_SECONDS: i64 = 120;
+/// How long a Connect waits for the one before it on the same link.
+const TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How often a waiting Connect looks whether the turn is free.
+const TURN_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// One Connect's turn on a link: while it is held, no other Connect of that link (in this
+/// process or another replica) asks Concur, so refusals are counted before the next attempt
+/// and Concur sees at most [`LOCK_AFTER`] refused exchanges per link. A lease in the store,
+/// given back by [`Turn::end`] (or lapsing after [`TURN_SECONDS`]).
+pub struct Turn {
+    lease: String,
+    holder: String,
+}
+
+impl Turn {
+    /// Waits for the link's turn; `None` when the attempts before it took longer than
+    /// [`TURN_WAIT`].
+    pub async fn take(state: &AppState, link_id: &str) -> Result<Option<Self>, AppError> {
+        let turn = Self {
+            lease: format!("handoff:{link_id}"),
+            holder: format!("{}/{}", state.holder, uuid::Uuid::new_v4()),
+        };
+        let waited = std::time::Instant::now();
+        loop {
+            let now = state.now();
+            if store::try_lease(
+                &state.pool,
+                &turn.lease,
+                &turn.holder,
+                now,
+                now + TURN_SECONDS,
+            )
+            .await
+            .map_err(internal)?
+            {
+                return Ok(Some(turn));
+            }
+            if waited.elapsed() >= TURN_WAIT {
+                return Ok(None);
+            }
+            tokio::time::sleep(TURN_POLL).await;
+        }
+    }
+
+    pub async fn end(self, state: &AppState) {
+        if let Err(e) = store::release_lease(&state.pool, &self.lease, &self.holder).await {
+            tracing::warn!(error = %e, "could not give a hand-off link's turn back; it lapses by itself");
+        }
+    }
+}
+
 /// Counts a refusal by Concur; true when it locked the link.
 pub async fn count_refusal(state: &AppState, link: &HandoffRow) -> Result<bool, AppError> {
     let (_, locked) = store::refuse_handoff(&state.pool, &link.id, LOCK_AFTER, state.now())
         .await
         .map_err(internal)?;
     Ok(locked)
+}
+
+/// Gives every link a customer could still open a token of the current key (see
+/// [`crate::auth::ssr::rederive_link_tokens`]); how many changed.
+pub async fn rederive_tokens(state: &AppState) -> Result<u64, AppError> {
+    crate::auth::ssr::rederive_link_tokens(state, store::LinkTable::Handoffs, PURPOSE).await
 }
 
 /// How many links a customer could still use, for the dashboard.

@@ -3,7 +3,8 @@
 
 use super::{INVITATION_HOURS, InvitationState, InvitationView, PeopleView, PersonView};
 use crate::auth::ssr::{
-    Account, hash_password, stored_link_token, token_hash, validate_new_password, validate_username,
+    Account, hash_password, passwords_allowed, stored_link_token, token_hash,
+    validate_new_password, validate_username,
 };
 use crate::error::AppError;
 use crate::model::Role;
@@ -72,6 +73,7 @@ pub async fn people(state: &AppState, me: &Account) -> Result<PeopleView, AppErr
 
 /// Makes an invitation for `role`; its id and link.
 pub async fn invite(state: &AppState, role: Role, by: &str) -> Result<(String, String), AppError> {
+    passwords_allowed(state)?;
     let now = state.now();
     let id = uuid::Uuid::new_v4().to_string();
     let token = state.cipher.link_token(PURPOSE, &id);
@@ -93,6 +95,12 @@ pub async fn invite(state: &AppState, role: Role, by: &str) -> Result<(String, S
     Ok((id, url))
 }
 
+/// Gives every waiting invitation a token of the current key (see
+/// [`crate::auth::ssr::rederive_link_tokens`]); how many changed.
+pub async fn rederive_tokens(state: &AppState) -> Result<u64, AppError> {
+    crate::auth::ssr::rederive_link_tokens(state, store::LinkTable::Invitations, PURPOSE).await
+}
+
 pub async fn revoke_invitation(state: &AppState, id: &str) -> Result<(), AppError> {
     if store::revoke_invitation(&state.pool, id, state.now())
         .await
@@ -109,6 +117,7 @@ pub async fn revoke_invitation(state: &AppState, id: &str) -> Result<(), AppErro
 
 /// The role a waiting invitation offers.
 pub async fn open_invitation(state: &AppState, token: &str) -> Result<Role, AppError> {
+    passwords_allowed(state)?;
     let row = store::invitation_by_token(&state.pool, &token_hash(token.trim()))
         .await
         .map_err(internal)?
@@ -199,7 +208,7 @@ pub async fn set_role(
     role: Role,
 ) -> Result<String, AppError> {
     let name = other_account(state, me, id).await?;
-    let change = store::set_role(&state.pool, id, role)
+    let change = store::set_role(&state.pool, id, role, state.now())
         .await
         .map_err(internal)?;
     changed(change, name)

@@ -57,6 +57,9 @@ struct SealKey {
     /// The key link tokens are derived with (see [`Cipher::link_token`]), itself derived from
     /// the console key so that every replica derives the same tokens.
     links: Zeroizing<[u8; 32]>,
+    /// Seals whole exports (see [`Cipher::seal_export`]): derived from the console key, so an
+    /// export's key is never the one stored values are sealed with.
+    exports: Aes256Gcm,
     /// Names the key without revealing it (see [`Cipher::key_id`]).
     key_id: String,
 }
@@ -76,11 +79,16 @@ impl SealKey {
         links.copy_from_slice(&sha2::Sha256::digest(
             [b"concur-console link tokens/".as_slice(), &bytes].concat(),
         ));
+        let mut exports = Zeroizing::new([0u8; 32]);
+        exports.copy_from_slice(&sha2::Sha256::digest(
+            [b"concur-console exports/".as_slice(), &bytes].concat(),
+        ));
         let digest = sha2::Sha256::digest([b"concur-console key id/".as_slice(), &bytes].concat());
         let key_id = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
         Ok(Self {
             aead: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes)),
             links,
+            exports: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(exports.as_slice())),
             key_id,
         })
     }
@@ -216,6 +224,59 @@ impl Cipher {
         }
     }
 
+    /// Seals a whole export (`content`) with the current key's export key, binding `header`
+    /// (what the file says of itself in clear) as associated data: base64 of nonce and
+    /// ciphertext. Whoever lacks the console key can neither read it nor change a byte of it
+    /// or its header unnoticed.
+    pub fn seal_export(&self, header: &[u8], content: &[u8]) -> String {
+        let nonce = Aes256Gcm::generate_nonce(OsRng);
+        let sealed = self
+            .current()
+            .exports
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: content,
+                    aad: header,
+                },
+            )
+            .expect("AES-GCM encryption of an export cannot fail");
+        let mut blob = nonce.to_vec();
+        blob.extend_from_slice(&sealed);
+        STANDARD.encode(blob)
+    }
+
+    /// Opens what [`Cipher::seal_export`] sealed with the key `key_id` for the same `header`.
+    /// [`CryptoError::Undecryptable`] means changed (or damaged) since.
+    pub fn open_export(
+        &self,
+        key_id: &str,
+        header: &[u8],
+        sealed: &str,
+    ) -> Result<Vec<u8>, CryptoError> {
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.key_id == key_id)
+            .ok_or_else(|| CryptoError::MissingKey(key_id.to_owned()))?;
+        let blob = STANDARD
+            .decode(sealed)
+            .map_err(|_| CryptoError::Undecryptable)?;
+        if blob.len() <= NONCE_LEN {
+            return Err(CryptoError::Undecryptable);
+        }
+        let (nonce, ciphertext) = blob.split_at(NONCE_LEN);
+        key.exports
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: header,
+                },
+            )
+            .map_err(|_| CryptoError::Undecryptable)
+    }
+
     fn context(row: &str, field: &str) -> String {
         format!("{AAD_VERSION}/{row}/{field}")
     }
@@ -297,6 +358,43 @@ impl Cipher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_export_opens_only_unchanged_with_its_header_and_a_key_of_the_ring() {
+        let old = Cipher::from_base64("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=").unwrap();
+        let sealed = old.seal_export(b"header", b"the tables");
+        assert_eq!(
+            old.open_export(old.key_id(), b"header", &sealed).unwrap(),
+            b"the tables"
+        );
+        assert!(matches!(
+            old.open_export(old.key_id(), b"headex", &sealed),
+            Err(CryptoError::Undecryptable)
+        ));
+        let mut bytes = STANDARD.decode(&sealed).unwrap();
+        bytes[20] ^= 1;
+        assert!(matches!(
+            old.open_export(old.key_id(), b"header", &STANDARD.encode(bytes)),
+            Err(CryptoError::Undecryptable)
+        ));
+        let ring = Cipher::from_base64("AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=")
+            .unwrap()
+            .with_old_keys("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")
+            .unwrap();
+        assert_eq!(
+            ring.open_export(old.key_id(), b"header", &sealed).unwrap(),
+            b"the tables"
+        );
+        let stranger = Cipher::from_base64("AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=").unwrap();
+        assert!(matches!(
+            stranger.open_export(old.key_id(), b"header", &sealed),
+            Err(CryptoError::MissingKey(_))
+        ));
+        assert!(
+            !String::from_utf8_lossy(&STANDARD.decode(&sealed).unwrap()).contains("tables"),
+            "private"
+        );
+    }
 
     fn cipher() -> Cipher {
         Cipher::from_base64(&STANDARD.encode([7u8; 32])).unwrap()

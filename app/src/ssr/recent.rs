@@ -18,8 +18,24 @@ pub const MAX_ENTRIES: usize = 10_000;
 
 #[derive(Debug)]
 pub struct Recent<K, V> {
-    entries: Mutex<HashMap<K, (Instant, V)>>,
+    entries: Mutex<Entries<K, V>>,
     ttl: Duration,
+}
+
+#[derive(Debug)]
+struct Entries<K, V> {
+    map: HashMap<K, (Instant, V)>,
+    /// Moves on at every [`Recent::forget_all`]: a value read before it is not kept after.
+    generation: u64,
+}
+
+impl<K, V> Default for Entries<K, V> {
+    fn default() -> Self {
+        Self {
+            map: HashMap::new(),
+            generation: 0,
+        }
+    }
 }
 
 impl<K: Eq + Hash, V: Clone> Default for Recent<K, V> {
@@ -32,13 +48,30 @@ impl<K: Eq + Hash, V: Clone> Default for Recent<K, V> {
 }
 
 impl<K: Eq + Hash, V: Clone> Recent<K, V> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries<K, V>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Taken before reading a value from the database, and given to [`Recent::put`] with it.
+    pub fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    /// Forgets everything, including values being read now (a revocation elsewhere: nothing
+    /// read before it may be served from memory after it).
+    pub fn forget_all(&self) {
+        let mut entries = self.lock();
+        entries.map.clear();
+        entries.generation += 1;
+    }
+
     /// The value kept for `key`, if it was read less than the time to live ago.
     pub fn get<Q: Eq + Hash + ?Sized>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
     {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries
+        self.lock()
+            .map
             .get(key)
             .filter(|(at, _)| at.elapsed() < self.ttl)
             .map(|(_, value)| value.clone())
@@ -50,32 +83,34 @@ impl<K: Eq + Hash, V: Clone> Recent<K, V> {
     where
         K: Borrow<Q>,
     {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries.get(key).map(|(_, value)| value.clone())
+        self.lock().map.get(key).map(|(_, value)| value.clone())
     }
 
-    pub fn put(&self, key: K, value: V) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
+    /// Keeps `value`, read from the database since [`Recent::generation`] said `read_in`;
+    /// dropped if everything was forgotten meanwhile.
+    pub fn put(&self, key: K, value: V, read_in: u64) {
+        let mut entries = self.lock();
+        if entries.generation != read_in {
+            return;
+        }
+        let map = &mut entries.map;
+        if map.len() >= MAX_ENTRIES && !map.contains_key(&key) {
             let ttl = self.ttl;
-            entries.retain(|_, (at, _)| at.elapsed() < ttl);
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
+            map.retain(|_, (at, _)| at.elapsed() < ttl);
+            if map.len() >= MAX_ENTRIES {
+                map.clear();
             }
         }
-        entries.insert(key, (Instant::now(), value));
+        map.insert(key, (Instant::now(), value));
     }
 
     /// Forgets what matches `stale` (a revoked key, a changed connection).
     pub fn forget(&self, stale: impl Fn(&K, &V) -> bool) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|key, (_, value)| !stale(key, value));
+        self.lock().map.retain(|key, (_, value)| !stale(key, value));
     }
 
     pub fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.lock().map.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -168,20 +203,38 @@ mod tests {
             entries: Mutex::default(),
             ttl: Duration::ZERO,
         };
-        expired.put("a".into(), 1);
+        expired.put("a".into(), 1, 0);
         assert_eq!(expired.get("a"), None, "older than its time to live");
         let recent: Recent<String, u32> = Recent::default();
-        recent.put("a".into(), 1);
+        recent.put("a".into(), 1, 0);
         assert_eq!(recent.get("a"), Some(1));
-        recent.put("b".into(), 2);
+        recent.put("b".into(), 2, 0);
         recent.forget(|_, v| *v == 2);
         assert_eq!(recent.get("b"), None);
         assert_eq!(recent.get("a"), Some(1), "only what matched");
         let many = MAX_ENTRIES as u32 * 3;
         for i in 0..many {
-            recent.put(i.to_string(), i);
+            recent.put(i.to_string(), i, 0);
         }
         assert!(recent.len() <= MAX_ENTRIES);
         assert_eq!(recent.get((many - 1).to_string().as_str()), Some(many - 1));
+    }
+
+    #[test]
+    fn forgetting_all_drops_values_read_before_it() {
+        let recent: Recent<String, u32> = Recent::default();
+        let before = recent.generation();
+        recent.put("kept".into(), 1, before);
+        let reading = recent.generation();
+        recent.forget_all();
+        assert_eq!(recent.get_stale("kept"), None);
+        recent.put("late".into(), 2, reading);
+        assert_eq!(
+            recent.get_stale("late"),
+            None,
+            "read before the revocation, put after it"
+        );
+        recent.put("fresh".into(), 3, recent.generation());
+        assert_eq!(recent.get("fresh"), Some(3));
     }
 }

@@ -211,7 +211,34 @@ impl AppState {
         self.outage.note_probe(ready);
         ready
     }
+
+    /// Forgets every API key and access token held in memory whenever the database's
+    /// revocation count moves (a key revoked or a connection deleted, by any process or
+    /// replica): within [`REVOCATION_WATCH`] while the database answers. Runs until `stop`.
+    pub async fn watch_revocations(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut seen = None;
+        loop {
+            if let Ok(count) = store::revocation_count(&self.pool).await {
+                if seen.is_some_and(|seen| seen != count) {
+                    self.keys.forget_all();
+                    self.tokens.forget_all();
+                }
+                seen = Some(count);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(REVOCATION_WATCH) => {}
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                return;
+            }
+        }
+    }
 }
+
+/// How often each process reads the revocation count: a revocation committed less than this
+/// before the database went away may go unseen by a replica that had not read it yet.
+pub const REVOCATION_WATCH: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// How long a readiness probe waits for the database.
 const READINESS_WAIT: std::time::Duration = std::time::Duration::from_secs(1);

@@ -199,6 +199,55 @@ async fn other_active_admins(tx: &mut super::Transaction, id: &str) -> sqlx::Res
     .await
 }
 
+/// Revokes the waiting invitations `id` made, in the transaction that takes away its right to
+/// invite (deactivated, deleted or no longer an admin), and records it in the audit log there.
+async fn revoke_invitations_of(
+    tx: &mut super::Transaction,
+    id: &str,
+    why: &str,
+    now: i64,
+) -> sqlx::Result<()> {
+    let Some(username): Option<String> =
+        sqlx::query_scalar("SELECT username FROM admins WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+    else {
+        return Ok(());
+    };
+    let revoked = sqlx::query(
+        "UPDATE invitations SET revoked_at = $2 WHERE created_by = $1 AND used_at IS NULL \
+         AND revoked_at IS NULL AND expires_at > $2",
+    )
+    .bind(&username)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if revoked == 0 {
+        return Ok(());
+    }
+    let plural = if revoked == 1 { "" } else { "s" };
+    super::insert_audit(
+        &mut **tx,
+        &super::AuditRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            at: now,
+            actor: "console".to_owned(),
+            actor_role: None,
+            actor_method: None,
+            address: None,
+            kind: "invitation_revoked".to_owned(),
+            connection_id: None,
+            outcome: "ok".to_owned(),
+            detail: format!(
+                "{revoked} waiting invitation{plural} made by {username} revoked: {username} {why}"
+            ),
+        },
+    )
+    .await
+}
+
 /// (role, deactivated) of an account.
 async fn account_state(
     tx: &mut super::Transaction,
@@ -210,8 +259,9 @@ async fn account_state(
         .await
 }
 
-/// Gives an account a role, unless that leaves no active admin.
-pub async fn set_role(pool: &Pool, id: &str, role: Role) -> sqlx::Result<AccountChange> {
+/// Gives an account a role, unless that leaves no active admin. An admin's waiting
+/// invitations go with its admin role.
+pub async fn set_role(pool: &Pool, id: &str, role: Role, now: i64) -> sqlx::Result<AccountChange> {
     let mut tx = begin_account_change(pool).await?;
     let Some((current, deactivated)) = account_state(&mut tx, id).await? else {
         return Ok(AccountChange::NoSuchAccount);
@@ -219,6 +269,9 @@ pub async fn set_role(pool: &Pool, id: &str, role: Role) -> sqlx::Result<Account
     let demoting = current == Role::Admin.key() && role != Role::Admin && deactivated.is_none();
     if demoting && other_active_admins(&mut tx, id).await? == 0 {
         return Ok(AccountChange::LastAdmin);
+    }
+    if current == Role::Admin.key() && role != Role::Admin {
+        revoke_invitations_of(&mut tx, id, &format!("is no longer an admin ({role})"), now).await?;
     }
     sqlx::query("UPDATE admins SET role = $2 WHERE id = $1")
         .bind(id)
@@ -254,6 +307,7 @@ pub async fn set_active(
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        revoke_invitations_of(&mut tx, id, "was deactivated", now).await?;
     }
     tx.commit().await?;
     Ok(AccountChange::Done)
@@ -282,9 +336,9 @@ pub async fn set_password(pool: &Pool, admin_id: &str, password_hash: &str) -> s
     Ok(done.rows_affected() == 1)
 }
 
-/// Deletes an account and its sessions (the audit log keeps its name), unless it is the last
-/// active admin.
-pub async fn delete_admin(pool: &Pool, id: &str) -> sqlx::Result<AccountChange> {
+/// Deletes an account, its sessions and its waiting invitations (the audit log keeps its
+/// name), unless it is the last active admin.
+pub async fn delete_admin(pool: &Pool, id: &str, now: i64) -> sqlx::Result<AccountChange> {
     let mut tx = begin_account_change(pool).await?;
     let Some((role, deactivated)) = account_state(&mut tx, id).await? else {
         return Ok(AccountChange::NoSuchAccount);
@@ -297,6 +351,7 @@ pub async fn delete_admin(pool: &Pool, id: &str) -> sqlx::Result<AccountChange> 
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    revoke_invitations_of(&mut tx, id, "was deleted", now).await?;
     sqlx::query("DELETE FROM admins WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
@@ -601,13 +656,15 @@ pub async fn take_sso_login(
 pub enum SsoAccount {
     /// The account's id (made now, or found by its subject and given `role`).
     SignedIn(String),
+    /// The account's id: the groups would have demoted the last active admin, who stays one.
+    KeptLastAdmin(String),
     Deactivated,
     /// A password account already has the user name.
     NameTaken,
 }
 
 /// Finds the account of `subject` and gives it `role` (the groups decide at every sign-in), or
-/// makes it, without a password.
+/// makes it, without a password. The last active admin is never demoted this way.
 pub async fn sso_account(
     pool: &Pool,
     subject: &str,
@@ -616,14 +673,21 @@ pub async fn sso_account(
     now: i64,
 ) -> sqlx::Result<SsoAccount> {
     let mut tx = begin_account_change(pool).await?;
-    let found: Option<(String, Option<i64>)> =
-        sqlx::query_as("SELECT id, deactivated_at FROM admins WHERE sso_subject = $1")
+    let found: Option<(String, String, Option<i64>)> =
+        sqlx::query_as("SELECT id, role, deactivated_at FROM admins WHERE sso_subject = $1")
             .bind(subject)
             .fetch_optional(&mut *tx)
             .await?;
     let id = match found {
-        Some((_, Some(_))) => return Ok(SsoAccount::Deactivated),
-        Some((id, None)) => {
+        Some((_, _, Some(_))) => return Ok(SsoAccount::Deactivated),
+        Some((id, current, None))
+            if current == Role::Admin.key()
+                && role != Role::Admin
+                && other_active_admins(&mut tx, &id).await? == 0 =>
+        {
+            return Ok(SsoAccount::KeptLastAdmin(id));
+        }
+        Some((id, _, None)) => {
             sqlx::query("UPDATE admins SET role = $2 WHERE id = $1")
                 .bind(&id)
                 .bind(role.key())

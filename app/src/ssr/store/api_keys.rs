@@ -61,6 +61,7 @@ pub async fn revoke_api_key(
     connection_id: Option<&str>,
     now: i64,
 ) -> sqlx::Result<bool> {
+    let mut tx = super::begin(pool).await?;
     let done = sqlx::query(
         "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL \
          AND ($3 IS NULL OR connection_id = $3)",
@@ -68,9 +69,31 @@ pub async fn revoke_api_key(
     .bind(id)
     .bind(now)
     .bind(connection_id)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let revoked = done.rows_affected() == 1;
+    if revoked {
+        count_revocation(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(revoked)
+}
+
+/// Moves the revocation count on, in the transaction that revokes a key or deletes a
+/// connection: every process that watches it ([`revocation_count`]) then forgets what it holds
+/// in memory.
+pub async fn count_revocation(tx: &mut super::Transaction) -> sqlx::Result<()> {
+    sqlx::query("UPDATE revocations SET epoch = epoch + 1 WHERE id = 1")
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+}
+
+/// How many revocations the database has seen.
+pub async fn revocation_count(pool: &Pool) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT epoch FROM revocations WHERE id = 1")
+        .fetch_one(pool)
+        .await
 }
 
 /// Records a use; written at most once a minute per key so a busy integration does not turn

@@ -1,6 +1,6 @@
 //! The audit log's rows.
 
-use sqlx::FromRow;
+use sqlx::{Any, Executor, FromRow};
 
 use super::Pool;
 
@@ -23,7 +23,10 @@ pub struct AuditRow {
 const COLUMNS: &str =
     "id, at, actor, address, kind, connection_id, outcome, detail, actor_role, actor_method";
 
-pub async fn insert_audit(pool: &Pool, row: &AuditRow) -> sqlx::Result<()> {
+pub async fn insert_audit<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    row: &AuditRow,
+) -> sqlx::Result<()> {
     sqlx::query(&format!(
         "INSERT INTO audit_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     ))
@@ -37,7 +40,7 @@ pub async fn insert_audit(pool: &Pool, row: &AuditRow) -> sqlx::Result<()> {
     .bind(&row.detail)
     .bind(&row.actor_role)
     .bind(&row.actor_method)
-    .execute(pool)
+    .execute(executor)
     .await
     .map(|_| ())
 }

@@ -11,19 +11,164 @@ use sqlx::{Column, Row as _};
 use super::{ACCESS_TOKEN, CLIENT_SECRET, Pool, REFRESH_TOKEN};
 use crate::ssr::crypto::is_sealed;
 
-/// The tables, parents before children.
-pub const TABLES: &[&str] = &[
-    "admins",
-    "settings",
-    "connections",
-    "validations",
-    "api_keys",
-    "handoff_keys",
-    "handoffs",
-    "invitations",
-    "alert_marks",
-    "alert_outbox",
-    "audit_events",
+/// The tables an export carries, parents before children, with their columns: the schema this
+/// console knows (a test holds it equal to what the migrations make, on both stores). An import
+/// takes no other table or column, so no name in a file ever reaches SQL.
+pub const TABLES: &[(&str, &[&str])] = &[
+    (
+        "admins",
+        &[
+            "id",
+            "username",
+            "password_hash",
+            "created_at",
+            "role",
+            "deactivated_at",
+            "sso_subject",
+        ],
+    ),
+    ("settings", &["name", "value"]),
+    (
+        "connections",
+        &[
+            "id",
+            "name",
+            "client_id",
+            "authorization_url",
+            "geolocation",
+            "company_uuid",
+            "scope_profile",
+            "required_scopes",
+            "granted_scopes",
+            "failing",
+            "last_problem",
+            "refresh_token_expires_at",
+            "access_token_expires_at",
+            "last_checked_at",
+            "last_ok_at",
+            "client_secret_sealed",
+            "refresh_token_sealed",
+            "client_secret_mask",
+            "refresh_token_mask",
+            "created_at",
+            "updated_at",
+            "access_token_sealed",
+            "next_refresh_at",
+            "transient_failures",
+            "next_step",
+        ],
+    ),
+    (
+        "validations",
+        &[
+            "id",
+            "connection_id",
+            "at",
+            "ok",
+            "diagnosis",
+            "message",
+            "concur_code",
+            "correlation_id",
+            "duration_ms",
+            "source",
+            "status_change",
+        ],
+    ),
+    (
+        "api_keys",
+        &[
+            "id",
+            "connection_id",
+            "name",
+            "prefix",
+            "key_hash",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ],
+    ),
+    (
+        "handoff_keys",
+        &[
+            "id",
+            "name",
+            "prefix",
+            "key_hash",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ],
+    ),
+    (
+        "handoffs",
+        &[
+            "id",
+            "token_hash",
+            "kind",
+            "name",
+            "note",
+            "scope_profile",
+            "required_scopes",
+            "connection_id",
+            "created_by",
+            "created_at",
+            "expires_at",
+            "opened_at",
+            "completed_at",
+            "revoked_at",
+            "locked_at",
+            "refusals",
+            "expiry_told",
+            "created_by_key",
+        ],
+    ),
+    (
+        "invitations",
+        &[
+            "id",
+            "token_hash",
+            "role",
+            "created_by",
+            "created_at",
+            "expires_at",
+            "used_at",
+            "used_by",
+            "revoked_at",
+        ],
+    ),
+    ("alert_marks", &["connection_id", "mark", "created_at"]),
+    (
+        "alert_outbox",
+        &[
+            "id",
+            "event_id",
+            "connection_id",
+            "event",
+            "channel",
+            "payload",
+            "state",
+            "attempts",
+            "next_attempt_at",
+            "last_error",
+            "created_at",
+            "sent_at",
+        ],
+    ),
+    (
+        "audit_events",
+        &[
+            "id",
+            "at",
+            "actor",
+            "address",
+            "kind",
+            "connection_id",
+            "outcome",
+            "detail",
+            "actor_role",
+            "actor_method",
+        ],
+    ),
 ];
 
 /// Settings that belong to one database and its key, not to the data.
@@ -56,7 +201,7 @@ fn value_of(row: &sqlx::any::AnyRow, index: usize) -> Value {
 pub async fn read_all(pool: &Pool) -> sqlx::Result<Tables> {
     let mut tx = snapshot(pool).await?;
     let mut tables = Tables::new();
-    for table in TABLES {
+    for (table, _) in TABLES {
         let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY 1"))
             .fetch_all(&mut *tx)
             .await?;
@@ -110,35 +255,119 @@ pub struct Written {
     pub skipped: u64,
 }
 
+/// Why the rows of a file do not fit this console's schema.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unfit {
+    #[error("the file holds a table this console does not know: {0:?}")]
+    UnknownTable(String),
+    #[error("the file holds a column this console does not know: {table}.{column:?}")]
+    UnknownColumn { table: String, column: String },
+    #[error("{table}.{column} of row {row}: {value} is not a whole number that fits in 64 bits")]
+    Number {
+        table: String,
+        column: String,
+        row: usize,
+        value: String,
+    },
+    #[error("{table}.{column} of row {row}: {kind} where text or a whole number belongs")]
+    Kind {
+        table: String,
+        column: String,
+        row: usize,
+        kind: &'static str,
+    },
+}
+
+/// One stored value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Cell {
+    Integer(i64),
+    Text(String),
+}
+
+/// A row that fits the schema: its non-NULL values, each column named by the schema's own text.
+type FittedRow = Vec<(&'static str, Cell)>;
+
+/// Rows that fit the schema, table by table, parents first: what [`write_all`] takes. Only
+/// [`fit`] makes one.
+#[derive(Debug)]
+pub struct Fitted(Vec<(&'static str, Vec<FittedRow>)>);
+
+/// Checks every table, column and value of `tables` against [`TABLES`]: a known table, known
+/// columns, text or whole numbers that fit in 64 bits (a NULL is left out, to the column).
+pub fn fit(tables: &Tables) -> Result<Fitted, Unfit> {
+    if let Some(unknown) = tables
+        .keys()
+        .find(|name| !TABLES.iter().any(|(known, _)| known == name))
+    {
+        return Err(Unfit::UnknownTable(unknown.clone()));
+    }
+    let mut fitted = Vec::new();
+    for (table, columns) in TABLES {
+        let mut rows = Vec::new();
+        for (index, row) in tables.get(*table).into_iter().flatten().enumerate() {
+            let mut cells = Vec::new();
+            for (column, value) in row {
+                let Some(column) = columns.iter().copied().find(|c| c == column) else {
+                    return Err(Unfit::UnknownColumn {
+                        table: (*table).to_owned(),
+                        column: column.clone(),
+                    });
+                };
+                let kind = |kind| Unfit::Kind {
+                    table: (*table).to_owned(),
+                    column: column.to_owned(),
+                    row: index + 1,
+                    kind,
+                };
+                let cell = match value {
+                    Value::Null => continue,
+                    Value::String(text) => Cell::Text(text.clone()),
+                    Value::Number(number) => {
+                        Cell::Integer(number.as_i64().ok_or_else(|| Unfit::Number {
+                            table: (*table).to_owned(),
+                            column: column.to_owned(),
+                            row: index + 1,
+                            value: number.to_string(),
+                        })?)
+                    }
+                    Value::Bool(_) => return Err(kind("true or false")),
+                    Value::Array(_) => return Err(kind("a list")),
+                    Value::Object(_) => return Err(kind("an object")),
+                };
+                cells.push((column, cell));
+            }
+            rows.push(cells);
+        }
+        fitted.push((*table, rows));
+    }
+    Ok(Fitted(fitted))
+}
+
 /// Writes every row in one transaction, parents first: all or nothing. A row whose key (or a
 /// unique value) is already present is skipped and counted, never overwritten.
-pub async fn write_all(pool: &Pool, tables: &Tables) -> sqlx::Result<Vec<Written>> {
+pub async fn write_all(pool: &Pool, tables: &Fitted) -> sqlx::Result<Vec<Written>> {
     let mut tx = super::begin(pool).await?;
     let mut report = Vec::new();
-    for table in TABLES {
+    for (table, rows) in &tables.0 {
         let mut written = Written {
             table: (*table).to_owned(),
             written: 0,
             skipped: 0,
         };
-        for row in tables.get(*table).into_iter().flatten() {
-            // A NULL is left to the column (no column of these tables defaults to anything
-            // else), so no value needs a type the JSON does not carry.
-            let present: Vec<(&String, &Value)> =
-                row.iter().filter(|(_, v)| !v.is_null()).collect();
-            let columns: Vec<&str> = present.iter().map(|(c, _)| c.as_str()).collect();
-            let places: Vec<String> = (1..=present.len()).map(|i| format!("${i}")).collect();
+        for cells in rows {
+            let columns: Vec<&str> = cells.iter().map(|(column, _)| *column).collect();
+            let places: Vec<String> = (1..=cells.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
                 "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT DO NOTHING",
                 columns.join(", "),
                 places.join(", ")
             );
             let mut query = sqlx::query(&sql);
-            for (_, value) in &present {
-                query = match value {
-                    Value::Number(n) => query.bind(n.as_i64()),
-                    Value::String(s) => query.bind(s.as_str()),
-                    other => query.bind(other.to_string()),
+            for (_, cell) in cells {
+                query = match cell {
+                    Cell::Integer(n) => query.bind(*n),
+                    Cell::Text(text) => query.bind(text.as_str()),
                 };
             }
             if query.execute(&mut *tx).await?.rows_affected() == 1 {

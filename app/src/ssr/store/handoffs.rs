@@ -24,16 +24,18 @@ pub struct HandoffRow {
     pub refusals: i64,
     /// The SHA-256 of the link's token (the token itself is never stored).
     pub token_hash: String,
+    /// The hand-off key that made it, when one did: only that key reads it back.
+    pub created_by_key: Option<String>,
 }
 
 const COLUMNS: &str = "id, kind, name, note, scope_profile, required_scopes, connection_id, \
      created_by, created_at, expires_at, opened_at, completed_at, revoked_at, locked_at, refusals, \
-     token_hash";
+     token_hash, created_by_key";
 
 pub async fn insert_handoff(pool: &Pool, row: &HandoffRow) -> sqlx::Result<()> {
     sqlx::query(&format!(
         "INSERT INTO handoffs ({COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
     ))
     .bind(&row.id)
     .bind(&row.kind)
@@ -51,6 +53,7 @@ pub async fn insert_handoff(pool: &Pool, row: &HandoffRow) -> sqlx::Result<()> {
     .bind(row.locked_at)
     .bind(row.refusals)
     .bind(&row.token_hash)
+    .bind(&row.created_by_key)
     .execute(pool)
     .await
     .map(|_| ())
@@ -257,5 +260,67 @@ pub async fn revoke_handoff_key(pool: &Pool, id: &str, now: i64) -> sqlx::Result
             .bind(now)
             .execute(pool)
             .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The tables of links whose token is derived from the console key.
+#[derive(Debug, Clone, Copy)]
+pub enum LinkTable {
+    Handoffs,
+    Invitations,
+}
+
+impl LinkTable {
+    fn name(self) -> &'static str {
+        match self {
+            LinkTable::Handoffs => "handoffs",
+            LinkTable::Invitations => "invitations",
+        }
+    }
+
+    /// What makes a row a link someone could still open.
+    fn open(self) -> &'static str {
+        match self {
+            LinkTable::Handoffs => {
+                "completed_at IS NULL AND revoked_at IS NULL AND locked_at IS NULL AND expires_at > $1"
+            }
+            LinkTable::Invitations => "used_at IS NULL AND revoked_at IS NULL AND expires_at > $1",
+        }
+    }
+}
+
+/// The (id, token hash) of every link of `table` someone could still open.
+pub async fn open_link_tokens(
+    pool: &Pool,
+    table: LinkTable,
+    now: i64,
+) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(&format!(
+        "SELECT id, token_hash FROM {} WHERE {}",
+        table.name(),
+        table.open()
+    ))
+    .bind(now)
+    .fetch_all(pool)
+    .await
+}
+
+/// Puts a link's new token hash in place of `old`, unless it changed meanwhile.
+pub async fn replace_link_token(
+    pool: &Pool,
+    table: LinkTable,
+    id: &str,
+    old: &str,
+    new: &str,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(&format!(
+        "UPDATE {} SET token_hash = $3 WHERE id = $1 AND token_hash = $2",
+        table.name()
+    ))
+    .bind(id)
+    .bind(old)
+    .bind(new)
+    .execute(pool)
+    .await?;
     Ok(done.rows_affected() == 1)
 }

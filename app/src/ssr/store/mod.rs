@@ -23,7 +23,8 @@ mod leases;
 pub use accounts::*;
 pub use alerts::*;
 pub use api_keys::{
-    ApiKeyRow, api_key_by_hash, api_keys, insert_api_key, revoke_api_key, touch_api_key,
+    ApiKeyRow, api_key_by_hash, api_keys, insert_api_key, revocation_count, revoke_api_key,
+    touch_api_key,
 };
 pub use audit::*;
 pub use dump::sealed_by_key;
@@ -447,6 +448,9 @@ pub async fn delete_connection(pool: &Pool, id: &str) -> sqlx::Result<bool> {
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    if done.rows_affected() == 1 {
+        api_keys::count_revocation(&mut tx).await?;
+    }
     tx.commit().await?;
     Ok(done.rows_affected() == 1)
 }
