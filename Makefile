@@ -4,7 +4,7 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/end2end/node_modules/.bin:$(PATH)
 SITE_ROOT := target/site
 CONSOLE := target/release/concur-console
 
-.PHONY: run test demo bench sim tools test-tools build lint
+.PHONY: run test demo bench sim screenshots tools test-tools build lint
 
 ## run: install what is missing, build, serve http://127.0.0.1:3000 on SQLite in ./data/
 run: build
@@ -22,6 +22,10 @@ demo: build
 bench: build
 	cargo build --release -p concur-sim -p bench
 	scripts/bench.sh
+
+## screenshots: the demo's dashboard in Chromium, saved as docs/dashboard.png for the README
+screenshots: build test-tools
+	scripts/screenshots.sh
 
 ## sim: the Concur simulator alone on ports 9100-9102, printing demo credentials
 sim:

@@ -6,7 +6,7 @@
 # Both cargo tools are built from their registry source with one dependency pinned back,
 # because their shipped lock files ask for crates newer than this toolchain or registry has,
 # and without optimisations: that halves a fresh machine's wait, and what they do in a build
-# (run cargo, wasm-bindgen's rewrite of one module, copy files) stays as fast (see the README).
+# (run cargo, wasm-bindgen's rewrite of one module, copy files) stays as fast (see docs/development.md).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -2,12 +2,15 @@
 # Unit and integration tests of every Rust crate, in one build with the app's server side on
 # (the frontend's hydrate feature stays out: it must not be unified with ssr), beside a
 # throwaway PostgreSQL cluster: tests named `…_on_postgresql` use it directly, and the suites
-# that pick their store with `Store::chosen()` run a second time on it.
+# that pick their store with `Store::chosen()` run a second time on it — the same test binary,
+# built once (the same packages and features, so nothing is built again).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+packages=(-p concur -p concur-sim -p app -p server --features app/ssr)
 scripts/with-postgres.sh bash -c '
   set -euo pipefail
-  cargo test -p concur -p concur-sim -p app -p server --features app/ssr
+  cargo test "$@"
   echo "==> the audit, backup, console, fleet import, hand-off, people, review, security, settings and single sign-on suites again, on PostgreSQL"
-  CONCUR_TEST_STORE=postgres cargo test -p server --features app/ssr --test audit --test console --test handoffs --test backup --test fleet --test people --test review --test sso --test security --test settings
-'
+  CONCUR_TEST_STORE=postgres cargo test "$@" --test it -- \
+    audit:: backup:: console:: fleet:: handoffs:: people:: review:: security:: settings:: sso::
+' bash "${packages[@]}"

@@ -263,7 +263,7 @@ pub fn cleartext_warning(listening: SocketAddr, public_url: &str) -> Option<Stri
     (!listening.ip().is_loopback() && !public_url.starts_with("https://")).then(|| {
         format!(
             "INSECURE: listening on {listening} without https: passwords and session cookies cross the network in clear. \
-             Put a TLS proxy in front and set CONCUR_CONSOLE_PUBLIC_URL=https://… (see the README's Deployment section)."
+             Put a TLS proxy in front and set CONCUR_CONSOLE_PUBLIC_URL=https://… (see docs/operations.md, Deployment behind TLS)."
         )
     })
 }

@@ -17,7 +17,7 @@ use crate::error::AppError;
 const KEY_CHECK: &str = "key_check";
 const KEY_CHECK_PLAINTEXT: &str = "concur-console key check";
 
-/// Settings read from the environment (see the README's Configuration section).
+/// Settings read from the environment (see docs/configuration.md).
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: String,

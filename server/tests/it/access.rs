@@ -1,10 +1,6 @@
 //! Who may do what, walked over every route the console registers: the routes come from the
 //! router itself, so a route added without a line in [`TABLE`] fails this test.
 
-mod common;
-#[path = "common/stores.rs"]
-mod stores;
-
 use std::sync::Arc;
 
 use app::error::AppError;
@@ -12,6 +8,8 @@ use app::model::Role;
 use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Simulator};
 use server::serve::Application;
+
+use crate::support::{self, stores};
 
 /// Who a route answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,7 +247,7 @@ const TABLE: &[Row] = &[
 /// A session cookie for a new account with `role`.
 async fn session_of(state: &app::ssr::state::AppState, role: Role, hash: &str) -> String {
     let id = format!("walker-{role}");
-    common::account(state, &id, &id, hash, role).await;
+    support::account(state, &id, &id, hash, role).await;
     let (token, hash) = app::auth::ssr::new_token();
     app::ssr::store::insert_session(
         &state.pool,
@@ -273,8 +271,7 @@ async fn session_of(state: &app::ssr::state::AppState, role: Role, hash: &str) -
 async fn every_route_answers_each_role_as_the_table_says() {
     let sim = Simulator::spawn().await.unwrap();
     let store = stores::Store::chosen().await;
-    let mut settings = common::settings(store.url(), sim.allowed_hosts());
-    settings.config.console_key = store.key();
+    let settings = support::settings_for(&store, sim.allowed_hosts());
     let app = Application::build(settings, Arc::new(ManualClock::at(sim.now())))
         .await
         .unwrap();
@@ -309,7 +306,7 @@ async fn every_route_answers_each_role_as_the_table_says() {
     let (client_id, secret) = sim.add_app(DEMO_SCOPES);
     let company = sim.add_company("us2");
     let refresh = sim.issue_refresh_token(&company, &client_id);
-    let http = common::browser();
+    let http = support::browser();
     let made = http
         .post(format!("{base}/api/validate_connection"))
         .header("cookie", &cookies[3].1)

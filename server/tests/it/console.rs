@@ -2,16 +2,14 @@
 //! it a second time) and the Concur simulator, driven over HTTP through its server functions
 //! and pages.
 
-mod common;
-#[path = "common/stores.rs"]
-mod stores;
-
 use std::sync::Arc;
 
 use concur::{Clock, ManualClock};
 use concur_sim::{DEMO_SCOPES, Fault, Quirks, Simulator};
 use serde_json::{Value, json};
 use stores::Store;
+
+use crate::support::{self, stores};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -31,16 +29,15 @@ struct Console {
 async fn spawn() -> Console {
     let sim = Simulator::spawn().await.unwrap();
     let store = Store::chosen().await;
-    let mut settings = common::settings(store.url(), sim.allowed_hosts());
-    settings.config.console_key = store.key();
+    let settings = support::settings_for(&store, sim.allowed_hosts());
     let clock = ManualClock::at(sim.now());
-    let (base, state) = common::serve(settings, Arc::new(clock.clone())).await;
+    let (base, state) = support::serve(settings, Arc::new(clock.clone())).await;
     let (client_id, secret) = sim.add_app(DEMO_SCOPES);
     let company = sim.add_company("us2");
     let refresh = sim.issue_refresh_token(&company, &client_id);
     Console {
         base,
-        http: common::browser(),
+        http: support::browser(),
         sim,
         state,
         clock,
@@ -77,7 +74,7 @@ impl Console {
             let hash = app::auth::ssr::hash_password(PASSWORD.into())
                 .await
                 .unwrap();
-            common::account(&self.state, "a1", "admin", &hash, app::model::Role::Admin).await;
+            support::account(&self.state, "a1", "admin", &hash, app::model::Role::Admin).await;
         }
         self.call("login", &[("username", "admin"), ("password", PASSWORD)])
             .await
@@ -630,7 +627,7 @@ async fn a_wrong_key_stops_the_start() {
     let config = app::ssr::state::Config {
         console_key: Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into()),
         old_keys: None,
-        ..common::settings(c.store.url(), String::new()).config
+        ..support::settings(c.store.url(), String::new()).config
     };
     let err = app::ssr::state::AppState::build(&config, Arc::new(c.clock.clone()))
         .await

@@ -1,10 +1,6 @@
 //! People: invitations make accounts with a role, once; roles and deactivation take effect at
 //! once; the last active admin stays; the same from a terminal. Runs on both stores.
 
-mod common;
-#[path = "common/stores.rs"]
-mod stores;
-
 use std::sync::Arc;
 
 use app::auth::ssr::Account;
@@ -13,6 +9,8 @@ use app::ssr::state::AppState;
 use app::ssr::store::{self, AccountChange};
 use concur::ManualClock;
 use stores::Store;
+
+use crate::support::{self, stores};
 
 const PASSWORD: &str = "violet tractor sings softly";
 
@@ -25,19 +23,18 @@ struct World {
 
 async fn world() -> World {
     let store = Store::chosen().await;
-    let mut settings = common::settings(store.url(), String::new());
-    settings.config.console_key = store.key();
+    let settings = support::settings_for(&store, String::new());
     // Today, so that links made by a terminal command (on the real clock) are current here.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
     let clock = Arc::new(ManualClock::at(now));
-    let (base, state) = common::serve(settings, clock.clone()).await;
+    let (base, state) = support::serve(settings, clock.clone()).await;
     let hash = app::auth::ssr::hash_password(PASSWORD.into())
         .await
         .unwrap();
-    common::account(&state, "root-id", "root", &hash, Role::Admin).await;
+    support::account(&state, "root-id", "root", &hash, Role::Admin).await;
     World {
         base,
         state,
@@ -48,7 +45,7 @@ async fn world() -> World {
 
 impl World {
     async fn signed_in(&self, username: &str) -> reqwest::Client {
-        let http = common::browser();
+        let http = support::browser();
         let answer = self
             .post(
                 &http,
@@ -146,7 +143,7 @@ async fn an_invitation_makes_one_account_with_its_role() {
     let token = url.split("token=").nth(1).unwrap();
     assert_eq!(token.len(), 43, "256 bits, base64url");
 
-    let invitee = common::browser();
+    let invitee = support::browser();
     let (status, page) = w.page(&invitee, &format!("/invite?token={token}")).await;
     assert_eq!(status, 200);
     assert!(page.contains("You are invited as editor"), "{page}");
@@ -181,7 +178,7 @@ async fn an_invitation_makes_one_account_with_its_role() {
         "refused on the server, not only hidden"
     );
 
-    let again = common::browser();
+    let again = support::browser();
     assert_eq!(w.accept(&again, &url, "mallory").await, 410, "used once");
 
     // Revoked and expired links open nothing.
@@ -220,7 +217,7 @@ async fn a_role_change_or_deactivation_takes_effect_at_once() {
     let admin = w.signed_in("root").await;
     w.post(&admin, "invite", &[("role", "editor")]).await;
     let (_, url) = w.waiting_links().await.remove(0);
-    let dana = common::browser();
+    let dana = support::browser();
     assert_eq!(w.accept(&dana, &url, "dana").await, 200);
     let id = w.id_of("dana").await;
     assert_eq!(w.page(&dana, "/connections/new").await.0, 200);
@@ -244,7 +241,7 @@ async fn a_role_change_or_deactivation_takes_effect_at_once() {
     assert_eq!(w.page(&dana, "/").await.0, 303, "the session ended");
     let refused = w
         .post(
-            &common::browser(),
+            &support::browser(),
             "login",
             &[("username", "dana"), ("password", PASSWORD)],
         )
@@ -319,7 +316,7 @@ async fn the_last_active_admin_stays() {
     let hash = app::auth::ssr::hash_password(PASSWORD.into())
         .await
         .unwrap();
-    common::account(&w.state, "second-id", "second", &hash, Role::Admin).await;
+    support::account(&w.state, "second-id", "second", &hash, Role::Admin).await;
     let (a, b) = tokio::join!(
         store::set_role(&w.state.pool, "root-id", Role::Viewer, 0),
         store::set_role(&w.state.pool, "second-id", Role::Viewer, 0),
@@ -339,7 +336,7 @@ async fn people_are_managed_from_a_terminal() {
         url.trim().contains("/invite?token="),
         "only the link: {url}"
     );
-    let vic = common::browser();
+    let vic = support::browser();
     assert_eq!(w.accept(&vic, url.trim(), "vic").await, 200);
     assert_eq!(w.page(&vic, "/connections/new").await.0, 403);
 
@@ -430,7 +427,7 @@ async fn invitations_end_with_their_makers_right_to_invite() {
         ("maker-2", "maker2"),
         ("maker-3", "maker3"),
     ] {
-        common::account(&w.state, id, name, "", Role::Admin).await;
+        support::account(&w.state, id, name, "", Role::Admin).await;
     }
     let mut links = Vec::new();
     for maker in ["maker1", "maker2", "maker3", "root"] {

@@ -1,12 +1,6 @@
 //! `/healthz`, `/readyz` and `/metrics`: no session needed, the metrics parse with
 //! Prometheus' own Python client parser, and their values match the dashboard's counts.
 
-mod common;
-#[path = "common/companies.rs"]
-mod companies;
-#[path = "common/stores.rs"]
-mod stores;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -16,6 +10,8 @@ use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Simulator};
 use serde_json::Value;
 use stores::Store;
+
+use crate::support::{self, companies, stores};
 
 const PARSER: &str = r#"
 import json, sys
@@ -58,10 +54,9 @@ async fn spawn_on(
     metrics_token: Option<&str>,
 ) -> (String, app::ssr::state::AppState, Simulator) {
     let sim = Simulator::spawn().await.unwrap();
-    let mut settings = common::settings(store.url(), sim.allowed_hosts());
-    settings.config.console_key = store.key();
+    let mut settings = support::settings_for(&store, sim.allowed_hosts());
     settings.metrics_token = metrics_token.map(str::to_owned);
-    let (base, state) = common::serve(settings, Arc::new(ManualClock::at(sim.now()))).await;
+    let (base, state) = support::serve(settings, Arc::new(ManualClock::at(sim.now()))).await;
     (base, state, sim)
 }
 
@@ -159,7 +154,7 @@ async fn metrics_ask_for_the_token_when_one_is_set() {
 #[tokio::test]
 async fn metrics_need_a_token_once_the_console_listens_beyond_loopback() {
     let store = Store::sqlite();
-    let mut settings = common::settings(store.url(), String::new());
+    let mut settings = support::settings(store.url(), String::new());
     settings.site_addr = "0.0.0.0:0".parse().unwrap();
     let app = server::serve::Application::build(settings, Arc::new(ManualClock::at(0)))
         .await

@@ -1,10 +1,6 @@
 //! The audit log: a whole admin journey over HTTP leaves one event of each kind, with who, when,
 //! from where and how it ended; the database never holds a secret; the terminal prints it.
 
-mod common;
-#[path = "common/stores.rs"]
-mod stores;
-
 use std::process::Command;
 use std::sync::Arc;
 
@@ -14,6 +10,8 @@ use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Simulator};
 use serde_json::Value;
 use stores::Store;
+
+use crate::support::{self, stores};
 
 const PASSWORD: &str = "violet tractor sings softly";
 
@@ -34,7 +32,7 @@ async fn a_journey_leaves_each_event_kind_in_the_audit_log_and_no_secret_anywher
     let hook = receiver().await;
     let store = Store::chosen().await;
     let database_url = store.url();
-    let mut settings = common::settings(
+    let mut settings = support::settings(
         database_url.clone(),
         format!("{},{hook}", sim.allowed_hosts()),
     );
@@ -48,7 +46,7 @@ async fn a_journey_leaves_each_event_kind_in_the_audit_log_and_no_secret_anywher
         }),
         email: None,
     };
-    let (base, state) = common::serve(settings, Arc::new(ManualClock::at(sim.now()))).await;
+    let (base, state) = support::serve(settings, Arc::new(ManualClock::at(sim.now()))).await;
     let http = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -104,7 +102,7 @@ async fn a_journey_leaves_each_event_kind_in_the_audit_log_and_no_secret_anywher
         .split("token=")
         .nth(1)
         .unwrap();
-    let joined = common::browser()
+    let joined = support::browser()
         .post(format!("{base}/api/accept_invitation"))
         .form(&[
             ("token", token),

@@ -2,12 +2,6 @@
 //! one for a connection first seen late, re-armed by a renewal (never by a refresh inside the band), failing and recovered, webhook
 //! deliveries checked by a receiver that verifies the HMAC, retries, and e-mail to an SMTP sink.
 
-mod common;
-#[path = "common/companies.rs"]
-mod companies;
-#[path = "common/stores.rs"]
-mod stores;
-
 use std::sync::{Arc, Mutex};
 
 use app::alerts::ssr::{AlertConfig, Email, Webhook};
@@ -20,6 +14,8 @@ use concur_sim::{DEMO_SCOPES, Simulator};
 use serde_json::Value;
 use server::alerts::{deliver_due, run_once, signature};
 use stores::Store;
+
+use crate::support::{self, companies, stores};
 
 const DAY: i64 = 86_400;
 const SECRET: &str = "shared webhook secret";
@@ -96,7 +92,7 @@ async fn fixture_on(store: Store, email: Option<Email>) -> Fixture {
     let receiver = Receiver::default();
     let origin = receiver.spawn().await;
     let mut config =
-        common::settings(store.url(), format!("{},{origin}", sim.allowed_hosts())).config;
+        support::settings(store.url(), format!("{},{origin}", sim.allowed_hosts())).config;
     config.console_key = store.key();
     config.public_url = "https://console.example".into();
     config.alerts = AlertConfig {

@@ -1,11 +1,7 @@
 //! Single sign-on against a fake identity provider that signs real ID tokens (RS256, the keys
-//! in `tests/fixtures`): the whole code flow with PKCE, `state` and `nonce`, and each way an
+//! in `tests/it/fixtures`): the whole code flow with PKCE, `state` and `nonce`, and each way an
 //! ID token must be refused (wrong audience, wrong issuer, expired, bad signature, replayed
 //! nonce, missing state), keys rotated at the provider, roles from groups at every sign-in.
-
-mod common;
-#[path = "common/stores.rs"]
-mod stores;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,6 +25,8 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
+
+use crate::support::{self, stores};
 
 const CLIENT_ID: &str = "concur-console";
 const CLIENT_SECRET: &str = "idp client secret";
@@ -281,12 +279,11 @@ async fn world_with(adjust: impl FnOnce(&mut server::serve::Settings)) -> World 
     let idp = provider().await;
     let issuer = idp.lock().unwrap().issuer.clone();
     let store = stores::Store::chosen().await;
-    let mut settings = common::settings(store.url(), String::new());
-    settings.config.console_key = store.key();
+    let mut settings = support::settings_for(&store, String::new());
     settings.config.oidc = Some(config(&issuer));
     adjust(&mut settings);
     let now = chrono::Utc::now().timestamp();
-    let (base, state) = common::serve(settings, Arc::new(ManualClock::at(now))).await;
+    let (base, state) = support::serve(settings, Arc::new(ManualClock::at(now))).await;
     World { base, state, idp }
 }
 
@@ -347,10 +344,10 @@ impl World {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn groups_decide_the_role_at_every_sign_in() {
     let w = world().await;
-    let (_, login) = w.page(&common::browser(), "/login").await;
+    let (_, login) = w.page(&support::browser(), "/login").await;
     assert!(login.contains("Sign in with Example ID") && login.contains("/auth/oidc/start"));
 
-    let alice = common::browser();
+    let alice = support::browser();
     assert_eq!(w.sign_in(&alice, "alice").await, "/");
     assert_eq!(w.page(&alice, "/people").await.0, 200, "ops → admin");
     let (_, people) = w.page(&alice, "/people").await;
@@ -358,17 +355,17 @@ async fn groups_decide_the_role_at_every_sign_in() {
     let (_, account) = w.page(&alice, "/account").await;
     assert!(account.contains("single sign-on") && !account.contains("Change password"));
 
-    let eddie = common::browser();
+    let eddie = support::browser();
     assert_eq!(w.sign_in(&eddie, "eddie").await, "/");
     assert_eq!(w.role_of("eddie").await, "editor", "the highest group wins");
     assert_eq!(w.page(&eddie, "/settings").await.0, 403);
     assert_eq!(w.page(&eddie, "/connections/new").await.0, 200);
 
-    let vera = common::browser();
+    let vera = support::browser();
     w.sign_in(&vera, "vera").await;
     assert_eq!(w.page(&vera, "/connections/new").await.0, 403);
 
-    let nora = common::browser();
+    let nora = support::browser();
     assert_eq!(w.sign_in(&nora, "nora").await, "/login?sso=nogroup");
     let (_, refused) = w.page(&nora, "/login?sso=nogroup").await;
     assert!(
@@ -384,13 +381,13 @@ async fn groups_decide_the_role_at_every_sign_in() {
         .unwrap()
         .users
         .insert("eddie".into(), vec!["helpdesk".into()]);
-    let later = common::browser();
+    let later = support::browser();
     w.sign_in(&later, "eddie").await;
     assert_eq!(w.role_of("eddie").await, "viewer");
     assert_eq!(w.page(&later, "/connections/new").await.0, 403);
 
     // An SSO account has no password to guess.
-    let password = common::browser()
+    let password = support::browser()
         .post(format!("{}/api/login", w.base))
         .form(&[("username", "alice"), ("password", "")])
         .send()
@@ -426,7 +423,7 @@ async fn id_tokens_that_fail_a_check_sign_nobody_in() {
         Twist::BadSignature,
     ] {
         w.idp.lock().unwrap().twist = Some(twist);
-        let browser = common::browser();
+        let browser = support::browser();
         assert_eq!(
             w.sign_in(&browser, "alice").await,
             "/login?sso=token",
@@ -435,11 +432,11 @@ async fn id_tokens_that_fail_a_check_sign_nobody_in() {
         assert_eq!(w.page(&browser, "/").await.0, 303, "{twist:?}: no session");
     }
     // A nonce from another sign-in.
-    let first = common::browser();
+    let first = support::browser();
     w.sign_in(&first, "alice").await;
     w.idp.lock().unwrap().twist = Some(Twist::OldNonce);
     assert_eq!(
-        w.sign_in(&common::browser(), "alice").await,
+        w.sign_in(&support::browser(), "alice").await,
         "/login?sso=token"
     );
 
@@ -463,7 +460,7 @@ async fn id_tokens_that_fail_a_check_sign_nobody_in() {
 async fn keys_rotated_at_the_provider_are_fetched_once_and_used() {
     let w = world().await;
     w.idp.lock().unwrap().twist = Some(Twist::RotatedKey);
-    let browser = common::browser();
+    let browser = support::browser();
     assert_eq!(w.sign_in(&browser, "alice").await, "/");
     assert_eq!(w.page(&browser, "/").await.0, 200);
 }
@@ -471,7 +468,7 @@ async fn keys_rotated_at_the_provider_are_fetched_once_and_used() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_callback_without_its_state_or_browser_is_refused() {
     let w = world().await;
-    let browser = common::browser();
+    let browser = support::browser();
     w.idp.lock().unwrap().next_user = "alice".into();
     let started = browser
         .get(format!("{}/auth/oidc/start", w.base))
@@ -491,7 +488,7 @@ async fn a_callback_without_its_state_or_browser_is_refused() {
         "/login?sso=expired"
     );
     assert_eq!(
-        w.come_back(&common::browser(), &query).await,
+        w.come_back(&support::browser(), &query).await,
         "/login?sso=expired",
         "another browser (no state cookie)"
     );
@@ -543,7 +540,7 @@ async fn a_callback_without_this_browsers_state_writes_no_audit_row_and_refusals
  {
     let w = world().await;
     let before = audit_rows(&w).await.len();
-    let stranger = common::browser();
+    let stranger = support::browser();
     for i in 0..25 {
         let answer = w
             .come_back(&stranger, &format!("error=access_denied&state=forged{i}"))
@@ -556,7 +553,7 @@ async fn a_callback_without_this_browsers_state_writes_no_audit_row_and_refusals
         before,
         "a stranger's callbacks write nothing"
     );
-    let browser = common::browser();
+    let browser = support::browser();
     for _ in 0..3 {
         let state = started_state(&w, &browser).await;
         let answer = w
@@ -579,7 +576,7 @@ async fn a_callback_without_this_browsers_state_writes_no_audit_row_and_refusals
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_state_cookie_is_host_prefixed_over_https() {
     let w = world_with(|s| s.config.public_url = "https://console.example".into()).await;
-    let started = common::browser()
+    let started = support::browser()
         .get(format!("{}/auth/oidc/start", w.base))
         .send()
         .await
@@ -596,7 +593,7 @@ async fn the_state_cookie_is_host_prefixed_over_https() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_sign_on_never_demotes_the_last_active_admin() {
     let w = world().await;
-    let browser = common::browser();
+    let browser = support::browser();
     assert_eq!(w.sign_in(&browser, "alice").await, "/");
     assert_eq!(w.role_of("alice").await, "admin");
     w.idp
@@ -604,7 +601,7 @@ async fn single_sign_on_never_demotes_the_last_active_admin() {
         .unwrap()
         .users
         .insert("alice".into(), vec!["helpdesk".into()]);
-    assert_eq!(w.sign_in(&common::browser(), "alice").await, "/");
+    assert_eq!(w.sign_in(&support::browser(), "alice").await, "/");
     assert_eq!(
         w.role_of("alice").await,
         "admin",
@@ -616,9 +613,9 @@ async fn single_sign_on_never_demotes_the_last_active_admin() {
             .any(|r| r.kind == "role_changed" && r.outcome == "refused"),
         "{rows:?}"
     );
-    assert_eq!(w.sign_in(&common::browser(), "eddie").await, "/");
+    assert_eq!(w.sign_in(&support::browser(), "eddie").await, "/");
     local_admin(&w).await;
-    assert_eq!(w.sign_in(&common::browser(), "alice").await, "/");
+    assert_eq!(w.sign_in(&support::browser(), "alice").await, "/");
     assert_eq!(
         w.role_of("alice").await,
         "viewer",
@@ -727,7 +724,7 @@ async fn the_identity_provider_is_reached_through_concur_http_proxy_only() {
 #[tokio::test]
 async fn a_wrong_issuer_stops_the_start_with_a_clear_error() {
     let store = stores::Store::sqlite();
-    let mut settings = common::settings(store.url(), String::new());
+    let mut settings = support::settings(store.url(), String::new());
     settings.config.oidc = Some(config("http://127.0.0.1:9/nothing-here"));
     let refused = server::serve::Application::build(settings, Arc::new(ManualClock::at(0))).await;
     let Err(e) = refused else {
@@ -746,7 +743,7 @@ async fn local_admin(w: &World) {
     let hash = app::auth::ssr::hash_password("violet tractor sings softly".into())
         .await
         .unwrap();
-    common::account(&w.state, "local", "local", &hash, Role::Admin).await;
+    support::account(&w.state, "local", "local", &hash, Role::Admin).await;
 }
 
 /// Signs `local` in with its password; the answer.
@@ -766,7 +763,7 @@ async fn password_sign_in(w: &World, browser: &reqwest::Client) -> reqwest::Resp
 async fn a_provider_down_at_sign_in_leaves_the_password_form_working() {
     let w = world().await;
     w.idp.lock().unwrap().twist = Some(Twist::Down);
-    let browser = common::browser();
+    let browser = support::browser();
     assert_eq!(w.sign_in(&browser, "alice").await, "/login?sso=unavailable");
     let (_, page) = w.page(&browser, "/login?sso=unavailable").await;
     assert!(
@@ -781,7 +778,7 @@ async fn a_provider_down_at_sign_in_leaves_the_password_form_working() {
 async fn password_sign_in_can_be_turned_off() {
     let w = world_with(|s| s.config.local_login = false).await;
     local_admin(&w).await;
-    let browser = common::browser();
+    let browser = support::browser();
     let (_, page) = w.page(&browser, "/login").await;
     assert!(page.contains("Sign in with Example ID") && !page.contains("name=\"password\""));
     let refused = password_sign_in(&w, &browser).await;
@@ -797,7 +794,7 @@ async fn password_sign_in_can_be_turned_off() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_ins_started_from_one_address_are_limited() {
     let w = world().await;
-    let browser = common::browser();
+    let browser = support::browser();
     let mut statuses = Vec::new();
     for _ in 0..(server::sso::STARTS_PER_MINUTE + 20) {
         let answer = browser

@@ -2,10 +2,6 @@
 //! over simulated months, rotation, single flight across tasks and processes, API keys, the
 //! token API's answers, the terminal commands, and a process killed mid-sweep.
 
-mod common;
-#[path = "common/stores.rs"]
-mod stores;
-
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -20,6 +16,8 @@ use serde_json::Value;
 use server::keepalive::{refresh_all, sweep_due};
 use server::serve::Settings;
 use stores::Store;
+
+use crate::support::{self, stores};
 
 const DAY: i64 = 86_400;
 
@@ -36,8 +34,7 @@ struct Fixture {
 }
 
 fn settings(sim: &Simulator, store: &Store, rate: u32) -> Settings {
-    let mut settings = common::settings(store.url(), sim.allowed_hosts());
-    settings.config.console_key = store.key();
+    let mut settings = support::settings_for(store, sim.allowed_hosts());
     settings.api_rate_per_minute = rate;
     settings
 }
@@ -61,7 +58,7 @@ async fn fixture_on(store: Store, rate: u32) -> Fixture {
         }
     };
     let clock = ManualClock::at(sim.now());
-    let (base, state) = common::serve(settings(&sim, &store, rate), Arc::new(clock.clone())).await;
+    let (base, state) = support::serve(settings(&sim, &store, rate), Arc::new(clock.clone())).await;
     let (client_id, secret) = sim.add_app(DEMO_SCOPES);
     let company = sim.add_company("us2");
     Fixture {
@@ -1007,7 +1004,7 @@ async fn a_stuck_data_centre_times_out_as_transient_and_holds_up_no_other_connec
     let mut settings = settings(&sim, &store, 100_000);
     settings.config.client.timeout = Duration::from_millis(400);
     let clock = ManualClock::at(sim.now());
-    let (base, state) = common::serve(settings, Arc::new(clock.clone())).await;
+    let (base, state) = support::serve(settings, Arc::new(clock.clone())).await;
     // The figure: a sweep of 1 000 with 10 stuck.
     for i in 0..990 {
         connection_in(&state, &sim, &format!("US {i}"), "us2").await;
@@ -1072,7 +1069,7 @@ async fn a_token_call_waits_four_seconds_at_most_and_the_refresh_it_started_is_s
     let store = Store::sqlite();
     let clock = ManualClock::at(sim.now());
     let (base, state) =
-        common::serve(settings(&sim, &store, 100_000), Arc::new(clock.clone())).await;
+        support::serve(settings(&sim, &store, 100_000), Arc::new(clock.clone())).await;
     let id = connection_in(&state, &sim, "Slow", "eu2").await;
     let key = app::api_keys::ssr::create(&state, &id, "bot")
         .await

@@ -2,12 +2,6 @@
 //! trigram index each store keeps (FTS5 on SQLite, pg_trgm on PostgreSQL): the index follows
 //! every rename and deletion, and the counts follow every write at once.
 
-mod common;
-#[path = "common/companies.rs"]
-mod companies;
-#[path = "common/stores.rs"]
-mod stores;
-
 use std::sync::Arc;
 
 use app::model::{Dashboard, Status};
@@ -17,10 +11,11 @@ use concur_sim::{DEMO_SCOPES, Simulator};
 use server::serve::Application;
 use stores::Store;
 
+use crate::support::{self, companies, stores};
+
 async fn console(store: Store) -> (AppState, Simulator) {
     let sim = Simulator::spawn().await.unwrap();
-    let mut settings = common::settings(store.url(), sim.allowed_hosts());
-    settings.config.console_key = store.key();
+    let settings = support::settings_for(&store, sim.allowed_hosts());
     let app = Application::build(settings, Arc::new(ManualClock::at(sim.now())))
         .await
         .unwrap();

@@ -3,10 +3,6 @@
 //! foreign, newer and misplaced files are refused with nothing written; backups rotate and are
 //! verified without touching a database.
 
-mod common;
-#[path = "common/stores.rs"]
-mod stores;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -17,6 +13,8 @@ use concur::{Clock, ManualClock};
 use concur_sim::{DEMO_SCOPES, Simulator};
 use server::backup::{ExportFile, ImportArgs};
 use stores::Store;
+
+use crate::support::{self, stores};
 
 struct Source {
     base: String,
@@ -32,18 +30,17 @@ struct Source {
 /// waiting hand-off link, an invitation, alert settings, audit rows.
 async fn source(store: Store) -> Source {
     let sim = Simulator::spawn().await.unwrap();
-    let mut settings = common::settings(store.url(), sim.allowed_hosts());
-    settings.config.console_key = store.key();
-    let (base, state) = common::serve(settings, Arc::new(ManualClock::at(sim.now()))).await;
+    let settings = support::settings_for(&store, sim.allowed_hosts());
+    let (base, state) = support::serve(settings, Arc::new(ManualClock::at(sim.now()))).await;
     let hash = app::auth::ssr::hash_password("violet tractor sings softly".into())
         .await
         .unwrap();
-    common::account(&state, "a1", "root", &hash, Role::Admin).await;
+    support::account(&state, "a1", "root", &hash, Role::Admin).await;
     let (client_id, secret) = sim.add_app(DEMO_SCOPES);
     let company = sim.add_company("us2");
     let mut ids = Vec::new();
     for name in ["Moved – ACME", "Moved – Globex"] {
-        let form = common::refresh_form(&sim, &company, (&client_id, &secret), name);
+        let form = support::refresh_form(&sim, &company, (&client_id, &secret), name);
         ids.push(app::connections::ssr::create(&state, form).await.unwrap());
     }
     let key = app::api_keys::ssr::create(&state, &ids[0], "bot")
@@ -191,9 +188,9 @@ async fn moves(from_store: Store, to: Store) {
     assert!(imported.status.success(), "{imported:?}");
     assert!(String::from_utf8_lossy(&imported.stdout).contains("Imported: admins 1"));
 
-    let mut settings = common::settings(to.url(), from.sim.allowed_hosts());
+    let mut settings = support::settings(to.url(), from.sim.allowed_hosts());
     settings.config.console_key = Some(key);
-    let (base, moved) = common::serve(settings, Arc::new(ManualClock::at(from.sim.now()))).await;
+    let (base, moved) = support::serve(settings, Arc::new(ManualClock::at(from.sim.now()))).await;
     let (before, after) = (
         dump::read_all(&from.state.pool).await.unwrap(),
         dump::read_all(&moved.pool).await.unwrap(),
@@ -329,12 +326,12 @@ async fn changed_unsealed_unfit_foreign_newer_and_misplaced_files_are_refused_wi
 
     // An empty console with the same key (both stores need one to share it).
     let target = Store::chosen().await;
-    let mut settings = common::settings(target.url(), String::new());
+    let mut settings = support::settings(target.url(), String::new());
     settings.config.console_key = Some(match &from.store {
         Store::Sqlite(_) => key_file_of(&from.store),
         Store::Postgres(_) => from.store.key().unwrap(),
     });
-    let (_, empty) = common::serve(settings, Arc::new(ManualClock::at(0))).await;
+    let (_, empty) = support::serve(settings, Arc::new(ManualClock::at(0))).await;
     let import = |path: &std::path::Path, merge: bool, trust_unsealed: bool| {
         let args = ImportArgs {
             from: path.to_owned(),
@@ -388,9 +385,9 @@ async fn changed_unsealed_unfit_foreign_newer_and_misplaced_files_are_refused_wi
     }
     // A console with another key cannot open it, and says whose key it needs.
     let other_store = Store::chosen().await;
-    let mut other = common::settings(other_store.url(), String::new());
+    let mut other = support::settings(other_store.url(), String::new());
     other.config.console_key = Some("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=".into());
-    let (_, stranger) = common::serve(other, Arc::new(ManualClock::at(0))).await;
+    let (_, stranger) = support::serve(other, Arc::new(ManualClock::at(0))).await;
     let mut out = Vec::new();
     let args = ImportArgs {
         from: fine.clone(),

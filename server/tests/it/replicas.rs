@@ -2,10 +2,6 @@
 //! sweeping every two seconds with refresh-token rotation on (so a lost token or a double
 //! refresh would break a connection): one is killed with SIGKILL half-way and restarted.
 
-mod common;
-#[path = "common/stores.rs"]
-mod stores;
-
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +14,8 @@ use app::ssr::store;
 use concur::SystemClock;
 use concur_sim::{DEMO_SCOPES, Quirks, Simulator};
 use stores::Store;
+
+use crate::support::{self, stores};
 
 const CONSOLE: &str = env!("CARGO_BIN_EXE_concur-console");
 const CONNECTIONS: usize = 12;
@@ -115,7 +113,7 @@ async fn a_replica_killed_under_load_loses_no_token_and_the_survivor_takes_its_w
         rotate_refresh_tokens: true,
         ..Quirks::default()
     });
-    let mut config = common::settings(store.url(), sim.allowed_hosts()).config;
+    let mut config = support::settings(store.url(), sim.allowed_hosts()).config;
     config.console_key = store.key();
     let state = AppState::build(&config, Arc::new(SystemClock))
         .await

@@ -2,10 +2,6 @@
 //! real status codes, the Origin and Host checks, signed error messages, headers, sessions and
 //! the setup link.
 
-mod common;
-#[path = "common/stores.rs"]
-mod stores;
-
 use std::sync::Arc;
 
 use app::ssr::state::AppState;
@@ -13,6 +9,8 @@ use concur::ManualClock;
 use concur_sim::Simulator;
 use serde_json::{Value, json};
 use stores::Store;
+
+use crate::support::{self, stores};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -25,12 +23,11 @@ struct Console {
 async fn spawn() -> Console {
     let sim = Simulator::spawn().await.unwrap();
     let store = Store::chosen().await;
-    let mut settings = common::settings(store.url(), sim.allowed_hosts());
-    settings.config.console_key = store.key();
+    let mut settings = support::settings_for(&store, sim.allowed_hosts());
     settings.config.public_url = "http://console.test".into();
     settings.config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     let clock = ManualClock::at(sim.now());
-    let (base, state) = common::serve(settings, Arc::new(clock.clone())).await;
+    let (base, state) = support::serve(settings, Arc::new(clock.clone())).await;
     Console { base, state, clock }
 }
 
@@ -39,7 +36,7 @@ impl Console {
         let hash = app::auth::ssr::hash_password(PASSWORD.into())
             .await
             .unwrap();
-        common::account(&self.state, "a1", "admin", &hash, app::model::Role::Admin).await;
+        support::account(&self.state, "a1", "admin", &hash, app::model::Role::Admin).await;
     }
 
     /// Signs in from `address` (as the trusted proxy on loopback reports it).
@@ -67,7 +64,7 @@ async fn body(response: reqwest::Response) -> Value {
 async fn an_unknown_user_takes_about_as_long_as_a_wrong_password() {
     let c = spawn().await;
     c.admin().await;
-    let http = common::browser();
+    let http = support::browser();
     let mut known = Vec::new();
     let mut unknown = Vec::new();
     for i in 0..5 {
@@ -94,7 +91,7 @@ async fn an_unknown_user_takes_about_as_long_as_a_wrong_password() {
 async fn a_strangers_failures_do_not_stop_the_admins_correct_password() {
     let c = spawn().await;
     c.admin().await;
-    let stranger = common::browser();
+    let stranger = support::browser();
     for i in 0..8 {
         let r = c
             .login(&stranger, &format!("203.0.113.{i}"), "admin", "guess")
@@ -110,7 +107,7 @@ async fn a_strangers_failures_do_not_stop_the_admins_correct_password() {
     assert_eq!(throttled.status(), 429, "one address is slowed down");
     assert!(throttled.headers().contains_key("retry-after"));
 
-    let admin = common::browser();
+    let admin = support::browser();
     let r = c.login(&admin, "192.0.2.10", "admin", PASSWORD).await;
     assert!(
         r.status().is_success() || r.status().is_redirection(),
@@ -123,7 +120,7 @@ async fn a_strangers_failures_do_not_stop_the_admins_correct_password() {
 async fn a_hundred_parallel_wrong_sign_ins_are_mostly_refused_before_argon2() {
     let c = spawn().await;
     c.admin().await;
-    let http = common::browser();
+    let http = support::browser();
     let attempts = (0..100).map(|_| {
         let (http, base) = (http.clone(), c.base.clone());
         tokio::spawn(async move {
@@ -151,7 +148,7 @@ async fn a_hundred_parallel_wrong_sign_ins_are_mostly_refused_before_argon2() {
 async fn errors_answer_with_their_real_status_codes() {
     let c = spawn().await;
     c.admin().await;
-    let http = common::browser();
+    let http = support::browser();
     let r = c.login(&http, "192.0.2.1", "admin", "wrong").await;
     assert_eq!(r.status(), 401);
     assert_eq!(body(r).await, json!("BadLogin"));
@@ -206,7 +203,7 @@ async fn errors_answer_with_their_real_status_codes() {
 async fn state_changes_must_come_from_the_public_origin_and_hosts_must_be_known() {
     let c = spawn().await;
     c.admin().await;
-    let http = common::browser();
+    let http = support::browser();
     let post = |origin: &'static str| {
         http.post(format!("{}/api/login", c.base))
             .header("origin", origin)
@@ -243,7 +240,7 @@ const LONG_NAME: &str = "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn
 #[tokio::test]
 async fn an_error_text_in_a_link_is_never_rendered() {
     let c = spawn().await;
-    let http = common::browser();
+    let http = support::browser();
     let lure = "eyJSZXF1ZXN0IjoiWW91ciBhY2NvdW50IGlzIGxvY2tlZDogY2FsbCArMSA1NTUgMDEwMCJ9";
     let r = http
         .get(format!("{}/login?__path=/api/login&__err={lure}", c.base))
@@ -296,7 +293,7 @@ async fn an_error_text_in_a_link_is_never_rendered() {
 #[tokio::test]
 async fn pages_carry_the_security_headers() {
     let c = spawn().await;
-    let r = common::browser()
+    let r = support::browser()
         .get(format!("{}/login", c.base))
         .send()
         .await
@@ -323,7 +320,7 @@ async fn pages_carry_the_security_headers() {
         html.contains(&format!("nonce=\"{nonce}\"")),
         "the scripts carry the nonce"
     );
-    let setup = common::browser()
+    let setup = support::browser()
         .get(format!("{}/setup?token=x", c.base))
         .send()
         .await
@@ -339,7 +336,7 @@ async fn pages_carry_the_security_headers() {
 async fn sessions_end_after_thirty_idle_minutes_and_cookies_live_with_the_browser() {
     let c = spawn().await;
     c.admin().await;
-    let http = common::browser();
+    let http = support::browser();
     let r = c.login(&http, "192.0.2.5", "admin", PASSWORD).await;
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(!cookie.contains("Max-Age"), "{cookie}");
@@ -364,7 +361,7 @@ async fn two_parallel_setups_with_one_link_create_one_admin_and_a_restart_voids_
     let setup = |token: String, username: &'static str| {
         let base = c.base.clone();
         tokio::spawn(async move {
-            common::browser()
+            support::browser()
                 .post(format!("{base}/api/setup"))
                 .form(&[
                     ("token", token.as_str()),
@@ -400,7 +397,7 @@ async fn two_parallel_setups_with_one_link_create_one_admin_and_a_restart_voids_
 async fn changing_the_password_ends_every_other_session_and_sessions_can_be_ended_one_by_one() {
     let c = spawn().await;
     c.admin().await;
-    let (laptop, phone, tablet) = (common::browser(), common::browser(), common::browser());
+    let (laptop, phone, tablet) = (support::browser(), support::browser(), support::browser());
     for (http, address) in [
         (&laptop, "192.0.2.1"),
         (&phone, "192.0.2.2"),
@@ -519,7 +516,7 @@ async fn expired_sessions_are_swept() {
     app::ssr::store::insert_session(&c.state.pool, &old)
         .await
         .unwrap();
-    c.login(&common::browser(), "192.0.2.10", "admin", PASSWORD)
+    c.login(&support::browser(), "192.0.2.10", "admin", PASSWORD)
         .await;
     let left = app::ssr::store::sessions_of(&c.state.pool, "a1")
         .await

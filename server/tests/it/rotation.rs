@@ -4,10 +4,6 @@
 //! key's open nothing), and a console without the new key refuses to start and says which key
 //! it lacks.
 
-mod common;
-#[path = "common/stores.rs"]
-mod stores;
-
 use std::io::{BufRead, BufReader};
 use std::process::Command;
 use std::sync::Arc;
@@ -17,6 +13,8 @@ use app::ssr::store::dump;
 use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Simulator};
 use stores::Store;
+
+use crate::support::{self, stores};
 
 const NEW_KEY: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
 
@@ -37,7 +35,7 @@ async fn a_key_rotation_killed_half_way_resumes_while_two_replicas_serve_tokens(
     let old_key = store.key().unwrap();
     let old_key = old_key.as_str();
     let settings = |key: &str, old: Option<&str>| {
-        let mut settings = common::settings(store.url(), sim.allowed_hosts());
+        let mut settings = support::settings(store.url(), sim.allowed_hosts());
         settings.config.console_key = Some(key.to_owned());
         settings.config.old_keys = old.map(str::to_owned);
         // The load below is one test's, not an abuser's.
@@ -45,12 +43,12 @@ async fn a_key_rotation_killed_half_way_resumes_while_two_replicas_serve_tokens(
         settings
     };
     let clock = Arc::new(ManualClock::at(sim.now()));
-    let (_, before) = common::serve(settings(old_key, None), clock.clone()).await;
+    let (_, before) = support::serve(settings(old_key, None), clock.clone()).await;
     let (client_id, secret) = sim.add_app(DEMO_SCOPES);
     let company = sim.add_company("us2");
     let mut keys = Vec::new();
     for n in 0..30 {
-        let form = common::refresh_form(
+        let form = support::refresh_form(
             &sim,
             &company,
             (&client_id, &secret),
@@ -81,8 +79,8 @@ async fn a_key_rotation_killed_half_way_resumes_while_two_replicas_serve_tokens(
 
     // The operator restarts both replicas with the new key and the old one beside it.
     let replicas = [
-        common::serve(settings(NEW_KEY, Some(old_key)), clock.clone()).await,
-        common::serve(settings(NEW_KEY, Some(old_key)), clock.clone()).await,
+        support::serve(settings(NEW_KEY, Some(old_key)), clock.clone()).await,
+        support::serve(settings(NEW_KEY, Some(old_key)), clock.clone()).await,
     ];
     let new_prefix = replicas[0].1.cipher.current_prefix();
     let total = dump::count_stale(&before.pool, &new_prefix).await.unwrap();
@@ -193,7 +191,7 @@ async fn a_key_rotation_killed_half_way_resumes_while_two_replicas_serve_tokens(
     );
 
     // The new key alone opens everything; the old key alone cannot start.
-    let (base, only_new) = common::serve(settings(NEW_KEY, None), clock.clone()).await;
+    let (base, only_new) = support::serve(settings(NEW_KEY, None), clock.clone()).await;
     for (id, key) in &keys {
         let answer = reqwest::Client::new()
             .get(format!("{base}/api/v1/connections/{id}/token"))

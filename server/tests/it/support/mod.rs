@@ -1,5 +1,10 @@
-//! What every integration test starts from: the console's settings for a database and the
-//! simulator's origins, on a free port, with the background jobs off (tests drive them).
+//! What every integration suite starts from: the console's settings for a database and the
+//! simulator's origins, on a free port, with the background jobs off (tests drive them); the
+//! store a suite runs on, the simulator's companies, the signed-webhook receiver.
+
+pub mod companies;
+pub mod hooks;
+pub mod stores;
 
 use std::sync::Arc;
 
@@ -39,12 +44,16 @@ pub fn settings(database_url: String, allowed_hosts: String) -> Settings {
     }
 }
 
+/// [`settings`] for a console on `store`, with the store's key (PostgreSQL's consoles share one;
+/// a SQLite console makes its own key file).
+pub fn settings_for(store: &stores::Store, allowed_hosts: String) -> Settings {
+    let mut settings = settings(store.url(), allowed_hosts);
+    settings.config.console_key = store.key();
+    settings
+}
+
 /// Builds the console from `settings`, serves it in the background on its free port, and
 /// returns its base URL and state.
-#[allow(
-    dead_code,
-    reason = "the alert tests drive the state without serving it"
-)]
 pub async fn serve(settings: Settings, clock: Arc<dyn Clock>) -> (String, AppState) {
     let app = Application::build(settings, clock)
         .await
@@ -57,7 +66,6 @@ pub async fn serve(settings: Settings, clock: Arc<dyn Clock>) -> (String, AppSta
 
 /// The tests' HTTP client: keeps cookies and follows no redirect (each answer is read as it
 /// comes). A request left unanswered for a minute fails its test instead of stalling the run.
-#[allow(dead_code, reason = "not every test file drives the console over HTTP")]
 pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
@@ -68,7 +76,6 @@ pub fn browser() -> reqwest::Client {
 }
 
 /// An account with a role and a password hash, straight into the store.
-#[allow(dead_code, reason = "not every test file makes accounts")]
 pub async fn account(state: &AppState, id: &str, username: &str, hash: &str, role: Role) {
     app::ssr::store::insert_admin(
         &state.pool,
@@ -85,7 +92,6 @@ pub async fn account(state: &AppState, id: &str, username: &str, hash: &str, rol
 }
 
 /// The New connection form with a refresh token the simulator issues to `company` now.
-#[allow(dead_code, reason = "not every test file makes connections this way")]
 pub fn refresh_form(
     sim: &concur_sim::Simulator,
     company: &str,

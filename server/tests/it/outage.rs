@@ -4,12 +4,6 @@
 //! Tokens the console holds in memory keep being handed out; the rest get 503 with
 //! Retry-After; nothing hangs; everything recovers without a restart.
 
-mod common;
-#[path = "common/companies.rs"]
-mod companies;
-#[path = "common/stores.rs"]
-mod stores;
-
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,6 +14,8 @@ use concur_sim::{DEMO_SCOPES, Simulator};
 use serde_json::Value;
 use stores::Store;
 use tokio::task::JoinHandle;
+
+use crate::support::{self, companies, stores};
 /// A TCP proxy to the database that can be cut (every connection closed, new ones dropped)
 /// and given back.
 struct Proxy {
@@ -107,6 +103,28 @@ enum Fault {
 }
 
 impl Fault {
+    /// A PostgreSQL database of its own behind a proxy that can be cut: the store, the URL
+    /// through the proxy, and the fault.
+    async fn postgres_cut() -> (Store, String, Fault) {
+        let store = Store::postgres().await;
+        let url = store.url();
+        let (head, tail) = url.split_once('@').unwrap();
+        let (upstream, database) = tail.split_once('/').unwrap();
+        let proxy = Proxy::start(upstream.to_owned()).await;
+        let proxied = format!("{head}@127.0.0.1:{}/{database}", proxy.port);
+        (store, proxied, Fault::Cut(proxy))
+    }
+
+    /// A SQLite database whose file can be made unwritable: the store and the fault.
+    fn sqlite_unwritable() -> (Store, Fault) {
+        let store = Store::sqlite();
+        let Store::Sqlite(dir) = &store else {
+            unreachable!()
+        };
+        let file = Unwritable(dir.join("console.db"));
+        (store, Fault::Unwritable(file))
+    }
+
     fn begin(&self) {
         match self {
             Fault::Cut(proxy) => proxy.cut(),
@@ -133,47 +151,29 @@ fn impatient() -> reqwest::Client {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_postgresql_is_away_held_tokens_keep_flowing_the_rest_get_503_and_all_recovers_on_postgresql()
  {
-    let store = Store::postgres().await;
-    let url = store.url();
-    let (head, tail) = url.split_once("@").unwrap();
-    let (upstream, database) = tail.split_once('/').unwrap();
-    let proxy = Proxy::start(upstream.to_owned()).await;
-    let proxied = format!("{head}@127.0.0.1:{}/{database}", proxy.port);
-    database_away(proxied, store.key(), Fault::Cut(proxy)).await;
+    let (store, proxied, fault) = Fault::postgres_cut().await;
+    database_away(proxied, store.key(), fault).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_the_sqlite_file_is_unwritable_held_tokens_keep_flowing_the_rest_get_503_and_all_recovers()
  {
-    let store = Store::sqlite();
-    let Store::Sqlite(dir) = &store else {
-        unreachable!()
-    };
-    let file = Unwritable(dir.join("console.db"));
-    database_away(store.url(), None, Fault::Unwritable(file)).await;
+    let (store, fault) = Fault::sqlite_unwritable();
+    database_away(store.url(), None, fault).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_revoked_or_a_connection_deleted_elsewhere_is_never_served_from_memory_when_postgresql_goes_away_on_postgresql()
  {
-    let store = Store::postgres().await;
-    let url = store.url();
-    let (head, tail) = url.split_once("@").unwrap();
-    let (upstream, database) = tail.split_once('/').unwrap();
-    let proxy = Proxy::start(upstream.to_owned()).await;
-    let proxied = format!("{head}@127.0.0.1:{}/{database}", proxy.port);
-    revoked_elsewhere(&store, proxied, Fault::Cut(proxy)).await;
+    let (store, proxied, fault) = Fault::postgres_cut().await;
+    revoked_elsewhere(&store, proxied, fault).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_revoked_or_a_connection_deleted_elsewhere_is_never_served_from_memory_when_the_sqlite_file_turns_unwritable()
  {
-    let store = Store::sqlite();
-    let Store::Sqlite(dir) = &store else {
-        unreachable!()
-    };
-    let file = Unwritable(dir.join("console.db"));
-    revoked_elsewhere(&store, store.url(), Fault::Unwritable(file)).await;
+    let (store, fault) = Fault::sqlite_unwritable();
+    revoked_elsewhere(&store, store.url(), fault).await;
 }
 
 /// A key that opened a token, revoked by another process, and a connection whose token was
@@ -181,11 +181,11 @@ async fn a_key_revoked_or_a_connection_deleted_elsewhere_is_never_served_from_me
 /// served from memory: every answer is 401, 404 or 503.
 async fn revoked_elsewhere(store: &Store, database_url: String, fault: Fault) {
     let sim = Simulator::spawn().await.unwrap();
-    let mut settings = common::settings(database_url, sim.allowed_hosts());
+    let mut settings = support::settings(database_url, sim.allowed_hosts());
     settings.config.console_key = store.key();
     settings.api_rate_per_minute = 10_000_000;
     let clock = ManualClock::at(sim.now());
-    let (base, state) = common::serve(settings, Arc::new(clock.clone())).await;
+    let (base, state) = support::serve(settings, Arc::new(clock.clone())).await;
     let revoked = companies::add(&state, &sim, "Revoked elsewhere", DEMO_SCOPES).await;
     let revoked_key = app::api_keys::ssr::create(&state, &revoked, "bot")
         .await
@@ -215,7 +215,7 @@ async fn revoked_elsewhere(store: &Store, database_url: String, fault: Fault) {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    let mut other = common::settings(store.url(), sim.allowed_hosts()).config;
+    let mut other = support::settings(store.url(), sim.allowed_hosts()).config;
     other.console_key = store.key();
     let other = app::ssr::state::AppState::build(&other, Arc::new(clock.clone()))
         .await
@@ -292,11 +292,11 @@ async fn connections_opened_while_the_sqlite_file_is_unwritable_do_not_stay_read
 /// again, the sweep refreshes every connection, tokens flow.
 async fn database_away(database_url: String, key: Option<String>, fault: Fault) {
     let sim = Simulator::spawn().await.unwrap();
-    let mut settings = common::settings(database_url, sim.allowed_hosts());
+    let mut settings = support::settings(database_url, sim.allowed_hosts());
     settings.config.console_key = key;
     settings.api_rate_per_minute = 10_000_000;
     let clock = ManualClock::at(sim.now());
-    let (base, state) = common::serve(settings, Arc::new(clock.clone())).await;
+    let (base, state) = support::serve(settings, Arc::new(clock.clone())).await;
     // Connections whose stored access tokens will have expired: asked for during the fault,
     // each needs a refresh, so a write.
     let mut expired = Vec::new();
@@ -328,8 +328,8 @@ async fn database_away(database_url: String, key: Option<String>, fault: Fault) 
     let hash = app::auth::ssr::hash_password("violet tractor sings softly".into())
         .await
         .unwrap();
-    common::account(&state, "a1", "admin", &hash, app::model::Role::Admin).await;
-    let admin = common::browser();
+    support::account(&state, "a1", "admin", &hash, app::model::Role::Admin).await;
+    let admin = support::browser();
     let sign_in = || {
         admin
             .post(format!("{base}/api/login"))

@@ -2,16 +2,14 @@
 //! form checks one; passing rows stored, failing rows reported with their diagnosis, nothing
 //! duplicated on a second run, no secret echoed, a dry run that asks Concur nothing.
 
-mod common;
-#[path = "common/stores.rs"]
-mod stores;
-
 use std::sync::Arc;
 
 use app::ssr::store;
 use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Simulator};
 use stores::Store;
+
+use crate::support::{self, stores};
 
 fn run(store: &Store, sim: &Simulator, args: &[&str]) -> (i32, String, String) {
     let mut args = args.to_vec();
@@ -30,9 +28,8 @@ fn run(store: &Store, sim: &Simulator, args: &[&str]) -> (i32, String, String) {
 async fn a_fleet_is_imported_row_by_row_and_never_twice() {
     let sim = Simulator::spawn().await.unwrap();
     let store = Store::chosen().await;
-    let mut settings = common::settings(store.url(), sim.allowed_hosts());
-    settings.config.console_key = store.key();
-    let (_, state) = common::serve(settings, Arc::new(ManualClock::at(sim.now()))).await;
+    let settings = support::settings_for(&store, sim.allowed_hosts());
+    let (_, state) = support::serve(settings, Arc::new(ManualClock::at(sim.now()))).await;
     let (client_id, secret) = sim.add_app(DEMO_SCOPES);
     let (acme, globex, initech) = (
         sim.add_company("us2"),

@@ -1,12 +1,6 @@
 //! The Settings page's alert channels: saved from the page (secrets sealed, never shown back),
 //! used by the alert job, refused where the environment already sets them, and "Send test".
 
-mod common;
-#[path = "common/hooks.rs"]
-mod hooks;
-#[path = "common/stores.rs"]
-mod stores;
-
 use std::sync::Arc;
 
 use app::alerts::ssr::{AlertConfig, Webhook};
@@ -14,6 +8,8 @@ use concur::ManualClock;
 use concur_sim::Simulator;
 use serde_json::Value;
 use stores::Store;
+
+use crate::support::{self, hooks, stores};
 
 const PASSWORD: &str = "violet tractor sings softly";
 
@@ -23,7 +19,7 @@ async fn spawn(
 ) -> (String, app::ssr::state::AppState, Store) {
     let sim = Simulator::spawn().await.unwrap();
     let store = Store::chosen().await;
-    let mut settings = common::settings(
+    let mut settings = support::settings(
         store.url(),
         format!("{},{extra_origin}", sim.allowed_hosts()),
     );
@@ -33,16 +29,16 @@ async fn spawn(
         webhook: env_webhook,
         email: None,
     };
-    let (base, state) = common::serve(settings, Arc::new(ManualClock::at(sim.now()))).await;
+    let (base, state) = support::serve(settings, Arc::new(ManualClock::at(sim.now()))).await;
     let hash = app::auth::ssr::hash_password(PASSWORD.into())
         .await
         .unwrap();
-    common::account(&state, "a1", "admin", &hash, app::model::Role::Admin).await;
+    support::account(&state, "a1", "admin", &hash, app::model::Role::Admin).await;
     (base, state, store)
 }
 
 async fn signed_in(base: &str) -> reqwest::Client {
-    let http = common::browser();
+    let http = support::browser();
     http.post(format!("{base}/api/login"))
         .form(&[("username", "admin"), ("password", PASSWORD)])
         .send()

@@ -2,14 +2,6 @@
 //! lock, racing submissions, expiry by the clock, revocation, renewal links, the JSON API with
 //! both kinds of key, the signed alerts, and no token anywhere it must not be.
 
-mod common;
-#[path = "common/companies.rs"]
-mod companies;
-#[path = "common/hooks.rs"]
-mod hooks;
-#[path = "common/stores.rs"]
-mod stores;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -21,6 +13,8 @@ use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Simulator};
 use serde_json::Value;
 use stores::Store;
+
+use crate::support::{self, companies, hooks, stores};
 
 const WEBHOOK_SECRET: &str = "a hand-off webhook secret";
 
@@ -67,8 +61,7 @@ async fn world_limited(per_minute: u32) -> World {
     let sim = Simulator::spawn().await.unwrap();
     let (origin, hooks) = hooks::receiver(WEBHOOK_SECRET).await;
     let store = Store::chosen().await;
-    let mut settings = common::settings(store.url(), format!("{},{origin}", sim.allowed_hosts()));
-    settings.config.console_key = store.key();
+    let mut settings = support::settings_for(&store, format!("{},{origin}", sim.allowed_hosts()));
     settings.config.org_name = Some("Expense Bot Inc.".into());
     settings.config.alerts = AlertConfig {
         thresholds: vec![30, 14, 7, 3, 1],
@@ -80,7 +73,7 @@ async fn world_limited(per_minute: u32) -> World {
     };
     settings.connect_rate_per_minute = per_minute;
     let clock = ManualClock::at(sim.now());
-    let (base, state) = common::serve(settings, Arc::new(clock.clone())).await;
+    let (base, state) = support::serve(settings, Arc::new(clock.clone())).await;
     World {
         base,
         state,
@@ -122,7 +115,7 @@ impl World {
     }
 
     async fn connect(&self, url: &str, c: &Customer, request_token: &str) -> reqwest::Response {
-        common::browser()
+        support::browser()
             .post(url.replace(&self.state.public_url, &self.base))
             .form(&[
                 ("client_id", c.client_id.as_str()),
@@ -137,7 +130,7 @@ impl World {
     }
 
     async fn open(&self, url: &str) -> reqwest::Response {
-        common::browser()
+        support::browser()
             .get(url.replace(&self.state.public_url, &self.base))
             .send()
             .await
@@ -362,7 +355,7 @@ async fn thirty_parallel_connects_ask_concur_ten_times_and_lock_the_link_once() 
         .map(|_| {
             let (post, form) = (post.clone(), form.clone());
             tokio::spawn(async move {
-                let answer = common::browser().post(post).form(&form).send().await;
+                let answer = support::browser().post(post).form(&form).send().await;
                 answer.unwrap().status().as_u16()
             })
         })
@@ -549,7 +542,7 @@ async fn a_renewal_link_replaces_only_the_refresh_token_of_its_connection() {
     assert!(page.contains(&format!("••••{}", &client_id[client_id.len() - 4..])));
 
     let token = w.sim.mint_request_token(&company_uuid, &client_id);
-    let renewed = common::browser()
+    let renewed = support::browser()
         .post(url.replace(&w.state.public_url, &w.base))
         .form(&[("client_secret", ""), ("request_token", token.as_str())])
         .send()
@@ -580,7 +573,7 @@ async fn a_renewal_link_replaces_only_the_refresh_token_of_its_connection() {
 #[tokio::test]
 async fn the_api_takes_hand_off_keys_only_and_connection_keys_only_get_tokens() {
     let w = world().await;
-    let http = common::browser();
+    let http = support::browser();
     let handoff_key = app::api_keys::ssr::create_handoff_key(&w.state, "onboarding bot")
         .await
         .unwrap()
@@ -739,7 +732,7 @@ async fn the_customer_page_checks_hosts_like_the_console_and_limits_each_address
     let (_, url) = w.link("Hosts").await;
     let c = w.customer(DEMO_SCOPES);
     let before = w.sim.token_requests();
-    let private = common::browser()
+    let private = support::browser()
         .post(url.replace(&w.state.public_url, &w.base))
         .form(&[
             ("client_id", c.client_id.as_str()),

@@ -35,10 +35,6 @@ impl Store {
 
     /// The store a whole suite runs on: PostgreSQL when `CONCUR_TEST_STORE=postgres` (the Rust
     /// suite of `make test` runs such suites a second time that way), SQLite otherwise.
-    #[allow(
-        dead_code,
-        reason = "only the suites run on both stores pick theirs this way"
-    )]
     pub async fn chosen() -> Self {
         match std::env::var("CONCUR_TEST_STORE").as_deref() {
             Ok("postgres") => Self::postgres().await,
@@ -48,10 +44,6 @@ impl Store {
 
     /// Every byte the store holds: the SQLite files (not the key file), or a data-only
     /// `pg_dump` of the PostgreSQL database. For checking that no secret is stored in clear.
-    #[allow(
-        dead_code,
-        reason = "only the suites that look for secrets read it whole"
-    )]
     pub fn contents(&self) -> Vec<u8> {
         match self {
             Store::Sqlite(dir) => {
@@ -83,10 +75,6 @@ impl Store {
     }
 
     /// The console binary on this store (its key included), quiet, its output captured.
-    #[allow(
-        dead_code,
-        reason = "only the suites that run terminal commands use it"
-    )]
     pub fn console(&self, args: &[&str]) -> std::process::Command {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_concur-console"));
         command

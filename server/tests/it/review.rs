@@ -4,10 +4,6 @@
 //! webhook URLs, guesses at the current password slowed down, and `/metrics` behind the Host
 //! check.
 
-mod common;
-#[path = "common/stores.rs"]
-mod stores;
-
 use std::sync::Arc;
 
 use app::ssr::state::AppState;
@@ -17,6 +13,8 @@ use concur_sim::Simulator;
 use serde_json::Value;
 use stores::Store;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{self, stores};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -30,16 +28,15 @@ struct Console {
 async fn spawn() -> Console {
     let sim = Simulator::spawn().await.unwrap();
     let store = Store::chosen().await;
-    let mut settings = common::settings(store.url(), sim.allowed_hosts());
-    settings.config.console_key = store.key();
+    let mut settings = support::settings_for(&store, sim.allowed_hosts());
     settings.config.public_url = "http://console.test".into();
     settings.config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     let clock = ManualClock::at(sim.now());
-    let (base, state) = common::serve(settings, Arc::new(clock)).await;
+    let (base, state) = support::serve(settings, Arc::new(clock)).await;
     let hash = app::auth::ssr::hash_password(PASSWORD.into())
         .await
         .unwrap();
-    common::account(&state, "a1", "admin", &hash, app::model::Role::Admin).await;
+    support::account(&state, "a1", "admin", &hash, app::model::Role::Admin).await;
     Console {
         address: base.trim_start_matches("http://").to_owned(),
         base,
@@ -78,7 +75,7 @@ impl Console {
     }
 
     async fn signed_in(&self) -> reqwest::Client {
-        let http = common::browser();
+        let http = support::browser();
         let r = http
             .post(format!("{}/api/login", self.base))
             .form(&[("username", "admin"), ("password", PASSWORD)])
@@ -157,7 +154,7 @@ async fn no_redirect_leaves_the_console_whatever_the_path_or_referer() {
     );
 
     // A failed form without JavaScript goes back to its Referer: never to another site.
-    let http = common::browser();
+    let http = support::browser();
     for referer in HOSTILE_PATHS
         .iter()
         .filter(|p| p.starts_with('/'))
@@ -182,7 +179,7 @@ async fn no_redirect_leaves_the_console_whatever_the_path_or_referer() {
 #[tokio::test]
 async fn a_thousand_throttled_sign_ins_write_a_handful_of_audit_rows() {
     let c = spawn().await;
-    let http = common::browser();
+    let http = support::browser();
     let attempt = |http: reqwest::Client, base: String| async move {
         http.post(format!("{base}/api/login"))
             .header("x-forwarded-for", "198.51.100.66")
@@ -253,7 +250,7 @@ async fn audit_rows_past_the_retention_are_deleted_by_the_upkeep_job() {
 #[tokio::test]
 async fn control_characters_never_reach_the_audit_log_or_the_operators_terminal() {
     let c = spawn().await;
-    let http = common::browser();
+    let http = support::browser();
     for forged in [
         "x\n2026-11-29 12:00:00  sign_in  ok  admin",
         "x\u{1b}[2Jcleared",
@@ -322,7 +319,7 @@ async fn control_characters_never_reach_the_audit_log_or_the_operators_terminal(
 #[tokio::test]
 async fn an_error_signature_holds_only_for_its_page_and_form_and_malformed_posts_echo_nothing() {
     let c = spawn().await;
-    let http = common::browser();
+    let http = support::browser();
     let location = c
         .fail_without_js(&http, &format!("{}/login", c.base), "admin")
         .await;

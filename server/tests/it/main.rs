@@ -1,0 +1,27 @@
+//! Every integration suite of the server in one test binary (one build, one link): a module
+//! per suite, and `support` for what they share — the console's settings and a served console,
+//! the simulator's companies, the store a suite runs on, the signed-webhook receiver.
+
+mod support;
+
+mod access;
+mod alerts;
+mod audit;
+mod backup;
+mod console;
+mod docs;
+mod fleet;
+mod handoffs;
+mod keepalive;
+mod ops;
+mod outage;
+mod people;
+mod replicas;
+mod review;
+mod rotation;
+mod search;
+mod security;
+mod settings;
+mod sso;
+mod startup;
+mod validate_cli;
