@@ -70,7 +70,7 @@ pub enum Command {
     VerifyBackup(crate::backup::VerifyArgs),
     /// Re-seal every stored secret under CONCUR_CONSOLE_KEY, opening older ones with
     /// CONCUR_CONSOLE_OLD_KEYS; online and resumable.
-    RotateKey(crate::backup::RotateArgs),
+    RotateKey(crate::rotate::RotateArgs),
     /// Exit 0 when the console at URL answers /readyz (for a container HEALTHCHECK).
     CheckReady {
         /// The console's base URL.

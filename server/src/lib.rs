@@ -15,6 +15,7 @@ pub mod manage;
 pub mod openapi;
 pub mod ops;
 pub mod protect;
+pub mod rotate;
 pub mod serve;
 pub mod sso;
 pub mod upkeep;

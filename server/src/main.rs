@@ -93,7 +93,7 @@ async fn main() -> ExitCode {
         Command::VerifyBackup(args) => return verify_backup(&args),
         Command::RotateKey(args) => {
             return managed(async |state| {
-                server::backup::rotate_key(&state, &args, &mut std::io::stdout()).await
+                server::rotate::rotate_key(&state, &args, &mut std::io::stdout()).await
             })
             .await;
         }

@@ -3,6 +3,8 @@
 //! environment leaves unset, sends a test, and shows the delivery history.
 
 #[cfg(feature = "ssr")]
+pub mod channels;
+#[cfg(feature = "ssr")]
 pub mod outbound;
 #[cfg(feature = "ssr")]
 pub mod ssr;

@@ -1,6 +1,8 @@
 //! Sign-in: first-run setup, login, logout.
 
 #[cfg(feature = "ssr")]
+pub mod limiter;
+#[cfg(feature = "ssr")]
 pub mod oidc;
 #[cfg(feature = "ssr")]
 pub mod ssr;

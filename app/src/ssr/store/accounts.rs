@@ -1,5 +1,5 @@
-//! Accounts (the `admins` table: every account, whatever its role), their sessions, the
-//! first-run setup link and invitations.
+//! Accounts (the `admins` table: every account, whatever its role), their sessions and the
+//! first-run setup link; changes of role and of who is active, with the last active admin kept.
 
 use sqlx::FromRow;
 
@@ -23,7 +23,7 @@ pub struct NewAccount<'a> {
     pub now: i64,
 }
 
-async fn insert_account<'e, E>(executor: E, a: &NewAccount<'_>) -> sqlx::Result<()>
+pub(super) async fn insert_account<'e, E>(executor: E, a: &NewAccount<'_>) -> sqlx::Result<()>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
@@ -179,7 +179,7 @@ pub enum AccountChange {
 /// A transaction that changes roles or who is active. SQLite's write lock serialises them
 /// already; on PostgreSQL a table lock that conflicts with itself does, so two admins demoting
 /// each other at once cannot leave none.
-async fn begin_account_change(pool: &Pool) -> sqlx::Result<super::Transaction> {
+pub(super) async fn begin_account_change(pool: &Pool) -> sqlx::Result<super::Transaction> {
     let mut tx = super::begin(pool).await?;
     if !super::is_sqlite(pool) {
         sqlx::query("LOCK TABLE admins IN SHARE ROW EXCLUSIVE MODE")
@@ -190,7 +190,10 @@ async fn begin_account_change(pool: &Pool) -> sqlx::Result<super::Transaction> {
 }
 
 /// Active admins other than `id`, read in the transaction that changes `id`.
-async fn other_active_admins(tx: &mut super::Transaction, id: &str) -> sqlx::Result<i64> {
+pub(super) async fn other_active_admins(
+    tx: &mut super::Transaction,
+    id: &str,
+) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM admins WHERE role = 'admin' AND deactivated_at IS NULL AND id <> $1",
     )
@@ -480,250 +483,4 @@ pub async fn clear_setup_tokens(pool: &Pool) -> sqlx::Result<()> {
         .execute(pool)
         .await
         .map(|_| ())
-}
-
-/// An invitation as the People page lists it (never its token).
-#[derive(Debug, Clone, FromRow)]
-pub struct InvitationRow {
-    pub id: String,
-    pub role: String,
-    pub created_by: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub used_at: Option<i64>,
-    pub used_by: Option<String>,
-    pub revoked_at: Option<i64>,
-    /// The SHA-256 of the link's token (the token itself is never stored).
-    pub token_hash: String,
-}
-
-const INVITATION_COLUMNS: &str =
-    "id, role, created_by, created_at, expires_at, used_at, used_by, revoked_at, token_hash";
-
-pub async fn insert_invitation(pool: &Pool, row: &InvitationRow) -> sqlx::Result<()> {
-    sqlx::query(&format!(
-        "INSERT INTO invitations ({INVITATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-    ))
-    .bind(&row.id)
-    .bind(&row.role)
-    .bind(&row.created_by)
-    .bind(row.created_at)
-    .bind(row.expires_at)
-    .bind(row.used_at)
-    .bind(&row.used_by)
-    .bind(row.revoked_at)
-    .bind(&row.token_hash)
-    .execute(pool)
-    .await
-    .map(|_| ())
-}
-
-/// The invitations made since `since`, newest first (at most 200).
-pub async fn recent_invitations(pool: &Pool, since: i64) -> sqlx::Result<Vec<InvitationRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {INVITATION_COLUMNS} FROM invitations WHERE created_at >= $1 ORDER BY created_at DESC, id DESC LIMIT 200"
-    ))
-    .bind(since)
-    .fetch_all(pool)
-    .await
-}
-
-/// The invitation a token opens, whatever its state.
-pub async fn invitation_by_token(
-    pool: &Pool,
-    token_hash: &str,
-) -> sqlx::Result<Option<InvitationRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {INVITATION_COLUMNS} FROM invitations WHERE token_hash = $1"
-    ))
-    .bind(token_hash)
-    .fetch_optional(pool)
-    .await
-}
-
-/// Revokes an invitation that is still waiting; false when there was none.
-pub async fn revoke_invitation(pool: &Pool, id: &str, now: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE invitations SET revoked_at = $2 WHERE id = $1 AND used_at IS NULL AND revoked_at IS NULL",
-    )
-    .bind(id)
-    .bind(now)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// What accepting an invitation came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Acceptance {
-    /// The account was made with this role.
-    Made(Role),
-    /// Used, revoked, expired or unknown.
-    Closed,
-    UsernameTaken,
-}
-
-/// Spends the invitation and makes its account in one transaction: of two parallel uses of
-/// one link, one makes an account.
-pub async fn accept_invitation(
-    pool: &Pool,
-    token_hash: &str,
-    account: &NewAccount<'_>,
-) -> sqlx::Result<Acceptance> {
-    let mut tx = super::begin(pool).await?;
-    let role: Option<String> = sqlx::query_scalar(
-        "UPDATE invitations SET used_at = $2, used_by = $3 WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2 RETURNING role",
-    )
-    .bind(token_hash)
-    .bind(account.now)
-    .bind(account.username)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(role) = role.as_deref().and_then(Role::parse) else {
-        return Ok(Acceptance::Closed);
-    };
-    let taken: Option<String> = sqlx::query_scalar("SELECT id FROM admins WHERE username = $1")
-        .bind(account.username)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if taken.is_some() {
-        return Ok(Acceptance::UsernameTaken);
-    }
-    insert_account(
-        &mut *tx,
-        &NewAccount {
-            role,
-            ..account.clone()
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Acceptance::Made(role))
-}
-
-/// Whether an account signs in through the identity provider.
-pub async fn is_sso_account(pool: &Pool, id: &str) -> sqlx::Result<bool> {
-    let subject: Option<Option<String>> =
-        sqlx::query_scalar("SELECT sso_subject FROM admins WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
-    Ok(subject.flatten().is_some())
-}
-
-/// A sign-in under way at the identity provider.
-pub async fn insert_sso_login(
-    pool: &Pool,
-    state_hash: &str,
-    nonce: &str,
-    verifier_sealed: &str,
-    expires_at: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO sso_logins (state_hash, nonce, verifier_sealed, expires_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(state_hash)
-    .bind(nonce)
-    .bind(verifier_sealed)
-    .bind(expires_at)
-    .execute(pool)
-    .await?;
-    sqlx::query("DELETE FROM sso_logins WHERE expires_at <= $1")
-        .bind(expires_at - 2 * crate::auth::oidc::LOGIN_SECONDS)
-        .execute(pool)
-        .await
-        .map(|_| ())
-}
-
-/// Spends a sign-in under way: its (nonce, sealed verifier) if it exists and is current. Of
-/// two requests with one state, one gets it.
-pub async fn take_sso_login(
-    pool: &Pool,
-    state_hash: &str,
-    now: i64,
-) -> sqlx::Result<Option<(String, String)>> {
-    sqlx::query_as(
-        "DELETE FROM sso_logins WHERE state_hash = $1 AND expires_at > $2 RETURNING nonce, verifier_sealed",
-    )
-    .bind(state_hash)
-    .bind(now)
-    .fetch_optional(pool)
-    .await
-}
-
-/// What signing in through the identity provider came to here.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SsoAccount {
-    /// The account's id (made now, or found by its subject and given `role`).
-    SignedIn(String),
-    /// The account's id: the groups would have demoted the last active admin, who stays one.
-    KeptLastAdmin(String),
-    Deactivated,
-    /// A password account already has the user name.
-    NameTaken,
-}
-
-/// Finds the account of `subject` and gives it `role` (the groups decide at every sign-in), or
-/// makes it, without a password. The last active admin is never demoted this way.
-pub async fn sso_account(
-    pool: &Pool,
-    subject: &str,
-    username: &str,
-    role: Role,
-    now: i64,
-) -> sqlx::Result<SsoAccount> {
-    let mut tx = begin_account_change(pool).await?;
-    let found: Option<(String, String, Option<i64>)> =
-        sqlx::query_as("SELECT id, role, deactivated_at FROM admins WHERE sso_subject = $1")
-            .bind(subject)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let id = match found {
-        Some((_, _, Some(_))) => return Ok(SsoAccount::Deactivated),
-        Some((id, current, None))
-            if current == Role::Admin.key()
-                && role != Role::Admin
-                && other_active_admins(&mut tx, &id).await? == 0 =>
-        {
-            return Ok(SsoAccount::KeptLastAdmin(id));
-        }
-        Some((id, _, None)) => {
-            sqlx::query("UPDATE admins SET role = $2 WHERE id = $1")
-                .bind(&id)
-                .bind(role.key())
-                .execute(&mut *tx)
-                .await?;
-            id
-        }
-        None => {
-            let taken: Option<String> =
-                sqlx::query_scalar("SELECT id FROM admins WHERE username = $1")
-                    .bind(username)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if taken.is_some() {
-                return Ok(SsoAccount::NameTaken);
-            }
-            let id = uuid::Uuid::new_v4().to_string();
-            insert_account(
-                &mut *tx,
-                &NewAccount {
-                    id: &id,
-                    username,
-                    password_hash: "",
-                    role,
-                    now,
-                },
-            )
-            .await?;
-            sqlx::query("UPDATE admins SET sso_subject = $2 WHERE id = $1")
-                .bind(&id)
-                .bind(subject)
-                .execute(&mut *tx)
-                .await?;
-            id
-        }
-    };
-    tx.commit().await?;
-    Ok(SsoAccount::SignedIn(id))
 }
