@@ -16,7 +16,7 @@ use app::ssr::state::AppState;
 use app::ssr::store;
 use futures_util::StreamExt;
 
-use crate::manage::Failed;
+use crate::terminal::{Failed, terminal};
 use crate::validate::Exit;
 
 #[derive(Debug, clap::Args)]
@@ -192,15 +192,14 @@ async fn import_row(
         (_, true, _) => Outcome::Checked,
         (Some(id), false, true) => match app::connections::ssr::replace(state, &id, form).await {
             Ok(()) => {
-                crate::manage::terminal(state, "connection_replaced", Some(&id), "bulk import")
-                    .await;
+                terminal(state, "connection_replaced", Some(&id), "bulk import").await;
                 Outcome::Replaced(id)
             }
             Err(e) => Outcome::Refused(said(e)),
         },
         (None, false, _) => match app::connections::ssr::create(state, form).await {
             Ok(id) => {
-                crate::manage::terminal(state, "connection_created", Some(&id), &name).await;
+                terminal(state, "connection_created", Some(&id), &name).await;
                 Outcome::Stored(id)
             }
             Err(e) => Outcome::Refused(said(e)),

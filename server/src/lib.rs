@@ -18,5 +18,6 @@ pub mod protect;
 pub mod rotate;
 pub mod serve;
 pub mod sso;
+pub mod terminal;
 pub mod upkeep;
 pub mod validate;

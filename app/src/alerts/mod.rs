@@ -5,6 +5,8 @@
 #[cfg(feature = "ssr")]
 pub mod channels;
 #[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
 pub mod outbound;
 #[cfg(feature = "ssr")]
 pub mod ssr;

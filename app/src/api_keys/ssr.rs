@@ -4,14 +4,8 @@
 use crate::auth::ssr::{new_token, token_hash};
 use crate::error::AppError;
 use crate::model::ApiKeyView;
-use crate::ssr::recent::Recent;
 use crate::ssr::state::{AppState, internal};
 use crate::ssr::store::{self, ApiKeyRow};
-
-/// Keys read in the last second, by their hash: a busy integration costs one database read a
-/// second, not one per call. Revoking here forgets the key at once; another replica's
-/// revocation shows within the second.
-pub type KeyCache = Recent<String, ApiKeyRow>;
 
 /// A key's `last used` is written at most this often.
 const TOUCH_EVERY: i64 = 60;

@@ -63,7 +63,7 @@ pub async fn by_admin(
     outcome: &str,
     detail: &str,
 ) {
-    let address = crate::auth::client_ip(&state.trusted_proxies);
+    let address = crate::ssr::request::client_ip(&state.trusted_proxies);
     record(
         state,
         Event {

@@ -102,33 +102,8 @@ pub(crate) async fn enter_with_password(
     Ok(())
 }
 
-/// The client's user agent, as sent.
 #[cfg(feature = "ssr")]
-pub(crate) fn user_agent() -> String {
-    use_context::<axum::http::request::Parts>()
-        .and_then(|p| {
-            p.headers
-                .get(axum::http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        })
-        .unwrap_or_default()
-}
-
-/// The client's address: the peer, or, when the peer is one of `CONCUR_TRUSTED_PROXIES`, the
-/// nearest address in `X-Forwarded-For` that is not a trusted proxy.
-#[cfg(feature = "ssr")]
-pub(crate) fn client_ip(trusted: &[std::net::IpAddr]) -> String {
-    use axum::extract::ConnectInfo;
-    let Some(parts) = use_context::<axum::http::request::Parts>() else {
-        return "unknown".to_owned();
-    };
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
-    ssr::client_address_text(peer, &parts.headers, trusted)
-}
+pub(crate) use crate::ssr::request::{client_ip, user_agent};
 
 #[server(prefix = "/api", endpoint = "login")]
 pub async fn login(username: String, password: String) -> Result<(), AppError> {

@@ -1,7 +1,6 @@
 //! Server side of sign-in: password hashing off the async runtime, sessions stored hashed,
 //! the cookie, the setup link. Slowing down repeated failures is [`super::limiter`]'s.
 
-use std::net::IpAddr;
 use std::sync::OnceLock;
 
 use aes_gcm::aead::OsRng;
@@ -22,6 +21,7 @@ use crate::ssr::store;
 pub use super::limiter::{
     LoginLimiter, MANY_ADDRESSES, MAX_TRACKED, Refusal, ThrottledMinute, address_key,
 };
+pub use crate::ssr::request::{client_address, client_address_text};
 
 pub const COOKIE: &str = "cc_session";
 /// The cookie's name over https: the `__Host-` prefix makes browsers refuse it unless it is
@@ -83,42 +83,6 @@ pub async fn verify_password(password: String, hash: Option<String>) -> Result<b
     })
     .await
     .map_err(internal)?
-}
-
-/// The client's address: the peer's, unless the peer is a trusted proxy; then the nearest
-/// `X-Forwarded-For` entry that is not one (a client can prepend anything, not append).
-pub fn client_address(
-    peer: Option<IpAddr>,
-    headers: &HeaderMap,
-    trusted: &[IpAddr],
-) -> Option<IpAddr> {
-    let peer = peer?;
-    if !trusted.contains(&peer) {
-        return Some(peer);
-    }
-    let forwarded: Vec<IpAddr> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|a| a.trim().parse().ok())
-        .collect();
-    Some(
-        forwarded
-            .into_iter()
-            .rev()
-            .find(|a| !trusted.contains(a))
-            .unwrap_or(peer),
-    )
-}
-
-/// [`client_address`] as text, `unknown` when there is none: what logs and the audit keep.
-pub fn client_address_text(
-    peer: Option<IpAddr>,
-    headers: &HeaderMap,
-    trusted: &[IpAddr],
-) -> String {
-    client_address(peer, headers, trusted).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
 }
 
 pub fn validate_username(raw: &str) -> Result<String, AppError> {
@@ -446,24 +410,6 @@ mod tests {
             let refused = validate_new_password(common, common, "admin").unwrap_err();
             assert_eq!(refused.field(), Some("password"), "{common}");
         }
-    }
-
-    #[test]
-    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
-        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
-        let client: IpAddr = "198.51.100.7".parse().unwrap();
-        let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", "6.6.6.6, 198.51.100.7".parse().unwrap());
-        assert_eq!(
-            client_address(Some(proxy), &headers, &[proxy]),
-            Some(client)
-        );
-        assert_eq!(
-            client_address(Some(client), &headers, &[proxy]),
-            Some(client),
-            "an untrusted peer's header is ignored"
-        );
-        assert_eq!(client_address(Some(proxy), &headers, &[]), Some(proxy));
     }
 
     #[test]

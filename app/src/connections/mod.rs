@@ -4,6 +4,8 @@ mod dashboard;
 mod detail;
 mod form;
 #[cfg(feature = "ssr")]
+pub mod memory;
+#[cfg(feature = "ssr")]
 pub mod overview;
 #[cfg(feature = "ssr")]
 pub mod refresh;

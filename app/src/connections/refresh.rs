@@ -7,8 +7,7 @@
 //! Concur returns — a rotated refresh token, its expiry, the geolocation, the access token — is
 //! committed before anyone is handed the access token.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use concur::{
@@ -18,6 +17,7 @@ use concur::{
 
 use zeroize::Zeroizing;
 
+pub use super::memory::{ConnectionLocks, HotToken, TokenCache};
 use super::ssr::{
     ACCESS, REFRESH, apply, client_secret, mark_failing, record, save, stored, stored_profile,
 };
@@ -49,16 +49,6 @@ const BACKOFF_CAP: i64 = 6 * 3600;
 /// How long a waiter sleeps between looks at another holder's lease.
 const LEASE_POLL: Duration = Duration::from_millis(50);
 
-/// An access token handed out in the last second, kept opened so that the next callers skip
-/// the database and the decryption. Wiped from memory when the last copy goes.
-#[derive(Clone)]
-pub struct HotToken {
-    token: Arc<Zeroizing<String>>,
-    expires_at: i64,
-    margin: i64,
-    geolocation: String,
-}
-
 impl HotToken {
     fn issued(self) -> Issued {
         Issued {
@@ -67,36 +57,6 @@ impl HotToken {
             geolocation: self.geolocation,
             margin: self.margin,
         }
-    }
-}
-
-impl std::fmt::Debug for HotToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HotToken")
-            .field("expires_at", &self.expires_at)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Access tokens by connection id; a write to a connection here forgets its entry at once, and
-/// another replica's refresh or deletion shows within the second.
-pub type TokenCache = crate::ssr::recent::Recent<String, HotToken>;
-
-/// One holder per connection inside this process.
-#[derive(Debug, Default)]
-pub struct ConnectionLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
-
-impl ConnectionLocks {
-    async fn acquire(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = {
-            let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-            map.entry(id.to_owned()).or_default().clone()
-        };
-        lock.lock_owned().await
-    }
-
-    pub(super) fn forget(&self, id: &str) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
     }
 }
 

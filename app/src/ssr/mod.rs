@@ -3,6 +3,7 @@
 pub mod crypto;
 pub mod metrics;
 pub mod recent;
+pub mod request;
 pub mod state;
 pub mod store;
 

@@ -7,12 +7,15 @@ use concur::{ClientConfig, Clock, ConcurClient, HostPolicy};
 
 use super::crypto::{Cipher, CryptoError, KeySource};
 use super::store::{self, Pool, StoreError};
-use crate::alerts::ssr::AlertConfig;
-use crate::api_keys::ssr::KeyCache;
-use crate::auth::ssr::LoginLimiter;
+use crate::alerts::config::AlertConfig;
+use crate::auth::limiter::LoginLimiter;
+use crate::connections::memory::{ConnectionLocks, TokenCache};
 use crate::connections::overview::OverviewCache;
-use crate::connections::refresh::{ConnectionLocks, TokenCache};
 use crate::error::AppError;
+use crate::ssr::recent::Recent;
+
+/// API keys verified in the last moment, by their hash: the token API's hot path.
+pub type KeyCache = Recent<String, store::ApiKeyRow>;
 
 const KEY_CHECK: &str = "key_check";
 const KEY_CHECK_PLAINTEXT: &str = "concur-console key check";
