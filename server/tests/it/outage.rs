@@ -196,17 +196,17 @@ async fn revoked_elsewhere(store: &Store, database_url: String, fault: Fault) {
         .unwrap()
         .key;
     let http = impatient();
+    let token = |id: &str, key: &str| {
+        http.get(format!("{base}/api/v1/connections/{id}/token"))
+            .bearer_auth(key)
+            .send()
+    };
     let calls = [
         (revoked.clone(), revoked_key.key.clone()),
         (deleted.clone(), deleted_key),
     ];
     for (id, key) in &calls {
-        let answer = http
-            .get(format!("{base}/api/v1/connections/{id}/token"))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap();
+        let answer = token(id, key).await.unwrap();
         assert_eq!(answer.status(), 200, "held in memory from now on");
     }
 
@@ -230,12 +230,7 @@ async fn revoked_elsewhere(store: &Store, database_url: String, fault: Fault) {
     let mut seen = Vec::new();
     while std::time::Instant::now() < until {
         for (id, key) in &calls {
-            let answer = http
-                .get(format!("{base}/api/v1/connections/{id}/token"))
-                .bearer_auth(key)
-                .send()
-                .await
-                .expect("an answer within 5 s");
+            let answer = token(id, key).await.expect("an answer within 5 s");
             seen.push(answer.status().as_u16());
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -249,12 +244,7 @@ async fn revoked_elsewhere(store: &Store, database_url: String, fault: Fault) {
     );
     tokio::time::sleep(app::ssr::recent::OUTAGE_PAUSE).await;
     for (id, key) in &calls {
-        let answer = http
-            .get(format!("{base}/api/v1/connections/{id}/token"))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap();
+        let answer = token(id, key).await.unwrap();
         assert_eq!(answer.status(), 401, "refused once the database answers");
     }
 }
