@@ -4,9 +4,9 @@ use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::auth::{SignOut, may, signed_in_role};
-use crate::error::AppError;
-use crate::model::{DiagnosisView, Role, Status, days_left, format_time};
+use crate::error::{AppError, Error};
+use crate::session::{SignOut, may, signed_in_role};
+use console_model::{DiagnosisView, Role, Status, days_left, format_time};
 
 /// The frame of a page: header (with navigation once signed in), title, content.
 #[component]
@@ -58,9 +58,9 @@ pub fn Diagnosis(diagnosis: DiagnosisView) -> impl IntoView {
 }
 
 fn describe(error: AppError) -> impl IntoView {
-    match error {
-        AppError::Concur(d) => EitherOf3::A(view! { <Diagnosis diagnosis=*d/> }),
-        AppError::Unauthorized => EitherOf3::B(view! {
+    match error.0 {
+        Error::Concur(d) => EitherOf3::A(view! { <Diagnosis diagnosis=*d/> }),
+        Error::Unauthorized => EitherOf3::B(view! {
             <p class="error" role="alert">"Your session has ended. " <a href="/login">"Sign in again"</a> "."</p>
         }),
         other => EitherOf3::C(view! { <p class="error" role="alert">{other.to_string()}</p> }),
@@ -132,7 +132,7 @@ pub fn StatusBadge(status: Status) -> impl IntoView {
 pub fn expiry_words(at: Option<i64>, now: i64) -> String {
     match at {
         None => "unknown (Concur did not say)".to_owned(),
-        Some(at) if at <= now => match (now - at) / crate::model::DAY {
+        Some(at) if at <= now => match (now - at) / console_model::DAY {
             0 => "expired today".to_owned(),
             n => format!("expired {} ago", plural(n, "day")),
         },

@@ -1,5 +1,5 @@
-//! Concur Console: pages, components and server functions. Server-only code (state, store,
-//! encryption, sessions, the Concur calls) compiles under the `ssr` feature and never into wasm.
+//! Concur Console's UI: pages, components and server functions. A server function checks the
+//! role, calls `console_core` and maps its error; that side compiles under `ssr`, never into wasm.
 
 pub mod account;
 pub mod alerts;
@@ -12,8 +12,8 @@ mod components;
 pub mod connections;
 pub mod error;
 pub mod handoffs;
-pub mod model;
 pub mod people;
+pub mod session;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 

@@ -7,9 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::ssr::state::{AppState, Config};
-use app::ssr::store::{self, ConnectionRow};
 use concur::{ClientConfig, SystemClock};
+use console_core::state::{AppState, Config};
+use console_core::store::{self, ConnectionRow};
 
 const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
 const WRK_CONNECTIONS: &str = "16";
@@ -66,7 +66,7 @@ pub async fn state_with(
         trusted_proxies: Vec::new(),
         session_idle: 1800,
         session_lifetime: 43_200,
-        alerts: app::alerts::ssr::AlertConfig::default(),
+        alerts: console_core::alerts::AlertConfig::default(),
         audit_retention: 400 * 86_400,
         org_name: None,
         oidc: None,
@@ -200,13 +200,13 @@ async fn sign_in(state: &AppState) -> String {
         id: "bench",
         username: "bench",
         password_hash: "unused",
-        role: app::model::Role::Admin,
+        role: console_model::Role::Admin,
         now,
     };
     store::insert_admin(&state.pool, &account)
         .await
         .expect("admin");
-    let (token, hash) = app::auth::ssr::new_token();
+    let (token, hash) = console_core::auth::new_token();
     let session = store::NewSession {
         token_hash: &hash,
         id: "bench",
@@ -215,12 +215,12 @@ async fn sign_in(state: &AppState) -> String {
         expires_at: now + DAY,
         address: "127.0.0.1",
         user_agent: "bench",
-        method: app::model::SignInMethod::Password,
+        method: console_model::SignInMethod::Password,
     };
     store::insert_session(&state.pool, &session)
         .await
         .expect("session");
-    format!("{}={token}", app::auth::ssr::COOKIE)
+    format!("{}={token}", console_core::auth::COOKIE)
 }
 
 /// `clients` concurrent callers, each sending `requests` GETs with one extra header.
@@ -498,12 +498,12 @@ pub async fn handoff_page() {
     let state = state(&database_url, String::new()).await;
     let cookie = sign_in(&state).await;
     seed(&state, 0, SIZES[0]).await;
-    let request = app::handoffs::ssr::NewHandoff {
+    let request = console_core::handoffs::NewHandoff {
         name: "Bench customer".into(),
         profile: "expense-approvals".into(),
         ..Default::default()
     };
-    let (_, link) = app::handoffs::ssr::create(&state, &request, "bench")
+    let (_, link) = console_core::handoffs::create(&state, &request, "bench")
         .await
         .expect("a hand-off link");
     let token = link.rsplit('/').next().expect("a token").to_owned();

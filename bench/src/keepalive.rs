@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use app::ssr::state::AppState;
-use app::ssr::store::{self, ConnectionRow};
 use concur_sim::{DEMO_SCOPES, Quirks, Simulator};
+use console_core::state::AppState;
+use console_core::store::{self, ConnectionRow};
 
 use crate::dashboard::{
     bare_axum, free_port, load, print, show, start_console, state, state_with, wrk_with,
@@ -224,7 +224,7 @@ async fn token_api_on(label: &str, database_url: &str) {
         .await
         .expect("an empty store");
     let id = seed(&state, &sim, 1).await.remove(0);
-    let key = app::api_keys::ssr::create(&state, &id, "bench")
+    let key = console_core::api_keys::create(&state, &id, "bench")
         .await
         .expect("key")
         .key;

@@ -105,7 +105,7 @@ async fn outage_on(label: &str, database_url: &str, console_url: &str, fault: Fa
         .expect("a schedule");
     let mut targets = Vec::new();
     for id in &ids {
-        let key = app::api_keys::ssr::create(&state, id, "bench")
+        let key = console_core::api_keys::create(&state, id, "bench")
             .await
             .expect("key")
             .key;

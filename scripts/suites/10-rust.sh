@@ -6,7 +6,7 @@
 # built once (the same packages and features, so nothing is built again).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-packages=(-p concur -p concur-sim -p app -p server --features app/ssr)
+packages=(-p concur -p concur-sim -p console-model -p console-core -p app -p server --features app/ssr)
 scripts/with-postgres.sh bash -c '
   set -euo pipefail
   cargo test "$@"

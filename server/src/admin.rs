@@ -3,10 +3,12 @@
 
 use std::io::{BufRead, IsTerminal};
 
-use app::auth::ssr::{hash_password, passwords_allowed, validate_new_password, validate_username};
-use app::model::Role;
-use app::ssr::state::AppState;
-use app::ssr::store::{self, AccountChange, NewAccount};
+use console_core::auth::{
+    hash_password, passwords_allowed, validate_new_password, validate_username,
+};
+use console_core::state::AppState;
+use console_core::store::{self, AccountChange, NewAccount};
+use console_model::Role;
 
 #[derive(Debug, clap::Args)]
 pub struct UsernameArgs {
@@ -162,7 +164,7 @@ pub async fn delete(state: &AppState, args: &UsernameArgs) -> Result<(), String>
 
 /// Prints a one-time invitation link for `role`.
 pub async fn invite(state: &AppState, args: &InviteArgs) -> Result<(), String> {
-    let (id, url) = app::people::ssr::invite(state, args.role, "terminal")
+    let (id, url) = console_core::people::invite(state, args.role, "terminal")
         .await
         .map_err(|e| e.to_string())?;
     let detail = format!("invitation {id} as {}", args.role);

@@ -5,11 +5,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use app::alerts::outbound::{check_smtp_url, forbidden, forbidden_host};
-use app::alerts::ssr::{AlertConfig, Email, Webhook};
-use app::error::AppError;
-use app::ssr::state::{AppState, internal};
-use app::ssr::store::{self, OutboxRow};
+use console_core::Error;
+use console_core::alerts::outbound::{check_smtp_url, forbidden, forbidden_host};
+use console_core::alerts::{AlertConfig, Email, Webhook};
+use console_core::state::{AppState, internal};
+use console_core::store::{self, OutboxRow};
 
 /// Attempts before a delivery is given up as failed.
 const MAX_ATTEMPTS: i64 = 8;
@@ -199,10 +199,10 @@ async fn audit_delivery(
     detail: &str,
 ) {
     let detail = format!("{} via {}: {detail}", row.event, row.channel);
-    app::audit::ssr::record(
+    console_core::audit::record(
         state,
-        app::audit::ssr::Event {
-            actor: app::audit::ssr::Actor::Named("alerts"),
+        console_core::audit::Event {
+            actor: console_core::audit::Actor::Named("alerts"),
             address: None,
             kind,
             connection_id: row.connection_id.as_deref(),
@@ -214,10 +214,7 @@ async fn audit_delivery(
 }
 
 /// Sends what is due in the outbox; returns (sent, failed attempts).
-pub async fn deliver_due(
-    state: &AppState,
-    config: &AlertConfig,
-) -> Result<(usize, usize), AppError> {
+pub async fn deliver_due(state: &AppState, config: &AlertConfig) -> Result<(usize, usize), Error> {
     let now = state.now();
     let due = store::due_deliveries(&state.pool, now, BATCH)
         .await
@@ -259,16 +256,16 @@ pub async fn deliver_due(
 }
 
 /// One round of the alert job: raise what is due, then deliver.
-pub async fn run_once(state: &AppState, config: &AlertConfig) -> Result<(), AppError> {
-    app::alerts::ssr::evaluate(state, config).await?;
+pub async fn run_once(state: &AppState, config: &AlertConfig) -> Result<(), Error> {
+    console_core::alerts::evaluate(state, config).await?;
     deliver_due(state, config).await?;
     Ok(())
 }
 
 /// One round of the background job: the channels in effect now (the environment, else the
 /// Settings page), then [`run_once`].
-pub async fn run_round(state: &AppState) -> Result<(), AppError> {
-    let config = app::alerts::ssr::effective(state).await?;
+pub async fn run_round(state: &AppState) -> Result<(), Error> {
+    let config = console_core::alerts::effective(state).await?;
     run_once(state, &config).await
 }
 

@@ -6,16 +6,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use app::api_keys::ssr::{HANDOFF_KEY_PREFIX, KeyKind, KeyRefusal, authenticate, kind_of};
-use app::connections::refresh::{TokenRefusal, access_token};
-use app::error::AppError;
-use app::ssr::state::AppState;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use console_core::Error;
+use console_core::api_keys::{HANDOFF_KEY_PREFIX, KeyKind, KeyRefusal, authenticate, kind_of};
+use console_core::connections::refresh::{TokenRefusal, access_token};
+use console_core::state::AppState;
 use serde_json::json;
 
 /// Requests per key and minute, unless `CONCUR_API_RATE_LIMIT` says otherwise.
@@ -143,7 +143,7 @@ const DATABASE_RETRY_AFTER: i64 = 5;
 const TRIES: usize = 3;
 
 /// Any other failure on the token path: a bug, answered 500 and logged.
-fn unexpected(e: &AppError) -> Response {
+fn unexpected(e: &Error) -> Response {
     tracing::error!(error = %e, "token API failed");
     refuse(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -170,15 +170,15 @@ fn database_unavailable() -> Response {
 /// (or failed a moment ago and has not been seen back); otherwise it runs again (each pooled
 /// connection the database dropped while it restarted fails once, then is replaced), so that
 /// only a failure that repeats with the database up is a bug, answered 500.
-async fn with_database<T, F: Future<Output = Result<T, AppError>>>(
+async fn with_database<T, F: Future<Output = Result<T, Error>>>(
     state: &AppState,
     op: impl Fn() -> F,
-) -> Result<Result<T, AppError>, Response> {
+) -> Result<Result<T, Error>, Response> {
     let mut tried = 1;
     loop {
         match op().await {
-            Err(AppError::DatabaseUnavailable) => return Err(database_unavailable()),
-            Err(AppError::Internal) => {}
+            Err(Error::DatabaseUnavailable) => return Err(database_unavailable()),
+            Err(Error::Internal) => {}
             other => return Ok(other),
         }
         // The failure outdates what the last probe said: the database is asked again.
@@ -187,7 +187,7 @@ async fn with_database<T, F: Future<Output = Result<T, AppError>>>(
             return Err(database_unavailable());
         }
         if tried == TRIES {
-            return Err(unexpected(&AppError::Internal));
+            return Err(unexpected(&Error::Internal));
         }
         tried += 1;
     }
@@ -292,7 +292,7 @@ async fn answer_token(api: &Api, id: &str, headers: &HeaderMap) -> Response {
             let mut response = Json(TokenAnswer {
                 access_token: issued.access_token.expose(),
                 token_type: "Bearer",
-                expires_at: app::ssr::rfc3339(issued.expires_at),
+                expires_at: console_core::rfc3339(issued.expires_at),
                 geolocation: &issued.geolocation,
             })
             .into_response();
@@ -312,7 +312,7 @@ async fn answer_token(api: &Api, id: &str, headers: &HeaderMap) -> Response {
             ),
             retry_after,
         ),
-        Err(AppError::NotFound) => refuse(
+        Err(Error::NotFound) => refuse(
             StatusCode::NOT_FOUND,
             "not_found",
             "This API key opens no connection with that id.",

@@ -8,9 +8,9 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use app::ssr::crypto::{Cipher, CryptoError};
-use app::ssr::state::AppState;
-use app::ssr::store::dump::{self, Fitted, Tables, Unfit, Written};
+use console_core::crypto::{Cipher, CryptoError};
+use console_core::state::AppState;
+use console_core::store::dump::{self, Fitted, Tables, Unfit, Written};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -175,7 +175,7 @@ impl ExportFile {
             format: FORMAT.to_owned(),
             format_version: FORMAT_VERSION,
             console_version: env!("CARGO_PKG_VERSION").to_owned(),
-            exported_at: app::ssr::rfc3339(now).unwrap_or_default(),
+            exported_at: console_core::rfc3339(now).unwrap_or_default(),
             key_id: cipher.key_id().to_owned(),
         };
         let content = serde_json::to_vec(tables).unwrap_or_default();
@@ -515,10 +515,15 @@ pub async fn backup_if_due(
     if now < *next_due {
         return None;
     }
-    let ours =
-        app::ssr::store::try_lease(&state.pool, LEASE, &state.holder, now, now + schedule.every)
-            .await
-            .unwrap_or(false);
+    let ours = console_core::store::try_lease(
+        &state.pool,
+        LEASE,
+        &state.holder,
+        now,
+        now + schedule.every,
+    )
+    .await
+    .unwrap_or(false);
     if !ours {
         *next_due = now + TICK.as_secs() as i64;
         return None;

@@ -6,19 +6,19 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use app::alerts::ssr::HandoffEvent;
-use app::audit::ssr::{Actor, Event, record};
-use app::error::AppError;
-use app::handoffs::customer::{self, Asker, Problem, Typed};
-use app::handoffs::ssr::{self as handoffs, CustomerForm, Turn, Visit};
-use app::model::LinkState;
-use app::ssr::state::AppState;
-use app::ssr::store::HandoffRow;
+use crate::customer::{self, Asker, Problem, Typed};
 use axum::Router;
 use axum::extract::{ConnectInfo, Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use console_core::Error;
+use console_core::alerts::HandoffEvent;
+use console_core::audit::{Actor, Event, record};
+use console_core::handoffs::{self as handoffs, CustomerForm, Turn, Visit};
+use console_core::state::AppState;
+use console_core::store::HandoffRow;
+use console_model::LinkState;
 
 use crate::api::KeyLimiter;
 
@@ -68,12 +68,12 @@ fn asker(state: &AppState) -> Asker<'_> {
 
 /// The client's address, as sign-in counts it.
 fn address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> String {
-    app::auth::ssr::client_address_text(Some(peer.ip()), headers, &state.trusted_proxies)
+    console_core::auth::client_address_text(Some(peer.ip()), headers, &state.trusted_proxies)
 }
 
 /// The answer when this address asked too often, if it did.
 fn throttled(connect: &Connect, address: &str) -> Option<Response> {
-    let key = app::auth::ssr::address_key(address);
+    let key = console_core::auth::address_key(address);
     connect.limiter.take(&key).err().map(|wait| {
         let mut response = answer(
             StatusCode::TOO_MANY_REQUESTS,
@@ -128,7 +128,9 @@ async fn masked(state: &AppState, link: &HandoffRow) -> Option<(String, String)>
         .connection_id
         .as_deref()
         .filter(|_| link.kind == "renewal")?;
-    let row = app::ssr::store::connection(&state.pool, id).await.ok()??;
+    let row = console_core::store::connection(&state.pool, id)
+        .await
+        .ok()??;
     Some((
         concur::mask(&row.client_id),
         concur::mask(row.company_uuid.as_deref().unwrap_or_default()),
@@ -231,7 +233,7 @@ async fn attempt(state: &AppState, address: &str, token: &str, form: &CustomerFo
     };
     match handoffs::connect(state, &link, form).await {
         Ok(connection_id) => completed(state, address, &link, &connection_id).await,
-        Err(AppError::LinkUsed) => closed(state, Some((&link, LinkState::Completed))),
+        Err(Error::LinkUsed) => closed(state, Some((&link, LinkState::Completed))),
         Err(error) => refused(state, address, &link, form, &error).await,
     }
 }
@@ -245,7 +247,7 @@ async fn completed(
     let mut link = link.clone();
     link.connection_id = Some(connection_id.to_owned());
     audit(state, address, "handoff_completed", &link, "ok", "").await;
-    if let Err(e) = app::alerts::ssr::handoff_event(
+    if let Err(e) = console_core::alerts::handoff_event(
         state,
         HandoffEvent::Completed { connection_id },
         &link.id,
@@ -255,7 +257,7 @@ async fn completed(
     {
         tracing::warn!(error = %e, handoff = %link.id, "could not queue the hand-off alert");
     }
-    let row = app::ssr::store::connection(&state.pool, connection_id)
+    let row = console_core::store::connection(&state.pool, connection_id)
         .await
         .ok()
         .flatten();
@@ -280,15 +282,15 @@ async fn refused(
     address: &str,
     link: &HandoffRow,
     form: &CustomerForm,
-    error: &AppError,
+    error: &Error,
 ) -> Response {
     let problem = Problem::of(error);
     let (status, kind) = match error {
-        AppError::Concur(d) => (StatusCode::UNPROCESSABLE_ENTITY, d.code.clone()),
-        AppError::Invalid { field, .. } => {
+        Error::Concur(d) => (StatusCode::UNPROCESSABLE_ENTITY, d.code.clone()),
+        Error::Invalid { field, .. } => {
             (StatusCode::UNPROCESSABLE_ENTITY, format!("invalid {field}"))
         }
-        AppError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal".to_owned()),
+        Error::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal".to_owned()),
         other => (
             StatusCode::from_u16(other.status()).unwrap_or(StatusCode::BAD_REQUEST),
             "refused".to_owned(),
@@ -303,12 +305,12 @@ async fn refused(
         &format!(" — {kind}"),
     )
     .await;
-    let counts = matches!(error, AppError::Concur(d) if !d.transient);
+    let counts = matches!(error, Error::Concur(d) if !d.transient);
     if counts {
         match handoffs::count_refusal(state, link).await {
             Ok(true) => {
                 audit(state, address, "handoff_locked", link, "locked", "").await;
-                if let Err(e) = app::alerts::ssr::handoff_event(
+                if let Err(e) = console_core::alerts::handoff_event(
                     state,
                     HandoffEvent::Locked,
                     &link.id,

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use app::connections::CredentialsForm;
-use app::connections::ssr::create;
-use app::ssr::state::AppState;
 use concur_sim::{DEMO_SCOPES, Seed, Simulator};
+use console_core::connections::create;
+use console_core::state::AppState;
+use console_model::CredentialsForm;
 
 use crate::serve::{Application, Settings};
 
@@ -31,18 +31,18 @@ fn form(name: &str, seed: &Seed, profile: &str, custom: &str) -> CredentialsForm
 }
 
 async fn seed_console(state: &AppState, sim: &Simulator) -> Result<(), String> {
-    let hash = app::auth::ssr::hash_password(DEMO_PASSWORD.into())
+    let hash = console_core::auth::hash_password(DEMO_PASSWORD.into())
         .await
         .map_err(|e| e.to_string())?;
     let id = uuid::Uuid::new_v4().to_string();
-    let account = app::ssr::store::NewAccount {
+    let account = console_core::store::NewAccount {
         id: &id,
         username: DEMO_USER,
         password_hash: &hash,
-        role: app::model::Role::Admin,
+        role: console_model::Role::Admin,
         now: state.now(),
     };
-    app::ssr::store::insert_admin(&state.pool, &account)
+    console_core::store::insert_admin(&state.pool, &account)
         .await
         .map_err(|e| e.to_string())?;
     let approvals = sim.seed_demo();

@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use app::connections::CredentialsForm;
-use app::ssr::state::AppState;
-use app::ssr::store;
+use console_core::state::AppState;
+use console_core::store;
+use console_model::CredentialsForm;
 use futures_util::StreamExt;
 
 use crate::terminal::{Failed, terminal};
@@ -184,20 +184,21 @@ async fn import_row(
         Ok(form) => form,
         Err(e) => return (number, name, Outcome::Refused(e)),
     };
-    if let Err(e) = app::connections::ssr::check_form(state, &form) {
+    if let Err(e) = console_core::connections::check_form(state, &form) {
         return (number, name, Outcome::Refused(said(e)));
     }
     let outcome = match (existing, args.dry_run, args.replace) {
         (Some(id), _, false) => Outcome::Present(id),
         (_, true, _) => Outcome::Checked,
-        (Some(id), false, true) => match app::connections::ssr::replace(state, &id, form).await {
+        (Some(id), false, true) => match console_core::connections::replace(state, &id, form).await
+        {
             Ok(()) => {
                 terminal(state, "connection_replaced", Some(&id), "bulk import").await;
                 Outcome::Replaced(id)
             }
             Err(e) => Outcome::Refused(said(e)),
         },
-        (None, false, _) => match app::connections::ssr::create(state, form).await {
+        (None, false, _) => match console_core::connections::create(state, form).await {
             Ok(id) => {
                 terminal(state, "connection_created", Some(&id), &name).await;
                 Outcome::Stored(id)
@@ -209,10 +210,10 @@ async fn import_row(
 }
 
 /// A refusal in words: the diagnosis and its next step, or the field's rule (never a value).
-fn said(e: app::error::AppError) -> String {
+fn said(e: console_core::Error) -> String {
     match e {
-        app::error::AppError::Concur(d) => format!("{} {}", d.message, d.next_step),
-        app::error::AppError::Invalid { field, message } => format!("{field}: {message}"),
+        console_core::Error::Concur(d) => format!("{} {}", d.message, d.next_step),
+        console_core::Error::Invalid { field, message } => format!("{field}: {message}"),
         other => other.to_string(),
     }
 }

@@ -3,16 +3,16 @@
 
 use std::io::Write;
 
-use app::api_keys::ssr::{KeyKind, kind_of};
-use app::error::AppError;
-use app::handoffs::ssr::{self as handoffs, NewHandoff};
-use app::model::HandoffView;
-use app::ssr::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use console_core::Error;
+use console_core::api_keys::{KeyKind, kind_of};
+use console_core::handoffs::{self as handoffs, NewHandoff};
+use console_core::state::AppState;
+use console_model::HandoffView;
 use serde_json::json;
 
 use crate::api::{bearer, refuse};
@@ -110,7 +110,7 @@ pub async fn command(
                     link.state.key(),
                     link.name,
                     link.profile,
-                    app::model::format_time(link.expires_at)
+                    console_model::format_time(link.expires_at)
                 )
                 .map_err(io)?;
             }
@@ -180,12 +180,12 @@ fn body(link: &HandoffView) -> serde_json::Value {
     })
 }
 
-fn refused(e: &AppError) -> Response {
+fn refused(e: &Error) -> Response {
     match e {
-        AppError::Invalid { message, .. } => {
+        Error::Invalid { message, .. } => {
             refuse(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
         }
-        AppError::NotFound => refuse(
+        Error::NotFound => refuse(
             StatusCode::NOT_FOUND,
             "not_found",
             "No hand-off link or connection has that id.",
@@ -243,10 +243,10 @@ async fn create(
         Ok((link, url)) => {
             let actor = format!("API key {label}");
             let detail = format!("{} ({})", link.name, link.id);
-            app::audit::ssr::record(
+            console_core::audit::record(
                 &state,
-                app::audit::ssr::Event {
-                    actor: app::audit::ssr::Actor::Named(&actor),
+                console_core::audit::Event {
+                    actor: console_core::audit::Actor::Named(&actor),
                     address: None,
                     kind: "handoff_created",
                     connection_id: link.connection_id.as_deref(),

@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::time::Duration;
 
-use app::connections::refresh::{self, Need, Outcome};
-use app::error::AppError;
-use app::ssr::state::{AppState, internal};
-use app::ssr::store::{self, ConnectionRow};
 use concur::Diagnosis;
+use console_core::Error;
+use console_core::connections::refresh::{self, Need, Outcome};
+use console_core::state::{AppState, internal};
+use console_core::store::{self, ConnectionRow};
 use futures_util::StreamExt;
 use serde_json::json;
 use tokio::sync::watch;
@@ -67,7 +67,7 @@ impl SweepLine {
 pub async fn sweep_due(
     state: &AppState,
     stop: Option<&watch::Receiver<bool>>,
-) -> Result<Vec<SweepLine>, AppError> {
+) -> Result<Vec<SweepLine>, Error> {
     let due = store::due_connections(&state.pool, state.now())
         .await
         .map_err(internal)?;
@@ -83,14 +83,14 @@ pub async fn sweep_due(
                     Ok(Outcome::Refreshed { row, problem }) => {
                         Ok(Some(SweepLine::new(&row, true, problem.as_ref())))
                     }
-                    Ok(Outcome::Fresh(_)) | Err(AppError::NotFound) => Ok(None),
+                    Ok(Outcome::Fresh(_)) | Err(Error::NotFound) => Ok(None),
                     Err(e) => Err(e),
                 }
             })
             .buffer_unordered(PER_DATA_CENTRE)
             .boxed()
     });
-    let results: Vec<Result<Option<SweepLine>, AppError>> =
+    let results: Vec<Result<Option<SweepLine>, Error>> =
         futures_util::stream::select_all(lanes).collect().await;
     let mut lines = Vec::new();
     for result in results {
@@ -102,7 +102,7 @@ pub async fn sweep_due(
 }
 
 /// One sweep, then a line for every connection (by name), refreshed now or not.
-pub async fn refresh_all(state: &AppState) -> Result<Vec<SweepLine>, AppError> {
+pub async fn refresh_all(state: &AppState) -> Result<Vec<SweepLine>, Error> {
     let mut refreshed: HashMap<String, SweepLine> = sweep_due(state, None)
         .await?
         .into_iter()
@@ -152,7 +152,7 @@ pub fn print(lines: &[SweepLine], as_json: bool, out: &mut impl Write) -> std::i
             };
             let expiry = line
                 .refresh_token_expires_at
-                .map_or_else(|| "unknown".to_owned(), app::model::format_time);
+                .map_or_else(|| "unknown".to_owned(), console_model::format_time);
             write!(
                 out,
                 "{mark}  {}  {}  refresh token expires {expiry}",

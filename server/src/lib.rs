@@ -6,6 +6,7 @@ pub mod api;
 pub mod backup;
 pub mod cli;
 pub mod connect;
+pub mod customer;
 pub mod demo;
 pub mod files;
 pub mod fleet;

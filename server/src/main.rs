@@ -1,8 +1,8 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use app::ssr::state::AppState;
 use clap::Parser;
+use console_core::state::AppState;
 use server::cli::{Cli, Command};
 use server::manage::Failed;
 use server::serve::{Application, Settings};
@@ -133,7 +133,7 @@ async fn serve() -> Result<(), String> {
     if let Some(warning) = app.metrics.warning() {
         tracing::warn!("{warning}");
     }
-    if let Some(link) = app::auth::ssr::setup_link(&app.state)
+    if let Some(link) = console_core::auth::setup_link(&app.state)
         .await
         .map_err(|e| e.to_string())?
     {
@@ -183,16 +183,17 @@ fn verify_backup(args: &server::backup::VerifyArgs) -> ExitCode {
             return ExitCode::from(Exit::Usage as u8);
         }
     };
-    let data_dir = app::ssr::store::data_dir(&settings.config.database_url);
-    let cipher =
-        match app::ssr::crypto::Cipher::existing(settings.config.console_key.as_deref(), &data_dir)
-        {
-            Ok(cipher) => cipher,
-            Err(e) => {
-                eprintln!("error: the console key: {e}");
-                return ExitCode::from(Exit::Usage as u8);
-            }
-        };
+    let data_dir = console_core::store::data_dir(&settings.config.database_url);
+    let cipher = match console_core::crypto::Cipher::existing(
+        settings.config.console_key.as_deref(),
+        &data_dir,
+    ) {
+        Ok(cipher) => cipher,
+        Err(e) => {
+            eprintln!("error: the console key: {e}");
+            return ExitCode::from(Exit::Usage as u8);
+        }
+    };
     match server::backup::verify(&cipher, args, &mut std::io::stdout()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failed(code, message)) => {

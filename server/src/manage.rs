@@ -3,10 +3,10 @@
 
 use std::io::Write;
 
-use app::connections::CredentialsForm;
-use app::error::AppError;
-use app::ssr::state::AppState;
-use app::ssr::store;
+use console_core::Error;
+use console_core::state::AppState;
+use console_core::store;
+use console_model::CredentialsForm;
 use serde_json::json;
 
 pub use crate::terminal::{Failed, terminal};
@@ -91,13 +91,13 @@ pub async fn api_key(
             name,
             ..
         } => {
-            let made = app::api_keys::ssr::create(state, connection, name).await?;
+            let made = console_core::api_keys::create(state, connection, name).await?;
             let detail = format!("{} ({})", made.view.name, made.view.prefix);
             terminal(state, "api_key_created", Some(connection), &detail).await;
             writeln!(out, "{}", made.key).map_err(io)
         }
         ApiKeyCommand::Create { name, .. } => {
-            let made = app::api_keys::ssr::create_handoff_key(state, name).await?;
+            let made = console_core::api_keys::create_handoff_key(state, name).await?;
             let detail = format!("hand-off key {} ({})", made.view.name, made.view.prefix);
             terminal(state, "api_key_created", None, &detail).await;
             writeln!(out, "{}", made.key).map_err(io)
@@ -108,23 +108,23 @@ pub async fn api_key(
                 .map_err(|e| Failed(Exit::Refused, e.to_string()))?
                 .is_none()
             {
-                return Err(AppError::NotFound.into());
+                return Err(Error::NotFound.into());
             }
-            for key in app::api_keys::ssr::list(state, connection).await? {
+            for key in console_core::api_keys::list(state, connection).await? {
                 let status = match key.revoked_at {
-                    Some(at) => format!("revoked {}", app::model::format_time(at)),
+                    Some(at) => format!("revoked {}", console_model::format_time(at)),
                     None => "live".to_owned(),
                 };
                 let used = key
                     .last_used_at
-                    .map_or_else(|| "never".to_owned(), app::model::format_time);
+                    .map_or_else(|| "never".to_owned(), console_model::format_time);
                 writeln!(
                     out,
                     "{}  {}  {}  created {}  last used {used}  {status}",
                     key.id,
                     key.prefix,
                     key.name,
-                    app::model::format_time(key.created_at)
+                    console_model::format_time(key.created_at)
                 )
                 .map_err(io)?;
             }
@@ -135,7 +135,7 @@ pub async fn api_key(
                 .await
                 .map_err(|e| Failed(Exit::Refused, e.to_string()))?;
             if !handoff_key {
-                app::api_keys::ssr::revoke(state, key_id, None).await?;
+                console_core::api_keys::revoke(state, key_id, None).await?;
             }
             terminal(state, "api_key_revoked", None, &format!("key {key_id}")).await;
             writeln!(out, "Revoked {key_id}.").map_err(io)
@@ -170,7 +170,7 @@ pub async fn connections(
                 } else {
                     let expiry = row
                         .refresh_token_expires_at
-                        .map_or_else(|| "unknown".to_owned(), app::model::format_time);
+                        .map_or_else(|| "unknown".to_owned(), console_model::format_time);
                     writeln!(
                         out,
                         "{}  {status:<8}  {}  expires {expiry}",
@@ -184,7 +184,7 @@ pub async fn connections(
         ConnectionsCommand::Import(args) => crate::fleet::import(state, args, out).await,
         ConnectionsCommand::Add(args) => {
             let form = add_form(args, secrets)?;
-            let id = app::connections::ssr::create(state, form).await?;
+            let id = console_core::connections::create(state, form).await?;
             terminal(state, "connection_created", Some(&id), &args.name).await;
             writeln!(out, "{id}").map_err(io)?;
             let row = store::connection(&state.pool, &id)
@@ -280,7 +280,7 @@ pub fn printable(text: &str) -> String {
 }
 
 pub async fn audit(state: &AppState, args: &AuditArgs, out: &mut impl Write) -> Result<(), Failed> {
-    let since = app::audit::parse_day(args.since.as_deref().unwrap_or_default())?;
+    let since = console_core::audit::parse_day(args.since.as_deref().unwrap_or_default())?;
     let filter = store::AuditFilter {
         since,
         ..store::AuditFilter::default()
@@ -312,7 +312,7 @@ pub async fn audit(state: &AppState, args: &AuditArgs, out: &mut impl Write) -> 
             writeln!(
                 out,
                 "{}  {kind:<20}  {outcome:<10}  {actor}{}  {}  {detail}{}",
-                app::model::format_time(row.at),
+                console_model::format_time(row.at),
                 match (role, method) {
                     (Some(r), Some(m)) => format!(" ({r}, {m})"),
                     (Some(r), None) => format!(" ({r})"),

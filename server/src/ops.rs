@@ -6,14 +6,14 @@
 use std::fmt::Write;
 use std::net::SocketAddr;
 
-use app::error::AppError;
-use app::ssr::state::{AppState, internal};
-use app::ssr::store;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use console_core::Error;
+use console_core::state::{AppState, internal};
+use console_core::store;
 
 /// Who may read `/metrics`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,7 +124,7 @@ fn counter(
 }
 
 /// The metrics in Prometheus text format, version 0.0.4.
-pub async fn render(state: &AppState) -> Result<String, AppError> {
+pub async fn render(state: &AppState) -> Result<String, Error> {
     let mut out = String::new();
     family(
         &mut out,

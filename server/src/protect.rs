@@ -5,13 +5,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use app::error::AppError;
-use app::ssr::state::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use console_core::Error;
+use console_core::state::AppState;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tracing::Instrument;
@@ -245,7 +245,7 @@ pub async fn request_id(request: Request, next: Next) -> Response {
 }
 
 /// Server functions answer every error with 500; this gives each its real status, mapped
-/// once by [`AppError::status`], with `Retry-After` where waiting helps.
+/// once by [`Error::status`], with `Retry-After` where waiting helps.
 pub async fn error_status(request: Request, next: Next) -> Response {
     let server_function =
         request.uri().path().starts_with("/api/") && !request.uri().path().starts_with("/api/v1/");
@@ -257,7 +257,7 @@ pub async fn error_status(request: Request, next: Next) -> Response {
     let Ok(bytes) = axum::body::to_bytes(body, MAX_ERROR_BODY).await else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "").into_response();
     };
-    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+    if let Ok(error) = serde_json::from_slice::<Error>(&bytes) {
         parts.status = StatusCode::from_u16(error.status()).unwrap_or(parts.status);
         if let Some(seconds) = error.retry_after() {
             parts

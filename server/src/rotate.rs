@@ -3,8 +3,8 @@
 
 use std::io::Write;
 
-use app::ssr::state::AppState;
-use app::ssr::store::dump;
+use console_core::state::AppState;
+use console_core::store::dump;
 
 use crate::backup::refused;
 use crate::manage::Failed;
@@ -69,10 +69,10 @@ pub async fn rotate_key(
             tokio::time::sleep(std::time::Duration::from_millis(args.pause_ms)).await;
         }
     }
-    let links = app::handoffs::ssr::rederive_tokens(state)
+    let links = console_core::handoffs::rederive_tokens(state)
         .await
         .map_err(refused)?
-        + app::people::ssr::rederive_tokens(state)
+        + console_core::people::rederive_tokens(state)
             .await
             .map_err(refused)?;
     let detail = format!(

@@ -4,9 +4,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use app::auth::ssr::SignedIn;
-use app::model::Role;
-use app::ssr::state::{AppState, Config, StartError};
 use app::{App, shell};
 use axum::Router;
 use axum::extract::{Request, State};
@@ -15,11 +12,14 @@ use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use concur::{ClientConfig, Clock};
+use console_core::auth::SignedIn;
+use console_core::state::{AppState, Config, StartError};
+use console_model::Role;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 
-use app::alerts::ssr::{AlertConfig, Email, Webhook, parse_thresholds};
-use app::auth::oidc::{Oidc, OidcConfig};
+use console_core::alerts::{AlertConfig, Email, Webhook, parse_thresholds};
+use console_core::auth::oidc::{Oidc, OidcConfig};
 
 use crate::{alerts, api, connect, handoff, keepalive, ops, protect, sso, upkeep};
 
@@ -165,7 +165,7 @@ fn oidc_config(var: &dyn Fn(&str) -> Option<String>) -> Result<Option<OidcConfig
         viewer_groups: groups("CONCUR_OIDC_VIEWER_GROUPS"),
         label: var("CONCUR_OIDC_LABEL")
             .map(|l| l.trim().chars().take(60).collect())
-            .unwrap_or_else(|| app::auth::oidc::DEFAULT_LABEL.into()),
+            .unwrap_or_else(|| console_core::auth::oidc::DEFAULT_LABEL.into()),
     };
     if config.expected_groups().is_empty() {
         return Err("CONCUR_OIDC_ISSUER is set but none of CONCUR_OIDC_ADMIN_GROUPS, CONCUR_OIDC_EDITOR_GROUPS, CONCUR_OIDC_VIEWER_GROUPS names a group: nobody could sign in".into());
@@ -206,7 +206,7 @@ fn alert_config(var: &dyn Fn(&str) -> Option<String>) -> Result<AlertConfig, Str
     };
     let email = match var("CONCUR_SMTP_URL") {
         Some(smtp_url) => {
-            app::alerts::outbound::check_smtp_url(&smtp_url)
+            console_core::alerts::outbound::check_smtp_url(&smtp_url)
                 .map_err(|m| format!("CONCUR_SMTP_URL: {m}"))?;
             let from = var("CONCUR_ALERT_EMAIL_FROM")
                 .ok_or("CONCUR_ALERT_EMAIL_FROM is required with CONCUR_SMTP_URL")?;
@@ -491,9 +491,9 @@ async fn guard(State(state): State<AppState>, mut request: Request, next: Next) 
     if !state.database_ready().await {
         return database_unavailable();
     }
-    match app::auth::ssr::current_account(&state, request.headers()).await {
+    match console_core::auth::current_account(&state, request.headers()).await {
         Ok(Some(account)) => {
-            let needed = app::auth::page_role(request.uri().path());
+            let needed = app::session::page_role(request.uri().path());
             if !account.role.allows(needed) {
                 return forbidden(needed, account.role);
             }

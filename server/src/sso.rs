@@ -8,19 +8,19 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use app::audit::ssr::{Actor, Event, record};
-use app::auth::oidc::{LOGIN_SECONDS, SsoError};
-use app::auth::ssr::{
-    Account, Refusal, client_address_text, cookie, start_session, token_hash, validate_username,
-};
-use app::model::SignInMethod;
-use app::ssr::state::AppState;
-use app::ssr::store::{self, SsoAccount};
 use axum::Router;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use console_core::audit::{Actor, Event, record};
+use console_core::auth::oidc::{LOGIN_SECONDS, SsoError};
+use console_core::auth::{
+    Account, Refusal, client_address_text, cookie, start_session, token_hash, validate_username,
+};
+use console_core::state::AppState;
+use console_core::store::{self, SsoAccount};
+use console_model::SignInMethod;
 use serde::Deserialize;
 
 use crate::api::KeyLimiter;
@@ -42,7 +42,7 @@ struct Sso {
 pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
     Router::new()
         .route(app::auth::SSO_START_PATH, get(start))
-        .route(app::auth::oidc::CALLBACK_PATH, get(callback))
+        .route(console_core::auth::oidc::CALLBACK_PATH, get(callback))
         .with_state(Sso {
             state,
             starts: Arc::new(KeyLimiter::new(STARTS_PER_MINUTE)),
@@ -91,7 +91,7 @@ async fn start(
         return (StatusCode::NOT_FOUND, "Single sign-on is not configured.").into_response();
     };
     let address = address_of(&state, peer, &headers);
-    if let Err(wait) = starts.take(&app::auth::ssr::address_key(&address)) {
+    if let Err(wait) = starts.take(&console_core::auth::address_key(&address)) {
         let mut response = (
             StatusCode::TOO_MANY_REQUESTS,
             "Too many sign-ins started from this address; try again in a minute.",
@@ -197,7 +197,7 @@ async fn callback(
 /// Checks the answer and starts a session: its cookie, or the refusal and (when known) who.
 async fn sign_in(
     state: &AppState,
-    oidc: &app::auth::oidc::Oidc,
+    oidc: &console_core::auth::oidc::Oidc,
     headers: &HeaderMap,
     answer: Callback,
     address: &str,
@@ -275,7 +275,7 @@ async fn sign_in(
                 },
             )
             .await;
-            (id, app::model::Role::Admin)
+            (id, console_model::Role::Admin)
         }
         SsoAccount::Deactivated => return Err((SsoError::Deactivated, who)),
         SsoAccount::NameTaken => return Err((SsoError::NameTaken(username), who)),

@@ -1,17 +1,17 @@
 //! What every terminal command shares: a failure with the exit code it means, and the audit
 //! row that records what the command did.
 
-use app::error::AppError;
-use app::ssr::state::AppState;
+use console_core::Error;
+use console_core::state::AppState;
 
 use crate::validate::Exit;
 
 /// Records what a terminal command did in the audit log.
 pub async fn terminal(state: &AppState, kind: &str, connection_id: Option<&str>, detail: &str) {
-    app::audit::ssr::record(
+    console_core::audit::record(
         state,
-        app::audit::ssr::Event {
-            actor: app::audit::ssr::Actor::Named("terminal"),
+        console_core::audit::Event {
+            actor: console_core::audit::Actor::Named("terminal"),
             address: None,
             kind,
             connection_id,
@@ -25,13 +25,11 @@ pub async fn terminal(state: &AppState, kind: &str, connection_id: Option<&str>,
 /// A failure of a terminal command: the message, and the exit code it means.
 pub struct Failed(pub Exit, pub String);
 
-impl From<AppError> for Failed {
-    fn from(e: AppError) -> Self {
+impl From<Error> for Failed {
+    fn from(e: Error) -> Self {
         match e {
-            AppError::Invalid { field, message } => {
-                Failed(Exit::Usage, format!("{field}: {message}"))
-            }
-            AppError::Concur(d) => {
+            Error::Invalid { field, message } => Failed(Exit::Usage, format!("{field}: {message}")),
+            Error::Concur(d) => {
                 let code = if d.transient {
                     Exit::Transient
                 } else {
@@ -39,7 +37,7 @@ impl From<AppError> for Failed {
                 };
                 Failed(code, format!("{} Next step: {}", d.message, d.next_step))
             }
-            AppError::NotFound => Failed(Exit::Usage, e.to_string()),
+            Error::NotFound => Failed(Exit::Usage, e.to_string()),
             other => Failed(Exit::Refused, other.to_string()),
         }
     }

@@ -4,15 +4,15 @@
 
 use std::time::Duration;
 
-use app::ssr::state::AppState;
+use console_core::state::AppState;
 
 /// How often refusals are written and old rows deleted.
 const TICK: Duration = Duration::from_secs(15);
 
 /// One round; also what the tests call instead of waiting for the job.
 pub async fn run_once(state: &AppState) {
-    app::audit::ssr::record_throttled(state).await;
-    match app::audit::ssr::prune(state, state.audit_retention).await {
+    console_core::audit::record_throttled(state).await;
+    match console_core::audit::prune(state, state.audit_retention).await {
         Ok(0) => {}
         Ok(deleted) => tracing::info!(deleted, "audit rows past their retention deleted"),
         Err(e) => tracing::warn!(error = %e, "could not apply the audit retention"),
@@ -24,16 +24,16 @@ pub async fn run_once(state: &AppState) {
 
 /// Each hand-off link that expired unused: one audit entry and one alert, once (the claim is a
 /// conditional write, so two replicas never both tell).
-async fn expired_handoffs(state: &AppState) -> Result<(), app::error::AppError> {
-    let expired = app::ssr::store::claim_expired_handoffs(&state.pool, state.now())
+async fn expired_handoffs(state: &AppState) -> Result<(), console_core::Error> {
+    let expired = console_core::store::claim_expired_handoffs(&state.pool, state.now())
         .await
-        .map_err(app::ssr::state::internal)?;
+        .map_err(console_core::state::internal)?;
     for link in expired {
         let detail = format!("{} ({})", link.name, link.id);
-        app::audit::ssr::record(
+        console_core::audit::record(
             state,
-            app::audit::ssr::Event {
-                actor: app::audit::ssr::Actor::Named("upkeep"),
+            console_core::audit::Event {
+                actor: console_core::audit::Actor::Named("upkeep"),
                 address: None,
                 kind: "handoff_expired",
                 connection_id: link.connection_id.as_deref(),
@@ -42,9 +42,9 @@ async fn expired_handoffs(state: &AppState) -> Result<(), app::error::AppError> 
             },
         )
         .await;
-        app::alerts::ssr::handoff_event(
+        console_core::alerts::handoff_event(
             state,
-            app::alerts::ssr::HandoffEvent::Expired,
+            console_core::alerts::HandoffEvent::Expired,
             &link.id,
             &link.name,
         )

@@ -111,7 +111,7 @@ fn parse(args: &ValidateArgs, secrets: &Secrets, policy: &HostPolicy) -> Result<
 
 /// An optional Unix time as an RFC 3339 JSON string, or `null`.
 pub fn rfc3339(t: Option<i64>) -> serde_json::Value {
-    t.and_then(app::ssr::rfc3339)
+    t.and_then(console_core::rfc3339)
         .map_or(serde_json::Value::Null, serde_json::Value::String)
 }
 

@@ -1,28 +1,25 @@
 //! The account page: change your password, see and end your sessions.
 
-#[cfg(feature = "ssr")]
-pub mod ssr;
-
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::{FieldError, FormAlert, Page};
 use crate::error::AppError;
-use crate::model::{AccountView, format_time};
+use console_model::{AccountView, format_time};
 
 /// The signed-in account (any role) and the request's headers, for the account server
 /// functions.
 #[cfg(feature = "ssr")]
 async fn signed_in() -> Result<
     (
-        crate::ssr::state::AppState,
-        crate::auth::ssr::Account,
+        console_core::state::AppState,
+        console_core::auth::Account,
         axum::http::HeaderMap,
     ),
     AppError,
 > {
-    let admin = crate::auth::ssr::require(crate::model::Role::Viewer).await?;
-    let state = crate::ssr::state::state()?;
+    let admin = crate::ssr::require(console_model::Role::Viewer).await?;
+    let state = crate::ssr::state()?;
     let headers = use_context::<axum::http::request::Parts>()
         .map(|p| p.headers)
         .unwrap_or_default();
@@ -32,7 +29,7 @@ async fn signed_in() -> Result<
 #[server(prefix = "/api", endpoint = "load_account")]
 pub async fn load_account() -> Result<AccountView, AppError> {
     let (state, admin, headers) = signed_in().await?;
-    ssr::account(&state, &admin.id, &headers).await
+    Ok(console_core::account::account(&state, &admin.id, &headers).await?)
 }
 
 #[server(prefix = "/api", endpoint = "change_password")]
@@ -42,10 +39,12 @@ pub async fn change_password(
     confirm: String,
 ) -> Result<(), AppError> {
     let (state, admin, headers) = signed_in().await?;
-    let result =
-        ssr::change_password(&state, &admin.id, &headers, current, &password, &confirm).await;
+    let result = console_core::account::change_password(
+        &state, &admin.id, &headers, current, &password, &confirm,
+    )
+    .await;
     let outcome = if result.is_ok() { "ok" } else { "refused" };
-    crate::audit::ssr::by_admin(
+    crate::ssr::by_admin(
         &state,
         &admin,
         "password_changed",
@@ -62,13 +61,13 @@ pub async fn change_password(
 #[server(prefix = "/api", endpoint = "end_session")]
 pub async fn end_session(id: String) -> Result<(), AppError> {
     let (state, admin, _) = signed_in().await?;
-    ssr::end_session(&state, &admin.id, &id).await
+    Ok(console_core::account::end_session(&state, &admin.id, &id).await?)
 }
 
 #[server(prefix = "/api", endpoint = "end_other_sessions")]
 pub async fn end_other_sessions() -> Result<u64, AppError> {
     let (state, admin, headers) = signed_in().await?;
-    ssr::end_other_sessions(&state, &admin.id, &headers).await
+    Ok(console_core::account::end_other_sessions(&state, &admin.id, &headers).await?)
 }
 
 #[component]

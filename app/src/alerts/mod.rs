@@ -2,27 +2,18 @@
 //! stays unreachable, and when a connection recovers. The Settings page sets the channels the
 //! environment leaves unset, sends a test, and shows the delivery history.
 
-#[cfg(feature = "ssr")]
-pub mod channels;
-#[cfg(feature = "ssr")]
-pub mod config;
-#[cfg(feature = "ssr")]
-pub mod outbound;
-#[cfg(feature = "ssr")]
-pub mod ssr;
-
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::{FieldError, FormAlert, Page};
 use crate::error::AppError;
-use crate::model::{AlertSettingsView, DeliveryView, format_time};
+use console_model::{AlertSettingsView, DeliveryView, format_time};
 
 #[server(prefix = "/api", endpoint = "load_alert_settings")]
 pub async fn load_alert_settings() -> Result<AlertSettingsView, AppError> {
-    crate::auth::ssr::require(crate::model::Role::Admin).await?;
-    let state = crate::ssr::state::state()?;
-    ssr::settings_view(&state).await
+    crate::ssr::require(console_model::Role::Admin).await?;
+    let state = crate::ssr::state()?;
+    Ok(console_core::alerts::settings_view(&state).await?)
 }
 
 #[server(prefix = "/api", endpoint = "save_alert_settings")]
@@ -34,9 +25,9 @@ pub async fn save_alert_settings(
     email_from: String,
     email_to: String,
 ) -> Result<(), AppError> {
-    let admin = crate::auth::ssr::require(crate::model::Role::Admin).await?;
-    let state = crate::ssr::state::state()?;
-    let form = ssr::ChannelForm {
+    let admin = crate::ssr::require(console_model::Role::Admin).await?;
+    let state = crate::ssr::state()?;
+    let form = console_core::alerts::ChannelForm {
         webhook_url,
         webhook_secret,
         webhook_remove: webhook_remove.is_some(),
@@ -44,9 +35,9 @@ pub async fn save_alert_settings(
         email_from,
         email_to,
     };
-    let result = ssr::save_settings(&state, &form).await;
+    let result = console_core::alerts::save_settings(&state, &form).await;
     let outcome = if result.is_ok() { "ok" } else { "refused" };
-    crate::audit::ssr::by_admin(
+    crate::ssr::by_admin(
         &state,
         &admin,
         "settings_changed",
@@ -62,10 +53,10 @@ pub async fn save_alert_settings(
 
 #[server(prefix = "/api", endpoint = "send_test_alert")]
 pub async fn send_test_alert() -> Result<usize, AppError> {
-    crate::auth::ssr::require(crate::model::Role::Admin).await?;
-    let state = crate::ssr::state::state()?;
-    let config = ssr::effective(&state).await?;
-    let queued = ssr::send_test(&state, &config).await?;
+    crate::ssr::require(console_model::Role::Admin).await?;
+    let state = crate::ssr::state()?;
+    let config = console_core::alerts::effective(&state).await?;
+    let queued = console_core::alerts::send_test(&state, &config).await?;
     leptos_axum::redirect(&format!("/settings?queued={queued}"));
     Ok(queued)
 }

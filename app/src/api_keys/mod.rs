@@ -1,21 +1,18 @@
 //! API keys: what an integration presents to get access tokens for one connection.
 
-#[cfg(feature = "ssr")]
-pub mod ssr;
-
 use leptos::prelude::*;
 
 use crate::components::{FieldError, FormAlert, refusal_in_address, shown_error, time_or_never};
 use crate::error::AppError;
-use crate::model::{ApiKeyView, NewApiKey, format_time};
+use console_model::{ApiKeyView, NewApiKey, format_time};
 
 #[server(prefix = "/api", endpoint = "create_api_key")]
 pub async fn create_api_key(id: String, label: String) -> Result<NewApiKey, AppError> {
-    let admin = crate::auth::ssr::require(crate::model::Role::Editor).await?;
-    let state = crate::ssr::state::state()?;
-    let made = ssr::create(&state, &id, &label).await?;
+    let admin = crate::ssr::require(console_model::Role::Editor).await?;
+    let state = crate::ssr::state()?;
+    let made = console_core::api_keys::create(&state, &id, &label).await?;
     let detail = format!("{} ({})", made.view.name, made.view.prefix);
-    crate::audit::ssr::by_admin(&state, &admin, "api_key_created", Some(&id), "ok", &detail).await;
+    crate::ssr::by_admin(&state, &admin, "api_key_created", Some(&id), "ok", &detail).await;
     // The page is shown again with the key in its list; the island keeps the key on screen.
     leptos_axum::redirect(&format!("/connections/{id}"));
     Ok(NewApiKey {
@@ -26,18 +23,18 @@ pub async fn create_api_key(id: String, label: String) -> Result<NewApiKey, AppE
 
 #[server(prefix = "/api", endpoint = "list_api_keys")]
 pub async fn list_api_keys(id: String) -> Result<Vec<ApiKeyView>, AppError> {
-    crate::auth::ssr::require(crate::model::Role::Editor).await?;
-    let state = crate::ssr::state::state()?;
-    ssr::list(&state, &id).await
+    crate::ssr::require(console_model::Role::Editor).await?;
+    let state = crate::ssr::state()?;
+    Ok(console_core::api_keys::list(&state, &id).await?)
 }
 
 #[server(prefix = "/api", endpoint = "revoke_api_key")]
 pub async fn revoke_api_key(id: String, key_id: String) -> Result<(), AppError> {
-    let admin = crate::auth::ssr::require(crate::model::Role::Editor).await?;
-    let state = crate::ssr::state::state()?;
-    ssr::revoke(&state, &key_id, Some(&id)).await?;
+    let admin = crate::ssr::require(console_model::Role::Editor).await?;
+    let state = crate::ssr::state()?;
+    console_core::api_keys::revoke(&state, &key_id, Some(&id)).await?;
     let detail = format!("key {key_id}");
-    crate::audit::ssr::by_admin(&state, &admin, "api_key_revoked", Some(&id), "ok", &detail).await;
+    crate::ssr::by_admin(&state, &admin, "api_key_revoked", Some(&id), "ok", &detail).await;
     Ok(())
 }
 

@@ -1,15 +1,12 @@
 //! The audit log: who did what, when, from where, to which connection, and how it ended.
 
-#[cfg(feature = "ssr")]
-pub mod ssr;
-
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use crate::components::{FormAlert, Page};
 use crate::error::AppError;
-use crate::model::format_time;
+use console_model::format_time;
 
 /// Every kind of event the log records, for the filter.
 pub const KINDS: &[&str] = &[
@@ -75,19 +72,6 @@ pub struct AuditPage {
     pub more: bool,
 }
 
-/// A day such as `2026-11-25` as the Unix time of its start (UTC).
-#[cfg(feature = "ssr")]
-pub fn parse_day(raw: &str) -> Result<Option<i64>, AppError> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Ok(None);
-    }
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(raw, &format)
-        .map(|d| Some(d.midnight().assume_utc().unix_timestamp()))
-        .map_err(|_| AppError::invalid("date", "Dates look like 2026-11-25."))
-}
-
 #[server(prefix = "/api", endpoint = "load_audit")]
 pub async fn load_audit(
     connection: String,
@@ -96,20 +80,20 @@ pub async fn load_audit(
     until: String,
     page: i64,
 ) -> Result<AuditPage, AppError> {
-    use crate::ssr::store::{self, AuditFilter};
-    crate::auth::ssr::require(crate::model::Role::Viewer).await?;
-    let state = crate::ssr::state::state()?;
+    use console_core::store::{self, AuditFilter};
+    crate::ssr::require(console_model::Role::Viewer).await?;
+    let state = crate::ssr::state()?;
     let nonempty = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     let filter = AuditFilter {
         connection_id: nonempty(&connection),
         kind: nonempty(&kind),
-        since: parse_day(&since)?,
-        until: parse_day(&until)?.map(|d| d + crate::model::DAY),
+        since: console_core::audit::parse_day(&since)?,
+        until: console_core::audit::parse_day(&until)?.map(|d| d + console_model::DAY),
     };
     let page = page.clamp(0, 1_000_000);
     let (rows, more) = store::audit_page(&state.pool, &filter, page * PAGE, PAGE)
         .await
-        .map_err(crate::ssr::state::internal)?;
+        .map_err(console_core::state::internal)?;
     Ok(AuditPage {
         entries: rows
             .into_iter()

@@ -1,98 +1,31 @@
 //! Sign-in: first-run setup, login, logout.
 
-#[cfg(feature = "ssr")]
-pub mod limiter;
-#[cfg(feature = "ssr")]
-pub mod oidc;
-#[cfg(feature = "ssr")]
-pub mod ssr;
-
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::{FieldError, FormAlert, Page};
 use crate::error::AppError;
-use crate::model::Role;
+#[cfg(feature = "ssr")]
+use crate::error::Error;
+
+#[cfg(feature = "ssr")]
+use crate::session::set_cookie;
 
 /// Where the single sign-on button leads.
 pub const SSO_START_PATH: &str = "/auth/oidc/start";
-
-/// The role each signed-in page needs, by route (`{id}` stands for one path segment). The page
-/// guard reads this table; server functions name their role where they start. A page missing
-/// here needs an admin.
-pub const PAGES: &[(&str, Role)] = &[
-    ("/", Role::Viewer),
-    ("/connections/{id}", Role::Viewer),
-    ("/audit", Role::Viewer),
-    ("/handoffs", Role::Viewer),
-    ("/account", Role::Viewer),
-    ("/connections/new", Role::Editor),
-    ("/connections/{id}/replace", Role::Editor),
-    ("/settings", Role::Admin),
-    ("/people", Role::Admin),
-];
-
-/// The role the page at `path` needs: the most specific route of [`PAGES`] that matches (a
-/// literal segment beats `{id}`), else admin.
-pub fn page_role(path: &str) -> Role {
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    PAGES
-        .iter()
-        .filter_map(|(route, role)| {
-            let pattern: Vec<&str> = route.trim_end_matches('/').split('/').collect();
-            let matches = pattern.len() == segments.len()
-                && pattern
-                    .iter()
-                    .zip(&segments)
-                    .all(|(p, s)| p == s || (p.starts_with('{') && !s.is_empty()));
-            let literal = pattern.iter().filter(|p| !p.starts_with('{')).count();
-            matches.then_some((literal, *role))
-        })
-        .max_by_key(|(literal, _)| *literal)
-        .map_or(Role::Admin, |(_, role)| role)
-}
-
-/// The role of the account the page is being rendered for, as the page guard found it; none
-/// when not signed in (and in the browser, where only islands run).
-pub fn signed_in_role() -> Option<Role> {
-    #[cfg(feature = "ssr")]
-    {
-        use_context::<axum::http::request::Parts>()?
-            .extensions
-            .get::<ssr::SignedIn>()
-            .map(|s| s.0.role)
-    }
-    #[cfg(not(feature = "ssr"))]
-    {
-        None
-    }
-}
-
-/// Whether the account the page is rendered for may do what `needed` allows.
-pub fn may(needed: Role) -> bool {
-    signed_in_role().is_some_and(|role| role.allows(needed))
-}
-
-#[cfg(feature = "ssr")]
-pub(crate) fn set_cookie(value: &str) -> Result<(), AppError> {
-    let header = value.parse().map_err(crate::ssr::state::internal)?;
-    expect_context::<leptos_axum::ResponseOptions>()
-        .insert_header(axum::http::header::SET_COOKIE, header);
-    Ok(())
-}
 
 /// Starts a password session for account `id` from this request (its address and browser),
 /// sets its cookie and sends the browser to the dashboard.
 #[cfg(feature = "ssr")]
 pub(crate) async fn enter_with_password(
-    state: &crate::ssr::state::AppState,
+    state: &console_core::state::AppState,
     id: &str,
 ) -> Result<(), AppError> {
-    let ip = client_ip(&state.trusted_proxies);
-    let cookie = ssr::start_session(
+    let ip = client_ip(state);
+    let cookie = console_core::auth::start_session(
         state,
         id,
-        crate::model::SignInMethod::Password,
+        console_model::SignInMethod::Password,
         &ip,
         &user_agent(),
     )
@@ -103,20 +36,21 @@ pub(crate) async fn enter_with_password(
 }
 
 #[cfg(feature = "ssr")]
-pub(crate) use crate::ssr::request::{client_ip, user_agent};
+use crate::ssr::{client_ip, user_agent};
 
 #[server(prefix = "/api", endpoint = "login")]
 pub async fn login(username: String, password: String) -> Result<(), AppError> {
-    use crate::ssr::state::{internal, state};
-    use crate::ssr::store;
+    use crate::ssr::state;
+    use console_core::state::internal;
+    use console_core::store;
 
     let state = state()?;
     if !state.local_login {
-        return Err(AppError::PasswordSignInOff);
+        return Err(AppError(Error::PasswordSignInOff));
     }
-    let ip = client_ip(&state.trusted_proxies);
+    let ip = client_ip(&state);
     let username = username.trim().to_owned();
-    if username.chars().count() > ssr::MAX_USERNAME_CHARS {
+    if username.chars().count() > console_core::auth::MAX_USERNAME_CHARS {
         return Err(AppError::invalid(
             "username",
             "User name must be at most 64 characters.",
@@ -132,10 +66,10 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
     let sign_in = |outcome: &'static str| {
         let (state, ip, username) = (state.clone(), ip.clone(), username.clone());
         async move {
-            crate::audit::ssr::record(
+            console_core::audit::record(
                 &state,
-                crate::audit::ssr::Event {
-                    actor: crate::audit::ssr::Actor::Named(&username),
+                console_core::audit::Event {
+                    actor: console_core::audit::Actor::Named(&username),
                     address: Some(&ip),
                     kind: "sign_in",
                     connection_id: None,
@@ -149,42 +83,23 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
     if let Err(wait) = state.limiter.attempt(&ip, &username, now) {
         state
             .limiter
-            .count_throttled(&ip, now, ssr::Refusal::SlowedDown);
-        return Err(AppError::TooManyAttempts(wait));
+            .count_throttled(&ip, now, console_core::auth::Refusal::SlowedDown);
+        return Err(AppError(Error::TooManyAttempts(wait)));
     }
     let found = store::admin_credentials(&state.pool, &username)
         .await
         .map_err(internal)?;
     let (id, hash) = found.unzip();
     let _slot = state.limiter.argon2_slot()?;
-    let ok = ssr::verify_password(password, hash).await?;
+    let ok = console_core::auth::verify_password(password, hash).await?;
     let Some(id) = id.filter(|_| ok) else {
         tracing::info!(%ip, "failed sign-in");
         sign_in("failed").await;
-        return Err(AppError::BadLogin);
+        return Err(AppError(Error::BadLogin));
     };
     state.limiter.succeeded(&ip, &username);
     sign_in("ok").await;
     enter_with_password(&state, &id).await
-}
-
-#[server(prefix = "/api", endpoint = "logout")]
-pub async fn logout() -> Result<(), AppError> {
-    use crate::ssr::state::{internal, state};
-
-    let state = state()?;
-    let parts = use_context::<axum::http::request::Parts>().ok_or(AppError::Unauthorized)?;
-    if let Some(admin) = ssr::current_account(&state, &parts.headers).await? {
-        crate::audit::ssr::by_admin(&state, &admin, "sign_out", None, "ok", "").await;
-    }
-    if let Some(token) = ssr::session_token(&parts.headers, state.secure_cookies) {
-        crate::ssr::store::delete_session(&state.pool, &ssr::token_hash(&token))
-            .await
-            .map_err(internal)?;
-    }
-    set_cookie(&ssr::clear_cookie(state.secure_cookies))?;
-    leptos_axum::redirect("/login");
-    Ok(())
 }
 
 #[server(prefix = "/api", endpoint = "setup")]
@@ -194,23 +109,24 @@ pub async fn setup(
     password: String,
     confirm: String,
 ) -> Result<(), AppError> {
-    use crate::ssr::state::{internal, state};
-    use crate::ssr::store;
+    use crate::ssr::state;
+    use console_core::state::internal;
+    use console_core::store;
 
     let state = state()?;
-    ssr::passwords_allowed(&state)?;
+    console_core::auth::passwords_allowed(&state)?;
     let now = state.now();
-    let token_hash = ssr::token_hash(token.trim());
+    let token_hash = console_core::auth::token_hash(token.trim());
     let open = store::admin_count(&state.pool).await.map_err(internal)? == 0
         && store::setup_token_valid(&state.pool, &token_hash, now)
             .await
             .map_err(internal)?;
     if !open {
-        return Err(AppError::SetupClosed);
+        return Err(AppError(Error::SetupClosed));
     }
-    let username = ssr::validate_username(&username)?;
-    ssr::validate_new_password(&password, &confirm, &username)?;
-    let hash = ssr::hash_password(password).await?;
+    let username = console_core::auth::validate_username(&username)?;
+    console_core::auth::validate_new_password(&password, &confirm, &username)?;
+    let hash = console_core::auth::hash_password(password).await?;
     let id = uuid::Uuid::new_v4().to_string();
     // The token is consumed in the transaction that creates the admin: of two parallel setups
     // with one link, only one creates an admin.
@@ -218,15 +134,15 @@ pub async fn setup(
         .await
         .map_err(internal)?
     {
-        return Err(AppError::SetupClosed);
+        return Err(AppError(Error::SetupClosed));
     }
     tracing::info!(%username, "first admin created through the setup link");
-    let account = ssr::Account {
+    let account = console_core::auth::Account {
         id: id.clone(),
-        role: crate::model::Role::Admin,
-        method: crate::model::SignInMethod::Password,
+        role: console_model::Role::Admin,
+        method: console_model::SignInMethod::Password,
     };
-    crate::audit::ssr::by_admin(
+    crate::ssr::by_admin(
         &state,
         &account,
         "setup",
@@ -250,7 +166,7 @@ pub struct SignInChoices {
 
 #[server(prefix = "/api", endpoint = "sign_in_options")]
 pub async fn sign_in_options(sso: String) -> Result<SignInChoices, AppError> {
-    let state = crate::ssr::state::state()?;
+    let state = crate::ssr::state()?;
     let expected = state
         .oidc
         .as_ref()
@@ -259,7 +175,7 @@ pub async fn sign_in_options(sso: String) -> Result<SignInChoices, AppError> {
     Ok(SignInChoices {
         sso_label: state.oidc.as_ref().map(|o| o.config.label.clone()),
         local_login: state.local_login,
-        sso_message: oidc::message_for(&sso, &expected),
+        sso_message: console_core::auth::oidc::message_for(&sso, &expected),
     })
 }
 
@@ -341,33 +257,5 @@ pub fn NewAccountFields(token: String, error: Signal<Option<AppError>>) -> impl 
         <label for="confirm">"Repeat the password"</label>
         <input id="confirm" name="confirm" type="password" autocomplete="new-password" required/>
         <FieldError error=error field="confirm"/>
-    }
-}
-
-/// The sign-out button in the header.
-#[component]
-pub fn SignOut() -> impl IntoView {
-    let logout = ServerAction::<Logout>::new();
-    view! {
-        <ActionForm action=logout>
-            <button type="submit" class="link">"Sign out"</button>
-        </ActionForm>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_page_needs_the_role_of_its_most_specific_route() {
-        assert_eq!(page_role("/"), Role::Viewer);
-        assert_eq!(page_role("/connections/new"), Role::Editor);
-        assert_eq!(page_role("/connections/abc"), Role::Viewer);
-        assert_eq!(page_role("/connections/abc/replace"), Role::Editor);
-        assert_eq!(page_role("/settings"), Role::Admin);
-        assert_eq!(page_role("/people/"), Role::Admin);
-        assert_eq!(page_role("/nothing-here"), Role::Admin);
-        assert_eq!(page_role("/connections//replace"), Role::Admin);
     }
 }

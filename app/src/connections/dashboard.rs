@@ -3,9 +3,9 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::load_dashboard;
+use super::calls::load_dashboard;
 use crate::components::{FormAlert, Page, StatusBadge, expiry_words, time_or_never};
-use crate::model::{Dashboard, WeekBar, format_time};
+use console_model::{Dashboard, WeekBar, format_time};
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
@@ -57,7 +57,7 @@ fn empty_state(waiting: i64) -> impl IntoView {
             <h2>"No connections yet"</h2>
             <p>"A connection is one set of SAP Concur credentials that an integration (an expense bot, a mileage tracker, an approvals assistant) uses. Add one by pasting the Client ID, Client Secret, Refresh Token and Authorization URL the integration's vendor asked you for — or a Company UUID with a Company Request Token."</p>
             <p>"Concur Console checks them with Concur, stores them encrypted, and warns here long before the refresh token expires."</p>
-            {if crate::auth::may(crate::model::Role::Editor) {
+            {if crate::session::may(console_model::Role::Editor) {
                 view! {
                     <a class="button primary" href="/connections/new">"Add the first connection"</a>
                     " "

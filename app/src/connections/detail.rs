@@ -3,17 +3,17 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use super::{DeleteConnection, RenameConnection, ValidateNow, load_connection};
+use super::calls::{DeleteConnection, RenameConnection, ValidateNow, load_connection};
 use crate::alerts::Deliveries;
 use crate::api_keys::ApiKeys;
-use crate::auth::may;
 use crate::components::{
     FieldError, FormAlert, Page, StatusBadge, expiry_words, plural, refusal_in_address,
     shown_error, time_or_never,
 };
 use crate::error::AppError;
 use crate::handoffs::CreateHandoff;
-use crate::model::{ConnectionDetail, Role, Status, format_time};
+use crate::session::may;
+use console_model::{ConnectionDetail, Role, Status, format_time};
 
 #[component]
 pub fn ConnectionPage() -> impl IntoView {

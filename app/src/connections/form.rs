@@ -4,10 +4,10 @@ use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::{ReplaceCredentials, ValidateConnection, load_connection};
+use super::calls::{ReplaceCredentials, ValidateConnection, load_connection};
 use crate::components::{FieldError, FormAlert, Page, refusal_in_address, shown_error};
 use crate::error::AppError;
-use crate::model::KNOWN_DATA_CENTERS;
+use console_model::KNOWN_DATA_CENTERS;
 
 const REQUEST_MODE: &str = "request-token";
 

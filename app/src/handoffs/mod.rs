@@ -1,29 +1,24 @@
 //! Hand-off links: an admin sends a link, and the customer's Concur admin connects (or renews)
 //! on a page made for them, so no secret travels by e-mail. This is the admins' side: make,
-//! list, copy and revoke links. The customer's page is [`customer`].
-
-#[cfg(feature = "ssr")]
-pub mod customer;
-#[cfg(feature = "ssr")]
-pub mod ssr;
+//! list, copy and revoke links. The customer's page is the server's `/connect/<token>`.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::{CopyLink, FieldError, FormAlert, Page};
 use crate::error::AppError;
-use crate::model::{HandoffList, HandoffView, format_time};
+use console_model::{HandoffList, HandoffView, format_time};
 
 /// Records what an admin did to a link in the audit log.
 #[cfg(feature = "ssr")]
 async fn audited(
-    state: &crate::ssr::state::AppState,
-    admin: &crate::auth::ssr::Account,
+    state: &console_core::state::AppState,
+    admin: &console_core::auth::Account,
     kind: &str,
     link: &HandoffView,
 ) {
     let detail = format!("{} ({})", link.name, link.id);
-    crate::audit::ssr::by_admin(
+    crate::ssr::by_admin(
         state,
         admin,
         kind,
@@ -43,15 +38,15 @@ pub async fn create_handoff(
     #[server(default)] note: String,
     #[server(default)] connection_id: Option<String>,
 ) -> Result<String, AppError> {
-    let admin = crate::auth::ssr::require(crate::model::Role::Editor).await?;
-    let state = crate::ssr::state::state()?;
+    let admin = crate::ssr::require(console_model::Role::Editor).await?;
+    let state = crate::ssr::state()?;
     let valid_days = match valid_days.trim() {
         "" => None,
         days => Some(days.parse().map_err(|_| {
             AppError::invalid("valid_days", "Give a whole number of days from 1 to 30.")
         })?),
     };
-    let request = ssr::NewHandoff {
+    let request = console_core::handoffs::NewHandoff {
         name,
         profile,
         custom_scopes,
@@ -61,7 +56,7 @@ pub async fn create_handoff(
         by_key: None,
     };
     let actor = admin.name(&state).await?;
-    let (link, _) = ssr::create(&state, &request, &actor).await?;
+    let (link, _) = console_core::handoffs::create(&state, &request, &actor).await?;
     audited(&state, &admin, "handoff_created", &link).await;
     leptos_axum::redirect(&format!("/handoffs?created={}", link.id));
     Ok(link.id)
@@ -69,10 +64,10 @@ pub async fn create_handoff(
 
 #[server(prefix = "/api", endpoint = "load_handoffs")]
 pub async fn load_handoffs(page: i64) -> Result<HandoffList, AppError> {
-    let account = crate::auth::ssr::require(crate::model::Role::Viewer).await?;
-    let state = crate::ssr::state::state()?;
-    let (mut links, more) = ssr::list(&state, page).await?;
-    if !account.role.allows(crate::model::Role::Editor) {
+    let account = crate::ssr::require(console_model::Role::Viewer).await?;
+    let state = crate::ssr::state()?;
+    let (mut links, more) = console_core::handoffs::list(&state, page).await?;
+    if !account.role.allows(console_model::Role::Editor) {
         // A viewer reads the list; the links themselves are for those who may send them.
         for link in &mut links {
             link.url = None;
@@ -83,9 +78,9 @@ pub async fn load_handoffs(page: i64) -> Result<HandoffList, AppError> {
 
 #[server(prefix = "/api", endpoint = "revoke_handoff")]
 pub async fn revoke_handoff(id: String) -> Result<(), AppError> {
-    let admin = crate::auth::ssr::require(crate::model::Role::Editor).await?;
-    let state = crate::ssr::state::state()?;
-    let link = ssr::revoke(&state, &id).await?;
+    let admin = crate::ssr::require(console_model::Role::Editor).await?;
+    let state = crate::ssr::state()?;
+    let link = console_core::handoffs::revoke(&state, &id).await?;
     audited(&state, &admin, "handoff_revoked", &link).await;
     leptos_axum::redirect("/handoffs?revoked");
     Ok(())
@@ -132,7 +127,7 @@ pub fn HandoffsPage() -> impl IntoView {
                 })}
             </Suspense>
             <FormAlert error=revoke_error/>
-            {crate::auth::may(crate::model::Role::Editor).then(|| view! {
+            {crate::session::may(console_model::Role::Editor).then(|| view! {
             <ActionForm action=create>
                 <section class="card form">
                     <h2>"New hand-off link"</h2>
@@ -186,7 +181,7 @@ fn LinkTable(list: HandoffList, revoke: ServerAction<RevokeHandoff>) -> impl Int
             let state = link.state;
             let what = if link.renewal { "Renewal · " } else { "" };
             let connection = link.connection_id.clone().filter(|_| {
-                state == crate::model::LinkState::Completed || link.renewal
+                state == console_model::LinkState::Completed || link.renewal
             });
             view! {
                 <tr class=format!("handoff {}", state.key())>

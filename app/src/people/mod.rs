@@ -1,60 +1,15 @@
 //! People: who may use the console and as what. Admins invite by a one-time link, change roles,
 //! deactivate and reactivate accounts; the invitee accepts on `/invite`.
 
-#[cfg(feature = "ssr")]
-pub mod ssr;
-
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
-use serde::{Deserialize, Serialize};
 
 use crate::components::{CopyLink, FieldError, FormAlert, Page};
 use crate::error::AppError;
-use crate::model::{Role, format_time};
-
-/// How long an invitation link works.
-pub const INVITATION_HOURS: i64 = 72;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PersonView {
-    pub id: String,
-    pub username: String,
-    pub role: Role,
-    pub active: bool,
-    pub created_at: i64,
-    pub last_seen_at: Option<i64>,
-    pub me: bool,
-    /// Signs in through the identity provider; its role follows the IdP's groups.
-    pub sso: bool,
-}
-
-/// Where an invitation stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum InvitationState {
-    Waiting,
-    /// Accepted by this user name.
-    Used(String),
-    Revoked,
-    Expired,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InvitationView {
-    pub id: String,
-    pub role: Role,
-    pub created_by: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub state: InvitationState,
-    /// The link, while it still works.
-    pub url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PeopleView {
-    pub people: Vec<PersonView>,
-    pub invitations: Vec<InvitationView>,
-}
+use console_model::people::{
+    INVITATION_HOURS, InvitationState, InvitationView, PeopleView, PersonView,
+};
+use console_model::{Role, format_time};
 
 #[cfg(feature = "ssr")]
 fn parse_role(raw: &str) -> Result<Role, AppError> {
@@ -63,75 +18,75 @@ fn parse_role(raw: &str) -> Result<Role, AppError> {
 
 #[server(prefix = "/api", endpoint = "load_people")]
 pub async fn load_people() -> Result<PeopleView, AppError> {
-    let admin = crate::auth::ssr::require(Role::Admin).await?;
-    let state = crate::ssr::state::state()?;
-    ssr::people(&state, &admin).await
+    let admin = crate::ssr::require(Role::Admin).await?;
+    let state = crate::ssr::state()?;
+    Ok(console_core::people::people(&state, &admin).await?)
 }
 
 #[server(prefix = "/api", endpoint = "invite")]
 pub async fn invite(role: String) -> Result<String, AppError> {
-    let admin = crate::auth::ssr::require(Role::Admin).await?;
-    let state = crate::ssr::state::state()?;
+    let admin = crate::ssr::require(Role::Admin).await?;
+    let state = crate::ssr::state()?;
     let role = parse_role(&role)?;
     let by = admin.name(&state).await?;
-    let (id, _) = ssr::invite(&state, role, &by).await?;
+    let (id, _) = console_core::people::invite(&state, role, &by).await?;
     let detail = format!("invitation {id} as {role}");
-    crate::audit::ssr::by_admin(&state, &admin, "invitation_created", None, "ok", &detail).await;
+    crate::ssr::by_admin(&state, &admin, "invitation_created", None, "ok", &detail).await;
     leptos_axum::redirect(&format!("/people?invited={id}"));
     Ok(id)
 }
 
 #[server(prefix = "/api", endpoint = "revoke_invitation")]
 pub async fn revoke_invitation(id: String) -> Result<(), AppError> {
-    let admin = crate::auth::ssr::require(Role::Admin).await?;
-    let state = crate::ssr::state::state()?;
-    ssr::revoke_invitation(&state, &id).await?;
+    let admin = crate::ssr::require(Role::Admin).await?;
+    let state = crate::ssr::state()?;
+    console_core::people::revoke_invitation(&state, &id).await?;
     let detail = format!("invitation {id}");
-    crate::audit::ssr::by_admin(&state, &admin, "invitation_revoked", None, "ok", &detail).await;
+    crate::ssr::by_admin(&state, &admin, "invitation_revoked", None, "ok", &detail).await;
     Ok(())
 }
 
 #[server(prefix = "/api", endpoint = "set_role")]
 pub async fn set_role(id: String, role: String) -> Result<(), AppError> {
-    let admin = crate::auth::ssr::require(Role::Admin).await?;
-    let state = crate::ssr::state::state()?;
+    let admin = crate::ssr::require(Role::Admin).await?;
+    let state = crate::ssr::state()?;
     let role = parse_role(&role)?;
-    let name = ssr::set_role(&state, &admin, &id, role).await?;
+    let name = console_core::people::set_role(&state, &admin, &id, role).await?;
     let detail = format!("{name} is now {role}");
-    crate::audit::ssr::by_admin(&state, &admin, "role_changed", None, "ok", &detail).await;
+    crate::ssr::by_admin(&state, &admin, "role_changed", None, "ok", &detail).await;
     Ok(())
 }
 
 #[server(prefix = "/api", endpoint = "set_active")]
 pub async fn set_active(id: String, active: bool) -> Result<(), AppError> {
-    let admin = crate::auth::ssr::require(Role::Admin).await?;
-    let state = crate::ssr::state::state()?;
-    let name = ssr::set_active(&state, &admin, &id, active).await?;
+    let admin = crate::ssr::require(Role::Admin).await?;
+    let state = crate::ssr::state()?;
+    let name = console_core::people::set_active(&state, &admin, &id, active).await?;
     let kind = if active {
         "account_reactivated"
     } else {
         "account_deactivated"
     };
-    crate::audit::ssr::by_admin(&state, &admin, kind, None, "ok", &name).await;
+    crate::ssr::by_admin(&state, &admin, kind, None, "ok", &name).await;
     Ok(())
 }
 
 /// Ends every session of another account (it stays active and may sign in again).
 #[server(prefix = "/api", endpoint = "end_sessions_of")]
 pub async fn end_sessions_of(id: String) -> Result<(), AppError> {
-    let admin = crate::auth::ssr::require(Role::Admin).await?;
-    let state = crate::ssr::state::state()?;
-    let (name, ended) = ssr::end_sessions_of(&state, &admin, &id).await?;
+    let admin = crate::ssr::require(Role::Admin).await?;
+    let state = crate::ssr::state()?;
+    let (name, ended) = console_core::people::end_sessions_of(&state, &admin, &id).await?;
     let detail = format!("{ended} session(s) of {name} ended");
-    crate::audit::ssr::by_admin(&state, &admin, "sessions_ended", None, "ok", &detail).await;
+    crate::ssr::by_admin(&state, &admin, "sessions_ended", None, "ok", &detail).await;
     Ok(())
 }
 
 /// What an invitation link offers, for the page that accepts it.
 #[server(prefix = "/api", endpoint = "load_invitation")]
 pub async fn load_invitation(token: String) -> Result<Role, AppError> {
-    let state = crate::ssr::state::state()?;
-    ssr::open_invitation(&state, &token).await
+    let state = crate::ssr::state()?;
+    Ok(console_core::people::open_invitation(&state, &token).await?)
 }
 
 #[server(prefix = "/api", endpoint = "accept_invitation")]
@@ -141,10 +96,11 @@ pub async fn accept_invitation(
     password: String,
     confirm: String,
 ) -> Result<(), AppError> {
-    let state = crate::ssr::state::state()?;
-    let account = ssr::accept(&state, &token, &username, &password, &confirm).await?;
+    let state = crate::ssr::state()?;
+    let account =
+        console_core::people::accept(&state, &token, &username, &password, &confirm).await?;
     let detail = format!("joined as {}", account.role);
-    crate::audit::ssr::by_admin(&state, &account, "invitation_accepted", None, "ok", &detail).await;
+    crate::ssr::by_admin(&state, &account, "invitation_accepted", None, "ok", &detail).await;
     crate::auth::enter_with_password(&state, &account.id).await
 }
 

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use app::error::AppError;
-use app::model::Role;
 use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Simulator};
+use console_core::Error;
+use console_model::Role;
 use server::serve::Application;
 
 use crate::support::{self, stores};
@@ -245,13 +245,13 @@ const TABLE: &[Row] = &[
 ];
 
 /// A session cookie for a new account with `role`.
-async fn session_of(state: &app::ssr::state::AppState, role: Role, hash: &str) -> String {
+async fn session_of(state: &console_core::state::AppState, role: Role, hash: &str) -> String {
     let id = format!("walker-{role}");
     support::account(state, &id, &id, hash, role).await;
-    let (token, hash) = app::auth::ssr::new_token();
-    app::ssr::store::insert_session(
+    let (token, hash) = console_core::auth::new_token();
+    console_core::store::insert_session(
         &state.pool,
-        &app::ssr::store::NewSession {
+        &console_core::store::NewSession {
             token_hash: &hash,
             id: &id,
             admin_id: &id,
@@ -259,12 +259,12 @@ async fn session_of(state: &app::ssr::state::AppState, role: Role, hash: &str) -
             expires_at: state.now() + 3600,
             address: "127.0.0.1",
             user_agent: "walker",
-            method: app::model::SignInMethod::Password,
+            method: console_model::SignInMethod::Password,
         },
     )
     .await
     .unwrap();
-    format!("{}={token}", app::auth::ssr::COOKIE)
+    format!("{}={token}", console_core::auth::COOKIE)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -296,7 +296,7 @@ async fn every_route_answers_each_role_as_the_table_says() {
     let (base, state) = (format!("http://{}", app.address), app.state.clone());
     tokio::spawn(app.run());
 
-    let hash = app::auth::ssr::hash_password("walker's own password".into())
+    let hash = console_core::auth::hash_password("walker's own password".into())
         .await
         .unwrap();
     let mut cookies = vec![(None, String::new())];
@@ -355,7 +355,7 @@ async fn every_route_answers_each_role_as_the_table_says() {
                 (Session(_), None) => *status == 401,
                 (Session(needed), Some(role)) if !role.allows(*needed) => {
                     // A page says it in words; a server function sends the error itself.
-                    let said = serde_json::from_str::<AppError>(body)
+                    let said = serde_json::from_str::<Error>(body)
                         .map_or_else(|_| body.clone(), |e| e.to_string());
                     *status == 403 && said.contains(&format!("needs the {needed} role"))
                 }

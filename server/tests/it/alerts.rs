@@ -4,13 +4,13 @@
 
 use std::sync::{Arc, Mutex};
 
-use app::alerts::ssr::{AlertConfig, Email, Webhook};
-use app::connections::CredentialsForm;
-use app::ssr::state::{AppState, Config};
-use app::ssr::store;
 use axum::http::{HeaderMap, StatusCode};
 use concur::{Clock, ManualClock};
 use concur_sim::{DEMO_SCOPES, Simulator};
+use console_core::alerts::{AlertConfig, Email, Webhook};
+use console_core::state::{AppState, Config};
+use console_core::store;
+use console_model::CredentialsForm;
 use serde_json::Value;
 use server::alerts::{deliver_due, run_once, signature};
 use stores::Store;
@@ -235,7 +235,9 @@ async fn failing_then_recovered(store: Store) {
         .unwrap();
     let company = row.company_uuid.clone().unwrap();
     f.sim.revoke(&company, &row.client_id);
-    app::connections::ssr::recheck(&f.state, &id).await.unwrap();
+    console_core::connections::recheck(&f.state, &id)
+        .await
+        .unwrap();
     f.round().await;
     f.round().await;
     let events: Vec<String> = f.receiver.events().into_iter().map(|(e, _)| e).collect();
@@ -256,10 +258,12 @@ async fn failing_then_recovered(store: Store) {
     form.client_id = row.client_id.clone();
     form.refresh_token = token;
     form.authorization_url = row.authorization_url.clone();
-    app::connections::ssr::replace(&f.state, &id, form)
+    console_core::connections::replace(&f.state, &id, form)
         .await
         .unwrap();
-    app::connections::ssr::recheck(&f.state, &id).await.unwrap();
+    console_core::connections::recheck(&f.state, &id)
+        .await
+        .unwrap();
     f.round().await;
     let events: Vec<String> = f.receiver.events().into_iter().map(|(e, _)| e).collect();
     assert_eq!(events, ["failing", "recovered"]);

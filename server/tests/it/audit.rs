@@ -4,10 +4,10 @@
 use std::process::Command;
 use std::sync::Arc;
 
-use app::alerts::ssr::{AlertConfig, Webhook};
-use app::ssr::store::{self, AuditFilter};
 use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Simulator};
+use console_core::alerts::{AlertConfig, Webhook};
+use console_core::store::{self, AuditFilter};
 use serde_json::Value;
 use stores::Store;
 
@@ -60,7 +60,10 @@ async fn a_journey_leaves_each_event_kind_in_the_audit_log_and_no_secret_anywher
     };
     let s = |v: &str| v.to_owned();
 
-    let link = app::auth::ssr::setup_link(&state).await.unwrap().unwrap();
+    let link = console_core::auth::setup_link(&state)
+        .await
+        .unwrap()
+        .unwrap();
     let token = link.split("token=").nth(1).unwrap().to_owned();
     call(
         "setup",
@@ -77,20 +80,20 @@ async fn a_journey_leaves_each_event_kind_in_the_audit_log_and_no_secret_anywher
     for role in ["editor", "viewer"] {
         call("invite", vec![("role", s(role))]).await.unwrap();
     }
-    let people = app::people::ssr::people(
+    let people = console_core::people::people(
         &state,
-        &app::auth::ssr::Account {
+        &console_core::auth::Account {
             id: String::new(),
-            role: app::model::Role::Admin,
-            method: app::model::SignInMethod::Password,
+            role: console_model::Role::Admin,
+            method: console_model::SignInMethod::Password,
         },
     )
     .await
     .unwrap();
     let invited = |role| people.invitations.iter().find(|i| i.role == role).unwrap();
     let (editor, viewer) = (
-        invited(app::model::Role::Editor),
-        invited(app::model::Role::Viewer),
+        invited(console_model::Role::Editor),
+        invited(console_model::Role::Viewer),
     );
     call("revoke_invitation", vec![("id", viewer.id.clone())])
         .await
@@ -165,7 +168,7 @@ async fn a_journey_leaves_each_event_kind_in_the_audit_log_and_no_secret_anywher
     .await
     .unwrap();
     let api_key = made["key"].as_str().unwrap().to_owned();
-    let keys = app::api_keys::ssr::list(&state, &id).await.unwrap();
+    let keys = console_core::api_keys::list(&state, &id).await.unwrap();
     call(
         "revoke_api_key",
         vec![("id", id.clone()), ("key_id", keys[0].id.clone())],

@@ -6,11 +6,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use app::model::Role;
-use app::ssr::state::AppState;
-use app::ssr::store::dump;
 use concur::{Clock, ManualClock};
 use concur_sim::{DEMO_SCOPES, Simulator};
+use console_core::state::AppState;
+use console_core::store::dump;
+use console_model::Role;
 use server::backup::{ExportFile, ImportArgs};
 use stores::Store;
 
@@ -34,33 +34,34 @@ async fn source(store: Store) -> Source {
     // The export below runs under one test's token load, not an abuser's.
     settings.api_rate_per_minute = 10_000_000;
     let (base, state) = support::serve(settings, Arc::new(ManualClock::at(sim.now()))).await;
-    let hash = app::auth::ssr::hash_password("violet tractor sings softly".into())
-        .await
-        .unwrap();
-    support::account(&state, "a1", "root", &hash, Role::Admin).await;
+    support::person(&state, "a1", "root", Role::Admin).await;
     let (client_id, secret) = sim.add_app(DEMO_SCOPES);
     let company = sim.add_company("us2");
     let mut ids = Vec::new();
     for name in ["Moved – ACME", "Moved – Globex"] {
         let form = support::refresh_form(&sim, &company, (&client_id, &secret), name);
-        ids.push(app::connections::ssr::create(&state, form).await.unwrap());
+        ids.push(
+            console_core::connections::create(&state, form)
+                .await
+                .unwrap(),
+        );
     }
-    let key = app::api_keys::ssr::create(&state, &ids[0], "bot")
+    let key = console_core::api_keys::create(&state, &ids[0], "bot")
         .await
         .unwrap()
         .key;
-    let link = app::handoffs::ssr::NewHandoff {
+    let link = console_core::handoffs::NewHandoff {
         name: "Initech".into(),
         profile: "expense-approvals".into(),
         ..Default::default()
     };
-    app::handoffs::ssr::create(&state, &link, "root")
+    console_core::handoffs::create(&state, &link, "root")
         .await
         .unwrap();
-    app::people::ssr::invite(&state, Role::Editor, "root")
+    console_core::people::invite(&state, Role::Editor, "root")
         .await
         .unwrap();
-    let channels = app::alerts::ssr::ChannelForm {
+    let channels = console_core::alerts::ChannelForm {
         webhook_url: "https://hooks.example/concur".into(),
         webhook_secret: "hook secret that is long".into(),
         webhook_remove: false,
@@ -68,7 +69,7 @@ async fn source(store: Store) -> Source {
         email_from: String::new(),
         email_to: String::new(),
     };
-    app::alerts::ssr::save_settings(&state, &channels)
+    console_core::alerts::save_settings(&state, &channels)
         .await
         .unwrap();
     Source {
@@ -94,7 +95,7 @@ fn command(store: &Store, key: Option<String>, args: &[&str]) -> std::process::O
 /// `CONCUR_CONSOLE_KEY` to move to PostgreSQL).
 fn key_file_of(store: &Store) -> String {
     let url = store.url();
-    let db = app::ssr::store::sqlite_path(&url).unwrap();
+    let db = console_core::store::sqlite_path(&url).unwrap();
     std::fs::read_to_string(db.parent().unwrap().join("console.key"))
         .unwrap()
         .trim()
@@ -229,7 +230,7 @@ async fn moves(from_store: Store, to: Store) {
         200,
         "an old key gets a token"
     );
-    let webhook = app::alerts::ssr::effective(&moved)
+    let webhook = console_core::alerts::effective(&moved)
         .await
         .unwrap()
         .webhook
@@ -433,7 +434,7 @@ async fn changed_unsealed_unfit_foreign_newer_and_misplaced_files_are_refused_wi
 #[tokio::test]
 async fn the_tables_an_export_knows_are_the_ones_the_migrations_make() {
     let store = Store::chosen().await;
-    let pool = app::ssr::store::connect(&store.url()).await.unwrap();
+    let pool = console_core::store::connect(&store.url()).await.unwrap();
     for (table, columns) in dump::TABLES {
         let sql = if matches!(store, Store::Sqlite(_)) {
             "SELECT name FROM pragma_table_info($1) ORDER BY name"

@@ -9,15 +9,13 @@ use concur_sim::{DEMO_SCOPES, Fault, Quirks, Simulator};
 use serde_json::{Value, json};
 use stores::Store;
 
-use crate::support::{self, stores};
-
-const PASSWORD: &str = "correct horse battery staple";
+use crate::support::{self, PASSWORD, stores};
 
 struct Console {
     base: String,
     http: reqwest::Client,
     sim: Simulator,
-    state: app::ssr::state::AppState,
+    state: console_core::state::AppState,
     clock: ManualClock,
     store: Store,
     client_id: String,
@@ -50,7 +48,7 @@ async fn spawn() -> Console {
 }
 
 impl Console {
-    /// Calls a server function; Ok(JSON result) or Err(the AppError as JSON).
+    /// Calls a server function; Ok(JSON result) or Err(the Error as JSON).
     async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> Result<Value, Value> {
         let response = self
             .http
@@ -66,15 +64,12 @@ impl Console {
     }
 
     async fn sign_in(&self) {
-        if app::ssr::store::admin_count(&self.state.pool)
+        if console_core::store::admin_count(&self.state.pool)
             .await
             .unwrap()
             == 0
         {
-            let hash = app::auth::ssr::hash_password(PASSWORD.into())
-                .await
-                .unwrap();
-            support::account(&self.state, "a1", "admin", &hash, app::model::Role::Admin).await;
+            support::person(&self.state, "a1", "admin", console_model::Role::Admin).await;
         }
         self.call("login", &[("username", "admin"), ("password", PASSWORD)])
             .await
@@ -131,7 +126,7 @@ impl Console {
     }
 
     async fn stored_refresh_token(&self, id: &str) -> String {
-        let row = app::ssr::store::connection(&self.state.pool, id)
+        let row = console_core::store::connection(&self.state.pool, id)
             .await
             .unwrap()
             .unwrap();
@@ -165,7 +160,10 @@ fn invalid_field(error: &Value) -> &str {
 #[tokio::test]
 async fn the_setup_link_creates_the_first_admin_once() {
     let c = spawn().await;
-    let link = app::auth::ssr::setup_link(&c.state).await.unwrap().unwrap();
+    let link = console_core::auth::setup_link(&c.state)
+        .await
+        .unwrap()
+        .unwrap();
     let token = link.split("token=").nth(1).unwrap();
     let (status, html) = c.page(&format!("/setup?token={token}")).await;
     assert_eq!(status, 200);
@@ -185,7 +183,9 @@ async fn the_setup_link_creates_the_first_admin_once() {
         .unwrap_err();
     assert_eq!(invalid_field(&short), "password");
     assert_eq!(
-        app::ssr::store::admin_count(&c.state.pool).await.unwrap(),
+        console_core::store::admin_count(&c.state.pool)
+            .await
+            .unwrap(),
         0
     );
 
@@ -203,7 +203,7 @@ async fn the_setup_link_creates_the_first_admin_once() {
     let again = c.call("setup", &form).await.unwrap_err();
     assert_eq!(again, json!("SetupClosed"));
     assert!(
-        app::auth::ssr::setup_link(&c.state)
+        console_core::auth::setup_link(&c.state)
             .await
             .unwrap()
             .is_none()
@@ -624,12 +624,12 @@ async fn the_database_holds_no_secret_in_clear() {
 #[tokio::test]
 async fn a_wrong_key_stops_the_start() {
     let c = spawn().await;
-    let config = app::ssr::state::Config {
+    let config = console_core::state::Config {
         console_key: Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into()),
         old_keys: None,
         ..support::settings(c.store.url(), String::new()).config
     };
-    let err = app::ssr::state::AppState::build(&config, Arc::new(c.clock.clone()))
+    let err = console_core::state::AppState::build(&config, Arc::new(c.clock.clone()))
         .await
         .err()
         .unwrap();

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use app::ssr::store;
 use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Simulator};
+use console_core::store;
 use stores::Store;
 
 use crate::support::{self, stores};

@@ -5,12 +5,12 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use app::alerts::ssr::{AlertConfig, Webhook};
-use app::handoffs::ssr::{self as handoffs, NewHandoff};
-use app::ssr::state::AppState;
-use app::ssr::store;
 use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Simulator};
+use console_core::alerts::{AlertConfig, Webhook};
+use console_core::handoffs::{self as handoffs, NewHandoff};
+use console_core::state::AppState;
+use console_core::store;
 use serde_json::Value;
 use stores::Store;
 
@@ -522,7 +522,9 @@ async fn a_renewal_link_replaces_only_the_refresh_token_of_its_connection() {
     let form = companies::credentials(&w.sim, "Renew me", DEMO_SCOPES);
     let client_id = form.client_id.clone();
     let company = {
-        let id = app::connections::ssr::create(&w.state, form).await.unwrap();
+        let id = console_core::connections::create(&w.state, form)
+            .await
+            .unwrap();
         let row = store::connection(&w.state.pool, &id)
             .await
             .unwrap()
@@ -563,7 +565,7 @@ async fn a_renewal_link_replaces_only_the_refresh_token_of_its_connection() {
     assert_eq!(w.link_state(&link.id).await, "completed");
 
     let (gone, gone_url) = handoffs::create(&w.state, &request, "admin").await.unwrap();
-    app::connections::ssr::delete(&w.state, &connection, "yes")
+    console_core::connections::delete(&w.state, &connection, "yes")
         .await
         .unwrap();
     assert_eq!(w.link_state(&gone.id).await, "revoked");
@@ -574,12 +576,12 @@ async fn a_renewal_link_replaces_only_the_refresh_token_of_its_connection() {
 async fn the_api_takes_hand_off_keys_only_and_connection_keys_only_get_tokens() {
     let w = world().await;
     let http = support::browser();
-    let handoff_key = app::api_keys::ssr::create_handoff_key(&w.state, "onboarding bot")
+    let handoff_key = console_core::api_keys::create_handoff_key(&w.state, "onboarding bot")
         .await
         .unwrap()
         .key;
     let connection = companies::add(&w.state, &w.sim, "Keyed", DEMO_SCOPES).await;
-    let connection_key = app::api_keys::ssr::create(&w.state, &connection, "bot")
+    let connection_key = console_core::api_keys::create(&w.state, &connection, "bot")
         .await
         .unwrap()
         .key;
@@ -655,7 +657,7 @@ async fn the_api_takes_hand_off_keys_only_and_connection_keys_only_get_tokens() 
 
     // Another hand-off key (even one with the same label) reads none of these links, nor one
     // made on a page.
-    let other_key = app::api_keys::ssr::create_handoff_key(&w.state, "onboarding bot")
+    let other_key = console_core::api_keys::create_handoff_key(&w.state, "onboarding bot")
         .await
         .unwrap()
         .key;

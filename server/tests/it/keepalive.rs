@@ -7,11 +7,11 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::connections::CredentialsForm;
-use app::ssr::state::AppState;
-use app::ssr::store;
 use concur::{Clock, ManualClock};
 use concur_sim::{DEMO_SCOPES, Fault, Quirks, Simulator};
+use console_core::state::AppState;
+use console_core::store;
+use console_model::CredentialsForm;
 use serde_json::Value;
 use server::keepalive::{refresh_all, sweep_due};
 use server::serve::Settings;
@@ -89,7 +89,7 @@ impl Fixture {
             request_token: String::new(),
             custom_scopes: String::new(),
         };
-        app::connections::ssr::create(&self.state, form)
+        console_core::connections::create(&self.state, form)
             .await
             .unwrap()
     }
@@ -124,7 +124,7 @@ impl Fixture {
     }
 
     async fn key(&self, id: &str) -> String {
-        app::api_keys::ssr::create(&self.state, id, "test integration")
+        console_core::api_keys::create(&self.state, id, "test integration")
             .await
             .unwrap()
             .key
@@ -356,10 +356,10 @@ async fn revoked_unknown_and_wrong_connection_keys_are_refused() {
     assert!(body["message"].as_str().unwrap().len() > 10);
     assert_eq!(f.token(&a, Some(&key)).await.0, 200);
 
-    let keys = app::api_keys::ssr::list(&f.state, &a).await.unwrap();
+    let keys = console_core::api_keys::list(&f.state, &a).await.unwrap();
     assert!(keys[0].last_used_at.is_some(), "use is recorded");
     assert!(key.starts_with(&keys[0].prefix.trim_end_matches('…').to_owned()));
-    app::api_keys::ssr::revoke(&f.state, &keys[0].id, Some(&a))
+    console_core::api_keys::revoke(&f.state, &keys[0].id, Some(&a))
         .await
         .unwrap();
     assert_eq!(f.token(&a, Some(&key)).await.0, 401, "revoked at once");
@@ -776,7 +776,7 @@ async fn admins_are_reset_and_deleted_from_a_terminal() {
         .unwrap()
         .unwrap();
     assert!(
-        app::auth::ssr::verify_password("amber lantern drifts north".into(), Some(hash))
+        console_core::auth::verify_password("amber lantern drifts north".into(), Some(hash))
             .await
             .unwrap()
     );
@@ -814,10 +814,10 @@ async fn a_holder_whose_lease_lapsed_retries_once_with_the_token_another_process
     let slow = {
         let (state, id) = (f.state.clone(), id.clone());
         tokio::spawn(async move {
-            app::connections::refresh::refresh(
+            console_core::connections::refresh::refresh(
                 &state,
                 &id,
-                app::connections::refresh::Need::Always,
+                console_core::connections::refresh::Need::Always,
                 "validate",
             )
             .await
@@ -825,23 +825,23 @@ async fn a_holder_whose_lease_lapsed_retries_once_with_the_token_another_process
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     f.clock.advance(120);
-    let quick = app::connections::refresh::refresh(
+    let quick = console_core::connections::refresh::refresh(
         &other,
         &id,
-        app::connections::refresh::Need::Always,
+        console_core::connections::refresh::Need::Always,
         "validate",
     )
     .await
     .unwrap();
     assert!(matches!(
         quick,
-        app::connections::refresh::Outcome::Refreshed { problem: None, .. }
+        console_core::connections::refresh::Outcome::Refreshed { problem: None, .. }
     ));
     let rotated = f.stored_refresh_token(&id).await;
 
     let slow = slow.await.unwrap().unwrap();
     match slow {
-        app::connections::refresh::Outcome::Refreshed { problem, .. } => {
+        console_core::connections::refresh::Outcome::Refreshed { problem, .. } => {
             assert!(
                 problem.is_none(),
                 "retried with the rotated token: {problem:?}"
@@ -953,13 +953,15 @@ async fn a_deleted_connection_and_a_revoked_key_stop_answering_at_once_on_this_r
         assert_eq!(f.token(&id, Some(&key)).await.0, 200);
         assert_eq!(f.token(&other, Some(&other_key)).await.0, 200);
     }
-    app::connections::ssr::delete(&f.state, &id, "yes")
+    console_core::connections::delete(&f.state, &id, "yes")
         .await
         .unwrap();
     let (status, _, _) = f.token(&id, Some(&key)).await;
     assert!(matches!(status, 401 | 404), "{status}");
-    let keys = app::api_keys::ssr::list(&f.state, &other).await.unwrap();
-    app::api_keys::ssr::revoke(&f.state, &keys[0].id, Some(&other))
+    let keys = console_core::api_keys::list(&f.state, &other)
+        .await
+        .unwrap();
+    console_core::api_keys::revoke(&f.state, &keys[0].id, Some(&other))
         .await
         .unwrap();
     assert_eq!(f.token(&other, Some(&other_key)).await.0, 401);
@@ -981,7 +983,9 @@ async fn connection_in(state: &AppState, sim: &Simulator, name: &str, data_cente
         request_token: String::new(),
         custom_scopes: String::new(),
     };
-    app::connections::ssr::create(state, form).await.unwrap()
+    console_core::connections::create(state, form)
+        .await
+        .unwrap()
 }
 
 /// Makes the stored access token of `id` expire and forgets the one held in memory, so the
@@ -1038,7 +1042,7 @@ async fn a_stuck_data_centre_times_out_as_transient_and_holds_up_no_other_connec
     // The token API's single flight: callers waiting on a refresh that times out all get 503,
     // and Concur is asked once.
     let id = &stuck[0];
-    let key = app::api_keys::ssr::create(&state, id, "bot")
+    let key = console_core::api_keys::create(&state, id, "bot")
         .await
         .unwrap()
         .key;
@@ -1071,7 +1075,7 @@ async fn a_token_call_waits_four_seconds_at_most_and_the_refresh_it_started_is_s
     let (base, state) =
         support::serve(settings(&sim, &store, 100_000), Arc::new(clock.clone())).await;
     let id = connection_in(&state, &sim, "Slow", "eu2").await;
-    let key = app::api_keys::ssr::create(&state, &id, "bot")
+    let key = console_core::api_keys::create(&state, &id, "bot")
         .await
         .unwrap()
         .key;

@@ -45,14 +45,14 @@ fn parse(text: &str) -> Vec<Value> {
     serde_json::from_slice::<Vec<Value>>(&output.stdout).unwrap()
 }
 
-async fn spawn(metrics_token: Option<&str>) -> (String, app::ssr::state::AppState, Simulator) {
+async fn spawn(metrics_token: Option<&str>) -> (String, console_core::state::AppState, Simulator) {
     spawn_on(Store::sqlite(), metrics_token).await
 }
 
 async fn spawn_on(
     store: Store,
     metrics_token: Option<&str>,
-) -> (String, app::ssr::state::AppState, Simulator) {
+) -> (String, console_core::state::AppState, Simulator) {
     let sim = Simulator::spawn().await.unwrap();
     let mut settings = support::settings_for(&store, sim.allowed_hosts());
     settings.metrics_token = metrics_token.map(str::to_owned);
@@ -87,7 +87,7 @@ async fn metrics_match_the_dashboard(store: Store) {
             .find(|s| s["name"] == name && s["labels"][label.0] == label.1)
             .map(|s| s["value"].as_f64().unwrap() as i64)
     };
-    let now = app::ssr::store::status_counts(&state.pool, state.now())
+    let now = console_core::store::status_counts(&state.pool, state.now())
         .await
         .unwrap();
     for (status, count) in now {

@@ -15,7 +15,7 @@ use serde_json::Value;
 use stores::Store;
 use tokio::task::JoinHandle;
 
-use crate::support::{self, companies, stores};
+use crate::support::{self, PASSWORD, companies, stores};
 /// A TCP proxy to the database that can be cut (every connection closed, new ones dropped)
 /// and given back.
 struct Proxy {
@@ -187,11 +187,11 @@ async fn revoked_elsewhere(store: &Store, database_url: String, fault: Fault) {
     let clock = ManualClock::at(sim.now());
     let (base, state) = support::serve(settings, Arc::new(clock.clone())).await;
     let revoked = companies::add(&state, &sim, "Revoked elsewhere", DEMO_SCOPES).await;
-    let revoked_key = app::api_keys::ssr::create(&state, &revoked, "bot")
+    let revoked_key = console_core::api_keys::create(&state, &revoked, "bot")
         .await
         .unwrap();
     let deleted = companies::add(&state, &sim, "Deleted elsewhere", DEMO_SCOPES).await;
-    let deleted_key = app::api_keys::ssr::create(&state, &deleted, "bot")
+    let deleted_key = console_core::api_keys::create(&state, &deleted, "bot")
         .await
         .unwrap()
         .key;
@@ -217,16 +217,16 @@ async fn revoked_elsewhere(store: &Store, database_url: String, fault: Fault) {
     assert!(out.status.success(), "{out:?}");
     let mut other = support::settings(store.url(), sim.allowed_hosts()).config;
     other.console_key = store.key();
-    let other = app::ssr::state::AppState::build(&other, Arc::new(clock.clone()))
+    let other = console_core::state::AppState::build(&other, Arc::new(clock.clone()))
         .await
         .unwrap();
-    app::connections::ssr::delete(&other, &deleted, "yes")
+    console_core::connections::delete(&other, &deleted, "yes")
         .await
         .unwrap();
-    tokio::time::sleep(app::ssr::recent::TIME_TO_LIVE + Duration::from_millis(100)).await;
+    tokio::time::sleep(console_core::recent::TIME_TO_LIVE + Duration::from_millis(100)).await;
 
     fault.begin();
-    let until = std::time::Instant::now() + 2 * app::ssr::recent::OUTAGE_PAUSE;
+    let until = std::time::Instant::now() + 2 * console_core::recent::OUTAGE_PAUSE;
     let mut seen = Vec::new();
     while std::time::Instant::now() < until {
         for (id, key) in &calls {
@@ -242,7 +242,7 @@ async fn revoked_elsewhere(store: &Store, database_url: String, fault: Fault) {
         seen.iter().all(|s| [401, 404, 503].contains(s)),
         "401, 404 or 503: {seen:?}"
     );
-    tokio::time::sleep(app::ssr::recent::OUTAGE_PAUSE).await;
+    tokio::time::sleep(console_core::recent::OUTAGE_PAUSE).await;
     for (id, key) in &calls {
         let answer = token(id, key).await.unwrap();
         assert_eq!(answer.status(), 401, "refused once the database answers");
@@ -255,10 +255,10 @@ async fn connections_opened_while_the_sqlite_file_is_unwritable_do_not_stay_read
     let Store::Sqlite(dir) = &store else {
         unreachable!()
     };
-    let pool = app::ssr::store::connect(&store.url()).await.unwrap();
+    let pool = console_core::store::connect(&store.url()).await.unwrap();
     let file = Unwritable(dir.join("console.db"));
     file.chattr("+i");
-    assert!(app::ssr::store::ready(&pool).await.is_err());
+    assert!(console_core::store::ready(&pool).await.is_err());
     // Every connection the pool may hold is asked for at once: those it opens now find the file
     // unwritable.
     let during = futures_util::future::join_all((0..4).map(|_| pool.acquire())).await;
@@ -292,7 +292,7 @@ async fn database_away(database_url: String, key: Option<String>, fault: Fault) 
     let mut expired = Vec::new();
     for i in 0..11 {
         let id = companies::add(&state, &sim, &format!("Expired {i}"), DEMO_SCOPES).await;
-        let key = app::api_keys::ssr::create(&state, &id, "bot")
+        let key = console_core::api_keys::create(&state, &id, "bot")
             .await
             .unwrap()
             .key;
@@ -301,7 +301,7 @@ async fn database_away(database_url: String, key: Option<String>, fault: Fault) 
     clock.advance(2 * 3600);
     sim.advance_clock(2 * 3600);
     let held = companies::add(&state, &sim, "Held in memory", DEMO_SCOPES).await;
-    let held_key = app::api_keys::ssr::create(&state, &held, "bot")
+    let held_key = console_core::api_keys::create(&state, &held, "bot")
         .await
         .unwrap()
         .key;
@@ -315,18 +315,12 @@ async fn database_away(database_url: String, key: Option<String>, fault: Fault) 
             .send()
     };
     let first: Value = token(&held, &held_key).await.unwrap().json().await.unwrap();
-    let hash = app::auth::ssr::hash_password("violet tractor sings softly".into())
-        .await
-        .unwrap();
-    support::account(&state, "a1", "admin", &hash, app::model::Role::Admin).await;
+    support::person(&state, "a1", "admin", console_model::Role::Admin).await;
     let admin = support::browser();
     let sign_in = || {
         admin
             .post(format!("{base}/api/login"))
-            .form(&[
-                ("username", "admin"),
-                ("password", "violet tractor sings softly"),
-            ])
+            .form(&[("username", "admin"), ("password", PASSWORD)])
             .send()
     };
     sign_in().await.unwrap();
@@ -356,7 +350,7 @@ async fn database_away(database_url: String, key: Option<String>, fault: Fault) 
         .collect();
 
     fault.begin();
-    tokio::time::sleep(app::ssr::recent::PROBE_REUSE).await;
+    tokio::time::sleep(console_core::recent::PROBE_REUSE).await;
     let page = admin.get(format!("{base}/")).send().await.unwrap();
     assert_eq!(page.status(), 503);
     assert!(page.text().await.unwrap().contains("Database unavailable"));
@@ -372,7 +366,7 @@ async fn database_away(database_url: String, key: Option<String>, fault: Fault) 
     }
     // Callers of the expired connections, one per connection, for a few seconds: each answer
     // is a 503 saying why.
-    let until = std::time::Instant::now() + 3 * app::ssr::recent::OUTAGE_PAUSE;
+    let until = std::time::Instant::now() + 3 * console_core::recent::OUTAGE_PAUSE;
     let callers: Vec<JoinHandle<()>> = expired
         .iter()
         .cloned()
@@ -440,7 +434,7 @@ async fn database_away(database_url: String, key: Option<String>, fault: Fault) 
         refreshed, everyone,
         "the sweep refreshes every connection afterwards: {swept:?}"
     );
-    tokio::time::sleep(app::ssr::recent::OUTAGE_PAUSE).await;
+    tokio::time::sleep(console_core::recent::OUTAGE_PAUSE).await;
     let back = token(&cold, &cold_key).await.unwrap();
     assert_eq!(back.status(), 200, "recovered without a restart");
     sign_in().await.unwrap();

@@ -3,16 +3,14 @@
 
 use std::sync::Arc;
 
-use app::auth::ssr::Account;
-use app::model::Role;
-use app::ssr::state::AppState;
-use app::ssr::store::{self, AccountChange};
 use concur::ManualClock;
+use console_core::auth::Account;
+use console_core::state::AppState;
+use console_core::store::{self, AccountChange};
+use console_model::Role;
 use stores::Store;
 
-use crate::support::{self, stores};
-
-const PASSWORD: &str = "violet tractor sings softly";
+use crate::support::{self, PASSWORD, stores};
 
 struct World {
     base: String,
@@ -31,10 +29,7 @@ async fn world() -> World {
         .as_secs() as i64;
     let clock = Arc::new(ManualClock::at(now));
     let (base, state) = support::serve(settings, clock.clone()).await;
-    let hash = app::auth::ssr::hash_password(PASSWORD.into())
-        .await
-        .unwrap();
-    support::account(&state, "root-id", "root", &hash, Role::Admin).await;
+    support::person(&state, "root-id", "root", Role::Admin).await;
     World {
         base,
         state,
@@ -88,9 +83,9 @@ impl World {
         let admin = Account {
             id: "root-id".into(),
             role: Role::Admin,
-            method: app::model::SignInMethod::Password,
+            method: console_model::SignInMethod::Password,
         };
-        app::people::ssr::people(&self.state, &admin)
+        console_core::people::people(&self.state, &admin)
             .await
             .unwrap()
             .invitations
@@ -313,10 +308,7 @@ async fn the_last_active_admin_stays() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("last active admin"));
 
     // Two admins demoting each other at the same moment leave one.
-    let hash = app::auth::ssr::hash_password(PASSWORD.into())
-        .await
-        .unwrap();
-    support::account(&w.state, "second-id", "second", &hash, Role::Admin).await;
+    support::person(&w.state, "second-id", "second", Role::Admin).await;
     let (a, b) = tokio::join!(
         store::set_role(&w.state.pool, "root-id", Role::Viewer, 0),
         store::set_role(&w.state.pool, "second-id", Role::Viewer, 0),
@@ -362,25 +354,25 @@ async fn people_are_managed_from_a_terminal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_password_sign_in_off_no_password_account_is_made_by_any_path() {
     let w = world().await;
-    let (_, url) = app::people::ssr::invite(&w.state, Role::Editor, "root")
+    let (_, url) = console_core::people::invite(&w.state, Role::Editor, "root")
         .await
         .unwrap();
     let token = url.split("token=").nth(1).unwrap().to_owned();
     let mut off = w.state.clone();
     off.local_login = false;
-    let refused = app::people::ssr::accept(&off, &token, "newcomer", PASSWORD, PASSWORD).await;
+    let refused = console_core::people::accept(&off, &token, "newcomer", PASSWORD, PASSWORD).await;
     assert_eq!(
         refused.unwrap_err(),
-        app::error::AppError::PasswordAccountsOff
+        console_core::Error::PasswordAccountsOff
     );
     assert_eq!(
-        app::people::ssr::open_invitation(&off, &token).await,
-        Err(app::error::AppError::PasswordAccountsOff),
+        console_core::people::open_invitation(&off, &token).await,
+        Err(console_core::Error::PasswordAccountsOff),
         "the invitation page says why instead of offering a password form"
     );
     assert_eq!(
-        app::people::ssr::invite(&off, Role::Viewer, "root").await,
-        Err(app::error::AppError::PasswordAccountsOff)
+        console_core::people::invite(&off, Role::Viewer, "root").await,
+        Err(console_core::Error::PasswordAccountsOff)
     );
     assert!(
         store::account_id(&w.state.pool, "newcomer")
@@ -389,7 +381,10 @@ async fn with_password_sign_in_off_no_password_account_is_made_by_any_path() {
             .is_none()
     );
     assert!(
-        app::auth::ssr::setup_link(&off).await.unwrap().is_none(),
+        console_core::auth::setup_link(&off)
+            .await
+            .unwrap()
+            .is_none(),
         "no setup link either"
     );
     for args in [
@@ -431,7 +426,7 @@ async fn invitations_end_with_their_makers_right_to_invite() {
     }
     let mut links = Vec::new();
     for maker in ["maker1", "maker2", "maker3", "root"] {
-        let (_, url) = app::people::ssr::invite(&w.state, Role::Viewer, maker)
+        let (_, url) = console_core::people::invite(&w.state, Role::Viewer, maker)
             .await
             .unwrap();
         links.push((maker, url.split("token=").nth(1).unwrap().to_owned()));
@@ -456,13 +451,13 @@ async fn invitations_end_with_their_makers_right_to_invite() {
         AccountChange::Done
     );
     for (maker, token) in &links {
-        let opened = app::people::ssr::open_invitation(&w.state, token).await;
+        let opened = console_core::people::open_invitation(&w.state, token).await;
         if *maker == "root" {
             assert_eq!(opened, Ok(Role::Viewer), "root is still an admin");
         } else {
             assert_eq!(
                 opened,
-                Err(app::error::AppError::InvitationClosed),
+                Err(console_core::Error::InvitationClosed),
                 "{maker}'s invitation"
             );
         }

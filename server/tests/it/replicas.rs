@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use app::connections::CredentialsForm;
-use app::connections::refresh::{Need, refresh};
-use app::ssr::state::AppState;
-use app::ssr::store;
 use concur::SystemClock;
 use concur_sim::{DEMO_SCOPES, Quirks, Simulator};
+use console_core::connections::refresh::{Need, refresh};
+use console_core::state::AppState;
+use console_core::store;
+use console_model::CredentialsForm;
 use stores::Store;
 
 use crate::support::{self, stores};
@@ -130,8 +130,10 @@ async fn a_replica_killed_under_load_loses_no_token_and_the_survivor_takes_its_w
         form.client_secret = client_secret;
         form.authorization_url = sim.origin("us2");
         form.scope_profile = "expense-approvals".into();
-        let id = app::connections::ssr::create(&state, form).await.unwrap();
-        let key = app::api_keys::ssr::create(&state, &id, "bot")
+        let id = console_core::connections::create(&state, form)
+            .await
+            .unwrap();
+        let key = console_core::api_keys::create(&state, &id, "bot")
             .await
             .unwrap()
             .key;

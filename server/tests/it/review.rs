@@ -6,17 +6,15 @@
 
 use std::sync::Arc;
 
-use app::ssr::state::AppState;
-use app::ssr::store;
 use concur::ManualClock;
 use concur_sim::Simulator;
+use console_core::state::AppState;
+use console_core::store;
 use serde_json::Value;
 use stores::Store;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{self, stores};
-
-const PASSWORD: &str = "correct horse battery staple";
+use crate::support::{self, PASSWORD, stores};
 
 struct Console {
     base: String,
@@ -33,10 +31,7 @@ async fn spawn() -> Console {
     settings.config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     let clock = ManualClock::at(sim.now());
     let (base, state) = support::serve(settings, Arc::new(clock)).await;
-    let hash = app::auth::ssr::hash_password(PASSWORD.into())
-        .await
-        .unwrap();
-    support::account(&state, "a1", "admin", &hash, app::model::Role::Admin).await;
+    support::person(&state, "a1", "admin", console_model::Role::Admin).await;
     Console {
         address: base.trim_start_matches("http://").to_owned(),
         base,
@@ -76,12 +71,7 @@ impl Console {
 
     async fn signed_in(&self) -> reqwest::Client {
         let http = support::browser();
-        let r = http
-            .post(format!("{}/api/login", self.base))
-            .form(&[("username", "admin"), ("password", PASSWORD)])
-            .send()
-            .await
-            .unwrap();
+        let r = support::sign_in(&http, &self.base, "admin").await;
         assert!(r.status().is_redirection() || r.status().is_success());
         http
     }
@@ -459,7 +449,7 @@ async fn a_webhook_url_is_sealed_and_shown_only_by_its_origin() {
             .send()
     };
     let has_webhook = || async {
-        app::alerts::ssr::effective(&c.state)
+        console_core::alerts::effective(&c.state)
             .await
             .unwrap()
             .webhook
@@ -472,7 +462,7 @@ async fn a_webhook_url_is_sealed_and_shown_only_by_its_origin() {
     .await
     .unwrap();
     assert_eq!(saved.status(), 200);
-    let config = app::alerts::ssr::effective(&c.state).await.unwrap();
+    let config = console_core::alerts::effective(&c.state).await.unwrap();
     assert_eq!(config.webhook.unwrap().url, hook, "used as given");
     let page = http
         .get(format!("{}/settings", c.base))
@@ -517,7 +507,7 @@ async fn a_webhook_url_is_sealed_and_shown_only_by_its_origin() {
     store::set_setting(&c.state.pool, "alert_webhook_secret", Some(&sealed))
         .await
         .unwrap();
-    let config = app::alerts::ssr::effective(&c.state).await.unwrap();
+    let config = console_core::alerts::effective(&c.state).await.unwrap();
     assert_eq!(config.webhook.unwrap().url, hook);
     let stored = store::setting(&c.state.pool, "alert_webhook_url")
         .await

@@ -9,9 +9,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use app::ssr::store::dump;
 use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Simulator};
+use console_core::store::dump;
 use stores::Store;
 
 use crate::support::{self, stores};
@@ -54,26 +54,29 @@ async fn a_key_rotation_killed_half_way_resumes_while_two_replicas_serve_tokens(
             (&client_id, &secret),
             &format!("Rotated {n}"),
         );
-        let id = app::connections::ssr::create(&before, form).await.unwrap();
+        let id = console_core::connections::create(&before, form)
+            .await
+            .unwrap();
         if n % 10 == 0 {
-            let key = app::api_keys::ssr::create(&before, &id, "bot")
+            let key = console_core::api_keys::create(&before, &id, "bot")
                 .await
                 .unwrap()
                 .key;
             keys.push((id, key));
         }
     }
-    let link = app::handoffs::ssr::NewHandoff {
+    let link = console_core::handoffs::NewHandoff {
         name: "Initech".into(),
         profile: "expense-approvals".into(),
         ..Default::default()
     };
-    let (made, url) = app::handoffs::ssr::create(&before, &link, "root")
+    let (made, url) = console_core::handoffs::create(&before, &link, "root")
         .await
         .unwrap();
-    let (_, invitation) = app::people::ssr::invite(&before, app::model::Role::Viewer, "root")
-        .await
-        .unwrap();
+    let (_, invitation) =
+        console_core::people::invite(&before, console_model::Role::Viewer, "root")
+            .await
+            .unwrap();
     let old_prefix = before.cipher.current_prefix();
     assert!(dump::count_stale(&before.pool, &old_prefix).await.unwrap() == 0);
 
@@ -166,27 +169,29 @@ async fn a_key_rotation_killed_half_way_resumes_while_two_replicas_serve_tokens(
     // Links made before the rotation have new tokens: the retired key's open nothing.
     let rotated = &replicas[0].1;
     assert!(out.contains("2 waiting links given new tokens"), "{out}");
-    let shown = app::handoffs::ssr::get(rotated, &made.id).await.unwrap();
+    let shown = console_core::handoffs::get(rotated, &made.id)
+        .await
+        .unwrap();
     let new_url = shown.url.expect("Copy link shows the new link");
     assert_ne!(new_url, url);
     let token = |url: &str| url.rsplit(['/', '=']).next().unwrap().to_owned();
     assert!(matches!(
-        app::handoffs::ssr::visit(rotated, &token(&url))
+        console_core::handoffs::visit(rotated, &token(&url))
             .await
             .unwrap()
             .0,
-        app::handoffs::ssr::Visit::Unknown
+        console_core::handoffs::Visit::Unknown
     ));
     assert!(matches!(
-        app::handoffs::ssr::visit(rotated, &token(&new_url))
+        console_core::handoffs::visit(rotated, &token(&new_url))
             .await
             .unwrap()
             .0,
-        app::handoffs::ssr::Visit::Usable(_)
+        console_core::handoffs::Visit::Usable(_)
     ));
     assert_eq!(
-        app::people::ssr::open_invitation(rotated, &token(&invitation)).await,
-        Err(app::error::AppError::InvitationClosed),
+        console_core::people::open_invitation(rotated, &token(&invitation)).await,
+        Err(console_core::Error::InvitationClosed),
         "the invitation sent before the rotation"
     );
 

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use app::model::{Dashboard, Status};
-use app::ssr::state::AppState;
 use concur::ManualClock;
 use concur_sim::{DEMO_SCOPES, Simulator};
+use console_core::state::AppState;
+use console_model::{Dashboard, Status};
 use server::serve::Application;
 use stores::Store;
 
@@ -23,7 +23,7 @@ async fn console(store: Store) -> (AppState, Simulator) {
 }
 
 async fn search(state: &AppState, text: &str) -> Dashboard {
-    app::connections::ssr::dashboard(state, text, None, 0)
+    console_core::connections::dashboard(state, text, None, 0)
         .await
         .unwrap()
 }
@@ -70,7 +70,7 @@ async fn search_follows_every_write(store: Store) {
         "a wildcard is taken out, not obeyed as a pattern of its own"
     );
 
-    let row = app::ssr::store::connection(&state.pool, &initech)
+    let row = console_core::store::connection(&state.pool, &initech)
         .await
         .unwrap()
         .unwrap();
@@ -91,7 +91,7 @@ async fn search_follows_every_write(store: Store) {
 
     let before = search(&state, "").await;
     assert_eq!((before.total, healthy(&before)), (3, 3));
-    app::connections::ssr::rename(&state, &acme, "Umbrella Travel")
+    console_core::connections::rename(&state, &acme, "Umbrella Travel")
         .await
         .unwrap();
     assert!(
@@ -100,7 +100,7 @@ async fn search_follows_every_write(store: Store) {
     );
     assert_eq!(names(&state, "brella").await, ["Umbrella Travel"]);
 
-    app::connections::ssr::delete(&state, &acme, "yes")
+    console_core::connections::delete(&state, &acme, "yes")
         .await
         .unwrap();
     assert!(names(&state, "umbrella").await.is_empty());
@@ -149,7 +149,7 @@ async fn a_frequent_fragment_is_paged_without_counting_every_match(store: Store)
         all.rows.iter().all(|r| r.status == Status::Failing),
         "the dashboard order holds: failing first"
     );
-    let last = app::connections::ssr::dashboard(&state, "tenant", None, 19)
+    let last = console_core::connections::dashboard(&state, "tenant", None, 19)
         .await
         .unwrap();
     assert_eq!(last.rows.len(), 50);
@@ -176,7 +176,7 @@ async fn a_frequent_fragment_is_paged_without_counting_every_match(store: Store)
     assert_eq!((thousand.more_than, thousand.pages), (None, 20));
     assert_eq!(thousand.rows.len(), 50);
     assert!(thousand.rows.iter().all(|r| r.status == Status::Failing));
-    let beyond = app::connections::ssr::dashboard(&state, "tenant 100", None, 1)
+    let beyond = console_core::connections::dashboard(&state, "tenant 100", None, 1)
         .await
         .unwrap();
     assert!(beyond.rows.is_empty());
@@ -218,7 +218,7 @@ async fn the_start_of_a_uuid_finds_the_ids_that_begin_with_it(store: Store) {
         shared.rows.iter().all(|r| r.status == Status::Failing),
         "the dashboard order holds: failing first"
     );
-    let deep = app::connections::ssr::dashboard(&state, "0a1b2c3d", None, 19)
+    let deep = console_core::connections::dashboard(&state, "0a1b2c3d", None, 19)
         .await
         .unwrap();
     assert_eq!(deep.rows.len(), 50);
@@ -235,7 +235,7 @@ async fn the_start_of_a_uuid_finds_the_ids_that_begin_with_it(store: Store) {
     assert_eq!((whole.more_than, whole.pages), (None, 11));
     assert!(whole.rows.iter().all(|r| r.client_id == apps[2]));
 
-    let row = app::ssr::store::connection(&state.pool, &acme)
+    let row = console_core::store::connection(&state.pool, &acme)
         .await
         .unwrap()
         .unwrap();

@@ -4,15 +4,13 @@
 
 use std::sync::Arc;
 
-use app::ssr::state::AppState;
 use concur::ManualClock;
 use concur_sim::Simulator;
+use console_core::state::AppState;
 use serde_json::{Value, json};
 use stores::Store;
 
-use crate::support::{self, stores};
-
-const PASSWORD: &str = "correct horse battery staple";
+use crate::support::{self, PASSWORD, stores};
 
 struct Console {
     base: String,
@@ -33,10 +31,7 @@ async fn spawn() -> Console {
 
 impl Console {
     async fn admin(&self) {
-        let hash = app::auth::ssr::hash_password(PASSWORD.into())
-            .await
-            .unwrap();
-        support::account(&self.state, "a1", "admin", &hash, app::model::Role::Admin).await;
+        support::person(&self.state, "a1", "admin", console_model::Role::Admin).await;
     }
 
     /// Signs in from `address` (as the trusted proxy on loopback reports it).
@@ -355,8 +350,14 @@ async fn sessions_end_after_thirty_idle_minutes_and_cookies_live_with_the_browse
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_parallel_setups_with_one_link_create_one_admin_and_a_restart_voids_old_links() {
     let c = spawn().await;
-    let old = app::auth::ssr::setup_link(&c.state).await.unwrap().unwrap();
-    let link = app::auth::ssr::setup_link(&c.state).await.unwrap().unwrap();
+    let old = console_core::auth::setup_link(&c.state)
+        .await
+        .unwrap()
+        .unwrap();
+    let link = console_core::auth::setup_link(&c.state)
+        .await
+        .unwrap()
+        .unwrap();
     let token_of = |l: &str| l.split("token=").nth(1).unwrap().to_owned();
     let setup = |token: String, username: &'static str| {
         let base = c.base.clone();
@@ -387,7 +388,9 @@ async fn two_parallel_setups_with_one_link_create_one_admin_and_a_restart_voids_
     );
     let (a, b) = (a.await.unwrap(), b.await.unwrap());
     assert_eq!(
-        app::ssr::store::admin_count(&c.state.pool).await.unwrap(),
+        console_core::store::admin_count(&c.state.pool)
+            .await
+            .unwrap(),
         1,
         "{a} {b}"
     );
@@ -503,7 +506,7 @@ async fn changing_the_password_ends_every_other_session_and_sessions_can_be_ende
 async fn expired_sessions_are_swept() {
     let c = spawn().await;
     c.admin().await;
-    let old = app::ssr::store::NewSession {
+    let old = console_core::store::NewSession {
         token_hash: "old-hash",
         id: "old",
         admin_id: "a1",
@@ -511,14 +514,14 @@ async fn expired_sessions_are_swept() {
         expires_at: 10,
         address: "192.0.2.9",
         user_agent: "old browser",
-        method: app::model::SignInMethod::Password,
+        method: console_model::SignInMethod::Password,
     };
-    app::ssr::store::insert_session(&c.state.pool, &old)
+    console_core::store::insert_session(&c.state.pool, &old)
         .await
         .unwrap();
     c.login(&support::browser(), "192.0.2.10", "admin", PASSWORD)
         .await;
-    let left = app::ssr::store::sessions_of(&c.state.pool, "a1")
+    let left = console_core::store::sessions_of(&c.state.pool, "a1")
         .await
         .unwrap();
     assert_eq!(left.len(), 1);

@@ -3,20 +3,18 @@
 
 use std::sync::Arc;
 
-use app::alerts::ssr::{AlertConfig, Webhook};
 use concur::ManualClock;
 use concur_sim::Simulator;
+use console_core::alerts::{AlertConfig, Webhook};
 use serde_json::Value;
 use stores::Store;
 
 use crate::support::{self, hooks, stores};
 
-const PASSWORD: &str = "violet tractor sings softly";
-
 async fn spawn(
     env_webhook: Option<Webhook>,
     extra_origin: &str,
-) -> (String, app::ssr::state::AppState, Store) {
+) -> (String, console_core::state::AppState, Store) {
     let sim = Simulator::spawn().await.unwrap();
     let store = Store::chosen().await;
     let mut settings = support::settings(
@@ -30,20 +28,13 @@ async fn spawn(
         email: None,
     };
     let (base, state) = support::serve(settings, Arc::new(ManualClock::at(sim.now()))).await;
-    let hash = app::auth::ssr::hash_password(PASSWORD.into())
-        .await
-        .unwrap();
-    support::account(&state, "a1", "admin", &hash, app::model::Role::Admin).await;
+    support::person(&state, "a1", "admin", console_model::Role::Admin).await;
     (base, state, store)
 }
 
 async fn signed_in(base: &str) -> reqwest::Client {
     let http = support::browser();
-    http.post(format!("{base}/api/login"))
-        .form(&[("username", "admin"), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
+    support::sign_in(&http, base, "admin").await;
     http
 }
 

@@ -6,15 +6,15 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use app::auth::oidc::OidcConfig;
-use app::model::Role;
-use app::ssr::state::AppState;
-use app::ssr::store;
 use axum::extract::{Form, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use base64::Engine;
 use concur::ManualClock;
+use console_core::auth::oidc::OidcConfig;
+use console_core::state::AppState;
+use console_core::store;
+use console_model::Role;
 use openidconnect::core::{
     CoreGenderClaim, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
     CoreRsaPrivateSigningKey,
@@ -512,7 +512,7 @@ async fn a_callback_without_its_state_or_browser_is_refused() {
 
 /// The audit rows written so far.
 async fn audit_rows(w: &World) -> Vec<store::AuditRow> {
-    app::audit::ssr::record_throttled(&w.state).await;
+    console_core::audit::record_throttled(&w.state).await;
     store::audit_page(&w.state.pool, &store::AuditFilter::default(), 0, 1000)
         .await
         .unwrap()
@@ -740,23 +740,12 @@ async fn a_wrong_issuer_stops_the_start_with_a_clear_error() {
 
 /// A local admin with a password, `local`.
 async fn local_admin(w: &World) {
-    let hash = app::auth::ssr::hash_password("violet tractor sings softly".into())
-        .await
-        .unwrap();
-    support::account(&w.state, "local", "local", &hash, Role::Admin).await;
+    support::person(&w.state, "local", "local", Role::Admin).await;
 }
 
 /// Signs `local` in with its password; the answer.
 async fn password_sign_in(w: &World, browser: &reqwest::Client) -> reqwest::Response {
-    browser
-        .post(format!("{}/api/login", w.base))
-        .form(&[
-            ("username", "local"),
-            ("password", "violet tractor sings softly"),
-        ])
-        .send()
-        .await
-        .unwrap()
+    support::sign_in(browser, &w.base, "local").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,9 +1,9 @@
 //! A connection as an admin would add it: a new app and company on the simulator, their
 //! credentials in the form, stored through the same path as the form.
 
-use app::connections::CredentialsForm;
-use app::ssr::state::AppState;
 use concur_sim::Simulator;
+use console_core::state::AppState;
+use console_model::CredentialsForm;
 
 /// The credentials form for a fresh app with `scopes` and a fresh company in `us2`.
 pub fn credentials(sim: &Simulator, name: &str, scopes: &[&str]) -> CredentialsForm {
@@ -22,7 +22,7 @@ pub fn credentials(sim: &Simulator, name: &str, scopes: &[&str]) -> CredentialsF
 
 /// Stores a connection for a fresh app and company; returns its id.
 pub async fn add(state: &AppState, sim: &Simulator, name: &str, scopes: &[&str]) -> String {
-    app::connections::ssr::create(state, credentials(sim, name, scopes))
+    console_core::connections::create(state, credentials(sim, name, scopes))
         .await
         .expect("the simulator accepts fresh credentials")
 }

@@ -8,10 +8,10 @@ pub mod stores;
 
 use std::sync::Arc;
 
-use app::alerts::ssr::AlertConfig;
-use app::model::Role;
-use app::ssr::state::{AppState, Config};
 use concur::{ClientConfig, Clock};
+use console_core::alerts::AlertConfig;
+use console_core::state::{AppState, Config};
+use console_model::Role;
 use server::serve::{Application, Settings};
 
 pub fn settings(database_url: String, allowed_hosts: String) -> Settings {
@@ -75,11 +75,39 @@ pub fn browser() -> reqwest::Client {
         .unwrap()
 }
 
+/// The password of every account a suite makes with [`person`].
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The hash of [`PASSWORD`], made once per test binary: argon2 takes a while unoptimised.
+pub async fn password_hash() -> &'static str {
+    static HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    HASH.get_or_init(|| async {
+        console_core::auth::hash_password(PASSWORD.into())
+            .await
+            .expect("argon2 hashes")
+    })
+    .await
+}
+
+/// An account `username` with `role` whose password is [`PASSWORD`], straight into the store.
+pub async fn person(state: &AppState, id: &str, username: &str, role: Role) {
+    account(state, id, username, password_hash().await, role).await;
+}
+
+/// Signs `username` in on `http` with [`PASSWORD`]; the answer (a session cookie when it worked).
+pub async fn sign_in(http: &reqwest::Client, base: &str, username: &str) -> reqwest::Response {
+    http.post(format!("{base}/api/login"))
+        .form(&[("username", username), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("the console answers")
+}
+
 /// An account with a role and a password hash, straight into the store.
 pub async fn account(state: &AppState, id: &str, username: &str, hash: &str, role: Role) {
-    app::ssr::store::insert_admin(
+    console_core::store::insert_admin(
         &state.pool,
-        &app::ssr::store::NewAccount {
+        &console_core::store::NewAccount {
             id,
             username,
             password_hash: hash,
@@ -97,8 +125,8 @@ pub fn refresh_form(
     company: &str,
     (client_id, secret): (&str, &str),
     name: &str,
-) -> app::connections::CredentialsForm {
-    app::connections::CredentialsForm {
+) -> console_model::CredentialsForm {
+    console_model::CredentialsForm {
         mode: "refresh-token".into(),
         name: name.into(),
         client_id: client_id.into(),

@@ -1,0 +1,18 @@
+//! Connections: the Validate path ([`validate`]), the one refresh path ([`refresh`]) and the
+//! row both write ([`stored`]), the token caches ([`memory`]), the dashboard's counts
+//! ([`overview`]) and what the pages show ([`views`]). The files depend downward only:
+//! `views` → `validate` → `refresh` → `stored` → the store.
+
+pub mod memory;
+pub mod overview;
+pub mod refresh;
+pub mod stored;
+pub mod validate;
+pub mod views;
+
+pub use stored::{HANDOFF_SOURCE, ThroughLink};
+pub use validate::{
+    check_form, create, create_through, delete, diagnosis_view, field_key, recheck, rename,
+    renewal_form, replace, replace_through,
+};
+pub use views::{dashboard, detail};

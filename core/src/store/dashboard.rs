@@ -1,0 +1,358 @@
+//! The dashboard's reads: counts per status, the expiry timeline, and a page of connections,
+//! worst first, narrowed by a week of expiries or a search.
+
+use sqlx::FromRow;
+
+use super::connections::ConnectionRow;
+use super::pool::{Pool, is_sqlite};
+use console_model::Status;
+
+/// The rows per dashboard page.
+pub const PAGE_SIZE: i64 = 50;
+/// The highest page number asked for that is honoured; past it the last pages are empty anyway.
+pub const MAX_PAGE: i64 = i64::MAX / PAGE_SIZE / 2;
+
+/// What the dashboard shows of a connection: no secrets, nothing it does not list.
+#[derive(Debug, Clone, FromRow)]
+pub struct DashboardRow {
+    pub id: String,
+    pub name: String,
+    pub client_id: String,
+    pub company_uuid: Option<String>,
+    pub failing: i64,
+    pub refresh_token_expires_at: Option<i64>,
+    pub last_checked_at: Option<i64>,
+}
+
+const DASHBOARD_COLUMNS: &str =
+    "id, name, client_id, company_uuid, failing, refresh_token_expires_at, last_checked_at";
+
+impl From<&ConnectionRow> for DashboardRow {
+    fn from(row: &ConnectionRow) -> Self {
+        Self {
+            id: row.id.clone(),
+            name: row.name.clone(),
+            client_id: row.client_id.clone(),
+            company_uuid: row.company_uuid.clone(),
+            failing: row.failing,
+            refresh_token_expires_at: row.refresh_token_expires_at,
+            last_checked_at: row.last_checked_at,
+        }
+    }
+}
+
+/// The status of a row as SQL, with the same bands as [`Status::of`]: `$1` is now.
+const STATUS_SQL: &str = "CASE WHEN failing <> 0 THEN 'failing' WHEN refresh_token_expires_at IS NULL THEN 'unknown' WHEN refresh_token_expires_at <= $1 THEN 'expired' WHEN refresh_token_expires_at < $1 + 8 * 86400 THEN 'critical' WHEN refresh_token_expires_at < $1 + 31 * 86400 THEN 'expiring' ELSE 'healthy' END";
+
+/// What needs a human first: failing, then by expiry (expired, critical, expiring, healthy),
+/// unknown expiry last. The same expressions as the `connections_by_band` index, so a page is
+/// read off the index instead of sorting every row.
+const ORDER_SQL: &str =
+    "ORDER BY failing DESC, COALESCE(refresh_token_expires_at, 9223372036854775807), name, id";
+
+/// Seconds in a week, the width of one bar of the expiry timeline.
+pub const WEEK: i64 = 7 * 86_400;
+/// Bars in the expiry timeline.
+pub const TIMELINE_WEEKS: i64 = 26;
+
+/// How many working refresh tokens expire in each of the next 26 weeks: (week, count), in one
+/// aggregate over the expiry index.
+pub async fn expiry_timeline(pool: &Pool, now: i64) -> sqlx::Result<Vec<(i64, i64)>> {
+    sqlx::query_as(
+        "SELECT (refresh_token_expires_at - $1) / $2 AS week, COUNT(*) FROM connections \
+         WHERE failing = 0 AND refresh_token_expires_at > $1 AND refresh_token_expires_at < $1 + $2 * $3 \
+         GROUP BY 1 ORDER BY 1",
+    )
+    .bind(now)
+    .bind(WEEK)
+    .bind(TIMELINE_WEEKS)
+    .fetch_all(pool)
+    .await
+}
+
+/// Counts per status, in one aggregate.
+pub async fn status_counts(pool: &Pool, now: i64) -> sqlx::Result<Vec<(Status, i64)>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
+        "SELECT {STATUS_SQL} AS status, COUNT(*) FROM connections GROUP BY 1"
+    ))
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
+    Ok(Status::ALL
+        .iter()
+        .map(|s| {
+            let n = rows
+                .iter()
+                .find(|(k, _)| k == s.key())
+                .map_or(0, |(_, n)| *n);
+            (*s, n)
+        })
+        .collect())
+}
+
+/// How many connections a dashboard page was picked from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matching {
+    /// Every connection: the caller knows the total from the counts.
+    All,
+    Exactly(i64),
+    /// More than this many match a search; only that many can be paged through.
+    MoreThan(i64),
+}
+
+/// The matches of a search that are counted and paged through; past it, the page is found by
+/// walking the dashboard order instead.
+pub const SEARCH_CAP: i64 = 1000;
+/// The matches of a search whose ids are read off the index in one reading, the page then
+/// picked from those ids.
+const SEARCH_FEW: i64 = 2 * PAGE_SIZE;
+
+/// A page of connections, worst first then soonest expiry, optionally narrowed to a week of
+/// expiries or to a search over name, Client ID and company UUID.
+///
+/// Each page is one query for the few columns the dashboard lists, walked off the
+/// `connections_by_band` index (offsets skip index entries, not rows). A search first reads
+/// the ids of up to `SEARCH_FEW + 1` matches off an index (see [`Matcher`]): with no more (a
+/// name, a company), the page is picked from those ids. Otherwise the matches are counted up to
+/// `SEARCH_CAP + 1` without being read: with no more than the cap the page is picked from the
+/// index again; with more, matches are frequent enough that walking the dashboard order with
+/// the same filter finds a page at once, and the count stops at the cap (counting every match
+/// of a fragment present in 100 000 rows costs far more than the page).
+pub async fn dashboard_page(
+    pool: &Pool,
+    search: &str,
+    expiring: Option<(i64, i64)>,
+    page: i64,
+) -> sqlx::Result<(Vec<DashboardRow>, Matching)> {
+    let offset = page.clamp(0, MAX_PAGE) * PAGE_SIZE;
+    if let Some((from, to)) = expiring {
+        let window = "WHERE failing = 0 AND refresh_token_expires_at >= $1 AND refresh_token_expires_at < $2";
+        let total = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM connections {window}"))
+            .bind(from)
+            .bind(to)
+            .fetch_one(pool)
+            .await?;
+        let rows = sqlx::query_as(&page_sql(window, 2))
+            .bind(from)
+            .bind(to)
+            .bind(PAGE_SIZE)
+            .bind(offset)
+            .fetch_all(pool)
+            .await?;
+        return Ok((rows, Matching::Exactly(total)));
+    }
+    let Some(matcher) = Matcher::of(search) else {
+        let rows = sqlx::query_as(&page_sql("", 0))
+            .bind(PAGE_SIZE)
+            .bind(offset)
+            .fetch_all(pool)
+            .await?;
+        return Ok((rows, Matching::All));
+    };
+    let offset = offset.min(SEARCH_CAP);
+    let values = matcher.values();
+    let next = values.len() + 1;
+    let few_sql = matcher.ids(&format!("${next}"));
+    let mut few = sqlx::query_scalar(&few_sql);
+    for value in &values {
+        few = few.bind(*value);
+    }
+    let few: Vec<String> = few.bind(SEARCH_FEW + 1).fetch_all(pool).await?;
+    if few.len() as i64 <= SEARCH_FEW {
+        let total = Matching::Exactly(few.len() as i64);
+        if few.is_empty() {
+            return Ok((Vec::new(), total));
+        }
+        let placeholders: Vec<String> = (1..=few.len()).map(|i| format!("${i}")).collect();
+        let sql = page_sql(
+            &format!("WHERE id IN ({})", placeholders.join(", ")),
+            few.len(),
+        );
+        let mut rows = sqlx::query_as(&sql);
+        for id in &few {
+            rows = rows.bind(id);
+        }
+        let rows = rows.bind(PAGE_SIZE).bind(offset).fetch_all(pool).await?;
+        return Ok((rows, total));
+    }
+    let count_sql = format!(
+        "SELECT COUNT(*) FROM ({}) AS capped",
+        matcher.ids(&format!("${next}"))
+    );
+    let mut count = sqlx::query_scalar(&count_sql);
+    for value in &values {
+        count = count.bind(*value);
+    }
+    let found: i64 = count.bind(SEARCH_CAP + 1).fetch_one(pool).await?;
+    let (filter, total) = if found <= SEARCH_CAP {
+        (
+            format!("WHERE {}", matcher.filter()),
+            Matching::Exactly(found),
+        )
+    } else {
+        (
+            format!("WHERE {}", matcher.walked(is_sqlite(pool))),
+            Matching::MoreThan(SEARCH_CAP),
+        )
+    };
+    // Planned for the values at hand, never cached with a generic plan: on PostgreSQL, how
+    // many rows the search matches decides whether walking the dashboard order or reading the
+    // matches and sorting them is cheaper.
+    let sql = page_sql(&filter, values.len());
+    let mut rows = sqlx::query_as(&sql).persistent(false);
+    for value in &values {
+        rows = rows.bind(*value);
+    }
+    let rows = rows.bind(PAGE_SIZE).bind(offset).fetch_all(pool).await?;
+    Ok((rows, total))
+}
+
+/// The dashboard page of the connections `filter` keeps, in the dashboard's order: bind the
+/// filter's `bound` values (`$1`…), then the page size and the offset.
+fn page_sql(filter: &str, bound: usize) -> String {
+    format!(
+        "SELECT {DASHBOARD_COLUMNS} FROM connections {filter} {ORDER_SQL} LIMIT ${} OFFSET ${}",
+        bound + 1,
+        bound + 2
+    )
+}
+
+/// How a search term finds its connections.
+#[derive(Debug, PartialEq, Eq)]
+enum Matcher {
+    /// Any fragment, anywhere in the name, Client ID or company UUID: a `LIKE` pattern read off
+    /// the `connection_search` trigram index.
+    Fragment(String),
+    /// The beginning of a UUID (at least its first eight digits), as someone pastes a Client ID
+    /// or a company UUID: the ids that start with it, read off their b-tree indexes as a range
+    /// from the prefix to the prefix followed by `g` (a letter, so it sorts after every hex
+    /// digit in any collation). A trigram index would read every match of a Client ID that
+    /// thousands of connections share.
+    IdPrefix { from: String, to: String },
+}
+
+impl Matcher {
+    /// The matcher for a search box's text; `None` for an empty search.
+    fn of(search: &str) -> Option<Self> {
+        let term = search.to_lowercase();
+        if term.is_empty() {
+            return None;
+        }
+        if is_uuid_prefix(&term) {
+            let to = format!("{term}g");
+            return Some(Self::IdPrefix { from: term, to });
+        }
+        Some(Self::Fragment(format!(
+            "%{}%",
+            term.replace(['%', '_'], "")
+        )))
+    }
+
+    /// The values the SQL below binds, as `$1`, `$2`…
+    fn values(&self) -> Vec<&str> {
+        match self {
+            Self::Fragment(pattern) => vec![pattern],
+            Self::IdPrefix { from, to } => vec![from, to],
+        }
+    }
+
+    /// The ids of matching connections, read off an index: at most `limit` (a placeholder),
+    /// or twice that for a prefix (its Client IDs, then its company UUIDs, each read in one
+    /// range that stops at the limit).
+    fn ids(&self, limit: &str) -> String {
+        match self {
+            Self::Fragment(_) => {
+                format!("SELECT id FROM connection_search WHERE text LIKE $1 LIMIT {limit}")
+            }
+            Self::IdPrefix { .. } => format!(
+                "SELECT id FROM (SELECT id FROM connections WHERE {CLIENT_ID_PREFIX} LIMIT {limit}) AS by_client \
+                 UNION ALL SELECT id FROM (SELECT id FROM connections WHERE {COMPANY_PREFIX} AND NOT {CLIENT_ID_PREFIX} LIMIT {limit}) AS by_company"
+            ),
+        }
+    }
+
+    /// The matching connections, for a search with few enough matches to sort them.
+    fn filter(&self) -> String {
+        match self {
+            Self::Fragment(_) => {
+                "id IN (SELECT id FROM connection_search WHERE text LIKE $1)".into()
+            }
+            Self::IdPrefix { .. } => format!("({CLIENT_ID_PREFIX} OR {COMPANY_PREFIX})"),
+        }
+    }
+
+    /// The same test for a walk of the dashboard order, checked row by row. PostgreSQL plans
+    /// each search for its values with statistics, and walks the order index itself when the
+    /// matches are frequent; SQLite has no statistics and, offered an index for the test,
+    /// would read every match and sort them, so there the test is written so that no index
+    /// answers it.
+    fn walked(&self, sqlite: bool) -> String {
+        match self {
+            Self::Fragment(_) => {
+                "lower(name || ' ' || client_id || ' ' || COALESCE(company_uuid, '')) LIKE $1".into()
+            }
+            Self::IdPrefix { .. } if sqlite => {
+                "(client_id || '' >= $1 AND client_id || '' < $2 OR company_uuid || '' >= $1 AND company_uuid || '' < $2)".into()
+            }
+            Self::IdPrefix { .. } => self.filter(),
+        }
+    }
+}
+
+/// A Client ID from `$1` (included) to `$2` (excluded).
+const CLIENT_ID_PREFIX: &str = "(client_id >= $1 AND client_id < $2)";
+/// A company UUID from `$1` (included) to `$2` (excluded).
+const COMPANY_PREFIX: &str = "(company_uuid >= $1 AND company_uuid < $2)";
+
+/// Whether `term` is the start of a lowercase UUID, eight digits or more: the first group's
+/// hex digits, then dashes exactly where a UUID has them.
+fn is_uuid_prefix(term: &str) -> bool {
+    const DASHES: [usize; 4] = [8, 13, 18, 23];
+    (8..=36).contains(&term.len())
+        && term.bytes().enumerate().all(|(i, b)| {
+            if DASHES.contains(&i) {
+                b == b'-'
+            } else {
+                b.is_ascii_digit() || (b'a'..=b'f').contains(&b)
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_of_a_uuid_is_searched_as_a_prefix_and_anything_else_as_a_fragment() {
+        let prefix = |from: &str| Matcher::IdPrefix {
+            from: from.into(),
+            to: format!("{from}g"),
+        };
+        assert_eq!(Matcher::of("0A1B2C3D"), Some(prefix("0a1b2c3d")));
+        assert_eq!(Matcher::of("0a1b2c3d-"), Some(prefix("0a1b2c3d-")));
+        let whole = "0a1b2c3d-4e5f-4a7b-8c9d-0e1f2a3b4c5d";
+        assert_eq!(Matcher::of(whole), Some(prefix(whole)));
+        for fragment in [
+            "0a1b2c3",
+            "deadbeefcafe",
+            "0a1b2c3d-4e5f4",
+            "4e5f-4a7b",
+            "0a1b2c3g",
+        ] {
+            assert_eq!(
+                Matcher::of(fragment),
+                Some(Matcher::Fragment(format!("%{fragment}%"))),
+                "{fragment}"
+            );
+        }
+        assert_eq!(
+            Matcher::of(&format!("{whole}0")),
+            Some(Matcher::Fragment(format!("%{whole}0%")))
+        );
+        assert_eq!(
+            Matcher::of("50%_off"),
+            Some(Matcher::Fragment("%50off%".into()))
+        );
+        assert_eq!(Matcher::of(""), None);
+    }
+}
