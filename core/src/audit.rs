@@ -39,16 +39,17 @@ pub async fn record(state: &AppState, event: Event<'_>) {
         Actor::Named(name) => (name.to_owned(), None, None),
     };
     let row = AuditRow {
-        id: uuid::Uuid::now_v7().to_string(),
-        at: state.now(),
-        actor,
         actor_role,
         actor_method,
         address: event.address.map(str::to_owned),
-        kind: event.kind.to_owned(),
         connection_id: event.connection_id.map(str::to_owned),
-        outcome: event.outcome.to_owned(),
-        detail: event.detail.chars().take(500).collect(),
+        ..AuditRow::new(
+            state.now(),
+            &actor,
+            event.kind,
+            event.outcome,
+            event.detail.chars().take(500).collect(),
+        )
     };
     if let Err(e) = store::insert_audit(&state.pool, &row).await {
         tracing::error!(error = %e, kind = %row.kind, "could not write the audit log");
@@ -77,16 +78,8 @@ pub async fn record_throttled(state: &AppState) {
             ),
         };
         let row = AuditRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            at: minute.minute,
-            actor: "not signed in".to_owned(),
-            actor_role: None,
-            actor_method: None,
             address: Some(minute.address),
-            kind: "sign_in".to_owned(),
-            connection_id: None,
-            outcome: outcome.to_owned(),
-            detail,
+            ..AuditRow::new(minute.minute, "not signed in", "sign_in", outcome, detail)
         };
         if let Err(e) = store::insert_audit(&state.pool, &row).await {
             tracing::error!(error = %e, "could not write the audit log");

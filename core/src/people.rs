@@ -71,6 +71,7 @@ pub async fn people(state: &AppState, me: &Account) -> Result<PeopleView, Error>
     Ok(PeopleView {
         people,
         invitations,
+        invitations_open: state.local_login,
     })
 }
 

@@ -46,4 +46,7 @@ pub struct InvitationView {
 pub struct PeopleView {
     pub people: Vec<PersonView>,
     pub invitations: Vec<InvitationView>,
+    /// Whether invitations can be made: they make password accounts, so not while password
+    /// sign-in is off.
+    pub invitations_open: bool,
 }

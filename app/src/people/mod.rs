@@ -159,6 +159,7 @@ pub fn PeoplePage() -> impl IntoView {
                                 }))}
                                 <People people=view.people set_role set_active end_sessions/>
                                 <Invitations invitations=view.invitations revoke/>
+                                <InviteForm open=view.invitations_open invite error=invite_error/>
                             }
                             .into_any()
                         }
@@ -166,19 +167,40 @@ pub fn PeoplePage() -> impl IntoView {
                     }
                 })}
             </Suspense>
-            <ActionForm action=invite>
-                <section class="card form">
-                    <h2>"Invite someone"</h2>
-                    <FormAlert error=invite_error/>
-                    <label for="invite-role">"Role"</label>
-                    <RoleSelect id="invite-role" selected=Role::Viewer/>
-                    <FieldError error=invite_error field="role"/>
-                    <p class="hint">{format!("The link works once, for {INVITATION_HOURS} hours; the person chooses their user name and password.")}</p>
-                    <button type="submit" class="primary">"Create invitation link"</button>
-                </section>
-            </ActionForm>
         </Page>
     }
+}
+
+/// The invite form, or, while password sign-in is off, why there is none.
+#[component]
+fn InviteForm(
+    open: bool,
+    invite: ServerAction<Invite>,
+    error: Signal<Option<AppError>>,
+) -> impl IntoView {
+    if !open {
+        return view! {
+            <section class="card">
+                <h2>"Invite someone"</h2>
+                <p>"Invitations are off: password sign-in is turned off here (CONCUR_LOCAL_LOGIN=off). People join by signing in through single sign-on, where the identity provider's groups give their role."</p>
+            </section>
+        }
+        .into_any();
+    }
+    view! {
+        <ActionForm action=invite>
+            <section class="card form">
+                <h2>"Invite someone"</h2>
+                <FormAlert error=error/>
+                <label for="invite-role">"Role"</label>
+                <RoleSelect id="invite-role" selected=Role::Viewer/>
+                <FieldError error=error field="role"/>
+                <p class="hint">{format!("The link works once, for {INVITATION_HOURS} hours; the person chooses their user name and password.")}</p>
+                <button type="submit" class="primary">"Create invitation link"</button>
+            </section>
+        </ActionForm>
+    }
+    .into_any()
 }
 
 #[component]

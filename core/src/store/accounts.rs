@@ -233,20 +233,15 @@ async fn revoke_invitations_of(
     let plural = if revoked == 1 { "" } else { "s" };
     super::audit::insert_audit(
         &mut **tx,
-        &super::audit::AuditRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            at: now,
-            actor: "console".to_owned(),
-            actor_role: None,
-            actor_method: None,
-            address: None,
-            kind: "invitation_revoked".to_owned(),
-            connection_id: None,
-            outcome: "ok".to_owned(),
-            detail: format!(
+        &super::audit::AuditRow::new(
+            now,
+            "console",
+            "invitation_revoked",
+            "ok",
+            format!(
                 "{revoked} waiting invitation{plural} made by {username} revoked: {username} {why}"
             ),
-        },
+        ),
     )
     .await
 }

@@ -165,7 +165,7 @@ pub async fn alert_candidates(
     sqlx::query_as(&format!(
         "SELECT {} FROM connections WHERE ((refresh_token_expires_at IS NOT NULL AND refresh_token_expires_at <= $1) \
          OR (transient_failures > 0 AND COALESCE(last_ok_at, created_at) < $2)) AND id > $3 ORDER BY id LIMIT $4",
-        super::connections::CONNECTION_COLUMNS
+        super::connections::select_columns()
     ))
     .bind(now + horizon)
     .bind(unreachable_before)

@@ -20,6 +20,26 @@ pub struct AuditRow {
     pub detail: String,
 }
 
+impl AuditRow {
+    /// A row with a fresh time-ordered id (so the log keeps its order within a second), by an
+    /// actor that is not a signed-in account: no role, no sign-in method, no address or
+    /// connection until the caller sets them.
+    pub fn new(at: i64, actor: &str, kind: &str, outcome: &str, detail: String) -> Self {
+        Self {
+            id: uuid::Uuid::now_v7().to_string(),
+            at,
+            actor: actor.to_owned(),
+            actor_role: None,
+            actor_method: None,
+            address: None,
+            kind: kind.to_owned(),
+            connection_id: None,
+            outcome: outcome.to_owned(),
+            detail,
+        }
+    }
+}
+
 const COLUMNS: &str =
     "id, at, actor, address, kind, connection_id, outcome, detail, actor_role, actor_method";
 

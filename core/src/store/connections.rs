@@ -12,7 +12,52 @@ pub const CLIENT_SECRET: &str = "client_secret";
 pub const REFRESH_TOKEN: &str = "refresh_token";
 pub const ACCESS_TOKEN: &str = "access_token";
 
-pub(super) const CONNECTION_COLUMNS: &str = "id, name, client_id, authorization_url, geolocation, company_uuid, scope_profile, required_scopes, granted_scopes, failing, last_problem, refresh_token_expires_at, access_token_expires_at, last_checked_at, last_ok_at, client_secret_sealed, refresh_token_sealed, client_secret_mask, refresh_token_mask, created_at, updated_at, access_token_sealed, next_refresh_at, transient_failures, next_step";
+/// Every column of `connections`, in the order a read selects them and an export carries them
+/// (`dump::TABLES` names this list): a new column is added here once.
+pub const COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "client_id",
+    "authorization_url",
+    "geolocation",
+    "company_uuid",
+    "scope_profile",
+    "required_scopes",
+    "granted_scopes",
+    "failing",
+    "last_problem",
+    "refresh_token_expires_at",
+    "access_token_expires_at",
+    "last_checked_at",
+    "last_ok_at",
+    "client_secret_sealed",
+    "refresh_token_sealed",
+    "client_secret_mask",
+    "refresh_token_mask",
+    "created_at",
+    "updated_at",
+    "access_token_sealed",
+    "next_refresh_at",
+    "transient_failures",
+    "next_step",
+];
+
+/// The columns a connection gets once, when it is made (renaming is its own write).
+const SET_ONCE: [&str; 3] = ["id", "name", "created_at"];
+
+/// `id, name, …`: what a read of whole rows selects.
+pub(super) fn select_columns() -> String {
+    COLUMNS.join(", ")
+}
+
+/// The columns every write sets, in the order [`bind_mutable`] binds them.
+fn mutable_columns() -> Vec<&'static str> {
+    COLUMNS
+        .iter()
+        .copied()
+        .filter(|c| !SET_ONCE.contains(c))
+        .collect()
+}
 
 /// A stored connection; the secrets are sealed (see `crypto`).
 #[derive(Debug, Clone, Default, FromRow)]
@@ -52,42 +97,17 @@ impl ConnectionRow {
 
 pub async fn connection(pool: &Pool, id: &str) -> sqlx::Result<Option<ConnectionRow>> {
     sqlx::query_as(&format!(
-        "SELECT {CONNECTION_COLUMNS} FROM connections WHERE id = $1"
+        "SELECT {} FROM connections WHERE id = $1",
+        select_columns()
     ))
     .bind(id)
     .fetch_optional(pool)
     .await
 }
 
-/// The columns every write of a connection sets: all but id, name and creation time.
-const MUTABLE_COLUMNS: [&str; 22] = [
-    "client_id",
-    "authorization_url",
-    "geolocation",
-    "company_uuid",
-    "scope_profile",
-    "required_scopes",
-    "granted_scopes",
-    "failing",
-    "last_problem",
-    "refresh_token_expires_at",
-    "access_token_expires_at",
-    "last_checked_at",
-    "last_ok_at",
-    "client_secret_sealed",
-    "refresh_token_sealed",
-    "client_secret_mask",
-    "refresh_token_mask",
-    "updated_at",
-    "access_token_sealed",
-    "next_refresh_at",
-    "transient_failures",
-    "next_step",
-];
-
 type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
 
-/// Binds [`MUTABLE_COLUMNS`] in order.
+/// Binds [`mutable_columns`] in order.
 fn bind_mutable<'q>(query: AnyQuery<'q>, row: &'q ConnectionRow) -> AnyQuery<'q> {
     query
         .bind(&row.client_id)
@@ -121,13 +141,12 @@ pub async fn upsert_connection<'c, E: Executor<'c, Database = Any>>(
     row: &ConnectionRow,
     is_new: bool,
 ) -> sqlx::Result<()> {
+    let mutable = mutable_columns();
     if is_new {
-        let placeholders: Vec<String> = (4..4 + MUTABLE_COLUMNS.len())
-            .map(|i| format!("${i}"))
-            .collect();
+        let placeholders: Vec<String> = (4..4 + mutable.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "INSERT INTO connections (id, name, created_at, {}) VALUES ($1, $2, $3, {})",
-            MUTABLE_COLUMNS.join(", "),
+            mutable.join(", "),
             placeholders.join(", ")
         );
         let query = sqlx::query(&sql)
@@ -136,7 +155,7 @@ pub async fn upsert_connection<'c, E: Executor<'c, Database = Any>>(
             .bind(row.created_at);
         bind_mutable(query, row).execute(executor).await?;
     } else {
-        let sets: Vec<String> = MUTABLE_COLUMNS
+        let sets: Vec<String> = mutable
             .iter()
             .enumerate()
             .map(|(i, c)| format!("{c} = ${}", i + 2))
@@ -247,7 +266,8 @@ pub async fn due_connections(pool: &Pool, now: i64) -> sqlx::Result<Vec<(String,
 /// Every connection, whole, by name (for the command line).
 pub async fn all_connections(pool: &Pool) -> sqlx::Result<Vec<ConnectionRow>> {
     sqlx::query_as(&format!(
-        "SELECT {CONNECTION_COLUMNS} FROM connections ORDER BY name, id"
+        "SELECT {} FROM connections ORDER BY name, id",
+        select_columns()
     ))
     .fetch_all(pool)
     .await

@@ -360,6 +360,18 @@ async fn with_password_sign_in_off_no_password_account_is_made_by_any_path() {
     let token = url.split("token=").nth(1).unwrap().to_owned();
     let mut off = w.state.clone();
     off.local_login = false;
+    let root = Account {
+        id: "root-id".into(),
+        role: Role::Admin,
+        method: console_model::SignInMethod::Password,
+    };
+    for (state, open) in [(&w.state, true), (&off, false)] {
+        let view = console_core::people::people(state, &root).await.unwrap();
+        assert_eq!(
+            view.invitations_open, open,
+            "the People page offers an invite form only while password sign-in is on"
+        );
+    }
     let refused = console_core::people::accept(&off, &token, "newcomer", PASSWORD, PASSWORD).await;
     assert_eq!(
         refused.unwrap_err(),
