@@ -190,6 +190,7 @@ fn connection(state: &AppState, i: usize, now: i64) -> ConnectionRow {
         transient_failures: 0,
         next_step: None,
         id,
+        ..ConnectionRow::default()
     }
 }
 

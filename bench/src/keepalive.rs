@@ -63,6 +63,7 @@ async fn seed_in(
             next_refresh_at: Some(0),
             transient_failures: 0,
             next_step: None,
+            ..ConnectionRow::default()
         };
         store::upsert_connection(&mut *tx, &row, true)
             .await

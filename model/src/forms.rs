@@ -27,6 +27,18 @@ pub struct CredentialsForm {
     pub scope_profile: String,
     #[serde(default)]
     pub custom_scopes: String,
+    /// Who the connection belongs to: the vendor's own id for the customer, tags one
+    /// `key=value` per line, the customer's Concur admin, and the owning account's user name.
+    #[serde(default)]
+    pub external_id: String,
+    #[serde(default)]
+    pub tags: String,
+    #[serde(default)]
+    pub contact_name: String,
+    #[serde(default)]
+    pub contact_email: String,
+    #[serde(default)]
+    pub owner: String,
 }
 
 /// The pasted secrets are wiped from memory when the form goes.
@@ -48,6 +60,9 @@ impl std::fmt::Debug for CredentialsForm {
             .field("authorization_url", &self.authorization_url)
             .field("company_uuid", &self.company_uuid)
             .field("scope_profile", &self.scope_profile)
+            .field("external_id", &self.external_id)
+            .field("tags", &self.tags)
+            .field("owner", &self.owner)
             .finish_non_exhaustive()
     }
 }

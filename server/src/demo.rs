@@ -27,6 +27,11 @@ fn form(name: &str, seed: &Seed, profile: &str, custom: &str) -> CredentialsForm
         custom_scopes: custom.into(),
         company_uuid: String::new(),
         request_token: String::new(),
+        external_id: String::new(),
+        tags: String::new(),
+        contact_name: String::new(),
+        contact_email: String::new(),
+        owner: String::new(),
     }
 }
 

@@ -23,7 +23,9 @@ use crate::validate::Exit;
 pub struct FleetArgs {
     /// A CSV file with a header row, or JSON lines (`.jsonl`, or a first line that starts with
     /// `{`). Columns: name, client_id, authorization_url, scope_profile (required_scopes for
-    /// custom), client_secret, and refresh_token or company_uuid + request_token.
+    /// custom), client_secret, and refresh_token or company_uuid + request_token; optionally
+    /// who each belongs to: external_id, tags (`env=prod;region=emea`), contact_name,
+    /// contact_email, owner (a user name).
     pub file: PathBuf,
     /// Check every row here, store nothing, and do not ask Concur (asking would use up request
     /// tokens and may rotate refresh tokens).
@@ -78,6 +80,11 @@ fn row_of(number: usize, mut fields: HashMap<String, String>) -> Row {
     let authorization_url = take(&["authorization_url"]);
     let scope_profile = take(&["scope_profile", "profile"]);
     let custom_scopes = take(&["required_scopes", "custom_scopes", "scopes"]);
+    let external_id = take(&["external_id"]);
+    let tags = take(&["tags"]).replace(';', "\n");
+    let contact_name = take(&["contact_name"]);
+    let contact_email = take(&["contact_email"]);
+    let owner = take(&["owner"]);
     let mode = if !refresh_token.is_empty() {
         Ok("refresh-token")
     } else if !request_token.is_empty() {
@@ -96,6 +103,11 @@ fn row_of(number: usize, mut fields: HashMap<String, String>) -> Row {
         request_token,
         scope_profile,
         custom_scopes,
+        external_id,
+        tags,
+        contact_name,
+        contact_email,
+        owner,
     });
     Row {
         number,

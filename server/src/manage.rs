@@ -4,6 +4,8 @@
 use std::io::Write;
 
 use console_core::Error;
+use console_core::connections::fleet::{self, Change};
+use console_core::connections::metadata::Selector;
 use console_core::state::AppState;
 use console_core::store;
 use console_model::CredentialsForm;
@@ -44,12 +46,22 @@ pub enum ApiKeyCommand {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ConnectionsCommand {
-    /// Every stored connection with its status and refresh-token expiry.
+    /// The stored connections with their status, refresh-token expiry and who they belong
+    /// to, by name.
     List {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// Only connections with this tag, `key=value` (repeatable: all must match).
+        #[arg(long, value_name = "KEY=VALUE")]
+        tag: Vec<String>,
+        /// Only connections owned by this account (its user name).
+        #[arg(long, value_name = "USER")]
+        owner: Option<String>,
     },
+    /// Change who a connection belongs to: its external id, tags, contact or owner. Only what
+    /// is given changes; an empty value ("") clears a field. Audited old → new.
+    Set(SetArgs),
     /// Validate credentials with Concur and store them as the New connection form does; prints
     /// the new id. Secrets come from CONCUR_CLIENT_SECRET, and CONCUR_REFRESH_TOKEN or
     /// CONCUR_COMPANY_UUID + CONCUR_REQUEST_TOKEN. Exit codes are those of `validate`.
@@ -74,6 +86,39 @@ pub struct AddArgs {
     /// The scopes a custom profile needs, space-separated.
     #[arg(long)]
     pub required_scopes: Option<String>,
+    #[command(flatten)]
+    pub belonging: BelongingArgs,
+}
+
+/// Who a connection belongs to, as `connections add` and `connections set` take it.
+#[derive(Debug, clap::Args)]
+pub struct BelongingArgs {
+    /// Your own id for this customer (its tenant id): 1-128 of A-Z a-z 0-9 . _ : -, unique.
+    #[arg(long, value_name = "ID")]
+    pub external_id: Option<String>,
+    /// A tag, `key=value` such as env=prod (repeatable; at most 20 per connection).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub tag: Vec<String>,
+    /// The customer's Concur admin: their name…
+    #[arg(long, value_name = "NAME")]
+    pub contact_name: Option<String>,
+    /// …and the address hand-off and renewal mails go to.
+    #[arg(long, value_name = "EMAIL")]
+    pub contact_email: Option<String>,
+    /// The console account responsible for the connection (its user name).
+    #[arg(long, value_name = "USER")]
+    pub owner: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SetArgs {
+    /// The connection's id, as `connections list` shows it.
+    pub id: String,
+    #[command(flatten)]
+    pub belonging: BelongingArgs,
+    /// Remove the tag with this key (repeatable).
+    #[arg(long, value_name = "KEY")]
+    pub untag: Vec<String>,
 }
 
 fn io(e: std::io::Error) -> Failed {
@@ -150,33 +195,32 @@ pub async fn connections(
     out: &mut impl Write,
 ) -> Result<(), Failed> {
     match command {
-        ConnectionsCommand::List { json } => {
-            let now = state.now();
-            let rows = store::all_connections(&state.pool)
-                .await
-                .map_err(|e| Failed(Exit::Refused, e.to_string()))?;
-            for row in rows {
-                let status = row.status(now).key();
-                if *json {
-                    let line = json!({
-                        "id": row.id,
-                        "name": row.name,
-                        "status": status,
-                        "client_id": row.client_id,
-                        "company_uuid": row.company_uuid,
-                        "refresh_token_expires_at": rfc3339(row.refresh_token_expires_at),
-                    });
+        ConnectionsCommand::List { json, tag, owner } => {
+            list(state, *json, tag, owner.as_deref(), out).await
+        }
+        ConnectionsCommand::Set(args) => {
+            let b = &args.belonging;
+            let change = Change {
+                external_id: b.external_id.clone(),
+                tags: (!b.tag.is_empty()).then(|| b.tag.join("\n")),
+                untag: args.untag.clone(),
+                contact_name: b.contact_name.clone(),
+                contact_email: b.contact_email.clone(),
+                owner: b.owner.clone(),
+            };
+            let said = fleet::change(state, &args.id, &change).await?;
+            if said.is_empty() {
+                writeln!(out, "nothing changed").map_err(io)?;
+            } else {
+                terminal(
+                    state,
+                    "connection_updated",
+                    Some(&args.id),
+                    &said.join("; "),
+                )
+                .await;
+                for line in said {
                     writeln!(out, "{line}").map_err(io)?;
-                } else {
-                    let expiry = row
-                        .refresh_token_expires_at
-                        .map_or_else(|| "unknown".to_owned(), console_model::format_time);
-                    writeln!(
-                        out,
-                        "{}  {status:<8}  {}  expires {expiry}",
-                        row.id, row.name
-                    )
-                    .map_err(io)?;
                 }
             }
             Ok(())
@@ -204,6 +248,56 @@ pub async fn connections(
     }
 }
 
+async fn list(
+    state: &AppState,
+    json: bool,
+    tags: &[String],
+    owner: Option<&str>,
+    out: &mut impl Write,
+) -> Result<(), Failed> {
+    let now = state.now();
+    let selector = Selector::of_pairs(tags.iter().map(String::as_str))?;
+    for (row, who) in fleet::list(state, &selector, owner).await? {
+        let status = row.status(now).key();
+        if json {
+            let tags: serde_json::Map<String, serde_json::Value> = who
+                .tags
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.into()))
+                .collect();
+            let line = json!({
+                "id": row.id,
+                "name": row.name,
+                "status": status,
+                "client_id": row.client_id,
+                "company_uuid": row.company_uuid,
+                "refresh_token_expires_at": rfc3339(row.refresh_token_expires_at),
+                "external_id": who.external_id,
+                "tags": tags,
+                "contact": who.contact.map(|c| json!({"name": c.name, "email": c.email})),
+                "owner": who.owner.map(|o| o.username),
+            });
+            writeln!(out, "{line}").map_err(io)?;
+        } else {
+            let expiry = row
+                .refresh_token_expires_at
+                .map_or_else(|| "unknown".to_owned(), console_model::format_time);
+            let mut line = format!("{}  {status:<8}  {}  expires {expiry}", row.id, row.name);
+            if let Some(external_id) = &who.external_id {
+                line.push_str(&format!("  external id {external_id}"));
+            }
+            if !who.tags.is_empty() {
+                line.push_str(&format!("  tags {}", who.tags.words()));
+            }
+            if let Some(owner) = &who.owner {
+                line.push_str(&format!("  owner {}", owner.username));
+            }
+            writeln!(out, "{}", printable(&line)).map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
 fn add_form(args: &AddArgs, secrets: &Secrets) -> Result<CredentialsForm, Failed> {
     let usage = |m: &str| Failed(Exit::Usage, m.to_owned());
     if args.required_scopes.is_some() && args.scope_profile != "custom" {
@@ -225,6 +319,11 @@ fn add_form(args: &AddArgs, secrets: &Secrets) -> Result<CredentialsForm, Failed
         refresh_token: String::new(),
         company_uuid: String::new(),
         request_token: String::new(),
+        external_id: args.belonging.external_id.clone().unwrap_or_default(),
+        tags: args.belonging.tag.join("\n"),
+        contact_name: args.belonging.contact_name.clone().unwrap_or_default(),
+        contact_email: args.belonging.contact_email.clone().unwrap_or_default(),
+        owner: args.belonging.owner.clone().unwrap_or_default(),
     };
     match (
         &secrets.refresh_token,

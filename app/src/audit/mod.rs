@@ -30,6 +30,7 @@ pub const KINDS: &[&str] = &[
     "connection_validated",
     "connection_replaced",
     "connection_renamed",
+    "connection_updated",
     "connection_deleted",
     "status_changed",
     "api_key_created",

@@ -1,9 +1,12 @@
 //! Connections: the Validate path ([`validate`]), the one refresh path ([`refresh`]) and the
-//! row both write ([`stored`]), the token caches ([`memory`]), the dashboard's counts
-//! ([`overview`]) and what the pages show ([`views`]). The files depend downward only:
-//! `views` → `validate` → `refresh` → `stored` → the store.
+//! row both write ([`stored`]), who a connection belongs to ([`fleet`], its parsed values in
+//! [`metadata`]), the token caches ([`memory`]), the dashboard's counts ([`overview`]) and what
+//! the pages show ([`views`]). The files depend downward only: `views` → `validate` →
+//! `fleet`, `refresh` → `stored` → `metadata` and the store.
 
+pub mod fleet;
 pub mod memory;
+pub mod metadata;
 pub mod overview;
 pub mod refresh;
 pub mod stored;

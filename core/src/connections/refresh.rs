@@ -19,7 +19,8 @@ use zeroize::Zeroizing;
 
 pub use super::memory::{ConnectionLocks, HotToken, TokenCache};
 use super::stored::{
-    ACCESS, REFRESH, apply, client_secret, mark_failing, record, save, stored, stored_profile,
+    ACCESS, REFRESH, Write, apply, client_secret, mark_failing, record, save, stored,
+    stored_profile,
 };
 use crate::Error;
 use crate::state::{AppState, internal};
@@ -251,7 +252,7 @@ async fn refresh_held(
         }
     };
     note_status_change(&mut check, was_failing, &row);
-    save(state, &row, false, &check, None).await?;
+    save(state, &row, Write::Update, &check, None).await?;
     if let Some(change) = &check.status_change {
         crate::audit::record(
             state,

@@ -7,6 +7,7 @@ use std::time::Instant;
 use concur::{Checked, Diagnosis, ScopeProfile};
 use zeroize::Zeroizing;
 
+use super::metadata::Tags;
 use crate::Error;
 use crate::state::{AppState, internal};
 use crate::store::{self, ConnectionRow, ValidationRow};
@@ -101,17 +102,31 @@ pub struct ThroughLink<'a>(pub &'a str);
 /// The history's `source` for credentials a customer entered through a hand-off link.
 pub const HANDOFF_SOURCE: &str = "hand-off link";
 
+/// How [`save`] writes a connection: a new one, with its tags, or one already stored (whose
+/// tags, name and owner change only through their own writes).
+#[derive(Debug, Clone, Copy)]
+pub enum Write<'a> {
+    New { tags: &'a Tags },
+    Update,
+}
+
 pub async fn save(
     state: &AppState,
     row: &ConnectionRow,
-    is_new: bool,
+    write: Write<'_>,
     check: &ValidationRow,
     link: Option<ThroughLink<'_>>,
 ) -> Result<(), Error> {
     let mut tx = store::begin(&state.pool).await.map_err(internal)?;
-    store::upsert_connection(&mut *tx, row, is_new)
+    store::upsert_connection(&mut *tx, row, matches!(write, Write::New { .. }))
         .await
         .map_err(internal)?;
+    if let Write::New { tags } = write {
+        let pairs: Vec<(&str, &str)> = tags.iter().collect();
+        store::replace_tags(&mut tx, &row.id, &pairs)
+            .await
+            .map_err(internal)?;
+    }
     store::insert_validation(&mut *tx, check)
         .await
         .map_err(internal)?;

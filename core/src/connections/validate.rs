@@ -12,9 +12,11 @@ use concur::{
 };
 use console_model::{CredentialsForm, DiagnosisView};
 
+use super::fleet::{self, Belonging};
 use super::refresh::{self, Held, Need};
 use super::stored::{
-    HANDOFF_SOURCE, SECRET, ThroughLink, apply, client_secret, record, save, stored, stored_profile,
+    HANDOFF_SOURCE, SECRET, ThroughLink, Write, apply, client_secret, record, save, stored,
+    stored_profile,
 };
 use crate::Error;
 use crate::state::{AppState, internal};
@@ -145,7 +147,8 @@ async fn ask_concur(state: &AppState, p: &Parsed) -> Result<Checked, Error> {
 /// Checks a form as the New connection form does (fields, URL, allowed hosts, scope profile)
 /// without asking Concur.
 pub fn check_form(state: &AppState, form: &CredentialsForm) -> Result<(), Error> {
-    parse_form(state, form, None).map(|_| ())
+    parse_form(state, form, None)?;
+    fleet::parse_form(form)
 }
 
 /// Validates and, when Concur grants a token, stores a new connection (failing if scopes are
@@ -163,6 +166,8 @@ pub async fn create_through(
     link: Option<ThroughLink<'_>>,
 ) -> Result<String, Error> {
     let p = parse_form(state, &form, None)?;
+    let belonging = Belonging::of_form(state, &form).await?;
+    let stored_belonging = belonging.stored();
     let started = Instant::now();
     let checked = ask_concur(state, &p).await?;
     if link.is_some()
@@ -200,13 +205,19 @@ pub async fn create_through(
         next_refresh_at: None,
         transient_failures: 0,
         next_step: None,
+        external_id: stored_belonging.external_id,
+        contact_name: stored_belonging.contact_name,
+        contact_email: stored_belonging.contact_email,
+        owner_id: stored_belonging.owner_id,
     };
     apply(state, &mut row, &checked, now);
     let source = link.map_or(VALIDATE, |_| HANDOFF_SOURCE);
     save(
         state,
         &row,
-        true,
+        Write::New {
+            tags: &belonging.tags,
+        },
         &record(&id, now, started, checked.diagnosis().as_ref(), source),
         link,
     )
@@ -273,7 +284,7 @@ async fn replace_held(
     let source = link.map_or(VALIDATE, |_| HANDOFF_SOURCE);
     let mut check = record(id, now, started, checked.diagnosis().as_ref(), source);
     refresh::note_status_change(&mut check, was_failing, &row);
-    save(state, &row, false, &check, link).await
+    save(state, &row, Write::Update, &check, link).await
 }
 
 /// Re-checks stored credentials ("Validate now") through the one refresh path.

@@ -350,6 +350,11 @@ pub async fn delete_admin(pool: &Pool, id: &str, now: i64) -> sqlx::Result<Accou
         .execute(&mut *tx)
         .await?;
     revoke_invitations_of(&mut tx, id, "was deleted", now).await?;
+    // Its connections keep going, owned by nobody until someone takes them.
+    sqlx::query("UPDATE connections SET owner_id = NULL WHERE owner_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("DELETE FROM admins WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)

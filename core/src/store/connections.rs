@@ -4,7 +4,7 @@
 use sqlx::{Any, Executor, FromRow};
 
 use super::api_keys;
-use super::pool::{Pool, begin};
+use super::pool::{Pool, Transaction, begin};
 use console_model::Status;
 
 /// The fields a connection's sealed values are sealed for (with its id).
@@ -40,10 +40,23 @@ pub const COLUMNS: &[&str] = &[
     "next_refresh_at",
     "transient_failures",
     "next_step",
+    "external_id",
+    "contact_name",
+    "contact_email",
+    "owner_id",
 ];
 
-/// The columns a connection gets once, when it is made (renaming is its own write).
-const SET_ONCE: [&str; 3] = ["id", "name", "created_at"];
+/// The columns a connection gets when it is made and then only through their own writes
+/// (renaming, who it belongs to), so a refresh never undoes such a change.
+const OWN_WRITES: [&str; 7] = [
+    "id",
+    "name",
+    "created_at",
+    "external_id",
+    "contact_name",
+    "contact_email",
+    "owner_id",
+];
 
 /// `id, name, …`: what a read of whole rows selects.
 pub(super) fn select_columns() -> String {
@@ -55,7 +68,7 @@ fn mutable_columns() -> Vec<&'static str> {
     COLUMNS
         .iter()
         .copied()
-        .filter(|c| !SET_ONCE.contains(c))
+        .filter(|c| !OWN_WRITES.contains(c))
         .collect()
 }
 
@@ -87,6 +100,13 @@ pub struct ConnectionRow {
     pub next_refresh_at: Option<i64>,
     pub transient_failures: i64,
     pub next_step: Option<String>,
+    /// The vendor's own id for this customer, unique when set.
+    pub external_id: Option<String>,
+    /// The customer's Concur admin: a name, and the address mails go to.
+    pub contact_name: Option<String>,
+    pub contact_email: Option<String>,
+    /// The console account responsible for the connection.
+    pub owner_id: Option<String>,
 }
 
 impl ConnectionRow {
@@ -143,16 +163,23 @@ pub async fn upsert_connection<'c, E: Executor<'c, Database = Any>>(
 ) -> sqlx::Result<()> {
     let mutable = mutable_columns();
     if is_new {
-        let placeholders: Vec<String> = (4..4 + mutable.len()).map(|i| format!("${i}")).collect();
+        let placeholders: Vec<String> = (1 + OWN_WRITES.len()..=OWN_WRITES.len() + mutable.len())
+            .map(|i| format!("${i}"))
+            .collect();
         let sql = format!(
-            "INSERT INTO connections (id, name, created_at, {}) VALUES ($1, $2, $3, {})",
+            "INSERT INTO connections ({}, {}) VALUES ($1, $2, $3, $4, $5, $6, $7, {})",
+            OWN_WRITES.join(", "),
             mutable.join(", "),
             placeholders.join(", ")
         );
         let query = sqlx::query(&sql)
             .bind(&row.id)
             .bind(&row.name)
-            .bind(row.created_at);
+            .bind(row.created_at)
+            .bind(&row.external_id)
+            .bind(&row.contact_name)
+            .bind(&row.contact_email)
+            .bind(&row.owner_id);
         bind_mutable(query, row).execute(executor).await?;
     } else {
         let sets: Vec<String> = mutable
@@ -178,9 +205,54 @@ pub async fn rename_connection(pool: &Pool, id: &str, name: &str, now: i64) -> s
     Ok(done.rows_affected() == 1)
 }
 
+/// Who a connection belongs to, as its row keeps it (tags aside).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Belonging {
+    pub external_id: Option<String>,
+    pub contact_name: Option<String>,
+    pub contact_email: Option<String>,
+    pub owner_id: Option<String>,
+}
+
+pub async fn set_belonging(
+    tx: &mut Transaction,
+    id: &str,
+    b: &Belonging,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE connections SET external_id = $2, contact_name = $3, contact_email = $4, owner_id = $5, updated_at = $6 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&b.external_id)
+    .bind(&b.contact_name)
+    .bind(&b.contact_email)
+    .bind(&b.owner_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The id of the connection with this external id.
+pub async fn connection_by_external_id(
+    pool: &Pool,
+    external_id: &str,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT id FROM connections WHERE external_id = $1")
+        .bind(external_id)
+        .fetch_optional(pool)
+        .await
+}
+
 pub async fn delete_connection(pool: &Pool, id: &str) -> sqlx::Result<bool> {
     let mut tx = begin(pool).await?;
-    for table in ["validations", "api_keys", "refresh_leases"] {
+    for table in [
+        "validations",
+        "api_keys",
+        "refresh_leases",
+        "connection_tags",
+    ] {
         sqlx::query(&format!("DELETE FROM {table} WHERE connection_id = $1"))
             .bind(id)
             .execute(&mut *tx)

@@ -30,6 +30,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
     ),
     ("settings", &["name", "value"]),
     ("connections", super::connections::COLUMNS),
+    ("connection_tags", &["connection_id", "key", "value"]),
     (
         "validations",
         &[

@@ -21,6 +21,7 @@ mod leases;
 mod pool;
 mod settings;
 mod sso;
+mod tags;
 
 pub use accounts::*;
 pub use alerts::*;
@@ -38,3 +39,4 @@ pub use leases::{release_lease, try_lease};
 pub use pool::{Pool, StoreError, Transaction, begin, connect, data_dir, ready, sqlite_path};
 pub use settings::{put_setting, set_setting, setting};
 pub use sso::*;
+pub use tags::*;

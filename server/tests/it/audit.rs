@@ -243,12 +243,14 @@ async fn a_journey_leaves_each_event_kind_in_the_audit_log_and_no_secret_anywher
         .await
         .unwrap();
     // Hand-off links leave theirs in the hand-off suite, which walks a customer's side too;
-    // accounts made and deleted from a terminal, in the people suite.
+    // accounts made and deleted from a terminal, in the people suite; changes to who a
+    // connection belongs to, in the owners suite.
     let here = |k: &&&str| {
         ![
             "alert_failed",
             "admin_created",
             "admin_deleted",
+            "connection_updated",
             "exported",
             "imported",
             "key_rotated",

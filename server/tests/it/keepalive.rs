@@ -88,6 +88,11 @@ impl Fixture {
             company_uuid: String::new(),
             request_token: String::new(),
             custom_scopes: String::new(),
+            external_id: String::new(),
+            tags: String::new(),
+            contact_name: String::new(),
+            contact_email: String::new(),
+            owner: String::new(),
         };
         console_core::connections::create(&self.state, form)
             .await
@@ -982,6 +987,11 @@ async fn connection_in(state: &AppState, sim: &Simulator, name: &str, data_cente
         company_uuid: String::new(),
         request_token: String::new(),
         custom_scopes: String::new(),
+        external_id: String::new(),
+        tags: String::new(),
+        contact_name: String::new(),
+        contact_email: String::new(),
+        owner: String::new(),
     };
     console_core::connections::create(state, form)
         .await

@@ -15,6 +15,7 @@ mod handoffs;
 mod keepalive;
 mod ops;
 mod outage;
+mod owners;
 mod people;
 mod replicas;
 mod review;

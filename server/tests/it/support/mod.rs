@@ -137,5 +137,10 @@ pub fn refresh_form(
         company_uuid: String::new(),
         request_token: String::new(),
         custom_scopes: String::new(),
+        external_id: String::new(),
+        tags: String::new(),
+        contact_name: String::new(),
+        contact_email: String::new(),
+        owner: String::new(),
     }
 }

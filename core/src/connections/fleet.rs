@@ -1,0 +1,317 @@
+//! Who a connection belongs to, on the server: what a new connection is made with besides its
+//! credentials (checked before Concur is asked), changes to it later (one transaction, told
+//! old → new for the audit log), and the fleet as lists show it, narrowed by tags and owner.
+//! Uses the parsed types of [`super::metadata`] and the store.
+
+use std::collections::HashMap;
+
+use console_model::CredentialsForm;
+
+use super::metadata::{Contact, ExternalId, Selector, Tags};
+use crate::Error;
+use crate::state::{AppState, internal};
+use crate::store::{self, Belonging as Stored, ConnectionRow};
+
+/// A console account responsible for connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub id: String,
+    pub username: String,
+}
+
+/// Who a connection belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Belonging {
+    pub external_id: Option<ExternalId>,
+    pub tags: Tags,
+    pub contact: Option<Contact>,
+    pub owner: Option<Owner>,
+}
+
+/// The form's fields of who a connection belongs to, parsed without the store: the New
+/// connection form's own checks, before anything is asked of anyone.
+pub fn parse_form(form: &CredentialsForm) -> Result<(), Error> {
+    parse_external_id(&form.external_id)?;
+    Tags::parse(&form.tags)?;
+    Contact::parse(&form.contact_name, &form.contact_email)?;
+    Ok(())
+}
+
+fn parse_external_id(raw: &str) -> Result<Option<ExternalId>, Error> {
+    if raw.trim().is_empty() {
+        Ok(None)
+    } else {
+        ExternalId::parse(raw).map(Some)
+    }
+}
+
+impl Belonging {
+    /// What a new connection gets from its form: every field parsed, the external id not taken
+    /// by another connection, the owner an active account.
+    pub async fn of_form(state: &AppState, form: &CredentialsForm) -> Result<Self, Error> {
+        let external_id = parse_external_id(&form.external_id)?;
+        if let Some(external_id) = &external_id {
+            free(state, external_id, None).await?;
+        }
+        Ok(Self {
+            external_id,
+            tags: Tags::parse(&form.tags)?,
+            contact: Contact::parse(&form.contact_name, &form.contact_email)?,
+            owner: owner(state, &form.owner).await?,
+        })
+    }
+
+    /// The columns this sets on a connection's row.
+    pub fn stored(&self) -> Stored {
+        Stored {
+            external_id: self.external_id.as_ref().map(|e| e.as_str().to_owned()),
+            contact_name: self.contact.as_ref().and_then(|c| c.name.clone()),
+            contact_email: self.contact.as_ref().map(|c| c.email.clone()),
+            owner_id: self.owner.as_ref().map(|o| o.id.clone()),
+        }
+    }
+}
+
+/// Refuses an external id another connection than `except` already has.
+async fn free(state: &AppState, id: &ExternalId, except: Option<&str>) -> Result<(), Error> {
+    match store::connection_by_external_id(&state.pool, id.as_str())
+        .await
+        .map_err(internal)?
+    {
+        Some(holder) if Some(holder.as_str()) != except => Err(Error::invalid(
+            "external_id",
+            format!(
+                "External id {} is already used by another connection; each customer has one.",
+                id.as_str()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The account named `username` (blank: none), which must exist and be active.
+async fn owner(state: &AppState, username: &str) -> Result<Option<Owner>, Error> {
+    let username = username.trim();
+    if username.is_empty() {
+        return Ok(None);
+    }
+    let account = store::admins(&state.pool)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .find(|a| a.username == username);
+    match account {
+        Some(a) if a.deactivated_at.is_none() => Ok(Some(Owner {
+            id: a.id,
+            username: a.username,
+        })),
+        Some(_) => Err(Error::invalid(
+            "owner",
+            format!("{username} is deactivated; choose an active account as the owner."),
+        )),
+        None => Err(Error::invalid(
+            "owner",
+            format!("There is no account {username} in this console."),
+        )),
+    }
+}
+
+/// A change to who a connection belongs to; a field left `None` stays as it is, and a blank
+/// external id, contact or owner clears it.
+#[derive(Debug, Clone, Default)]
+pub struct Change {
+    pub external_id: Option<String>,
+    /// Tags to put, one `key=value` per line.
+    pub tags: Option<String>,
+    /// Keys of tags to take away.
+    pub untag: Vec<String>,
+    pub contact_name: Option<String>,
+    pub contact_email: Option<String>,
+    pub owner: Option<String>,
+}
+
+/// Applies `change` to connection `id` in one transaction. Returns what changed, `field: old →
+/// new`, for the audit log; empty when nothing did. A bad value changes nothing.
+pub async fn change(state: &AppState, id: &str, change: &Change) -> Result<Vec<String>, Error> {
+    let row = store::connection(&state.pool, id)
+        .await
+        .map_err(internal)?
+        .ok_or(Error::NotFound)?;
+    let before = shown_one(state, &row).await?;
+    let external_id = match &change.external_id {
+        Some(raw) => {
+            let parsed = parse_external_id(raw)?;
+            if let Some(external_id) = &parsed {
+                free(state, external_id, Some(id)).await?;
+            }
+            parsed.map(|e| e.as_str().to_owned())
+        }
+        None => row.external_id.clone(),
+    };
+    let tags = before.tags.changed(
+        &Tags::parse(change.tags.as_deref().unwrap_or_default())?,
+        &change.untag,
+    )?;
+    let contact = if change.contact_name.is_some() || change.contact_email.is_some() {
+        let old = before.contact.as_ref();
+        Contact::parse(
+            change
+                .contact_name
+                .as_deref()
+                .or_else(|| old.and_then(|c| c.name.as_deref()))
+                .unwrap_or_default(),
+            change
+                .contact_email
+                .as_deref()
+                .or_else(|| old.map(|c| c.email.as_str()))
+                .unwrap_or_default(),
+        )?
+    } else {
+        before.contact.clone()
+    };
+    let owner = match &change.owner {
+        Some(username) => owner(state, username).await?,
+        None => before.owner.clone(),
+    };
+    let after = Shown {
+        external_id,
+        tags,
+        contact,
+        owner,
+    };
+    let said = differences(&before, &after);
+    if said.is_empty() {
+        return Ok(said);
+    }
+    let stored = Stored {
+        external_id: after.external_id.clone(),
+        contact_name: after.contact.as_ref().and_then(|c| c.name.clone()),
+        contact_email: after.contact.as_ref().map(|c| c.email.clone()),
+        owner_id: after.owner.as_ref().map(|o| o.id.clone()),
+    };
+    let pairs: Vec<(&str, &str)> = after.tags.iter().collect();
+    let mut tx = store::begin(&state.pool).await.map_err(internal)?;
+    store::set_belonging(&mut tx, id, &stored, state.now())
+        .await
+        .map_err(internal)?;
+    store::replace_tags(&mut tx, id, &pairs)
+        .await
+        .map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    Ok(said)
+}
+
+/// Who a connection belongs to, as lists and the audit log show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shown {
+    pub external_id: Option<String>,
+    pub tags: Tags,
+    pub contact: Option<Contact>,
+    pub owner: Option<Owner>,
+}
+
+fn shown(row: &ConnectionRow, tags: Tags, names: &HashMap<String, String>) -> Shown {
+    Shown {
+        external_id: row.external_id.clone(),
+        tags,
+        contact: row.contact_email.as_ref().map(|email| Contact {
+            name: row.contact_name.clone(),
+            email: email.clone(),
+        }),
+        owner: row.owner_id.as_ref().and_then(|id| {
+            names.get(id).map(|username| Owner {
+                id: id.clone(),
+                username: username.clone(),
+            })
+        }),
+    }
+}
+
+async fn account_names(state: &AppState) -> Result<HashMap<String, String>, Error> {
+    Ok(store::admins(&state.pool)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|a| (a.id, a.username))
+        .collect())
+}
+
+async fn shown_one(state: &AppState, row: &ConnectionRow) -> Result<Shown, Error> {
+    let tags = store::tags_of(&state.pool, &row.id)
+        .await
+        .map_err(internal)?;
+    Ok(shown(row, Tags::stored(tags), &account_names(state).await?))
+}
+
+/// `field: old → new` for each field that differs.
+fn differences(before: &Shown, after: &Shown) -> Vec<String> {
+    let words = |s: &Shown| {
+        [
+            ("external_id", s.external_id.clone().unwrap_or_default()),
+            ("tags", s.tags.words()),
+            (
+                "contact",
+                s.contact.as_ref().map(Contact::words).unwrap_or_default(),
+            ),
+            (
+                "owner",
+                s.owner
+                    .as_ref()
+                    .map(|o| o.username.clone())
+                    .unwrap_or_default(),
+            ),
+        ]
+    };
+    let none = |w: &str| {
+        if w.is_empty() {
+            "(none)".to_owned()
+        } else {
+            w.to_owned()
+        }
+    };
+    words(before)
+        .into_iter()
+        .zip(words(after))
+        .filter(|((_, old), (_, new))| old != new)
+        .map(|((field, old), (_, new))| format!("{field}: {} → {}", none(&old), none(&new)))
+        .collect()
+}
+
+/// The connections whose tags match `selector` and, when given, owned by the account named
+/// `owner`, by name, with who each belongs to.
+pub async fn list(
+    state: &AppState,
+    selector: &Selector,
+    owner_name: Option<&str>,
+) -> Result<Vec<(ConnectionRow, Shown)>, Error> {
+    let owner_id = match owner_name {
+        Some(username) => Some(
+            store::account_id(&state.pool, username.trim())
+                .await
+                .map_err(internal)?
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "owner",
+                        format!("There is no account {username} in this console."),
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let rows = store::connections_matching(&state.pool, selector.pairs(), owner_id.as_deref())
+        .await
+        .map_err(internal)?;
+    let mut tags: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for (id, key, value) in store::all_tags(&state.pool).await.map_err(internal)? {
+        tags.entry(id).or_default().push((key, value));
+    }
+    let names = account_names(state).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let own = Tags::stored(tags.remove(&row.id).unwrap_or_default());
+            let shown = shown(&row, own, &names);
+            (row, shown)
+        })
+        .collect())
+}
