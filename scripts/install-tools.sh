@@ -54,7 +54,8 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $bindgen_version" 
 fi
 
 if [ ! -x "$root/end2end/node_modules/.bin/wasm-opt" ] || [ ! -x "$root/end2end/node_modules/.bin/playwright" ] \
-  || [ ! -f "$root/end2end/node_modules/oidc-provider/package.json" ]; then
+  || [ ! -f "$root/end2end/node_modules/oidc-provider/package.json" ] \
+  || [ ! -f "$root/end2end/node_modules/@axe-core/playwright/package.json" ]; then
   echo "==> installing npm packages in end2end/"
   (cd "$root/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi

@@ -1,3 +1,4 @@
+import AxeBuilder from "@axe-core/playwright";
 import { expect, test } from "@playwright/test";
 import { PASSWORD, SHOTS, fillRefreshForm, seed, signIn } from "./helpers";
 
@@ -47,3 +48,17 @@ test("an invited editor joins, validates a connection, and cannot open Settings"
   await expect(admin.locator("tr.person", { hasText: "erin" })).toContainText("editor");
   await expect(admin.locator("tr.invitation", { hasText: "erin" })).toContainText("accepted by erin");
 });
+
+// The pages with tables of actions (and the dashboard) pass axe-core's WCAG A/AA checks: every
+// column has a header, visually hidden where its cells are buttons.
+test("the admins' pages pass axe-core's accessibility checks", async ({ page }) => {
+  await signIn(page);
+  for (const path of ["/", "/handoffs", "/people", "/account"]) {
+    await page.goto(path);
+    await page.waitForLoadState("networkidle");
+    const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa"]).analyze();
+    const found = results.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    expect(found, path).toEqual([]);
+  }
+});
+

@@ -24,6 +24,13 @@ impl Asker<'_> {
         )
     }
 
+    /// What the customer connects their Concur to: the organisation, or, unnamed, the
+    /// integration of whoever sent the link (never the link's name, which is the customer's).
+    fn integration(&self) -> String {
+        self.organisation
+            .map_or_else(|| "their integration".to_owned(), str::to_owned)
+    }
+
     fn whom(&self) -> String {
         self.organisation
             .map_or_else(|| "whoever sent you this link".to_owned(), str::to_owned)
@@ -158,8 +165,9 @@ pub fn form_page(
         )
     } else {
         format!(
-            "{} asks you to connect your company's SAP Concur to “{}”. Follow the steps below in Concur, then paste the values here. They go straight to Concur to be checked, and are kept encrypted.",
+            "{} asks you to connect your company's SAP Concur to {}; they call this connection “{}”. Follow the steps below in Concur, then paste the values here. They go straight to Concur to be checked, and are kept encrypted.",
             asker.name(),
+            asker.integration(),
             link.name
         )
     };
@@ -356,6 +364,29 @@ mod tests {
             assert!(html.contains(&format!(">{label}</label>")), "{label}");
         }
         assert!(!html.contains("<script"), "no script at all");
+    }
+
+    #[test]
+    fn the_customer_connects_to_the_organisation_never_to_their_own_name() {
+        let named = Asker {
+            organisation: Some("Expense Bot Inc."),
+        };
+        let html = form_page(&named, &link("new"), None, None, Typed::default());
+        assert!(
+            html.contains(
+                "SAP Concur to Expense Bot Inc.; they call this connection “ACME &lt;Corp&gt;”"
+            ),
+            "{html}"
+        );
+        let unnamed = Asker { organisation: None };
+        let html = form_page(&unnamed, &link("new"), None, None, Typed::default());
+        assert!(
+            html.contains(
+                "SAP Concur to their integration; they call this connection “ACME &lt;Corp&gt;”"
+            ),
+            "{html}"
+        );
+        assert!(!html.contains("SAP Concur to “"), "{html}");
     }
 
     #[test]

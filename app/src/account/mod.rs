@@ -178,7 +178,7 @@ fn Sessions(
             <FormAlert error=errors/>
             <FieldError error=errors field="session"/>
             <table class="sessions">
-                <thead><tr><th>"Address"</th><th>"Browser"</th><th>"Method"</th><th>"Signed in"</th><th>"Last seen"</th><th></th></tr></thead>
+                <thead><tr><th>"Address"</th><th>"Browser"</th><th>"Method"</th><th>"Signed in"</th><th>"Last seen"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
                 <tbody>{rows}</tbody>
             </table>
             <ActionForm action=end_others>

@@ -209,7 +209,7 @@ fn LinkTable(list: HandoffList, revoke: ServerAction<RevokeHandoff>) -> impl Int
     let page = list.page;
     view! {
         <table class="handoffs">
-            <thead><tr><th>"Name"</th><th>"Profile"</th><th>"Created by"</th><th>"Created / expires"</th><th>"State"</th><th></th></tr></thead>
+            <thead><tr><th>"Name"</th><th>"Profile"</th><th>"Created by"</th><th>"Created / expires"</th><th>"State"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
             <tbody>{rows}</tbody>
         </table>
         <p class="pager">

@@ -269,7 +269,7 @@ fn People(
         <section class="card">
             <h2>"Accounts"</h2>
             <table class="people">
-                <thead><tr><th>"User name"</th><th>"Role"</th><th>"State"</th><th>"Created"</th><th>"Last seen"</th><th></th></tr></thead>
+                <thead><tr><th>"User name"</th><th>"Role"</th><th>"State"</th><th>"Created"</th><th>"Last seen"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
                 <tbody>{rows}</tbody>
             </table>
             <p class="hint">"A deactivated account's sessions end at once and it cannot sign in; its history stays. The last active admin can be neither demoted nor deactivated. A single sign-on account gets its role from the identity provider's groups at each sign-in."</p>
@@ -317,7 +317,7 @@ fn Invitations(
         <section class="card">
             <h2>"Invitations"</h2>
             <table class="invitations">
-                <thead><tr><th>"Role"</th><th>"Invited by"</th><th>"Created / expires"</th><th>"State"</th><th></th></tr></thead>
+                <thead><tr><th>"Role"</th><th>"Invited by"</th><th>"Created / expires"</th><th>"State"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
                 <tbody>{rows}</tbody>
             </table>
         </section>
