@@ -8,13 +8,13 @@ use crate::store::{self, ApiKeyRow};
 use console_model::ApiKeyView;
 
 /// A key's `last used` is written at most this often.
-const TOUCH_EVERY: i64 = 60;
+pub(crate) const TOUCH_EVERY: i64 = 60;
 
 /// Every key starts with this, so a leaked one is recognisable (and findable by secret scanners).
 pub const KEY_PREFIX: &str = "cck_";
 const MAX_LABEL_CHARS: usize = 100;
 /// Characters of the random part that the prefix shows.
-const SHOWN_CHARS: usize = 8;
+pub(crate) const SHOWN_CHARS: usize = 8;
 
 /// A new key: the whole key, shown once, and what the lists show.
 pub struct NewKey {
@@ -22,7 +22,7 @@ pub struct NewKey {
     pub view: ApiKeyView,
 }
 
-fn parse_label(raw: &str) -> Result<String, Error> {
+pub(crate) fn parse_label(raw: &str) -> Result<String, Error> {
     let label = raw.trim();
     if label.is_empty() {
         return Err(Error::invalid(

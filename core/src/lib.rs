@@ -6,7 +6,8 @@
 //!
 //! - [`connections`]: the Validate path, the one refresh path ([`connections::refresh`]), the
 //!   token caches and the dashboard's counts;
-//! - [`handoffs`], [`people`], [`account`], [`api_keys`]: links, accounts and roles, keys;
+//! - [`handoffs`], [`people`], [`account`], [`api_keys`], [`fleet_keys`]: links, accounts and
+//!   roles, keys;
 //! - [`auth`]: passwords, sessions, the sign-in limiter, single sign-on;
 //! - [`alerts`]: when to alert, the outbox, where alerts go;
 //! - [`audit`]: recording who did what;
@@ -22,6 +23,7 @@ pub mod audit;
 pub mod auth;
 pub mod connections;
 pub mod crypto;
+pub mod fleet_keys;
 pub mod handoffs;
 pub mod metrics;
 pub mod people;

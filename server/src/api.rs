@@ -1,5 +1,6 @@
-//! The JSON API for integrations: `GET /api/v1/connections/{id}/token` hands out the
-//! connection's access token to a holder of one of its API keys; `/api/openapi.json` describes it.
+//! The JSON API for integrations: `GET /api/v1/connections/{id}/token` (or
+//! `…/by-external-id/{external_id}/token`) hands out the connection's access token to a holder
+//! of one of its API keys or of a fleet key that matches it; `/api/openapi.json` describes it.
 //! Plain axum routes with real status codes, not server functions.
 
 use std::collections::HashMap;
@@ -15,7 +16,9 @@ use axum::routing::get;
 use console_core::Error;
 use console_core::api_keys::{HANDOFF_KEY_PREFIX, KeyKind, KeyRefusal, authenticate, kind_of};
 use console_core::connections::refresh::{TokenRefusal, access_token};
+use console_core::fleet_keys::{self, FLEET_KEY_PREFIX};
 use console_core::state::AppState;
+use console_core::store;
 use serde_json::json;
 
 /// Requests per key and minute, unless `CONCUR_API_RATE_LIMIT` says otherwise.
@@ -102,6 +105,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(
 ) -> Router<S> {
     Router::new()
         .route("/api/v1/connections/{id}/token", get(token))
+        .route(
+            "/api/v1/connections/by-external-id/{external_id}/token",
+            get(token_by_external_id),
+        )
         .route("/api/openapi.json", get(openapi))
         .with_state(Api { state, limiter })
 }
@@ -229,6 +236,43 @@ async fn token(State(api): State<Api>, Path(id): Path<String>, headers: HeaderMa
     response
 }
 
+/// The token route for the connection with the vendor's external id: the same answers as by id
+/// (an unknown external id is a connection no key opens).
+async fn token_by_external_id(
+    State(api): State<Api>,
+    Path(external_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let found = with_database(&api.state, || async {
+        store::connection_by_external_id(&api.state.pool, &external_id)
+            .await
+            .map_err(console_core::state::internal)
+    })
+    .await;
+    let id = match found {
+        Ok(Ok(id)) => id.unwrap_or_default(),
+        Ok(Err(e)) => return unexpected(&e),
+        Err(answer) => return answer,
+    };
+    token(State(api), Path(id), headers).await
+}
+
+/// The id of the live key `presented` is, if it opens connection `id`: a connection's own key,
+/// or a fleet key whose selector matches the connection now.
+async fn open(
+    state: &AppState,
+    presented: &str,
+    id: &str,
+) -> Result<Result<String, KeyRefusal>, Error> {
+    Ok(if presented.starts_with(FLEET_KEY_PREFIX) {
+        fleet_keys::authenticate(state, presented, id)
+            .await?
+            .map(|k| k.id)
+    } else {
+        authenticate(state, presented, id).await?.map(|k| k.id)
+    })
+}
+
 async fn answer_token(api: &Api, id: &str, headers: &HeaderMap) -> Response {
     let Some(presented) = bearer(headers) else {
         return refuse(
@@ -237,13 +281,12 @@ async fn answer_token(api: &Api, id: &str, headers: &HeaderMap) -> Response {
             "Send an API key of this connection: Authorization: Bearer <key>.",
         );
     };
-    let authenticated =
-        match with_database(&api.state, || authenticate(&api.state, presented, id)).await {
-            Ok(authenticated) => authenticated,
-            Err(answer) => return answer,
-        };
-    let key = match authenticated {
-        Ok(Ok(key)) => key,
+    let authenticated = match with_database(&api.state, || open(&api.state, presented, id)).await {
+        Ok(authenticated) => authenticated,
+        Err(answer) => return answer,
+    };
+    let key_id = match authenticated {
+        Ok(Ok(key_id)) => key_id,
         Ok(Err(KeyRefusal::Unknown))
             if presented.starts_with(HANDOFF_KEY_PREFIX)
                 && matches!(
@@ -273,7 +316,7 @@ async fn answer_token(api: &Api, id: &str, headers: &HeaderMap) -> Response {
         }
         Err(e) => return unexpected(&e),
     };
-    if let Err(wait) = api.limiter.take(&key.id) {
+    if let Err(wait) = api.limiter.take(&key_id) {
         return with_retry_after(
             refuse(
                 StatusCode::TOO_MANY_REQUESTS,

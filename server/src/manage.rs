@@ -16,26 +16,36 @@ use crate::validate::{Exit, Secrets, rfc3339};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ApiKeyCommand {
-    /// Create a key for one connection (`--connection ID`), or one that may only create and
-    /// read hand-off links (`--handoffs`); only the key is printed on stdout (shown once).
+    /// Create a key for one connection (`--connection ID`), a fleet key for every connection a
+    /// selector matches (`--fleet`), or one that may only create and read hand-off links
+    /// (`--handoffs`); only the key is printed on stdout (shown once).
     Create {
         #[arg(
             long,
-            required_unless_present = "handoffs",
-            conflicts_with = "handoffs"
+            required_unless_present_any = ["handoffs", "fleet"],
+            conflicts_with_all = ["handoffs", "fleet"]
         )]
         connection: Option<String>,
         /// A key for `POST /api/v1/handoffs` and `GET /api/v1/handoffs/{id}`, and nothing else.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "fleet")]
         handoffs: bool,
+        /// A key that opens the token of every connection `--selector` matches at the time of
+        /// each call (without a selector: every connection).
+        #[arg(long)]
+        fleet: bool,
+        /// With --fleet: tags a connection must all have, `env=prod,region=emea`.
+        #[arg(long, requires = "fleet", default_value = "")]
+        selector: String,
         /// A label saying who uses the key.
         #[arg(long)]
         name: String,
     },
-    /// List a connection's keys (never the keys themselves).
+    /// List a connection's keys, or the fleet keys (never the keys themselves).
     List {
+        #[arg(long, required_unless_present = "fleet", conflicts_with = "fleet")]
+        connection: Option<String>,
         #[arg(long)]
-        connection: String,
+        fleet: bool,
     },
     /// Revoke a key at once.
     Revoke {
@@ -141,13 +151,45 @@ pub async fn api_key(
             terminal(state, "api_key_created", Some(connection), &detail).await;
             writeln!(out, "{}", made.key).map_err(io)
         }
+        ApiKeyCommand::Create {
+            fleet: true,
+            selector,
+            name,
+            ..
+        } => {
+            let made = console_core::fleet_keys::create(state, name, selector).await?;
+            let detail = format!(
+                "fleet key {} ({}) for {}",
+                made.view.name,
+                made.view.prefix,
+                if selector.trim().is_empty() {
+                    "every connection"
+                } else {
+                    selector.trim()
+                }
+            );
+            terminal(state, "api_key_created", None, &detail).await;
+            writeln!(out, "{}", made.key).map_err(io)
+        }
         ApiKeyCommand::Create { name, .. } => {
             let made = console_core::api_keys::create_handoff_key(state, name).await?;
             let detail = format!("hand-off key {} ({})", made.view.name, made.view.prefix);
             terminal(state, "api_key_created", None, &detail).await;
             writeln!(out, "{}", made.key).map_err(io)
         }
-        ApiKeyCommand::List { connection } => {
+        ApiKeyCommand::List { fleet: true, .. } => {
+            for key in console_core::fleet_keys::list(state).await? {
+                let selector = if key.selector.is_empty() {
+                    "every connection".to_owned()
+                } else {
+                    format!("selector {}", key.selector)
+                };
+                writeln!(out, "{}  {selector}", key_line(&key.view)).map_err(io)?;
+            }
+            Ok(())
+        }
+        ApiKeyCommand::List { connection, .. } => {
+            let connection = connection.as_deref().unwrap_or_default();
             if store::connection(&state.pool, connection)
                 .await
                 .map_err(|e| Failed(Exit::Refused, e.to_string()))?
@@ -156,22 +198,7 @@ pub async fn api_key(
                 return Err(Error::NotFound.into());
             }
             for key in console_core::api_keys::list(state, connection).await? {
-                let status = match key.revoked_at {
-                    Some(at) => format!("revoked {}", console_model::format_time(at)),
-                    None => "live".to_owned(),
-                };
-                let used = key
-                    .last_used_at
-                    .map_or_else(|| "never".to_owned(), console_model::format_time);
-                writeln!(
-                    out,
-                    "{}  {}  {}  created {}  last used {used}  {status}",
-                    key.id,
-                    key.prefix,
-                    key.name,
-                    console_model::format_time(key.created_at)
-                )
-                .map_err(io)?;
+                writeln!(out, "{}", key_line(&key)).map_err(io)?;
             }
             Ok(())
         }
@@ -179,7 +206,7 @@ pub async fn api_key(
             let handoff_key = store::revoke_handoff_key(&state.pool, key_id, state.now())
                 .await
                 .map_err(|e| Failed(Exit::Refused, e.to_string()))?;
-            if !handoff_key {
+            if !handoff_key && !console_core::fleet_keys::revoke(state, key_id).await? {
                 console_core::api_keys::revoke(state, key_id, None).await?;
             }
             terminal(state, "api_key_revoked", None, &format!("key {key_id}")).await;
@@ -246,6 +273,24 @@ pub async fn connections(
             }
         }
     }
+}
+
+/// A key as `api-key list` shows it: id, prefix, label, when made and last used, and state.
+fn key_line(key: &console_model::ApiKeyView) -> String {
+    let status = match key.revoked_at {
+        Some(at) => format!("revoked {}", console_model::format_time(at)),
+        None => "live".to_owned(),
+    };
+    let used = key
+        .last_used_at
+        .map_or_else(|| "never".to_owned(), console_model::format_time);
+    format!(
+        "{}  {}  {}  created {}  last used {used}  {status}",
+        key.id,
+        key.prefix,
+        key.name,
+        console_model::format_time(key.created_at)
+    )
 }
 
 async fn list(

@@ -35,7 +35,7 @@ pub fn document() -> Value {
                     "operationId": "getAccessToken",
                     "summary": "An access token for one connection",
                     "description": "Returns the cached access token while more than five minutes remain; otherwise Concur Console refreshes once for all concurrent callers.",
-                    "security": [{ "apiKey": [] }],
+                    "security": [{ "apiKey": [] }, { "fleetKey": [] }],
                     "parameters": [{
                         "name": "id", "in": "path", "required": true,
                         "description": "The connection's id, as its page and `concur-console connections list` show it.",
@@ -48,6 +48,31 @@ pub fn document() -> Value {
                         },
                         "401": error_response("No API key, or an unknown or revoked one."),
                         "404": error_response("This API key opens no connection with that id."),
+                        "409": error_response("The connection needs a human; the message names the problem and the next step."),
+                        "403": error_response("A hand-off key: it opens no connection's token."),
+                        "429": limited,
+                        "503": unavailable
+                    }
+                }
+            },
+            "/api/v1/connections/by-external-id/{external_id}/token": {
+                "get": {
+                    "operationId": "getAccessTokenByExternalId",
+                    "summary": "An access token for the connection with your own id for the customer",
+                    "description": "The same answers as by id, for the connection whose external id (your tenant id for the customer) this is.",
+                    "security": [{ "apiKey": [] }, { "fleetKey": [] }],
+                    "parameters": [{
+                        "name": "external_id", "in": "path", "required": true,
+                        "description": "Your own id for the customer, as set with `connections add --external-id` or `connections set`.",
+                        "schema": { "type": "string" }
+                    }],
+                    "responses": {
+                        "200": {
+                            "description": "A usable access token.",
+                            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/AccessToken" } } }
+                        },
+                        "401": error_response("No API key, or an unknown or revoked one."),
+                        "404": error_response("This key opens no connection with that external id."),
                         "409": error_response("The connection needs a human; the message names the problem and the next step."),
                         "403": error_response("A hand-off key: it opens no connection's token."),
                         "429": limited,
@@ -103,6 +128,7 @@ pub fn document() -> Value {
         "components": {
             "securitySchemes": {
                 "apiKey": { "type": "http", "scheme": "bearer", "description": "An API key made on the connection's page or with `concur-console api-key create`." },
+                "fleetKey": { "type": "http", "scheme": "bearer", "description": "A fleet key (`ccf_…`) made with `concur-console api-key create --fleet [--selector env=prod]`: it opens the token of every connection whose tags match its selector at the time of the call." },
                 "handoffKey": { "type": "http", "scheme": "bearer", "description": "A hand-off key (`cch_…`) made with `concur-console api-key create --handoffs`: it creates hand-off links and reads back the ones it made, nothing else." }
             },
             "schemas": {

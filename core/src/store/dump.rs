@@ -32,6 +32,19 @@ pub const TABLES: &[(&str, &[&str])] = &[
     ("connections", super::connections::COLUMNS),
     ("connection_tags", &["connection_id", "key", "value"]),
     (
+        "fleet_keys",
+        &[
+            "id",
+            "name",
+            "prefix",
+            "key_hash",
+            "selector",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ],
+    ),
+    (
         "validations",
         &[
             "id",

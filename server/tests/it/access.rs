@@ -58,6 +58,12 @@ const TABLE: &[Row] = &[
     ("GET", "/api/openapi.json", Anyone, &[]),
     // The JSON API.
     ("GET", "/api/v1/connections/{id}/token", Key, &[]),
+    (
+        "GET",
+        "/api/v1/connections/by-external-id/{external_id}/token",
+        Key,
+        &[],
+    ),
     ("POST", "/api/v1/handoffs", Key, &[]),
     ("GET", "/api/v1/handoffs/{id}", Key, &[]),
     // Server functions anyone may call.

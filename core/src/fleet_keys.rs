@@ -1,0 +1,127 @@
+//! Fleet keys: one API key for many connections. A fleet key opens the token of every
+//! connection its selector (`env=prod,region=emea`; none: every connection) matches at the time
+//! of the call, so a retagged connection leaves or joins at once; to any other it answers as
+//! for a connection that does not exist. Made, listed and revoked like connection keys; only a
+//! hash of the key is stored.
+
+use console_model::ApiKeyView;
+
+use crate::Error;
+use crate::api_keys::{KeyRefusal, NewKey, SHOWN_CHARS, TOUCH_EVERY, parse_label};
+use crate::auth::{new_token, token_hash};
+use crate::connections::metadata::{Selector, Tags};
+use crate::state::{AppState, internal};
+use crate::store::{self, FleetKeyRow};
+
+/// Every fleet key starts with this.
+pub const FLEET_KEY_PREFIX: &str = "ccf_";
+
+/// A fleet key as lists show it: the key's view and its selector (empty: every connection).
+pub struct FleetKeyView {
+    pub view: ApiKeyView,
+    pub selector: String,
+}
+
+fn view(row: FleetKeyRow) -> FleetKeyView {
+    FleetKeyView {
+        view: ApiKeyView {
+            id: row.id,
+            name: row.name,
+            prefix: row.prefix,
+            created_at: row.created_at,
+            last_used_at: row.last_used_at,
+            revoked_at: row.revoked_at,
+        },
+        selector: row.selector,
+    }
+}
+
+/// The selector as stored: its pairs, `key=value` joined by commas.
+fn written(selector: &Selector) -> String {
+    selector
+        .pairs()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Makes a fleet key for the connections `selector` matches. The key itself is returned once
+/// and never stored.
+pub async fn create(state: &AppState, label: &str, selector: &str) -> Result<NewKey, Error> {
+    let name = parse_label(label)?;
+    let selector = Selector::parse(selector)?;
+    let (random, _) = new_token();
+    let key = format!("{FLEET_KEY_PREFIX}{random}");
+    let row = FleetKeyRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        name,
+        prefix: format!("{FLEET_KEY_PREFIX}{}…", &random[..SHOWN_CHARS]),
+        selector: written(&selector),
+        created_at: state.now(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    store::insert_fleet_key(&state.pool, &row, &token_hash(&key))
+        .await
+        .map_err(internal)?;
+    tracing::info!(key_id = %row.id, "fleet key created");
+    Ok(NewKey {
+        key,
+        view: view(row).view,
+    })
+}
+
+pub async fn list(state: &AppState) -> Result<Vec<FleetKeyView>, Error> {
+    let rows = store::fleet_keys(&state.pool).await.map_err(internal)?;
+    Ok(rows.into_iter().map(view).collect())
+}
+
+/// Revokes a fleet key at once; false when no live fleet key has that id.
+pub async fn revoke(state: &AppState, key_id: &str) -> Result<bool, Error> {
+    let revoked = store::revoke_fleet_key(&state.pool, key_id, state.now())
+        .await
+        .map_err(internal)?;
+    if revoked {
+        tracing::info!(key_id = %key_id, "fleet key revoked");
+    }
+    Ok(revoked)
+}
+
+/// The live fleet key that `presented` is, if its selector matches `connection_id`'s tags now;
+/// records its use. Read from the database at every call: a revocation or a retag counts at once.
+pub async fn authenticate(
+    state: &AppState,
+    presented: &str,
+    connection_id: &str,
+) -> Result<Result<FleetKeyRow, KeyRefusal>, Error> {
+    if !presented.starts_with(FLEET_KEY_PREFIX) || presented.len() > 200 {
+        return Ok(Err(KeyRefusal::Unknown));
+    }
+    let found = store::fleet_key_by_hash(&state.pool, &token_hash(presented))
+        .await
+        .map_err(internal)?;
+    let Some(row) = found.filter(|row| row.revoked_at.is_none()) else {
+        return Ok(Err(KeyRefusal::Unknown));
+    };
+    let now = state.now();
+    if row.last_used_at.is_none_or(|t| t <= now - TOUCH_EVERY) {
+        // Off the request path: a late or failed write of `last used` costs nothing.
+        let (pool, id) = (state.pool.clone(), row.id.clone());
+        tokio::spawn(async move {
+            if let Err(e) = store::touch_fleet_key(&pool, &id, now).await {
+                tracing::warn!(key_id = %id, error = %e, "could not record a fleet key's use");
+            }
+        });
+    }
+    let selector = Selector::parse(&row.selector).map_err(internal)?;
+    if !selector.pairs().is_empty() {
+        let tags = store::tags_of(&state.pool, connection_id)
+            .await
+            .map_err(internal)?;
+        if !selector.matches(&Tags::stored(tags)) {
+            return Ok(Err(KeyRefusal::OtherConnection));
+        }
+    }
+    Ok(Ok(row))
+}

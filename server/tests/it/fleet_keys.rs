@@ -1,0 +1,170 @@
+//! Fleet keys: one key opens the token of every connection its selector matches at the time of
+//! the call, by id or by the vendor's external id; any other connection answers as one that
+//! does not exist; a retag or a revocation counts at once.
+
+use std::sync::Arc;
+
+use concur::ManualClock;
+use concur_sim::{DEMO_SCOPES, Simulator};
+use console_core::connections::fleet::{self, Change};
+use console_core::state::AppState;
+use serde_json::Value;
+use stores::Store;
+
+use crate::support::{self, stores};
+
+struct World {
+    store: Store,
+    state: AppState,
+    base: String,
+    /// (id, external id) of a connection tagged env=prod and of one tagged env=dev.
+    prod: (String, String),
+    dev: (String, String),
+}
+
+async fn world() -> World {
+    let sim = Simulator::spawn().await.unwrap();
+    let store = Store::chosen().await;
+    let settings = support::settings_for(&store, sim.allowed_hosts());
+    let (base, state) = support::serve(settings, Arc::new(ManualClock::at(sim.now()))).await;
+    let (client_id, secret) = sim.add_app(DEMO_SCOPES);
+    let mut made = Vec::new();
+    for (name, env) in [("ACME", "prod"), ("Globex", "dev")] {
+        let company = sim.add_company("us2");
+        let mut form = support::refresh_form(&sim, &company, (&client_id, &secret), name);
+        form.external_id = format!("tenant-{name}");
+        form.tags = format!("env={env}");
+        let id = console_core::connections::create(&state, form)
+            .await
+            .unwrap();
+        made.push((id, format!("tenant-{name}")));
+    }
+    let dev = made.pop().unwrap();
+    let prod = made.pop().unwrap();
+    World {
+        store,
+        state,
+        base,
+        prod,
+        dev,
+    }
+}
+
+impl World {
+    /// `concur-console api-key ARGS…`: exit code and output.
+    fn cli(&self, args: &[&str]) -> (i32, String, String) {
+        let mut args = args.to_vec();
+        args.insert(0, "api-key");
+        let output = self.store.console(&args).output().unwrap();
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    }
+
+    fn fleet_key(&self, selector: &str) -> String {
+        let (code, key, err) = self.cli(&[
+            "create",
+            "--fleet",
+            "--selector",
+            selector,
+            "--name",
+            "workers",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        key.trim().to_owned()
+    }
+
+    /// The token route for `path` (`{id}` or `by-external-id/{external_id}`): status and body.
+    async fn token(&self, key: &str, path: &str) -> (u16, Value) {
+        let answer = reqwest::Client::new()
+            .get(format!("{}/api/v1/connections/{path}/token", self.base))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        (answer.status().as_u16(), answer.json().await.unwrap())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_key_opens_the_connections_its_selector_matches_now() {
+    let w = world().await;
+    let key = w.fleet_key("env=prod");
+    assert!(key.starts_with("ccf_"), "{key}");
+
+    let (status, body) = w.token(&key, &w.prod.0).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["access_token"].as_str().is_some_and(|t| !t.is_empty()));
+    let by_external = format!("by-external-id/{}", w.prod.1);
+    assert_eq!(w.token(&key, &by_external).await.0, 200);
+
+    // Outside the selector, unknown, or an unknown external id: the same 404.
+    let (status, outside) = w.token(&key, &w.dev.0).await;
+    assert_eq!(status, 404);
+    let (_, unknown) = w.token(&key, "00000000-0000-4000-8000-000000000000").await;
+    assert_eq!(outside, unknown);
+    assert_eq!(
+        w.token(&key, &format!("by-external-id/{}", w.dev.1)).await,
+        (404, unknown.clone())
+    );
+    assert_eq!(
+        w.token(&key, "by-external-id/nobody").await,
+        (404, unknown.clone())
+    );
+
+    // A retag counts at the next call, both ways.
+    let retag = |env: &str| Change {
+        tags: Some(format!("env={env}")),
+        ..Change::default()
+    };
+    fleet::change(&w.state, &w.prod.0, &retag("staging"))
+        .await
+        .unwrap();
+    assert_eq!(w.token(&key, &w.prod.0).await.0, 404);
+    fleet::change(&w.state, &w.dev.0, &retag("prod"))
+        .await
+        .unwrap();
+    assert_eq!(w.token(&key, &w.dev.0).await.0, 200);
+
+    // Without a selector it opens every connection; revoked, it opens none.
+    let everything = w.fleet_key("");
+    assert_eq!(w.token(&everything, &w.prod.0).await.0, 200);
+    assert_eq!(w.token(&everything, &w.dev.0).await.0, 200);
+    let (code, listed, _) = w.cli(&["list", "--fleet"]);
+    assert_eq!(code, 0);
+    assert!(listed.contains("selector env=prod"), "{listed}");
+    let id = listed
+        .lines()
+        .find(|l| l.contains("selector env=prod"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let (code, _, err) = w.cli(&["revoke", &id]);
+    assert_eq!(code, 0, "{err}");
+    let (status, body) = w.token(&key, &w.dev.0).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(w.token(&everything, &w.dev.0).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_key_opens_only_its_own_connection_by_external_id_too() {
+    let w = world().await;
+    let (code, key, err) = w.cli(&["create", "--connection", &w.prod.0, "--name", "bot"]);
+    assert_eq!(code, 0, "{err}");
+    let key = key.trim();
+    assert_eq!(
+        w.token(key, &format!("by-external-id/{}", w.prod.1))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        w.token(key, &format!("by-external-id/{}", w.dev.1)).await.0,
+        404
+    );
+    let (code, _, err) = w.cli(&["create", "--fleet", "--selector", "Env", "--name", "x"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("selector"), "{err}");
+}
