@@ -52,6 +52,35 @@ test.describe.serial("Concur Console", () => {
     await page.screenshot({ path: `${SHOTS}/dashboard.png`, fullPage: true });
   });
 
+  test("who a connection belongs to is edited on its page; a bad address is refused next to its field", async ({ page, browser }) => {
+    await signIn(page);
+    await page.getByRole("link", { name: "Expense bot – ACME" }).first().click();
+    await page.getByLabel("External ID").fill("tenant-e2e");
+    await page.getByLabel("Tags").fill("env=prod\nregion=emea");
+    await page.getByLabel("Contact name").fill("Ana Ruiz");
+    await page.getByLabel("Contact e-mail").fill("ana@acme.example");
+    await page.getByLabel("Owner").fill(USER);
+    await page.getByRole("button", { name: "Save" }).click();
+    await expect(page.locator('[data-field="shown-external-id"]')).toHaveText("tenant-e2e");
+    await expect(page.locator('[data-field="shown-tags"]')).toContainText("env=prod");
+    await expect(page.locator('[data-field="shown-tags"]')).toContainText("region=emea");
+    await expect(page.locator('[data-field="shown-contact"]')).toHaveText("Ana Ruiz <ana@acme.example>");
+    await expect(page.locator('[data-field="shown-owner"]')).toHaveText(USER);
+
+    // The page's forms are not islands: a refusal comes back in the page's address, as it does
+    // without JavaScript.
+    const url = page.url();
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    const plain = await context.newPage();
+    await signIn(plain);
+    await plain.goto(url);
+    await plain.getByLabel("Contact e-mail").fill("ana@acme");
+    await plain.getByRole("button", { name: "Save" }).click();
+    await expect(plain.locator('[data-field="contact_email"]')).toContainText("e-mail address");
+    await expect(plain.locator('[data-field="shown-contact"]')).toHaveText("Ana Ruiz <ana@acme.example>");
+    await context.close();
+  });
+
   test("a dead refresh token gets a plain-words diagnosis next to its field", async ({ page }) => {
     const s = await seed();
     await signIn(page);

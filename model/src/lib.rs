@@ -270,6 +270,19 @@ pub struct ConnectionDetail {
     pub history: Vec<ValidationEntry>,
     pub next_refresh_at: Option<i64>,
     pub deliveries: Vec<DeliveryView>,
+    pub belonging: BelongingView,
+}
+
+/// Who a connection belongs to, as its page shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BelongingView {
+    pub external_id: Option<String>,
+    /// (key, value), by key.
+    pub tags: Vec<(String, String)>,
+    pub contact_name: Option<String>,
+    pub contact_email: Option<String>,
+    /// The owning account's user name.
+    pub owner: Option<String>,
 }
 
 /// A Unix time as `2026-11-23 13:05 UTC` (the same on server and browser, so hydration agrees).

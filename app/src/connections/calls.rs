@@ -112,6 +112,48 @@ pub async fn rename_connection(id: String, name: String) -> Result<(), AppError>
     Ok(result?)
 }
 
+/// Changes who the connection belongs to (external id, tags, contact, owner) as the form gives
+/// them; audited old → new. A bad value names its field and changes nothing.
+#[server(prefix = "/api", endpoint = "update_belonging")]
+pub async fn update_belonging(
+    id: String,
+    external_id: String,
+    tags: String,
+    contact_name: String,
+    contact_email: String,
+    owner: String,
+) -> Result<(), AppError> {
+    let admin = crate::ssr::require(console_model::Role::Editor).await?;
+    let state = crate::ssr::state()?;
+    let result = console_core::connections::fleet::replace(
+        &state,
+        &id,
+        &external_id,
+        &tags,
+        &contact_name,
+        &contact_email,
+        &owner,
+    )
+    .await;
+    let detail = result
+        .as_ref()
+        .map(|said| said.join("; "))
+        .unwrap_or_default();
+    if !matches!(&result, Ok(said) if said.is_empty()) {
+        audited(
+            &state,
+            &admin,
+            "connection_updated",
+            Some(&id),
+            &result,
+            &detail,
+        )
+        .await;
+    }
+    result?;
+    Ok(())
+}
+
 /// Deletes the connection here (Concur is not told; revoking there is a separate action).
 #[server(prefix = "/api", endpoint = "delete_connection")]
 pub async fn delete_connection(id: String, confirm: String) -> Result<(), AppError> {

@@ -3,7 +3,10 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use super::calls::{DeleteConnection, RenameConnection, ValidateNow, load_connection};
+use super::belonging::Belonging;
+use super::calls::{
+    DeleteConnection, RenameConnection, UpdateBelonging, ValidateNow, load_connection,
+};
 use crate::alerts::Deliveries;
 use crate::api_keys::ApiKeys;
 use crate::components::{
@@ -21,6 +24,7 @@ pub fn ConnectionPage() -> impl IntoView {
     let id = params.read_untracked().get("id").unwrap_or_default();
     let rename = ServerAction::<RenameConnection>::new();
     let delete = ServerAction::<DeleteConnection>::new();
+    let update = ServerAction::<UpdateBelonging>::new();
     let checked = refusal_in_address::<ValidateNow>();
     let data = Resource::new(move || id.clone(), load_connection);
     let errors = Signal::derive(move || {
@@ -47,6 +51,7 @@ pub fn ConnectionPage() -> impl IntoView {
                             view! {
                             {(urgent && may(Role::Editor)).then(|| view! { <RenewalLink id=id.clone() urgent=true/> })}
                             <Overview detail=c.clone()/>
+                            <Belonging id=id.clone() view=c.belonging.clone() editable=may(Role::Editor) update/>
                             <FormAlert error=errors/>
                             {may(Role::Editor).then(|| view! {
                             <section class="actions card">

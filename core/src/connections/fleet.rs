@@ -201,6 +201,34 @@ pub async fn change(state: &AppState, id: &str, change: &Change) -> Result<Vec<S
     Ok(said)
 }
 
+/// Sets every field of who connection `id` belongs to at once, as its page's form gives them
+/// (tags one `key=value` per line, the whole set): what changed, old → new.
+pub async fn replace(
+    state: &AppState,
+    id: &str,
+    external_id: &str,
+    tags: &str,
+    contact_name: &str,
+    contact_email: &str,
+    owner: &str,
+) -> Result<Vec<String>, Error> {
+    let old_keys = store::tags_of(&state.pool, id)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+    let whole = Change {
+        external_id: Some(external_id.to_owned()),
+        tags: Some(tags.to_owned()),
+        untag: old_keys,
+        contact_name: Some(contact_name.to_owned()),
+        contact_email: Some(contact_email.to_owned()),
+        owner: Some(owner.to_owned()),
+    };
+    change(state, id, &whole).await
+}
+
 /// Who a connection belongs to, as lists and the audit log show it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Shown {
@@ -236,7 +264,8 @@ async fn account_names(state: &AppState) -> Result<HashMap<String, String>, Erro
         .collect())
 }
 
-async fn shown_one(state: &AppState, row: &ConnectionRow) -> Result<Shown, Error> {
+/// Who the stored connection `row` belongs to.
+pub async fn shown_one(state: &AppState, row: &ConnectionRow) -> Result<Shown, Error> {
     let tags = store::tags_of(&state.pool, &row.id)
         .await
         .map_err(internal)?;

@@ -171,6 +171,19 @@ const TABLE: &[Row] = &[
     ),
     (
         "POST",
+        "/api/update_belonging",
+        Session(Editor),
+        &[
+            ("id", "{id}"),
+            ("external_id", "bad id"),
+            ("tags", ""),
+            ("contact_name", ""),
+            ("contact_email", ""),
+            ("owner", ""),
+        ],
+    ),
+    (
+        "POST",
         "/api/list_api_keys",
         Session(Editor),
         &[("id", "{id}")],

@@ -18,6 +18,7 @@ struct Fleet {
     sim: Simulator,
     store: Store,
     state: AppState,
+    base: String,
     client_id: String,
     secret: String,
 }
@@ -27,13 +28,14 @@ impl Fleet {
         let sim = Simulator::spawn().await.unwrap();
         let store = Store::chosen().await;
         let settings = support::settings_for(&store, sim.allowed_hosts());
-        let (_, state) = support::serve(settings, Arc::new(ManualClock::at(sim.now()))).await;
+        let (base, state) = support::serve(settings, Arc::new(ManualClock::at(sim.now()))).await;
         support::person(&state, "csm-id", "csm", Role::Editor).await;
         let (client_id, secret) = sim.add_app(DEMO_SCOPES);
         Self {
             sim,
             store,
             state,
+            base,
             client_id,
             secret,
         }
@@ -285,4 +287,73 @@ async fn an_imported_fleet_brings_who_each_connection_belongs_to() {
     let row = &store::all_connections(&f.state.pool).await.unwrap()[0];
     assert_eq!(row.owner_id, None);
     assert_eq!(f.listed(&[])[0]["owner"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connection_page_sets_the_whole_of_who_it_belongs_to_and_audits_it() {
+    let f = Fleet::new().await;
+    let (code, acme, err) = f.add("ACME", &["--tag", "region=emea"]);
+    assert_eq!(code, 0, "{err}");
+    let acme = acme.trim().to_owned();
+    let http = support::browser();
+    support::sign_in(&http, &f.base, "csm").await;
+    let save = |external_id: &'static str, tags: &'static str| {
+        let (http, base, acme) = (http.clone(), f.base.clone(), acme.clone());
+        async move {
+            http.post(format!("{base}/api/update_belonging"))
+                .header("accept", "application/json")
+                .form(&[
+                    ("id", acme.as_str()),
+                    ("external_id", external_id),
+                    ("tags", tags),
+                    ("contact_name", "Ana Ruiz"),
+                    ("contact_email", "ana@acme.example"),
+                    ("owner", "csm"),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let saved = save("tenant-9", "env=prod\nregion=us").await;
+    assert!(saved.status().is_success(), "{}", saved.status());
+    let shown = console_core::connections::detail(&f.state, &acme)
+        .await
+        .unwrap()
+        .belonging;
+    assert_eq!(shown.external_id.as_deref(), Some("tenant-9"));
+    assert_eq!(
+        shown.tags,
+        [
+            ("env".into(), "prod".into()),
+            ("region".into(), "us".into())
+        ]
+    );
+    assert_eq!(shown.contact_email.as_deref(), Some("ana@acme.example"));
+    assert_eq!(shown.owner.as_deref(), Some("csm"));
+
+    // The form's tags are the whole set: a line left out is a tag removed.
+    assert!(save("tenant-9", "env=dev").await.status().is_success());
+    let shown = console_core::connections::detail(&f.state, &acme)
+        .await
+        .unwrap()
+        .belonging;
+    assert_eq!(shown.tags, [("env".into(), "dev".into())]);
+
+    let refused = save("bad id", "env=dev").await;
+    assert_eq!(refused.status(), 422);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["Invalid"]["field"], "external_id", "{body}");
+    let audit = store::audit_page(&f.state.pool, &store::AuditFilter::default(), 0, 100)
+        .await
+        .unwrap()
+        .0;
+    let updates: Vec<_> = audit
+        .iter()
+        .filter(|r| r.kind == "connection_updated")
+        .collect();
+    assert!(updates.iter().any(|r| r.actor == "csm"
+        && r.outcome == "ok"
+        && r.detail.contains("tags: env=prod, region=us → env=dev")));
+    assert!(updates.iter().any(|r| r.outcome == "invalid"));
 }
