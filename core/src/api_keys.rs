@@ -14,7 +14,7 @@ pub(crate) const TOUCH_EVERY: i64 = 60;
 pub const KEY_PREFIX: &str = "cck_";
 const MAX_LABEL_CHARS: usize = 100;
 /// Characters of the random part that the prefix shows.
-pub(crate) const SHOWN_CHARS: usize = 8;
+const SHOWN_CHARS: usize = 8;
 
 /// A new key: the whole key, shown once, and what the lists show.
 pub struct NewKey {
@@ -45,6 +45,15 @@ pub(crate) fn parse_label(raw: &str) -> Result<String, Error> {
     Ok(label.to_owned())
 }
 
+/// A fresh key starting with `prefix`, and the part of it lists show (`cck_1a2b3c4d…`).
+pub(crate) fn mint(prefix: &str) -> (String, String) {
+    let (random, _) = new_token();
+    (
+        format!("{prefix}{random}"),
+        format!("{prefix}{}…", &random[..SHOWN_CHARS]),
+    )
+}
+
 fn view(row: ApiKeyRow) -> ApiKeyView {
     ApiKeyView {
         id: row.id,
@@ -66,13 +75,12 @@ pub async fn create(state: &AppState, connection_id: &str, label: &str) -> Resul
     {
         return Err(Error::NotFound);
     }
-    let (random, _) = new_token();
-    let key = format!("{KEY_PREFIX}{random}");
+    let (key, prefix) = mint(KEY_PREFIX);
     let row = ApiKeyRow {
         id: uuid::Uuid::new_v4().to_string(),
         connection_id: connection_id.to_owned(),
         name,
-        prefix: format!("{KEY_PREFIX}{}…", &random[..SHOWN_CHARS]),
+        prefix,
         created_at: state.now(),
         last_used_at: None,
         revoked_at: None,
@@ -191,12 +199,11 @@ pub const HANDOFF_KEY_PREFIX: &str = "cch_";
 /// Makes a hand-off key; the key itself is returned once and never stored.
 pub async fn create_handoff_key(state: &AppState, label: &str) -> Result<NewKey, Error> {
     let name = parse_label(label)?;
-    let (random, _) = new_token();
-    let key = format!("{HANDOFF_KEY_PREFIX}{random}");
+    let (key, prefix) = mint(HANDOFF_KEY_PREFIX);
     let row = store::HandoffKeyRow {
         id: uuid::Uuid::new_v4().to_string(),
         name,
-        prefix: format!("{HANDOFF_KEY_PREFIX}{}…", &random[..SHOWN_CHARS]),
+        prefix,
         created_at: state.now(),
         last_used_at: None,
         revoked_at: None,

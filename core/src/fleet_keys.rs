@@ -7,8 +7,8 @@
 use console_model::ApiKeyView;
 
 use crate::Error;
-use crate::api_keys::{KeyRefusal, NewKey, SHOWN_CHARS, TOUCH_EVERY, parse_label};
-use crate::auth::{new_token, token_hash};
+use crate::api_keys::{KeyRefusal, NewKey, TOUCH_EVERY, mint, parse_label};
+use crate::auth::token_hash;
 use crate::connections::metadata::{Selector, Tags};
 use crate::state::{AppState, internal};
 use crate::store::{self, FleetKeyRow};
@@ -51,12 +51,11 @@ fn written(selector: &Selector) -> String {
 pub async fn create(state: &AppState, label: &str, selector: &str) -> Result<NewKey, Error> {
     let name = parse_label(label)?;
     let selector = Selector::parse(selector)?;
-    let (random, _) = new_token();
-    let key = format!("{FLEET_KEY_PREFIX}{random}");
+    let (key, prefix) = mint(FLEET_KEY_PREFIX);
     let row = FleetKeyRow {
         id: uuid::Uuid::new_v4().to_string(),
         name,
-        prefix: format!("{FLEET_KEY_PREFIX}{}…", &random[..SHOWN_CHARS]),
+        prefix,
         selector: written(&selector),
         created_at: state.now(),
         last_used_at: None,

@@ -9,6 +9,43 @@ fn error_response(description: &str) -> Value {
     })
 }
 
+/// A token route: the connection named by its path parameter `(name, description)`; the same
+/// answers whichever way it is named.
+fn token_route(
+    operation: &str,
+    summary: &str,
+    description: &str,
+    (name, named): (&str, &str),
+    limited: &Value,
+    unavailable: &Value,
+) -> Value {
+    json!({
+        "get": {
+            "operationId": operation,
+            "summary": summary,
+            "description": description,
+            "security": [{ "apiKey": [] }, { "fleetKey": [] }],
+            "parameters": [{
+                "name": name, "in": "path", "required": true,
+                "description": named,
+                "schema": { "type": "string" }
+            }],
+            "responses": {
+                "200": {
+                    "description": "A usable access token.",
+                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/AccessToken" } } }
+                },
+                "401": error_response("No API key, or an unknown or revoked one."),
+                "404": error_response(&format!("This key opens no connection with that {}.", name.replace('_', " "))),
+                "409": error_response("The connection needs a human; the message names the problem and the next step."),
+                "403": error_response("A hand-off key: it opens no connection's token."),
+                "429": limited,
+                "503": unavailable
+            }
+        }
+    })
+}
+
 pub fn document() -> Value {
     let retry_after = json!({
         "Retry-After": {
@@ -30,56 +67,22 @@ pub fn document() -> Value {
             "description": "Integrations get SAP Concur access tokens from Concur Console, which is the only holder of each company's refresh token. Each API key opens one connection; hand-off keys make links through which a customer's Concur admin connects."
         },
         "paths": {
-            "/api/v1/connections/{id}/token": {
-                "get": {
-                    "operationId": "getAccessToken",
-                    "summary": "An access token for one connection",
-                    "description": "Returns the cached access token while more than five minutes remain; otherwise Concur Console refreshes once for all concurrent callers.",
-                    "security": [{ "apiKey": [] }, { "fleetKey": [] }],
-                    "parameters": [{
-                        "name": "id", "in": "path", "required": true,
-                        "description": "The connection's id, as its page and `concur-console connections list` show it.",
-                        "schema": { "type": "string" }
-                    }],
-                    "responses": {
-                        "200": {
-                            "description": "A usable access token.",
-                            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/AccessToken" } } }
-                        },
-                        "401": error_response("No API key, or an unknown or revoked one."),
-                        "404": error_response("This API key opens no connection with that id."),
-                        "409": error_response("The connection needs a human; the message names the problem and the next step."),
-                        "403": error_response("A hand-off key: it opens no connection's token."),
-                        "429": limited,
-                        "503": unavailable
-                    }
-                }
-            },
-            "/api/v1/connections/by-external-id/{external_id}/token": {
-                "get": {
-                    "operationId": "getAccessTokenByExternalId",
-                    "summary": "An access token for the connection with your own id for the customer",
-                    "description": "The same answers as by id, for the connection whose external id (your tenant id for the customer) this is.",
-                    "security": [{ "apiKey": [] }, { "fleetKey": [] }],
-                    "parameters": [{
-                        "name": "external_id", "in": "path", "required": true,
-                        "description": "Your own id for the customer, as set with `connections add --external-id` or `connections set`.",
-                        "schema": { "type": "string" }
-                    }],
-                    "responses": {
-                        "200": {
-                            "description": "A usable access token.",
-                            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/AccessToken" } } }
-                        },
-                        "401": error_response("No API key, or an unknown or revoked one."),
-                        "404": error_response("This key opens no connection with that external id."),
-                        "409": error_response("The connection needs a human; the message names the problem and the next step."),
-                        "403": error_response("A hand-off key: it opens no connection's token."),
-                        "429": limited,
-                        "503": unavailable
-                    }
-                }
-            },
+            "/api/v1/connections/{id}/token": token_route(
+                "getAccessToken",
+                "An access token for one connection",
+                "Returns the cached access token while more than five minutes remain; otherwise Concur Console refreshes once for all concurrent callers.",
+                ("id", "The connection's id, as its page and `concur-console connections list` show it."),
+                &limited,
+                &unavailable,
+            ),
+            "/api/v1/connections/by-external-id/{external_id}/token": token_route(
+                "getAccessTokenByExternalId",
+                "An access token for the connection with your own id for the customer",
+                "The same answers as by id, for the connection whose external id (your tenant id for the customer) this is.",
+                ("external_id", "Your own id for the customer, as set with `connections add --external-id`, `connections set` or the connection's page."),
+                &limited,
+                &unavailable,
+            ),
             "/api/v1/handoffs": {
                 "post": {
                     "operationId": "createHandoffLink",

@@ -19,10 +19,11 @@ pub struct Owner {
     pub username: String,
 }
 
-/// Who a connection belongs to.
+/// Who a connection belongs to: what a new one is made with, what lists and the audit log
+/// show, and what a change leads to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Belonging {
-    pub external_id: Option<ExternalId>,
+    pub external_id: Option<String>,
     pub tags: Tags,
     pub contact: Option<Contact>,
     pub owner: Option<Owner>,
@@ -54,7 +55,7 @@ impl Belonging {
             free(state, external_id, None).await?;
         }
         Ok(Self {
-            external_id,
+            external_id: external_id.map(|e| e.as_str().to_owned()),
             tags: Tags::parse(&form.tags)?,
             contact: Contact::parse(&form.contact_name, &form.contact_email)?,
             owner: owner(state, &form.owner).await?,
@@ -64,7 +65,7 @@ impl Belonging {
     /// The columns this sets on a connection's row.
     pub fn stored(&self) -> Stored {
         Stored {
-            external_id: self.external_id.as_ref().map(|e| e.as_str().to_owned()),
+            external_id: self.external_id.clone(),
             contact_name: self.contact.as_ref().and_then(|c| c.name.clone()),
             contact_email: self.contact.as_ref().map(|c| c.email.clone()),
             owner_id: self.owner.as_ref().map(|o| o.id.clone()),
@@ -173,7 +174,7 @@ pub async fn change(state: &AppState, id: &str, change: &Change) -> Result<Vec<S
         Some(username) => owner(state, username).await?,
         None => before.owner.clone(),
     };
-    let after = Shown {
+    let after = Belonging {
         external_id,
         tags,
         contact,
@@ -183,15 +184,9 @@ pub async fn change(state: &AppState, id: &str, change: &Change) -> Result<Vec<S
     if said.is_empty() {
         return Ok(said);
     }
-    let stored = Stored {
-        external_id: after.external_id.clone(),
-        contact_name: after.contact.as_ref().and_then(|c| c.name.clone()),
-        contact_email: after.contact.as_ref().map(|c| c.email.clone()),
-        owner_id: after.owner.as_ref().map(|o| o.id.clone()),
-    };
     let pairs: Vec<(&str, &str)> = after.tags.iter().collect();
     let mut tx = store::begin(&state.pool).await.map_err(internal)?;
-    store::set_belonging(&mut tx, id, &stored, state.now())
+    store::set_belonging(&mut tx, id, &after.stored(), state.now())
         .await
         .map_err(internal)?;
     store::replace_tags(&mut tx, id, &pairs)
@@ -229,17 +224,8 @@ pub async fn replace(
     change(state, id, &whole).await
 }
 
-/// Who a connection belongs to, as lists and the audit log show it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Shown {
-    pub external_id: Option<String>,
-    pub tags: Tags,
-    pub contact: Option<Contact>,
-    pub owner: Option<Owner>,
-}
-
-fn shown(row: &ConnectionRow, tags: Tags, names: &HashMap<String, String>) -> Shown {
-    Shown {
+fn belonging_of(row: &ConnectionRow, tags: Tags, names: &HashMap<String, String>) -> Belonging {
+    Belonging {
         external_id: row.external_id.clone(),
         tags,
         contact: row.contact_email.as_ref().map(|email| Contact {
@@ -265,16 +251,20 @@ async fn account_names(state: &AppState) -> Result<HashMap<String, String>, Erro
 }
 
 /// Who the stored connection `row` belongs to.
-pub async fn shown_one(state: &AppState, row: &ConnectionRow) -> Result<Shown, Error> {
+pub async fn shown_one(state: &AppState, row: &ConnectionRow) -> Result<Belonging, Error> {
     let tags = store::tags_of(&state.pool, &row.id)
         .await
         .map_err(internal)?;
-    Ok(shown(row, Tags::stored(tags), &account_names(state).await?))
+    Ok(belonging_of(
+        row,
+        Tags::stored(tags),
+        &account_names(state).await?,
+    ))
 }
 
 /// `field: old → new` for each field that differs.
-fn differences(before: &Shown, after: &Shown) -> Vec<String> {
-    let words = |s: &Shown| {
+fn differences(before: &Belonging, after: &Belonging) -> Vec<String> {
+    let words = |s: &Belonging| {
         [
             ("external_id", s.external_id.clone().unwrap_or_default()),
             ("tags", s.tags.words()),
@@ -312,7 +302,7 @@ pub async fn list(
     state: &AppState,
     selector: &Selector,
     owner_name: Option<&str>,
-) -> Result<Vec<(ConnectionRow, Shown)>, Error> {
+) -> Result<Vec<(ConnectionRow, Belonging)>, Error> {
     let owner_id = match owner_name {
         Some(username) => Some(
             store::account_id(&state.pool, username.trim())
@@ -339,7 +329,7 @@ pub async fn list(
         .into_iter()
         .map(|row| {
             let own = Tags::stored(tags.remove(&row.id).unwrap_or_default());
-            let shown = shown(&row, own, &names);
+            let shown = belonging_of(&row, own, &names);
             (row, shown)
         })
         .collect())

@@ -6,7 +6,7 @@ use console_model::{
     ValidationEntry, WeekBar,
 };
 
-use super::fleet::{self, Shown};
+use super::fleet::{self, Belonging};
 use super::stored::{stored, stored_profile};
 use crate::Error;
 use crate::state::{AppState, internal};
@@ -122,7 +122,7 @@ pub async fn detail(state: &AppState, id: &str) -> Result<ConnectionDetail, Erro
     })
 }
 
-fn belonging_view(shown: Shown) -> BelongingView {
+fn belonging_view(shown: Belonging) -> BelongingView {
     BelongingView {
         external_id: shown.external_id,
         tags: shown
