@@ -2,7 +2,8 @@
 //! connection its selector (`env=prod,region=emea`; none: every connection) matches at the time
 //! of the call, so a retagged connection leaves or joins at once; to any other it answers as
 //! for a connection that does not exist. Made, listed and revoked like connection keys; only a
-//! hash of the key is stored.
+//! hash of the key is stored. Management keys are kept beside them: keys not tied to one
+//! connection, whose `access` says what they may do.
 
 use console_model::ApiKeyView;
 
@@ -10,20 +11,43 @@ use crate::Error;
 use crate::api_keys::{KeyRefusal, NewKey, TOUCH_EVERY, mint, parse_label};
 use crate::auth::token_hash;
 use crate::connections::metadata::{Selector, Tags};
+use crate::keys::{Caller, KeyKind};
 use crate::state::{AppState, internal};
 use crate::store::{self, FleetKeyRow};
 
 /// Every fleet key starts with this.
 pub const FLEET_KEY_PREFIX: &str = "ccf_";
+/// Every management key starts with this.
+pub const MANAGE_KEY_PREFIX: &str = "ccm_";
 
-/// A fleet key as lists show it: the key's view and its selector (empty: every connection).
+/// The kind of key a stored `access` is, and back.
+fn kind(access: &str) -> KeyKind {
+    match access {
+        "manage" => KeyKind::Manage,
+        "read" => KeyKind::ManageReadOnly,
+        _ => KeyKind::Fleet,
+    }
+}
+
+fn access(kind: KeyKind) -> &'static str {
+    match kind {
+        KeyKind::Manage => "manage",
+        KeyKind::ManageReadOnly => "read",
+        _ => "tokens",
+    }
+}
+
+/// A key as lists show it: the key's view, its kind, and a fleet key's selector (empty: every
+/// connection).
 pub struct FleetKeyView {
     pub view: ApiKeyView,
+    pub kind: KeyKind,
     pub selector: String,
 }
 
 fn view(row: FleetKeyRow) -> FleetKeyView {
     FleetKeyView {
+        kind: kind(&row.access),
         view: ApiKeyView {
             id: row.id,
             name: row.name,
@@ -49,22 +73,50 @@ fn written(selector: &Selector) -> String {
 /// Makes a fleet key for the connections `selector` matches. The key itself is returned once
 /// and never stored.
 pub async fn create(state: &AppState, label: &str, selector: &str) -> Result<NewKey, Error> {
-    let name = parse_label(label)?;
     let selector = Selector::parse(selector)?;
-    let (key, prefix) = mint(FLEET_KEY_PREFIX);
+    made(state, label, &selector, KeyKind::Fleet).await
+}
+
+/// Makes a management key (read-only or not), for every connection.
+pub async fn create_manage(
+    state: &AppState,
+    label: &str,
+    read_only: bool,
+) -> Result<NewKey, Error> {
+    let kind = if read_only {
+        KeyKind::ManageReadOnly
+    } else {
+        KeyKind::Manage
+    };
+    made(state, label, &Selector::default(), kind).await
+}
+
+async fn made(
+    state: &AppState,
+    label: &str,
+    selector: &Selector,
+    kind: KeyKind,
+) -> Result<NewKey, Error> {
+    let name = parse_label(label)?;
+    let (key, prefix) = mint(if kind == KeyKind::Fleet {
+        FLEET_KEY_PREFIX
+    } else {
+        MANAGE_KEY_PREFIX
+    });
     let row = FleetKeyRow {
         id: uuid::Uuid::new_v4().to_string(),
         name,
         prefix,
-        selector: written(&selector),
+        selector: written(selector),
         created_at: state.now(),
         last_used_at: None,
         revoked_at: None,
+        access: access(kind).to_owned(),
     };
     store::insert_fleet_key(&state.pool, &row, &token_hash(&key))
         .await
         .map_err(internal)?;
-    tracing::info!(key_id = %row.id, "fleet key created");
+    tracing::info!(key_id = %row.id, access = %row.access, "key created");
     Ok(NewKey {
         key,
         view: view(row).view,
@@ -76,13 +128,13 @@ pub async fn list(state: &AppState) -> Result<Vec<FleetKeyView>, Error> {
     Ok(rows.into_iter().map(view).collect())
 }
 
-/// Revokes a fleet key at once; false when no live fleet key has that id.
+/// Revokes a fleet or management key at once; false when no live one has that id.
 pub async fn revoke(state: &AppState, key_id: &str) -> Result<bool, Error> {
     let revoked = store::revoke_fleet_key(&state.pool, key_id, state.now())
         .await
         .map_err(internal)?;
     if revoked {
-        tracing::info!(key_id = %key_id, "fleet key revoked");
+        tracing::info!(key_id = %key_id, "key revoked");
     }
     Ok(revoked)
 }
@@ -100,19 +152,12 @@ pub async fn authenticate(
     let found = store::fleet_key_by_hash(&state.pool, &token_hash(presented))
         .await
         .map_err(internal)?;
-    let Some(row) = found.filter(|row| row.revoked_at.is_none()) else {
+    let Some(row) =
+        found.filter(|row| row.revoked_at.is_none() && kind(&row.access) == KeyKind::Fleet)
+    else {
         return Ok(Err(KeyRefusal::Unknown));
     };
-    let now = state.now();
-    if row.last_used_at.is_none_or(|t| t <= now - TOUCH_EVERY) {
-        // Off the request path: a late or failed write of `last used` costs nothing.
-        let (pool, id) = (state.pool.clone(), row.id.clone());
-        tokio::spawn(async move {
-            if let Err(e) = store::touch_fleet_key(&pool, &id, now).await {
-                tracing::warn!(key_id = %id, error = %e, "could not record a fleet key's use");
-            }
-        });
-    }
+    touch(state, &row);
     let selector = Selector::parse(&row.selector).map_err(internal)?;
     if !selector.pairs().is_empty() {
         let tags = store::tags_of(&state.pool, connection_id)
@@ -123,4 +168,34 @@ pub async fn authenticate(
         }
     }
     Ok(Ok(row))
+}
+
+/// Records a key's use, at most every [`TOUCH_EVERY`] seconds, off the request path: a late or
+/// failed write of `last used` costs nothing.
+fn touch(state: &AppState, row: &FleetKeyRow) {
+    let now = state.now();
+    if row.last_used_at.is_none_or(|t| t <= now - TOUCH_EVERY) {
+        let (pool, id) = (state.pool.clone(), row.id.clone());
+        tokio::spawn(async move {
+            if let Err(e) = store::touch_fleet_key(&pool, &id, now).await {
+                tracing::warn!(key_id = %id, error = %e, "could not record a key's use");
+            }
+        });
+    }
+}
+
+/// The live fleet or management key with this hash, as a caller (its use recorded).
+pub(crate) async fn caller(state: &AppState, hash: &str) -> Result<Option<Caller>, Error> {
+    let found = store::fleet_key_by_hash(&state.pool, hash)
+        .await
+        .map_err(internal)?
+        .filter(|row| row.revoked_at.is_none());
+    Ok(found.map(|row| {
+        touch(state, &row);
+        Caller {
+            kind: kind(&row.access),
+            id: row.id,
+            label: row.name,
+        }
+    }))
 }

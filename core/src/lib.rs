@@ -25,6 +25,7 @@ pub mod connections;
 pub mod crypto;
 pub mod fleet_keys;
 pub mod handoffs;
+pub mod keys;
 pub mod metrics;
 pub mod people;
 pub mod recent;

@@ -14,9 +14,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use console_core::Error;
-use console_core::api_keys::{HANDOFF_KEY_PREFIX, KeyKind, KeyRefusal, authenticate, kind_of};
+use console_core::api_keys::{HANDOFF_KEY_PREFIX, KeyRefusal, authenticate};
 use console_core::connections::refresh::{TokenRefusal, access_token};
-use console_core::fleet_keys::{self, FLEET_KEY_PREFIX};
+use console_core::fleet_keys::{self, FLEET_KEY_PREFIX, MANAGE_KEY_PREFIX};
+use console_core::keys::{Call, Caller, caller};
 use console_core::state::AppState;
 use console_core::store;
 use serde_json::json;
@@ -135,6 +136,37 @@ fn with_retry_after(mut response: Response, seconds: i64) -> Response {
 
 pub(crate) fn no_store(headers: &mut HeaderMap) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+/// The key the request carries, if it may make `call`; otherwise the answer: `401` without a
+/// live key, `403` naming what this kind of key may do instead.
+pub(crate) async fn allowed(
+    state: &AppState,
+    headers: &HeaderMap,
+    call: Call,
+) -> Result<Caller, Response> {
+    let Some(presented) = bearer(headers) else {
+        return Err(refuse(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Send an API key: Authorization: Bearer <key>.",
+        ));
+    };
+    match caller(state, presented).await {
+        Ok(Some(key)) if key.kind.may(call) => Ok(key),
+        Ok(Some(key)) => Err(refuse(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            &key.kind.refusal(call),
+        )),
+        Ok(None) => Err(refuse(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "This API key is unknown or has been revoked.",
+        )),
+        Err(Error::DatabaseUnavailable) => Err(database_unavailable()),
+        Err(e) => Err(unexpected(&e)),
+    }
 }
 
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -289,16 +321,21 @@ async fn answer_token(api: &Api, id: &str, headers: &HeaderMap) -> Response {
         Ok(Ok(key_id)) => key_id,
         Ok(Err(KeyRefusal::Unknown))
             if presented.starts_with(HANDOFF_KEY_PREFIX)
-                && matches!(
-                    kind_of(&api.state, presented).await,
-                    Ok(KeyKind::Handoff { .. })
-                ) =>
+                || presented.starts_with(MANAGE_KEY_PREFIX) =>
         {
-            return refuse(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "A hand-off key may create and read hand-off links only; use an API key of this connection.",
-            );
+            return match caller(&api.state, presented).await {
+                Ok(Some(key)) if !key.kind.may(Call::Token) => refuse(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    &key.kind.refusal(Call::Token),
+                ),
+                Ok(_) => refuse(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "This API key is unknown or has been revoked.",
+                ),
+                Err(e) => unexpected(&e),
+            };
         }
         Ok(Err(KeyRefusal::Unknown)) => {
             return refuse(

@@ -9,13 +9,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use console_core::Error;
-use console_core::api_keys::{KeyKind, kind_of};
 use console_core::handoffs::{self as handoffs, NewHandoff};
+use console_core::keys::{Call, KeyKind};
 use console_core::state::AppState;
 use console_model::HandoffView;
 use serde_json::json;
 
-use crate::api::{bearer, refuse};
+use crate::api::{allowed, refuse};
 use crate::manage::{Failed, terminal};
 use crate::validate::rfc3339;
 
@@ -137,35 +137,6 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
         .with_state(state)
 }
 
-/// The (id, label) of the hand-off key the request carries, or the refusal to answer with.
-async fn handoff_key(state: &AppState, headers: &HeaderMap) -> Result<(String, String), Response> {
-    let Some(presented) = bearer(headers) else {
-        return Err(refuse(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Send a hand-off API key: Authorization: Bearer <key>.",
-        ));
-    };
-    match kind_of(state, presented).await {
-        Ok(KeyKind::Handoff { id, label }) => Ok((id, label)),
-        Ok(KeyKind::Connection) => Err(refuse(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "A connection's API key cannot manage hand-off links; create a hand-off key with `concur-console api-key create --handoffs`.",
-        )),
-        Ok(KeyKind::Unknown) => Err(refuse(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "This API key is unknown or has been revoked.",
-        )),
-        Err(_) => Err(refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "The console cannot check keys right now; retry shortly.",
-        )),
-    }
-}
-
 fn body(link: &HandoffView) -> serde_json::Value {
     json!({
         "id": link.id,
@@ -218,7 +189,7 @@ async fn create(
     headers: HeaderMap,
     request: Result<Json<CreateBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    let (key_id, label) = match handoff_key(&state, &headers).await {
+    let key = match allowed(&state, &headers, Call::CreateHandoff).await {
         Ok(key) => key,
         Err(refusal) => return refusal,
     };
@@ -237,11 +208,11 @@ async fn create(
         valid_days: request.valid_days,
         note: request.note,
         connection_id: request.connection_id,
-        by_key: Some(key_id),
+        by_key: Some(key.id.clone()),
     };
-    match handoffs::create(&state, &new, &format!("API key {label}")).await {
+    let actor = key.actor();
+    match handoffs::create(&state, &new, &actor).await {
         Ok((link, url)) => {
-            let actor = format!("API key {label}");
             let detail = format!("{} ({})", link.name, link.id);
             console_core::audit::record(
                 &state,
@@ -276,11 +247,16 @@ async fn read(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let key_id = match handoff_key(&state, &headers).await {
-        Ok((key_id, _)) => key_id,
+    let key = match allowed(&state, &headers, Call::ReadHandoff).await {
+        Ok(key) => key,
         Err(refusal) => return refusal,
     };
-    match handoffs::get_for_key(&state, &id, &key_id).await {
+    let link = if key.kind == KeyKind::Handoff {
+        handoffs::get_for_key(&state, &id, &key.id).await
+    } else {
+        handoffs::get(&state, &id).await
+    };
+    match link {
         Ok(link) => {
             let mut response = Json(body(&link)).into_response();
             crate::api::no_store(response.headers_mut());

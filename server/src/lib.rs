@@ -13,6 +13,7 @@ pub mod fleet;
 pub mod handoff;
 pub mod keepalive;
 pub mod manage;
+pub mod management;
 pub mod openapi;
 pub mod ops;
 pub mod protect;

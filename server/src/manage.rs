@@ -6,6 +6,7 @@ use std::io::Write;
 use console_core::Error;
 use console_core::connections::fleet::{self, Change};
 use console_core::connections::metadata::Selector;
+use console_core::keys::KeyKind;
 use console_core::state::AppState;
 use console_core::store;
 use console_model::CredentialsForm;
@@ -17,22 +18,30 @@ use crate::validate::{Exit, Secrets, rfc3339};
 #[derive(Debug, clap::Subcommand)]
 pub enum ApiKeyCommand {
     /// Create a key for one connection (`--connection ID`), a fleet key for every connection a
-    /// selector matches (`--fleet`), or one that may only create and read hand-off links
-    /// (`--handoffs`); only the key is printed on stdout (shown once).
+    /// selector matches (`--fleet`), a management key (`--manage`, `--read-only`), or one that
+    /// may only create and read hand-off links (`--handoffs`); only the key is printed on stdout
+    /// (shown once).
     Create {
         #[arg(
             long,
-            required_unless_present_any = ["handoffs", "fleet"],
-            conflicts_with_all = ["handoffs", "fleet"]
+            required_unless_present_any = ["handoffs", "fleet", "manage"],
+            conflicts_with_all = ["handoffs", "fleet", "manage"]
         )]
         connection: Option<String>,
         /// A key for `POST /api/v1/handoffs` and `GET /api/v1/handoffs/{id}`, and nothing else.
-        #[arg(long, conflicts_with = "fleet")]
+        #[arg(long, conflicts_with_all = ["fleet", "manage"])]
         handoffs: bool,
         /// A key that opens the token of every connection `--selector` matches at the time of
         /// each call (without a selector: every connection).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "manage")]
         fleet: bool,
+        /// A key for the management API (`/api/v1/connections`, renewal links, hand-off
+        /// links): it reads and changes every connection, and opens no token.
+        #[arg(long)]
+        manage: bool,
+        /// With --manage: the key only reads.
+        #[arg(long, requires = "manage")]
+        read_only: bool,
         /// With --fleet: tags a connection must all have, `env=prod,region=emea`.
         #[arg(long, requires = "fleet", default_value = "")]
         selector: String,
@@ -40,7 +49,7 @@ pub enum ApiKeyCommand {
         #[arg(long)]
         name: String,
     },
-    /// List a connection's keys, or the fleet keys (never the keys themselves).
+    /// List a connection's keys, or the fleet and management keys (never the keys themselves).
     List {
         #[arg(long, required_unless_present = "fleet", conflicts_with = "fleet")]
         connection: Option<String>,
@@ -171,6 +180,22 @@ pub async fn api_key(
             terminal(state, "api_key_created", None, &detail).await;
             writeln!(out, "{}", made.key).map_err(io)
         }
+        ApiKeyCommand::Create {
+            manage: true,
+            read_only,
+            name,
+            ..
+        } => {
+            let made = console_core::fleet_keys::create_manage(state, name, *read_only).await?;
+            let detail = format!(
+                "{}management key {} ({})",
+                if *read_only { "read-only " } else { "" },
+                made.view.name,
+                made.view.prefix
+            );
+            terminal(state, "api_key_created", None, &detail).await;
+            writeln!(out, "{}", made.key).map_err(io)
+        }
         ApiKeyCommand::Create { name, .. } => {
             let made = console_core::api_keys::create_handoff_key(state, name).await?;
             let detail = format!("hand-off key {} ({})", made.view.name, made.view.prefix);
@@ -179,12 +204,13 @@ pub async fn api_key(
         }
         ApiKeyCommand::List { fleet: true, .. } => {
             for key in console_core::fleet_keys::list(state).await? {
-                let selector = if key.selector.is_empty() {
-                    "every connection".to_owned()
-                } else {
-                    format!("selector {}", key.selector)
+                let reach = match key.kind {
+                    KeyKind::Manage => "management".to_owned(),
+                    KeyKind::ManageReadOnly => "management, read-only".to_owned(),
+                    _ if key.selector.is_empty() => "fleet, every connection".to_owned(),
+                    _ => format!("fleet, selector {}", key.selector),
                 };
-                writeln!(out, "{}  {selector}", key_line(&key.view)).map_err(io)?;
+                writeln!(out, "{}  {reach}", key_line(&key.view)).map_err(io)?;
             }
             Ok(())
         }
@@ -231,6 +257,7 @@ pub async fn connections(
                 external_id: b.external_id.clone(),
                 tags: (!b.tag.is_empty()).then(|| b.tag.join("\n")),
                 untag: args.untag.clone(),
+                untag_all: false,
                 contact_name: b.contact_name.clone(),
                 contact_email: b.contact_email.clone(),
                 owner: b.owner.clone(),
@@ -301,32 +328,20 @@ async fn list(
     out: &mut impl Write,
 ) -> Result<(), Failed> {
     let now = state.now();
-    let selector = Selector::of_pairs(tags.iter().map(String::as_str))?;
-    for (row, who) in fleet::list(state, &selector, owner).await? {
-        let status = row.status(now).key();
+    let query = fleet::Query {
+        selector: Selector::of_pairs(tags.iter().map(String::as_str))?,
+        owner: owner.map(str::to_owned),
+        ..fleet::Query::default()
+    };
+    for (row, who) in fleet::list(state, &query).await? {
         if json {
-            let tags: serde_json::Map<String, serde_json::Value> = who
-                .tags
-                .iter()
-                .map(|(k, v)| (k.to_owned(), v.into()))
-                .collect();
-            let line = json!({
-                "id": row.id,
-                "name": row.name,
-                "status": status,
-                "client_id": row.client_id,
-                "company_uuid": row.company_uuid,
-                "refresh_token_expires_at": rfc3339(row.refresh_token_expires_at),
-                "external_id": who.external_id,
-                "tags": tags,
-                "contact": who.contact.map(|c| json!({"name": c.name, "email": c.email})),
-                "owner": who.owner.map(|o| o.username),
-            });
+            let line = crate::management::connection_json(&row, &who, now);
             writeln!(out, "{line}").map_err(io)?;
         } else {
             let expiry = row
                 .refresh_token_expires_at
                 .map_or_else(|| "unknown".to_owned(), console_model::format_time);
+            let status = row.status(now).key();
             let mut line = format!("{}  {status:<8}  {}  expires {expiry}", row.id, row.name);
             if let Some(external_id) = &who.external_id {
                 line.push_str(&format!("  external id {external_id}"));

@@ -46,6 +46,15 @@ fn token_route(
     })
 }
 
+/// The `{id}` of a connection's routes.
+fn id_parameter() -> Value {
+    json!({
+        "name": "id", "in": "path", "required": true,
+        "description": "The connection's id.",
+        "schema": { "type": "string" }
+    })
+}
+
 pub fn document() -> Value {
     let retry_after = json!({
         "Retry-After": {
@@ -64,7 +73,7 @@ pub fn document() -> Value {
         "info": {
             "title": "Concur Console API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Integrations get SAP Concur access tokens from Concur Console, which is the only holder of each company's refresh token. Each API key opens one connection; hand-off keys make links through which a customer's Concur admin connects."
+            "description": "Integrations get SAP Concur access tokens from Concur Console, which is the only holder of each company's refresh token. A connection's key opens one connection, a fleet key the connections its tags select; hand-off keys make links through which a customer's Concur admin connects; management keys list, find and change connections."
         },
         "paths": {
             "/api/v1/connections/{id}/token": token_route(
@@ -83,12 +92,101 @@ pub fn document() -> Value {
                 &limited,
                 &unavailable,
             ),
+            "/api/v1/connections": {
+                "get": {
+                    "operationId": "listConnections",
+                    "summary": "The connections, filtered, a page at a time",
+                    "description": "In the order of their ids; pass `next_cursor` back as `cursor` for the next page (null on the last). A connection changed between two pages is neither skipped nor repeated.",
+                    "security": [{ "manageKey": [] }],
+                    "parameters": [
+                        { "name": "tag", "in": "query", "description": "`key:value`; repeat it for several, all of which must match.", "schema": { "type": "array", "items": { "type": "string" } }, "style": "form", "explode": true },
+                        { "name": "status", "in": "query", "schema": { "$ref": "#/components/schemas/Status" } },
+                        { "name": "owner", "in": "query", "description": "The owning account's user name.", "schema": { "type": "string" } },
+                        { "name": "external_id", "in": "query", "schema": { "type": "string" } },
+                        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500, "default": 100 } },
+                        { "name": "cursor", "in": "query", "schema": { "type": "string" } }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "A page of connections.",
+                            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ConnectionPage" } } }
+                        },
+                        "400": error_response("An unknown parameter, or a limit that is not a number."),
+                        "401": error_response("No API key, or an unknown or revoked one."),
+                        "403": error_response("Not a management key."),
+                        "422": error_response("A filter value breaks a rule; the message names it.")
+                    }
+                }
+            },
+            "/api/v1/connections/{id}": {
+                "get": {
+                    "operationId": "getConnection",
+                    "summary": "One connection: its status and who it belongs to (never a secret)",
+                    "security": [{ "manageKey": [] }],
+                    "parameters": [id_parameter()],
+                    "responses": {
+                        "200": {
+                            "description": "The connection.",
+                            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Connection" } } }
+                        },
+                        "401": error_response("No API key, or an unknown or revoked one."),
+                        "403": error_response("Not a management key."),
+                        "404": error_response("No connection has that id.")
+                    }
+                },
+                "patch": {
+                    "operationId": "updateConnection",
+                    "summary": "Change a connection's name or who it belongs to",
+                    "description": "A JSON merge patch (RFC 7396): what it names changes, the rest stays. `{\"tags\": {\"env\": \"dev\"}}` changes one tag, `{\"tags\": {\"region\": null}}` removes one, `{\"contact\": null}` clears the contact. A bad value changes nothing. Audited under the key's label.",
+                    "security": [{ "manageKey": [] }],
+                    "parameters": [id_parameter()],
+                    "requestBody": {
+                        "required": true,
+                        "content": { "application/merge-patch+json": { "schema": { "$ref": "#/components/schemas/ConnectionPatch" } } }
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "The connection after the change.",
+                            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Connection" } } }
+                        },
+                        "400": error_response("The body is not JSON."),
+                        "401": error_response("No API key, or an unknown or revoked one."),
+                        "403": error_response("Not a management key, or a read-only one."),
+                        "404": error_response("No connection has that id."),
+                        "415": error_response("Not sent as application/merge-patch+json."),
+                        "422": error_response("A value breaks a rule, or a field cannot be changed; the message names it.")
+                    }
+                }
+            },
+            "/api/v1/connections/{id}/renewal-links": {
+                "post": {
+                    "operationId": "createRenewalLink",
+                    "summary": "A renewal link for the connection's customer",
+                    "description": "The customer's Concur admin opens it and gives a new Company Request Token; the connection keeps its id, name and who it belongs to.",
+                    "security": [{ "manageKey": [] }],
+                    "parameters": [id_parameter()],
+                    "requestBody": {
+                        "required": false,
+                        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/NewRenewalLink" } } }
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "The link, to send to the customer.",
+                            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/CreatedHandoff" } } }
+                        },
+                        "401": error_response("No API key, or an unknown or revoked one."),
+                        "403": error_response("Not a management key, or a read-only one."),
+                        "404": error_response("No connection has that id."),
+                        "422": error_response("A value breaks a rule; the message says which.")
+                    }
+                }
+            },
             "/api/v1/handoffs": {
                 "post": {
                     "operationId": "createHandoffLink",
                     "summary": "A hand-off link for a customer's Concur admin",
                     "description": "The customer opens the URL, follows the Concur steps for the profile and presses Connect; the console stores the connection. With `connection_id`, a renewal link that asks only for a new Company Request Token.",
-                    "security": [{ "handoffKey": [] }],
+                    "security": [{ "handoffKey": [] }, { "manageKey": [] }],
                     "requestBody": {
                         "required": true,
                         "content": { "application/json": { "schema": { "$ref": "#/components/schemas/NewHandoff" } } }
@@ -100,7 +198,7 @@ pub fn document() -> Value {
                         },
                         "400": error_response("The body is not the JSON described."),
                         "401": error_response("No API key, or an unknown or revoked one."),
-                        "403": error_response("A connection's API key: it cannot manage hand-off links."),
+                        "403": error_response("A key of a kind that may not create hand-off links: a connection's, a fleet or a read-only management key."),
                         "404": error_response("No connection has that `connection_id`."),
                         "422": error_response("A value breaks a rule; the message says which.")
                     }
@@ -109,8 +207,8 @@ pub fn document() -> Value {
             "/api/v1/handoffs/{id}": {
                 "get": {
                     "operationId": "getHandoffLink",
-                    "summary": "Where a hand-off link this key made stands",
-                    "security": [{ "handoffKey": [] }],
+                    "summary": "Where a hand-off link stands (a hand-off key reads the links it made)",
+                    "security": [{ "handoffKey": [] }, { "manageKey": [] }],
                     "parameters": [{
                         "name": "id", "in": "path", "required": true,
                         "description": "The link's id, as creating it answered.",
@@ -122,7 +220,7 @@ pub fn document() -> Value {
                             "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Handoff" } } }
                         },
                         "401": error_response("No API key, or an unknown or revoked one."),
-                        "403": error_response("A connection's API key: it cannot read hand-off links."),
+                        "403": error_response("A connection's or a fleet key: it cannot read hand-off links."),
                         "404": error_response("No hand-off link that this key made has that id.")
                     }
                 }
@@ -132,7 +230,8 @@ pub fn document() -> Value {
             "securitySchemes": {
                 "apiKey": { "type": "http", "scheme": "bearer", "description": "An API key made on the connection's page or with `concur-console api-key create`." },
                 "fleetKey": { "type": "http", "scheme": "bearer", "description": "A fleet key (`ccf_…`) made with `concur-console api-key create --fleet [--selector env=prod]`: it opens the token of every connection whose tags match its selector at the time of the call." },
-                "handoffKey": { "type": "http", "scheme": "bearer", "description": "A hand-off key (`cch_…`) made with `concur-console api-key create --handoffs`: it creates hand-off links and reads back the ones it made, nothing else." }
+                "handoffKey": { "type": "http", "scheme": "bearer", "description": "A hand-off key (`cch_…`) made with `concur-console api-key create --handoffs`: it creates hand-off links and reads back the ones it made, nothing else." },
+                "manageKey": { "type": "http", "scheme": "bearer", "description": "A management key (`ccm_…`) made with `concur-console api-key create --manage [--read-only]`: it reads (and, unless read-only, changes) every connection and hand-off link; it opens no token." }
             },
             "schemas": {
                 "AccessToken": {
@@ -179,11 +278,69 @@ pub fn document() -> Value {
                         "url": { "type": "string", "format": "uri", "nullable": true, "description": "While the link can still be used." }
                     }
                 },
+                "Status": {
+                    "type": "string",
+                    "enum": ["failing", "expired", "critical", "expiring", "unknown", "healthy"]
+                },
+                "Connection": {
+                    "type": "object",
+                    "required": ["id", "name", "tags", "status", "missing_scopes", "client_id", "updated_at"],
+                    "properties": {
+                        "id": { "type": "string" },
+                        "name": { "type": "string" },
+                        "external_id": { "type": "string", "nullable": true, "description": "Your own id for the customer." },
+                        "tags": { "type": "object", "additionalProperties": { "type": "string" } },
+                        "status": { "$ref": "#/components/schemas/Status" },
+                        "refresh_token_expires_at": { "type": "string", "format": "date-time", "nullable": true },
+                        "days_left": { "type": "integer", "nullable": true, "description": "Whole days until the refresh token expires." },
+                        "owner": { "type": "string", "nullable": true, "description": "The user name of the console account responsible for it." },
+                        "contact": { "$ref": "#/components/schemas/Contact" },
+                        "missing_scopes": { "type": "array", "items": { "type": "string" }, "description": "Scopes the profile needs that Concur did not grant." },
+                        "client_id": { "type": "string" },
+                        "company_uuid": { "type": "string", "nullable": true },
+                        "updated_at": { "type": "string", "format": "date-time" }
+                    }
+                },
+                "Contact": {
+                    "type": "object",
+                    "nullable": true,
+                    "description": "The customer's Concur admin.",
+                    "properties": {
+                        "name": { "type": "string", "nullable": true },
+                        "email": { "type": "string", "format": "email" }
+                    }
+                },
+                "ConnectionPage": {
+                    "type": "object",
+                    "required": ["connections", "next_cursor"],
+                    "properties": {
+                        "connections": { "type": "array", "items": { "$ref": "#/components/schemas/Connection" } },
+                        "next_cursor": { "type": "string", "nullable": true }
+                    }
+                },
+                "ConnectionPatch": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": {
+                        "name": { "type": "string", "maxLength": 100 },
+                        "external_id": { "type": "string", "nullable": true, "pattern": "^[A-Za-z0-9._:-]{1,128}$" },
+                        "tags": { "type": "object", "nullable": true, "additionalProperties": { "type": "string", "nullable": true } },
+                        "contact": { "type": "object", "nullable": true, "properties": { "name": { "type": "string", "nullable": true }, "email": { "type": "string", "nullable": true } } },
+                        "owner": { "type": "string", "nullable": true }
+                    }
+                },
+                "NewRenewalLink": {
+                    "type": "object",
+                    "properties": {
+                        "valid_days": { "type": "integer", "minimum": 1, "maximum": 30, "default": 7 },
+                        "note": { "type": "string", "maxLength": 500 }
+                    }
+                },
                 "Error": {
                     "type": "object",
                     "required": ["error", "message"],
                     "properties": {
-                        "error": { "type": "string", "enum": ["unauthorized", "forbidden", "not_found", "needs_human", "rate_limited", "concur_unavailable", "invalid", "bad_request", "unavailable", "internal"] },
+                        "error": { "type": "string", "enum": ["unauthorized", "forbidden", "not_found", "needs_human", "rate_limited", "concur_unavailable", "database_unavailable", "timeout", "invalid", "bad_request", "unsupported_media_type", "internal"] },
                         "message": { "type": "string" }
                     }
                 }

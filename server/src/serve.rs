@@ -21,7 +21,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use console_core::alerts::{AlertConfig, Email, Webhook, parse_thresholds};
 use console_core::auth::oidc::{Oidc, OidcConfig};
 
-use crate::{alerts, api, connect, handoff, keepalive, ops, protect, sso, upkeep};
+use crate::{alerts, api, connect, handoff, keepalive, management, ops, protect, sso, upkeep};
 
 const DEFAULT_DATABASE_URL: &str = "sqlite://data/concur-console.db";
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
@@ -337,6 +337,7 @@ impl Application {
                 Arc::new(api::KeyLimiter::new(settings.api_rate_per_minute)),
             ))
             .merge(handoff::router(state.clone()))
+            .merge(management::router(state.clone()))
             .merge(sso::router(state.clone()))
             .merge(connect::router(
                 state.clone(),

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use console_model::CredentialsForm;
+use console_model::{CredentialsForm, Status};
 
 use super::metadata::{Contact, ExternalId, Selector, Tags};
 use crate::Error;
@@ -126,6 +126,8 @@ pub struct Change {
     pub tags: Option<String>,
     /// Keys of tags to take away.
     pub untag: Vec<String>,
+    /// Take every tag away first (then put `tags`).
+    pub untag_all: bool,
     pub contact_name: Option<String>,
     pub contact_email: Option<String>,
     pub owner: Option<String>,
@@ -149,7 +151,12 @@ pub async fn change(state: &AppState, id: &str, change: &Change) -> Result<Vec<S
         }
         None => row.external_id.clone(),
     };
-    let tags = before.tags.changed(
+    let kept = if change.untag_all {
+        Tags::default()
+    } else {
+        before.tags.clone()
+    };
+    let tags = kept.changed(
         &Tags::parse(change.tags.as_deref().unwrap_or_default())?,
         &change.untag,
     )?;
@@ -207,16 +214,11 @@ pub async fn replace(
     contact_email: &str,
     owner: &str,
 ) -> Result<Vec<String>, Error> {
-    let old_keys = store::tags_of(&state.pool, id)
-        .await
-        .map_err(internal)?
-        .into_iter()
-        .map(|(key, _)| key)
-        .collect();
     let whole = Change {
         external_id: Some(external_id.to_owned()),
         tags: Some(tags.to_owned()),
-        untag: old_keys,
+        untag: Vec::new(),
+        untag_all: true,
         contact_name: Some(contact_name.to_owned()),
         contact_email: Some(contact_email.to_owned()),
         owner: Some(owner.to_owned()),
@@ -296,34 +298,83 @@ fn differences(before: &Belonging, after: &Belonging) -> Vec<String> {
         .collect()
 }
 
-/// The connections whose tags match `selector` and, when given, owned by the account named
-/// `owner`, by name, with who each belongs to.
-pub async fn list(
-    state: &AppState,
-    selector: &Selector,
-    owner_name: Option<&str>,
-) -> Result<Vec<(ConnectionRow, Belonging)>, Error> {
-    let owner_id = match owner_name {
-        Some(username) => Some(
-            store::account_id(&state.pool, username.trim())
+/// What a list of the fleet asks for, as given: every field optional, all must hold.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    pub selector: Selector,
+    /// An account's name.
+    pub owner: Option<String>,
+    /// A status's key: `failing`, `expired`, `critical`, `expiring`, `unknown`, `healthy`.
+    pub status: Option<String>,
+    pub external_id: Option<String>,
+}
+
+/// The store's filter for `query`: the owner found by name, the status and external id parsed.
+async fn filter(state: &AppState, query: &Query) -> Result<store::FleetFilter, Error> {
+    let owner_id = match query.owner.as_deref().map(str::trim) {
+        Some(username) if !username.is_empty() => Some(
+            store::account_id(&state.pool, username)
                 .await
                 .map_err(internal)?
                 .ok_or_else(|| {
                     Error::invalid(
                         "owner",
-                        format!("There is no account {username} in this console."),
+                        format!(
+                            "There is no account {} in this console.",
+                            super::metadata::printable(username)
+                        ),
                     )
                 })?,
         ),
-        None => None,
+        _ => None,
     };
-    let rows = store::connections_matching(&state.pool, selector.pairs(), owner_id.as_deref())
+    let status = match query.status.as_deref().map(str::trim) {
+        Some(key) if !key.is_empty() => Some(
+            Status::ALL
+                .into_iter()
+                .find(|s| s.key() == key)
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "status",
+                        "The status is one of failing, expired, critical, expiring, unknown, healthy.",
+                    )
+                })?,
+        ),
+        _ => None,
+    };
+    let external_id = match query.external_id.as_deref() {
+        Some(raw) if !raw.trim().is_empty() => Some(ExternalId::parse(raw)?.as_str().to_owned()),
+        _ => None,
+    };
+    Ok(store::FleetFilter {
+        tags: query.selector.pairs().to_vec(),
+        owner_id,
+        status,
+        external_id,
+    })
+}
+
+/// The connections `query` keeps, by name, with who each belongs to.
+pub async fn list(
+    state: &AppState,
+    query: &Query,
+) -> Result<Vec<(ConnectionRow, Belonging)>, Error> {
+    let filter = filter(state, query).await?;
+    let rows = store::connections_matching(&state.pool, &filter, state.now())
         .await
         .map_err(internal)?;
     let mut tags: HashMap<String, Vec<(String, String)>> = HashMap::new();
     for (id, key, value) in store::all_tags(&state.pool).await.map_err(internal)? {
         tags.entry(id).or_default().push((key, value));
     }
+    with_belonging(state, rows, tags).await
+}
+
+async fn with_belonging(
+    state: &AppState,
+    rows: Vec<ConnectionRow>,
+    mut tags: HashMap<String, Vec<(String, String)>>,
+) -> Result<Vec<(ConnectionRow, Belonging)>, Error> {
     let names = account_names(state).await?;
     Ok(rows
         .into_iter()
@@ -333,4 +384,45 @@ pub async fn list(
             (row, shown)
         })
         .collect())
+}
+
+/// The most connections one page of the management API holds.
+pub const MAX_PAGE: i64 = 500;
+
+/// A page of the connections `query` keeps, in the order of their ids, after `cursor` (the
+/// `next` of the page before), with who each belongs to; and the cursor of the next page when
+/// there is one.
+pub async fn page(
+    state: &AppState,
+    query: &Query,
+    cursor: Option<&str>,
+    limit: i64,
+) -> Result<(Vec<(ConnectionRow, Belonging)>, Option<String>), Error> {
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(Error::invalid(
+            "limit",
+            format!("The limit is a number of connections from 1 to {MAX_PAGE}."),
+        ));
+    }
+    if cursor.is_some_and(|c| c.is_empty() || c.len() > 100 || c.chars().any(char::is_control)) {
+        return Err(Error::invalid(
+            "cursor",
+            "This cursor is not one a page of this list gave; start again without it.",
+        ));
+    }
+    let filter = filter(state, query).await?;
+    let mut rows = store::fleet_page(&state.pool, &filter, cursor, limit + 1, state.now())
+        .await
+        .map_err(internal)?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|row| row.id.clone())
+    } else {
+        None
+    };
+    let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+    let tags = store::tags_of_many(&state.pool, &ids)
+        .await
+        .map_err(internal)?;
+    Ok((with_belonging(state, rows, tags).await?, next))
 }

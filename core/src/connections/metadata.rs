@@ -75,7 +75,7 @@ fn tag_value(raw: &str, key: &str, field: &str) -> Result<String, Error> {
 }
 
 /// What may be shown of a refused value: control characters as escapes, at most 40 characters.
-fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     text.chars().take(40).flat_map(char::escape_debug).collect()
 }
 

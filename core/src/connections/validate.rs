@@ -63,7 +63,7 @@ struct Parsed {
     profile: ScopeProfile,
 }
 
-fn parse_name(raw: &str) -> Result<String, Error> {
+pub fn parse_name(raw: &str) -> Result<String, Error> {
     let name = raw.trim();
     if name.is_empty() {
         return Err(Error::invalid(

@@ -42,7 +42,7 @@ impl From<&ConnectionRow> for DashboardRow {
 }
 
 /// The status of a row as SQL, with the same bands as [`Status::of`]: `$1` is now.
-const STATUS_SQL: &str = "CASE WHEN failing <> 0 THEN 'failing' WHEN refresh_token_expires_at IS NULL THEN 'unknown' WHEN refresh_token_expires_at <= $1 THEN 'expired' WHEN refresh_token_expires_at < $1 + 8 * 86400 THEN 'critical' WHEN refresh_token_expires_at < $1 + 31 * 86400 THEN 'expiring' ELSE 'healthy' END";
+pub(super) const STATUS_SQL: &str = "CASE WHEN failing <> 0 THEN 'failing' WHEN refresh_token_expires_at IS NULL THEN 'unknown' WHEN refresh_token_expires_at <= $1 THEN 'expired' WHEN refresh_token_expires_at < $1 + 8 * 86400 THEN 'critical' WHEN refresh_token_expires_at < $1 + 31 * 86400 THEN 'expiring' ELSE 'healthy' END";
 
 /// What needs a human first: failing, then by expiry (expired, critical, expiring, healthy),
 /// unknown expiry last. The same expressions as the `connections_by_band` index, so a page is

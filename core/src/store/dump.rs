@@ -42,6 +42,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "created_at",
             "last_used_at",
             "revoked_at",
+            "access",
         ],
     ),
     (

@@ -1,5 +1,5 @@
-//! Fleet keys: each opens the token of every connection its selector matches. Only a hash of
-//! the key is stored.
+//! Keys not tied to one connection: fleet keys (each opens the token of every connection its
+//! selector matches) and management keys. Only a hash of the key is stored.
 
 use sqlx::FromRow;
 
@@ -15,13 +15,15 @@ pub struct FleetKeyRow {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// What the key may do: `tokens` (a fleet key), `manage` or `read` (a management key).
+    pub access: String,
 }
 
-const COLUMNS: &str = "id, name, prefix, selector, created_at, last_used_at, revoked_at";
+const COLUMNS: &str = "id, name, prefix, selector, created_at, last_used_at, revoked_at, access";
 
 pub async fn insert_fleet_key(pool: &Pool, key: &FleetKeyRow, key_hash: &str) -> sqlx::Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO fleet_keys ({COLUMNS}, key_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        "INSERT INTO fleet_keys ({COLUMNS}, key_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
     ))
     .bind(&key.id)
     .bind(&key.name)
@@ -30,6 +32,7 @@ pub async fn insert_fleet_key(pool: &Pool, key: &FleetKeyRow, key_hash: &str) ->
     .bind(key.created_at)
     .bind(key.last_used_at)
     .bind(key.revoked_at)
+    .bind(&key.access)
     .bind(key_hash)
     .execute(pool)
     .await

@@ -4,7 +4,7 @@
 //! define a `connection_search (id, text)` relation that the same query reads.
 //!
 //! Each thing kept has its own room: `connections`, `dashboard` (its reads), `accounts`,
-//! `invitations`, `sso`, `api_keys`, `handoffs`, `alerts`, `audit`, `leases`, `settings` and
+//! `invitations`, `sso`, `api_keys`, `fleet_keys`, `tags`, `fleet` (its reads), `handoffs`, `alerts`, `audit`, `leases`, `settings` and
 //! `dump` (the export's tables); `pool` connects and migrates. Rooms use `pool` and, where a
 //! row spans two, each other downward; this file only names what the store offers.
 
@@ -15,6 +15,7 @@ mod audit;
 mod connections;
 mod dashboard;
 pub mod dump;
+mod fleet;
 mod fleet_keys;
 mod handoffs;
 mod invitations;
@@ -34,6 +35,7 @@ pub use audit::*;
 pub use connections::*;
 pub use dashboard::*;
 pub use dump::sealed_by_key;
+pub use fleet::*;
 pub use fleet_keys::*;
 pub use handoffs::*;
 pub use invitations::*;

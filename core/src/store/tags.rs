@@ -1,9 +1,7 @@
-//! Connection tags (`connection_tags`: one row per connection and key), and the fleet's reads
-//! that narrow connections by tags and owner. Filtering is SQL, never rows loaded to filter.
+//! Connection tags (`connection_tags`: one row per connection and key).
 
 use sqlx::{Any, Executor};
 
-use super::connections::{ConnectionRow, select_columns};
 use super::pool::{Pool, Transaction};
 
 /// A connection's tags, by key.
@@ -45,43 +43,4 @@ pub async fn replace_tags(
             .await?;
     }
     Ok(())
-}
-
-/// The connections that have every tag of `pairs` and, when given, the owner `owner_id`, by
-/// name.
-pub async fn connections_matching(
-    pool: &Pool,
-    pairs: &[(String, String)],
-    owner_id: Option<&str>,
-) -> sqlx::Result<Vec<ConnectionRow>> {
-    let mut conditions = Vec::new();
-    let mut n = 0;
-    for _ in pairs {
-        conditions.push(format!(
-            "id IN (SELECT connection_id FROM connection_tags WHERE key = ${} AND value = ${})",
-            n + 1,
-            n + 2
-        ));
-        n += 2;
-    }
-    if owner_id.is_some() {
-        conditions.push(format!("owner_id = ${}", n + 1));
-    }
-    let filter = if conditions.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", conditions.join(" AND "))
-    };
-    let sql = format!(
-        "SELECT {} FROM connections {filter} ORDER BY name, id",
-        select_columns()
-    );
-    let mut query = sqlx::query_as(&sql);
-    for (key, value) in pairs {
-        query = query.bind(key).bind(value);
-    }
-    if let Some(owner) = owner_id {
-        query = query.bind(owner);
-    }
-    query.fetch_all(pool).await
 }

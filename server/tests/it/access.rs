@@ -64,6 +64,10 @@ const TABLE: &[Row] = &[
         Key,
         &[],
     ),
+    ("GET", "/api/v1/connections", Key, &[]),
+    ("GET", "/api/v1/connections/{id}", Key, &[]),
+    ("PATCH", "/api/v1/connections/{id}", Key, &[]),
+    ("POST", "/api/v1/connections/{id}/renewal-links", Key, &[]),
     ("POST", "/api/v1/handoffs", Key, &[]),
     ("GET", "/api/v1/handoffs/{id}", Key, &[]),
     // Server functions anyone may call.
@@ -358,7 +362,8 @@ async fn every_route_answers_each_role_as_the_table_says() {
             let request = if *method == "GET" {
                 http.get(&url)
             } else {
-                http.post(&url).form(&form)
+                let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+                http.request(method, &url).form(&form)
             };
             let answer = request.header("cookie", cookie).send().await.unwrap();
             let status = answer.status().as_u16();
@@ -390,4 +395,54 @@ async fn every_route_answers_each_role_as_the_table_says() {
         "answers that break the table:\n{}",
         wrong.join("\n")
     );
+}
+
+/// Every `$ref` inside `value`.
+fn refs(value: &serde_json::Value, found: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(fields) => {
+            for (name, inner) in fields {
+                match (name.as_str(), inner.as_str()) {
+                    ("$ref", Some(target)) => found.push(target.to_owned()),
+                    _ => refs(inner, found),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|i| refs(i, found)),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_openapi_document_describes_every_route_and_method_the_api_serves_and_nothing_else() {
+    let doc = server::openapi::document();
+    let paths = doc["paths"].as_object().unwrap();
+    let api: Vec<(&str, &str)> = TABLE
+        .iter()
+        .filter(|(_, path, need, _)| *need == Key && path.starts_with("/api/v1/"))
+        .map(|(method, path, _, _)| (*method, *path))
+        .collect();
+    for (method, path) in &api {
+        assert!(
+            paths
+                .get(*path)
+                .is_some_and(|p| p[method.to_lowercase()].is_object()),
+            "{method} {path} is not in the OpenAPI document"
+        );
+    }
+    for (path, methods) in paths {
+        for method in methods.as_object().unwrap().keys() {
+            assert!(
+                api.iter()
+                    .any(|(m, p)| p == path && m.eq_ignore_ascii_case(method)),
+                "the document describes {method} {path}, which the API does not serve"
+            );
+        }
+    }
+    let mut found = Vec::new();
+    refs(&doc, &mut found);
+    for target in found {
+        let pointer = target.trim_start_matches('#');
+        assert!(doc.pointer(pointer).is_some(), "{target} points nowhere");
+    }
 }

@@ -13,16 +13,18 @@ use stores::Store;
 
 use crate::support::{self, stores};
 
-struct World {
-    store: Store,
-    state: AppState,
-    base: String,
+pub(crate) struct World {
+    pub store: Store,
+    pub state: AppState,
+    pub base: String,
     /// (id, external id) of a connection tagged env=prod and of one tagged env=dev.
-    prod: (String, String),
-    dev: (String, String),
+    pub prod: (String, String),
+    pub dev: (String, String),
 }
 
-async fn world() -> World {
+/// A served console with two connections: ACME (`tenant-ACME`, env=prod) and Globex
+/// (`tenant-Globex`, env=dev).
+pub(crate) async fn world() -> World {
     let sim = Simulator::spawn().await.unwrap();
     let store = Store::chosen().await;
     let settings = support::settings_for(&store, sim.allowed_hosts());
@@ -52,7 +54,7 @@ async fn world() -> World {
 
 impl World {
     /// `concur-console api-key ARGS…`: exit code and output.
-    fn cli(&self, args: &[&str]) -> (i32, String, String) {
+    pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
         let mut args = args.to_vec();
         args.insert(0, "api-key");
         let output = self.store.console(&args).output().unwrap();

@@ -14,6 +14,7 @@ mod fleet;
 mod fleet_keys;
 mod handoffs;
 mod keepalive;
+mod management;
 mod ops;
 mod outage;
 mod owners;
