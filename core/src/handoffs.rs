@@ -6,12 +6,16 @@
 
 use concur::ScopeProfile;
 
+use std::collections::HashMap;
+
 use crate::Error;
+use crate::connections::fleet::{self, Belonging};
+use crate::connections::metadata::{Contact, Tags};
 use crate::connections::stored::ThroughLink;
 use crate::connections::validate::{create_through, renewal_form, replace_through};
 use crate::state::{AppState, internal};
 use crate::store::{self, HandoffRow};
-use console_model::CredentialsForm;
+use console_model::{BelongingForm, CredentialsForm};
 use console_model::{DAY, HandoffView, LinkState};
 
 /// The purpose hand-off tokens are derived for.
@@ -37,6 +41,9 @@ pub struct NewHandoff {
     pub connection_id: Option<String>,
     /// The hand-off key asking, when one is: only it may read the link back.
     pub by_key: Option<String>,
+    /// Who the connection the link makes will belong to (a renewal link keeps its
+    /// connection's).
+    pub belonging: BelongingForm,
 }
 
 /// Where a link stands at `now`.
@@ -67,9 +74,34 @@ fn url_of(state: &AppState, token: &str) -> String {
     format!("{}/connect/{token}", state.public_url)
 }
 
-pub fn view(state: &AppState, row: HandoffRow, now: i64) -> HandoffView {
+/// Who the connection a link makes will belong to, as it was given; `names` are the accounts'
+/// user names by id (an owner whose account is gone is left out).
+fn belonging(row: &HandoffRow, names: &HashMap<String, String>) -> Belonging {
+    Belonging {
+        external_id: row.external_id.clone(),
+        tags: Tags::parse(&row.tags).unwrap_or_default(),
+        contact: row.contact_email.as_ref().map(|email| Contact {
+            name: row.contact_name.clone(),
+            email: email.clone(),
+        }),
+        owner: row.owner_id.as_ref().and_then(|id| {
+            names.get(id).map(|username| fleet::Owner {
+                id: id.clone(),
+                username: username.clone(),
+            })
+        }),
+    }
+}
+
+pub fn view(
+    state: &AppState,
+    row: HandoffRow,
+    now: i64,
+    names: &HashMap<String, String>,
+) -> HandoffView {
     let link_state = state_of(&row, now);
     HandoffView {
+        belonging: belonging(&row, names).view(),
         url: link_state.usable().then(|| url(state, &row)).flatten(),
         state: link_state,
         renewal: row.kind == "renewal",
@@ -110,6 +142,16 @@ pub async fn create(
         ));
     }
     let note = one_line("note", &request.note, MAX_NOTE_CHARS, "The note")?;
+    let carried = match &request.connection_id {
+        Some(_) if !request.belonging.is_empty() => {
+            return Err(Error::invalid(
+                "external_id",
+                "A renewal link keeps who its connection belongs to; change that on the connection.",
+            ));
+        }
+        Some(_) => Belonging::default(),
+        None => Belonging::of(state, &request.belonging).await?,
+    };
     let (kind, name, profile) = match &request.connection_id {
         Some(connection_id) => {
             let row = store::connection(&state.pool, connection_id)
@@ -153,13 +195,19 @@ pub async fn create(
         refusals: 0,
         token_hash: crate::auth::token_hash(&state.cipher.link_token(PURPOSE, &id)),
         created_by_key: request.by_key.clone(),
+        tags: carried.given().tags,
+        external_id: carried.external_id.clone(),
+        contact_name: carried.contact.as_ref().and_then(|c| c.name.clone()),
+        contact_email: carried.contact.as_ref().map(|c| c.email.clone()),
+        owner_id: carried.owner.as_ref().map(|o| o.id.clone()),
     };
     let link = url_of(state, &state.cipher.link_token(PURPOSE, &id));
     store::insert_handoff(&state.pool, &row)
         .await
         .map_err(internal)?;
     tracing::info!(handoff = %id, kind, "hand-off link created");
-    Ok((view(state, row, now), link))
+    let names = fleet::account_names(state).await?;
+    Ok((view(state, row, now, &names), link))
 }
 
 pub async fn get(state: &AppState, id: &str) -> Result<HandoffView, Error> {
@@ -167,7 +215,8 @@ pub async fn get(state: &AppState, id: &str) -> Result<HandoffView, Error> {
         .await
         .map_err(internal)?
         .ok_or(Error::NotFound)?;
-    Ok(view(state, row, state.now()))
+    let names = fleet::account_names(state).await?;
+    Ok(view(state, row, state.now(), &names))
 }
 
 /// A link as the hand-off key `key_id` may read it: only one it made (any other is not found).
@@ -177,7 +226,8 @@ pub async fn get_for_key(state: &AppState, id: &str, key_id: &str) -> Result<Han
         .map_err(internal)?
         .filter(|row| row.created_by_key.as_deref() == Some(key_id))
         .ok_or(Error::NotFound)?;
-    Ok(view(state, row, state.now()))
+    let names = fleet::account_names(state).await?;
+    Ok(view(state, row, state.now(), &names))
 }
 
 pub async fn list(state: &AppState, page: i64) -> Result<(Vec<HandoffView>, bool), Error> {
@@ -189,8 +239,11 @@ pub async fn list(state: &AppState, page: i64) -> Result<(Vec<HandoffView>, bool
         .map_err(internal)?;
     let more = rows.len() as i64 > PER_PAGE;
     rows.truncate(PER_PAGE as usize);
+    let names = fleet::account_names(state).await?;
     Ok((
-        rows.into_iter().map(|r| view(state, r, now)).collect(),
+        rows.into_iter()
+            .map(|r| view(state, r, now, &names))
+            .collect(),
         more,
     ))
 }
@@ -298,9 +351,48 @@ pub async fn connect(
             credentials.request_token = form.request_token.clone();
             credentials.scope_profile = link.scope_profile.clone();
             credentials.custom_scopes = link.required_scopes.clone();
+            let carried = carried(state, link).await?;
+            credentials.external_id = carried.external_id;
+            credentials.tags = carried.tags;
+            credentials.contact_name = carried.contact_name;
+            credentials.contact_email = carried.contact_email;
+            credentials.owner = carried.owner;
             create_through(state, credentials, through).await
         }
     }
+}
+
+/// Who the connection a link makes will belong to, as the link was given it, less what no
+/// longer holds: an external id another connection took meanwhile, an owner whose account is
+/// gone or deactivated. The customer's Connect never fails for the vendor's bookkeeping; what
+/// is left out is logged.
+async fn carried(state: &AppState, link: &HandoffRow) -> Result<BelongingForm, Error> {
+    let names = fleet::account_names(state).await?;
+    let mut given = belonging(link, &names).given();
+    if let Some(external_id) = &link.external_id
+        && store::connection_by_external_id(&state.pool, external_id)
+            .await
+            .map_err(internal)?
+            .is_some()
+    {
+        tracing::warn!(handoff = %link.id, "the link's external id is taken by now; the connection is made without it");
+        given.external_id.clear();
+    }
+    if !given.owner.is_empty()
+        && Belonging::of(
+            state,
+            &BelongingForm {
+                owner: given.owner.clone(),
+                ..BelongingForm::default()
+            },
+        )
+        .await
+        .is_err()
+    {
+        tracing::warn!(handoff = %link.id, "the link's owner is no longer an active account; the connection is made without one");
+        given.owner.clear();
+    }
+    Ok(given)
 }
 
 /// How long one Connect may hold its link's turn before another may take it over (its process

@@ -4,10 +4,16 @@ import { SHOTS, type Seed, requestToken, seed, signIn } from "./helpers";
 // Hand-off links: an admin makes one, the customer's Concur admin (a separate browser with no
 // session) connects through it. Runs after console.spec.ts, whose first journey made the admin.
 
-async function newLink(page: Page, name: string): Promise<string> {
+/// Makes a link; `carried` fills who the connection will belong to (external id, one tag).
+async function newLink(page: Page, name: string, carried?: { externalId: string; tag: string }): Promise<string> {
   await page.goto("/handoffs");
-  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("Name", { exact: true }).fill(name);
   await page.getByLabel("Scope profile").selectOption("expense-approvals");
+  if (carried) {
+    await page.getByText("Who the connection will belong to (optional)").click();
+    await page.getByLabel("External ID").fill(carried.externalId);
+    await page.getByLabel("Tags").fill(carried.tag);
+  }
   await page.getByRole("button", { name: "Create hand-off link" }).click();
   const shown = page.getByLabel("New hand-off link");
   await expect(shown).toBeVisible();
@@ -31,7 +37,9 @@ async function fillCustomerForm(page: Page, s: Seed, token: string) {
 test.describe.serial("Hand-off links", () => {
   test("the customer connects through a link and the admin sees it healthy and completed", async ({ page, browser }) => {
     await signIn(page);
-    const url = await newLink(page, "ACME hand-off");
+    const externalId = `tenant-${Date.now()}`;
+    const url = await newLink(page, "ACME hand-off", { externalId, tag: "env=handoff" });
+    await expect(page.getByRole("row", { name: /ACME hand-off/ }).locator("[data-field=carried]")).toHaveText(`${externalId} · env=handoff`);
     expect(url).toMatch(/\/connect\/[A-Za-z0-9_-]{43}$/);
 
     const c = await customer(browser);
@@ -57,6 +65,9 @@ test.describe.serial("Hand-off links", () => {
     const row = page.getByRole("row", { name: /ACME hand-off/ });
     await expect(row).toBeVisible();
     await expect(row.locator(".badge")).toHaveText("Healthy");
+    await row.getByRole("link", { name: /ACME hand-off/ }).click();
+    await expect(page.locator("[data-field=shown-external-id]")).toHaveText(externalId);
+    await expect(page.locator("[data-field=shown-tags]")).toHaveText("env=handoff");
     await page.goto("/handoffs");
     await expect(page.getByRole("row", { name: /ACME hand-off/ }).locator(".badge")).toHaveText("completed");
     await page.screenshot({ path: `${SHOTS}/handoff-list.png`, fullPage: true });

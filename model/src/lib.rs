@@ -273,6 +273,32 @@ pub struct ConnectionDetail {
     pub belonging: BelongingView,
 }
 
+/// Who a connection will belong to, as given in a form, a hand-off link or the terminal: tags
+/// one `key=value` per line, the owner by user name; blank is none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BelongingForm {
+    pub external_id: String,
+    pub tags: String,
+    pub contact_name: String,
+    pub contact_email: String,
+    pub owner: String,
+}
+
+impl BelongingForm {
+    pub fn is_empty(&self) -> bool {
+        [
+            &self.external_id,
+            &self.tags,
+            &self.contact_name,
+            &self.contact_email,
+            &self.owner,
+        ]
+        .iter()
+        .all(|f| f.trim().is_empty())
+    }
+}
+
 /// Who a connection belongs to, as its page shows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BelongingView {
@@ -398,6 +424,8 @@ pub struct HandoffView {
     pub expires_at: i64,
     pub state: LinkState,
     pub url: Option<String>,
+    /// Who the connection it makes will belong to.
+    pub belonging: BelongingView,
 }
 
 /// The Hand-off links page: a page of links, newest first, and how many are waiting.

@@ -336,8 +336,7 @@ mod tests {
             revoked_at: None,
             locked_at: None,
             refusals: 0,
-            token_hash: String::new(),
-            created_by_key: None,
+            ..HandoffRow::default()
         }
     }
 

@@ -12,6 +12,7 @@ use console_core::Error;
 use console_core::handoffs::{self as handoffs, NewHandoff};
 use console_core::keys::{Call, KeyKind};
 use console_core::state::AppState;
+use console_model::BelongingForm;
 use console_model::HandoffView;
 use serde_json::json;
 
@@ -39,6 +40,9 @@ pub enum HandoffCommand {
         /// Make a renewal link for this connection instead.
         #[arg(long)]
         connection: Option<String>,
+        /// Who the connection the link makes will belong to.
+        #[command(flatten)]
+        belonging: Box<crate::manage::BelongingArgs>,
     },
     /// Every link, newest first, with its state.
     List,
@@ -80,6 +84,7 @@ pub async fn command(
             valid_for,
             note,
             connection,
+            belonging,
         } => {
             let (profile, custom_scopes) = profile(raw_profile.as_deref().unwrap_or_default());
             let request = NewHandoff {
@@ -90,6 +95,7 @@ pub async fn command(
                 note: note.clone(),
                 connection_id: connection.clone(),
                 by_key: None,
+                belonging: belonging.given(),
             };
             let (link, url) = handoffs::create(state, &request, "terminal").await?;
             terminal(
@@ -138,7 +144,17 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
 }
 
 fn body(link: &HandoffView) -> serde_json::Value {
+    let b = &link.belonging;
+    let tags: serde_json::Map<String, serde_json::Value> = b
+        .tags
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone().into()))
+        .collect();
     json!({
+        "external_id": b.external_id,
+        "tags": tags,
+        "contact": b.contact_email.as_ref().map(|email| json!({"name": b.contact_name, "email": email})),
+        "owner": b.owner,
         "id": link.id,
         "name": link.name,
         "profile": link.profile,
@@ -182,6 +198,49 @@ struct CreateBody {
     #[serde(default)]
     note: String,
     connection_id: Option<String>,
+    external_id: Option<String>,
+    #[serde(default)]
+    tags: std::collections::BTreeMap<String, String>,
+    contact: Option<ContactBody>,
+    owner: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContactBody {
+    name: Option<String>,
+    email: String,
+}
+
+impl CreateBody {
+    /// Who the connection will belong to; tags written one `key=value` per line, so a line
+    /// break inside one is refused here.
+    fn belonging(&self) -> Result<BelongingForm, String> {
+        let mut lines = Vec::new();
+        for (key, value) in &self.tags {
+            if key.contains(['\n', '\r', '=']) || value.contains(['\n', '\r']) {
+                return Err(format!(
+                    "tags.{key}: a tag's key and value are one line each, and the key has no ="
+                ));
+            }
+            lines.push(format!("{key}={value}"));
+        }
+        Ok(BelongingForm {
+            external_id: self.external_id.clone().unwrap_or_default(),
+            tags: lines.join("\n"),
+            contact_name: self
+                .contact
+                .as_ref()
+                .and_then(|c| c.name.clone())
+                .unwrap_or_default(),
+            contact_email: self
+                .contact
+                .as_ref()
+                .map(|c| c.email.clone())
+                .unwrap_or_default(),
+            owner: self.owner.clone().unwrap_or_default(),
+        })
+    }
 }
 
 async fn create(
@@ -200,8 +259,13 @@ async fn create(
             "Send JSON: {\"name\", \"profile\", \"valid_days\", \"note\"} (or \"connection_id\" for a renewal link).",
         );
     };
+    let belonging = match request.belonging() {
+        Ok(belonging) => belonging,
+        Err(message) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, "invalid", &message),
+    };
     let (profile, custom_scopes) = profile(&request.profile);
     let new = NewHandoff {
+        belonging,
         name: request.name,
         profile,
         custom_scopes,

@@ -9,7 +9,7 @@ use console_core::connections::metadata::Selector;
 use console_core::keys::KeyKind;
 use console_core::state::AppState;
 use console_core::store;
-use console_model::CredentialsForm;
+use console_model::{BelongingForm, CredentialsForm};
 use serde_json::json;
 
 pub use crate::terminal::{Failed, terminal};
@@ -127,6 +127,19 @@ pub struct BelongingArgs {
     /// The console account responsible for the connection (its user name).
     #[arg(long, value_name = "USER")]
     pub owner: Option<String>,
+}
+
+impl BelongingArgs {
+    /// The flags as given (what is not given: none).
+    pub fn given(&self) -> BelongingForm {
+        BelongingForm {
+            external_id: self.external_id.clone().unwrap_or_default(),
+            tags: self.tag.join("\n"),
+            contact_name: self.contact_name.clone().unwrap_or_default(),
+            contact_email: self.contact_email.clone().unwrap_or_default(),
+            owner: self.owner.clone().unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]

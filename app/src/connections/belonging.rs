@@ -18,11 +18,6 @@ pub fn Belonging(
 ) -> impl IntoView {
     let error = Signal::derive(move || update.value().get().and_then(Result::err));
     let none = || view! { <span class="hint">"not set"</span> }.into_any();
-    let tags_text: String = view
-        .tags
-        .iter()
-        .map(|(k, v)| format!("{k}={v}\n"))
-        .collect();
     let chips = view
         .tags
         .iter()
@@ -50,38 +45,55 @@ pub fn Belonging(
                 <ActionForm action=update>
                     <FormAlert error=error/>
                     <input type="hidden" name="id" value=id/>
-                    <div class="field">
-                        <label for="external_id">"External ID"</label>
-                        <input id="external_id" name="external_id" value=view.external_id.clone().unwrap_or_default() autocomplete="off" spellcheck="false"/>
-                        <p class="hint">"Your own id for this customer, such as its tenant id: letters, digits and . _ : -, unique."</p>
-                        <FieldError error=error field="external_id"/>
-                    </div>
-                    <div class="field">
-                        <label for="tags">"Tags"</label>
-                        <textarea id="tags" name="tags" rows="3" placeholder="env=prod">{tags_text}</textarea>
-                        <p class="hint">"One key=value per line, such as env=prod or region=emea; at most 20."</p>
-                        <FieldError error=error field="tags"/>
-                    </div>
-                    <div class="field">
-                        <label for="contact_name">"Contact name"</label>
-                        <input id="contact_name" name="contact_name" value=view.contact_name.clone().unwrap_or_default() autocomplete="off"/>
-                        <FieldError error=error field="contact_name"/>
-                    </div>
-                    <div class="field">
-                        <label for="contact_email">"Contact e-mail"</label>
-                        <input id="contact_email" name="contact_email" type="email" value=view.contact_email.clone().unwrap_or_default() autocomplete="off"/>
-                        <p class="hint">"The customer's Concur admin: hand-off and renewal mails go to this address."</p>
-                        <FieldError error=error field="contact_email"/>
-                    </div>
-                    <div class="field">
-                        <label for="owner">"Owner"</label>
-                        <input id="owner" name="owner" value=view.owner.clone().unwrap_or_default() autocomplete="off"/>
-                        <p class="hint">"The user name of the console account responsible for this connection."</p>
-                        <FieldError error=error field="owner"/>
-                    </div>
+                    <BelongingFields view=view.clone() error/>
                     <button type="submit">"Save"</button>
                 </ActionForm>
             })}
         </section>
+    }
+}
+
+/// The five fields of who a connection belongs to, filled with `view`, each with its error: the
+/// connection page's form and the New hand-off link form.
+#[component]
+pub fn BelongingFields(
+    view: BelongingView,
+    error: Signal<Option<crate::error::AppError>>,
+) -> impl IntoView {
+    let tags_text: String = view
+        .tags
+        .iter()
+        .map(|(k, v)| format!("{k}={v}\n"))
+        .collect();
+    view! {
+        <div class="field">
+            <label for="external_id">"External ID"</label>
+            <input id="external_id" name="external_id" value=view.external_id.clone().unwrap_or_default() autocomplete="off" spellcheck="false"/>
+            <p class="hint">"Your own id for this customer, such as its tenant id: letters, digits and . _ : -, unique."</p>
+            <FieldError error=error field="external_id"/>
+        </div>
+        <div class="field">
+            <label for="tags">"Tags"</label>
+            <textarea id="tags" name="tags" rows="3" placeholder="env=prod">{tags_text}</textarea>
+            <p class="hint">"One key=value per line, such as env=prod or region=emea; at most 20."</p>
+            <FieldError error=error field="tags"/>
+        </div>
+        <div class="field">
+            <label for="contact_name">"Contact name"</label>
+            <input id="contact_name" name="contact_name" value=view.contact_name.clone().unwrap_or_default() autocomplete="off"/>
+            <FieldError error=error field="contact_name"/>
+        </div>
+        <div class="field">
+            <label for="contact_email">"Contact e-mail"</label>
+            <input id="contact_email" name="contact_email" type="email" value=view.contact_email.clone().unwrap_or_default() autocomplete="off"/>
+            <p class="hint">"The customer's Concur admin: hand-off and renewal mails go to this address."</p>
+            <FieldError error=error field="contact_email"/>
+        </div>
+        <div class="field">
+            <label for="owner">"Owner"</label>
+            <input id="owner" name="owner" value=view.owner.clone().unwrap_or_default() autocomplete="off"/>
+            <p class="hint">"The user name of the console account responsible for this connection."</p>
+            <FieldError error=error field="owner"/>
+        </div>
     }
 }

@@ -1,7 +1,7 @@
 //! Connections: the credentials form, Validate, the dashboard and the connection page. The
 //! pages use [`calls`], the server functions; nothing here uses a page.
 
-mod belonging;
+pub mod belonging;
 mod calls;
 mod dashboard;
 mod detail;

@@ -6,8 +6,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::{CopyLink, FieldError, FormAlert, Page};
+use crate::connections::belonging::BelongingFields;
 use crate::error::AppError;
-use console_model::{HandoffList, HandoffView, format_time};
+use console_model::{BelongingView, HandoffList, HandoffView, format_time};
 
 /// Records what an admin did to a link in the audit log.
 #[cfg(feature = "ssr")]
@@ -37,6 +38,7 @@ pub async fn create_handoff(
     valid_days: String,
     #[server(default)] note: String,
     #[server(default)] connection_id: Option<String>,
+    #[server(flatten)] belonging: console_model::BelongingForm,
 ) -> Result<String, AppError> {
     let admin = crate::ssr::require(console_model::Role::Editor).await?;
     let state = crate::ssr::state()?;
@@ -54,6 +56,7 @@ pub async fn create_handoff(
         note,
         connection_id: connection_id.filter(|c| !c.is_empty()),
         by_key: None,
+        belonging,
     };
     let actor = admin.name(&state).await?;
     let (link, _) = console_core::handoffs::create(&state, &request, &actor).await?;
@@ -105,6 +108,20 @@ pub fn HandoffsPage() -> impl IntoView {
         |(page, _, _)| load_handoffs(page),
     );
     let create_error = Signal::derive(move || create.value().get().and_then(Result::err));
+    let belonging_refused = move || {
+        create_error.get().is_some_and(|e| {
+            e.0.field().is_some_and(|f| {
+                [
+                    "external_id",
+                    "tags",
+                    "contact_name",
+                    "contact_email",
+                    "owner",
+                ]
+                .contains(&f)
+            })
+        })
+    };
     let revoke_error = Signal::derive(move || revoke.value().get().and_then(Result::err));
     view! {
         <Page title="Hand-off links" signed_in=true>
@@ -150,6 +167,11 @@ pub fn HandoffsPage() -> impl IntoView {
                     <label for="handoff-note">"Note for the customer (optional)"</label>
                     <input id="handoff-note" name="note" maxlength="500" placeholder="e.g. For the approvals assistant pilot"/>
                     <FieldError error=create_error field="note"/>
+                    <details class="belonging-fields" open=belonging_refused>
+                        <summary>"Who the connection will belong to (optional)"</summary>
+                        <p class="hint">"Carried onto the connection the customer makes."</p>
+                        <BelongingFields view=BelongingView::default() error=create_error/>
+                    </details>
                     <button type="submit" class="primary">"Create hand-off link"</button>
                 </section>
             </ActionForm>
@@ -169,6 +191,29 @@ fn NewLink(link: HandoffView) -> impl IntoView {
     }
 }
 
+/// What a link carries onto its connection, in a few words: `tenant-42 · env=prod · csm`.
+fn carried_words(b: &BelongingView) -> String {
+    let tags = b
+        .tags
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    [
+        b.external_id.clone().unwrap_or_default(),
+        tags,
+        b.contact_email.clone().unwrap_or_default(),
+        b.owner
+            .clone()
+            .map(|o| format!("owner {o}"))
+            .unwrap_or_default(),
+    ]
+    .into_iter()
+    .filter(|w| !w.is_empty())
+    .collect::<Vec<_>>()
+    .join(" · ")
+}
+
 #[component]
 fn LinkTable(list: HandoffList, revoke: ServerAction<RevokeHandoff>) -> impl IntoView {
     if list.links.is_empty() {
@@ -183,9 +228,13 @@ fn LinkTable(list: HandoffList, revoke: ServerAction<RevokeHandoff>) -> impl Int
             let connection = link.connection_id.clone().filter(|_| {
                 state == console_model::LinkState::Completed || link.renewal
             });
+            let carried = carried_words(&link.belonging);
             view! {
                 <tr class=format!("handoff {}", state.key())>
-                    <td>{link.name.clone()}<br/><span class="hint">{link.note.clone()}</span></td>
+                    <td>
+                        {link.name.clone()}<br/><span class="hint">{link.note.clone()}</span>
+                        {(!carried.is_empty()).then(|| view! { <br/><span class="hint" data-field="carried">{carried}</span> })}
+                    </td>
                     <td>{format!("{what}{}", link.profile)}</td>
                     <td>{link.created_by.clone()}</td>
                     <td>{format_time(link.created_at)}<br/>{format!("until {}", format_time(link.expires_at))}</td>

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use console_model::{CredentialsForm, Status};
+use console_model::{BelongingForm, BelongingView, CredentialsForm, Status};
 
 use super::metadata::{Contact, ExternalId, Selector, Tags};
 use crate::Error;
@@ -29,6 +29,17 @@ pub struct Belonging {
     pub owner: Option<Owner>,
 }
 
+/// The fields of who a connection belongs to in a connection's form.
+fn given_of(form: &CredentialsForm) -> BelongingForm {
+    BelongingForm {
+        external_id: form.external_id.clone(),
+        tags: form.tags.clone(),
+        contact_name: form.contact_name.clone(),
+        contact_email: form.contact_email.clone(),
+        owner: form.owner.clone(),
+    }
+}
+
 /// The form's fields of who a connection belongs to, parsed without the store: the New
 /// connection form's own checks, before anything is asked of anyone.
 pub fn parse_form(form: &CredentialsForm) -> Result<(), Error> {
@@ -50,16 +61,66 @@ impl Belonging {
     /// What a new connection gets from its form: every field parsed, the external id not taken
     /// by another connection, the owner an active account.
     pub async fn of_form(state: &AppState, form: &CredentialsForm) -> Result<Self, Error> {
-        let external_id = parse_external_id(&form.external_id)?;
+        Self::of(state, &given_of(form)).await
+    }
+
+    /// Who a connection will belong to, from what was given: every field parsed, the external
+    /// id not taken by another connection, the owner an active account.
+    pub async fn of(state: &AppState, given: &BelongingForm) -> Result<Self, Error> {
+        let external_id = parse_external_id(&given.external_id)?;
         if let Some(external_id) = &external_id {
             free(state, external_id, None).await?;
         }
         Ok(Self {
             external_id: external_id.map(|e| e.as_str().to_owned()),
-            tags: Tags::parse(&form.tags)?,
-            contact: Contact::parse(&form.contact_name, &form.contact_email)?,
-            owner: owner(state, &form.owner).await?,
+            tags: Tags::parse(&given.tags)?,
+            contact: Contact::parse(&given.contact_name, &given.contact_email)?,
+            owner: owner(state, &given.owner).await?,
         })
+    }
+
+    /// The fields as given again (tags one per line, the owner by name): what a hand-off link
+    /// carries onto the connection it makes.
+    pub fn given(&self) -> BelongingForm {
+        BelongingForm {
+            external_id: self.external_id.clone().unwrap_or_default(),
+            tags: self
+                .tags
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            contact_name: self
+                .contact
+                .as_ref()
+                .and_then(|c| c.name.clone())
+                .unwrap_or_default(),
+            contact_email: self
+                .contact
+                .as_ref()
+                .map(|c| c.email.clone())
+                .unwrap_or_default(),
+            owner: self
+                .owner
+                .as_ref()
+                .map(|o| o.username.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// As pages and the API show it.
+    pub fn view(self) -> BelongingView {
+        BelongingView {
+            external_id: self.external_id,
+            tags: self
+                .tags
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            contact_name: self.contact.as_ref().and_then(|c| c.name.clone()),
+            contact_email: self.contact.map(|c| c.email),
+            owner: self.owner.map(|o| o.username),
+        }
     }
 
     /// The columns this sets on a connection's row.
@@ -243,7 +304,8 @@ fn belonging_of(row: &ConnectionRow, tags: Tags, names: &HashMap<String, String>
     }
 }
 
-async fn account_names(state: &AppState) -> Result<HashMap<String, String>, Error> {
+/// Every account's user name, by id.
+pub(crate) async fn account_names(state: &AppState) -> Result<HashMap<String, String>, Error> {
     Ok(store::admins(&state.pool)
         .await
         .map_err(internal)?

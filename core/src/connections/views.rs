@@ -2,11 +2,10 @@
 //! the hand-off links waiting and the alerts sent, read together.
 
 use console_model::{
-    BelongingView, ConnectionDetail, ConnectionSummary, Dashboard, ScopeLine, Status,
-    ValidationEntry, WeekBar,
+    ConnectionDetail, ConnectionSummary, Dashboard, ScopeLine, Status, ValidationEntry, WeekBar,
 };
 
-use super::fleet::{self, Belonging};
+use super::fleet;
 use super::stored::{stored, stored_profile};
 use crate::Error;
 use crate::state::{AppState, internal};
@@ -118,20 +117,6 @@ pub async fn detail(state: &AppState, id: &str) -> Result<ConnectionDetail, Erro
             .collect(),
         next_refresh_at: row.next_refresh_at,
         deliveries: crate::alerts::deliveries(state, Some(id), HISTORY_ROWS).await?,
-        belonging: belonging_view(fleet::shown_one(state, &row).await?),
+        belonging: fleet::shown_one(state, &row).await?.view(),
     })
-}
-
-fn belonging_view(shown: Belonging) -> BelongingView {
-    BelongingView {
-        external_id: shown.external_id,
-        tags: shown
-            .tags
-            .iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
-        contact_name: shown.contact.as_ref().and_then(|c| c.name.clone()),
-        contact_email: shown.contact.map(|c| c.email),
-        owner: shown.owner.map(|o| o.username),
-    }
 }

@@ -107,6 +107,11 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "refusals",
             "expiry_told",
             "created_by_key",
+            "external_id",
+            "tags",
+            "contact_name",
+            "contact_email",
+            "owner_id",
         ],
     ),
     (

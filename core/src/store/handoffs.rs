@@ -5,7 +5,7 @@ use sqlx::{Any, Executor, FromRow};
 
 use super::pool::Pool;
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone, Default, FromRow)]
 pub struct HandoffRow {
     pub id: String,
     pub kind: String,
@@ -26,16 +26,23 @@ pub struct HandoffRow {
     pub token_hash: String,
     /// The hand-off key that made it, when one did: only that key reads it back.
     pub created_by_key: Option<String>,
+    /// Who the connection it makes will belong to (tags one `key=value` per line).
+    pub external_id: Option<String>,
+    pub tags: String,
+    pub contact_name: Option<String>,
+    pub contact_email: Option<String>,
+    pub owner_id: Option<String>,
 }
 
 const COLUMNS: &str = "id, kind, name, note, scope_profile, required_scopes, connection_id, \
      created_by, created_at, expires_at, opened_at, completed_at, revoked_at, locked_at, refusals, \
-     token_hash, created_by_key";
+     token_hash, created_by_key, external_id, tags, contact_name, contact_email, owner_id";
 
 pub async fn insert_handoff(pool: &Pool, row: &HandoffRow) -> sqlx::Result<()> {
     sqlx::query(&format!(
         "INSERT INTO handoffs ({COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+         $19, $20, $21, $22)"
     ))
     .bind(&row.id)
     .bind(&row.kind)
@@ -54,6 +61,11 @@ pub async fn insert_handoff(pool: &Pool, row: &HandoffRow) -> sqlx::Result<()> {
     .bind(row.refusals)
     .bind(&row.token_hash)
     .bind(&row.created_by_key)
+    .bind(&row.external_id)
+    .bind(&row.tags)
+    .bind(&row.contact_name)
+    .bind(&row.contact_email)
+    .bind(&row.owner_id)
     .execute(pool)
     .await
     .map(|_| ())

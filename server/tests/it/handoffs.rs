@@ -697,6 +697,13 @@ async fn the_terminal_prints_only_the_link() {
         valid_for: "14d".into(),
         note: String::new(),
         connection: None,
+        belonging: Box::new(server::manage::BelongingArgs {
+            external_id: None,
+            tag: Vec::new(),
+            contact_name: None,
+            contact_email: None,
+            owner: None,
+        }),
     };
     let mut out = Vec::new();
     assert!(
@@ -759,4 +766,153 @@ async fn the_customer_page_checks_hosts_like_the_console_and_limits_each_address
         [200, 200, 200, 200, 429],
         "five a minute, the POST counted"
     );
+}
+
+/// `POST /api/v1/handoffs` with `key`: status and body.
+async fn api_link(w: &World, key: &str, body: Value) -> (u16, Value) {
+    let answer = reqwest::Client::new()
+        .post(format!("{}/api/v1/handoffs", w.base))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (answer.status().as_u16(), answer.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_link_carries_who_its_connection_belongs_to_onto_the_connection() {
+    let w = world().await;
+    support::person(&w.state, "csm-id", "csm", console_model::Role::Editor).await;
+    let output = w
+        .store
+        .console(&["api-key", "create", "--manage", "--name", "crm"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let key = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+
+    // Bad values are named and make no link.
+    for (extra, word) in [
+        (serde_json::json!({"tags": {"Env": "prod"}}), "tag"),
+        (serde_json::json!({"owner": "nobody"}), "nobody"),
+        (
+            serde_json::json!({"external_id": "not an id"}),
+            "xternal id",
+        ),
+        (serde_json::json!({"contact": {"email": "nope"}}), "e-mail"),
+    ] {
+        let mut body = serde_json::json!({"name": "Initech", "profile": "expense-approvals"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let (status, answer) = api_link(&w, &key, body).await;
+        assert_eq!(status, 422, "{extra}: {answer}");
+        assert!(
+            answer["message"].as_str().unwrap().contains(word),
+            "{answer}"
+        );
+    }
+    assert!(handoffs::list(&w.state, 0).await.unwrap().0.is_empty());
+
+    let (status, made) = api_link(
+        &w,
+        &key,
+        serde_json::json!({
+            "name": "Initech", "profile": "expense-approvals",
+            "external_id": "tenant-7", "tags": {"env": "prod", "region": "emea"},
+            "contact": {"name": "Peter Gibbons", "email": "peter@initech.example"},
+            "owner": "csm"
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let id = made["id"].as_str().unwrap();
+    let read = reqwest::Client::new()
+        .get(format!("{}/api/v1/handoffs/{id}", w.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    let read: Value = read.json().await.unwrap();
+    assert_eq!(read["external_id"], "tenant-7");
+    assert_eq!(
+        read["tags"],
+        serde_json::json!({"env": "prod", "region": "emea"})
+    );
+    assert_eq!(read["contact"]["email"], "peter@initech.example");
+    assert_eq!(read["owner"], "csm");
+
+    let c = w.customer(DEMO_SCOPES);
+    let token = w.sim.mint_request_token(&c.company, &c.client_id);
+    let url = made["url"].as_str().unwrap();
+    assert_eq!(w.connect(url, &c, &token).await.status(), 200);
+    let connection = handoffs::get(&w.state, id)
+        .await
+        .unwrap()
+        .connection_id
+        .unwrap();
+    let row = store::connection(&w.state.pool, &connection)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.external_id.as_deref(), Some("tenant-7"));
+    assert_eq!(row.contact_name.as_deref(), Some("Peter Gibbons"));
+    assert_eq!(row.owner_id.as_deref(), Some("csm-id"));
+    let tags = store::tags_of(&w.state.pool, &connection).await.unwrap();
+    assert_eq!(
+        tags,
+        vec![
+            ("env".into(), "prod".into()),
+            ("region".into(), "emea".into())
+        ]
+    );
+
+    // A link whose external id another connection took meanwhile still connects, without it.
+    let request = NewHandoff {
+        name: "Initech again".into(),
+        profile: "expense-approvals".into(),
+        belonging: console_model::BelongingForm {
+            external_id: "tenant-8".into(),
+            tags: "env=dev".into(),
+            ..Default::default()
+        },
+        ..NewHandoff::default()
+    };
+    let (second, url) = handoffs::create(&w.state, &request, "admin").await.unwrap();
+    let change = console_core::connections::fleet::Change {
+        external_id: Some("tenant-8".into()),
+        ..Default::default()
+    };
+    console_core::connections::fleet::change(&w.state, &connection, &change)
+        .await
+        .unwrap();
+    let c = w.customer(DEMO_SCOPES);
+    let token = w.sim.mint_request_token(&c.company, &c.client_id);
+    assert_eq!(w.connect(&url, &c, &token).await.status(), 200);
+    let made = handoffs::get(&w.state, &second.id)
+        .await
+        .unwrap()
+        .connection_id
+        .unwrap();
+    let row = store::connection(&w.state.pool, &made)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.external_id, None);
+    assert_eq!(
+        store::tags_of(&w.state.pool, &made).await.unwrap(),
+        vec![("env".into(), "dev".into())]
+    );
+
+    // A renewal link keeps its connection's: it takes none.
+    let renewal = NewHandoff {
+        connection_id: Some(connection),
+        belonging: console_model::BelongingForm {
+            owner: "csm".into(),
+            ..Default::default()
+        },
+        ..NewHandoff::default()
+    };
+    assert!(handoffs::create(&w.state, &renewal, "admin").await.is_err());
 }
