@@ -125,6 +125,26 @@ pub struct ConnectionSummary {
     pub status: Status,
     pub refresh_token_expires_at: Option<i64>,
     pub last_checked_at: Option<i64>,
+    /// The vendor's own id for the customer.
+    pub external_id: Option<String>,
+    /// (key, value), by key.
+    pub tags: Vec<(String, String)>,
+}
+
+/// What narrows the dashboard, as its address carries it (`?tag=env:prod&owner=me&status=S`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DashboardFilter {
+    /// Tags a connection must all have.
+    pub tags: Vec<(String, String)>,
+    /// As the address gave it: `me` or a user name.
+    pub owner: Option<String>,
+    pub status: Option<Status>,
+}
+
+impl DashboardFilter {
+    pub fn is_empty(&self) -> bool {
+        self.tags.is_empty() && self.owner.is_none() && self.status.is_none()
+    }
 }
 
 /// One bar of the expiry timeline: the working refresh tokens that expire in one week.
@@ -152,6 +172,8 @@ pub struct Dashboard {
     pub more_than: Option<i64>,
     /// Hand-off links a customer can still complete.
     pub handoffs_waiting: i64,
+    /// What the counts, the timeline and the rows are narrowed to.
+    pub filter: DashboardFilter,
 }
 
 /// A scope the integration needs, and whether Concur granted it.

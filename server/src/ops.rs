@@ -134,7 +134,7 @@ pub async fn render(state: &AppState) -> Result<String, Error> {
     );
     let overview = state
         .overview
-        .get(&state.pool, state.now())
+        .get(&state.pool, state.now(), &store::FleetFilter::default())
         .await
         .map_err(internal)?;
     for &(status, count) in &overview.counts {

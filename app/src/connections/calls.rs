@@ -174,15 +174,37 @@ pub async fn delete_connection(id: String, confirm: String) -> Result<(), AppErr
     Ok(())
 }
 
+/// The dashboard, narrowed by the address's filters: `tags` as `key:value`, `owner` a user
+/// name or `me` (the signed-in account), `status` a status's key.
 #[server(prefix = "/api", endpoint = "load_dashboard")]
 pub async fn load_dashboard(
     search: String,
     page: i64,
     #[server(default)] week: Option<i64>,
+    #[server(default)] tags: Vec<String>,
+    #[server(default)] owner: Option<String>,
+    #[server(default)] status: Option<String>,
 ) -> Result<Dashboard, AppError> {
-    crate::ssr::require(console_model::Role::Viewer).await?;
+    use console_core::connections::{fleet, metadata::Selector};
+    let account = crate::ssr::require(console_model::Role::Viewer).await?;
     let state = crate::ssr::state()?;
-    Ok(console_core::connections::dashboard(&state, &search, week, page).await?)
+    let me = owner.as_deref().map(str::trim) == Some("me");
+    let query = fleet::Query {
+        selector: Selector::of_pairs(tags.iter().map(String::as_str))?,
+        owner: if me {
+            Some(account.name(&state).await?)
+        } else {
+            owner
+        },
+        status,
+        external_id: None,
+    };
+    let mut dashboard =
+        console_core::connections::dashboard(&state, &search, week, page, &query).await?;
+    if me {
+        dashboard.filter.owner = Some("me".into());
+    }
+    Ok(dashboard)
 }
 
 #[server(prefix = "/api", endpoint = "load_connection")]

@@ -5,32 +5,104 @@ use leptos_router::hooks::use_query_map;
 
 use super::calls::load_dashboard;
 use crate::components::{FormAlert, Page, StatusBadge, expiry_words, time_or_never};
-use console_model::{Dashboard, WeekBar, format_time};
+use console_model::{Dashboard, Status, WeekBar, format_time};
+
+/// Where the dashboard stands, as its address says: the search, a week of the timeline, the
+/// page, and the filters (tags `key:value`, owner, status). Every link on the page is built
+/// from it, so following one keeps the rest (a saved filter stays in the address).
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Place {
+    q: String,
+    week: Option<i64>,
+    page: i64,
+    tags: Vec<String>,
+    owner: Option<String>,
+    status: Option<String>,
+}
+
+impl Place {
+    /// The address of this place.
+    fn href(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.q.is_empty() {
+            parts.push(format!("q={}", search_param(&self.q)));
+        }
+        for tag in &self.tags {
+            parts.push(format!("tag={}", search_param(tag)));
+        }
+        if let Some(owner) = &self.owner {
+            parts.push(format!("owner={}", search_param(owner)));
+        }
+        if let Some(status) = &self.status {
+            parts.push(format!("status={}", search_param(status)));
+        }
+        if let Some(week) = self.week {
+            parts.push(format!("week={week}"));
+        }
+        if self.page > 0 {
+            parts.push(format!("page={}", self.page));
+        }
+        if parts.is_empty() {
+            "/".into()
+        } else {
+            format!("/?{}", parts.join("&"))
+        }
+    }
+
+    /// This place with `change` made, from its first page.
+    fn with(&self, change: impl FnOnce(&mut Self)) -> String {
+        let mut next = self.clone();
+        next.page = 0;
+        change(&mut next);
+        next.href()
+    }
+
+    fn filtered(&self) -> bool {
+        !self.tags.is_empty() || self.owner.is_some() || self.status.is_some()
+    }
+}
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let query = use_query_map();
-    let search = move || query.read().get("q").unwrap_or_default();
-    let page = move || {
-        query
-            .read()
-            .get("page")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0i64)
+    let place = move || {
+        let query = query.read();
+        let text = |key: &str| {
+            query
+                .get(key)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        Place {
+            q: query.get("q").unwrap_or_default(),
+            week: query.get("week").and_then(|w| w.parse::<i64>().ok()),
+            page: query.get("page").and_then(|p| p.parse().ok()).unwrap_or(0),
+            tags: query
+                .get_all("tag")
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+                .collect(),
+            owner: text("owner"),
+            status: text("status"),
+        }
     };
-    let week = move || query.read().get("week").and_then(|w| w.parse::<i64>().ok());
-    let data = Resource::new(
-        move || (search(), page(), week()),
-        |(s, p, w)| load_dashboard(s, p, w),
-    );
+    let data = Resource::new(place, |p| {
+        load_dashboard(p.q, p.page, p.week, p.tags, p.owner, p.status)
+    });
     view! {
         <Page title="Connections" signed_in=true>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
+                    let here = place();
                     match data.await {
-                        Ok(d) if d.total == 0 => empty_state(d.handoffs_waiting).into_any(),
-                        Ok(d) => view! { <Overview dashboard=d search=search()/> }.into_any(),
-                        Err(e) => view! { <FormAlert error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
+                        Ok(d) if d.total == 0 && !here.filtered() => empty_state(d.handoffs_waiting).into_any(),
+                        Ok(d) => view! { <Overview dashboard=d place=here/> }.into_any(),
+                        Err(e) => view! {
+                            <FormAlert error=Signal::derive(move || Some(e.clone()))/>
+                            <p><a href="/">"Show all connections"</a></p>
+                        }.into_any(),
                     }
                 })}
             </Suspense>
@@ -71,17 +143,104 @@ fn empty_state(waiting: i64) -> impl IntoView {
     }
 }
 
+/// The filters in force, each with a link that removes it, and one that clears them all.
+fn active_filters(place: &Place) -> impl IntoView + use<> {
+    let mut chips = Vec::new();
+    for tag in &place.tags {
+        let gone = place.with(|p| p.tags.retain(|t| t != tag));
+        chips.push((format!("tag {}", tag.replacen(':', "=", 1)), gone));
+    }
+    if let Some(owner) = &place.owner {
+        chips.push((format!("owner {owner}"), place.with(|p| p.owner = None)));
+    }
+    if let Some(status) = &place.status {
+        chips.push((format!("status {status}"), place.with(|p| p.status = None)));
+    }
+    let cleared = place.with(|p| {
+        p.tags.clear();
+        p.owner = None;
+        p.status = None;
+    });
+    (!chips.is_empty()).then(|| {
+        let chips = chips
+            .into_iter()
+            .map(|(words, gone)| {
+                view! {
+                    <li class="tag active">
+                        {words.clone()}
+                        " "
+                        <a href=gone aria-label=format!("Remove the filter {words}")>"×"</a>
+                    </li>
+                }
+            })
+            .collect_view();
+        view! {
+            <div class="filters" role="status">
+                <span>"Filtered by "</span>
+                <ul class="tags">{chips}</ul>
+                <a href=cleared>"Clear filters"</a>
+            </div>
+        }
+    })
+}
+
+/// The search and filter form: a GET to the dashboard, keeping the tags already chosen.
+fn filter_form(place: &Place, owner_shown: Option<String>) -> impl IntoView + use<> {
+    let kept = place
+        .tags
+        .iter()
+        .map(|t| view! { <input type="hidden" name="tag" value=t.clone()/> })
+        .collect_view();
+    let status = place.status.clone().unwrap_or_default();
+    let options = Status::ALL
+        .iter()
+        .map(|s| {
+            view! { <option value=s.key() selected=status == s.key()>{s.label()}</option> }
+        })
+        .collect_view();
+    view! {
+        <form method="get" action="/" class="search">
+            {kept}
+            <div class="field">
+                <label for="q">"Search"</label>
+                <input id="q" name="q" type="search" placeholder="Name, Client ID, company, external id or contact" value=place.q.clone()/>
+            </div>
+            <div class="field">
+                <label for="status">"Status"</label>
+                <select id="status" name="status">
+                    <option value="" selected=status.is_empty()>"Any status"</option>
+                    {options}
+                </select>
+            </div>
+            <div class="field">
+                <label for="owner">"Owner"</label>
+                <input id="owner" name="owner" placeholder="me, or a user name" value=owner_shown.unwrap_or_default() autocomplete="off"/>
+            </div>
+            <div class="field">
+                <label for="tag">"Tag"</label>
+                <input id="tag" name="tag" placeholder="env:prod" autocomplete="off"/>
+            </div>
+            <button type="submit">"Search"</button>
+        </form>
+    }
+}
+
 #[component]
-fn Overview(dashboard: Dashboard, search: String) -> impl IntoView {
+fn Overview(dashboard: Dashboard, place: Place) -> impl IntoView {
     let now = dashboard.now;
     let counts = dashboard
         .counts
         .iter()
         .map(|(status, n)| {
+            let key = status.key().to_owned();
+            let chosen = place.status.as_deref() == Some(status.key());
+            let href = place.with(|p| p.status = (!chosen).then_some(key));
             view! {
-                <li class=format!("count {}", status.key())>
-                    <StatusBadge status=*status/>
-                    <strong>{*n}</strong>
+                <li class=format!("count {}{}", status.key(), if chosen { " chosen" } else { "" })>
+                    <a href=href title=if chosen { "Show every status" } else { "Show only these" }>
+                        <StatusBadge status=*status/>
+                        <strong>{*n}</strong>
+                    </a>
                 </li>
             }
         })
@@ -94,9 +253,29 @@ fn Overview(dashboard: Dashboard, search: String) -> impl IntoView {
                 .refresh_token_expires_at
                 .map(format_time)
                 .unwrap_or_else(|| "—".into());
+            let chips = c
+                .tags
+                .iter()
+                .map(|(k, v)| {
+                    let pair = format!("{k}:{v}");
+                    let href = place.with(|p| {
+                        if !p.tags.contains(&pair) {
+                            p.tags.push(pair.clone());
+                        }
+                    });
+                    view! {
+                        <li class="tag"><a href=href title=format!("Show only connections tagged {k}={v}")>{format!("{k}={v}")}</a></li>
+                    }
+                })
+                .collect_view();
+            let tagged = !c.tags.is_empty();
             view! {
                 <tr data-status=c.status.key()>
-                    <td><a href=format!("/connections/{}", c.id)>{c.name}</a></td>
+                    <td>
+                        <a href=format!("/connections/{}", c.id)>{c.name}</a>
+                        {c.external_id.map(|e| view! { <br/><span class="hint mono">{e}</span> })}
+                        {tagged.then(|| view! { <ul class="tags">{chips}</ul> })}
+                    </td>
                     <td><StatusBadge status=c.status/></td>
                     <td>{expires}</td>
                     <td>{expiry_words(c.refresh_token_expires_at, now)}</td>
@@ -109,32 +288,32 @@ fn Overview(dashboard: Dashboard, search: String) -> impl IntoView {
         .collect_view();
     let (page, pages) = (dashboard.page, dashboard.pages);
     let more_than = dashboard.more_than;
-    let term = search_param(&search);
     let narrowed = dashboard.week;
-    let link = move |p: i64| match narrowed {
-        Some(w) => format!("/?week={w}&page={p}"),
-        None => format!("/?q={term}&page={p}"),
+    let paged = |p: i64| {
+        let mut at = place.clone();
+        at.page = p;
+        at.href()
     };
+    let nothing = dashboard.total == 0;
+    let whole = place.with(|p| p.week = None);
     view! {
         <ul class="counts" aria-label="Connections per status">{counts}</ul>
         {waiting_links(dashboard.handoffs_waiting)}
-        <Timeline bars=dashboard.timeline now=now selected=narrowed/>
+        <Timeline bars=dashboard.timeline now=now selected=narrowed place=place.clone()/>
         {narrowed.map(|w| view! {
             <p class="narrowed" role="status">
                 {format!("Showing the refresh tokens that expire between {} and {}. ", format_time(now + w * WEEK), format_time(now + (w + 1) * WEEK))}
-                <a href="/">"Show all connections"</a>
+                <a href=whole>"Show all weeks"</a>
             </p>
         })}
-        <form method="get" action="/" class="search">
-            <label for="q">"Search"</label>
-            <input id="q" name="q" type="search" placeholder="Name, Client ID or company" value=search.clone()/>
-            <button type="submit">"Search"</button>
-        </form>
+        {filter_form(&place, dashboard.filter.owner.clone())}
+        {active_filters(&place)}
         {more_than.map(|n| view! {
             <p class="narrowed" role="status">
                 {format!("More than {n} connections match; the first {n} are listed. Add to the search to narrow it.")}
             </p>
         })}
+        {nothing.then(|| view! { <p class="empty">"No connection matches these filters."</p> })}
         <table class="connections">
             <thead>
                 <tr>
@@ -146,9 +325,9 @@ fn Overview(dashboard: Dashboard, search: String) -> impl IntoView {
         </table>
         {(pages > 1).then(|| view! {
             <nav class="pager" aria-label="Pages">
-                {(page > 0).then(|| view! { <a href=link(page - 1)>"← Previous"</a> })}
+                {(page > 0).then(|| view! { <a href=paged(page - 1)>"← Previous"</a> })}
                 <span>{format!("Page {} of {pages}", page + 1)}</span>
-                {(page + 1 < pages).then(|| view! { <a href=link(page + 1)>"Next →"</a> })}
+                {(page + 1 < pages).then(|| view! { <a href=paged(page + 1)>"Next →"</a> })}
             </nav>
         })}
     }
@@ -162,7 +341,7 @@ const CHART_HEIGHT: i64 = 120;
 /// drawn on the server as SVG (no JavaScript needed). Each bar is an HTML link to the
 /// connections it counts, so it works the same rendered on the server or in the browser.
 #[component]
-fn Timeline(bars: Vec<WeekBar>, now: i64, selected: Option<i64>) -> impl IntoView {
+fn Timeline(bars: Vec<WeekBar>, now: i64, selected: Option<i64>, place: Place) -> impl IntoView {
     let highest = bars.iter().map(|b| b.count).max().unwrap_or(0).max(1);
     let drawn = bars
         .into_iter()
@@ -185,7 +364,7 @@ fn Timeline(bars: Vec<WeekBar>, now: i64, selected: Option<i64>) -> impl IntoVie
             );
             let tick = if bar.week % 4 == 0 { starts[5..10].to_owned() } else { String::new() };
             view! {
-                <a class=class href=format!("/?week={}", bar.week) title=label.clone() aria-label=label>
+                <a class=class href=place.with(|p| p.week = Some(bar.week)) title=label.clone() aria-label=label>
                     <span class="bar-count">{(bar.count > 0).then_some(bar.count)}</span>
                     <svg viewBox=format!("0 0 {BAR_WIDTH} {CHART_HEIGHT}") preserveAspectRatio="none" aria-hidden="true">
                         <rect x="0" y=CHART_HEIGHT - height width=BAR_WIDTH height=height></rect>

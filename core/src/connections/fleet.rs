@@ -372,7 +372,7 @@ pub struct Query {
 }
 
 /// The store's filter for `query`: the owner found by name, the status and external id parsed.
-async fn filter(state: &AppState, query: &Query) -> Result<store::FleetFilter, Error> {
+pub(crate) async fn filter(state: &AppState, query: &Query) -> Result<store::FleetFilter, Error> {
     let owner_id = match query.owner.as_deref().map(str::trim) {
         Some(username) if !username.is_empty() => Some(
             store::account_id(&state.pool, username)

@@ -1,13 +1,15 @@
-//! The dashboard's counts per status and its expiry timeline. Both are aggregates over every
-//! connection, so they are read at most once per second of the clock: a page view within the
+//! The dashboard's counts per status and its expiry timeline, of the whole fleet or of the part
+//! a filter keeps. Both are aggregates over many connections, so each is read at most once per
+//! second of the clock: a page view within the
 //! same second as the last reading gets that reading, one a second later gets it too while a
 //! fresh one is read in the background. A write through this process makes the next page view
 //! read them again first, so a change shows at once; another replica's shows within a second.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
-use crate::store::{self, Pool};
+use crate::store::{self, FleetFilter, Pool};
 use console_model::Status;
 
 /// One reading of the aggregates.
@@ -19,10 +21,10 @@ pub struct Overview {
 }
 
 impl Overview {
-    async fn read(pool: &Pool, now: i64) -> sqlx::Result<Self> {
+    async fn read(pool: &Pool, now: i64, filter: &FleetFilter) -> sqlx::Result<Self> {
         Ok(Self {
-            counts: store::status_counts(pool, now).await?,
-            timeline: store::expiry_timeline(pool, now).await?,
+            counts: store::status_counts(pool, now, filter).await?,
+            timeline: store::expiry_timeline(pool, now, filter).await?,
         })
     }
 }
@@ -33,12 +35,17 @@ struct Reading {
     overview: Arc<Overview>,
 }
 
+/// The filters whose readings are kept; past it, the stalest go.
+const KEPT_FILTERS: usize = 64;
+
+/// The aggregates of the whole fleet and of each filter recently asked for (tags, owner,
+/// status), each read at most once per second.
 #[derive(Default)]
 pub struct OverviewCache {
     writes: AtomicU64,
-    latest: RwLock<Option<Reading>>,
+    latest: RwLock<HashMap<FleetFilter, Reading>>,
     reading: tokio::sync::Mutex<()>,
-    refreshing: AtomicBool,
+    refreshing: Mutex<HashSet<FleetFilter>>,
 }
 
 impl OverviewCache {
@@ -47,57 +54,90 @@ impl OverviewCache {
         self.writes.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// The aggregates as of `now`, or of the second before it.
-    pub async fn get(self: &Arc<Self>, pool: &Pool, now: i64) -> sqlx::Result<Arc<Overview>> {
+    /// The aggregates of the connections `filter` keeps, as of `now` or of the second before.
+    pub async fn get(
+        self: &Arc<Self>,
+        pool: &Pool,
+        now: i64,
+        filter: &FleetFilter,
+    ) -> sqlx::Result<Arc<Overview>> {
         let writes = self.writes.load(Ordering::Acquire);
-        if let Some((at, overview)) = self.latest(writes) {
+        if let Some((at, overview)) = self.latest(filter, writes) {
             if at == now {
                 return Ok(overview);
             }
             if at + 1 == now {
-                self.refresh_in_background(pool.clone(), now);
+                self.refresh_in_background(pool.clone(), now, filter.clone());
                 return Ok(overview);
             }
         }
-        self.read(pool, now).await
+        self.read(pool, now, filter).await
     }
 
-    fn latest(&self, writes: u64) -> Option<(i64, Arc<Overview>)> {
+    fn latest(&self, filter: &FleetFilter, writes: u64) -> Option<(i64, Arc<Overview>)> {
         let latest = self.latest.read().unwrap_or_else(|e| e.into_inner());
         latest
-            .as_ref()
+            .get(filter)
             .filter(|r| r.writes == writes)
             .map(|r| (r.now, r.overview.clone()))
     }
 
     /// Reads the aggregates, one reader at a time: whoever waited gets the waited-for reading.
-    async fn read(&self, pool: &Pool, now: i64) -> sqlx::Result<Arc<Overview>> {
+    async fn read(
+        &self,
+        pool: &Pool,
+        now: i64,
+        filter: &FleetFilter,
+    ) -> sqlx::Result<Arc<Overview>> {
         let _one_reader = self.reading.lock().await;
         let writes = self.writes.load(Ordering::Acquire);
-        if let Some((at, overview)) = self.latest(writes)
+        if let Some((at, overview)) = self.latest(filter, writes)
             && at >= now
         {
             return Ok(overview);
         }
-        let overview = Arc::new(Overview::read(pool, now).await?);
-        *self.latest.write().unwrap_or_else(|e| e.into_inner()) = Some(Reading {
-            now,
-            writes,
-            overview: overview.clone(),
-        });
+        let overview = Arc::new(Overview::read(pool, now, filter).await?);
+        let mut latest = self.latest.write().unwrap_or_else(|e| e.into_inner());
+        if latest.len() >= KEPT_FILTERS && !latest.contains_key(filter) {
+            let stalest = latest
+                .iter()
+                .filter(|(kept, _)| !kept.is_empty())
+                .min_by_key(|(_, r)| r.now)
+                .map(|(kept, _)| kept.clone());
+            if let Some(stalest) = stalest {
+                latest.remove(&stalest);
+            }
+        }
+        latest.insert(
+            filter.clone(),
+            Reading {
+                now,
+                writes,
+                overview: overview.clone(),
+            },
+        );
         Ok(overview)
     }
 
-    fn refresh_in_background(self: &Arc<Self>, pool: Pool, now: i64) {
-        if self.refreshing.swap(true, Ordering::AcqRel) {
+    fn refresh_in_background(self: &Arc<Self>, pool: Pool, now: i64, filter: FleetFilter) {
+        if !self
+            .refreshing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(filter.clone())
+        {
             return;
         }
         let cache = self.clone();
         tokio::spawn(async move {
-            if let Err(error) = cache.read(&pool, now).await {
+            if let Err(error) = cache.read(&pool, now, &filter).await {
                 tracing::warn!(%error, "could not read the dashboard counts");
             }
-            cache.refreshing.store(false, Ordering::Release);
+            cache
+                .refreshing
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&filter);
         });
     }
 }
@@ -138,23 +178,24 @@ mod tests {
     async fn a_write_shows_at_once_and_an_outside_write_within_a_second() {
         let (pool, dir) = pool().await;
         let cache = Arc::new(OverviewCache::default());
+        let all = FleetFilter::default();
         let now = 1_000_000;
         add(&pool, "a", now + 100 * 86_400).await;
-        assert_eq!(healthy(&cache.get(&pool, now).await.unwrap()), 1);
+        assert_eq!(healthy(&cache.get(&pool, now, &all).await.unwrap()), 1);
 
         add(&pool, "b", now + 100 * 86_400).await;
         assert_eq!(
-            healthy(&cache.get(&pool, now).await.unwrap()),
+            healthy(&cache.get(&pool, now, &all).await.unwrap()),
             1,
             "an unannounced write waits for the next second"
         );
         cache.changed();
-        assert_eq!(healthy(&cache.get(&pool, now).await.unwrap()), 2);
+        assert_eq!(healthy(&cache.get(&pool, now, &all).await.unwrap()), 2);
 
         add(&pool, "c", now + 100 * 86_400).await;
-        cache.get(&pool, now + 1).await.unwrap();
+        cache.get(&pool, now + 1, &all).await.unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while healthy(&cache.get(&pool, now + 1).await.unwrap()) != 3 {
+        while healthy(&cache.get(&pool, now + 1, &all).await.unwrap()) != 3 {
             assert!(
                 std::time::Instant::now() < deadline,
                 "the background reading never landed"
@@ -163,7 +204,7 @@ mod tests {
         }
         add(&pool, "d", now + 100 * 86_400).await;
         assert_eq!(
-            healthy(&cache.get(&pool, now + 5).await.unwrap()),
+            healthy(&cache.get(&pool, now + 5, &all).await.unwrap()),
             4,
             "a reading older than a second is never served"
         );

@@ -2,7 +2,8 @@
 //! the hand-off links waiting and the alerts sent, read together.
 
 use console_model::{
-    ConnectionDetail, ConnectionSummary, Dashboard, ScopeLine, Status, ValidationEntry, WeekBar,
+    ConnectionDetail, ConnectionSummary, Dashboard, DashboardFilter, ScopeLine, Status,
+    ValidationEntry, WeekBar,
 };
 
 use super::fleet;
@@ -13,8 +14,10 @@ use crate::store::{self, PAGE_SIZE};
 
 const HISTORY_ROWS: i64 = 20;
 
-fn summary(row: store::DashboardRow, now: i64) -> ConnectionSummary {
+fn summary(row: store::DashboardRow, now: i64, tags: Vec<(String, String)>) -> ConnectionSummary {
     ConnectionSummary {
+        tags,
+        external_id: row.external_id,
         status: Status::of(row.failing != 0, row.refresh_token_expires_at, now),
         id: row.id,
         name: row.name,
@@ -25,18 +28,22 @@ fn summary(row: store::DashboardRow, now: i64) -> ConnectionSummary {
     }
 }
 
+/// The dashboard: counts, timeline and a page of rows of the connections `query` keeps (tags,
+/// owner, status), narrowed by a week of expiries or a search.
 pub async fn dashboard(
     state: &AppState,
     search: &str,
     week: Option<i64>,
     page: i64,
+    query: &fleet::Query,
 ) -> Result<Dashboard, Error> {
     let now = state.now();
+    let filter = fleet::filter(state, query).await?;
     let week = week.filter(|w| (0..store::TIMELINE_WEEKS).contains(w));
     let expiring = week.map(|w| (now + w * store::WEEK, now + (w + 1) * store::WEEK));
     let overview = state
         .overview
-        .get(&state.pool, now)
+        .get(&state.pool, now, &filter)
         .await
         .map_err(internal)?;
     let timeline = (0..store::TIMELINE_WEEKS)
@@ -52,7 +59,12 @@ pub async fn dashboard(
         .collect();
     let search: String = search.trim().chars().take(100).collect();
     let counts = overview.counts.clone();
-    let (rows, matching) = store::dashboard_page(&state.pool, &search, expiring, page)
+    let (rows, matching) =
+        store::dashboard_page(&state.pool, &search, expiring, page, &filter, now)
+            .await
+            .map_err(internal)?;
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let mut tags = store::tags_of_many(&state.pool, &ids)
         .await
         .map_err(internal)?;
     let total = counts.iter().map(|(_, n)| n).sum();
@@ -67,11 +79,27 @@ pub async fn dashboard(
         week,
         total,
         counts,
-        rows: rows.into_iter().map(|r| summary(r, now)).collect(),
+        rows: rows
+            .into_iter()
+            .map(|r| {
+                let own = tags.remove(&r.id).unwrap_or_default();
+                summary(r, now, own)
+            })
+            .collect(),
         page: page.clamp(0, store::MAX_PAGE),
         pages: (matching + PAGE_SIZE - 1) / PAGE_SIZE,
         more_than,
         handoffs_waiting: crate::handoffs::waiting(state).await?,
+        filter: DashboardFilter {
+            tags: query.selector.pairs().to_vec(),
+            owner: query
+                .owner
+                .as_deref()
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned),
+            status: filter.status,
+        },
     })
 }
 
@@ -85,7 +113,7 @@ pub async fn detail(state: &AppState, id: &str) -> Result<ConnectionDetail, Erro
     let required: Vec<&str> = row.required_scopes.split_whitespace().collect();
     Ok(ConnectionDetail {
         now,
-        summary: summary(store::DashboardRow::from(&row), now),
+        summary: summary(store::DashboardRow::from(&row), now, Vec::new()),
         authorization_url: row.authorization_url.clone(),
         geolocation: row.geolocation.clone(),
         scope_profile: stored_profile(&row)?.label().to_owned(),

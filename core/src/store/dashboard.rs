@@ -1,9 +1,11 @@
 //! The dashboard's reads: counts per status, the expiry timeline, and a page of connections,
-//! worst first, narrowed by a week of expiries or a search.
+//! worst first, narrowed by a week of expiries or a search — each of them within the fleet a
+//! filter keeps (tags, owner, status), when one is given.
 
 use sqlx::FromRow;
 
 use super::connections::ConnectionRow;
+use super::fleet::{Bound, EXPIRY_KEY, FleetFilter, bind};
 use super::pool::{Pool, is_sqlite};
 use console_model::Status;
 
@@ -22,10 +24,10 @@ pub struct DashboardRow {
     pub failing: i64,
     pub refresh_token_expires_at: Option<i64>,
     pub last_checked_at: Option<i64>,
+    pub external_id: Option<String>,
 }
 
-const DASHBOARD_COLUMNS: &str =
-    "id, name, client_id, company_uuid, failing, refresh_token_expires_at, last_checked_at";
+const DASHBOARD_COLUMNS: &str = "id, name, client_id, company_uuid, failing, refresh_token_expires_at, last_checked_at, external_id";
 
 impl From<&ConnectionRow> for DashboardRow {
     fn from(row: &ConnectionRow) -> Self {
@@ -37,6 +39,7 @@ impl From<&ConnectionRow> for DashboardRow {
             failing: row.failing,
             refresh_token_expires_at: row.refresh_token_expires_at,
             last_checked_at: row.last_checked_at,
+            external_id: row.external_id.clone(),
         }
     }
 }
@@ -47,37 +50,65 @@ pub(super) const STATUS_SQL: &str = "CASE WHEN failing <> 0 THEN 'failing' WHEN 
 /// What needs a human first: failing, then by expiry (expired, critical, expiring, healthy),
 /// unknown expiry last. The same expressions as the `connections_by_band` index, so a page is
 /// read off the index instead of sorting every row.
-const ORDER_SQL: &str =
-    "ORDER BY failing DESC, COALESCE(refresh_token_expires_at, 9223372036854775807), name, id";
+fn order_sql() -> String {
+    format!("ORDER BY failing DESC, {EXPIRY_KEY}, name, id")
+}
+
+/// What a search looks in, lowercased: the same expression as the search index's.
+const SEARCH_TEXT: &str = "lower(name || ' ' || client_id || ' ' || COALESCE(company_uuid, '') || ' ' || COALESCE(external_id, '') || ' ' || COALESCE(contact_name, '') || ' ' || COALESCE(contact_email, ''))";
+
+/// ` AND conditions` of `filter` with placeholders from `$first`, or nothing.
+fn and_filter<'f>(filter: &'f FleetFilter, now: i64, first: usize) -> (String, Vec<Bound<'f>>) {
+    let (conditions, values) = filter.sql(now, first);
+    if conditions.is_empty() {
+        (String::new(), values)
+    } else {
+        (format!(" AND {conditions}"), values)
+    }
+}
 
 /// Seconds in a week, the width of one bar of the expiry timeline.
 pub const WEEK: i64 = 7 * 86_400;
 /// Bars in the expiry timeline.
 pub const TIMELINE_WEEKS: i64 = 26;
 
-/// How many working refresh tokens expire in each of the next 26 weeks: (week, count), in one
-/// aggregate over the expiry index.
-pub async fn expiry_timeline(pool: &Pool, now: i64) -> sqlx::Result<Vec<(i64, i64)>> {
-    sqlx::query_as(
+/// How many working refresh tokens of the connections `filter` keeps expire in each of the
+/// next 26 weeks: (week, count), in one aggregate over the expiry index.
+pub async fn expiry_timeline(
+    pool: &Pool,
+    now: i64,
+    filter: &FleetFilter,
+) -> sqlx::Result<Vec<(i64, i64)>> {
+    let (narrowed, values) = and_filter(filter, now, 4);
+    let sql = format!(
         "SELECT (refresh_token_expires_at - $1) / $2 AS week, COUNT(*) FROM connections \
-         WHERE failing = 0 AND refresh_token_expires_at > $1 AND refresh_token_expires_at < $1 + $2 * $3 \
-         GROUP BY 1 ORDER BY 1",
-    )
-    .bind(now)
-    .bind(WEEK)
-    .bind(TIMELINE_WEEKS)
-    .fetch_all(pool)
-    .await
+         WHERE failing = 0 AND refresh_token_expires_at > $1 AND refresh_token_expires_at < $1 + $2 * $3{narrowed} \
+         GROUP BY 1 ORDER BY 1"
+    );
+    let query = sqlx::query_as(&sql)
+        .bind(now)
+        .bind(WEEK)
+        .bind(TIMELINE_WEEKS);
+    bind(query, &values).fetch_all(pool).await
 }
 
-/// Counts per status, in one aggregate.
-pub async fn status_counts(pool: &Pool, now: i64) -> sqlx::Result<Vec<(Status, i64)>> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
-        "SELECT {STATUS_SQL} AS status, COUNT(*) FROM connections GROUP BY 1"
-    ))
-    .bind(now)
-    .fetch_all(pool)
-    .await?;
+/// Counts per status of the connections `filter` keeps, in one aggregate.
+pub async fn status_counts(
+    pool: &Pool,
+    now: i64,
+    filter: &FleetFilter,
+) -> sqlx::Result<Vec<(Status, i64)>> {
+    let (narrowed, values) = filter.sql(now, 2);
+    let narrowed = if narrowed.is_empty() {
+        narrowed
+    } else {
+        format!("WHERE {narrowed}")
+    };
+    let sql =
+        format!("SELECT {STATUS_SQL} AS status, COUNT(*) FROM connections {narrowed} GROUP BY 1");
+    let rows: Vec<(String, i64)> = bind(sqlx::query_as(&sql).bind(now), &values)
+        .fetch_all(pool)
+        .await?;
     Ok(Status::ALL
         .iter()
         .map(|s| {
@@ -123,8 +154,13 @@ pub async fn dashboard_page(
     search: &str,
     expiring: Option<(i64, i64)>,
     page: i64,
+    filter: &FleetFilter,
+    now: i64,
 ) -> sqlx::Result<(Vec<DashboardRow>, Matching)> {
     let offset = page.clamp(0, MAX_PAGE) * PAGE_SIZE;
+    if !filter.is_empty() {
+        return filtered_page(pool, search, expiring, offset, filter, now).await;
+    }
     if let Some((from, to)) = expiring {
         let window = "WHERE failing = 0 AND refresh_token_expires_at >= $1 AND refresh_token_expires_at < $2";
         let total = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM connections {window}"))
@@ -207,11 +243,88 @@ pub async fn dashboard_page(
     Ok((rows, total))
 }
 
+/// A dashboard page within the fleet `filter` keeps, narrowed further by a week of expiries or
+/// a search: the same orders and indexes as without a filter, the filter's conditions added. A
+/// search with few matches reads their ids off the search index and keeps those the filter
+/// keeps; with many, the dashboard order is walked with both tests. The count stops at
+/// [`SEARCH_CAP`]; without a week or a search, the caller knows it from the filtered counts.
+async fn filtered_page(
+    pool: &Pool,
+    search: &str,
+    expiring: Option<(i64, i64)>,
+    offset: i64,
+    filter: &FleetFilter,
+    now: i64,
+) -> sqlx::Result<(Vec<DashboardRow>, Matching)> {
+    let mut narrowing = String::new();
+    let mut values: Vec<Bound<'_>> = Vec::new();
+    let matcher = Matcher::of(search);
+    let few_ids: Vec<String>;
+    if let Some((from, to)) = expiring {
+        narrowing =
+            "failing = 0 AND refresh_token_expires_at >= $1 AND refresh_token_expires_at < $2 AND "
+                .into();
+        values = vec![Bound::Int(from), Bound::Int(to)];
+    } else if let Some(matcher) = &matcher {
+        let searched = matcher.values();
+        let few_sql = matcher.ids(&format!("${}", searched.len() + 1));
+        let mut few = sqlx::query_scalar(&few_sql);
+        for value in &searched {
+            few = few.bind(*value);
+        }
+        few_ids = few.bind(SEARCH_FEW + 1).fetch_all(pool).await?;
+        if few_ids.len() as i64 <= SEARCH_FEW {
+            if few_ids.is_empty() {
+                return Ok((Vec::new(), Matching::Exactly(0)));
+            }
+            let placeholders: Vec<String> = (1..=few_ids.len()).map(|i| format!("${i}")).collect();
+            narrowing = format!("id IN ({}) AND ", placeholders.join(", "));
+            values = few_ids.iter().map(|id| Bound::Text(id)).collect();
+        } else {
+            narrowing = format!("{} AND ", matcher.walked(is_sqlite(pool)));
+            values = searched.into_iter().map(Bound::Text).collect();
+        }
+    }
+    let (conditions, filtered) = filter.sql(now, values.len() + 1);
+    values.extend(filtered);
+    let clause = format!("WHERE {narrowing}{conditions}");
+    let total = if narrowing.is_empty() {
+        Matching::All
+    } else {
+        let sql = format!(
+            "SELECT COUNT(*) FROM (SELECT id FROM connections {clause} LIMIT ${}) AS capped",
+            values.len() + 1
+        );
+        let (found,): (i64,) = bind(sqlx::query_as(&sql), &values)
+            .bind(SEARCH_CAP + 1)
+            .fetch_one(pool)
+            .await?;
+        if found > SEARCH_CAP {
+            Matching::MoreThan(SEARCH_CAP)
+        } else {
+            Matching::Exactly(found)
+        }
+    };
+    let offset = if narrowing.is_empty() {
+        offset
+    } else {
+        offset.min(SEARCH_CAP)
+    };
+    let sql = page_sql(&clause, values.len());
+    let rows = bind(sqlx::query_as(&sql).persistent(false), &values)
+        .bind(PAGE_SIZE)
+        .bind(offset)
+        .fetch_all(pool)
+        .await?;
+    Ok((rows, total))
+}
+
 /// The dashboard page of the connections `filter` keeps, in the dashboard's order: bind the
 /// filter's `bound` values (`$1`…), then the page size and the offset.
 fn page_sql(filter: &str, bound: usize) -> String {
     format!(
-        "SELECT {DASHBOARD_COLUMNS} FROM connections {filter} {ORDER_SQL} LIMIT ${} OFFSET ${}",
+        "SELECT {DASHBOARD_COLUMNS} FROM connections {filter} {} LIMIT ${} OFFSET ${}",
+        order_sql(),
         bound + 1,
         bound + 2
     )
@@ -288,9 +401,7 @@ impl Matcher {
     /// answers it.
     fn walked(&self, sqlite: bool) -> String {
         match self {
-            Self::Fragment(_) => {
-                "lower(name || ' ' || client_id || ' ' || COALESCE(company_uuid, '')) LIKE $1".into()
-            }
+            Self::Fragment(_) => format!("{SEARCH_TEXT} LIKE $1"),
             Self::IdPrefix { .. } if sqlite => {
                 "(client_id || '' >= $1 AND client_id || '' < $2 OR company_uuid || '' >= $1 AND company_uuid || '' < $2)".into()
             }

@@ -9,11 +9,10 @@ use sqlx::Any;
 use sqlx::any::AnyArguments;
 
 use super::connections::{ConnectionRow, select_columns};
-use super::dashboard::STATUS_SQL;
 use super::pool::Pool;
 
 /// What narrows the fleet; every condition given must hold.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct FleetFilter {
     /// Tags a connection must all have.
     pub tags: Vec<(String, String)>,
@@ -23,19 +22,52 @@ pub struct FleetFilter {
 }
 
 /// A value a filter binds.
-enum Bound<'a> {
+pub(super) enum Bound<'a> {
     Text(&'a str),
     Int(i64),
 }
 
+/// A connection's expiry as the dashboard's order index holds it (unknown sorts last), so a
+/// status condition on it is a range of that index.
+pub(super) const EXPIRY_KEY: &str = "COALESCE(refresh_token_expires_at, 9223372036854775807)";
+
+/// The rows of one status, as a range of the dashboard's order index: `{now}` stands for the
+/// placeholder of now. The same bands as [`Status::of`] and `STATUS_SQL` (a test holds them
+/// equal at every boundary).
+fn status_range(status: Status) -> String {
+    let band = |from: &str, to: &str| {
+        format!("failing = 0 AND {EXPIRY_KEY} > {from} AND {EXPIRY_KEY} < {to}")
+    };
+    match status {
+        Status::Failing => "failing <> 0".into(),
+        Status::Unknown => format!("failing = 0 AND {EXPIRY_KEY} = 9223372036854775807"),
+        Status::Expired => format!("failing = 0 AND {EXPIRY_KEY} <= {{now}}"),
+        Status::Critical => band("{now}", "{now} + 8 * 86400"),
+        Status::Expiring => format!(
+            "failing = 0 AND {EXPIRY_KEY} >= {{now}} + 8 * 86400 AND {EXPIRY_KEY} < {{now}} + 31 * 86400"
+        ),
+        Status::Healthy => format!(
+            "failing = 0 AND {EXPIRY_KEY} >= {{now}} + 31 * 86400 AND {EXPIRY_KEY} < 9223372036854775807"
+        ),
+    }
+}
+
 impl FleetFilter {
-    /// `WHERE …` (or nothing) with placeholders from `$1`, and the values to bind in order;
-    /// `now` is the time statuses are taken at.
-    fn sql(&self, now: i64) -> (String, Vec<Bound<'_>>) {
+    pub fn is_empty(&self) -> bool {
+        self.tags.is_empty()
+            && self.owner_id.is_none()
+            && self.status.is_none()
+            && self.external_id.is_none()
+    }
+
+    /// The conditions (joined by AND; empty when none) with placeholders from `$first`, and
+    /// the values to bind in order; `now` is the time statuses are taken at.
+    pub(super) fn sql(&self, now: i64, first: usize) -> (String, Vec<Bound<'_>>) {
         let mut conditions = Vec::new();
         let mut values = Vec::new();
+        let next = |values: &Vec<Bound<'_>>| first + values.len();
         for (key, value) in &self.tags {
-            let n = values.len() + 1;
+            let n = next(&values);
             conditions.push(format!(
                 "id IN (SELECT connection_id FROM connection_tags WHERE key = ${n} AND value = ${})",
                 n + 1
@@ -44,34 +76,43 @@ impl FleetFilter {
             values.push(Bound::Text(value));
         }
         if let Some(owner) = &self.owner_id {
-            conditions.push(format!("owner_id = ${}", values.len() + 1));
+            conditions.push(format!("owner_id = ${}", next(&values)));
             values.push(Bound::Text(owner));
         }
         if let Some(external_id) = &self.external_id {
-            conditions.push(format!("external_id = ${}", values.len() + 1));
+            conditions.push(format!("external_id = ${}", next(&values)));
             values.push(Bound::Text(external_id));
         }
         if let Some(status) = self.status {
-            let n = values.len() + 1;
-            conditions.push(format!(
-                "({}) = ${}",
-                STATUS_SQL.replace("$1", &format!("${n}")),
-                n + 1
-            ));
-            values.push(Bound::Int(now));
-            values.push(Bound::Text(status.key()));
+            let range = status_range(status);
+            if range.contains("{now}") {
+                conditions.push(format!(
+                    "({})",
+                    range.replace("{now}", &format!("${}", next(&values)))
+                ));
+                values.push(Bound::Int(now));
+            } else {
+                conditions.push(format!("({range})"));
+            }
         }
+        (conditions.join(" AND "), values)
+    }
+
+    /// `WHERE …` for [`Self::sql`] from `$1`, or nothing.
+    fn where_clause(&self, now: i64) -> (String, Vec<Bound<'_>>) {
+        let (conditions, values) = self.sql(now, 1);
         if conditions.is_empty() {
             (String::new(), values)
         } else {
-            (format!("WHERE {}", conditions.join(" AND ")), values)
+            (format!("WHERE {conditions}"), values)
         }
     }
 }
 
-type RowsQuery<'q> = sqlx::query::QueryAs<'q, Any, ConnectionRow, AnyArguments<'q>>;
+type RowsQuery<'q, O> = sqlx::query::QueryAs<'q, Any, O, AnyArguments<'q>>;
 
-fn bind<'q>(mut query: RowsQuery<'q>, values: &[Bound<'q>]) -> RowsQuery<'q> {
+/// Binds `values` in order.
+pub(super) fn bind<'q, O>(mut query: RowsQuery<'q, O>, values: &[Bound<'q>]) -> RowsQuery<'q, O> {
     for value in values {
         query = match value {
             Bound::Text(text) => query.bind(*text),
@@ -87,7 +128,7 @@ pub async fn connections_matching(
     filter: &FleetFilter,
     now: i64,
 ) -> sqlx::Result<Vec<ConnectionRow>> {
-    let (filter, values) = filter.sql(now);
+    let (filter, values) = filter.where_clause(now);
     let sql = format!(
         "SELECT {} FROM connections {filter} ORDER BY name, id",
         select_columns()
@@ -104,7 +145,7 @@ pub async fn fleet_page(
     limit: i64,
     now: i64,
 ) -> sqlx::Result<Vec<ConnectionRow>> {
-    let (mut sql_filter, mut values) = filter.sql(now);
+    let (mut sql_filter, mut values) = filter.where_clause(now);
     if let Some(after) = after {
         let joined = if sql_filter.is_empty() {
             "WHERE"
@@ -147,4 +188,61 @@ pub async fn tags_of_many(
         tags.entry(id).or_default().push((key, value));
     }
     Ok(tags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store;
+
+    /// Each status's range of the order index keeps exactly the rows `Status::of` gives that
+    /// status, at every boundary of the bands.
+    #[tokio::test]
+    async fn a_status_filter_keeps_exactly_the_rows_of_that_status() {
+        let dir = std::env::temp_dir().join(format!("cc-fleet-{}", uuid::Uuid::new_v4()));
+        let pool = store::connect(&format!("sqlite://{}/console.db", dir.display()))
+            .await
+            .expect("store");
+        let now = 1_000_000_000;
+        let day = 86_400;
+        let mut rows = vec![(true, Some(now + 100 * day)), (false, None)];
+        for edge in [0, 8 * day, 31 * day] {
+            for delta in [-1, 0, 1] {
+                rows.push((false, Some(now + edge + delta)));
+            }
+        }
+        rows.push((false, Some(now - 30 * day)));
+        rows.push((false, Some(now + 400 * day)));
+        for (i, (failing, expires)) in rows.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO connections (id, name, client_id, authorization_url, scope_profile, required_scopes, granted_scopes, failing, refresh_token_expires_at, client_secret_sealed, refresh_token_sealed, client_secret_mask, refresh_token_mask, created_at, updated_at, transient_failures) \
+                 VALUES ($1, $1, $1, 'https://us.api.concursolutions.com', 'p', '', '', $2, $3, '', '', '', '', 0, 0, 0)",
+            )
+            .bind(format!("c{i}"))
+            .bind(i64::from(*failing))
+            .bind(*expires)
+            .execute(&pool)
+            .await
+            .expect("insert");
+        }
+        for status in Status::ALL {
+            let expected = rows
+                .iter()
+                .filter(|(failing, expires)| Status::of(*failing, *expires, now) == status)
+                .count() as i64;
+            let filter = FleetFilter {
+                status: Some(status),
+                ..FleetFilter::default()
+            };
+            let counted = store::status_counts(&pool, now, &filter).await.unwrap();
+            for (s, n) in counted {
+                let want = if s == status { expected } else { 0 };
+                assert_eq!(n, want, "{status:?} filter, {s:?} count");
+            }
+            let listed = connections_matching(&pool, &filter, now).await.unwrap();
+            assert_eq!(listed.len() as i64, expected, "{status:?}");
+        }
+        pool.close().await;
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

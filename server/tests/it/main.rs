@@ -11,6 +11,7 @@ mod backup;
 mod console;
 mod docs;
 mod fleet;
+mod fleet_dashboard;
 mod fleet_keys;
 mod handoffs;
 mod keepalive;

@@ -23,7 +23,7 @@ async fn console(store: Store) -> (AppState, Simulator) {
 }
 
 async fn search(state: &AppState, text: &str) -> Dashboard {
-    console_core::connections::dashboard(state, text, None, 0)
+    console_core::connections::dashboard(state, text, None, 0, &Default::default())
         .await
         .unwrap()
 }
@@ -149,9 +149,10 @@ async fn a_frequent_fragment_is_paged_without_counting_every_match(store: Store)
         all.rows.iter().all(|r| r.status == Status::Failing),
         "the dashboard order holds: failing first"
     );
-    let last = console_core::connections::dashboard(&state, "tenant", None, 19)
-        .await
-        .unwrap();
+    let last =
+        console_core::connections::dashboard(&state, "tenant", None, 19, &Default::default())
+            .await
+            .unwrap();
     assert_eq!(last.rows.len(), 50);
     assert!(last.rows.iter().all(|r| r.name.starts_with("Tenant")));
 
@@ -176,9 +177,10 @@ async fn a_frequent_fragment_is_paged_without_counting_every_match(store: Store)
     assert_eq!((thousand.more_than, thousand.pages), (None, 20));
     assert_eq!(thousand.rows.len(), 50);
     assert!(thousand.rows.iter().all(|r| r.status == Status::Failing));
-    let beyond = console_core::connections::dashboard(&state, "tenant 100", None, 1)
-        .await
-        .unwrap();
+    let beyond =
+        console_core::connections::dashboard(&state, "tenant 100", None, 1, &Default::default())
+            .await
+            .unwrap();
     assert!(beyond.rows.is_empty());
     assert_eq!(
         (beyond.pages, beyond.more_than),
@@ -218,9 +220,10 @@ async fn the_start_of_a_uuid_finds_the_ids_that_begin_with_it(store: Store) {
         shared.rows.iter().all(|r| r.status == Status::Failing),
         "the dashboard order holds: failing first"
     );
-    let deep = console_core::connections::dashboard(&state, "0a1b2c3d", None, 19)
-        .await
-        .unwrap();
+    let deep =
+        console_core::connections::dashboard(&state, "0a1b2c3d", None, 19, &Default::default())
+            .await
+            .unwrap();
     assert_eq!(deep.rows.len(), 50);
     assert!(
         deep.rows

@@ -1,0 +1,51 @@
+import { expect, test } from "@playwright/test";
+import { SHOTS, fillRefreshForm, seed, signIn } from "./helpers";
+
+// The dashboard follows the fleet. Runs after console.spec.ts, whose journeys made the admin and
+// "Expense bot – ACME" (external id tenant-e2e, tags env=prod and region=emea, owned by admin).
+test("tags filter the dashboard from a row's chip, the owner filter keeps mine, and the address keeps the filter", async ({ page }) => {
+  await signIn(page);
+  const s = await seed();
+  await fillRefreshForm(page, "Globex fleet", s);
+  await page.getByRole("button", { name: "Validate" }).click();
+  await expect(page.getByRole("heading", { name: /Globex fleet/ })).toBeVisible();
+  await page.getByLabel("Tags").fill("env=dev");
+  await page.getByLabel("Contact e-mail").fill("it@globex.example");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.locator('[data-field="shown-tags"]')).toHaveText("env=dev");
+
+  await page.goto("/");
+  const acme = page.getByRole("row", { name: /Expense bot – ACME/ }).first();
+  const globex = page.getByRole("row", { name: /Globex fleet/ });
+  await expect(globex.getByRole("link", { name: "env=dev" })).toBeVisible();
+  await acme.getByRole("link", { name: "env=prod" }).click();
+  await expect(page).toHaveURL(/\?tag=env%3Aprod$/);
+  await expect(page.getByRole("row", { name: /Expense bot – ACME/ }).first()).toBeVisible();
+  await expect(page.getByRole("row", { name: /Globex fleet/ })).toHaveCount(0);
+  await expect(page.getByRole("status").filter({ hasText: "Filtered by" })).toContainText("tag env=prod");
+  await page.screenshot({ path: `${SHOTS}/dashboard-filtered.png`, fullPage: true });
+
+  // The filter survives a reload, and a search within it.
+  await page.reload();
+  await expect(page.getByRole("row", { name: /Globex fleet/ })).toHaveCount(0);
+  await page.getByLabel("Search").fill("tenant-e2e");
+  await page.getByRole("button", { name: "Search" }).click();
+  await expect(page).toHaveURL(/tag=env%3Aprod/);
+  await expect(page.getByRole("row", { name: /Expense bot – ACME/ }).first()).toBeVisible();
+
+  await page.getByRole("link", { name: "Clear filters" }).click();
+  await expect(page.getByRole("row", { name: /Globex fleet/ })).toBeVisible();
+
+  // Mine: the signed-in account owns ACME, nobody owns Globex.
+  await page.getByLabel("Search").fill("");
+  await page.getByLabel("Owner").fill("me");
+  await page.getByRole("button", { name: "Search" }).click();
+  await expect(page).toHaveURL(/owner=me/);
+  await expect(page.getByRole("row", { name: /Expense bot – ACME/ }).first()).toBeVisible();
+  await expect(page.getByRole("row", { name: /Globex fleet/ })).toHaveCount(0);
+
+  // The contact is searched too.
+  await page.goto("/?q=it%40globex");
+  await expect(page.getByRole("row", { name: /Globex fleet/ })).toBeVisible();
+  await expect(page.getByRole("row", { name: /Expense bot – ACME/ })).toHaveCount(0);
+});
