@@ -229,6 +229,10 @@ async fn token_api_on(label: &str, database_url: &str) {
         .await
         .expect("key")
         .key;
+    let fleet_key = console_core::fleet_keys::create(&state, "bench fleet", "")
+        .await
+        .expect("fleet key")
+        .key;
     state.pool.close().await;
 
     let port = free_port();
@@ -258,6 +262,8 @@ async fn token_api_on(label: &str, database_url: &str) {
     let console_figures = load(&url, ("authorization", &auth), CALLERS, REQUESTS_PER_CALLER).await;
     let header = format!("Authorization: {auth}");
     let console_wrk = wrk_with(&url, &header, &CALLERS.to_string());
+    let fleet_header = format!("Authorization: Bearer {fleet_key}");
+    let fleet_wrk = wrk_with(&url, &fleet_header, &CALLERS.to_string());
     let calls = sim.token_requests() - calls_before;
     drop(console);
     let bare_url = bare_axum(body, "application/json").await;
@@ -285,5 +291,10 @@ async fn token_api_on(label: &str, database_url: &str) {
     println!(
         "  console / bare axum: {:.2}",
         console_wrk.per_second / bare_wrk.per_second
+    );
+    show("console, a fleet key", &fleet_wrk);
+    println!(
+        "  console with a fleet key / bare axum: {:.2} (goal ≥ 0.5)",
+        fleet_wrk.per_second / bare_wrk.per_second
     );
 }

@@ -296,24 +296,11 @@ fn Overview(dashboard: Dashboard, place: Place) -> impl IntoView {
     };
     let nothing = dashboard.total == 0;
     let whole = place.with(|p| p.week = None);
-    view! {
-        <ul class="counts" aria-label="Connections per status">{counts}</ul>
-        {waiting_links(dashboard.handoffs_waiting)}
-        <Timeline bars=dashboard.timeline now=now selected=narrowed place=place.clone()/>
-        {narrowed.map(|w| view! {
-            <p class="narrowed" role="status">
-                {format!("Showing the refresh tokens that expire between {} and {}. ", format_time(now + w * WEEK), format_time(now + (w + 1) * WEEK))}
-                <a href=whole>"Show all weeks"</a>
-            </p>
-        })}
-        {filter_form(&place, dashboard.filter.owner.clone())}
-        {active_filters(&place)}
-        {more_than.map(|n| view! {
-            <p class="narrowed" role="status">
-                {format!("More than {n} connections match; the first {n} are listed. Add to the search to narrow it.")}
-            </p>
-        })}
-        {nothing.then(|| view! { <p class="empty">"No connection matches these filters."</p> })}
+    // Parts of the page as views of their own type: one type for the whole page overflows
+    // the compiler's query depth when the browser side is built.
+    let form = filter_form(&place, dashboard.filter.owner.clone()).into_any();
+    let filters = active_filters(&place).into_any();
+    let table = view! {
         <table class="connections">
             <thead>
                 <tr>
@@ -323,6 +310,29 @@ fn Overview(dashboard: Dashboard, place: Place) -> impl IntoView {
             </thead>
             <tbody>{rows}</tbody>
         </table>
+    }
+    .into_any();
+    let counts =
+        view! { <ul class="counts" aria-label="Connections per status">{counts}</ul> }.into_any();
+    view! {
+        {counts}
+        {waiting_links(dashboard.handoffs_waiting)}
+        <Timeline bars=dashboard.timeline now=now selected=narrowed place=place.clone()/>
+        {narrowed.map(|w| view! {
+            <p class="narrowed" role="status">
+                {format!("Showing the refresh tokens that expire between {} and {}. ", format_time(now + w * WEEK), format_time(now + (w + 1) * WEEK))}
+                <a href=whole>"Show all weeks"</a>
+            </p>
+        })}
+        {form}
+        {filters}
+        {more_than.map(|n| view! {
+            <p class="narrowed" role="status">
+                {format!("More than {n} connections match; the first {n} are listed. Add to the search to narrow it.")}
+            </p>
+        })}
+        {nothing.then(|| view! { <p class="empty">"No connection matches these filters."</p> })}
+        {table}
         {(pages > 1).then(|| view! {
             <nav class="pager" aria-label="Pages">
                 {(page > 0).then(|| view! { <a href=paged(page - 1)>"← Previous"</a> })}
