@@ -113,6 +113,27 @@ where
 }
 
 /// A link that waits to be sent (a hand-off link, an invitation), shown on demand to copy.
+/// Content that the islands router replaces whole on every navigation, instead of patching it
+/// node by node: its patch pairs old and new nodes by position, so a list whose length changed
+/// (a filtered table, a row's tags, the filters in force) would be written onto the wrong
+/// nodes. A keyed list of one item whose key is new at every render.
+#[component]
+pub fn Replaced(children: ChildrenFn) -> impl IntoView {
+    static RENDERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let render = RENDERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // Rendered by the server: this process and its count, so two replicas never give the old
+    // and the new page the same key.
+    #[cfg(feature = "ssr")]
+    let version = format!("{}-{render}", std::process::id());
+    #[cfg(not(feature = "ssr"))]
+    let version = render.to_string();
+    view! {
+        <For each=move || [version.clone()] key=|version| version.clone() let:_version>
+            {children()}
+        </For>
+    }
+}
+
 #[component]
 pub fn CopyLink(url: String, #[prop(into)] label: String) -> impl IntoView {
     view! {

@@ -133,14 +133,18 @@ pub async fn revoke(state: &AppState, key_id: &str) -> Result<bool, Error> {
     let revoked = store::revoke_fleet_key(&state.pool, key_id, state.now())
         .await
         .map_err(internal)?;
+    state.fleet_keys.forget(|_, (row, _)| row.id == key_id);
     if revoked {
         tracing::info!(key_id = %key_id, "key revoked");
     }
     Ok(revoked)
 }
 
-/// The live fleet key that `presented` is, if its selector matches `connection_id`'s tags now;
-/// records its use. Read from the database at every call: a revocation or a retag counts at once.
+/// The live fleet key that `presented` is, if its selector matches `connection_id`'s tags;
+/// records its use. Like a connection's key on the hot path: what was read for this key and
+/// connection in the last second is reused (a revocation or a retag made by this process counts
+/// at once, one made by another replica within the second), and while the database is away the
+/// last reading still opens.
 pub async fn authenticate(
     state: &AppState,
     presented: &str,
@@ -149,25 +153,68 @@ pub async fn authenticate(
     if !presented.starts_with(FLEET_KEY_PREFIX) || presented.len() > 200 {
         return Ok(Err(KeyRefusal::Unknown));
     }
-    let found = store::fleet_key_by_hash(&state.pool, &token_hash(presented))
+    let slot = (token_hash(presented), connection_id.to_owned());
+    let known = state.fleet_keys.get(&slot).or_else(|| {
+        state
+            .outage
+            .recent()
+            .then(|| state.fleet_keys.get_stale(&slot))
+            .flatten()
+    });
+    let (row, opens) = match known {
+        Some(known) => known,
+        None => {
+            let read_in = state.fleet_keys.generation();
+            let read = read(state, &slot.0, connection_id).await;
+            let found = match read {
+                Ok(found) => found,
+                Err(e) => {
+                    state.outage.note_failure();
+                    match state.fleet_keys.get_stale(&slot) {
+                        Some(known) => Some(known),
+                        None => return Err(e),
+                    }
+                }
+            };
+            let Some(found) = found else {
+                state.fleet_keys.forget(|(hash, _), _| *hash == slot.0);
+                return Ok(Err(KeyRefusal::Unknown));
+            };
+            touch(state, &found.0);
+            state.fleet_keys.put(slot, found.clone(), read_in);
+            found
+        }
+    };
+    Ok(if opens {
+        Ok(row)
+    } else {
+        Err(KeyRefusal::OtherConnection)
+    })
+}
+
+/// The live fleet key with this hash and whether its selector matches the connection's tags
+/// now; `None` for an unknown or revoked one, or a key of another kind.
+async fn read(
+    state: &AppState,
+    hash: &str,
+    connection_id: &str,
+) -> Result<Option<(FleetKeyRow, bool)>, Error> {
+    let found = store::fleet_key_by_hash(&state.pool, hash)
         .await
         .map_err(internal)?;
     let Some(row) =
         found.filter(|row| row.revoked_at.is_none() && kind(&row.access) == KeyKind::Fleet)
     else {
-        return Ok(Err(KeyRefusal::Unknown));
+        return Ok(None);
     };
-    touch(state, &row);
     let selector = Selector::parse(&row.selector).map_err(internal)?;
-    if !selector.pairs().is_empty() {
+    let opens = selector.pairs().is_empty() || {
         let tags = store::tags_of(&state.pool, connection_id)
             .await
             .map_err(internal)?;
-        if !selector.matches(&Tags::stored(tags)) {
-            return Ok(Err(KeyRefusal::OtherConnection));
-        }
-    }
-    Ok(Ok(row))
+        selector.matches(&Tags::stored(tags))
+    };
+    Ok(Some((row, opens)))
 }
 
 /// Records a key's use, at most every [`TOUCH_EVERY`] seconds, off the request path: a late or

@@ -16,6 +16,9 @@ use crate::store::{self, Pool, StoreError};
 
 /// API keys verified in the last moment, by their hash: the token API's hot path.
 pub type KeyCache = Recent<String, store::ApiKeyRow>;
+/// Fleet keys verified in the last second, by (key hash, connection): the key and whether its
+/// selector matched the connection's tags when read.
+pub type FleetKeyCache = Recent<(String, String), (store::FleetKeyRow, bool)>;
 
 const KEY_CHECK: &str = "key_check";
 const KEY_CHECK_PLAINTEXT: &str = "concur-console key check";
@@ -111,6 +114,8 @@ pub struct Shared {
     pub locks: Arc<ConnectionLocks>,
     /// API keys verified in the last second, by hash (the token API's hot path).
     pub keys: Arc<KeyCache>,
+    /// Fleet keys verified in the last second for a connection (the hot path of fleet keys).
+    pub fleet_keys: Arc<FleetKeyCache>,
     /// Access tokens handed out in the last second, by connection (the token API's hot path).
     pub tokens: Arc<TokenCache>,
     /// When the hot path last found the database away.
@@ -173,6 +178,7 @@ impl AppState {
             limiter: Arc::default(),
             locks: Arc::default(),
             keys: Arc::default(),
+            fleet_keys: Arc::default(),
             tokens: Arc::default(),
             outage: Arc::default(),
             overview: Arc::default(),
@@ -224,6 +230,7 @@ impl AppState {
             if let Ok(count) = store::revocation_count(&self.pool).await {
                 if seen.is_some_and(|seen| seen != count) {
                     self.keys.forget_all();
+                    self.fleet_keys.forget_all();
                     self.tokens.forget_all();
                 }
                 seen = Some(count);

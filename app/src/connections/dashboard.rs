@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use super::calls::load_dashboard;
-use crate::components::{FormAlert, Page, StatusBadge, expiry_words, time_or_never};
+use crate::components::{FormAlert, Page, Replaced, StatusBadge, expiry_words, time_or_never};
 use console_model::{Dashboard, Status, WeekBar, format_time};
 
 /// Where the dashboard stands, as its address says: the search, a week of the timeline, the
@@ -98,7 +98,11 @@ pub fn DashboardPage() -> impl IntoView {
                     let here = place();
                     match data.await {
                         Ok(d) if d.total == 0 && !here.filtered() => empty_state(d.handoffs_waiting).into_any(),
-                        Ok(d) => view! { <Overview dashboard=d place=here/> }.into_any(),
+                        Ok(d) => view! {
+                            <Replaced>
+                                <Overview dashboard=d.clone() place=here.clone()/>
+                            </Replaced>
+                        }.into_any(),
                         Err(e) => view! {
                             <FormAlert error=Signal::derive(move || Some(e.clone()))/>
                             <p><a href="/">"Show all connections"</a></p>
@@ -296,6 +300,7 @@ fn Overview(dashboard: Dashboard, place: Place) -> impl IntoView {
     };
     let nothing = dashboard.total == 0;
     let whole = place.with(|p| p.week = None);
+    let filtered = place.filtered() || !place.q.is_empty();
     // Parts of the page as views of their own type: one type for the whole page overflows
     // the compiler's query depth when the browser side is built.
     let form = filter_form(&place, dashboard.filter.owner.clone()).into_any();
@@ -321,7 +326,7 @@ fn Overview(dashboard: Dashboard, place: Place) -> impl IntoView {
         {narrowed.map(|w| view! {
             <p class="narrowed" role="status">
                 {format!("Showing the refresh tokens that expire between {} and {}. ", format_time(now + w * WEEK), format_time(now + (w + 1) * WEEK))}
-                <a href=whole>"Show all weeks"</a>
+                <a href=whole>{if filtered { "Show every week" } else { "Show all connections" }}</a>
             </p>
         })}
         {form}

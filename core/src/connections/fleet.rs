@@ -261,6 +261,11 @@ pub async fn change(state: &AppState, id: &str, change: &Change) -> Result<Vec<S
         .await
         .map_err(internal)?;
     tx.commit().await.map_err(internal)?;
+    // A fleet key's reading of this connection's tags is stale now.
+    state
+        .fleet_keys
+        .forget(|(_, connection), _| connection == id);
+    state.overview.changed();
     Ok(said)
 }
 

@@ -320,6 +320,9 @@ pub async fn delete(state: &AppState, id: &str, confirm: &str) -> Result<(), Err
     state.locks.forget(id);
     state.tokens.forget(|cached, _| cached == id);
     state.keys.forget(|_, key| key.connection_id == id);
+    state
+        .fleet_keys
+        .forget(|(_, connection), _| connection == id);
     state.overview.changed();
     let deleted = deleted.map_err(internal)?;
     if deleted {

@@ -159,7 +159,7 @@ async fn the_page_keeps_the_filter_in_its_links_and_owner_me_is_the_signed_in_ac
         "{mine}"
     );
     assert!(mine.contains("owner me"), "the filter is shown as given");
-    let tagged = page("?tag=env:dev").await;
+    let tagged = page("?tag=env%3Adev").await;
     assert!(tagged.contains(">Globex<") && !tagged.contains(">ACME<"));
     // The row's chips add to the filter; the timeline and the counts keep it.
     assert!(
