@@ -93,6 +93,26 @@ fn belonging(row: &HandoffRow, names: &HashMap<String, String>) -> Belonging {
     }
 }
 
+/// Who the connection of link `link_id` belongs to: the connection's own once there is one
+/// (completed, or renewed), else what the link carries (none for an unknown link).
+pub async fn carried_by(state: &AppState, link_id: &str) -> Result<Belonging, Error> {
+    let Some(row) = store::handoff(&state.pool, link_id)
+        .await
+        .map_err(internal)?
+    else {
+        return Ok(Belonging::default());
+    };
+    if let Some(connection) = &row.connection_id
+        && let Some(stored) = store::connection(&state.pool, connection)
+            .await
+            .map_err(internal)?
+    {
+        return fleet::shown_one(state, &stored).await;
+    }
+    let names = fleet::account_names(state).await?;
+    Ok(belonging(&row, &names))
+}
+
 pub fn view(
     state: &AppState,
     row: HandoffRow,

@@ -33,11 +33,13 @@ test("tags filter the dashboard from a row's chip, the owner filter keeps mine, 
   await expect(page).toHaveURL(/tag=env%3Aprod/);
   await expect(page.getByRole("row", { name: /Expense bot – ACME/ }).first()).toBeVisible();
 
+  // Clearing the filters keeps the search.
   await page.getByRole("link", { name: "Clear filters" }).click();
+  await expect(page).toHaveURL(/\?q=tenant-e2e$/);
+  await page.goto("/");
   await expect(page.getByRole("row", { name: /Globex fleet/ })).toBeVisible();
 
   // Mine: the signed-in account owns ACME, nobody owns Globex.
-  await page.getByLabel("Search").fill("");
   await page.getByLabel("Owner").fill("me");
   await page.getByRole("button", { name: "Search" }).click();
   await expect(page).toHaveURL(/owner=me/);

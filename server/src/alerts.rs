@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use console_core::Error;
 use console_core::alerts::outbound::{check_smtp_url, forbidden, forbidden_host};
-use console_core::alerts::{AlertConfig, Email, Webhook};
+use console_core::alerts::{AlertConfig, Email, Target, Webhook};
 use console_core::state::{AppState, internal};
 use console_core::store::{self, OutboxRow};
 
@@ -187,7 +187,24 @@ async fn attempt(
             send_webhook(webhook, &state.concur, &row.payload, now).await
         }
         ("email", _, Some(email)) => send_email(email, &row.payload).await,
-        (channel, _, _) => Err(format!("the {channel} channel is no longer set up")),
+        (channel, _, email) => match config.route(channel).map(|r| &r.target) {
+            Some(Target::Webhook(webhook)) => {
+                send_webhook(webhook, &state.concur, &row.payload, now).await
+            }
+            Some(Target::Email(address)) => match email {
+                Some(email) => {
+                    let routed = Email {
+                        to: vec![address.clone()],
+                        ..email.clone()
+                    };
+                    send_email(&routed, &row.payload).await
+                }
+                None => Err(format!(
+                    "{channel}: no SMTP server is set up (CONCUR_SMTP_URL or the Settings page)"
+                )),
+            },
+            None => Err(format!("the {channel} channel is no longer set up")),
+        },
     }
 }
 

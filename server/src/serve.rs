@@ -223,10 +223,15 @@ fn alert_config(var: &dyn Fn(&str) -> Option<String>) -> Result<AlertConfig, Str
         }
         None => None,
     };
+    let routes = console_core::alerts::parse_routes(
+        &var("CONCUR_ALERT_ROUTES").unwrap_or_default(),
+        var("CONCUR_ALERT_WEBHOOK_SECRET").as_deref(),
+    )?;
     Ok(AlertConfig {
         thresholds,
         webhook,
         email,
+        routes,
     })
 }
 

@@ -1,5 +1,8 @@
-//! Where alerts go, as the environment says: the thresholds and the channels. Plain data the
-//! state carries; it uses nothing of the console.
+//! Where alerts go, as the environment says: the thresholds, the channels, and the routes that
+//! send the alerts of the connections a selector matches to channels of their own. Plain data
+//! the state carries.
+
+use crate::connections::metadata::{Selector, Tags, is_email};
 
 /// Where alerts go. Built from the environment; the Settings page fills what it leaves out.
 #[derive(Debug, Clone, Default)]
@@ -8,6 +11,39 @@ pub struct AlertConfig {
     pub thresholds: Vec<i64>,
     pub webhook: Option<Webhook>,
     pub email: Option<Email>,
+    /// `CONCUR_ALERT_ROUTES`, in order.
+    pub routes: Vec<Route>,
+}
+
+/// Where the alerts of the connections `selector` matches go instead of the default channels.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub selector: Selector,
+    pub target: Target,
+}
+
+/// A route's channel: a webhook, signed like the default one, or an address mailed through the
+/// console's SMTP server.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Webhook(Webhook),
+    Email(String),
+}
+
+impl Target {
+    /// The channel's name in the outbox and the delivery history: `email:ADDRESS`, or
+    /// `webhook:HOST#DIGEST` (a webhook's URL may carry a token, so only its host and a digest
+    /// of the whole URL are written down).
+    pub fn channel(&self) -> String {
+        match self {
+            Self::Email(address) => format!("email:{address}"),
+            Self::Webhook(webhook) => format!(
+                "webhook:{}#{}",
+                super::outbound::shown_host(&webhook.url).unwrap_or_default(),
+                &crate::auth::token_hash(&webhook.url)[..8]
+            ),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -42,17 +78,80 @@ impl std::fmt::Debug for Email {
 }
 
 impl AlertConfig {
-    /// The channels deliveries go to.
-    pub fn channels(&self) -> Vec<&'static str> {
+    /// The default channels deliveries go to.
+    pub fn channels(&self) -> Vec<String> {
         let mut channels = Vec::new();
         if self.webhook.is_some() {
-            channels.push("webhook");
+            channels.push("webhook".to_owned());
         }
         if self.email.is_some() {
-            channels.push("email");
+            channels.push("email".to_owned());
         }
         channels
     }
+
+    /// The channels an alert about a connection with `tags` goes to: those of every route
+    /// whose selector matches, or the default channels when none does.
+    pub fn channels_for(&self, tags: &Tags) -> Vec<String> {
+        let mut routed: Vec<String> = Vec::new();
+        for route in self.routes.iter().filter(|r| r.selector.matches(tags)) {
+            let channel = route.target.channel();
+            if !routed.contains(&channel) {
+                routed.push(channel);
+            }
+        }
+        if routed.is_empty() {
+            self.channels()
+        } else {
+            routed
+        }
+    }
+
+    /// The route whose channel is `channel`, if one still is.
+    pub fn route(&self, channel: &str) -> Option<&Route> {
+        self.routes.iter().find(|r| r.target.channel() == channel)
+    }
+}
+
+/// Reads `CONCUR_ALERT_ROUTES`: `SELECTOR => CHANNEL` separated by `;`, a channel being
+/// `webhook:URL` (signed with `secret`, `CONCUR_ALERT_WEBHOOK_SECRET`) or `email:ADDRESS`.
+pub fn parse_routes(raw: &str, secret: Option<&str>) -> Result<Vec<Route>, String> {
+    let mut routes = Vec::new();
+    for part in raw.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let fail = |why: &str| format!("CONCUR_ALERT_ROUTES: {part:?}: {why}");
+        let (selector, channel) = part
+            .split_once("=>")
+            .ok_or_else(|| fail("write each route as SELECTOR => CHANNEL, such as env=prod => email:ops@vendor.example"))?;
+        let selector = Selector::parse(selector.trim()).map_err(|e| fail(&e.to_string()))?;
+        if selector.pairs().is_empty() {
+            return Err(fail(
+                "a route needs a selector such as env=prod (the default channels take the rest)",
+            ));
+        }
+        let target = match channel.trim().split_once(':') {
+            Some(("email", address)) if is_email(address.trim()) => {
+                Target::Email(address.trim().to_owned())
+            }
+            Some(("email", _)) => return Err(fail("the e-mail address is not one")),
+            Some(("webhook", url)) => {
+                let url = url.trim();
+                let parsed = url::Url::parse(url).map_err(|_| fail("the webhook is not a URL"))?;
+                if !matches!(parsed.scheme(), "https" | "http") {
+                    return Err(fail("a webhook is an http(s) URL"));
+                }
+                let secret = secret.ok_or_else(|| {
+                    fail("a webhook route is signed with CONCUR_ALERT_WEBHOOK_SECRET; set it")
+                })?;
+                Target::Webhook(Webhook {
+                    url: url.to_owned(),
+                    secret: secret.to_owned(),
+                })
+            }
+            _ => return Err(fail("the channel is webhook:URL or email:ADDRESS")),
+        };
+        routes.push(Route { selector, target });
+    }
+    Ok(routes)
 }
 
 /// Reads `30,14,7,3,1`: whole days, each at least 1, most distant first.

@@ -18,6 +18,9 @@ pub use self::channels::{
     AlertConfig, ChannelForm, Email, Webhook, deliveries, effective, parse_thresholds,
     save_settings, settings_view,
 };
+pub use self::config::{Route, Target, parse_routes};
+
+use crate::connections::fleet::Belonging;
 
 /// Concur unreachable for longer than this raises an alert.
 const UNREACHABLE_AFTER: i64 = DAY;
@@ -52,6 +55,7 @@ impl Event {
 fn payload(
     state: &AppState,
     row: &ConnectionRow,
+    who: &Belonging,
     event: Event,
     event_id: &str,
     now: i64,
@@ -108,6 +112,9 @@ fn payload(
         "event_id": event_id,
         "event": event.key(),
         "connection": { "id": row.id, "name": row.name },
+        "external_id": who.external_id,
+        "tags": tags_json(who),
+        "owner": who.owner.as_ref().map(|o| o.username.clone()),
         "days_left": left,
         "expires_at": row.refresh_token_expires_at.and_then(crate::rfc3339),
         "status": row.status(now).key(),
@@ -117,7 +124,17 @@ fn payload(
     })
 }
 
-/// Marks an alert and queues its deliveries in one transaction; false when it had fired.
+/// A connection's tags as a JSON object.
+fn tags_json(who: &Belonging) -> serde_json::Value {
+    who.tags
+        .iter()
+        .map(|(k, v)| (k.to_owned(), serde_json::Value::from(v)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// Marks an alert and queues its deliveries in one transaction; false when it had fired. It
+/// goes to the channels of the routes that match the connection's tags, else the default ones.
 async fn fire(
     state: &AppState,
     config: &AlertConfig,
@@ -133,11 +150,12 @@ async fn fire(
     {
         return Ok(false);
     }
+    let who = crate::connections::fleet::shown_one(state, row).await?;
     let event_id = uuid::Uuid::now_v7().to_string();
-    let body = payload(state, row, event, &event_id, now).to_string();
+    let body = payload(state, row, &who, event, &event_id, now).to_string();
     queue(
         &mut tx,
-        &config.channels(),
+        &config.channels_for(&who.tags),
         Some(&row.id),
         event.key(),
         &event_id,
@@ -154,7 +172,7 @@ async fn fire(
 /// from `now`.
 async fn queue(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    channels: &[&str],
+    channels: &[String],
     connection_id: Option<&str>,
     event: &str,
     event_id: &str,
@@ -167,7 +185,7 @@ async fn queue(
             event_id: event_id.to_owned(),
             connection_id: connection_id.map(str::to_owned),
             event: event.to_owned(),
-            channel: (*channel).to_owned(),
+            channel: channel.clone(),
             payload: body.to_owned(),
             state: "pending".to_owned(),
             attempts: 0,
@@ -321,7 +339,8 @@ impl HandoffEvent<'_> {
     }
 }
 
-/// Tells the admins what became of a hand-off link on every channel in effect.
+/// Tells the admins what became of a hand-off link, on the channels of the routes that match
+/// the tags it carries, else the default ones.
 pub async fn handoff_event(
     state: &AppState,
     event: HandoffEvent<'_>,
@@ -329,7 +348,8 @@ pub async fn handoff_event(
     link_name: &str,
 ) -> Result<(), Error> {
     let config = effective(state).await?;
-    let channels = config.channels();
+    let who = crate::handoffs::carried_by(state, link_id).await?;
+    let channels = config.channels_for(&who.tags);
     if channels.is_empty() {
         return Ok(());
     }
@@ -362,6 +382,9 @@ pub async fn handoff_event(
         "event": event.key(),
         "handoff": { "id": link_id, "name": link_name },
         "connection": connection_id.map(|id| json!({ "id": id })),
+        "external_id": who.external_id,
+        "tags": tags_json(&who),
+        "owner": who.owner.as_ref().map(|o| o.username.clone()),
         "message": message,
         "link": link,
         "text": format!("{message} {link}"),
@@ -382,10 +405,17 @@ pub async fn handoff_event(
     Ok(())
 }
 
-/// A test alert on every configured channel (the Settings page's "Send test").
+/// A test alert on every configured channel, the routes' included (the Settings page's "Send
+/// test").
 pub async fn send_test(state: &AppState, config: &AlertConfig) -> Result<usize, Error> {
     let now = state.now();
-    let channels = config.channels();
+    let mut channels = config.channels();
+    for route in &config.routes {
+        let channel = route.target.channel();
+        if !channels.contains(&channel) {
+            channels.push(channel);
+        }
+    }
     if channels.is_empty() {
         return Err(Error::invalid(
             "channel",

@@ -248,7 +248,7 @@ impl Contact {
 
 /// An address mail can go to: one `@`, a local part, a domain with a dot and no empty label, no
 /// spaces, quotes or control characters.
-fn is_email(raw: &str) -> bool {
+pub(crate) fn is_email(raw: &str) -> bool {
     let Some((local, domain)) = raw.split_once('@') else {
         return false;
     };

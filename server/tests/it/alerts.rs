@@ -102,6 +102,7 @@ async fn fixture_on(store: Store, email: Option<Email>) -> Fixture {
             secret: SECRET.into(),
         }),
         email,
+        routes: Vec::new(),
     };
     let clock = ManualClock::at(sim.now());
     let state = AppState::build(&config, Arc::new(clock.clone()))
@@ -436,4 +437,93 @@ async fn failing_and_recovered_are_each_announced_once_on_sqlite() {
 #[tokio::test]
 async fn failing_and_recovered_are_each_announced_once_on_postgresql() {
     failing_then_recovered(Store::postgres().await).await;
+}
+
+#[tokio::test]
+async fn an_env_prod_alert_reaches_only_the_prod_webhook_and_the_rest_the_default_channels() {
+    let prod_hook = Receiver::default();
+    let prod_origin = prod_hook.spawn().await;
+    let mut f = fixture(None).await;
+    let routes = format!(
+        "env=prod => webhook:{prod_origin}/hook; region=emea => webhook:{prod_origin}/hook"
+    );
+    f.config.alerts.routes = console_core::alerts::parse_routes(&routes, Some(SECRET)).unwrap();
+    f.config.allowed_hosts = format!("{},{prod_origin}", f.config.allowed_hosts);
+    let state = AppState::build(&f.config, Arc::new(f.clock.clone()))
+        .await
+        .unwrap();
+    f.state = state;
+    support::person(&f.state, "csm-id", "csm", console_model::Role::Editor).await;
+    let prod = f.connection("ACME prod").await;
+    let dev = f.connection("Globex dev").await;
+    for (id, tags, external_id) in [
+        (&prod, "env=prod\nregion=emea", "tenant-1"),
+        (&dev, "env=dev", "tenant-2"),
+    ] {
+        let change = console_core::connections::fleet::Change {
+            tags: Some(tags.into()),
+            external_id: Some(external_id.into()),
+            owner: Some("csm".into()),
+            ..Default::default()
+        };
+        console_core::connections::fleet::change(&f.state, id, &change)
+            .await
+            .unwrap();
+        f.expires_in(id, 2 * DAY - 3600).await;
+    }
+    f.round().await;
+
+    let to_prod = prod_hook.accepted.lock().unwrap().clone();
+    let to_default = f.receiver.accepted.lock().unwrap().clone();
+    assert_eq!(
+        to_prod.len(),
+        1,
+        "two routes match, one delivery: {to_prod:?}"
+    );
+    assert_eq!(to_prod[0]["connection"]["name"], "ACME prod");
+    assert_eq!(to_prod[0]["external_id"], "tenant-1");
+    assert_eq!(
+        to_prod[0]["tags"],
+        serde_json::json!({"env": "prod", "region": "emea"})
+    );
+    assert_eq!(to_prod[0]["owner"], "csm");
+    assert_eq!(to_default.len(), 1, "{to_default:?}");
+    assert_eq!(to_default[0]["connection"]["name"], "Globex dev");
+    assert_eq!(to_default[0]["tags"], serde_json::json!({"env": "dev"}));
+
+    // The delivery history names the route's channel without its URL's path.
+    let channels: Vec<String> = sqlx::query_scalar("SELECT channel FROM alert_outbox")
+        .fetch_all(&f.state.pool)
+        .await
+        .unwrap();
+    let routed = channels.iter().find(|c| c.starts_with("webhook:")).unwrap();
+    assert!(!routed.contains("/hook"), "{routed}");
+}
+
+#[test]
+fn a_bad_route_is_named_at_start() {
+    use console_core::alerts::parse_routes;
+    assert!(
+        parse_routes("env=prod => webhook:https://hooks.example/p", None)
+            .unwrap_err()
+            .contains("CONCUR_ALERT_WEBHOOK_SECRET")
+    );
+    for bad in [
+        "env=prod webhook:https://x",
+        " => email:ops@vendor.example",
+        "Env=prod => email:ops@vendor.example",
+        "env=prod => email:not-an-address",
+        "env=prod => sms:123",
+        "env=prod => webhook:ftp://x",
+    ] {
+        let e = parse_routes(bad, Some("s")).unwrap_err();
+        assert!(e.starts_with("CONCUR_ALERT_ROUTES:"), "{bad}: {e}");
+    }
+    let routes = parse_routes(
+        "env=prod,region=emea => email:emea@vendor.example; team=x => webhook:https://h.example/a",
+        Some("s"),
+    )
+    .unwrap();
+    assert_eq!(routes.len(), 2);
+    assert_eq!(routes[0].target.channel(), "email:emea@vendor.example");
 }

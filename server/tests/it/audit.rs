@@ -45,6 +45,7 @@ async fn a_journey_leaves_each_event_kind_in_the_audit_log_and_no_secret_anywher
             secret: "hook secret value".into(),
         }),
         email: None,
+        routes: Vec::new(),
     };
     let (base, state) = support::serve(settings, Arc::new(ManualClock::at(sim.now()))).await;
     let http = reqwest::Client::builder()

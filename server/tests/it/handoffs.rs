@@ -70,6 +70,7 @@ async fn world_limited(per_minute: u32) -> World {
             secret: WEBHOOK_SECRET.into(),
         }),
         email: None,
+        routes: Vec::new(),
     };
     settings.connect_rate_per_minute = per_minute;
     let clock = ManualClock::at(sim.now());

@@ -26,6 +26,7 @@ async fn spawn(
         thresholds: vec![30, 14, 7, 3, 1],
         webhook: env_webhook,
         email: None,
+        routes: Vec::new(),
     };
     let (base, state) = support::serve(settings, Arc::new(ManualClock::at(sim.now()))).await;
     support::person(&state, "a1", "admin", console_model::Role::Admin).await;
