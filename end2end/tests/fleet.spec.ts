@@ -6,13 +6,15 @@ import { SHOTS, fillRefreshForm, seed, signIn } from "./helpers";
 test("tags filter the dashboard from a row's chip, the owner filter keeps mine, and the address keeps the filter", async ({ page }) => {
   await signIn(page);
   const s = await seed();
+  // Who it belongs to is given on the New connection form itself.
   await fillRefreshForm(page, "Globex fleet", s);
-  await page.getByRole("button", { name: "Validate" }).click();
-  await expect(page.getByRole("heading", { name: /Globex fleet/ })).toBeVisible();
+  await page.getByText("Who it belongs to (optional)").click();
   await page.getByLabel("Tags").fill("env=dev");
   await page.getByLabel("Contact e-mail").fill("it@globex.example");
-  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("button", { name: "Validate" }).click();
+  await expect(page.getByRole("heading", { name: /Globex fleet/ })).toBeVisible();
   await expect(page.locator('[data-field="shown-tags"]')).toHaveText("env=dev");
+  await expect(page.locator('[data-field="shown-contact"]')).toHaveText("it@globex.example");
 
   await page.goto("/");
   const acme = page.getByRole("row", { name: /Expense bot – ACME/ }).first();

@@ -53,13 +53,26 @@ pub fn Belonging(
     }
 }
 
-/// The five fields of who a connection belongs to, filled with `view`, each with its error: the
-/// connection page's form and the New hand-off link form.
+/// The five fields of who a connection belongs to, filled with `view`, each with `error`'s
+/// refusal when given: the connection page's form, the New hand-off link form, and the New
+/// connection form (whose fields stand outside the form, name it as theirs with `form`, are
+/// named inside `within`, `form[external_id]`, and whose island shows their refusals).
 #[component]
 pub fn BelongingFields(
     view: BelongingView,
-    error: Signal<Option<crate::error::AppError>>,
+    #[prop(optional)] error: Option<Signal<Option<crate::error::AppError>>>,
+    #[prop(optional)] within: &'static str,
+    #[prop(optional)] form: &'static str,
 ) -> impl IntoView {
+    let form = (!form.is_empty()).then_some(form);
+    let name = move |field: &str| {
+        if within.is_empty() {
+            field.to_owned()
+        } else {
+            format!("{within}[{field}]")
+        }
+    };
+    let error = error.unwrap_or_else(|| Signal::derive(|| None));
     let tags_text: String = view
         .tags
         .iter()
@@ -68,30 +81,30 @@ pub fn BelongingFields(
     view! {
         <div class="field">
             <label for="external_id">"External ID"</label>
-            <input id="external_id" name="external_id" value=view.external_id.clone().unwrap_or_default() autocomplete="off" spellcheck="false"/>
+            <input id="external_id" form=form name=name("external_id") value=view.external_id.clone().unwrap_or_default() autocomplete="off" spellcheck="false"/>
             <p class="hint">"Your own id for this customer, such as its tenant id: letters, digits and . _ : -, unique."</p>
             <FieldError error=error field="external_id"/>
         </div>
         <div class="field">
             <label for="tags">"Tags"</label>
-            <textarea id="tags" name="tags" rows="3" placeholder="env=prod">{tags_text}</textarea>
+            <textarea id="tags" form=form name=name("tags") rows="3" placeholder="env=prod">{tags_text}</textarea>
             <p class="hint">"One key=value per line, such as env=prod or region=emea; at most 20."</p>
             <FieldError error=error field="tags"/>
         </div>
         <div class="field">
             <label for="contact_name">"Contact name"</label>
-            <input id="contact_name" name="contact_name" value=view.contact_name.clone().unwrap_or_default() autocomplete="off"/>
+            <input id="contact_name" form=form name=name("contact_name") value=view.contact_name.clone().unwrap_or_default() autocomplete="off"/>
             <FieldError error=error field="contact_name"/>
         </div>
         <div class="field">
             <label for="contact_email">"Contact e-mail"</label>
-            <input id="contact_email" name="contact_email" type="email" value=view.contact_email.clone().unwrap_or_default() autocomplete="off"/>
+            <input id="contact_email" form=form name=name("contact_email") type="email" value=view.contact_email.clone().unwrap_or_default() autocomplete="off"/>
             <p class="hint">"The customer's Concur admin: hand-off and renewal mails go to this address."</p>
             <FieldError error=error field="contact_email"/>
         </div>
         <div class="field">
             <label for="owner">"Owner"</label>
-            <input id="owner" name="owner" value=view.owner.clone().unwrap_or_default() autocomplete="off"/>
+            <input id="owner" form=form name=name("owner") value=view.owner.clone().unwrap_or_default() autocomplete="off"/>
             <p class="hint">"The user name of the console account responsible for this connection."</p>
             <FieldError error=error field="owner"/>
         </div>

@@ -4,10 +4,11 @@ use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
+use super::belonging::BelongingFields;
 use super::calls::{ReplaceCredentials, ValidateConnection, load_connection};
 use crate::components::{FieldError, FormAlert, Page, refusal_in_address, shown_error};
 use crate::error::AppError;
-use console_model::KNOWN_DATA_CENTERS;
+use console_model::{BelongingView, KNOWN_DATA_CENTERS};
 
 const REQUEST_MODE: &str = "request-token";
 
@@ -149,18 +150,34 @@ pub fn NewConnectionPage() -> impl IntoView {
             } else {
                 Either::Right(view! { <NewConnectionForm request_mode=false refused=refused/> })
             }}
+            {belonging_fields()}
         </Page>
     }
 }
 
+/// The id of the new-connection form, which the fields of who the connection belongs to name
+/// as theirs.
+const NEW_FORM: &str = "new-connection";
+
+/// Who the new connection belongs to, folded away below the form and sent with it (each field
+/// names the form as its own): rendered by the server, so it adds nothing to the island's code.
+fn belonging_fields() -> impl IntoView {
+    view! {
+        <details class="card belonging-fields">
+            <summary>"Who it belongs to (optional)"</summary>
+            <BelongingFields view=BelongingView::default() within="form" form=NEW_FORM/>
+        </details>
+    }
+}
+
 /// The new-connection form. An island: it shows Validate's progress and keeps what was typed
-/// when Concur refuses.
+/// when Concur refuses; a refusal of who the connection belongs to is shown above its button.
 #[island]
 fn NewConnectionForm(request_mode: bool, refused: Option<AppError>) -> impl IntoView {
     let action = ServerAction::<ValidateConnection>::new();
     let error = shown_error(action.value(), refused);
     view! {
-        <ActionForm action=action>
+        <ActionForm action=action attr:id=NEW_FORM>
             <div class="card form">
                 {refusal(error)}
                 <div class="field">
@@ -184,6 +201,11 @@ fn NewConnectionForm(request_mode: bool, refused: Option<AppError>) -> impl Into
                     <textarea id="custom_scopes" name="form[custom_scopes]" rows="2" placeholder="EXPRPT expense.report.read"></textarea>
                     <p class="hint">"Only for Custom list: scope names separated by spaces."</p>
                 </div>
+                <FieldError error=error field="external_id"/>
+                <FieldError error=error field="tags"/>
+                <FieldError error=error field="contact_name"/>
+                <FieldError error=error field="contact_email"/>
+                <FieldError error=error field="owner"/>
                 {submit_button(action.pending().into())}
             </div>
         </ActionForm>

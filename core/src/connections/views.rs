@@ -63,10 +63,6 @@ pub async fn dashboard(
         store::dashboard_page(&state.pool, &search, expiring, page, &filter, now)
             .await
             .map_err(internal)?;
-    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-    let mut tags = store::tags_of_many(&state.pool, &ids)
-        .await
-        .map_err(internal)?;
     let total = counts.iter().map(|(_, n)| n).sum();
     let (matching, more_than) = match matching {
         store::Matching::All => (total, None),
@@ -82,7 +78,7 @@ pub async fn dashboard(
         rows: rows
             .into_iter()
             .map(|r| {
-                let own = tags.remove(&r.id).unwrap_or_default();
+                let own = joined_tags(r.tags.as_deref());
                 summary(r, now, own)
             })
             .collect(),
@@ -101,6 +97,18 @@ pub async fn dashboard(
             status: filter.status,
         },
     })
+}
+
+/// Tags joined one `key=value` per line, as the dashboard's rows carry them, by key.
+fn joined_tags(joined: Option<&str>) -> Vec<(String, String)> {
+    let mut tags: Vec<(String, String)> = joined
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    tags.sort();
+    tags
 }
 
 pub async fn detail(state: &AppState, id: &str) -> Result<ConnectionDetail, Error> {

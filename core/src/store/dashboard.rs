@@ -5,7 +5,7 @@
 use sqlx::FromRow;
 
 use super::connections::ConnectionRow;
-use super::fleet::{Bound, EXPIRY_KEY, FleetFilter, bind};
+use super::fleet::{Bound, EXPIRY_KEY, FleetFilter, bind, frequent_tags};
 use super::pool::{Pool, is_sqlite};
 use console_model::Status;
 
@@ -25,6 +25,9 @@ pub struct DashboardRow {
     pub refresh_token_expires_at: Option<i64>,
     pub last_checked_at: Option<i64>,
     pub external_id: Option<String>,
+    /// Its tags, `key=value` one per line (read with the row: one row per connection, where a
+    /// query of the tags would bring five).
+    pub tags: Option<String>,
 }
 
 const DASHBOARD_COLUMNS: &str = "id, name, client_id, company_uuid, failing, refresh_token_expires_at, last_checked_at, external_id";
@@ -40,6 +43,7 @@ impl From<&ConnectionRow> for DashboardRow {
             refresh_token_expires_at: row.refresh_token_expires_at,
             last_checked_at: row.last_checked_at,
             external_id: row.external_id.clone(),
+            tags: None,
         }
     }
 }
@@ -168,7 +172,7 @@ pub async fn dashboard_page(
             .bind(to)
             .fetch_one(pool)
             .await?;
-        let rows = sqlx::query_as(&page_sql(window, 2))
+        let rows = sqlx::query_as(&page_sql(window, 2, is_sqlite(pool)))
             .bind(from)
             .bind(to)
             .bind(PAGE_SIZE)
@@ -178,7 +182,7 @@ pub async fn dashboard_page(
         return Ok((rows, Matching::Exactly(total)));
     }
     let Some(matcher) = Matcher::of(search) else {
-        let rows = sqlx::query_as(&page_sql("", 0))
+        let rows = sqlx::query_as(&page_sql("", 0, is_sqlite(pool)))
             .bind(PAGE_SIZE)
             .bind(offset)
             .fetch_all(pool)
@@ -203,6 +207,7 @@ pub async fn dashboard_page(
         let sql = page_sql(
             &format!("WHERE id IN ({})", placeholders.join(", ")),
             few.len(),
+            is_sqlite(pool),
         );
         let mut rows = sqlx::query_as(&sql);
         for id in &few {
@@ -234,7 +239,7 @@ pub async fn dashboard_page(
     // Planned for the values at hand, never cached with a generic plan: on PostgreSQL, how
     // many rows the search matches decides whether walking the dashboard order or reading the
     // matches and sorting them is cheaper.
-    let sql = page_sql(&filter, values.len());
+    let sql = page_sql(&filter, values.len(), is_sqlite(pool));
     let mut rows = sqlx::query_as(&sql).persistent(false);
     for value in &values {
         rows = rows.bind(*value);
@@ -242,6 +247,10 @@ pub async fn dashboard_page(
     let rows = rows.bind(PAGE_SIZE).bind(offset).fetch_all(pool).await?;
     Ok((rows, total))
 }
+
+/// Connections with a tag past which SQLite walks the dashboard order for a page of them
+/// rather than sorting them all.
+const WALK_AFTER: i64 = 1000;
 
 /// A dashboard page within the fleet `filter` keeps, narrowed further by a week of expiries or
 /// a search: the same orders and indexes as without a filter, the filter's conditions added. A
@@ -285,7 +294,13 @@ async fn filtered_page(
             values = searched.into_iter().map(Bound::Text).collect();
         }
     }
-    let (conditions, filtered) = filter.sql(now, values.len() + 1);
+    // With only frequent tags, SQLite walks the dashboard order (see `FleetFilter::walked`).
+    let walk = is_sqlite(pool) && frequent_tags(pool, filter, WALK_AFTER).await?;
+    let (conditions, filtered) = if walk {
+        filter.walked(now, values.len() + 1)
+    } else {
+        filter.sql(now, values.len() + 1)
+    };
     values.extend(filtered);
     let clause = format!("WHERE {narrowing}{conditions}");
     let total = if narrowing.is_empty() {
@@ -310,7 +325,7 @@ async fn filtered_page(
     } else {
         offset.min(SEARCH_CAP)
     };
-    let sql = page_sql(&clause, values.len());
+    let sql = page_sql(&clause, values.len(), is_sqlite(pool));
     let rows = bind(sqlx::query_as(&sql).persistent(false), &values)
         .bind(PAGE_SIZE)
         .bind(offset)
@@ -320,10 +335,17 @@ async fn filtered_page(
 }
 
 /// The dashboard page of the connections `filter` keeps, in the dashboard's order: bind the
-/// filter's `bound` values (`$1`…), then the page size and the offset.
-fn page_sql(filter: &str, bound: usize) -> String {
+/// filter's `bound` values (`$1`…), then the page size and the offset. Each row carries its
+/// tags joined into one column: each database has its own aggregate for that.
+fn page_sql(filter: &str, bound: usize, sqlite: bool) -> String {
+    let joined = if sqlite {
+        "group_concat(key || '=' || value, char(10))"
+    } else {
+        "string_agg(key || '=' || value, chr(10) ORDER BY key)"
+    };
     format!(
-        "SELECT {DASHBOARD_COLUMNS} FROM connections {filter} {} LIMIT ${} OFFSET ${}",
+        "SELECT {DASHBOARD_COLUMNS}, (SELECT {joined} FROM connection_tags WHERE connection_id = connections.id) AS tags \
+         FROM connections {filter} {} LIMIT ${} OFFSET ${}",
         order_sql(),
         bound + 1,
         bound + 2
