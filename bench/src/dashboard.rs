@@ -343,7 +343,10 @@ pub fn start_console(database_url: &str, port: u16, env: &[(&str, &str)]) -> Con
         .env("LEPTOS_SITE_ROOT", here.join("target/site"))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(
+            std::fs::File::create(dir.join("console.log"))
+                .map_or_else(|_| Stdio::null(), Stdio::from),
+        )
         .spawn()
         .expect("target/release/concur-console (run `make build` first)");
     Console(child)
@@ -379,7 +382,7 @@ pub fn wrk_with(url: &str, header: &str, connections: &str) -> Wrk {
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(
         !text.contains("Non-2xx"),
-        "{url} answered errors under load:\n{text}"
+        "{url} answered errors under load (the console's warnings are in console.log in its directory):\n{text}"
     );
     let field = |prefix: &str| {
         text.lines()
