@@ -143,6 +143,10 @@ async fn fire(
     mark: &str,
     now: i64,
 ) -> Result<bool, Error> {
+    // Read before the transaction: a read inside it would hold the write lock while it waits
+    // for another of the pool's connections, which page views under load hold while they
+    // wait for that lock.
+    let who = crate::connections::fleet::shown_one(state, row).await?;
     let mut tx = store::begin(&state.pool).await.map_err(internal)?;
     if !store::mark_alert(&mut *tx, &row.id, mark, now)
         .await
@@ -150,7 +154,6 @@ async fn fire(
     {
         return Ok(false);
     }
-    let who = crate::connections::fleet::shown_one(state, row).await?;
     let event_id = uuid::Uuid::now_v7().to_string();
     let body = payload(state, row, &who, event, &event_id, now).to_string();
     queue(
