@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use crate::Error;
 use crate::connections::fleet::{self, Belonging};
-use crate::connections::metadata::{Contact, Tags};
+use crate::connections::metadata::Tags;
 use crate::connections::stored::ThroughLink;
 use crate::connections::validate::{create_through, renewal_form, replace_through};
 use crate::state::{AppState, internal};
@@ -75,22 +75,13 @@ fn url_of(state: &AppState, token: &str) -> String {
 }
 
 /// Who the connection a link makes will belong to, as it was given; `names` are the accounts'
-/// user names by id (an owner whose account is gone is left out).
+/// user names by id.
 fn belonging(row: &HandoffRow, names: &HashMap<String, String>) -> Belonging {
-    Belonging {
-        external_id: row.external_id.clone(),
-        tags: Tags::parse(&row.tags).unwrap_or_default(),
-        contact: row.contact_email.as_ref().map(|email| Contact {
-            name: row.contact_name.clone(),
-            email: email.clone(),
-        }),
-        owner: row.owner_id.as_ref().and_then(|id| {
-            names.get(id).map(|username| fleet::Owner {
-                id: id.clone(),
-                username: username.clone(),
-            })
-        }),
-    }
+    Belonging::of_stored(
+        row.belonging(),
+        Tags::parse(&row.tags).unwrap_or_default(),
+        names,
+    )
 }
 
 /// Who the connection of link `link_id` belongs to: the connection's own once there is one

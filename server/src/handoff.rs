@@ -213,18 +213,13 @@ struct ContactBody {
 }
 
 impl CreateBody {
-    /// Who the connection will belong to; tags written one `key=value` per line, so a line
-    /// break inside one is refused here.
+    /// Who the connection will belong to, tags written one `key=value` per line.
     fn belonging(&self) -> Result<BelongingForm, String> {
-        let mut lines = Vec::new();
-        for (key, value) in &self.tags {
-            if key.contains(['\n', '\r', '=']) || value.contains(['\n', '\r']) {
-                return Err(format!(
-                    "tags.{key}: a tag's key and value are one line each, and the key has no ="
-                ));
-            }
-            lines.push(format!("{key}={value}"));
-        }
+        let lines = self
+            .tags
+            .iter()
+            .map(|(key, value)| crate::management::tag_line(key, value))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(BelongingForm {
             external_id: self.external_id.clone().unwrap_or_default(),
             tags: lines.join("\n"),

@@ -183,6 +183,17 @@ async fn read(
     }
 }
 
+/// A tag of a JSON body as the core reads tags, `key=value` on one line; a line break in it
+/// (or an `=` in its key) would read as another tag, so it is refused here.
+pub(crate) fn tag_line(key: &str, value: &str) -> Result<String, String> {
+    if key.contains(['\n', '\r', '=']) || value.contains(['\n', '\r']) {
+        return Err(format!(
+            "tags.{key}: a tag's key and value are one line each, and the key has no ="
+        ));
+    }
+    Ok(format!("{key}={value}"))
+}
+
 /// A merge patch's change: the new name, if any, and the change to who it belongs to.
 fn merge_patch(patch: &Value) -> Result<(Option<String>, Change), String> {
     let Some(fields) = patch.as_object() else {
@@ -239,17 +250,7 @@ fn merge_patch(patch: &Value) -> Result<(Option<String>, Change), String> {
                     for (key, value) in tags {
                         match value {
                             Value::Null => change.untag.push(key.clone()),
-                            Value::String(v)
-                                if !key.contains(['\n', '\r', '='])
-                                    && !v.contains(['\n', '\r']) =>
-                            {
-                                put.push(format!("{key}={v}"));
-                            }
-                            Value::String(_) => {
-                                return Err(format!(
-                                    "tags.{key}: a tag's key and value are one line each, and the key has no ="
-                                ));
-                            }
+                            Value::String(v) => put.push(tag_line(key, v)?),
                             _ => {
                                 return Err(format!(
                                     "tags.{key} is a string, or null to remove the tag."

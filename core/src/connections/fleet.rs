@@ -292,20 +292,24 @@ pub async fn replace(
     change(state, id, &whole).await
 }
 
-fn belonging_of(row: &ConnectionRow, tags: Tags, names: &HashMap<String, String>) -> Belonging {
-    Belonging {
-        external_id: row.external_id.clone(),
-        tags,
-        contact: row.contact_email.as_ref().map(|email| Contact {
-            name: row.contact_name.clone(),
-            email: email.clone(),
-        }),
-        owner: row.owner_id.as_ref().and_then(|id| {
-            names.get(id).map(|username| Owner {
-                id: id.clone(),
-                username: username.clone(),
-            })
-        }),
+impl Belonging {
+    /// Who the stored columns say, with `tags`; `names` are the accounts' user names by id (an
+    /// owner whose account is gone is left out).
+    pub(crate) fn of_stored(stored: Stored, tags: Tags, names: &HashMap<String, String>) -> Self {
+        Self {
+            external_id: stored.external_id,
+            tags,
+            contact: stored.contact_email.map(|email| Contact {
+                name: stored.contact_name,
+                email,
+            }),
+            owner: stored.owner_id.and_then(|id| {
+                names.get(&id).map(|username| Owner {
+                    username: username.clone(),
+                    id,
+                })
+            }),
+        }
     }
 }
 
@@ -324,8 +328,8 @@ pub async fn shown_one(state: &AppState, row: &ConnectionRow) -> Result<Belongin
     let tags = store::tags_of(&state.pool, &row.id)
         .await
         .map_err(internal)?;
-    Ok(belonging_of(
-        row,
+    Ok(Belonging::of_stored(
+        row.belonging(),
         Tags::stored(tags),
         &account_names(state).await?,
     ))
@@ -447,7 +451,7 @@ async fn with_belonging(
         .into_iter()
         .map(|row| {
             let own = Tags::stored(tags.remove(&row.id).unwrap_or_default());
-            let shown = belonging_of(&row, own, &names);
+            let shown = Belonging::of_stored(row.belonging(), own, &names);
             (row, shown)
         })
         .collect())

@@ -113,6 +113,16 @@ impl ConnectionRow {
     pub fn status(&self, now: i64) -> Status {
         Status::of(self.failing != 0, self.refresh_token_expires_at, now)
     }
+
+    /// Its columns of who it belongs to.
+    pub fn belonging(&self) -> Belonging {
+        Belonging {
+            external_id: self.external_id.clone(),
+            contact_name: self.contact_name.clone(),
+            contact_email: self.contact_email.clone(),
+            owner_id: self.owner_id.clone(),
+        }
+    }
 }
 
 pub async fn connection(pool: &Pool, id: &str) -> sqlx::Result<Option<ConnectionRow>> {

@@ -102,12 +102,7 @@ pub async fn status_counts(
     now: i64,
     filter: &FleetFilter,
 ) -> sqlx::Result<Vec<(Status, i64)>> {
-    let (narrowed, values) = filter.sql(now, 2);
-    let narrowed = if narrowed.is_empty() {
-        narrowed
-    } else {
-        format!("WHERE {narrowed}")
-    };
+    let (narrowed, values) = filter.where_clause(now, 2);
     let sql =
         format!("SELECT {STATUS_SQL} AS status, COUNT(*) FROM connections {narrowed} GROUP BY 1");
     let rows: Vec<(String, i64)> = bind(sqlx::query_as(&sql).bind(now), &values)

@@ -110,9 +110,9 @@ impl FleetFilter {
         (conditions.join(" AND "), values)
     }
 
-    /// `WHERE …` for [`Self::sql`] from `$1`, or nothing.
-    fn where_clause(&self, now: i64) -> (String, Vec<Bound<'_>>) {
-        let (conditions, values) = self.sql(now, 1);
+    /// `WHERE …` for [`Self::sql`] from `$first`, or nothing.
+    pub(super) fn where_clause(&self, now: i64, first: usize) -> (String, Vec<Bound<'_>>) {
+        let (conditions, values) = self.sql(now, first);
         if conditions.is_empty() {
             (String::new(), values)
         } else {
@@ -166,7 +166,7 @@ pub async fn connections_matching(
     filter: &FleetFilter,
     now: i64,
 ) -> sqlx::Result<Vec<ConnectionRow>> {
-    let (filter, values) = filter.where_clause(now);
+    let (filter, values) = filter.where_clause(now, 1);
     let sql = format!(
         "SELECT {} FROM connections {filter} ORDER BY name, id",
         select_columns()
@@ -183,7 +183,7 @@ pub async fn fleet_page(
     limit: i64,
     now: i64,
 ) -> sqlx::Result<Vec<ConnectionRow>> {
-    let (mut sql_filter, mut values) = filter.where_clause(now);
+    let (mut sql_filter, mut values) = filter.where_clause(now, 1);
     if let Some(after) = after {
         let joined = if sql_filter.is_empty() {
             "WHERE"

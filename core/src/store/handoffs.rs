@@ -34,6 +34,18 @@ pub struct HandoffRow {
     pub owner_id: Option<String>,
 }
 
+impl HandoffRow {
+    /// Its columns of who the connection it makes will belong to.
+    pub fn belonging(&self) -> super::connections::Belonging {
+        super::connections::Belonging {
+            external_id: self.external_id.clone(),
+            contact_name: self.contact_name.clone(),
+            contact_email: self.contact_email.clone(),
+            owner_id: self.owner_id.clone(),
+        }
+    }
+}
+
 const COLUMNS: &str = "id, kind, name, note, scope_profile, required_scopes, connection_id, \
      created_by, created_at, expires_at, opened_at, completed_at, revoked_at, locked_at, refusals, \
      token_hash, created_by_key, external_id, tags, contact_name, contact_email, owner_id";
