@@ -13,6 +13,26 @@ use console_core::state::{AppState, Config};
 use console_core::store::{self, ConnectionRow};
 
 const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
+
+/// The fleet sizes to measure: `CONCUR_BENCH_SIZES` (comma-separated, e.g. `100000` to measure
+/// only the largest) or [`SIZES`].
+fn sizes() -> Vec<usize> {
+    let Ok(chosen) = std::env::var("CONCUR_BENCH_SIZES") else {
+        return SIZES.to_vec();
+    };
+    let mut sizes: Vec<usize> = chosen
+        .split(',')
+        .map(|size| {
+            size.trim()
+                .replace('_', "")
+                .parse()
+                .unwrap_or_else(|_| panic!("CONCUR_BENCH_SIZES: {size:?} is not a number"))
+        })
+        .collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    sizes
+}
 const WRK_CONNECTIONS: &str = "16";
 const WRK_SECONDS: &str = "8s";
 /// Rows written per transaction while seeding.
@@ -422,8 +442,8 @@ pub fn show(label: &str, f: &Wrk) {
     );
 }
 
-/// The console on a store that grows through `SIZES`, measured at each size.
-async fn one_store(label: &str, database_url: &str, bare: &mut [Option<Wrk>]) {
+/// The console on a store that grows through `sizes`, measured at each size.
+async fn one_store(label: &str, database_url: &str, sizes: &[usize], bare: &mut [Option<Wrk>]) {
     let state = state(database_url, String::new()).await;
     let cookie = sign_in(&state).await;
     let manage_key = console_core::fleet_keys::create_manage(&state, "bench", true)
@@ -431,7 +451,7 @@ async fn one_store(label: &str, database_url: &str, bare: &mut [Option<Wrk>]) {
         .expect("a management key")
         .key;
     let mut stored = 0;
-    for (size_index, &size) in SIZES.iter().enumerate() {
+    for (size_index, &size) in sizes.iter().enumerate() {
         let started = Instant::now();
         seed(&state, stored, size).await;
         let seeded = started.elapsed();
@@ -478,7 +498,7 @@ async fn one_store(label: &str, database_url: &str, bare: &mut [Option<Wrk>]) {
         }
         println!(
             "{label}, {size} connections (seeded {} more in {:.1} s; page {} KB):",
-            size - SIZES[..size_index].last().copied().unwrap_or(0),
+            size - sizes[..size_index].last().copied().unwrap_or(0),
             seeded.as_secs_f64(),
             page.len() / 1024
         );
@@ -531,16 +551,18 @@ async fn first_page(url: &str, cookie: &str) -> String {
 
 pub async fn dashboard() {
     let dir = std::env::temp_dir().join(format!("concur-bench-{}", std::process::id()));
-    let mut bare = vec![None, None, None];
+    let sizes = sizes();
+    let mut bare: Vec<Option<Wrk>> = sizes.iter().map(|_| None).collect();
     one_store(
         "SQLite",
         &format!("sqlite://{}/console.db", dir.display()),
+        &sizes,
         &mut bare,
     )
     .await;
     let _ = std::fs::remove_dir_all(&dir);
     match std::env::var("CONCUR_TEST_POSTGRES_URL") {
-        Ok(url) => one_store("PostgreSQL", &url, &mut bare).await,
+        Ok(url) => one_store("PostgreSQL", &url, &sizes, &mut bare).await,
         Err(_) => println!(
             "PostgreSQL: skipped (run through scripts/with-postgres.sh, as make bench does)"
         ),

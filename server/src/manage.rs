@@ -348,7 +348,7 @@ async fn list(
     };
     for (row, who) in fleet::list(state, &query).await? {
         if json {
-            let line = crate::management::connection_json(&row, &who, now);
+            let line = crate::management::connection_json(&store::FleetRow::from(&row), &who, now);
             writeln!(out, "{line}").map_err(io)?;
         } else {
             let expiry = row

@@ -16,7 +16,7 @@ use console_core::connections::metadata::Selector;
 use console_core::handoffs::{self, NewHandoff};
 use console_core::keys::{Call, Caller};
 use console_core::state::AppState;
-use console_core::store::{self, ConnectionRow};
+use console_core::store::{self, FleetRow};
 use serde_json::{Map, Value, json};
 
 use crate::api::{allowed, no_store, refuse};
@@ -35,7 +35,7 @@ const DEFAULT_LIMIT: i64 = 100;
 
 /// A connection as the management API and `connections list --json` show it: no secret, its
 /// status at `now`, who it belongs to.
-pub(crate) fn connection_json(row: &ConnectionRow, who: &Belonging, now: i64) -> Value {
+pub(crate) fn connection_json(row: &FleetRow, who: &Belonging, now: i64) -> Value {
     let tags: Map<String, Value> = who
         .tags
         .iter()
@@ -166,7 +166,7 @@ async fn shown(state: &AppState, id: &str) -> Result<Value, Error> {
         .map_err(console_core::state::internal)?
         .ok_or(Error::NotFound)?;
     let who = fleet::shown_one(state, &row).await?;
-    Ok(connection_json(&row, &who, state.now()))
+    Ok(connection_json(&FleetRow::from(&row), &who, state.now()))
 }
 
 async fn read(

@@ -10,7 +10,7 @@ use console_model::{BelongingForm, BelongingView, CredentialsForm, Status};
 use super::metadata::{Contact, ExternalId, Selector, Tags};
 use crate::Error;
 use crate::state::{AppState, internal};
-use crate::store::{self, Belonging as Stored, ConnectionRow};
+use crate::store::{self, Belonging as Stored, ConnectionRow, FleetRow};
 
 /// A console account responsible for connections.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -468,7 +468,7 @@ pub async fn page(
     query: &Query,
     cursor: Option<&str>,
     limit: i64,
-) -> Result<(Vec<(ConnectionRow, Belonging)>, Option<String>), Error> {
+) -> Result<(Vec<(FleetRow, Belonging)>, Option<String>), Error> {
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(Error::invalid(
             "limit",
@@ -482,7 +482,13 @@ pub async fn page(
         ));
     }
     let filter = filter(state, query).await?;
-    let mut rows = store::fleet_page(&state.pool, &filter, cursor, limit + 1, state.now())
+    let now = state.now();
+    let share = state
+        .overview
+        .share(&state.pool, now, &filter, false)
+        .await
+        .map_err(internal)?;
+    let mut rows = store::fleet_page(&state.pool, (&filter, share), cursor, limit + 1, now)
         .await
         .map_err(internal)?;
     let next = if rows.len() as i64 > limit {
@@ -491,9 +497,14 @@ pub async fn page(
     } else {
         None
     };
-    let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
-    let tags = store::tags_of_many(&state.pool, &ids)
-        .await
-        .map_err(internal)?;
-    Ok((with_belonging(state, rows, tags).await?, next))
+    let names = account_names(state).await?;
+    let shown = rows
+        .into_iter()
+        .map(|mut row| {
+            let own = Tags::stored(store::split_tags(row.tags.take().as_deref()));
+            let who = Belonging::of_stored(row.belonging(), own, &names);
+            (row, who)
+        })
+        .collect();
+    Ok((shown, next))
 }

@@ -1,39 +1,31 @@
 //! The dashboard's counts per status and its expiry timeline, of the whole fleet or of the part
-//! a filter keeps. Both are aggregates over many connections, so each is read at most once per
-//! second of the clock: a page view within the
-//! same second as the last reading gets that reading, one a second later gets it too while a
-//! fresh one is read in the background. A write through this process makes the next page view
-//! read them again first, so a change shows at once; another replica's shows within a second.
+//! a filter keeps. Both come from one aggregate over many connections, so each is read at most
+//! once per second of the clock, and less often where reading takes long: a reading is served
+//! for ten times as long as it took to read (a second at least), so that counting never takes
+//! more than a tenth of the time. A page view within that time gets the last reading; the
+//! first one after it gets it too while a fresh one is read in the background. A write through
+//! this process makes the next page view read them again first, so a change shows at once;
+//! another replica's shows within a second (within `10 ×` the reading's time, for fleets large
+//! enough that counting takes longer than a tenth of a second).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
+pub use crate::store::Overview;
 use crate::store::{self, FleetFilter, Pool};
-use console_model::Status;
-
-/// One reading of the aggregates.
-#[derive(Debug)]
-pub struct Overview {
-    pub counts: Vec<(Status, i64)>,
-    /// (week from now, working refresh tokens expiring in it), weeks without any left out.
-    pub timeline: Vec<(i64, i64)>,
-}
-
-impl Overview {
-    async fn read(pool: &Pool, now: i64, filter: &FleetFilter) -> sqlx::Result<Self> {
-        Ok(Self {
-            counts: store::status_counts(pool, now, filter).await?,
-            timeline: store::expiry_timeline(pool, now, filter).await?,
-        })
-    }
-}
 
 struct Reading {
     now: i64,
+    /// Seconds of the clock it is served for (`now` and the ones after).
+    serves: i64,
     writes: u64,
     overview: Arc<Overview>,
 }
+
+/// How many times as long as a reading took it is served for.
+const SERVED_FOR: f64 = 10.0;
 
 /// The filters whose readings are kept; past it, the stalest go.
 const KEPT_FILTERS: usize = 64;
@@ -62,11 +54,11 @@ impl OverviewCache {
         filter: &FleetFilter,
     ) -> sqlx::Result<Arc<Overview>> {
         let writes = self.writes.load(Ordering::Acquire);
-        if let Some((at, overview)) = self.latest(filter, writes) {
-            if at == now {
+        if let Some((at, serves, overview)) = self.latest(filter, writes) {
+            if now < at + serves {
                 return Ok(overview);
             }
-            if at + 1 == now {
+            if now == at + serves {
                 self.refresh_in_background(pool.clone(), now, filter.clone());
                 return Ok(overview);
             }
@@ -74,12 +66,40 @@ impl OverviewCache {
         self.read(pool, now, filter).await
     }
 
-    fn latest(&self, filter: &FleetFilter, writes: u64) -> Option<(i64, Arc<Overview>)> {
+    /// How many connections `filter` keeps, of those a walk passes: every one, or for a walk
+    /// of the dashboard's order (`in_status_order`), those of the filter's status, a range of
+    /// that order. What decides how the store finds a page of them.
+    pub async fn share(
+        self: &Arc<Self>,
+        pool: &Pool,
+        now: i64,
+        filter: &FleetFilter,
+        in_status_order: bool,
+    ) -> sqlx::Result<store::Share> {
+        let kept = self.get(pool, now, filter).await?;
+        if filter.is_empty() {
+            return Ok(store::Share {
+                kept: kept.total(),
+                of: kept.total(),
+            });
+        }
+        let all = self.get(pool, now, &FleetFilter::default()).await?;
+        let of = match filter.status {
+            Some(status) if in_status_order => all.count(status),
+            _ => all.total(),
+        };
+        Ok(store::Share {
+            kept: kept.total(),
+            of,
+        })
+    }
+
+    fn latest(&self, filter: &FleetFilter, writes: u64) -> Option<(i64, i64, Arc<Overview>)> {
         let latest = self.latest.read().unwrap_or_else(|e| e.into_inner());
         latest
             .get(filter)
             .filter(|r| r.writes == writes)
-            .map(|r| (r.now, r.overview.clone()))
+            .map(|r| (r.now, r.serves, r.overview.clone()))
     }
 
     /// Reads the aggregates, one reader at a time: whoever waited gets the waited-for reading.
@@ -91,12 +111,16 @@ impl OverviewCache {
     ) -> sqlx::Result<Arc<Overview>> {
         let _one_reader = self.reading.lock().await;
         let writes = self.writes.load(Ordering::Acquire);
-        if let Some((at, overview)) = self.latest(filter, writes)
+        if let Some((at, _, overview)) = self.latest(filter, writes)
             && at >= now
         {
             return Ok(overview);
         }
-        let overview = Arc::new(Overview::read(pool, now, filter).await?);
+        let started = Instant::now();
+        let overview = Arc::new(store::overview(pool, now, filter).await?);
+        let serves = (started.elapsed().as_secs_f64() * SERVED_FOR)
+            .ceil()
+            .max(1.0) as i64;
         let mut latest = self.latest.write().unwrap_or_else(|e| e.into_inner());
         if latest.len() >= KEPT_FILTERS && !latest.contains_key(filter) {
             let stalest = latest
@@ -112,6 +136,7 @@ impl OverviewCache {
             filter.clone(),
             Reading {
                 now,
+                serves,
                 writes,
                 overview: overview.clone(),
             },
@@ -166,12 +191,10 @@ mod tests {
         .expect("insert");
     }
 
+    use console_model::Status;
+
     fn healthy(overview: &Overview) -> i64 {
-        overview
-            .counts
-            .iter()
-            .find(|(s, _)| *s == Status::Healthy)
-            .map_or(0, |(_, n)| *n)
+        overview.count(Status::Healthy)
     }
 
     #[tokio::test]

@@ -59,11 +59,16 @@ pub async fn dashboard(
         .collect();
     let search: String = search.trim().chars().take(100).collect();
     let counts = overview.counts.clone();
+    let total = overview.total();
+    let share = state
+        .overview
+        .share(&state.pool, now, &filter, true)
+        .await
+        .map_err(internal)?;
     let (rows, matching) =
-        store::dashboard_page(&state.pool, &search, expiring, page, &filter, now)
+        store::dashboard_page(&state.pool, &search, expiring, page, (&filter, share), now)
             .await
             .map_err(internal)?;
-    let total = counts.iter().map(|(_, n)| n).sum();
     let (matching, more_than) = match matching {
         store::Matching::All => (total, None),
         store::Matching::Exactly(n) => (n, None),
@@ -78,7 +83,7 @@ pub async fn dashboard(
         rows: rows
             .into_iter()
             .map(|r| {
-                let own = joined_tags(r.tags.as_deref());
+                let own = store::split_tags(r.tags.as_deref());
                 summary(r, now, own)
             })
             .collect(),
@@ -97,18 +102,6 @@ pub async fn dashboard(
             status: filter.status,
         },
     })
-}
-
-/// Tags joined one `key=value` per line, as the dashboard's rows carry them, by key.
-fn joined_tags(joined: Option<&str>) -> Vec<(String, String)> {
-    let mut tags: Vec<(String, String)> = joined
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| line.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-    tags.sort();
-    tags
 }
 
 pub async fn detail(state: &AppState, id: &str) -> Result<ConnectionDetail, Error> {

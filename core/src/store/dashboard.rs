@@ -5,7 +5,7 @@
 use sqlx::FromRow;
 
 use super::connections::ConnectionRow;
-use super::fleet::{Bound, EXPIRY_KEY, FleetFilter, bind, frequent_tags};
+use super::fleet::{Bound, Driver, EXPIRY_KEY, FleetFilter, bind, driver, tags_column};
 use super::pool::{Pool, is_sqlite};
 use console_model::Status;
 
@@ -25,8 +25,7 @@ pub struct DashboardRow {
     pub refresh_token_expires_at: Option<i64>,
     pub last_checked_at: Option<i64>,
     pub external_id: Option<String>,
-    /// Its tags, `key=value` one per line (read with the row: one row per connection, where a
-    /// query of the tags would bring five).
+    /// Its tags, `key=value` one per line (see `split_tags`).
     pub tags: Option<String>,
 }
 
@@ -61,63 +60,71 @@ fn order_sql() -> String {
 /// What a search looks in, lowercased: the same expression as the search index's.
 const SEARCH_TEXT: &str = "lower(name || ' ' || client_id || ' ' || COALESCE(company_uuid, '') || ' ' || COALESCE(external_id, '') || ' ' || COALESCE(contact_name, '') || ' ' || COALESCE(contact_email, ''))";
 
-/// ` AND conditions` of `filter` with placeholders from `$first`, or nothing.
-fn and_filter<'f>(filter: &'f FleetFilter, now: i64, first: usize) -> (String, Vec<Bound<'f>>) {
-    let (conditions, values) = filter.sql(now, first);
-    if conditions.is_empty() {
-        (String::new(), values)
-    } else {
-        (format!(" AND {conditions}"), values)
-    }
-}
-
 /// Seconds in a week, the width of one bar of the expiry timeline.
 pub const WEEK: i64 = 7 * 86_400;
 /// Bars in the expiry timeline.
 pub const TIMELINE_WEEKS: i64 = 26;
 
-/// How many working refresh tokens of the connections `filter` keeps expire in each of the
-/// next 26 weeks: (week, count), in one aggregate over the expiry index.
-pub async fn expiry_timeline(
-    pool: &Pool,
-    now: i64,
-    filter: &FleetFilter,
-) -> sqlx::Result<Vec<(i64, i64)>> {
-    let (narrowed, values) = and_filter(filter, now, 4);
+/// The counts per status and the expiry timeline of the connections a filter keeps.
+#[derive(Debug)]
+pub struct Overview {
+    pub counts: Vec<(Status, i64)>,
+    /// (week from now, working refresh tokens expiring in it), weeks without any left out.
+    pub timeline: Vec<(i64, i64)>,
+}
+
+impl Overview {
+    /// How many connections the counts cover.
+    pub fn total(&self) -> i64 {
+        self.counts.iter().map(|(_, n)| n).sum()
+    }
+
+    /// How many connections have `status`.
+    pub fn count(&self, status: Status) -> i64 {
+        self.counts
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
+/// The counts per status of the connections `filter` keeps, and how many of their working
+/// refresh tokens expire in each of the next 26 weeks: one aggregate, one pass over the rows
+/// (grouped by status and week, the week only for a working token in the window).
+pub async fn overview(pool: &Pool, now: i64, filter: &FleetFilter) -> sqlx::Result<Overview> {
+    let (narrowed, values) = filter.where_clause(now, 4);
     let sql = format!(
-        "SELECT (refresh_token_expires_at - $1) / $2 AS week, COUNT(*) FROM connections \
-         WHERE failing = 0 AND refresh_token_expires_at > $1 AND refresh_token_expires_at < $1 + $2 * $3{narrowed} \
-         GROUP BY 1 ORDER BY 1"
+        "SELECT {STATUS_SQL} AS status, \
+         CASE WHEN failing = 0 AND refresh_token_expires_at > $1 AND refresh_token_expires_at < $1 + $2 * $3 \
+         THEN (refresh_token_expires_at - $1) / $2 END AS week, COUNT(*) \
+         FROM connections {narrowed} GROUP BY 1, 2"
     );
     let query = sqlx::query_as(&sql)
         .bind(now)
         .bind(WEEK)
         .bind(TIMELINE_WEEKS);
-    bind(query, &values).fetch_all(pool).await
-}
-
-/// Counts per status of the connections `filter` keeps, in one aggregate.
-pub async fn status_counts(
-    pool: &Pool,
-    now: i64,
-    filter: &FleetFilter,
-) -> sqlx::Result<Vec<(Status, i64)>> {
-    let (narrowed, values) = filter.where_clause(now, 2);
-    let sql =
-        format!("SELECT {STATUS_SQL} AS status, COUNT(*) FROM connections {narrowed} GROUP BY 1");
-    let rows: Vec<(String, i64)> = bind(sqlx::query_as(&sql).bind(now), &values)
-        .fetch_all(pool)
-        .await?;
-    Ok(Status::ALL
+    let rows: Vec<(String, Option<i64>, i64)> = bind(query, &values).fetch_all(pool).await?;
+    let counts = Status::ALL
         .iter()
         .map(|s| {
             let n = rows
                 .iter()
-                .find(|(k, _)| k == s.key())
-                .map_or(0, |(_, n)| *n);
+                .filter(|(k, _, _)| k == s.key())
+                .map(|(_, _, n)| n)
+                .sum();
             (*s, n)
         })
-        .collect())
+        .collect();
+    let mut timeline: Vec<(i64, i64)> = Vec::new();
+    for (_, week, n) in &rows {
+        let Some(week) = *week else { continue };
+        match timeline.iter_mut().find(|(w, _)| *w == week) {
+            Some((_, count)) => *count += n,
+            None => timeline.push((week, *n)),
+        }
+    }
+    timeline.sort_unstable();
+    Ok(Overview { counts, timeline })
 }
 
 /// How many connections a dashboard page was picked from.
@@ -137,8 +144,9 @@ pub const SEARCH_CAP: i64 = 1000;
 /// picked from those ids.
 const SEARCH_FEW: i64 = 2 * PAGE_SIZE;
 
-/// A page of connections, worst first then soonest expiry, optionally narrowed to a week of
-/// expiries or to a search over name, Client ID and company UUID.
+/// A page of connections, worst first then soonest expiry, of those `filter` keeps (`share` of
+/// the whole), optionally narrowed to a week of expiries or to a search over name, Client ID
+/// and company UUID.
 ///
 /// Each page is one query for the few columns the dashboard lists, walked off the
 /// `connections_by_band` index (offsets skip index entries, not rows). A search first reads
@@ -153,12 +161,12 @@ pub async fn dashboard_page(
     search: &str,
     expiring: Option<(i64, i64)>,
     page: i64,
-    filter: &FleetFilter,
+    (filter, share): (&FleetFilter, Share),
     now: i64,
 ) -> sqlx::Result<(Vec<DashboardRow>, Matching)> {
     let offset = page.clamp(0, MAX_PAGE) * PAGE_SIZE;
     if !filter.is_empty() {
-        return filtered_page(pool, search, expiring, offset, filter, now).await;
+        return filtered_page(pool, search, expiring, offset, (filter, share), now).await;
     }
     if let Some((from, to)) = expiring {
         let window = "WHERE failing = 0 AND refresh_token_expires_at >= $1 AND refresh_token_expires_at < $2";
@@ -243,21 +251,35 @@ pub async fn dashboard_page(
     Ok((rows, total))
 }
 
-/// Connections with a tag past which SQLite walks the dashboard order for a page of them
-/// rather than sorting them all.
-const WALK_AFTER: i64 = 1000;
+/// How many connections a filter keeps, of how many are stored (the dashboard's counts hold
+/// both): what decides how SQLite finds a page of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    pub kept: i64,
+    pub of: i64,
+}
 
-/// A dashboard page within the fleet `filter` keeps, narrowed further by a week of expiries or
-/// a search: the same orders and indexes as without a filter, the filter's conditions added. A
-/// search with few matches reads their ids off the search index and keeps those the filter
-/// keeps; with many, the dashboard order is walked with both tests. The count stops at
-/// [`SEARCH_CAP`]; without a week or a search, the caller knows it from the filtered counts.
+impl Share {
+    /// Whether walking an order and testing each row reaches the end of a page `rows` into
+    /// it sooner than reading every kept row off an index and sorting them: the walk reads
+    /// about `of / kept` rows for each row it keeps, the sort reads `kept`.
+    pub(super) fn walks(self, rows: i64) -> bool {
+        self.kept > 0 && rows.saturating_mul(self.of) < self.kept.saturating_mul(self.kept)
+    }
+}
+
+/// A dashboard page within the fleet `filter` keeps (`share` of the whole), narrowed further
+/// by a week of expiries or a search: the same orders and indexes as without a filter, the
+/// filter's conditions added. A search with few matches reads their ids off the search index
+/// and keeps those the filter keeps; with many, the dashboard order is walked with both tests.
+/// The count stops at [`SEARCH_CAP`]; without a week or a search, the caller knows it from the
+/// filtered counts.
 async fn filtered_page(
     pool: &Pool,
     search: &str,
     expiring: Option<(i64, i64)>,
     offset: i64,
-    filter: &FleetFilter,
+    (filter, share): (&FleetFilter, Share),
     now: i64,
 ) -> sqlx::Result<(Vec<DashboardRow>, Matching)> {
     let mut narrowing = String::new();
@@ -289,13 +311,16 @@ async fn filtered_page(
             values = searched.into_iter().map(Bound::Text).collect();
         }
     }
-    // With only frequent tags, SQLite walks the dashboard order (see `FleetFilter::walked`).
-    let walk = is_sqlite(pool) && frequent_tags(pool, filter, WALK_AFTER).await?;
-    let (conditions, filtered) = if walk {
-        filter.walked(now, values.len() + 1)
+    // Where the filter keeps many, SQLite walks the dashboard order; where it keeps few, it
+    // reads them off the index of the condition that keeps the fewest (see `Driver`).
+    let driver = if !is_sqlite(pool) {
+        Driver::Any
+    } else if share.walks(offset.saturating_add(PAGE_SIZE)) {
+        Driver::Walk
     } else {
-        filter.sql(now, values.len() + 1)
+        driver(pool, filter).await?
     };
+    let (conditions, filtered) = filter.driven(now, values.len() + 1, driver);
     values.extend(filtered);
     let clause = format!("WHERE {narrowing}{conditions}");
     let total = if narrowing.is_empty() {
@@ -331,16 +356,11 @@ async fn filtered_page(
 
 /// The dashboard page of the connections `filter` keeps, in the dashboard's order: bind the
 /// filter's `bound` values (`$1`…), then the page size and the offset. Each row carries its
-/// tags joined into one column: each database has its own aggregate for that.
+/// tags joined into one column.
 fn page_sql(filter: &str, bound: usize, sqlite: bool) -> String {
-    let joined = if sqlite {
-        "group_concat(key || '=' || value, char(10))"
-    } else {
-        "string_agg(key || '=' || value, chr(10) ORDER BY key)"
-    };
     format!(
-        "SELECT {DASHBOARD_COLUMNS}, (SELECT {joined} FROM connection_tags WHERE connection_id = connections.id) AS tags \
-         FROM connections {filter} {} LIMIT ${} OFFSET ${}",
+        "SELECT {DASHBOARD_COLUMNS}, {} FROM connections {filter} {} LIMIT ${} OFFSET ${}",
+        tags_column(sqlite),
         order_sql(),
         bound + 1,
         bound + 2
@@ -449,6 +469,147 @@ fn is_uuid_prefix(term: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_of_a_frequent_part_is_walked_to_and_a_rare_part_is_sorted() {
+        let of = 100_000;
+        let walks = |kept: i64, page: i64| Share { kept, of }.walks((page + 1) * PAGE_SIZE);
+        assert!(
+            walks(33_000, 0),
+            "a third of the fleet: a page is 150 rows away"
+        );
+        assert!(
+            walks(10_000, 0),
+            "a tenth: 500 rows away, where a sort reads 10 000"
+        );
+        assert!(
+            !walks(2_000, 0),
+            "2 000 kept: a sort reads fewer than the walk's 2 500"
+        );
+        assert!(!walks(0, 0), "nothing kept: the index answers at once");
+        assert!(walks(33_000, 10));
+        assert!(
+            !walks(33_000, 1_000),
+            "deep pages of a frequent part are sorted"
+        );
+        assert!(
+            !Share { kept: i64::MAX, of }.walks(i64::MAX),
+            "no overflow at the last page"
+        );
+    }
+
+    /// Whichever way a page of a filter is found (walking the order, or off the index of the
+    /// condition that keeps the fewest), it holds the same rows, in the dashboard's order and
+    /// in the management API's.
+    #[tokio::test]
+    async fn a_filtered_page_is_the_same_walked_to_or_read_off_an_index() {
+        use super::super::fleet::fleet_page;
+        let dir = std::env::temp_dir().join(format!("cc-walk-{}", uuid::Uuid::new_v4()));
+        let pool = super::super::connect(&format!("sqlite://{}/console.db", dir.display()))
+            .await
+            .expect("store");
+        let now = 1_000_000_000;
+        let fleet = 240;
+        let mut stored = Vec::new();
+        for i in 0..fleet {
+            let id = format!("c{i:03}");
+            let expires = (i % 7 != 0).then_some(now + (i as i64 % 40 - 5) * 86_400);
+            let failing = i % 11 == 0;
+            let owner = (i % 5 == 0).then_some("ann");
+            sqlx::query(
+                "INSERT INTO connections (id, name, client_id, authorization_url, scope_profile, required_scopes, granted_scopes, failing, refresh_token_expires_at, client_secret_sealed, refresh_token_sealed, client_secret_mask, refresh_token_mask, created_at, updated_at, transient_failures, owner_id) \
+                 VALUES ($1, $2, $1, 'https://us.api.concursolutions.com', 'p', '', '', $3, $4, '', '', '', '', 0, 0, 0, $5)",
+            )
+            .bind(&id)
+            .bind(format!("Name {}", i % 13))
+            .bind(i64::from(failing))
+            .bind(expires)
+            .bind(owner)
+            .execute(&pool)
+            .await
+            .expect("insert");
+            let env = ["prod", "dev"][i % 2];
+            let team = format!("t{}", i % 4);
+            for (key, value) in [("env", env), ("team", team.as_str())] {
+                sqlx::query(
+                    "INSERT INTO connection_tags (connection_id, key, value) VALUES ($1, $2, $3)",
+                )
+                .bind(&id)
+                .bind(key)
+                .bind(value)
+                .execute(&pool)
+                .await
+                .expect("tag");
+            }
+            stored.push((id, failing, expires, env, team, owner));
+        }
+        let tag = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        let filters = [
+            FleetFilter {
+                tags: vec![tag("env", "prod")],
+                ..FleetFilter::default()
+            },
+            FleetFilter {
+                tags: vec![tag("env", "prod"), tag("team", "t2")],
+                ..FleetFilter::default()
+            },
+            FleetFilter {
+                tags: vec![tag("team", "t1")],
+                owner_id: Some("ann".into()),
+                ..FleetFilter::default()
+            },
+            FleetFilter {
+                tags: vec![tag("team", "t0")],
+                owner_id: Some("ann".into()),
+                status: Some(Status::Expired),
+                ..FleetFilter::default()
+            },
+        ];
+        for filter in &filters {
+            let kept: Vec<_> = stored
+                .iter()
+                .filter(|(_, failing, expires, env, team, owner)| {
+                    filter.tags.iter().all(|(k, v)| match k.as_str() {
+                        "env" => env == v,
+                        _ => team == v,
+                    }) && filter.owner_id.as_deref().is_none_or(|o| *owner == Some(o))
+                        && filter
+                            .status
+                            .is_none_or(|s| Status::of(*failing, *expires, now) == s)
+                })
+                .collect();
+            let mut by_id: Vec<&str> = kept.iter().map(|k| k.0.as_str()).collect();
+            by_id.sort_unstable();
+            by_id.truncate(30);
+            let walked = Share {
+                kept: fleet as i64,
+                of: fleet as i64,
+            };
+            let few = Share {
+                kept: 1,
+                of: 1 << 40,
+            };
+            assert!(walked.walks(PAGE_SIZE) && walked.walks(30) && !few.walks(30));
+            let mut pages = Vec::new();
+            for share in [walked, few] {
+                let (rows, _) = dashboard_page(&pool, "", None, 0, (filter, share), now)
+                    .await
+                    .expect("a page");
+                let ids: Vec<String> = rows.into_iter().map(|r| r.id).collect();
+                assert_eq!(ids.len(), kept.len().min(PAGE_SIZE as usize), "{filter:?}");
+                pages.push(ids);
+                let listed = fleet_page(&pool, (filter, share), None, 30, now)
+                    .await
+                    .expect("a list");
+                let listed: Vec<&str> = listed.iter().map(|r| r.id.as_str()).collect();
+                assert_eq!(listed, by_id, "{filter:?}, {share:?}");
+            }
+            assert_eq!(pages[0], pages[1], "{filter:?}");
+            assert!(!pages[0].is_empty(), "{filter:?} keeps some");
+        }
+        pool.close().await;
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn the_start_of_a_uuid_is_searched_as_a_prefix_and_anything_else_as_a_fragment() {

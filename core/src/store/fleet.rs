@@ -2,14 +2,13 @@
 //! terminal lists them (by name) and as the management API pages through them (by id, a page
 //! after a cursor). Filtering is SQL, never rows loaded to filter.
 
-use std::collections::HashMap;
-
 use console_model::Status;
-use sqlx::Any;
 use sqlx::any::AnyArguments;
+use sqlx::{Any, FromRow};
 
-use super::connections::{ConnectionRow, select_columns};
-use super::pool::Pool;
+use super::connections::{Belonging, ConnectionRow, select_columns};
+use super::dashboard::Share;
+use super::pool::{Pool, is_sqlite};
 
 /// What narrows the fleet; every condition given must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -52,6 +51,29 @@ fn status_range(status: Status) -> String {
     }
 }
 
+/// Which of a filter's conditions SQLite may answer with an index. Keeping no statistics, it
+/// takes any equality on an index to be rare: offered an owner's and a tag's, it may read the
+/// larger off its index and test each row for the smaller; offered a frequent tag, it reads
+/// every connection with it and sorts them all where walking the dashboard's order would find
+/// a page at once. The others are written so that no index answers them (a tag is looked up
+/// by the row's id, the owner is `+owner_id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Driver {
+    /// Every condition may be answered by an index (PostgreSQL, or one condition at most).
+    Any,
+    /// None: the dashboard's order is walked, each row tested as it comes.
+    Walk,
+    /// The filter's `n`th tag.
+    Tag(usize),
+    Owner,
+}
+
+impl Driver {
+    fn indexes(self, part: Driver) -> bool {
+        self == Driver::Any || self == part
+    }
+}
+
 impl FleetFilter {
     pub fn is_empty(&self) -> bool {
         self.tags.is_empty()
@@ -63,32 +85,44 @@ impl FleetFilter {
     /// The conditions (joined by AND; empty when none) with placeholders from `$first`, and
     /// the values to bind in order; `now` is the time statuses are taken at.
     pub(super) fn sql(&self, now: i64, first: usize) -> (String, Vec<Bound<'_>>) {
-        self.conditions(now, first, "id")
+        self.conditions(now, first, Driver::Any)
     }
 
-    /// [`Self::sql`] for a walk of the dashboard's order on SQLite: the tag tests are written
-    /// so that no index answers them (`+id`), or SQLite would read every connection with the
-    /// tag off its index and sort them all, where walking the order finds a page of a
-    /// frequent tag at once.
-    pub(super) fn walked(&self, now: i64, first: usize) -> (String, Vec<Bound<'_>>) {
-        self.conditions(now, first, "+id")
+    /// [`Self::sql`] with only the `driver` condition answerable by an index, on SQLite.
+    pub(super) fn driven(
+        &self,
+        now: i64,
+        first: usize,
+        driver: Driver,
+    ) -> (String, Vec<Bound<'_>>) {
+        self.conditions(now, first, driver)
     }
 
-    fn conditions(&self, now: i64, first: usize, id: &str) -> (String, Vec<Bound<'_>>) {
+    fn conditions(&self, now: i64, first: usize, driver: Driver) -> (String, Vec<Bound<'_>>) {
         let mut conditions = Vec::new();
         let mut values = Vec::new();
         let next = |values: &Vec<Bound<'_>>| first + values.len();
-        for (key, value) in &self.tags {
-            let n = next(&values);
-            conditions.push(format!(
-                "{id} IN (SELECT connection_id FROM connection_tags WHERE key = ${n} AND value = ${})",
-                n + 1
-            ));
+        for (i, (key, value)) in self.tags.iter().enumerate() {
+            let (k, v) = (next(&values), next(&values) + 1);
+            conditions.push(if driver.indexes(Driver::Tag(i)) {
+                format!(
+                    "id IN (SELECT connection_id FROM connection_tags WHERE key = ${k} AND value = ${v})"
+                )
+            } else {
+                format!(
+                    "EXISTS (SELECT 1 FROM connection_tags WHERE connection_id = connections.id AND key = ${k} AND value = ${v})"
+                )
+            });
             values.push(Bound::Text(key));
             values.push(Bound::Text(value));
         }
         if let Some(owner) = &self.owner_id {
-            conditions.push(format!("owner_id = ${}", next(&values)));
+            let column = if driver.indexes(Driver::Owner) {
+                "owner_id"
+            } else {
+                "+owner_id"
+            };
+            conditions.push(format!("{column} = ${}", next(&values)));
             values.push(Bound::Text(owner));
         }
         if let Some(external_id) = &self.external_id {
@@ -134,30 +168,45 @@ pub(super) fn bind<'q, O>(mut query: RowsQuery<'q, O>, values: &[Bound<'q>]) -> 
     query
 }
 
-/// Whether every tag of `filter` is on more than `many` connections (none: false), read off
-/// the tags' index without reading more than that many of each.
-pub(super) async fn frequent_tags(
-    pool: &Pool,
-    filter: &FleetFilter,
-    many: i64,
-) -> sqlx::Result<bool> {
-    if filter.tags.is_empty() {
-        return Ok(false);
+/// The most index entries a count of one condition's connections reads (see [`driver`]).
+const COUNT_CAP: i64 = 20_000;
+
+/// The condition of `filter` SQLite should answer with an index for a page of the few
+/// connections the filter keeps: the one that keeps the fewest on its own, counted off the
+/// indexes, each count stopping at the fewest so far. With one such condition or none, or an
+/// external id (unique), SQLite's own choice is right.
+pub(super) async fn driver(pool: &Pool, filter: &FleetFilter) -> sqlx::Result<Driver> {
+    let candidates = filter.tags.len() + usize::from(filter.owner_id.is_some());
+    if filter.external_id.is_some() || candidates < 2 {
+        return Ok(Driver::Any);
     }
-    for (key, value) in &filter.tags {
-        let (found,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM connection_tags WHERE key = $1 AND value = $2 LIMIT $3) AS capped",
-        )
-        .bind(key)
-        .bind(value)
-        .bind(many + 1)
-        .fetch_one(pool)
-        .await?;
-        if found <= many {
-            return Ok(false);
+    let mut fewest: Option<(Driver, i64)> = None;
+    for (i, (key, value)) in filter.tags.iter().enumerate() {
+        let cap = fewest.map_or(COUNT_CAP, |(_, n)| n);
+        let sql = "SELECT COUNT(*) FROM (SELECT 1 FROM connection_tags WHERE key = $1 AND value = $2 LIMIT $3) AS capped";
+        let (n,): (i64,) = sqlx::query_as(sql)
+            .bind(key)
+            .bind(value)
+            .bind(cap)
+            .fetch_one(pool)
+            .await?;
+        if fewest.is_none_or(|(_, least)| n < least) {
+            fewest = Some((Driver::Tag(i), n));
         }
     }
-    Ok(true)
+    if let Some(owner) = &filter.owner_id {
+        let cap = fewest.map_or(COUNT_CAP, |(_, n)| n);
+        let sql = "SELECT COUNT(*) FROM (SELECT 1 FROM connections WHERE owner_id = $1 LIMIT $2) AS capped";
+        let (n,): (i64,) = sqlx::query_as(sql)
+            .bind(owner)
+            .bind(cap)
+            .fetch_one(pool)
+            .await?;
+        if fewest.is_none_or(|(_, least)| n < least) {
+            fewest = Some((Driver::Owner, n));
+        }
+    }
+    Ok(fewest.map_or(Driver::Any, |(driver, _)| driver))
 }
 
 /// Every connection `filter` keeps, by name.
@@ -174,16 +223,111 @@ pub async fn connections_matching(
     bind(sqlx::query_as(&sql), &values).fetch_all(pool).await
 }
 
-/// Up to `limit` connections `filter` keeps, by id, those after id `after` when given: a walk
-/// of the primary key that a change between two pages never makes skip or repeat a row.
+/// What the management API lists of a connection: no secrets, its tags joined into one column.
+#[derive(Debug, Clone, Default, FromRow)]
+pub struct FleetRow {
+    pub id: String,
+    pub name: String,
+    pub client_id: String,
+    pub company_uuid: Option<String>,
+    pub required_scopes: String,
+    pub granted_scopes: String,
+    pub failing: i64,
+    pub refresh_token_expires_at: Option<i64>,
+    pub updated_at: i64,
+    pub external_id: Option<String>,
+    pub contact_name: Option<String>,
+    pub contact_email: Option<String>,
+    pub owner_id: Option<String>,
+    /// Its tags, `key=value` one per line (see [`split_tags`]).
+    pub tags: Option<String>,
+}
+
+const FLEET_COLUMNS: &str = "id, name, client_id, company_uuid, required_scopes, granted_scopes, failing, refresh_token_expires_at, updated_at, external_id, contact_name, contact_email, owner_id";
+
+impl FleetRow {
+    pub fn status(&self, now: i64) -> Status {
+        Status::of(self.failing != 0, self.refresh_token_expires_at, now)
+    }
+
+    /// Its columns of who it belongs to.
+    pub fn belonging(&self) -> Belonging {
+        Belonging {
+            external_id: self.external_id.clone(),
+            contact_name: self.contact_name.clone(),
+            contact_email: self.contact_email.clone(),
+            owner_id: self.owner_id.clone(),
+        }
+    }
+}
+
+impl From<&ConnectionRow> for FleetRow {
+    fn from(row: &ConnectionRow) -> Self {
+        Self {
+            id: row.id.clone(),
+            name: row.name.clone(),
+            client_id: row.client_id.clone(),
+            company_uuid: row.company_uuid.clone(),
+            required_scopes: row.required_scopes.clone(),
+            granted_scopes: row.granted_scopes.clone(),
+            failing: row.failing,
+            refresh_token_expires_at: row.refresh_token_expires_at,
+            updated_at: row.updated_at,
+            external_id: row.external_id.clone(),
+            contact_name: row.contact_name.clone(),
+            contact_email: row.contact_email.clone(),
+            owner_id: row.owner_id.clone(),
+            tags: None,
+        }
+    }
+}
+
+/// A connection's tags as one column, `key=value` one per line by key: read with its row, one
+/// row per connection where a query of the tags would bring one per tag (and SQLite's driver
+/// hands each row over from its own thread). Each database has its own aggregate for that.
+pub(super) fn tags_column(sqlite: bool) -> String {
+    let joined = if sqlite {
+        "group_concat(key || '=' || value, char(10))"
+    } else {
+        "string_agg(key || '=' || value, chr(10) ORDER BY key)"
+    };
+    format!("(SELECT {joined} FROM connection_tags WHERE connection_id = connections.id) AS tags")
+}
+
+/// Tags as [`tags_column`] joins them, by key.
+pub fn split_tags(joined: Option<&str>) -> Vec<(String, String)> {
+    let mut tags: Vec<(String, String)> = joined
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    tags.sort();
+    tags
+}
+
+/// Up to `limit` connections `filter` keeps (`share` of the whole), by id, those after id
+/// `after` when given: a walk of the primary key that a change between two pages never makes
+/// skip or repeat a row. Where the filter keeps many, SQLite walks the ids testing each row;
+/// where it keeps few, it reads them off an index (see [`Driver`]).
 pub async fn fleet_page(
     pool: &Pool,
-    filter: &FleetFilter,
+    (filter, share): (&FleetFilter, Share),
     after: Option<&str>,
     limit: i64,
     now: i64,
-) -> sqlx::Result<Vec<ConnectionRow>> {
-    let (mut sql_filter, mut values) = filter.where_clause(now, 1);
+) -> sqlx::Result<Vec<FleetRow>> {
+    let driver = if !is_sqlite(pool) {
+        Driver::Any
+    } else if share.walks(limit) {
+        Driver::Walk
+    } else {
+        driver(pool, filter).await?
+    };
+    let (mut sql_filter, mut values) = filter.driven(now, 1, driver);
+    if !sql_filter.is_empty() {
+        sql_filter.insert_str(0, "WHERE ");
+    }
     if let Some(after) = after {
         let joined = if sql_filter.is_empty() {
             "WHERE"
@@ -194,38 +338,14 @@ pub async fn fleet_page(
         values.push(Bound::Text(after));
     }
     let sql = format!(
-        "SELECT {} FROM connections {sql_filter} ORDER BY id LIMIT ${}",
-        select_columns(),
+        "SELECT {FLEET_COLUMNS}, {} FROM connections {sql_filter} ORDER BY id LIMIT ${}",
+        tags_column(is_sqlite(pool)),
         values.len() + 1
     );
     bind(sqlx::query_as(&sql), &values)
         .bind(limit)
         .fetch_all(pool)
         .await
-}
-
-/// The tags of the connections `ids`, by connection id.
-pub async fn tags_of_many(
-    pool: &Pool,
-    ids: &[&str],
-) -> sqlx::Result<HashMap<String, Vec<(String, String)>>> {
-    let mut tags: HashMap<String, Vec<(String, String)>> = HashMap::new();
-    if ids.is_empty() {
-        return Ok(tags);
-    }
-    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "SELECT connection_id, key, value FROM connection_tags WHERE connection_id IN ({}) ORDER BY connection_id, key",
-        placeholders.join(", ")
-    );
-    let mut query = sqlx::query_as::<_, (String, String, String)>(&sql);
-    for id in ids {
-        query = query.bind(*id);
-    }
-    for (id, key, value) in query.fetch_all(pool).await? {
-        tags.entry(id).or_default().push((key, value));
-    }
-    Ok(tags)
 }
 
 #[cfg(test)]
@@ -272,7 +392,7 @@ mod tests {
                 status: Some(status),
                 ..FleetFilter::default()
             };
-            let counted = store::status_counts(&pool, now, &filter).await.unwrap();
+            let counted = store::overview(&pool, now, &filter).await.unwrap().counts;
             for (s, n) in counted {
                 let want = if s == status { expected } else { 0 };
                 assert_eq!(n, want, "{status:?} filter, {s:?} count");

@@ -87,10 +87,10 @@ async fn metrics_match_the_dashboard(store: Store) {
             .find(|s| s["name"] == name && s["labels"][label.0] == label.1)
             .map(|s| s["value"].as_f64().unwrap() as i64)
     };
-    let now = console_core::store::status_counts(&state.pool, state.now(), &Default::default())
+    let now = console_core::store::overview(&state.pool, state.now(), &Default::default())
         .await
         .unwrap();
-    for (status, count) in now {
+    for (status, count) in now.counts {
         assert_eq!(
             value("concur_console_connections", ("status", status.key())),
             Some(count),
