@@ -485,7 +485,7 @@ pub async fn page(
     let now = state.now();
     let share = state
         .overview
-        .share(&state.pool, now, &filter, false)
+        .share(&state.pool, now, &filter)
         .await
         .map_err(internal)?;
     let mut rows = store::fleet_page(&state.pool, (&filter, share), cursor, limit + 1, now)

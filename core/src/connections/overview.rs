@@ -66,31 +66,27 @@ impl OverviewCache {
         self.read(pool, now, filter).await
     }
 
-    /// How many connections `filter` keeps, of those a walk passes: every one, or for a walk
-    /// of the dashboard's order (`in_status_order`), those of the filter's status, a range of
-    /// that order. What decides how the store finds a page of them.
+    /// How many connections `filter` keeps, of how many, and of how many of its status: what
+    /// decides how the store finds a page of them.
     pub async fn share(
         self: &Arc<Self>,
         pool: &Pool,
         now: i64,
         filter: &FleetFilter,
-        in_status_order: bool,
     ) -> sqlx::Result<store::Share> {
-        let kept = self.get(pool, now, filter).await?;
-        if filter.is_empty() {
-            return Ok(store::Share {
-                kept: kept.total(),
-                of: kept.total(),
-            });
-        }
-        let all = self.get(pool, now, &FleetFilter::default()).await?;
-        let of = match filter.status {
-            Some(status) if in_status_order => all.count(status),
-            _ => all.total(),
+        let kept = self.get(pool, now, filter).await?.total();
+        let all = if filter.is_empty() {
+            None
+        } else {
+            Some(self.get(pool, now, &FleetFilter::default()).await?)
         };
         Ok(store::Share {
-            kept: kept.total(),
-            of,
+            kept,
+            fleet: all.as_ref().map_or(kept, |all| all.total()),
+            of_status: filter
+                .status
+                .zip(all.as_ref())
+                .map(|(status, all)| all.count(status)),
         })
     }
 

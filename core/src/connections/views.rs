@@ -62,7 +62,7 @@ pub async fn dashboard(
     let total = overview.total();
     let share = state
         .overview
-        .share(&state.pool, now, &filter, true)
+        .share(&state.pool, now, &filter)
         .await
         .map_err(internal)?;
     let (rows, matching) =

@@ -251,20 +251,22 @@ pub async fn dashboard_page(
     Ok((rows, total))
 }
 
-/// How many connections a filter keeps, of how many are stored (the dashboard's counts hold
-/// both): what decides how SQLite finds a page of them.
+/// How many connections a filter keeps, of how many are stored, and how many have the
+/// filter's status when it has one (the dashboard's counts hold them all): what decides how
+/// SQLite finds a page of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Share {
     pub kept: i64,
-    pub of: i64,
+    pub fleet: i64,
+    pub of_status: Option<i64>,
 }
 
 impl Share {
-    /// Whether walking an order and testing each row reaches the end of a page `rows` into
-    /// it sooner than reading every kept row off an index and sorting them: the walk reads
-    /// about `of / kept` rows for each row it keeps, the sort reads `kept`.
-    pub(super) fn walks(self, rows: i64) -> bool {
-        self.kept > 0 && rows.saturating_mul(self.of) < self.kept.saturating_mul(self.kept)
+    /// Whether walking an order that passes `passed` rows and testing each reaches the end of
+    /// a page `rows` into it sooner than reading every kept row off an index and sorting them:
+    /// the walk reads about `passed / kept` rows for each row it keeps, the sort reads `kept`.
+    pub(super) fn walks(self, rows: i64, passed: i64) -> bool {
+        self.kept > 0 && rows.saturating_mul(passed) < self.kept.saturating_mul(self.kept)
     }
 }
 
@@ -315,10 +317,13 @@ async fn filtered_page(
     // reads them off the index of the condition that keeps the fewest (see `Driver`).
     let driver = if !is_sqlite(pool) {
         Driver::Any
-    } else if share.walks(offset.saturating_add(PAGE_SIZE)) {
-        Driver::Walk
+    } else if share.walks(
+        offset.saturating_add(PAGE_SIZE),
+        share.of_status.unwrap_or(share.fleet),
+    ) {
+        Driver::Status
     } else {
-        driver(pool, filter).await?
+        driver(pool, filter, share).await?
     };
     let (conditions, filtered) = filter.driven(now, values.len() + 1, driver);
     values.extend(filtered);
@@ -473,7 +478,14 @@ mod tests {
     #[test]
     fn a_page_of_a_frequent_part_is_walked_to_and_a_rare_part_is_sorted() {
         let of = 100_000;
-        let walks = |kept: i64, page: i64| Share { kept, of }.walks((page + 1) * PAGE_SIZE);
+        let walks = |kept: i64, page: i64| {
+            let share = Share {
+                kept,
+                fleet: of,
+                of_status: None,
+            };
+            share.walks((page + 1) * PAGE_SIZE, of)
+        };
         assert!(
             walks(33_000, 0),
             "a third of the fleet: a page is 150 rows away"
@@ -493,7 +505,12 @@ mod tests {
             "deep pages of a frequent part are sorted"
         );
         assert!(
-            !Share { kept: i64::MAX, of }.walks(i64::MAX),
+            !Share {
+                kept: i64::MAX,
+                fleet: of,
+                of_status: None
+            }
+            .walks(i64::MAX, of),
             "no overflow at the last page"
         );
     }
@@ -583,15 +600,22 @@ mod tests {
             by_id.truncate(30);
             let walked = Share {
                 kept: fleet as i64,
-                of: fleet as i64,
+                fleet: fleet as i64,
+                of_status: filter.status.map(|_| fleet as i64),
             };
             let few = Share {
                 kept: 1,
-                of: 1 << 40,
+                fleet: 1 << 40,
+                of_status: filter.status.map(|_| 1 << 40),
             };
-            assert!(walked.walks(PAGE_SIZE) && walked.walks(30) && !few.walks(30));
+            assert!(walked.walks(PAGE_SIZE, walked.fleet) && !few.walks(30, few.fleet));
+            // Few kept, and the status is what keeps the fewest: its range is read.
+            let by_status = Share {
+                of_status: filter.status.map(|_| 2),
+                ..few
+            };
             let mut pages = Vec::new();
-            for share in [walked, few] {
+            for share in [walked, few, by_status] {
                 let (rows, _) = dashboard_page(&pool, "", None, 0, (filter, share), now)
                     .await
                     .expect("a page");
@@ -605,6 +629,7 @@ mod tests {
                 assert_eq!(listed, by_id, "{filter:?}, {share:?}");
             }
             assert_eq!(pages[0], pages[1], "{filter:?}");
+            assert_eq!(pages[0], pages[2], "{filter:?}");
             assert!(!pages[0].is_empty(), "{filter:?} keeps some");
         }
         pool.close().await;

@@ -33,20 +33,22 @@ pub(super) const EXPIRY_KEY: &str = "COALESCE(refresh_token_expires_at, 92233720
 /// The rows of one status, as a range of the dashboard's order index: `{now}` stands for the
 /// placeholder of now. The same bands as [`Status::of`] and `STATUS_SQL` (a test holds them
 /// equal at every boundary).
-fn status_range(status: Status) -> String {
+/// With `indexed` false, the order index cannot answer it (its first column is `+failing`).
+fn status_range(status: Status, indexed: bool) -> String {
+    let failing = if indexed { "failing" } else { "+failing" };
     let band = |from: &str, to: &str| {
-        format!("failing = 0 AND {EXPIRY_KEY} > {from} AND {EXPIRY_KEY} < {to}")
+        format!("{failing} = 0 AND {EXPIRY_KEY} > {from} AND {EXPIRY_KEY} < {to}")
     };
     match status {
-        Status::Failing => "failing <> 0".into(),
-        Status::Unknown => format!("failing = 0 AND {EXPIRY_KEY} = 9223372036854775807"),
-        Status::Expired => format!("failing = 0 AND {EXPIRY_KEY} <= {{now}}"),
+        Status::Failing => format!("{failing} <> 0"),
+        Status::Unknown => format!("{failing} = 0 AND {EXPIRY_KEY} = 9223372036854775807"),
+        Status::Expired => format!("{failing} = 0 AND {EXPIRY_KEY} <= {{now}}"),
         Status::Critical => band("{now}", "{now} + 8 * 86400"),
         Status::Expiring => format!(
-            "failing = 0 AND {EXPIRY_KEY} >= {{now}} + 8 * 86400 AND {EXPIRY_KEY} < {{now}} + 31 * 86400"
+            "{failing} = 0 AND {EXPIRY_KEY} >= {{now}} + 8 * 86400 AND {EXPIRY_KEY} < {{now}} + 31 * 86400"
         ),
         Status::Healthy => format!(
-            "failing = 0 AND {EXPIRY_KEY} >= {{now}} + 31 * 86400 AND {EXPIRY_KEY} < 9223372036854775807"
+            "{failing} = 0 AND {EXPIRY_KEY} >= {{now}} + 31 * 86400 AND {EXPIRY_KEY} < 9223372036854775807"
         ),
     }
 }
@@ -54,18 +56,21 @@ fn status_range(status: Status) -> String {
 /// Which of a filter's conditions SQLite may answer with an index. Keeping no statistics, it
 /// takes any equality on an index to be rare: offered an owner's and a tag's, it may read the
 /// larger off its index and test each row for the smaller; offered a frequent tag, it reads
-/// every connection with it and sorts them all where walking the dashboard's order would find
-/// a page at once. The others are written so that no index answers them (a tag is looked up
-/// by the row's id, the owner is `+owner_id`).
+/// every connection with it and sorts them all where walking the order would find a page at
+/// once. The others are written so that no index answers them (a tag is looked up by the
+/// row's id, the owner is `+owner_id`, a status's range starts with `+failing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Driver {
     /// Every condition may be answered by an index (PostgreSQL, or one condition at most).
     Any,
-    /// None: the dashboard's order is walked, each row tested as it comes.
+    /// None: the order asked for is walked, each row tested as it comes.
     Walk,
     /// The filter's `n`th tag.
     Tag(usize),
     Owner,
+    /// The status's range of the dashboard's order index (walking that order, the range of it
+    /// that holds the status).
+    Status,
 }
 
 impl Driver {
@@ -130,7 +135,7 @@ impl FleetFilter {
             values.push(Bound::Text(external_id));
         }
         if let Some(status) = self.status {
-            let range = status_range(status);
+            let range = status_range(status, driver.indexes(Driver::Status));
             if range.contains("{now}") {
                 conditions.push(format!(
                     "({})",
@@ -172,15 +177,22 @@ pub(super) fn bind<'q, O>(mut query: RowsQuery<'q, O>, values: &[Bound<'q>]) -> 
 const COUNT_CAP: i64 = 20_000;
 
 /// The condition of `filter` SQLite should answer with an index for a page of the few
-/// connections the filter keeps: the one that keeps the fewest on its own, counted off the
-/// indexes, each count stopping at the fewest so far. With one such condition or none, or an
-/// external id (unique), SQLite's own choice is right.
-pub(super) async fn driver(pool: &Pool, filter: &FleetFilter) -> sqlx::Result<Driver> {
-    let candidates = filter.tags.len() + usize::from(filter.owner_id.is_some());
+/// connections the filter keeps: the one that keeps the fewest on its own — its status's
+/// (`share` counts them), or a tag's or the owner's, counted off their indexes, each count
+/// stopping at the fewest so far. With one condition or none, or an external id (unique),
+/// SQLite's own choice is right.
+pub(super) async fn driver(
+    pool: &Pool,
+    filter: &FleetFilter,
+    share: Share,
+) -> sqlx::Result<Driver> {
+    let candidates = filter.tags.len()
+        + usize::from(filter.owner_id.is_some())
+        + usize::from(filter.status.is_some());
     if filter.external_id.is_some() || candidates < 2 {
         return Ok(Driver::Any);
     }
-    let mut fewest: Option<(Driver, i64)> = None;
+    let mut fewest: Option<(Driver, i64)> = share.of_status.map(|n| (Driver::Status, n));
     for (i, (key, value)) in filter.tags.iter().enumerate() {
         let cap = fewest.map_or(COUNT_CAP, |(_, n)| n);
         let sql = "SELECT COUNT(*) FROM (SELECT 1 FROM connection_tags WHERE key = $1 AND value = $2 LIMIT $3) AS capped";
@@ -319,10 +331,10 @@ pub async fn fleet_page(
 ) -> sqlx::Result<Vec<FleetRow>> {
     let driver = if !is_sqlite(pool) {
         Driver::Any
-    } else if share.walks(limit) {
+    } else if share.walks(limit, share.fleet) {
         Driver::Walk
     } else {
-        driver(pool, filter).await?
+        driver(pool, filter, share).await?
     };
     let (mut sql_filter, mut values) = filter.driven(now, 1, driver);
     if !sql_filter.is_empty() {
