@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub use crate::store::Overview;
 use crate::store::{self, FleetFilter, Pool};
@@ -26,6 +26,11 @@ struct Reading {
 
 /// How many times as long as a reading took it is served for.
 const SERVED_FOR: f64 = 10.0;
+
+/// The seconds of the clock a reading that took `took` is served for: a second at least.
+fn served_for(took: Duration) -> i64 {
+    (took.as_secs_f64() * SERVED_FOR).ceil().max(1.0) as i64
+}
 
 /// The filters whose readings are kept; past it, the stalest go.
 const KEPT_FILTERS: usize = 64;
@@ -114,9 +119,7 @@ impl OverviewCache {
         }
         let started = Instant::now();
         let overview = Arc::new(store::overview(pool, now, filter).await?);
-        let serves = (started.elapsed().as_secs_f64() * SERVED_FOR)
-            .ceil()
-            .max(1.0) as i64;
+        let serves = served_for(started.elapsed());
         let mut latest = self.latest.write().unwrap_or_else(|e| e.into_inner());
         if latest.len() >= KEPT_FILTERS && !latest.contains_key(filter) {
             let stalest = latest
@@ -191,6 +194,20 @@ mod tests {
 
     fn healthy(overview: &Overview) -> i64 {
         overview.count(Status::Healthy)
+    }
+
+    #[test]
+    fn a_slow_reading_is_served_ten_times_as_long_as_it_took() {
+        let ms = Duration::from_millis;
+        assert_eq!(served_for(ms(3)), 1, "a quick reading: each second");
+        assert_eq!(served_for(ms(100)), 1);
+        assert_eq!(served_for(ms(101)), 2);
+        assert_eq!(
+            served_for(ms(450)),
+            5,
+            "counting stays under a tenth of the time"
+        );
+        assert_eq!(served_for(Duration::from_secs(2)), 20);
     }
 
     #[tokio::test]
