@@ -5,7 +5,7 @@
 use sqlx::FromRow;
 
 use super::connections::ConnectionRow;
-use super::fleet::{Bound, Driver, EXPIRY_KEY, FleetFilter, bind, driver, tags_column};
+use super::fleet::{Bound, Driver, EXPIRY_KEY, FleetFilter, bind, plan, tags_column};
 use super::pool::{Pool, is_sqlite};
 use console_model::Status;
 
@@ -315,16 +315,9 @@ async fn filtered_page(
     }
     // Where the filter keeps many, SQLite walks the dashboard order; where it keeps few, it
     // reads them off the index of the condition that keeps the fewest (see `Driver`).
-    let driver = if !is_sqlite(pool) {
-        Driver::Any
-    } else if share.walks(
-        offset.saturating_add(PAGE_SIZE),
-        share.of_status.unwrap_or(share.fleet),
-    ) {
-        Driver::Status
-    } else {
-        driver(pool, filter, share).await?
-    };
+    let page_end = offset.saturating_add(PAGE_SIZE);
+    let passed = share.of_status.unwrap_or(share.fleet);
+    let driver = plan(pool, filter, share, (page_end, passed, Driver::Status)).await?;
     let (conditions, filtered) = filter.driven(now, values.len() + 1, driver);
     values.extend(filtered);
     let clause = format!("WHERE {narrowing}{conditions}");

@@ -176,16 +176,31 @@ pub(super) fn bind<'q, O>(mut query: RowsQuery<'q, O>, values: &[Bound<'q>]) -> 
 /// The most index entries a count of one condition's connections reads (see [`driver`]).
 const COUNT_CAP: i64 = 20_000;
 
+/// How SQLite is to find a page of the connections `filter` keeps that ends `rows` into an
+/// order passing `passed` rows: walking it (as `walk` writes the conditions) where the filter
+/// keeps many, else reading the condition that keeps the fewest off its index. PostgreSQL plans
+/// with its own statistics and gets every condition.
+pub(super) async fn plan(
+    pool: &Pool,
+    filter: &FleetFilter,
+    share: Share,
+    (rows, passed, walk): (i64, i64, Driver),
+) -> sqlx::Result<Driver> {
+    if !is_sqlite(pool) {
+        Ok(Driver::Any)
+    } else if share.walks(rows, passed) {
+        Ok(walk)
+    } else {
+        fewest(pool, filter, share).await
+    }
+}
+
 /// The condition of `filter` SQLite should answer with an index for a page of the few
 /// connections the filter keeps: the one that keeps the fewest on its own — its status's
 /// (`share` counts them), or a tag's or the owner's, counted off their indexes, each count
 /// stopping at the fewest so far. With one condition or none, or an external id (unique),
 /// SQLite's own choice is right.
-pub(super) async fn driver(
-    pool: &Pool,
-    filter: &FleetFilter,
-    share: Share,
-) -> sqlx::Result<Driver> {
+async fn fewest(pool: &Pool, filter: &FleetFilter, share: Share) -> sqlx::Result<Driver> {
     let candidates = filter.tags.len()
         + usize::from(filter.owner_id.is_some())
         + usize::from(filter.status.is_some());
@@ -329,13 +344,7 @@ pub async fn fleet_page(
     limit: i64,
     now: i64,
 ) -> sqlx::Result<Vec<FleetRow>> {
-    let driver = if !is_sqlite(pool) {
-        Driver::Any
-    } else if share.walks(limit, share.fleet) {
-        Driver::Walk
-    } else {
-        driver(pool, filter, share).await?
-    };
+    let driver = plan(pool, filter, share, (limit, share.fleet, Driver::Walk)).await?;
     let (mut sql_filter, mut values) = filter.driven(now, 1, driver);
     if !sql_filter.is_empty() {
         sql_filter.insert_str(0, "WHERE ");
