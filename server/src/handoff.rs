@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use console_core::Error;
+use console_core::connections::metadata::Tags;
 use console_core::handoffs::{self as handoffs, NewHandoff};
 use console_core::keys::{Call, KeyKind};
 use console_core::state::AppState;
@@ -145,14 +146,9 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
 
 fn body(link: &HandoffView) -> serde_json::Value {
     let b = &link.belonging;
-    let tags: serde_json::Map<String, serde_json::Value> = b
-        .tags
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone().into()))
-        .collect();
     json!({
         "external_id": b.external_id,
-        "tags": tags,
+        "tags": Tags::stored(b.tags.clone()).json(),
         "contact": b.contact_email.as_ref().map(|email| json!({"name": b.contact_name, "email": email})),
         "owner": b.owner,
         "id": link.id,

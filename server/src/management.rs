@@ -17,7 +17,7 @@ use console_core::handoffs::{self, NewHandoff};
 use console_core::keys::{Call, Caller};
 use console_core::state::AppState;
 use console_core::store::{self, FleetRow};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::api::{allowed, no_store, refuse};
 use crate::validate::rfc3339;
@@ -36,11 +36,6 @@ const DEFAULT_LIMIT: i64 = 100;
 /// A connection as the management API and `connections list --json` show it: no secret, its
 /// status at `now`, who it belongs to.
 pub(crate) fn connection_json(row: &FleetRow, who: &Belonging, now: i64) -> Value {
-    let tags: Map<String, Value> = who
-        .tags
-        .iter()
-        .map(|(k, v)| (k.to_owned(), v.into()))
-        .collect();
     let granted: Vec<&str> = row.granted_scopes.split_whitespace().collect();
     let missing: Vec<&str> = row
         .required_scopes
@@ -51,7 +46,7 @@ pub(crate) fn connection_json(row: &FleetRow, who: &Belonging, now: i64) -> Valu
         "id": row.id,
         "name": row.name,
         "external_id": who.external_id,
-        "tags": tags,
+        "tags": who.tags.json(),
         "status": row.status(now).key(),
         "refresh_token_expires_at": rfc3339(row.refresh_token_expires_at),
         "days_left": row.refresh_token_expires_at.map(|at| console_model::days_left(at, now)),

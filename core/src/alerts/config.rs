@@ -93,13 +93,10 @@ impl AlertConfig {
     /// The channels an alert about a connection with `tags` goes to: those of every route
     /// whose selector matches, or the default channels when none does.
     pub fn channels_for(&self, tags: &Tags) -> Vec<String> {
-        let mut routed: Vec<String> = Vec::new();
-        for route in self.routes.iter().filter(|r| r.selector.matches(tags)) {
-            let channel = route.target.channel();
-            if !routed.contains(&channel) {
-                routed.push(channel);
-            }
-        }
+        let routed = with_routes(
+            Vec::new(),
+            self.routes.iter().filter(|r| r.selector.matches(tags)),
+        );
         if routed.is_empty() {
             self.channels()
         } else {
@@ -107,10 +104,28 @@ impl AlertConfig {
         }
     }
 
+    /// Every channel: the default ones and every route's (the Settings page's "Send test").
+    pub fn every_channel(&self) -> Vec<String> {
+        with_routes(self.channels(), self.routes.iter())
+    }
+
     /// The route whose channel is `channel`, if one still is.
     pub fn route(&self, channel: &str) -> Option<&Route> {
         self.routes.iter().find(|r| r.target.channel() == channel)
     }
+}
+
+/// `channels` and the channels of `routes`, each once.
+fn with_routes<'r>(
+    mut channels: Vec<String>,
+    routes: impl Iterator<Item = &'r Route>,
+) -> Vec<String> {
+    for channel in routes.map(|route| route.target.channel()) {
+        if !channels.contains(&channel) {
+            channels.push(channel);
+        }
+    }
+    channels
 }
 
 /// Reads `CONCUR_ALERT_ROUTES`: `SELECTOR => CHANNEL` separated by `;`, a channel being
@@ -172,4 +187,50 @@ pub fn parse_thresholds(raw: &str) -> Result<Vec<i64>, String> {
     days.sort_unstable_by(|a, b| b.cmp(a));
     days.dedup();
     Ok(days)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_alert_goes_to_each_matching_route_once_else_to_the_defaults() {
+        let routes = parse_routes(
+            "env=prod => email:prod@vendor.example; env=prod,region=emea => email:prod@vendor.example; region=emea => email:emea@vendor.example",
+            None,
+        )
+        .expect("routes");
+        let config = AlertConfig {
+            webhook: Some(Webhook {
+                url: "https://hooks.example/all".into(),
+                secret: "s".into(),
+            }),
+            routes,
+            ..AlertConfig::default()
+        };
+        let tags = |pairs: &[(&str, &str)]| {
+            Tags::stored(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            )
+        };
+        assert_eq!(
+            config.channels_for(&tags(&[("env", "prod"), ("region", "emea")])),
+            ["email:prod@vendor.example", "email:emea@vendor.example"]
+        );
+        assert_eq!(
+            config.channels_for(&tags(&[("env", "prod")])),
+            ["email:prod@vendor.example"]
+        );
+        assert_eq!(config.channels_for(&tags(&[("env", "dev")])), ["webhook"]);
+        assert_eq!(
+            config.every_channel(),
+            [
+                "webhook",
+                "email:prod@vendor.example",
+                "email:emea@vendor.example"
+            ]
+        );
+    }
 }

@@ -113,7 +113,7 @@ fn payload(
         "event": event.key(),
         "connection": { "id": row.id, "name": row.name },
         "external_id": who.external_id,
-        "tags": tags_json(who),
+        "tags": who.tags.json(),
         "owner": who.owner.as_ref().map(|o| o.username.clone()),
         "days_left": left,
         "expires_at": row.refresh_token_expires_at.and_then(crate::rfc3339),
@@ -122,15 +122,6 @@ fn payload(
         "link": link,
         "text": format!("{message} {link}"),
     })
-}
-
-/// A connection's tags as a JSON object.
-fn tags_json(who: &Belonging) -> serde_json::Value {
-    who.tags
-        .iter()
-        .map(|(k, v)| (k.to_owned(), serde_json::Value::from(v)))
-        .collect::<serde_json::Map<_, _>>()
-        .into()
 }
 
 /// Marks an alert and queues its deliveries in one transaction; false when it had fired. It
@@ -386,7 +377,7 @@ pub async fn handoff_event(
         "handoff": { "id": link_id, "name": link_name },
         "connection": connection_id.map(|id| json!({ "id": id })),
         "external_id": who.external_id,
-        "tags": tags_json(&who),
+        "tags": who.tags.json(),
         "owner": who.owner.as_ref().map(|o| o.username.clone()),
         "message": message,
         "link": link,
@@ -412,13 +403,7 @@ pub async fn handoff_event(
 /// test").
 pub async fn send_test(state: &AppState, config: &AlertConfig) -> Result<usize, Error> {
     let now = state.now();
-    let mut channels = config.channels();
-    for route in &config.routes {
-        let channel = route.target.channel();
-        if !channels.contains(&channel) {
-            channels.push(channel);
-        }
-    }
+    let channels = config.every_channel();
     if channels.is_empty() {
         return Err(Error::invalid(
             "channel",

@@ -143,6 +143,14 @@ impl Tags {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
+    /// As JSON shows tags: an object, `{"env": "prod"}`.
+    pub fn json(&self) -> serde_json::Value {
+        self.iter()
+            .map(|(k, v)| (k.to_owned(), serde_json::Value::from(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
