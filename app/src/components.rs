@@ -112,7 +112,6 @@ where
     })
 }
 
-/// A link that waits to be sent (a hand-off link, an invitation), shown on demand to copy.
 /// Content that the islands router replaces whole on every navigation, instead of patching it
 /// node by node: its patch pairs old and new nodes by position, so a list whose length changed
 /// (a filtered table, a row's tags, the filters in force) would be written onto the wrong
@@ -134,6 +133,7 @@ pub fn Replaced(children: ChildrenFn) -> impl IntoView {
     }
 }
 
+/// A link that waits to be sent (a hand-off link, an invitation), shown on demand to copy.
 #[component]
 pub fn CopyLink(url: String, #[prop(into)] label: String) -> impl IntoView {
     view! {

@@ -502,7 +502,7 @@ pub async fn page(
         .into_iter()
         .map(|mut row| {
             let own = Tags::stored(store::split_tags(row.tags.take().as_deref()));
-            let who = Belonging::of_stored(row.belonging(), own, &names);
+            let who = Belonging::of_stored(std::mem::take(&mut row.belonging), own, &names);
             (row, who)
         })
         .collect();

@@ -216,7 +216,7 @@ pub async fn rename_connection(pool: &Pool, id: &str, name: &str, now: i64) -> s
 }
 
 /// Who a connection belongs to, as its row keeps it (tags aside).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, FromRow)]
 pub struct Belonging {
     pub external_id: Option<String>,
     pub contact_name: Option<String>,

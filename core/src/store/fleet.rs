@@ -262,10 +262,8 @@ pub struct FleetRow {
     pub failing: i64,
     pub refresh_token_expires_at: Option<i64>,
     pub updated_at: i64,
-    pub external_id: Option<String>,
-    pub contact_name: Option<String>,
-    pub contact_email: Option<String>,
-    pub owner_id: Option<String>,
+    #[sqlx(flatten)]
+    pub belonging: Belonging,
     /// Its tags, `key=value` one per line (see [`split_tags`]).
     pub tags: Option<String>,
 }
@@ -275,16 +273,6 @@ const FLEET_COLUMNS: &str = "id, name, client_id, company_uuid, required_scopes,
 impl FleetRow {
     pub fn status(&self, now: i64) -> Status {
         Status::of(self.failing != 0, self.refresh_token_expires_at, now)
-    }
-
-    /// Its columns of who it belongs to.
-    pub fn belonging(&self) -> Belonging {
-        Belonging {
-            external_id: self.external_id.clone(),
-            contact_name: self.contact_name.clone(),
-            contact_email: self.contact_email.clone(),
-            owner_id: self.owner_id.clone(),
-        }
     }
 }
 
@@ -300,10 +288,7 @@ impl From<&ConnectionRow> for FleetRow {
             failing: row.failing,
             refresh_token_expires_at: row.refresh_token_expires_at,
             updated_at: row.updated_at,
-            external_id: row.external_id.clone(),
-            contact_name: row.contact_name.clone(),
-            contact_email: row.contact_email.clone(),
-            owner_id: row.owner_id.clone(),
+            belonging: row.belonging(),
             tags: None,
         }
     }

@@ -256,6 +256,19 @@ async fn the_management_api_finds_pages_and_patches_connections() {
         after["contact"],
         json!({"name": "Ann Admin", "email": "ann@acme.example"})
     );
+    let (_, listed) = call(
+        &w,
+        Some(&manage),
+        "GET",
+        &format!("/api/v1/connections?external_id={}", w.prod.1),
+        None,
+    )
+    .await;
+    assert_eq!(
+        listed["connections"][0]["contact"], after["contact"],
+        "the list shows what the connection's own answer shows"
+    );
+    assert_eq!(listed["connections"][0]["tags"], after["tags"]);
     let (_, after) = patch(json!({"tags": {"env": "dev", "region": null}, "name": "ACME Inc", "contact": {"name": null}})).await;
     assert_eq!(after["tags"], json!({"env": "dev"}));
     assert_eq!(after["name"], json!("ACME Inc"));
