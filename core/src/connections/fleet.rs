@@ -483,7 +483,7 @@ pub async fn page(
     }
     let filter = filter(state, query).await?;
     let now = state.now();
-    let share = state
+    let (_, share) = state
         .overview
         .share(&state.pool, now, &filter)
         .await

@@ -71,28 +71,30 @@ impl OverviewCache {
         self.read(pool, now, filter).await
     }
 
-    /// How many connections `filter` keeps, of how many, and of how many of its status: what
-    /// decides how the store finds a page of them.
+    /// The aggregates of the connections `filter` keeps, and how many it keeps of how many, and
+    /// of how many of its status: what decides how the store finds a page of them.
     pub async fn share(
         self: &Arc<Self>,
         pool: &Pool,
         now: i64,
         filter: &FleetFilter,
-    ) -> sqlx::Result<store::Share> {
-        let kept = self.get(pool, now, filter).await?.total();
+    ) -> sqlx::Result<(Arc<Overview>, store::Share)> {
+        let overview = self.get(pool, now, filter).await?;
+        let kept = overview.total();
         let all = if filter.is_empty() {
             None
         } else {
             Some(self.get(pool, now, &FleetFilter::default()).await?)
         };
-        Ok(store::Share {
+        let share = store::Share {
             kept,
             fleet: all.as_ref().map_or(kept, |all| all.total()),
             of_status: filter
                 .status
                 .zip(all.as_ref())
                 .map(|(status, all)| all.count(status)),
-        })
+        };
+        Ok((overview, share))
     }
 
     fn latest(&self, filter: &FleetFilter, writes: u64) -> Option<(i64, i64, Arc<Overview>)> {

@@ -41,9 +41,9 @@ pub async fn dashboard(
     let filter = fleet::filter(state, query).await?;
     let week = week.filter(|w| (0..store::TIMELINE_WEEKS).contains(w));
     let expiring = week.map(|w| (now + w * store::WEEK, now + (w + 1) * store::WEEK));
-    let overview = state
+    let (overview, share) = state
         .overview
-        .get(&state.pool, now, &filter)
+        .share(&state.pool, now, &filter)
         .await
         .map_err(internal)?;
     let timeline = (0..store::TIMELINE_WEEKS)
@@ -60,11 +60,6 @@ pub async fn dashboard(
     let search: String = search.trim().chars().take(100).collect();
     let counts = overview.counts.clone();
     let total = overview.total();
-    let share = state
-        .overview
-        .share(&state.pool, now, &filter)
-        .await
-        .map_err(internal)?;
     let (rows, matching) =
         store::dashboard_page(&state.pool, &search, expiring, page, (&filter, share), now)
             .await
