@@ -4,6 +4,7 @@ use axum::http::HeaderMap;
 
 use crate::Error;
 use crate::auth::{current_token_hash, hash_password, validate_new_password, verify_password};
+use crate::connections::metadata::is_email;
 use crate::state::{AppState, internal};
 use crate::store;
 use console_model::{AccountView, SessionView};
@@ -35,11 +36,52 @@ pub async fn account(
     let sso = store::is_sso_account(&state.pool, admin_id)
         .await
         .map_err(internal)?;
+    let (email, alerts_by_email) = store::alert_email_of(&state.pool, admin_id)
+        .await
+        .map_err(internal)?;
     Ok(AccountView {
         now: state.now(),
         username,
         sso,
         sessions,
+        email,
+        alerts_by_email,
+        mail_ready: crate::alerts::effective(state).await?.email.is_some(),
+    })
+}
+
+/// Sets the account's e-mail address (blank: none) and whether the alerts of the connections
+/// it owns go there; wanting them needs an address. Returns what it was, for the audit log.
+pub async fn set_alert_email(
+    state: &AppState,
+    admin_id: &str,
+    email: &str,
+    wants: bool,
+) -> Result<String, Error> {
+    let email = email.trim();
+    let address = if email.is_empty() {
+        None
+    } else if is_email(email) {
+        Some(email)
+    } else {
+        return Err(Error::invalid(
+            "email",
+            "Give an e-mail address such as jo@vendor.example (at most 254 characters).",
+        ));
+    };
+    if wants && address.is_none() {
+        return Err(Error::invalid(
+            "email",
+            "Give the address the alerts of your connections should go to.",
+        ));
+    }
+    store::set_alert_email(&state.pool, admin_id, address, wants)
+        .await
+        .map_err(internal)?;
+    Ok(match (address, wants) {
+        (Some(a), true) => format!("alerts of owned connections mailed to {a}"),
+        (Some(a), false) => format!("address {a}, no alert e-mails"),
+        (None, _) => "no address, no alert e-mails".to_owned(),
     })
 }
 

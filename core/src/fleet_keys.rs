@@ -60,16 +60,6 @@ fn view(row: FleetKeyRow) -> FleetKeyView {
     }
 }
 
-/// The selector as stored: its pairs, `key=value` joined by commas.
-fn written(selector: &Selector) -> String {
-    selector
-        .pairs()
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 /// Makes a fleet key for the connections `selector` matches. The key itself is returned once
 /// and never stored.
 pub async fn create(state: &AppState, label: &str, selector: &str) -> Result<NewKey, Error> {
@@ -107,7 +97,7 @@ async fn made(
         id: uuid::Uuid::new_v4().to_string(),
         name,
         prefix,
-        selector: written(selector),
+        selector: selector.to_string(),
         created_at: state.now(),
         last_used_at: None,
         revoked_at: None,

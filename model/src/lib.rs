@@ -243,6 +243,12 @@ pub struct AccountView {
     /// The account signs in through the identity provider (it has no password here).
     pub sso: bool,
     pub sessions: Vec<SessionView>,
+    /// The account's own e-mail address.
+    pub email: Option<String>,
+    /// It wants the alerts of the connections it owns mailed to that address.
+    pub alerts_by_email: bool,
+    /// The console has an SMTP server to send them with.
+    pub mail_ready: bool,
 }
 
 /// The Settings page's view of the alert channels: never a secret.
@@ -258,7 +264,20 @@ pub struct AlertSettingsView {
     pub smtp_host: Option<String>,
     pub email_from: Option<String>,
     pub email_to: Option<String>,
+    /// Every route, the environment's first.
+    pub routes: Vec<RouteView>,
     pub deliveries: Vec<DeliveryView>,
+}
+
+/// An alert route as the Settings page lists it: never a webhook's whole URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteView {
+    /// `env=prod,region=emea`.
+    pub selector: String,
+    /// `email:ADDRESS`, or `webhook:HOST#DIGEST`.
+    pub channel: String,
+    /// Set by `CONCUR_ALERT_ROUTES` (changed there, not on the page).
+    pub from_env: bool,
 }
 
 /// One alert delivery, as the Settings and connection pages list it.

@@ -182,28 +182,30 @@ async fn attempt(
     row: &OutboxRow,
     now: i64,
 ) -> Result<(), String> {
+    // A route's address or an owner's: the address is the channel's own name.
+    if let Some(address) = row.channel.strip_prefix("email:") {
+        let Some(email) = &config.email else {
+            return Err(format!(
+                "{}: no SMTP server is set up (CONCUR_SMTP_URL or the Settings page)",
+                row.channel
+            ));
+        };
+        let routed = Email {
+            to: vec![address.to_owned()],
+            ..email.clone()
+        };
+        return send_email(&routed, &row.payload).await;
+    }
     match (row.channel.as_str(), &config.webhook, &config.email) {
         ("webhook", Some(webhook), _) => {
             send_webhook(webhook, &state.concur, &row.payload, now).await
         }
         ("email", _, Some(email)) => send_email(email, &row.payload).await,
-        (channel, _, email) => match config.route(channel).map(|r| &r.target) {
+        (channel, _, _) => match config.route(channel).map(|r| &r.target) {
             Some(Target::Webhook(webhook)) => {
                 send_webhook(webhook, &state.concur, &row.payload, now).await
             }
-            Some(Target::Email(address)) => match email {
-                Some(email) => {
-                    let routed = Email {
-                        to: vec![address.clone()],
-                        ..email.clone()
-                    };
-                    send_email(&routed, &row.payload).await
-                }
-                None => Err(format!(
-                    "{channel}: no SMTP server is set up (CONCUR_SMTP_URL or the Settings page)"
-                )),
-            },
-            None => Err(format!("the {channel} channel is no longer set up")),
+            _ => Err(format!("the {channel} channel is no longer set up")),
         },
     }
 }

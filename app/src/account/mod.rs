@@ -1,4 +1,5 @@
-//! The account page: change your password, see and end your sessions.
+//! The account page: change your password, choose whether the alerts of the connections you
+//! own are mailed to you, see and end your sessions.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -58,6 +59,29 @@ pub async fn change_password(
     Ok(())
 }
 
+#[server(prefix = "/api", endpoint = "set_alert_email")]
+pub async fn set_alert_email(
+    email: String,
+    #[server(default)] alerts_by_email: Option<String>,
+) -> Result<(), AppError> {
+    let (state, admin, _) = signed_in().await?;
+    let result = console_core::account::set_alert_email(
+        &state,
+        &admin.id,
+        &email,
+        alerts_by_email.is_some(),
+    )
+    .await;
+    let (outcome, detail) = match &result {
+        Ok(detail) => ("ok", detail.as_str()),
+        Err(_) => ("refused", "e-mail address"),
+    };
+    crate::ssr::by_admin(&state, &admin, "account_changed", None, outcome, detail).await;
+    result?;
+    leptos_axum::redirect("/account?saved");
+    Ok(())
+}
+
 #[server(prefix = "/api", endpoint = "end_session")]
 pub async fn end_session(id: String) -> Result<(), AppError> {
     let (state, admin, _) = signed_in().await?;
@@ -73,14 +97,18 @@ pub async fn end_other_sessions() -> Result<u64, AppError> {
 #[component]
 pub fn AccountPage() -> impl IntoView {
     let change = ServerAction::<ChangePassword>::new();
+    let mail = ServerAction::<SetAlertEmail>::new();
     let end_one = ServerAction::<EndSession>::new();
     let end_others = ServerAction::<EndOtherSessions>::new();
     let data = Resource::new(|| (), |_| load_account());
-    let changed = use_query_map().read_untracked().get("changed").is_some();
+    let query = use_query_map().get_untracked();
+    let changed = query.get("changed").is_some();
+    let saved = query.get("saved").is_some();
     let first_error = |results: Vec<Option<Result<(), AppError>>>| {
         results.into_iter().flatten().find_map(Result::err)
     };
     let change_errors = Signal::derive(move || first_error(vec![change.value().get()]));
+    let mail_errors = Signal::derive(move || first_error(vec![mail.value().get()]));
     let session_errors = Signal::derive(move || {
         first_error(vec![
             end_one.value().get(),
@@ -92,6 +120,7 @@ pub fn AccountPage() -> impl IntoView {
             {changed.then(|| view! {
                 <p class="notice" role="status">"Password changed. Every other session has been ended."</p>
             })}
+            {saved.then(|| view! { <p class="notice" role="status">"Saved."</p> })}
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
@@ -103,6 +132,7 @@ pub fn AccountPage() -> impl IntoView {
                             } else {
                                 view! { <ChangePasswordForm change errors=change_errors/> }.into_any()
                             }}
+                            <AlertEmail account=account.clone() mail errors=mail_errors/>
                             <Sessions account end_one end_others errors=session_errors/>
                         }.into_any(),
                         Err(e) => view! { <FormAlert error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
@@ -135,6 +165,36 @@ fn ChangePasswordForm(
                     <button type="submit" class="primary">"Change password"</button>
                 </ActionForm>
             </section>
+    }
+}
+
+/// Where the alerts of the connections this account owns are mailed, if anywhere.
+#[component]
+fn AlertEmail(
+    account: AccountView,
+    mail: ServerAction<SetAlertEmail>,
+    errors: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let hint = if account.mail_ready {
+        "When on, each alert about a connection you own (its owner is you) is also mailed to this address, whatever other channels it goes to."
+    } else {
+        "The console has no SMTP server yet (an admin sets one on Settings): your choice is kept, and mails start once it has one."
+    };
+    view! {
+        <section class="card form">
+            <h2>"Alert e-mails"</h2>
+            <ActionForm action=mail>
+                <label for="email">"E-mail address"</label>
+                <input id="email" name="email" type="email" autocomplete="email" maxlength="254" value=account.email/>
+                <FieldError error=errors field="email"/>
+                <label class="inline">
+                    <input type="checkbox" name="alerts_by_email" checked=account.alerts_by_email/>
+                    " E-mail me the alerts of the connections I own"
+                </label>
+                <p class="hint">{hint}</p>
+                <button type="submit" class="primary">"Save"</button>
+            </ActionForm>
+        </section>
     }
 }
 

@@ -51,6 +51,33 @@ pub async fn save_alert_settings(
     Ok(())
 }
 
+#[server(prefix = "/api", endpoint = "add_alert_route")]
+pub async fn add_alert_route(selector: String, channel: String) -> Result<(), AppError> {
+    let admin = crate::ssr::require(console_model::Role::Admin).await?;
+    let state = crate::ssr::state()?;
+    let result = console_core::alerts::add_route(&state, &selector, &channel).await;
+    let (outcome, detail) = match &result {
+        Ok(words) => ("ok", format!("alert route added: {words}")),
+        Err(_) => ("refused", "alert route".to_owned()),
+    };
+    crate::ssr::by_admin(&state, &admin, "settings_changed", None, outcome, &detail).await;
+    result?;
+    leptos_axum::redirect("/settings?saved");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "remove_alert_route")]
+pub async fn remove_alert_route(route: String) -> Result<(), AppError> {
+    let admin = crate::ssr::require(console_model::Role::Admin).await?;
+    let state = crate::ssr::state()?;
+    if console_core::alerts::remove_route(&state, &route).await? {
+        let detail = format!("alert route removed: {route}");
+        crate::ssr::by_admin(&state, &admin, "settings_changed", None, "ok", &detail).await;
+    }
+    leptos_axum::redirect("/settings?saved");
+    Ok(())
+}
+
 #[server(prefix = "/api", endpoint = "send_test_alert")]
 pub async fn send_test_alert() -> Result<usize, AppError> {
     crate::ssr::require(console_model::Role::Admin).await?;
@@ -102,11 +129,15 @@ pub fn Deliveries(deliveries: Vec<DeliveryView>) -> impl IntoView {
 pub fn SettingsPage() -> impl IntoView {
     let save = ServerAction::<SaveAlertSettings>::new();
     let test = ServerAction::<SendTestAlert>::new();
+    let add = ServerAction::<AddAlertRoute>::new();
+    let remove = ServerAction::<RemoveAlertRoute>::new();
     let data = Resource::new(|| (), |_| load_alert_settings());
     let errors = Signal::derive(move || {
         [
             save.value().get(),
             test.value().get().map(|r| r.map(|_| ())),
+            add.value().get(),
+            remove.value().get(),
         ]
         .into_iter()
         .flatten()
@@ -125,7 +156,15 @@ pub fn SettingsPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(view) => view! { <Channels settings=view save=save test=test errors=errors/> }.into_any(),
+                        Ok(view) => {
+                            let routes = view.routes.clone();
+                            let deliveries = view.deliveries.clone();
+                            view! {
+                                <Channels settings=view save errors/>
+                                <Routes routes add remove errors/>
+                                <History deliveries test errors/>
+                            }.into_any()
+                        }
                         Err(e) => view! { <FormAlert error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
                     }
                 })}
@@ -138,7 +177,6 @@ pub fn SettingsPage() -> impl IntoView {
 fn Channels(
     settings: AlertSettingsView,
     save: ServerAction<SaveAlertSettings>,
-    test: ServerAction<SendTestAlert>,
     errors: Signal<Option<AppError>>,
 ) -> impl IntoView {
     let days = settings
@@ -192,13 +230,87 @@ fn Channels(
                 <button type="submit" class="primary">"Save"</button>
             </section>
         </ActionForm>
+    }
+}
+
+/// The Settings page's delivery history, under a button that sends a test on every channel.
+#[component]
+fn History(
+    deliveries: Vec<DeliveryView>,
+    test: ServerAction<SendTestAlert>,
+    errors: Signal<Option<AppError>>,
+) -> impl IntoView {
+    view! {
         <section class="card">
             <h2>"Delivery history"</h2>
             <ActionForm action=test>
                 <button type="submit">"Send test"</button>
             </ActionForm>
             <FieldError error=errors field="channel"/>
-            <Deliveries deliveries=settings.deliveries/>
+            <Deliveries deliveries/>
+        </section>
+    }
+}
+
+/// The routes: the alerts of the connections a selector matches go to channels of their own
+/// instead of the default ones.
+#[component]
+fn Routes(
+    routes: Vec<console_model::RouteView>,
+    add: ServerAction<AddAlertRoute>,
+    remove: ServerAction<RemoveAlertRoute>,
+    errors: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let list = if routes.is_empty() {
+        view! { <p class="empty">"No routes: every alert goes to the channels above."</p> }
+            .into_any()
+    } else {
+        let rows = routes
+            .into_iter()
+            .map(|r| {
+                let words = format!("{} => {}", r.selector, r.channel);
+                let action = if r.from_env {
+                    view! { <span class="hint">"CONCUR_ALERT_ROUTES"</span> }.into_any()
+                } else {
+                    view! {
+                        <ActionForm action=remove>
+                            <input type="hidden" name="route" value=words/>
+                            <button type="submit">"Remove"</button>
+                        </ActionForm>
+                    }
+                    .into_any()
+                };
+                view! {
+                    <tr>
+                        <td class="mono">{r.selector}</td>
+                        <td class="mono">{r.channel}</td>
+                        <td>{action}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <table class="routes">
+                <thead><tr><th>"Connections tagged"</th><th>"Alerts go to"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }
+        .into_any()
+    };
+    view! {
+        <section class="card form">
+            <h2>"Routes"</h2>
+            <p class="hint">"An alert goes to the channel of every route whose selector matches its connection's tags, and to the channels above only when none does. A route's webhook is signed with the webhook's signing secret; a route's address is mailed through the SMTP server above."</p>
+            {list}
+            <ActionForm action=add>
+                <label for="route_selector">"Selector"</label>
+                <input id="route_selector" name="selector" placeholder="env=prod,region=emea" autocomplete="off" maxlength="2048"/>
+                <FieldError error=errors field="route_selector"/>
+                <label for="route_channel">"Channel"</label>
+                <input id="route_channel" name="channel" placeholder="email:emea-csm@vendor.example or webhook:https://hooks.example/prod" autocomplete="off" maxlength="2048"/>
+                <FieldError error=errors field="route_channel"/>
+                <button type="submit" class="primary">"Add route"</button>
+            </ActionForm>
         </section>
     }
 }

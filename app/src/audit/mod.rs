@@ -16,6 +16,7 @@ pub const KINDS: &[&str] = &[
     "admin_created",
     "admin_deleted",
     "password_changed",
+    "account_changed",
     "invitation_created",
     "invitation_revoked",
     "invitation_accepted",

@@ -1,19 +1,26 @@
 //! The alert channels set on the Settings page (a webhook with its signing secret, an SMTP
-//! server and addresses): sealed in the settings table, merged with what the environment sets
-//! ([`super::config`]), checked before they are saved; and the delivery history.
+//! server and addresses, routes): sealed in the settings table, merged with what the
+//! environment sets ([`super::config`]), checked before they are saved; and the delivery
+//! history.
 
 use crate::Error;
 use crate::state::{AppState, internal};
 use crate::store;
-use console_model::{AlertSettingsView, DeliveryView};
+use console_model::{AlertSettingsView, DeliveryView, RouteView};
 
 pub use super::config::{AlertConfig, Email, Webhook, parse_thresholds};
+use super::config::{Route, Target, parse_route, route_selector, route_target};
 
 const WEBHOOK_URL: &str = "alert_webhook_url";
 const WEBHOOK_SECRET: &str = "alert_webhook_secret";
 const SMTP_URL: &str = "alert_smtp_url";
 const EMAIL_FROM: &str = "alert_email_from";
 const EMAIL_TO: &str = "alert_email_to";
+/// The page's routes, one `SELECTOR => CHANNEL` per line, sealed (a webhook's URL may carry a
+/// token).
+const ROUTES: &str = "alert_routes";
+/// Routes the page keeps at most.
+const MAX_ROUTES: usize = 50;
 const MIN_SECRET_CHARS: usize = 16;
 const MAX_FIELD: usize = 2048;
 
@@ -59,7 +66,90 @@ pub async fn effective(state: &AppState) -> Result<AlertConfig, Error> {
             to: to.split(',').map(|a| a.trim().to_owned()).collect(),
         });
     }
+    let secret = config.webhook.as_ref().map(|w| w.secret.clone());
+    for line in page_routes(state).await? {
+        match parse_route(&line, secret.as_deref()) {
+            Ok(route) => config.routes.push(route),
+            Err(why) => tracing::warn!(%why, "an alert route of the Settings page is skipped"),
+        }
+    }
     Ok(config)
+}
+
+/// The routes set on the page, as written.
+async fn page_routes(state: &AppState) -> Result<Vec<String>, Error> {
+    Ok(sealed_setting(state, ROUTES)
+        .await?
+        .map(|stored| stored.lines().map(str::to_owned).collect())
+        .unwrap_or_default())
+}
+
+async fn store_routes(state: &AppState, lines: &[String]) -> Result<(), Error> {
+    let sealed =
+        (!lines.is_empty()).then(|| state.cipher.seal("settings", ROUTES, &lines.join("\n")));
+    store::set_setting(&state.pool, ROUTES, sealed.as_deref())
+        .await
+        .map_err(internal)
+}
+
+/// How a route is named on the page and in the audit log: `SELECTOR => CHANNEL`, the channel as
+/// the delivery history names it.
+fn route_words(route: &Route) -> String {
+    format!("{} => {}", route.selector, route.target.channel())
+}
+
+/// Adds a route from the page: alerts of the connections `selector` matches go to `channel`
+/// (`email:ADDRESS` or `webhook:URL`, signed with the webhook's secret). Returns its words.
+pub async fn add_route(state: &AppState, selector: &str, channel: &str) -> Result<String, Error> {
+    let selector = route_selector(&one_line("route_selector", selector)?)
+        .map_err(|why| Error::invalid("route_selector", capitalised(&why)))?;
+    let channel = one_line("route_channel", channel)?;
+    let config = effective(state).await?;
+    let target = route_target(&channel, config.webhook.as_ref().map(|w| w.secret.as_str()))
+        .map_err(|why| Error::invalid("route_channel", capitalised(&why)))?;
+    if let Target::Webhook(webhook) = &target {
+        check_webhook_url(state, &webhook.url)
+            .map_err(|why| Error::invalid("route_channel", why))?;
+    }
+    let route = Route { selector, target };
+    let words = route_words(&route);
+    let mut lines = page_routes(state).await?;
+    if config.routes.iter().any(|r| route_words(r) == words) {
+        return Err(Error::invalid(
+            "route_channel",
+            "This route is set already.",
+        ));
+    }
+    if lines.len() >= MAX_ROUTES {
+        return Err(Error::invalid(
+            "route_channel",
+            "The page keeps at most 50 routes; remove one first.",
+        ));
+    }
+    lines.push(format!("{} => {}", route.selector, channel.trim()));
+    store_routes(state, &lines).await?;
+    Ok(words)
+}
+
+/// Removes the page's route named `words` (as [`settings_view`] lists it); false when none is.
+pub async fn remove_route(state: &AppState, words: &str) -> Result<bool, Error> {
+    let mut lines = page_routes(state).await?;
+    let before = lines.len();
+    // A route's words do not hang on the secret it is signed with.
+    lines
+        .retain(|line| parse_route(line, Some("")).is_ok_and(|route| route_words(&route) != words));
+    if lines.len() == before {
+        return Ok(false);
+    }
+    store_routes(state, &lines).await?;
+    Ok(true)
+}
+
+fn capitalised(why: &str) -> String {
+    let mut chars = why.chars();
+    chars.next().map_or_else(String::new, |first| {
+        format!("{}{}.", first.to_uppercase(), chars.as_str())
+    })
 }
 
 /// What the Settings page shows: never a secret, only whether one is set.
@@ -82,6 +172,16 @@ pub async fn settings_view(state: &AppState) -> Result<AlertSettingsView, Error>
         }),
         email_from: config.email.as_ref().map(|e| e.from.clone()),
         email_to: config.email.as_ref().map(|e| e.to.join(", ")),
+        routes: config
+            .routes
+            .iter()
+            .enumerate()
+            .map(|(i, route)| RouteView {
+                selector: route.selector.to_string(),
+                channel: route.target.channel(),
+                from_env: i < state.alerts.routes.len(),
+            })
+            .collect(),
         deliveries: deliveries(state, None, 50).await?,
     })
 }
@@ -208,27 +308,7 @@ async fn save_webhook(state: &AppState, form: &ChannelForm) -> Result<(), Error>
     } else {
         url
     };
-    let parsed = url::Url::parse(&url).map_err(|_| {
-        Error::invalid(
-            "webhook_url",
-            "Give a full URL such as https://hooks.example.com/…",
-        )
-    })?;
-    if parsed
-        .host_str()
-        .is_some_and(super::outbound::forbidden_host)
-    {
-        return Err(Error::invalid(
-            "webhook_url",
-            "The webhook must not name a link-local or cloud metadata address.",
-        ));
-    }
-    if parsed.scheme() != "https" && !state.concur.policy().permits(&parsed) {
-        return Err(Error::invalid(
-            "webhook_url",
-            "The webhook must be https (an operator can allow other origins with CONCUR_ALLOWED_HOSTS).",
-        ));
-    }
+    check_webhook_url(state, &url).map_err(|why| Error::invalid("webhook_url", why))?;
     let stored = setting(state, WEBHOOK_SECRET).await?.is_some();
     if secret.is_empty() && !stored {
         return Err(Error::invalid(
@@ -251,6 +331,24 @@ async fn save_webhook(state: &AppState, form: &ChannelForm) -> Result<(), Error>
         store::set_setting(&state.pool, WEBHOOK_SECRET, Some(&sealed))
             .await
             .map_err(internal)?;
+    }
+    Ok(())
+}
+
+/// Why the console will not post alerts to `url`, if it will not.
+fn check_webhook_url(state: &AppState, url: &str) -> Result<(), &'static str> {
+    let parsed =
+        url::Url::parse(url).map_err(|_| "Give a full URL such as https://hooks.example.com/…")?;
+    if parsed
+        .host_str()
+        .is_some_and(super::outbound::forbidden_host)
+    {
+        return Err("The webhook must not name a link-local or cloud metadata address.");
+    }
+    if parsed.scheme() != "https" && !state.concur.policy().permits(&parsed) {
+        return Err(
+            "The webhook must be https (an operator can allow other origins with CONCUR_ALLOWED_HOSTS).",
+        );
     }
     Ok(())
 }

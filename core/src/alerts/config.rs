@@ -91,17 +91,25 @@ impl AlertConfig {
     }
 
     /// The channels an alert about a connection with `tags` goes to: those of every route
-    /// whose selector matches, or the default channels when none does.
-    pub fn channels_for(&self, tags: &Tags) -> Vec<String> {
+    /// whose selector matches, or the default channels when none does; and `owner`'s address
+    /// (its owner's, who asked for them) when the console can send e-mail.
+    pub fn channels_for(&self, tags: &Tags, owner: Option<&str>) -> Vec<String> {
         let routed = with_routes(
             Vec::new(),
             self.routes.iter().filter(|r| r.selector.matches(tags)),
         );
-        if routed.is_empty() {
+        let mut channels = if routed.is_empty() {
             self.channels()
         } else {
             routed
+        };
+        if let Some(address) = owner.filter(|_| self.email.is_some()) {
+            let channel = Target::Email(address.to_owned()).channel();
+            if !channels.contains(&channel) {
+                channels.push(channel);
+            }
         }
+        channels
     }
 
     /// Every channel: the default ones and every route's (the Settings page's "Send test").
@@ -131,42 +139,61 @@ fn with_routes<'r>(
 /// Reads `CONCUR_ALERT_ROUTES`: `SELECTOR => CHANNEL` separated by `;`, a channel being
 /// `webhook:URL` (signed with `secret`, `CONCUR_ALERT_WEBHOOK_SECRET`) or `email:ADDRESS`.
 pub fn parse_routes(raw: &str, secret: Option<&str>) -> Result<Vec<Route>, String> {
-    let mut routes = Vec::new();
-    for part in raw.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-        let fail = |why: &str| format!("CONCUR_ALERT_ROUTES: {part:?}: {why}");
-        let (selector, channel) = part
-            .split_once("=>")
-            .ok_or_else(|| fail("write each route as SELECTOR => CHANNEL, such as env=prod => email:ops@vendor.example"))?;
-        let selector = Selector::parse(selector.trim()).map_err(|e| fail(&e.to_string()))?;
-        if selector.pairs().is_empty() {
-            return Err(fail(
-                "a route needs a selector such as env=prod (the default channels take the rest)",
-            ));
-        }
-        let target = match channel.trim().split_once(':') {
-            Some(("email", address)) if is_email(address.trim()) => {
-                Target::Email(address.trim().to_owned())
-            }
-            Some(("email", _)) => return Err(fail("the e-mail address is not one")),
-            Some(("webhook", url)) => {
-                let url = url.trim();
-                let parsed = url::Url::parse(url).map_err(|_| fail("the webhook is not a URL"))?;
-                if !matches!(parsed.scheme(), "https" | "http") {
-                    return Err(fail("a webhook is an http(s) URL"));
-                }
-                let secret = secret.ok_or_else(|| {
-                    fail("a webhook route is signed with CONCUR_ALERT_WEBHOOK_SECRET; set it")
-                })?;
-                Target::Webhook(Webhook {
-                    url: url.to_owned(),
-                    secret: secret.to_owned(),
-                })
-            }
-            _ => return Err(fail("the channel is webhook:URL or email:ADDRESS")),
-        };
-        routes.push(Route { selector, target });
+    raw.split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|part| {
+            parse_route(part, secret).map_err(|why| format!("CONCUR_ALERT_ROUTES: {part:?}: {why}"))
+        })
+        .collect()
+}
+
+/// One route written `SELECTOR => CHANNEL`.
+pub fn parse_route(part: &str, secret: Option<&str>) -> Result<Route, String> {
+    let (selector, channel) = part.split_once("=>").ok_or(
+        "write each route as SELECTOR => CHANNEL, such as env=prod => email:ops@vendor.example",
+    )?;
+    Ok(Route {
+        selector: route_selector(selector)?,
+        target: route_target(channel, secret)?,
+    })
+}
+
+/// A route's selector: at least one pair (the default channels take the rest).
+pub fn route_selector(raw: &str) -> Result<Selector, String> {
+    let selector = Selector::parse(raw.trim()).map_err(|e| e.to_string())?;
+    if selector.pairs().is_empty() {
+        return Err(
+            "a route needs a selector such as env=prod (the default channels take the rest)"
+                .to_owned(),
+        );
     }
-    Ok(routes)
+    Ok(selector)
+}
+
+/// A route's channel, `webhook:URL` (signed with `secret`) or `email:ADDRESS`.
+pub fn route_target(raw: &str, secret: Option<&str>) -> Result<Target, String> {
+    match raw.trim().split_once(':') {
+        Some(("email", address)) if is_email(address.trim()) => {
+            Ok(Target::Email(address.trim().to_owned()))
+        }
+        Some(("email", _)) => Err("the e-mail address is not one".to_owned()),
+        Some(("webhook", url)) => {
+            let url = url.trim();
+            let parsed = url::Url::parse(url).map_err(|_| "the webhook is not a URL")?;
+            if !matches!(parsed.scheme(), "https" | "http") {
+                return Err("a webhook is an http(s) URL".to_owned());
+            }
+            let secret = secret.ok_or(
+                "a webhook route is signed with the webhook's signing secret (CONCUR_ALERT_WEBHOOK_SECRET or the Settings page); set it",
+            )?;
+            Ok(Target::Webhook(Webhook {
+                url: url.to_owned(),
+                secret: secret.to_owned(),
+            }))
+        }
+        _ => Err("the channel is webhook:URL or email:ADDRESS".to_owned()),
+    }
 }
 
 /// Reads `30,14,7,3,1`: whole days, each at least 1, most distant first.
@@ -216,14 +243,38 @@ mod tests {
             )
         };
         assert_eq!(
-            config.channels_for(&tags(&[("env", "prod"), ("region", "emea")])),
+            config.channels_for(&tags(&[("env", "prod"), ("region", "emea")]), None),
             ["email:prod@vendor.example", "email:emea@vendor.example"]
         );
         assert_eq!(
-            config.channels_for(&tags(&[("env", "prod")])),
+            config.channels_for(&tags(&[("env", "prod")]), None),
             ["email:prod@vendor.example"]
         );
-        assert_eq!(config.channels_for(&tags(&[("env", "dev")])), ["webhook"]);
+        assert_eq!(
+            config.channels_for(&tags(&[("env", "dev")]), None),
+            ["webhook"]
+        );
+        // An owner's address is added only where the console can send e-mail, and once.
+        assert_eq!(
+            config.channels_for(&tags(&[("env", "dev")]), Some("jo@vendor.example")),
+            ["webhook"]
+        );
+        let mailing = AlertConfig {
+            email: Some(Email {
+                smtp_url: "smtp://mail.vendor.example".into(),
+                from: "console@vendor.example".into(),
+                to: vec!["ops@vendor.example".into()],
+            }),
+            ..config.clone()
+        };
+        assert_eq!(
+            mailing.channels_for(&tags(&[("env", "dev")]), Some("jo@vendor.example")),
+            ["webhook", "email", "email:jo@vendor.example"]
+        );
+        assert_eq!(
+            mailing.channels_for(&tags(&[("env", "prod")]), Some("prod@vendor.example")),
+            ["email:prod@vendor.example"]
+        );
         assert_eq!(
             config.every_channel(),
             [

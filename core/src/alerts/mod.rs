@@ -15,8 +15,8 @@ use crate::store::{self, ConnectionRow, OutboxRow};
 use console_model::{DAY, days_left, format_time};
 
 pub use self::channels::{
-    AlertConfig, ChannelForm, Email, Webhook, deliveries, effective, parse_thresholds,
-    save_settings, settings_view,
+    AlertConfig, ChannelForm, Email, Webhook, add_route, deliveries, effective, parse_thresholds,
+    remove_route, save_settings, settings_view,
 };
 pub use self::config::{Route, Target, parse_routes};
 
@@ -138,6 +138,7 @@ async fn fire(
     // for another of the pool's connections, which page views under load hold while they
     // wait for that lock.
     let who = crate::connections::fleet::shown_one(state, row).await?;
+    let channels = channels_of(state, config, &who).await?;
     let mut tx = store::begin(&state.pool).await.map_err(internal)?;
     if !store::mark_alert(&mut *tx, &row.id, mark, now)
         .await
@@ -149,7 +150,7 @@ async fn fire(
     let body = payload(state, row, &who, event, &event_id, now).to_string();
     queue(
         &mut tx,
-        &config.channels_for(&who.tags),
+        &channels,
         Some(&row.id),
         event.key(),
         &event_id,
@@ -160,6 +161,22 @@ async fn fire(
     tx.commit().await.map_err(internal)?;
     tracing::info!(connection = %row.id, event = event.key(), mark, "alert raised");
     Ok(true)
+}
+
+/// The channels an alert about what `who` describes goes to: the routed or default ones, and
+/// its owner's address when they asked for their connections' alerts by e-mail.
+async fn channels_of(
+    state: &AppState,
+    config: &AlertConfig,
+    who: &Belonging,
+) -> Result<Vec<String>, Error> {
+    let owner = match &who.owner {
+        Some(owner) if config.email.is_some() => store::owner_alert_address(&state.pool, &owner.id)
+            .await
+            .map_err(internal)?,
+        _ => None,
+    };
+    Ok(config.channels_for(&who.tags, owner.as_deref()))
 }
 
 /// Puts one delivery per channel of an alert (`event`, as its key) in the outbox, pending
@@ -343,7 +360,7 @@ pub async fn handoff_event(
 ) -> Result<(), Error> {
     let config = effective(state).await?;
     let who = crate::handoffs::carried_by(state, link_id).await?;
-    let channels = config.channels_for(&who.tags);
+    let channels = channels_of(state, &config, &who).await?;
     if channels.is_empty() {
         return Ok(());
     }

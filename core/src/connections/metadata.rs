@@ -212,6 +212,17 @@ impl Selector {
     }
 }
 
+/// Written as it is read: `key=value` pairs joined by commas (empty for every connection).
+impl std::fmt::Display for Selector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (key, value)) in self.0.iter().enumerate() {
+            let comma = if i == 0 { "" } else { "," };
+            write!(f, "{comma}{key}={value}")?;
+        }
+        Ok(())
+    }
+}
+
 /// The customer's Concur admin: who hand-off and renewal mails go to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Contact {

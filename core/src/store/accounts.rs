@@ -318,6 +318,44 @@ pub async fn admin_name(pool: &Pool, id: &str) -> sqlx::Result<Option<String>> {
         .await
 }
 
+/// An account's e-mail address and whether it wants its connections' alerts there.
+pub async fn alert_email_of(pool: &Pool, id: &str) -> sqlx::Result<(Option<String>, bool)> {
+    let (email, wants): (Option<String>, i64) =
+        sqlx::query_as("SELECT email, alerts_by_email FROM admins WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+            .unwrap_or((None, 0));
+    Ok((email, wants != 0))
+}
+
+pub async fn set_alert_email(
+    pool: &Pool,
+    id: &str,
+    email: Option<&str>,
+    wants: bool,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE admins SET email = $2, alerts_by_email = $3 WHERE id = $1")
+        .bind(id)
+        .bind(email)
+        .bind(i64::from(wants))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Where the alerts of the connections `id` owns are mailed: its address, when it asked for
+/// them and is still active.
+pub async fn owner_alert_address(pool: &Pool, id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT email FROM admins \
+         WHERE id = $1 AND alerts_by_email = 1 AND deactivated_at IS NULL AND email IS NOT NULL",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
 pub async fn admin_password_hash(pool: &Pool, id: &str) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar("SELECT password_hash FROM admins WHERE id = $1")
         .bind(id)

@@ -26,6 +26,8 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "role",
             "deactivated_at",
             "sso_subject",
+            "email",
+            "alerts_by_email",
         ],
     ),
     ("settings", &["name", "value"]),

@@ -143,6 +143,12 @@ const TABLE: &[Row] = &[
     ),
     (
         "POST",
+        "/api/set_alert_email",
+        Session(Viewer),
+        &[("email", "not an address")],
+    ),
+    (
+        "POST",
         "/api/end_session",
         Session(Viewer),
         &[("id", "none")],
@@ -237,6 +243,18 @@ const TABLE: &[Row] = &[
         ],
     ),
     ("POST", "/api/send_test_alert", Session(Admin), &[]),
+    (
+        "POST",
+        "/api/add_alert_route",
+        Session(Admin),
+        &[("selector", ""), ("channel", "")],
+    ),
+    (
+        "POST",
+        "/api/remove_alert_route",
+        Session(Admin),
+        &[("route", "no such route")],
+    ),
     ("POST", "/api/load_people", Session(Admin), &[]),
     ("POST", "/api/invite", Session(Admin), &[("role", "nobody")]),
     (

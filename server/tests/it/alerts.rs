@@ -396,6 +396,79 @@ async fn an_alert_e_mail_reaches_a_real_smtp_server() {
 }
 
 #[tokio::test]
+async fn an_owner_who_asked_for_alert_e_mails_gets_those_of_their_connections_only() {
+    let (url, messages) = smtp_sink().await;
+    let f = fixture(Some(Email {
+        smtp_url: url,
+        from: "console@example.com".into(),
+        to: vec!["ops@example.com".into()],
+    }))
+    .await;
+    support::person(&f.state, "jo-id", "jo", console_model::Role::Editor).await;
+    support::person(&f.state, "kim-id", "kim", console_model::Role::Editor).await;
+    let refused = console_core::account::set_alert_email(&f.state, "kim-id", "", true)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("address"), "{refused}");
+    console_core::account::set_alert_email(&f.state, "jo-id", " jo@vendor.example ", true)
+        .await
+        .unwrap();
+    console_core::account::set_alert_email(&f.state, "kim-id", "kim@vendor.example", false)
+        .await
+        .unwrap();
+    let mut owned = Vec::new();
+    for (name, owner) in [("Jo's", "jo"), ("Kim's", "kim")] {
+        let id = f.connection(name).await;
+        let change = console_core::connections::fleet::Change {
+            owner: Some(owner.into()),
+            ..Default::default()
+        };
+        console_core::connections::fleet::change(&f.state, &id, &change)
+            .await
+            .unwrap();
+        f.expires_in(&id, 6 * DAY).await;
+        owned.push(id);
+    }
+    f.round().await;
+
+    let messages = messages.lock().unwrap().clone();
+    let to = |address: &str| {
+        messages
+            .iter()
+            .filter(|m| m.lines().any(|l| l == format!("To: {address}")))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(to("ops@example.com").len(), 2, "{messages:?}");
+    let jo = to("jo@vendor.example");
+    assert_eq!(jo.len(), 1, "{messages:?}");
+    assert!(jo[0].contains("Jo's"), "{}", jo[0]);
+    assert!(to("kim@vendor.example").is_empty(), "{messages:?}");
+    let history = store::deliveries(&f.state.pool, Some(&owned[0]), 10)
+        .await
+        .unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|d| d.channel == "email:jo@vendor.example" && d.state == "sent"),
+        "{history:?}"
+    );
+
+    // Deactivated, an owner gets no more.
+    store::set_active(&f.state.pool, "jo-id", false, f.clock.now())
+        .await
+        .unwrap();
+    f.expires_in(&owned[0], 2 * DAY).await;
+    f.round().await;
+    let mailed_to_owner = store::deliveries(&f.state.pool, Some(&owned[0]), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.channel.starts_with("email:"))
+        .count();
+    assert_eq!(mailed_to_owner, 1);
+}
+
+#[tokio::test]
 async fn concur_unreachable_for_a_day_is_announced_once_per_outage() {
     let f = fixture(None).await;
     let id = f.connection("Far away").await;

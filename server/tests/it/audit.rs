@@ -209,6 +209,15 @@ async fn a_journey_leaves_each_event_kind_in_the_audit_log_and_no_secret_anywher
     )
     .await
     .unwrap();
+    call(
+        "set_alert_email",
+        vec![
+            ("email", s("root@vendor.example")),
+            ("alerts_by_email", s("on")),
+        ],
+    )
+    .await
+    .unwrap();
     let admins = store::admins(&state.pool).await.unwrap();
     let second = admins
         .iter()

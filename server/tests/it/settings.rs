@@ -169,3 +169,149 @@ async fn a_channel_set_in_the_environment_wins_and_the_page_says_so() {
     assert!(page.contains("Set by the environment (CONCUR_ALERT_WEBHOOK_URL)"));
     assert!(!page.contains("environment secret value"));
 }
+
+#[tokio::test]
+async fn a_route_set_on_the_page_is_checked_sealed_used_and_removed() {
+    const SECRET: &str = "a page-set secret value";
+    let (default_origin, to_default) = hooks::receiver(SECRET).await;
+    let (prod_origin, to_prod) = hooks::receiver(SECRET).await;
+    let (base, state, _store) = spawn(None, &format!("{default_origin},{prod_origin}")).await;
+    let http = signed_in(&base).await;
+    let add = |selector: &str, channel: &str| {
+        http.post(format!("{base}/api/add_alert_route"))
+            .form(&[("selector", selector), ("channel", channel)])
+            .send()
+    };
+    let prod_hook = format!("webhook:{prod_origin}/hook");
+    let unsigned: Value = add("env=prod", &prod_hook)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        unsigned.to_string().contains("signing secret"),
+        "no secret to sign with yet: {unsigned}"
+    );
+    let saved = http
+        .post(format!("{base}/api/save_alert_settings"))
+        .form(&save_form(&format!("{default_origin}/hook"), SECRET))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200);
+    for (selector, channel, field) in [
+        ("", "email:csm@vendor.example", "route_selector"),
+        ("Env=prod", "email:csm@vendor.example", "route_selector"),
+        ("env=prod", "sms:123", "route_channel"),
+        ("env=prod", "email:nobody", "route_channel"),
+        (
+            "env=prod",
+            "webhook:http://169.254.169.254/x",
+            "route_channel",
+        ),
+        (
+            "env=prod",
+            "webhook:http://hooks.example.com/x",
+            "route_channel",
+        ),
+        (
+            "env=prod\u{7}",
+            "email:csm@vendor.example",
+            "route_selector",
+        ),
+    ] {
+        let refused = add(selector, channel).await.unwrap();
+        assert_eq!(refused.status(), 422, "{selector} => {channel}");
+        let body: Value = refused.json().await.unwrap();
+        assert!(
+            body.to_string().contains(field),
+            "{selector} => {channel}: {body}"
+        );
+    }
+    assert_eq!(add("env=prod", &prod_hook).await.unwrap().status(), 200);
+    assert_eq!(
+        add("env=prod", &prod_hook).await.unwrap().status(),
+        422,
+        "the same route twice"
+    );
+    assert_eq!(
+        add("region=emea", "email:emea-csm@vendor.example")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let load = || async {
+        http.post(format!("{base}/api/load_alert_settings"))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let view = load().await;
+    let routes = view["routes"].as_array().unwrap().clone();
+    assert_eq!(routes.len(), 2, "{view}");
+    assert_eq!(routes[0]["selector"], "env=prod");
+    let channel = routes[0]["channel"].as_str().unwrap().to_owned();
+    assert!(
+        channel.starts_with("webhook:http://127.0.0.1") && !channel.contains("/hook"),
+        "{channel}"
+    );
+    assert_eq!(routes[1]["channel"], "email:emea-csm@vendor.example");
+    assert_eq!(routes[1]["from_env"], false);
+    let stored: Vec<String> = sqlx::query_scalar("SELECT value FROM settings")
+        .fetch_all(&state.pool)
+        .await
+        .unwrap();
+    assert!(
+        !stored
+            .iter()
+            .any(|v| v.contains("/hook") || v.contains("emea-csm")),
+        "the routes are sealed: a webhook URL grants posting rights"
+    );
+    let page = http
+        .get(format!("{base}/settings"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Routes") && page.contains("emea-csm@vendor.example"));
+
+    // "Send test" reaches the route's webhook, signed like the default one.
+    http.post(format!("{base}/api/send_test_alert"))
+        .send()
+        .await
+        .unwrap();
+    server::alerts::run_round(&state).await.unwrap();
+    assert_eq!(to_prod.lock().unwrap().len(), 1);
+    assert_eq!(to_default.lock().unwrap().len(), 1);
+
+    let removed = http
+        .post(format!("{base}/api/remove_alert_route"))
+        .form(&[("route", format!("env=prod => {channel}"))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 200);
+    let routes = load().await["routes"].as_array().unwrap().clone();
+    assert_eq!(routes.len(), 1);
+    assert_eq!(routes[0]["selector"], "region=emea");
+    let audit: Vec<String> =
+        sqlx::query_scalar("SELECT detail FROM audit_events WHERE kind = 'settings_changed'")
+            .fetch_all(&state.pool)
+            .await
+            .unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|d| d.starts_with("alert route removed: env=prod")),
+        "{audit:?}"
+    );
+    assert!(!audit.iter().any(|d| d.contains("/hook")), "{audit:?}");
+}
