@@ -22,6 +22,7 @@ pub fn Page(#[prop(into)] title: String, signed_in: bool, children: Children) ->
                     <a href="/handoffs">"Hand-off links"</a>
                     {may(Role::Admin).then(|| view! {
                         <a href="/settings">"Settings"</a>
+                        <a href="/keys">"API keys"</a>
                         <a href="/people">"People"</a>
                     })}
                     <a href="/audit">"Audit"</a>
@@ -73,17 +74,17 @@ pub fn FormAlert(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView
     move || error.get().filter(|e| e.field().is_none()).map(describe)
 }
 
-/// The error of one field, shown right below it.
+/// The error of one field, shown right below it; `field` may name several, `label|selector`
+/// (fields just above, outside an island, whose errors only the island hears).
 #[component]
 pub fn FieldError(
     #[prop(into)] error: Signal<Option<AppError>>,
     field: &'static str,
 ) -> impl IntoView {
     move || {
-        error
-            .get()
-            .filter(|e| e.field() == Some(field))
-            .map(|e| view! { <div class="field-error" data-field=field>{describe(e)}</div> })
+        let e = error.get()?;
+        let own = field.split('|').find(|name| e.field() == Some(*name))?;
+        Some(view! { <div class="field-error" data-field=own>{describe(e)}</div> })
     }
 }
 

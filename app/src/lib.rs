@@ -24,6 +24,7 @@ use leptos_router::{SsrMode, path};
 
 use account::AccountPage;
 use alerts::SettingsPage;
+use api_keys::KeysPage;
 use audit::AuditPage;
 use auth::{LoginPage, SetupPage};
 use components::Page;
@@ -67,6 +68,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                 <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
                 <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
+                <Route path=path!("/keys") view=KeysPage ssr=SsrMode::Async/>
                 <Route path=path!("/handoffs") view=HandoffsPage ssr=SsrMode::Async/>
                 <Route path=path!("/connections/new") view=NewConnectionPage ssr=SsrMode::Async/>
                 <Route path=path!("/connections/:id") view=ConnectionPage ssr=SsrMode::Async/>

@@ -21,6 +21,7 @@ pub const PAGES: &[(&str, Role)] = &[
     ("/connections/new", Role::Editor),
     ("/connections/{id}/replace", Role::Editor),
     ("/settings", Role::Admin),
+    ("/keys", Role::Admin),
     ("/people", Role::Admin),
 ];
 

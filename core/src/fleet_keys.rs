@@ -45,6 +45,18 @@ pub struct FleetKeyView {
     pub selector: String,
 }
 
+impl FleetKeyView {
+    /// What the key opens, in words: `fleet, selector env=prod`, `management, read-only`.
+    pub fn reach(&self) -> String {
+        match self.kind {
+            KeyKind::Manage => "management".to_owned(),
+            KeyKind::ManageReadOnly => "management, read-only".to_owned(),
+            _ if self.selector.is_empty() => "fleet, every connection".to_owned(),
+            _ => format!("fleet, selector {}", self.selector),
+        }
+    }
+}
+
 fn view(row: FleetKeyRow) -> FleetKeyView {
     FleetKeyView {
         kind: kind(&row.access),
@@ -65,6 +77,49 @@ fn view(row: FleetKeyRow) -> FleetKeyView {
 pub async fn create(state: &AppState, label: &str, selector: &str) -> Result<NewKey, Error> {
     let selector = Selector::parse(selector)?;
     made(state, label, &selector, KeyKind::Fleet).await
+}
+
+/// Makes a key of the kind the *API keys* page names: `fleet` (for the connections `selector`
+/// matches), `manage` or `read` (management, read-only). Returns it with the audit log's words.
+pub async fn create_named(
+    state: &AppState,
+    label: &str,
+    kind: &str,
+    selector: &str,
+) -> Result<(NewKey, String), Error> {
+    let made = match kind {
+        "fleet" => create(state, label, selector).await?,
+        "manage" | "read" => {
+            if !selector.trim().is_empty() {
+                return Err(Error::invalid(
+                    "selector",
+                    "A management key reaches every connection; leave the selector empty.",
+                ));
+            }
+            create_manage(state, label, kind == "read").await?
+        }
+        // The page offers only these: another kind is a request not made by it.
+        _ => return Err(Error::BadRequest),
+    };
+    let words = described(kind, &made, selector);
+    Ok((made, words))
+}
+
+/// A new key as the audit log names it (never the key itself).
+pub fn described(kind: &str, made: &NewKey, selector: &str) -> String {
+    let (name, prefix) = (&made.view.name, &made.view.prefix);
+    match kind {
+        "fleet" => format!(
+            "fleet key {name} ({prefix}) for {}",
+            if selector.trim().is_empty() {
+                "every connection"
+            } else {
+                selector.trim()
+            }
+        ),
+        "read" => format!("read-only management key {name} ({prefix})"),
+        _ => format!("management key {name} ({prefix})"),
+    }
 }
 
 /// Makes a management key (read-only or not), for every connection.

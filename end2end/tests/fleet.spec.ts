@@ -53,3 +53,35 @@ test("tags filter the dashboard from a row's chip, the owner filter keeps mine, 
   await expect(page.getByRole("row", { name: /Globex fleet/ })).toBeVisible();
   await expect(page.getByRole("row", { name: /Expense bot – ACME/ })).toHaveCount(0);
 });
+
+// Fleet keys are made on the API keys page: a bad selector is named next to its field, the key is
+// shown once, it opens the token of a connection its selector matches, and a revocation closes it.
+test("an admin makes a fleet key on the API keys page, uses it, and revokes it", async ({ page, request }) => {
+  await signIn(page);
+  await page.getByRole("link", { name: "API keys" }).click();
+  await expect(page.getByRole("heading", { name: "API keys" })).toBeVisible();
+  await page.getByLabel("Kind").selectOption("fleet");
+  await page.getByLabel("Selector (fleet keys)").fill("Env");
+  await page.getByLabel("Label").fill("e2e workers");
+  await page.getByRole("button", { name: "Create API key" }).click();
+  await expect(page.locator('.field-error[data-field="selector"]')).toContainText("is not one");
+  await expect(page.getByLabel("New API key")).toHaveCount(0);
+
+  await page.getByLabel("Selector (fleet keys)").fill("env=prod");
+  await page.getByRole("button", { name: "Create API key" }).click();
+  const shown = page.getByLabel("New API key");
+  await expect(shown).toHaveValue(/^ccf_/);
+  const key = await shown.inputValue();
+  const row = page.getByRole("row", { name: /e2e workers/ });
+  await expect(row).toContainText("fleet, selector env=prod");
+  await page.screenshot({ path: `${SHOTS}/api-keys.png`, fullPage: true });
+
+  const token = () =>
+    request.get("/api/v1/connections/by-external-id/tenant-e2e/token", {
+      headers: { Authorization: `Bearer ${key}` },
+    });
+  expect((await token()).status()).toBe(200);
+  await row.getByRole("button", { name: "Revoke" }).click();
+  await expect(page.getByRole("row", { name: /e2e workers/ })).toContainText("Revoked");
+  expect((await token()).status()).toBe(401);
+});

@@ -53,7 +53,7 @@ test("an invited editor joins, validates a connection, and cannot open Settings"
 // column has a header, visually hidden where its cells are buttons.
 test("the admins' pages pass axe-core's accessibility checks", async ({ page }) => {
   await signIn(page);
-  for (const path of ["/", "/handoffs", "/people", "/account"]) {
+  for (const path of ["/", "/handoffs", "/people", "/account", "/settings", "/keys"]) {
     await page.goto(path);
     await page.waitForLoadState("networkidle");
     const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa"]).analyze();

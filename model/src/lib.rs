@@ -208,6 +208,15 @@ pub struct ApiKeyView {
     pub revoked_at: Option<i64>,
 }
 
+/// A key not tied to one connection (a fleet or management key) as the *API keys* page lists
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedKeyView {
+    pub key: ApiKeyView,
+    /// What it opens: `fleet, selector env=prod`, `management, read-only`.
+    pub reach: String,
+}
+
 /// A key just made, with its label: the only time the key itself crosses the wire.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewApiKey {

@@ -6,7 +6,6 @@ use std::io::Write;
 use console_core::Error;
 use console_core::connections::fleet::{self, Change};
 use console_core::connections::metadata::Selector;
-use console_core::keys::KeyKind;
 use console_core::state::AppState;
 use console_core::store;
 use console_model::{BelongingForm, CredentialsForm};
@@ -174,38 +173,20 @@ pub async fn api_key(
             writeln!(out, "{}", made.key).map_err(io)
         }
         ApiKeyCommand::Create {
-            fleet: true,
+            fleet,
+            manage,
+            read_only,
             selector,
             name,
             ..
-        } => {
-            let made = console_core::fleet_keys::create(state, name, selector).await?;
-            let detail = format!(
-                "fleet key {} ({}) for {}",
-                made.view.name,
-                made.view.prefix,
-                if selector.trim().is_empty() {
-                    "every connection"
-                } else {
-                    selector.trim()
-                }
-            );
-            terminal(state, "api_key_created", None, &detail).await;
-            writeln!(out, "{}", made.key).map_err(io)
-        }
-        ApiKeyCommand::Create {
-            manage: true,
-            read_only,
-            name,
-            ..
-        } => {
-            let made = console_core::fleet_keys::create_manage(state, name, *read_only).await?;
-            let detail = format!(
-                "{}management key {} ({})",
-                if *read_only { "read-only " } else { "" },
-                made.view.name,
-                made.view.prefix
-            );
+        } if *fleet || *manage => {
+            let kind = match (fleet, read_only) {
+                (true, _) => "fleet",
+                (false, true) => "read",
+                (false, false) => "manage",
+            };
+            let (made, detail) =
+                console_core::fleet_keys::create_named(state, name, kind, selector).await?;
             terminal(state, "api_key_created", None, &detail).await;
             writeln!(out, "{}", made.key).map_err(io)
         }
@@ -217,13 +198,7 @@ pub async fn api_key(
         }
         ApiKeyCommand::List { fleet: true, .. } => {
             for key in console_core::fleet_keys::list(state).await? {
-                let reach = match key.kind {
-                    KeyKind::Manage => "management".to_owned(),
-                    KeyKind::ManageReadOnly => "management, read-only".to_owned(),
-                    _ if key.selector.is_empty() => "fleet, every connection".to_owned(),
-                    _ => format!("fleet, selector {}", key.selector),
-                };
-                writeln!(out, "{}  {reach}", key_line(&key.view)).map_err(io)?;
+                writeln!(out, "{}  {}", key_line(&key.view), key.reach()).map_err(io)?;
             }
             Ok(())
         }

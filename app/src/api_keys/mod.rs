@@ -1,15 +1,37 @@
-//! API keys: what an integration presents to get access tokens for one connection.
+//! API keys: what an integration presents to get access tokens for one connection (on its
+//! page), and the keys that are not tied to one — fleet and management keys (the *API keys*
+//! page).
 
 use leptos::prelude::*;
 
-use crate::components::{FieldError, FormAlert, refusal_in_address, shown_error, time_or_never};
+use crate::components::{
+    FieldError, FormAlert, Page, Replaced, refusal_in_address, shown_error, time_or_never,
+};
 use crate::error::AppError;
-use console_model::{ApiKeyView, NewApiKey, format_time};
+use console_model::{ApiKeyView, NewApiKey, SharedKeyView, format_time};
 
+/// Makes a key: one connection's (`id`), else a fleet or management key (`kind`, `selector`),
+/// which only admins make.
 #[server(prefix = "/api", endpoint = "create_api_key")]
-pub async fn create_api_key(id: String, label: String) -> Result<NewApiKey, AppError> {
-    let admin = crate::ssr::require(console_model::Role::Editor).await?;
+pub async fn create_api_key(
+    id: String,
+    label: String,
+    #[server(default)] kind: String,
+    #[server(default)] selector: String,
+) -> Result<NewApiKey, AppError> {
     let state = crate::ssr::state()?;
+    if id.is_empty() {
+        let admin = crate::ssr::require(console_model::Role::Admin).await?;
+        let (made, detail) =
+            console_core::fleet_keys::create_named(&state, &label, &kind, &selector).await?;
+        crate::ssr::by_admin(&state, &admin, "api_key_created", None, "ok", &detail).await;
+        leptos_axum::redirect("/keys");
+        return Ok(NewApiKey {
+            key: made.key,
+            label: made.view.name,
+        });
+    }
+    let admin = crate::ssr::require(console_model::Role::Editor).await?;
     let made = console_core::api_keys::create(&state, &id, &label).await?;
     let detail = format!("{} ({})", made.view.name, made.view.prefix);
     crate::ssr::by_admin(&state, &admin, "api_key_created", Some(&id), "ok", &detail).await;
@@ -101,7 +123,8 @@ pub fn ApiKeys(connection_id: String) -> impl IntoView {
 }
 
 /// Making a key: an island, because the key is shown only in the answer to this form, never in a
-/// page the server renders.
+/// page the server renders. Fields outside it join its form by the form's id (`NEW_KEY_FORM`):
+/// the *API keys* page's kind and selector.
 #[island]
 fn NewApiKey(connection_id: String, refused: Option<AppError>) -> impl IntoView {
     let create = ServerAction::<CreateApiKey>::new();
@@ -114,12 +137,123 @@ fn NewApiKey(connection_id: String, refused: Option<AppError>) -> impl IntoView 
             </div>
         })}
         <FormAlert error=error/>
-        <ActionForm action=create>
+        <ActionForm action=create attr:id=NEW_KEY_FORM>
             <input type="hidden" name="id" value=connection_id/>
             <label for="key-label">"Label"</label>
             <input id="key-label" name="label" placeholder="e.g. Expense bot production" maxlength="100" required/>
             <button type="submit">"Create API key"</button>
-            <FieldError error=error field="label"/>
+            <FieldError error=error field="label|selector"/>
         </ActionForm>
+    }
+}
+
+/// The id of the form that makes a key.
+const NEW_KEY_FORM: &str = "new-api-key";
+
+#[server(prefix = "/api", endpoint = "load_shared_keys")]
+pub async fn load_shared_keys() -> Result<Vec<SharedKeyView>, AppError> {
+    crate::ssr::require(console_model::Role::Admin).await?;
+    let state = crate::ssr::state()?;
+    Ok(console_core::fleet_keys::list(&state)
+        .await?
+        .into_iter()
+        .map(|key| SharedKeyView {
+            reach: key.reach(),
+            key: key.view,
+        })
+        .collect())
+}
+
+#[server(prefix = "/api", endpoint = "revoke_shared_key")]
+pub async fn revoke_shared_key(key_id: String) -> Result<(), AppError> {
+    let admin = crate::ssr::require(console_model::Role::Admin).await?;
+    let state = crate::ssr::state()?;
+    if !console_core::fleet_keys::revoke(&state, &key_id).await? {
+        return Err(console_model::Error::NotFound.into());
+    }
+    let detail = format!("key {key_id}");
+    crate::ssr::by_admin(&state, &admin, "api_key_revoked", None, "ok", &detail).await;
+    leptos_axum::redirect("/keys");
+    Ok(())
+}
+
+/// The *API keys* page (admins): the keys that are not tied to one connection — fleet keys and
+/// management keys — made, listed with what each opens and when it was last used, revoked.
+#[component]
+pub fn KeysPage() -> impl IntoView {
+    let created = refusal_in_address::<CreateApiKey>();
+    let revoke = ServerAction::<RevokeSharedKey>::new();
+    let errors = Signal::derive(move || revoke.value().get().and_then(Result::err));
+    let keys = Resource::new(|| (), |_| load_shared_keys());
+    view! {
+        <Page title="API keys" signed_in=true>
+            <section class="card form">
+                <h2>"Make a key"</h2>
+                <p class="hint">
+                    "A fleet key opens the token of every connection its selector matches at the time of each call ("
+                    <code>"GET /api/v1/connections/{id}/token"</code>" or "<code>"…/by-external-id/{external_id}/token"</code>
+                    "); to any other it answers as for a connection that does not exist. A management key opens the management API ("
+                    <code>"/api/v1/connections"</code>", renewal links, hand-off links). A connection's own keys are on its page."
+                </p>
+                <label for="key-kind">"Kind"</label>
+                <select id="key-kind" name="kind" form=NEW_KEY_FORM>
+                    <option value="fleet">"Fleet key: tokens of the connections a selector matches"</option>
+                    <option value="manage">"Management key"</option>
+                    <option value="read">"Management key, read-only"</option>
+                </select>
+                <label for="key-selector">"Selector (fleet keys)"</label>
+                <input id="key-selector" name="selector" form=NEW_KEY_FORM placeholder="env=prod,region=emea" autocomplete="off" maxlength="2048"/>
+                <p class="hint">"Tags a connection must all have, as key=value pairs separated by commas; empty: every connection."</p>
+                <NewApiKey connection_id=String::new() refused=created/>
+            </section>
+            <section class="card">
+                <h2>"Keys"</h2>
+                <FormAlert error=errors/>
+                <Suspense fallback=|| view! { <p>"Loading keys…"</p> }>
+                    {move || Suspend::new(async move {
+                        match keys.await {
+                            Ok(list) if list.is_empty() => view! { <p class="empty">"No fleet or management keys yet."</p> }.into_any(),
+                            Ok(list) => view! { <Replaced><SharedKeys list=list.clone() revoke/></Replaced> }.into_any(),
+                            Err(e) => view! { <FormAlert error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </section>
+        </Page>
+    }
+}
+
+#[component]
+fn SharedKeys(list: Vec<SharedKeyView>, revoke: ServerAction<RevokeSharedKey>) -> impl IntoView {
+    let rows = list
+        .into_iter()
+        .map(|k| {
+            let state = match k.key.revoked_at {
+                Some(at) => format!("Revoked {}", format_time(at)).into_any(),
+                None => view! {
+                    <ActionForm action=revoke>
+                        <input type="hidden" name="key_id" value=k.key.id/>
+                        <button type="submit" class="danger">"Revoke"</button>
+                    </ActionForm>
+                }
+                .into_any(),
+            };
+            view! {
+                <tr class=if k.key.revoked_at.is_none() { "live" } else { "revoked" }>
+                    <td>{k.key.name}</td>
+                    <td class="mono">{k.key.prefix}</td>
+                    <td>{k.reach}</td>
+                    <td>{format_time(k.key.created_at)}</td>
+                    <td>{time_or_never(k.key.last_used_at)}</td>
+                    <td>{state}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="keys">
+            <thead><tr><th>"Label"</th><th>"Key"</th><th>"Opens"</th><th>"Created"</th><th>"Last used"</th><th>"State"</th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
     }
 }

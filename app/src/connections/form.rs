@@ -194,18 +194,15 @@ fn NewConnectionForm(request_mode: bool, refused: Option<AppError>) -> impl Into
                         <option value="custom">"Custom list"</option>
                     </select>
                     <p class="hint">"The scopes the integration needs; Validate checks that Concur granted each one."</p>
-                    <FieldError error=error field="scope_profile"/>
                 </div>
                 <div class="field">
                     <label for="custom_scopes">"Custom scopes"</label>
                     <textarea id="custom_scopes" name="form[custom_scopes]" rows="2" placeholder="EXPRPT expense.report.read"></textarea>
                     <p class="hint">"Only for Custom list: scope names separated by spaces."</p>
                 </div>
-                <FieldError error=error field="external_id"/>
-                <FieldError error=error field="tags"/>
-                <FieldError error=error field="contact_name"/>
-                <FieldError error=error field="contact_email"/>
-                <FieldError error=error field="owner"/>
+                // One line for the scopes (the profile or the custom list above) and for who it
+                // belongs to (the fields below the form): each error names its field.
+                <FieldError error=error field="scope_profile|external_id|tags|contact_name|contact_email|owner"/>
                 {submit_button(action.pending().into())}
             </div>
         </ActionForm>

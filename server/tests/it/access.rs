@@ -45,6 +45,7 @@ const TABLE: &[Row] = &[
     ("GET", "/connections/new", Session(Editor), &[]),
     ("GET", "/connections/{id}/replace", Session(Editor), &[]),
     ("GET", "/settings", Session(Admin), &[]),
+    ("GET", "/keys", Session(Admin), &[]),
     ("GET", "/people", Session(Admin), &[]),
     ("GET", "/login", Anyone, &[]),
     ("GET", "/setup", Anyone, &[]),
@@ -243,6 +244,13 @@ const TABLE: &[Row] = &[
         ],
     ),
     ("POST", "/api/send_test_alert", Session(Admin), &[]),
+    ("POST", "/api/load_shared_keys", Session(Admin), &[]),
+    (
+        "POST",
+        "/api/revoke_shared_key",
+        Session(Admin),
+        &[("key_id", "no such key")],
+    ),
     (
         "POST",
         "/api/add_alert_route",

@@ -210,3 +210,155 @@ async fn a_fleet_key_read_a_moment_ago_opens_from_memory_and_a_revocation_here_c
     assert!(w.state.fleet_keys.is_empty(), "forgotten at once");
     assert_eq!(w.token(&key, &w.prod.0).await.0, 401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_keys_page_makes_lists_and_revokes_fleet_and_management_keys_for_admins_only() {
+    let w = world().await;
+    support::person(&w.state, "a1", "admin", console_model::Role::Admin).await;
+    support::person(&w.state, "e1", "editor", console_model::Role::Editor).await;
+    let admin = support::browser();
+    support::sign_in(&admin, &w.base, "admin").await;
+    let editor = support::browser();
+    support::sign_in(&editor, &w.base, "editor").await;
+    let create = |http: &reqwest::Client, kind: &str, selector: &str| {
+        http.post(format!("{}/api/create_api_key", w.base))
+            .form(&[
+                ("id", ""),
+                ("label", "workers"),
+                ("kind", kind),
+                ("selector", selector),
+            ])
+            .send()
+    };
+
+    assert_eq!(
+        create(&editor, "fleet", "env=prod").await.unwrap().status(),
+        403,
+        "an editor makes a connection's keys, not fleet keys"
+    );
+    for (kind, selector, field) in [
+        ("fleet", "Env", "selector"),
+        ("fleet", "env=prod,\u{1b}x=1", "selector"),
+        ("manage", "env=prod", "selector"),
+    ] {
+        let refused = create(&admin, kind, selector).await.unwrap();
+        assert_eq!(refused.status(), 422, "{kind} {selector}");
+        let body: Value = refused.json().await.unwrap();
+        assert!(
+            body.to_string().contains(field),
+            "{kind} {selector}: {body}"
+        );
+    }
+    assert_eq!(
+        create(&admin, "root", "").await.unwrap().status(),
+        400,
+        "a kind the page does not offer"
+    );
+    assert!(
+        console_core::fleet_keys::list(&w.state)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing refused was stored"
+    );
+
+    let made: Value = create(&admin, "fleet", "env=prod")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = made["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("ccf_"), "{made}");
+    assert_eq!(w.token(&key, &w.prod.0).await.0, 200);
+    assert_eq!(w.token(&key, &w.dev.0).await.0, 404);
+    let read_only: Value = create(&admin, "read", "")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(read_only["key"].as_str().unwrap().starts_with("ccm_"));
+
+    let listed: Value = admin
+        .post(format!("{}/api/load_shared_keys", w.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let reach: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["reach"].as_str().unwrap())
+        .collect();
+    assert_eq!(reach.len(), 2, "{listed}");
+    assert!(reach.contains(&"fleet, selector env=prod"), "{reach:?}");
+    assert!(reach.contains(&"management, read-only"), "{reach:?}");
+    assert!(
+        !listed.to_string().contains(&key),
+        "the key is never listed"
+    );
+    let page = admin
+        .get(format!("{}/keys", w.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("fleet, selector env=prod") && !page.contains(&key));
+    let editor_page = editor
+        .get(format!("{}/keys", w.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !editor_page.contains("fleet, selector env=prod"),
+        "an editor is not shown the keys"
+    );
+
+    let fleet_id = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["reach"] == "fleet, selector env=prod")
+        .unwrap()["key"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoke = |http: &reqwest::Client, id: &str| {
+        http.post(format!("{}/api/revoke_shared_key", w.base))
+            .form(&[("key_id", id)])
+            .send()
+    };
+    assert_eq!(revoke(&editor, &fleet_id).await.unwrap().status(), 403);
+    assert_eq!(revoke(&admin, "no-such-key").await.unwrap().status(), 404);
+    assert_eq!(revoke(&admin, &fleet_id).await.unwrap().status(), 200);
+    assert_eq!(
+        w.token(&key, &w.prod.0).await.0,
+        401,
+        "revoked here: at once"
+    );
+    let audit: Vec<String> = sqlx::query_scalar(
+        "SELECT detail FROM audit_events WHERE kind IN ('api_key_created', 'api_key_revoked') ORDER BY at, id",
+    )
+    .fetch_all(&w.state.pool)
+    .await
+    .unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|d| d.starts_with("fleet key workers (ccf_") && d.ends_with("for env=prod")),
+        "{audit:?}"
+    );
+    assert!(
+        audit.iter().any(|d| d == &format!("key {fleet_id}")),
+        "{audit:?}"
+    );
+}
