@@ -25,7 +25,7 @@ pub async fn create_api_key(
         let (made, detail) =
             console_core::fleet_keys::create_named(&state, &label, &kind, &selector).await?;
         crate::ssr::by_admin(&state, &admin, "api_key_created", None, "ok", &detail).await;
-        leptos_axum::redirect("/keys");
+        leptos_axum::redirect("/keys?made");
         return Ok(NewApiKey {
             key: made.key,
             label: made.view.name,
@@ -173,7 +173,7 @@ pub async fn revoke_shared_key(key_id: String) -> Result<(), AppError> {
     }
     let detail = format!("key {key_id}");
     crate::ssr::by_admin(&state, &admin, "api_key_revoked", None, "ok", &detail).await;
-    leptos_axum::redirect("/keys");
+    leptos_axum::redirect("/keys?revoked");
     Ok(())
 }
 
@@ -205,6 +205,9 @@ pub fn KeysPage() -> impl IntoView {
                 <input id="key-selector" name="selector" form=NEW_KEY_FORM placeholder="env=prod,region=emea" autocomplete="off" maxlength="2048"/>
                 <p class="hint">"Tags a connection must all have, as key=value pairs separated by commas; empty: every connection."</p>
                 <NewApiKey connection_id=String::new() refused=created/>
+                // Not the section's last node: the islands router steps over an island to its
+                // next sibling, and would patch the island's inside were there none.
+                <p class="hint">"The key is shown once, here; the console keeps only a hash of it."</p>
             </section>
             <section class="card">
                 <h2>"Keys"</h2>
@@ -212,7 +215,6 @@ pub fn KeysPage() -> impl IntoView {
                 <Suspense fallback=|| view! { <p>"Loading keys…"</p> }>
                     {move || Suspend::new(async move {
                         match keys.await {
-                            Ok(list) if list.is_empty() => view! { <p class="empty">"No fleet or management keys yet."</p> }.into_any(),
                             Ok(list) => view! { <Replaced><SharedKeys list=list.clone() revoke/></Replaced> }.into_any(),
                             Err(e) => view! { <FormAlert error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
                         }
@@ -225,6 +227,9 @@ pub fn KeysPage() -> impl IntoView {
 
 #[component]
 fn SharedKeys(list: Vec<SharedKeyView>, revoke: ServerAction<RevokeSharedKey>) -> impl IntoView {
+    if list.is_empty() {
+        return view! { <p class="empty">"No fleet or management keys yet."</p> }.into_any();
+    }
     let rows = list
         .into_iter()
         .map(|k| {
@@ -256,4 +261,5 @@ fn SharedKeys(list: Vec<SharedKeyView>, revoke: ServerAction<RevokeSharedKey>) -
             <tbody>{rows}</tbody>
         </table>
     }
+    .into_any()
 }
