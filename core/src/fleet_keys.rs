@@ -3,7 +3,8 @@
 //! of the call, so a retagged connection leaves or joins at once; to any other it answers as
 //! for a connection that does not exist. Made, listed and revoked like connection keys; only a
 //! hash of the key is stored. Management keys are kept beside them: keys not tied to one
-//! connection, whose `access` says what they may do.
+//! connection, whose `access` says what they may do. With hand-off keys, kept apart, they are
+//! the keys not tied to one connection that the *API keys* page and `api-key list --fleet` show.
 
 use console_model::ApiKeyView;
 
@@ -51,6 +52,7 @@ impl FleetKeyView {
         match self.kind {
             KeyKind::Manage => "management".to_owned(),
             KeyKind::ManageReadOnly => "management, read-only".to_owned(),
+            KeyKind::Handoff => "hand-off links".to_owned(),
             _ if self.selector.is_empty() => "fleet, every connection".to_owned(),
             _ => format!("fleet, selector {}", self.selector),
         }
@@ -80,7 +82,8 @@ pub async fn create(state: &AppState, label: &str, selector: &str) -> Result<New
 }
 
 /// Makes a key of the kind the *API keys* page names: `fleet` (for the connections `selector`
-/// matches), `manage` or `read` (management, read-only). Returns it with the audit log's words.
+/// matches), `manage`, `read` (management, read-only) or `handoff`. Returns it with the audit
+/// log's words.
 pub async fn create_named(
     state: &AppState,
     label: &str,
@@ -89,15 +92,14 @@ pub async fn create_named(
 ) -> Result<(NewKey, String), Error> {
     let made = match kind {
         "fleet" => create(state, label, selector).await?,
-        "manage" | "read" => {
-            if !selector.trim().is_empty() {
-                return Err(Error::invalid(
-                    "selector",
-                    "A management key reaches every connection; leave the selector empty.",
-                ));
-            }
-            create_manage(state, label, kind == "read").await?
+        "manage" | "read" | "handoff" if !selector.trim().is_empty() => {
+            return Err(Error::invalid(
+                "selector",
+                "Only a fleet key has a selector; leave it empty for this kind of key.",
+            ));
         }
+        "manage" | "read" => create_manage(state, label, kind == "read").await?,
+        "handoff" => crate::api_keys::create_handoff_key(state, label).await?,
         // The page offers only these: another kind is a request not made by it.
         _ => return Err(Error::BadRequest),
     };
@@ -118,6 +120,7 @@ pub fn described(kind: &str, made: &NewKey, selector: &str) -> String {
             }
         ),
         "read" => format!("read-only management key {name} ({prefix})"),
+        "handoff" => format!("hand-off key {name} ({prefix})"),
         _ => format!("management key {name} ({prefix})"),
     }
 }
@@ -168,16 +171,39 @@ async fn made(
     })
 }
 
+/// The keys not tied to one connection: fleet, management and hand-off keys, newest first.
 pub async fn list(state: &AppState) -> Result<Vec<FleetKeyView>, Error> {
     let rows = store::fleet_keys(&state.pool).await.map_err(internal)?;
-    Ok(rows.into_iter().map(view).collect())
+    let handoff = store::handoff_keys(&state.pool)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|row| FleetKeyView {
+            view: ApiKeyView {
+                id: row.id,
+                name: row.name,
+                prefix: row.prefix,
+                created_at: row.created_at,
+                last_used_at: row.last_used_at,
+                revoked_at: row.revoked_at,
+            },
+            kind: KeyKind::Handoff,
+            selector: String::new(),
+        });
+    let mut keys: Vec<FleetKeyView> = rows.into_iter().map(view).chain(handoff).collect();
+    keys.sort_by(|a, b| (b.view.created_at, &b.view.id).cmp(&(a.view.created_at, &a.view.id)));
+    Ok(keys)
 }
 
-/// Revokes a fleet or management key at once; false when no live one has that id.
+/// Revokes a fleet, management or hand-off key at once; false when no live one has that id.
 pub async fn revoke(state: &AppState, key_id: &str) -> Result<bool, Error> {
-    let revoked = store::revoke_fleet_key(&state.pool, key_id, state.now())
+    let now = state.now();
+    let revoked = store::revoke_handoff_key(&state.pool, key_id, now)
         .await
-        .map_err(internal)?;
+        .map_err(internal)?
+        || store::revoke_fleet_key(&state.pool, key_id, now)
+            .await
+            .map_err(internal)?;
     state.fleet_keys.forget(|_, (row, _)| row.id == key_id);
     if revoked {
         tracing::info!(key_id = %key_id, "key revoked");

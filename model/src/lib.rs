@@ -208,8 +208,8 @@ pub struct ApiKeyView {
     pub revoked_at: Option<i64>,
 }
 
-/// A key not tied to one connection (a fleet or management key) as the *API keys* page lists
-/// it.
+/// A key not tied to one connection (a fleet, management or hand-off key) as the *API keys* page
+/// lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SharedKeyView {
     pub key: ApiKeyView,

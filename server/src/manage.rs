@@ -48,7 +48,8 @@ pub enum ApiKeyCommand {
         #[arg(long)]
         name: String,
     },
-    /// List a connection's keys, or the fleet and management keys (never the keys themselves).
+    /// List a connection's keys, or the fleet, management and hand-off keys (never the keys
+    /// themselves).
     List {
         #[arg(long, required_unless_present = "fleet", conflicts_with = "fleet")]
         connection: Option<String>,
@@ -179,20 +180,15 @@ pub async fn api_key(
             selector,
             name,
             ..
-        } if *fleet || *manage => {
-            let kind = match (fleet, read_only) {
-                (true, _) => "fleet",
-                (false, true) => "read",
-                (false, false) => "manage",
+        } => {
+            let kind = match (fleet, manage, read_only) {
+                (true, _, _) => "fleet",
+                (_, true, true) => "read",
+                (_, true, false) => "manage",
+                _ => "handoff",
             };
             let (made, detail) =
                 console_core::fleet_keys::create_named(state, name, kind, selector).await?;
-            terminal(state, "api_key_created", None, &detail).await;
-            writeln!(out, "{}", made.key).map_err(io)
-        }
-        ApiKeyCommand::Create { name, .. } => {
-            let made = console_core::api_keys::create_handoff_key(state, name).await?;
-            let detail = format!("hand-off key {} ({})", made.view.name, made.view.prefix);
             terminal(state, "api_key_created", None, &detail).await;
             writeln!(out, "{}", made.key).map_err(io)
         }
@@ -217,10 +213,7 @@ pub async fn api_key(
             Ok(())
         }
         ApiKeyCommand::Revoke { key_id } => {
-            let handoff_key = store::revoke_handoff_key(&state.pool, key_id, state.now())
-                .await
-                .map_err(|e| Failed(Exit::Refused, e.to_string()))?;
-            if !handoff_key && !console_core::fleet_keys::revoke(state, key_id).await? {
+            if !console_core::fleet_keys::revoke(state, key_id).await? {
                 console_core::api_keys::revoke(state, key_id, None).await?;
             }
             terminal(state, "api_key_revoked", None, &format!("key {key_id}")).await;

@@ -1,6 +1,6 @@
 //! API keys: what an integration presents to get access tokens for one connection (on its
-//! page), and the keys that are not tied to one — fleet and management keys (the *API keys*
-//! page).
+//! page), and the keys that are not tied to one — fleet, management and hand-off keys (the
+//! *API keys* page).
 
 use leptos::prelude::*;
 
@@ -177,8 +177,9 @@ pub async fn revoke_shared_key(key_id: String) -> Result<(), AppError> {
     Ok(())
 }
 
-/// The *API keys* page (admins): the keys that are not tied to one connection — fleet keys and
-/// management keys — made, listed with what each opens and when it was last used, revoked.
+/// The *API keys* page (admins): the keys that are not tied to one connection — fleet,
+/// management and hand-off keys — made, listed with what each opens and when it was last used,
+/// revoked.
 #[component]
 pub fn KeysPage() -> impl IntoView {
     let created = refusal_in_address::<CreateApiKey>();
@@ -193,13 +194,14 @@ pub fn KeysPage() -> impl IntoView {
                     "A fleet key opens the token of every connection its selector matches at the time of each call ("
                     <code>"GET /api/v1/connections/{id}/token"</code>" or "<code>"…/by-external-id/{external_id}/token"</code>
                     "); to any other it answers as for a connection that does not exist. A management key opens the management API ("
-                    <code>"/api/v1/connections"</code>", renewal links, hand-off links). A connection's own keys are on its page."
+                    <code>"/api/v1/connections"</code>", renewal links, hand-off links); a hand-off key only creates and reads hand-off links. A connection's own keys are on its page."
                 </p>
                 <label for="key-kind">"Kind"</label>
                 <select id="key-kind" name="kind" form=NEW_KEY_FORM>
                     <option value="fleet">"Fleet key: tokens of the connections a selector matches"</option>
                     <option value="manage">"Management key"</option>
                     <option value="read">"Management key, read-only"</option>
+                    <option value="handoff">"Hand-off key: creates and reads hand-off links"</option>
                 </select>
                 <label for="key-selector">"Selector (fleet keys)"</label>
                 <input id="key-selector" name="selector" form=NEW_KEY_FORM placeholder="env=prod,region=emea" autocomplete="off" maxlength="2048"/>
@@ -228,7 +230,8 @@ pub fn KeysPage() -> impl IntoView {
 #[component]
 fn SharedKeys(list: Vec<SharedKeyView>, revoke: ServerAction<RevokeSharedKey>) -> impl IntoView {
     if list.is_empty() {
-        return view! { <p class="empty">"No fleet or management keys yet."</p> }.into_any();
+        return view! { <p class="empty">"No fleet, management or hand-off keys yet."</p> }
+            .into_any();
     }
     let rows = list
         .into_iter()

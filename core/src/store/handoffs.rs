@@ -277,6 +277,15 @@ pub async fn use_handoff_key(
     Ok(key)
 }
 
+/// Every hand-off key, newest first.
+pub async fn handoff_keys(pool: &Pool) -> sqlx::Result<Vec<HandoffKeyRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {KEY_COLUMNS} FROM handoff_keys ORDER BY created_at DESC, id DESC"
+    ))
+    .fetch_all(pool)
+    .await
+}
+
 pub async fn revoke_handoff_key(pool: &Pool, id: &str, now: i64) -> sqlx::Result<bool> {
     let done =
         sqlx::query("UPDATE handoff_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")

@@ -279,6 +279,14 @@ async fn the_api_keys_page_makes_lists_and_revokes_fleet_and_management_keys_for
         .await
         .unwrap();
     assert!(read_only["key"].as_str().unwrap().starts_with("ccm_"));
+    let handoff: Value = create(&admin, "handoff", "")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let handoff_key = handoff["key"].as_str().unwrap().to_owned();
+    assert!(handoff_key.starts_with("cch_"), "{handoff}");
 
     let listed: Value = admin
         .post(format!("{}/api/load_shared_keys", w.base))
@@ -288,15 +296,22 @@ async fn the_api_keys_page_makes_lists_and_revokes_fleet_and_management_keys_for
         .json()
         .await
         .unwrap();
-    let reach: Vec<&str> = listed
+    let mut reach: Vec<&str> = listed
         .as_array()
         .unwrap()
         .iter()
         .map(|k| k["reach"].as_str().unwrap())
         .collect();
-    assert_eq!(reach.len(), 2, "{listed}");
-    assert!(reach.contains(&"fleet, selector env=prod"), "{reach:?}");
-    assert!(reach.contains(&"management, read-only"), "{reach:?}");
+    reach.sort_unstable();
+    assert_eq!(
+        reach,
+        [
+            "fleet, selector env=prod",
+            "hand-off links",
+            "management, read-only"
+        ],
+        "{listed}"
+    );
     assert!(
         !listed.to_string().contains(&key),
         "the key is never listed"
@@ -345,6 +360,25 @@ async fn the_api_keys_page_makes_lists_and_revokes_fleet_and_management_keys_for
         401,
         "revoked here: at once"
     );
+    let handoff_id = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["reach"] == "hand-off links")
+        .unwrap()["key"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let make_link = || {
+        reqwest::Client::new()
+            .post(format!("{}/api/v1/handoffs", w.base))
+            .bearer_auth(&handoff_key)
+            .json(&serde_json::json!({"name": "Initech", "profile": "expense-approvals"}))
+            .send()
+    };
+    assert_eq!(make_link().await.unwrap().status(), 201);
+    assert_eq!(revoke(&admin, &handoff_id).await.unwrap().status(), 200);
+    assert_eq!(make_link().await.unwrap().status(), 401);
     let audit: Vec<String> = sqlx::query_scalar(
         "SELECT detail FROM audit_events WHERE kind IN ('api_key_created', 'api_key_revoked') ORDER BY at, id",
     )
