@@ -85,3 +85,33 @@ test("an admin makes a fleet key on the API keys page, uses it, and revokes it",
   await expect(page.getByRole("row", { name: /e2e workers/ })).toContainText("Revoked");
   expect((await token()).status()).toBe(401);
 });
+
+// Alerts go to whoever owns the connection: routes are added (a bad channel named next to its
+// field) and removed on Settings, and a person asks for their connections' alerts on Account.
+test("alert routes are added and removed on Settings, and an owner asks for alert e-mails on Account", async ({ page }) => {
+  await signIn(page);
+  await page.getByRole("link", { name: "Settings" }).click();
+  await expect(page.getByText("No routes")).toBeVisible();
+  await page.getByLabel("Selector", { exact: true }).fill("region=emea");
+  await page.getByLabel("Channel", { exact: true }).fill("email:not-an-address");
+  await page.getByRole("button", { name: "Add route" }).click();
+  await expect(page.locator('.field-error[data-field="route_channel"]')).toContainText("not one");
+  await page.getByLabel("Selector", { exact: true }).fill("region=emea");
+  await page.getByLabel("Channel", { exact: true }).fill("email:emea-csm@vendor.example");
+  await page.getByRole("button", { name: "Add route" }).click();
+  const route = page.getByRole("row", { name: /region=emea/ });
+  await expect(route).toContainText("email:emea-csm@vendor.example");
+  await page.screenshot({ path: `${SHOTS}/settings-routes.png`, fullPage: true });
+  await route.getByRole("button", { name: "Remove" }).click();
+  await expect(page.getByText("No routes")).toBeVisible();
+  await expect(page.getByRole("row", { name: /region=emea/ })).toHaveCount(0);
+
+  await page.goto("/account");
+  await page.getByLabel("E-mail address").fill("admin@vendor.example");
+  await page.getByLabel("E-mail me the alerts of the connections I own").check();
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Saved." })).toBeVisible();
+  await page.reload();
+  await expect(page.getByLabel("E-mail address")).toHaveValue("admin@vendor.example");
+  await expect(page.getByLabel("E-mail me the alerts of the connections I own")).toBeChecked();
+});

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::{FieldError, FormAlert, Page};
+use crate::components::{FieldError, FormAlert, Page, Replaced};
 use crate::error::AppError;
 use console_model::{AlertSettingsView, DeliveryView, format_time};
 
@@ -156,15 +156,15 @@ pub fn SettingsPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(view) => {
-                            let routes = view.routes.clone();
-                            let deliveries = view.deliveries.clone();
-                            view! {
-                                <Channels settings=view save errors/>
-                                <Routes routes add remove errors/>
-                                <History deliveries test errors/>
-                            }.into_any()
-                        }
+                        // Replaced whole when a form comes back here: the routes and the
+                        // history change length.
+                        Ok(view) => view! {
+                            <Replaced>
+                                <Channels settings=view.clone() save errors/>
+                                <Routes routes=view.routes.clone() add remove errors/>
+                                <History deliveries=view.deliveries.clone() test errors/>
+                            </Replaced>
+                        }.into_any(),
                         Err(e) => view! { <FormAlert error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
                     }
                 })}
