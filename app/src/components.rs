@@ -116,7 +116,9 @@ where
 /// Content that the islands router replaces whole on every navigation, instead of patching it
 /// node by node: its patch pairs old and new nodes by position, so a list whose length changed
 /// (a filtered table, a row's tags, the filters in force) would be written onto the wrong
-/// nodes. A keyed list of one item whose key is new at every render.
+/// nodes. A keyed list of one item whose key is new at every render. The router stops patching
+/// at the first such list it replaces, so it must be the last content of the page that changes:
+/// one per page, with nothing after it that a form's answer updates.
 #[component]
 pub fn Replaced(children: ChildrenFn) -> impl IntoView {
     static RENDERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::{FieldError, FormAlert, Page};
+use crate::components::{FieldError, FormAlert, Page, Replaced};
 use crate::error::AppError;
 use console_model::{AccountView, format_time};
 
@@ -133,7 +133,9 @@ pub fn AccountPage() -> impl IntoView {
                                 view! { <ChangePasswordForm change errors=change_errors/> }.into_any()
                             }}
                             <AlertEmail account=account.clone() mail errors=mail_errors/>
-                            <Sessions account end_one end_others errors=session_errors/>
+                            <Replaced>
+                                <Sessions account=account.clone() end_one end_others errors=session_errors/>
+                            </Replaced>
                         }.into_any(),
                         Err(e) => view! { <FormAlert error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
                     }

@@ -83,43 +83,58 @@ pub fn ApiKeys(connection_id: String) -> impl IntoView {
                     let revoke_id = revoke_id.clone();
                     Suspend::new(async move {
                     match keys.await {
-                        Ok(list) if list.is_empty() => view! { <p class="empty">"No API keys yet."</p> }.into_any(),
-                        Ok(list) => {
-                            let rows = list.into_iter().map(|k| {
-                                let connection = revoke_id.clone();
-                                let live = k.revoked_at.is_none();
-                                view! {
-                                    <tr class=if live { "live" } else { "revoked" }>
-                                        <td>{k.name}</td>
-                                        <td class="mono">{k.prefix}</td>
-                                        <td>{format_time(k.created_at)}</td>
-                                        <td>{time_or_never(k.last_used_at)}</td>
-                                        <td>{match k.revoked_at {
-                                            Some(at) => format!("Revoked {}", format_time(at)).into_any(),
-                                            None => view! {
-                                                <ActionForm action=revoke>
-                                                    <input type="hidden" name="id" value=connection/>
-                                                    <input type="hidden" name="key_id" value=k.id/>
-                                                    <button type="submit" class="danger">"Revoke"</button>
-                                                </ActionForm>
-                                            }.into_any(),
-                                        }}</td>
-                                    </tr>
-                                }
-                            }).collect_view();
-                            view! {
-                                <table class="keys">
-                                    <thead><tr><th>"Label"</th><th>"Key"</th><th>"Created"</th><th>"Last used"</th><th>"State"</th></tr></thead>
-                                    <tbody>{rows}</tbody>
-                                </table>
-                            }.into_any()
-                        }
+                        Ok(list) => view! { <ConnectionKeys connection_id=revoke_id.clone() list revoke/> }.into_any(),
                         Err(e) => view! { <FormAlert error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
                     }
                 })}}
             </Suspense>
         </section>
     }
+}
+
+/// One connection's keys: when each was made and last used, and Revoke.
+#[component]
+fn ConnectionKeys(
+    connection_id: String,
+    list: Vec<ApiKeyView>,
+    revoke: ServerAction<RevokeApiKey>,
+) -> impl IntoView {
+    if list.is_empty() {
+        return view! { <p class="empty">"No API keys yet."</p> }.into_any();
+    }
+    let rows = list
+        .into_iter()
+        .map(|k| {
+            let connection = connection_id.clone();
+            let state = match k.revoked_at {
+                Some(at) => format!("Revoked {}", format_time(at)).into_any(),
+                None => view! {
+                    <ActionForm action=revoke>
+                        <input type="hidden" name="id" value=connection/>
+                        <input type="hidden" name="key_id" value=k.id/>
+                        <button type="submit" class="danger">"Revoke"</button>
+                    </ActionForm>
+                }
+                .into_any(),
+            };
+            view! {
+                <tr class=if k.revoked_at.is_none() { "live" } else { "revoked" }>
+                    <td>{k.name}</td>
+                    <td class="mono">{k.prefix}</td>
+                    <td>{format_time(k.created_at)}</td>
+                    <td>{time_or_never(k.last_used_at)}</td>
+                    <td>{state}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="keys">
+            <thead><tr><th>"Label"</th><th>"Key"</th><th>"Created"</th><th>"Last used"</th><th>"State"</th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
 }
 
 /// Making a key: an island, because the key is shown only in the answer to this form, never in a

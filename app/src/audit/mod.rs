@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use crate::components::{FormAlert, Page};
+use crate::components::{FormAlert, Page, Replaced};
 use crate::error::AppError;
 use console_model::format_time;
 
@@ -153,7 +153,7 @@ pub fn AuditPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(page) => view! { <Entries page=page/> }.into_any(),
+                        Ok(page) => view! { <Replaced><Entries page=page.clone()/></Replaced> }.into_any(),
                         Err(e) => view! { <FormAlert error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
                     }
                 })}

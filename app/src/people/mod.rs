@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::{CopyLink, FieldError, FormAlert, Page};
+use crate::components::{CopyLink, FieldError, FormAlert, Page, Replaced};
 use crate::error::AppError;
 use console_model::people::{
     INVITATION_HOURS, InvitationState, InvitationView, PeopleView, PersonView,
@@ -157,9 +157,13 @@ pub fn PeoplePage() -> impl IntoView {
                                         <input class="mono" readonly aria-label="New invitation link" value=url/>
                                     </div>
                                 }))}
-                                <People people=view.people set_role set_active end_sessions/>
-                                <Invitations invitations=view.invitations revoke/>
-                                <InviteForm open=view.invitations_open invite error=invite_error/>
+                                // Replaced whole when a form comes back (the lists change length);
+                                // the islands router diffs nothing after it, so it comes last.
+                                <Replaced>
+                                    <People people=view.people.clone() set_role set_active end_sessions/>
+                                    <Invitations invitations=view.invitations.clone() revoke/>
+                                    <InviteForm open=view.invitations_open invite error=invite_error/>
+                                </Replaced>
                             }
                             .into_any()
                         }
