@@ -238,10 +238,12 @@ fn connection(state: &AppState, i: usize, now: i64) -> ConnectionRow {
         next_refresh_at: Some(now + DAY),
         transient_failures: 0,
         next_step: None,
-        owner_id: i.is_multiple_of(10).then(|| "bench".to_owned()),
-        external_id: Some(format!("tenant-{i}")),
+        belonging: store::Belonging {
+            owner_id: i.is_multiple_of(10).then(|| "bench".to_owned()),
+            external_id: Some(format!("tenant-{i}")),
+            ..store::Belonging::default()
+        },
         id,
-        ..ConnectionRow::default()
     }
 }
 

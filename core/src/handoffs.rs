@@ -78,7 +78,7 @@ fn url_of(state: &AppState, token: &str) -> String {
 /// user names by id.
 fn belonging(row: &HandoffRow, names: &HashMap<String, String>) -> Belonging {
     Belonging::of_stored(
-        row.belonging(),
+        row.belonging.clone(),
         Tags::parse(&row.tags).unwrap_or_default(),
         names,
     )
@@ -207,10 +207,7 @@ pub async fn create(
         token_hash: crate::auth::token_hash(&state.cipher.link_token(PURPOSE, &id)),
         created_by_key: request.by_key.clone(),
         tags: carried.given().tags,
-        external_id: carried.external_id.clone(),
-        contact_name: carried.contact.as_ref().and_then(|c| c.name.clone()),
-        contact_email: carried.contact.as_ref().map(|c| c.email.clone()),
-        owner_id: carried.owner.as_ref().map(|o| o.id.clone()),
+        belonging: carried.stored(),
     };
     let link = url_of(state, &state.cipher.link_token(PURPOSE, &id));
     store::insert_handoff(&state.pool, &row)
@@ -380,7 +377,7 @@ pub async fn connect(
 async fn carried(state: &AppState, link: &HandoffRow) -> Result<BelongingForm, Error> {
     let names = fleet::account_names(state).await?;
     let mut given = belonging(link, &names).given();
-    if let Some(external_id) = &link.external_id
+    if let Some(external_id) = &link.belonging.external_id
         && store::connection_by_external_id(&state.pool, external_id)
             .await
             .map_err(internal)?

@@ -210,7 +210,7 @@ pub async fn change(state: &AppState, id: &str, change: &Change) -> Result<Vec<S
             }
             parsed.map(|e| e.as_str().to_owned())
         }
-        None => row.external_id.clone(),
+        None => row.belonging.external_id.clone(),
     };
     let kept = if change.untag_all {
         Tags::default()
@@ -329,7 +329,7 @@ pub async fn shown_one(state: &AppState, row: &ConnectionRow) -> Result<Belongin
         .await
         .map_err(internal)?;
     Ok(Belonging::of_stored(
-        row.belonging(),
+        row.belonging.clone(),
         Tags::stored(tags),
         &account_names(state).await?,
     ))
@@ -451,7 +451,7 @@ async fn with_belonging(
         .into_iter()
         .map(|row| {
             let own = Tags::stored(tags.remove(&row.id).unwrap_or_default());
-            let shown = Belonging::of_stored(row.belonging(), own, &names);
+            let shown = Belonging::of_stored(row.belonging.clone(), own, &names);
             (row, shown)
         })
         .collect())

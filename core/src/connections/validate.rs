@@ -205,10 +205,7 @@ pub async fn create_through(
         next_refresh_at: None,
         transient_failures: 0,
         next_step: None,
-        external_id: stored_belonging.external_id,
-        contact_name: stored_belonging.contact_name,
-        contact_email: stored_belonging.contact_email,
-        owner_id: stored_belonging.owner_id,
+        belonging: stored_belonging,
     };
     apply(state, &mut row, &checked, now);
     let source = link.map_or(VALIDATE, |_| HANDOFF_SOURCE);

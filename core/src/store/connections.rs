@@ -100,28 +100,14 @@ pub struct ConnectionRow {
     pub next_refresh_at: Option<i64>,
     pub transient_failures: i64,
     pub next_step: Option<String>,
-    /// The vendor's own id for this customer, unique when set.
-    pub external_id: Option<String>,
-    /// The customer's Concur admin: a name, and the address mails go to.
-    pub contact_name: Option<String>,
-    pub contact_email: Option<String>,
-    /// The console account responsible for the connection.
-    pub owner_id: Option<String>,
+    /// Who it belongs to.
+    #[sqlx(flatten)]
+    pub belonging: Belonging,
 }
 
 impl ConnectionRow {
     pub fn status(&self, now: i64) -> Status {
         Status::of(self.failing != 0, self.refresh_token_expires_at, now)
-    }
-
-    /// Its columns of who it belongs to.
-    pub fn belonging(&self) -> Belonging {
-        Belonging {
-            external_id: self.external_id.clone(),
-            contact_name: self.contact_name.clone(),
-            contact_email: self.contact_email.clone(),
-            owner_id: self.owner_id.clone(),
-        }
     }
 }
 
@@ -186,10 +172,10 @@ pub async fn upsert_connection<'c, E: Executor<'c, Database = Any>>(
             .bind(&row.id)
             .bind(&row.name)
             .bind(row.created_at)
-            .bind(&row.external_id)
-            .bind(&row.contact_name)
-            .bind(&row.contact_email)
-            .bind(&row.owner_id);
+            .bind(&row.belonging.external_id)
+            .bind(&row.belonging.contact_name)
+            .bind(&row.belonging.contact_email)
+            .bind(&row.belonging.owner_id);
         bind_mutable(query, row).execute(executor).await?;
     } else {
         let sets: Vec<String> = mutable

@@ -41,7 +41,7 @@ impl From<&ConnectionRow> for DashboardRow {
             failing: row.failing,
             refresh_token_expires_at: row.refresh_token_expires_at,
             last_checked_at: row.last_checked_at,
-            external_id: row.external_id.clone(),
+            external_id: row.belonging.external_id.clone(),
             tags: None,
         }
     }

@@ -288,7 +288,7 @@ impl From<&ConnectionRow> for FleetRow {
             failing: row.failing,
             refresh_token_expires_at: row.refresh_token_expires_at,
             updated_at: row.updated_at,
-            belonging: row.belonging(),
+            belonging: row.belonging.clone(),
             tags: None,
         }
     }

@@ -27,23 +27,9 @@ pub struct HandoffRow {
     /// The hand-off key that made it, when one did: only that key reads it back.
     pub created_by_key: Option<String>,
     /// Who the connection it makes will belong to (tags one `key=value` per line).
-    pub external_id: Option<String>,
+    #[sqlx(flatten)]
+    pub belonging: super::connections::Belonging,
     pub tags: String,
-    pub contact_name: Option<String>,
-    pub contact_email: Option<String>,
-    pub owner_id: Option<String>,
-}
-
-impl HandoffRow {
-    /// Its columns of who the connection it makes will belong to.
-    pub fn belonging(&self) -> super::connections::Belonging {
-        super::connections::Belonging {
-            external_id: self.external_id.clone(),
-            contact_name: self.contact_name.clone(),
-            contact_email: self.contact_email.clone(),
-            owner_id: self.owner_id.clone(),
-        }
-    }
 }
 
 const COLUMNS: &str = "id, kind, name, note, scope_profile, required_scopes, connection_id, \
@@ -73,11 +59,11 @@ pub async fn insert_handoff(pool: &Pool, row: &HandoffRow) -> sqlx::Result<()> {
     .bind(row.refusals)
     .bind(&row.token_hash)
     .bind(&row.created_by_key)
-    .bind(&row.external_id)
+    .bind(&row.belonging.external_id)
     .bind(&row.tags)
-    .bind(&row.contact_name)
-    .bind(&row.contact_email)
-    .bind(&row.owner_id)
+    .bind(&row.belonging.contact_name)
+    .bind(&row.belonging.contact_email)
+    .bind(&row.belonging.owner_id)
     .execute(pool)
     .await
     .map(|_| ())

@@ -857,9 +857,9 @@ async fn a_link_carries_who_its_connection_belongs_to_onto_the_connection() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(row.external_id.as_deref(), Some("tenant-7"));
-    assert_eq!(row.contact_name.as_deref(), Some("Peter Gibbons"));
-    assert_eq!(row.owner_id.as_deref(), Some("csm-id"));
+    assert_eq!(row.belonging.external_id.as_deref(), Some("tenant-7"));
+    assert_eq!(row.belonging.contact_name.as_deref(), Some("Peter Gibbons"));
+    assert_eq!(row.belonging.owner_id.as_deref(), Some("csm-id"));
     let tags = store::tags_of(&w.state.pool, &connection).await.unwrap();
     assert_eq!(
         tags,
@@ -900,7 +900,7 @@ async fn a_link_carries_who_its_connection_belongs_to_onto_the_connection() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(row.external_id, None);
+    assert_eq!(row.belonging.external_id, None);
     assert_eq!(
         store::tags_of(&w.state.pool, &made).await.unwrap(),
         vec![("env".into(), "dev".into())]

@@ -290,7 +290,7 @@ async fn an_imported_fleet_brings_who_each_connection_belongs_to() {
         .await
         .unwrap();
     let row = &store::all_connections(&f.state.pool).await.unwrap()[0];
-    assert_eq!(row.owner_id, None);
+    assert_eq!(row.belonging.owner_id, None);
     assert_eq!(f.listed(&[])[0]["owner"], Value::Null);
 }
 
