@@ -214,13 +214,20 @@ pub async fn create_handoff_key(state: &AppState, label: &str) -> Result<NewKey,
     tracing::info!(key_id = %row.id, "hand-off API key created");
     Ok(NewKey {
         key,
-        view: ApiKeyView {
+        view: row.into(),
+    })
+}
+
+/// A hand-off key as lists show it: its row has the very fields of the view.
+impl From<store::HandoffKeyRow> for ApiKeyView {
+    fn from(row: store::HandoffKeyRow) -> Self {
+        Self {
             id: row.id,
             name: row.name,
             prefix: row.prefix,
             created_at: row.created_at,
-            last_used_at: None,
-            revoked_at: None,
-        },
-    })
+            last_used_at: row.last_used_at,
+            revoked_at: row.revoked_at,
+        }
+    }
 }

@@ -179,14 +179,7 @@ pub async fn list(state: &AppState) -> Result<Vec<FleetKeyView>, Error> {
         .map_err(internal)?
         .into_iter()
         .map(|row| FleetKeyView {
-            view: ApiKeyView {
-                id: row.id,
-                name: row.name,
-                prefix: row.prefix,
-                created_at: row.created_at,
-                last_used_at: row.last_used_at,
-                revoked_at: row.revoked_at,
-            },
+            view: row.into(),
             kind: KeyKind::Handoff,
             selector: String::new(),
         });

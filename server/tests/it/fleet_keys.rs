@@ -338,15 +338,18 @@ async fn the_api_keys_page_makes_lists_and_revokes_fleet_and_management_keys_for
         "an editor is not shown the keys"
     );
 
-    let fleet_id = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["reach"] == "fleet, selector env=prod")
-        .unwrap()["key"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id_of = |reach: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["reach"] == reach)
+            .unwrap()["key"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let fleet_id = id_of("fleet, selector env=prod");
     let revoke = |http: &reqwest::Client, id: &str| {
         http.post(format!("{}/api/revoke_shared_key", w.base))
             .form(&[("key_id", id)])
@@ -360,15 +363,7 @@ async fn the_api_keys_page_makes_lists_and_revokes_fleet_and_management_keys_for
         401,
         "revoked here: at once"
     );
-    let handoff_id = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["reach"] == "hand-off links")
-        .unwrap()["key"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let handoff_id = id_of("hand-off links");
     let make_link = || {
         reqwest::Client::new()
             .post(format!("{}/api/v1/handoffs", w.base))
