@@ -181,15 +181,7 @@ mod tests {
     }
 
     async fn add(pool: &Pool, id: &str, expires_at: i64) {
-        sqlx::query(
-            "INSERT INTO connections (id, name, client_id, authorization_url, scope_profile, required_scopes, granted_scopes, failing, refresh_token_expires_at, client_secret_sealed, refresh_token_sealed, client_secret_mask, refresh_token_mask, created_at, updated_at, transient_failures) \
-             VALUES ($1, $1, $1, 'https://us.api.concursolutions.com', 'p', '', '', 0, $2, '', '', '', '', 0, 0, 0)",
-        )
-        .bind(id)
-        .bind(expires_at)
-        .execute(pool)
-        .await
-        .expect("insert");
+        store::test_connection(pool, (id, id), false, Some(expires_at), None).await;
     }
 
     use console_model::Status;

@@ -150,6 +150,33 @@ fn bind_mutable<'q>(query: AnyQuery<'q>, row: &'q ConnectionRow) -> AnyQuery<'q>
         .bind(&row.next_step)
 }
 
+/// A new connection as the store's own tests want it: `failing` or not, its refresh token
+/// expiring at `expires`, owned by the account `owner`; written as every connection is.
+#[cfg(test)]
+pub(crate) async fn test_connection(
+    pool: &Pool,
+    (id, name): (&str, &str),
+    failing: bool,
+    expires: Option<i64>,
+    owner: Option<&str>,
+) {
+    let row = ConnectionRow {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        client_id: id.to_owned(),
+        authorization_url: "https://us.api.concursolutions.com".to_owned(),
+        scope_profile: "p".to_owned(),
+        failing: i64::from(failing),
+        refresh_token_expires_at: expires,
+        belonging: Belonging {
+            owner_id: owner.map(str::to_owned),
+            ..Belonging::default()
+        },
+        ..ConnectionRow::default()
+    };
+    upsert_connection(pool, &row, true).await.expect("insert");
+}
+
 /// Writes a connection: every column when new, otherwise all but the name and creation time
 /// (renaming is its own write, so a refresh never undoes a rename).
 pub async fn upsert_connection<'c, E: Executor<'c, Database = Any>>(

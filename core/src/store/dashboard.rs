@@ -526,18 +526,8 @@ mod tests {
             let expires = (i % 7 != 0).then_some(now + (i as i64 % 40 - 5) * 86_400);
             let failing = i % 11 == 0;
             let owner = (i % 5 == 0).then_some("ann");
-            sqlx::query(
-                "INSERT INTO connections (id, name, client_id, authorization_url, scope_profile, required_scopes, granted_scopes, failing, refresh_token_expires_at, client_secret_sealed, refresh_token_sealed, client_secret_mask, refresh_token_mask, created_at, updated_at, transient_failures, owner_id) \
-                 VALUES ($1, $2, $1, 'https://us.api.concursolutions.com', 'p', '', '', $3, $4, '', '', '', '', 0, 0, 0, $5)",
-            )
-            .bind(&id)
-            .bind(format!("Name {}", i % 13))
-            .bind(i64::from(failing))
-            .bind(expires)
-            .bind(owner)
-            .execute(&pool)
-            .await
-            .expect("insert");
+            let name = format!("Name {}", i % 13);
+            super::super::test_connection(&pool, (&id, &name), failing, expires, owner).await;
             let env = ["prod", "dev"][i % 2];
             let team = format!("t{}", i % 4);
             for (key, value) in [("env", env), ("team", team.as_str())] {

@@ -378,16 +378,8 @@ mod tests {
         rows.push((false, Some(now - 30 * day)));
         rows.push((false, Some(now + 400 * day)));
         for (i, (failing, expires)) in rows.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO connections (id, name, client_id, authorization_url, scope_profile, required_scopes, granted_scopes, failing, refresh_token_expires_at, client_secret_sealed, refresh_token_sealed, client_secret_mask, refresh_token_mask, created_at, updated_at, transient_failures) \
-                 VALUES ($1, $1, $1, 'https://us.api.concursolutions.com', 'p', '', '', $2, $3, '', '', '', '', 0, 0, 0)",
-            )
-            .bind(format!("c{i}"))
-            .bind(i64::from(*failing))
-            .bind(*expires)
-            .execute(&pool)
-            .await
-            .expect("insert");
+            let id = format!("c{i}");
+            super::super::test_connection(&pool, (&id, &id), *failing, *expires, None).await;
         }
         for status in Status::ALL {
             let expected = rows
