@@ -7,6 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 packages=(-p concur -p concur-sim -p console-model -p console-core -p app -p server --features app/ssr)
+# What the tests write (a SQLite store each, exports, the PostgreSQL cluster) goes to a folder of
+# this run, removed at its end: a run leaves hundreds of stores behind otherwise. The cluster's
+# user must be able to pass through it.
+TMPDIR=$(mktemp -d)
+export TMPDIR
+chmod 711 "$TMPDIR"
+trap 'rm -rf "$TMPDIR"' EXIT
 scripts/with-postgres.sh bash -c '
   set -euo pipefail
   cargo test "$@"
