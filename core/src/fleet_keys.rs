@@ -108,7 +108,7 @@ pub async fn create_named(
 }
 
 /// A new key as the audit log names it (never the key itself).
-pub fn described(kind: &str, made: &NewKey, selector: &str) -> String {
+fn described(kind: &str, made: &NewKey, selector: &str) -> String {
     let (name, prefix) = (&made.view.name, &made.view.prefix);
     match kind {
         "fleet" => format!(

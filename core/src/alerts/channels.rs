@@ -102,11 +102,11 @@ fn route_words(route: &Route) -> String {
 /// (`email:ADDRESS` or `webhook:URL`, signed with the webhook's secret). Returns its words.
 pub async fn add_route(state: &AppState, selector: &str, channel: &str) -> Result<String, Error> {
     let selector = route_selector(&one_line("route_selector", selector)?)
-        .map_err(|why| Error::invalid("route_selector", capitalised(&why)))?;
+        .map_err(|why| Error::invalid("route_selector", sentence(&why)))?;
     let channel = one_line("route_channel", channel)?;
     let config = effective(state).await?;
     let target = route_target(&channel, config.webhook.as_ref().map(|w| w.secret.as_str()))
-        .map_err(|why| Error::invalid("route_channel", capitalised(&why)))?;
+        .map_err(|why| Error::invalid("route_channel", sentence(&why)))?;
     if let Target::Webhook(webhook) = &target {
         check_webhook_url(state, &webhook.url)
             .map_err(|why| Error::invalid("route_channel", why))?;
@@ -145,11 +145,15 @@ pub async fn remove_route(state: &AppState, words: &str) -> Result<bool, Error> 
     Ok(true)
 }
 
-fn capitalised(why: &str) -> String {
+/// A reason written for `CONCUR_ALERT_ROUTES`' message (`…: the channel is …`) as a sentence of
+/// its own; one that already is (a selector's) stays as it is.
+fn sentence(why: &str) -> String {
     let mut chars = why.chars();
-    chars.next().map_or_else(String::new, |first| {
-        format!("{}{}.", first.to_uppercase(), chars.as_str())
-    })
+    let Some(first) = chars.next() else {
+        return String::new();
+    };
+    let stop = if why.ends_with('.') { "" } else { "." };
+    format!("{}{}{stop}", first.to_uppercase(), chars.as_str())
 }
 
 /// What the Settings page shows: never a secret, only whether one is set.

@@ -262,31 +262,18 @@ async fn the_api_keys_page_makes_lists_and_revokes_fleet_and_management_keys_for
         "nothing refused was stored"
     );
 
-    let made: Value = create(&admin, "fleet", "env=prod")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = made["key"].as_str().unwrap().to_owned();
-    assert!(key.starts_with("ccf_"), "{made}");
+    let key_of = |answer: reqwest::Response| async move {
+        let made: Value = answer.json().await.unwrap();
+        made["key"].as_str().unwrap().to_owned()
+    };
+    let key = key_of(create(&admin, "fleet", "env=prod").await.unwrap()).await;
+    assert!(key.starts_with("ccf_"), "{key}");
     assert_eq!(w.token(&key, &w.prod.0).await.0, 200);
     assert_eq!(w.token(&key, &w.dev.0).await.0, 404);
-    let read_only: Value = create(&admin, "read", "")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(read_only["key"].as_str().unwrap().starts_with("ccm_"));
-    let handoff: Value = create(&admin, "handoff", "")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let handoff_key = handoff["key"].as_str().unwrap().to_owned();
-    assert!(handoff_key.starts_with("cch_"), "{handoff}");
+    let read_only = key_of(create(&admin, "read", "").await.unwrap()).await;
+    assert!(read_only.starts_with("ccm_"), "{read_only}");
+    let handoff_key = key_of(create(&admin, "handoff", "").await.unwrap()).await;
+    assert!(handoff_key.starts_with("cch_"), "{handoff_key}");
 
     let listed: Value = admin
         .post(format!("{}/api/load_shared_keys", w.base))
@@ -316,23 +303,9 @@ async fn the_api_keys_page_makes_lists_and_revokes_fleet_and_management_keys_for
         !listed.to_string().contains(&key),
         "the key is never listed"
     );
-    let page = admin
-        .get(format!("{}/keys", w.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = support::text(&admin, &format!("{}/keys", w.base)).await;
     assert!(page.contains("fleet, selector env=prod") && !page.contains(&key));
-    let editor_page = editor
-        .get(format!("{}/keys", w.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let editor_page = support::text(&editor, &format!("{}/keys", w.base)).await;
     assert!(
         !editor_page.contains("fleet, selector env=prod"),
         "an editor is not shown the keys"

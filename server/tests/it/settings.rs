@@ -158,14 +158,7 @@ async fn a_channel_set_in_the_environment_wins_and_the_page_says_so() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 422);
-    let page = http
-        .get(format!("{base}/settings"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = support::text(&http, &format!("{base}/settings")).await;
     assert!(page.contains("Set by the environment (CONCUR_ALERT_WEBHOOK_URL)"));
     assert!(!page.contains("environment secret value"));
 }
@@ -228,6 +221,14 @@ async fn a_route_set_on_the_page_is_checked_sealed_used_and_removed() {
             body.to_string().contains(field),
             "{selector} => {channel}: {body}"
         );
+        // Each reason reads as one sentence, whichever part of the route gave it.
+        let message = body["Invalid"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(char::is_uppercase)
+                && message.ends_with('.')
+                && !message.ends_with(".."),
+            "{message}"
+        );
     }
     assert_eq!(add("env=prod", &prod_hook).await.unwrap().status(), 200);
     assert_eq!(
@@ -273,14 +274,7 @@ async fn a_route_set_on_the_page_is_checked_sealed_used_and_removed() {
             .any(|v| v.contains("/hook") || v.contains("emea-csm")),
         "the routes are sealed: a webhook URL grants posting rights"
     );
-    let page = http
-        .get(format!("{base}/settings"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = support::text(&http, &format!("{base}/settings")).await;
     assert!(page.contains("Routes") && page.contains("emea-csm@vendor.example"));
 
     // "Send test" reaches the route's webhook, signed like the default one.

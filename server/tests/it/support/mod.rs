@@ -78,6 +78,11 @@ pub fn browser() -> reqwest::Client {
 /// The password of every account a suite makes with [`person`].
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// The page at `url` as `http` is shown it, as text.
+pub async fn text(http: &reqwest::Client, url: &str) -> String {
+    http.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 /// The hash of [`PASSWORD`], made once per test binary: argon2 takes a while unoptimised.
 pub async fn password_hash() -> &'static str {
     static HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
