@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the build tools a fresh Debian machine lacks, and only those: the wasm32 target,
 # cargo-leptos 0.3.11, wasm-bindgen-cli at the version in Cargo.lock, and the npm packages in
-# end2end/ (binaryen's wasm-opt for release builds, Playwright for the browser tests, and
-# oidc-provider, the OpenID provider the single sign-on journeys sign in through).
+# end2end/ (binaryen's wasm-opt for release builds, Playwright for the browser tests,
+# oidc-provider, the OpenID provider the single sign-on journeys sign in through, and
+# swagger-parser, which validates the API's OpenAPI document).
 # Both cargo tools are built from their registry source with one dependency pinned back,
 # because their shipped lock files ask for crates newer than this toolchain or registry has,
 # and without optimisations: that halves a fresh machine's wait, and what they do in a build
@@ -55,7 +56,8 @@ fi
 
 if [ ! -x "$root/end2end/node_modules/.bin/wasm-opt" ] || [ ! -x "$root/end2end/node_modules/.bin/playwright" ] \
   || [ ! -f "$root/end2end/node_modules/oidc-provider/package.json" ] \
-  || [ ! -f "$root/end2end/node_modules/@axe-core/playwright/package.json" ]; then
+  || [ ! -f "$root/end2end/node_modules/@axe-core/playwright/package.json" ] \
+  || [ ! -f "$root/end2end/node_modules/@apidevtools/swagger-parser/package.json" ]; then
   echo "==> installing npm packages in end2end/"
   (cd "$root/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi

@@ -440,6 +440,15 @@ pub enum LinkState {
 }
 
 impl LinkState {
+    pub const ALL: [LinkState; 6] = [
+        Self::Waiting,
+        Self::Opened,
+        Self::Completed,
+        Self::Expired,
+        Self::Revoked,
+        Self::Locked,
+    ];
+
     pub fn key(self) -> &'static str {
         match self {
             Self::Waiting => "waiting",

@@ -20,7 +20,8 @@ use console_core::fleet_keys::{self, FLEET_KEY_PREFIX, MANAGE_KEY_PREFIX};
 use console_core::keys::{Call, Caller, caller};
 use console_core::state::AppState;
 use console_core::store;
-use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Requests per key and minute, unless `CONCUR_API_RATE_LIMIT` says otherwise.
 pub const DEFAULT_RATE_PER_MINUTE: u32 = 1200;
@@ -100,24 +101,67 @@ struct Api {
     limiter: Arc<KeyLimiter>,
 }
 
+/// The token routes, described for the OpenAPI document as they are served.
+fn routes() -> OpenApiRouter<Api> {
+    OpenApiRouter::new()
+        .routes(routes!(token))
+        .routes(routes!(token_by_external_id))
+}
+
 pub fn router<S: Clone + Send + Sync + 'static>(
     state: AppState,
     limiter: Arc<KeyLimiter>,
 ) -> Router<S> {
-    Router::new()
-        .route("/api/v1/connections/{id}/token", get(token))
-        .route(
-            "/api/v1/connections/by-external-id/{external_id}/token",
-            get(token_by_external_id),
-        )
+    Router::from(routes())
         .route("/api/openapi.json", get(openapi))
         .with_state(Api { state, limiter })
 }
 
+/// The token routes' part of the OpenAPI document.
+pub(crate) fn described() -> utoipa::openapi::OpenApi {
+    routes().into_openapi()
+}
+
+/// What an error answer's `error` says, for a program to branch on.
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ErrorCode {
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    NeedsHuman,
+    RateLimited,
+    ConcurUnavailable,
+    DatabaseUnavailable,
+    Timeout,
+    Invalid,
+    BadRequest,
+    UnsupportedMediaType,
+    Internal,
+}
+
+/// A connection's status as the API names it: one of every [`console_model::Status`].
+pub(crate) fn status_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .description(Some("How the connection stands: failing, or its refresh token's expiry band (critical: under 8 days, expiring: under 31)."))
+        .enum_values(Some(console_model::Status::ALL.map(console_model::Status::key)))
+        .build()
+}
+
+/// Every error answer of the API.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct ErrorAnswer<'a> {
+    #[schema(inline)]
+    error: ErrorCode,
+    /// What went wrong and what to do, in words for a person.
+    message: &'a str,
+}
+
 /// An error answer: `{"error", "message"}` with its status and headers.
-pub(crate) fn refuse(status: StatusCode, error: &str, message: &str) -> Response {
-    let mut response =
-        (status, Json(json!({ "error": error, "message": message }))).into_response();
+pub(crate) fn refuse(status: StatusCode, error: ErrorCode, message: &str) -> Response {
+    let mut response = (status, Json(ErrorAnswer { error, message })).into_response();
     no_store(response.headers_mut());
     if status == StatusCode::UNAUTHORIZED {
         response
@@ -148,7 +192,7 @@ pub(crate) async fn allowed(
     let Some(presented) = bearer(headers) else {
         return Err(refuse(
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            ErrorCode::Unauthorized,
             "Send an API key: Authorization: Bearer <key>.",
         ));
     };
@@ -156,12 +200,12 @@ pub(crate) async fn allowed(
         Ok(Some(key)) if key.kind.may(call) => Ok(key),
         Ok(Some(key)) => Err(refuse(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             &key.kind.refusal(call),
         )),
         Ok(None) => Err(refuse(
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            ErrorCode::Unauthorized,
             "This API key is unknown or has been revoked.",
         )),
         Err(Error::DatabaseUnavailable) => Err(database_unavailable()),
@@ -186,7 +230,7 @@ fn unexpected(e: &Error) -> Response {
     tracing::error!(error = %e, "token API failed");
     refuse(
         StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
+        ErrorCode::Internal,
         "Something went wrong on the server. It has been logged; try again.",
     )
 }
@@ -198,7 +242,7 @@ fn database_unavailable() -> Response {
     with_retry_after(
         refuse(
             StatusCode::SERVICE_UNAVAILABLE,
-            "database_unavailable",
+            ErrorCode::DatabaseUnavailable,
             "The console cannot reach its database right now and holds no valid token for this call in memory; retry shortly.",
         ),
         DATABASE_RETRY_AFTER,
@@ -233,11 +277,17 @@ async fn with_database<T, F: Future<Output = Result<T, Error>>>(
 }
 
 /// What the token endpoint answers (written straight from this struct: it is the hot path).
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = AccessToken)]
 struct TokenAnswer<'a> {
+    /// Send it to Concur as `Authorization: Bearer …`.
     access_token: &'a str,
+    #[schema(pattern = "^Bearer$")]
     token_type: &'static str,
+    /// When the access token expires (UTC).
+    #[schema(format = DateTime)]
     expires_at: Option<String>,
+    /// The base URL of the company's data centre: call Concur's APIs there.
     geolocation: &'a str,
 }
 
@@ -247,6 +297,27 @@ struct TokenAnswer<'a> {
 const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// The token endpoint, counted by answer status for `/metrics`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/connections/{id}/token",
+    operation_id = "getAccessToken",
+    tag = "tokens",
+    summary = "An access token for one connection",
+    description = "Returns the cached access token while more than five minutes remain; otherwise Concur Console refreshes once for all concurrent callers.",
+    params(("id" = String, Path, description = "The connection's id, as its page and `concur-console connections list` show it.")),
+    security(("apiKey" = []), ("fleetKey" = [])),
+    responses(
+        (status = 200, description = "A usable access token.", body = TokenAnswer),
+        (status = 401, description = "No API key, or an unknown or revoked one.", body = ErrorAnswer),
+        (status = 403, description = "A hand-off or management key: it opens no connection's token.", body = ErrorAnswer),
+        (status = 404, description = "This key opens no connection with that id.", body = ErrorAnswer),
+        (status = 409, description = "The connection needs a human; the message names the problem and the next step.", body = ErrorAnswer),
+        (status = 429, description = "Over this API key's request limit.", body = ErrorAnswer,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again."))),
+        (status = 503, description = "Concur cannot be reached and no cached access token is still valid, the database is unavailable, or no answer came within 4 seconds (`error`: concur_unavailable, database_unavailable, timeout).", body = ErrorAnswer,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again."))),
+    )
+)]
 async fn token(State(api): State<Api>, Path(id): Path<String>, headers: HeaderMap) -> Response {
     let response = match tokio::time::timeout(ANSWER_WITHIN, answer_token(&api, &id, &headers))
         .await
@@ -255,7 +326,7 @@ async fn token(State(api): State<Api>, Path(id): Path<String>, headers: HeaderMa
         Err(_) => with_retry_after(
             refuse(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "timeout",
+                ErrorCode::Timeout,
                 "No answer within 4 seconds: the database or Concur is slow. Work under way goes on; retry shortly.",
             ),
             2,
@@ -270,6 +341,27 @@ async fn token(State(api): State<Api>, Path(id): Path<String>, headers: HeaderMa
 
 /// The token route for the connection with the vendor's external id: the same answers as by id
 /// (an unknown external id is a connection no key opens).
+#[utoipa::path(
+    get,
+    path = "/api/v1/connections/by-external-id/{external_id}/token",
+    operation_id = "getAccessTokenByExternalId",
+    tag = "tokens",
+    summary = "An access token for the connection with your own id for the customer",
+    description = "The same answers as by id, for the connection whose external id (your tenant id for the customer) this is.",
+    params(("external_id" = String, Path, description = "Your own id for the customer, as set with `connections add --external-id`, `connections set` or the connection's page.")),
+    security(("fleetKey" = []), ("apiKey" = [])),
+    responses(
+        (status = 200, description = "A usable access token.", body = TokenAnswer),
+        (status = 401, description = "No API key, or an unknown or revoked one.", body = ErrorAnswer),
+        (status = 403, description = "A hand-off or management key: it opens no connection's token.", body = ErrorAnswer),
+        (status = 404, description = "This key opens no connection with that external id.", body = ErrorAnswer),
+        (status = 409, description = "The connection needs a human; the message names the problem and the next step.", body = ErrorAnswer),
+        (status = 429, description = "Over this API key's request limit.", body = ErrorAnswer,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again."))),
+        (status = 503, description = "Concur or the database cannot be reached, or no answer came within 4 seconds.", body = ErrorAnswer,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again."))),
+    )
+)]
 async fn token_by_external_id(
     State(api): State<Api>,
     Path(external_id): Path<String>,
@@ -309,7 +401,7 @@ async fn answer_token(api: &Api, id: &str, headers: &HeaderMap) -> Response {
     let Some(presented) = bearer(headers) else {
         return refuse(
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            ErrorCode::Unauthorized,
             "Send an API key of this connection: Authorization: Bearer <key>.",
         );
     };
@@ -326,12 +418,12 @@ async fn answer_token(api: &Api, id: &str, headers: &HeaderMap) -> Response {
             return match caller(&api.state, presented).await {
                 Ok(Some(key)) if !key.kind.may(Call::Token) => refuse(
                     StatusCode::FORBIDDEN,
-                    "forbidden",
+                    ErrorCode::Forbidden,
                     &key.kind.refusal(Call::Token),
                 ),
                 Ok(_) => refuse(
                     StatusCode::UNAUTHORIZED,
-                    "unauthorized",
+                    ErrorCode::Unauthorized,
                     "This API key is unknown or has been revoked.",
                 ),
                 Err(e) => unexpected(&e),
@@ -340,14 +432,14 @@ async fn answer_token(api: &Api, id: &str, headers: &HeaderMap) -> Response {
         Ok(Err(KeyRefusal::Unknown)) => {
             return refuse(
                 StatusCode::UNAUTHORIZED,
-                "unauthorized",
+                ErrorCode::Unauthorized,
                 "This API key is unknown or has been revoked.",
             );
         }
         Ok(Err(KeyRefusal::OtherConnection)) => {
             return refuse(
                 StatusCode::NOT_FOUND,
-                "not_found",
+                ErrorCode::NotFound,
                 "This API key opens no connection with that id.",
             );
         }
@@ -357,7 +449,7 @@ async fn answer_token(api: &Api, id: &str, headers: &HeaderMap) -> Response {
         return with_retry_after(
             refuse(
                 StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
+                ErrorCode::RateLimited,
                 "Too many requests with this API key; reuse the access token until it nears expires_at.",
             ),
             i64::try_from(wait).unwrap_or(60),
@@ -381,27 +473,27 @@ async fn answer_token(api: &Api, id: &str, headers: &HeaderMap) -> Response {
         }
         Ok(Err(TokenRefusal::NeedsHuman { problem, next_step })) => refuse(
             StatusCode::CONFLICT,
-            "needs_human",
+            ErrorCode::NeedsHuman,
             &format!("{problem} Next step: {next_step}"),
         ),
         Ok(Err(TokenRefusal::Unavailable { retry_after })) => with_retry_after(
             refuse(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "concur_unavailable",
+                ErrorCode::ConcurUnavailable,
                 "Concur cannot be reached right now and no cached access token is still valid; retry later.",
             ),
             retry_after,
         ),
         Err(Error::NotFound) => refuse(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "This API key opens no connection with that id.",
         ),
         Err(e) => unexpected(&e),
     }
 }
 
-async fn openapi() -> Json<serde_json::Value> {
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(crate::openapi::document())
 }
 

@@ -5,21 +5,20 @@ use std::io::Write;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::response::Response;
 use axum::{Json, Router};
 use console_core::Error;
-use console_core::connections::metadata::Tags;
 use console_core::handoffs::{self as handoffs, NewHandoff};
 use console_core::keys::{Call, KeyKind};
 use console_core::state::AppState;
-use console_model::BelongingForm;
-use console_model::HandoffView;
-use serde_json::json;
+use console_model::{BelongingForm, HandoffView, LinkState};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::api::{allowed, refuse};
+use crate::api::{ErrorAnswer, ErrorCode, allowed, refuse};
 use crate::manage::{Failed, terminal};
-use crate::validate::rfc3339;
+use crate::management::{Contact, CreatedLink, answer};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum HandoffCommand {
@@ -137,75 +136,132 @@ pub async fn command(
     }
 }
 
-pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
-    Router::new()
-        .route("/api/v1/handoffs", post(create))
-        .route("/api/v1/handoffs/{id}", get(read))
-        .with_state(state)
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(read))
 }
 
-fn body(link: &HandoffView) -> serde_json::Value {
-    let b = &link.belonging;
-    json!({
-        "external_id": b.external_id,
-        "tags": Tags::stored(b.tags.clone()).json(),
-        "contact": b.contact_email.as_ref().map(|email| json!({"name": b.contact_name, "email": email})),
-        "owner": b.owner,
-        "id": link.id,
-        "name": link.name,
-        "profile": link.profile,
-        "renewal": link.renewal,
-        "state": link.state.key(),
-        "connection_id": link.connection_id,
-        "created_at": rfc3339(Some(link.created_at)),
-        "expires_at": rfc3339(Some(link.expires_at)),
-        "url": link.url,
-    })
+pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
+    Router::from(routes()).with_state(state)
+}
+
+/// The hand-off API's part of the OpenAPI document.
+pub(crate) fn described() -> utoipa::openapi::OpenApi {
+    routes().into_openapi()
+}
+
+fn state_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(LinkState::ALL.map(LinkState::key)))
+        .build()
+}
+
+/// A hand-off link as the API shows it.
+#[derive(Debug, serde::Serialize, ToSchema)]
+#[schema(as = Handoff)]
+struct LinkAnswer {
+    id: String,
+    name: String,
+    /// The scope profile.
+    profile: String,
+    /// A renewal link for `connection_id` rather than one for a new connection.
+    renewal: bool,
+    #[schema(schema_with = state_schema)]
+    state: &'static str,
+    /// The connection it made once completed, or the one it renews.
+    connection_id: Option<String>,
+    #[schema(format = DateTime)]
+    created_at: Option<String>,
+    #[schema(format = DateTime)]
+    expires_at: Option<String>,
+    /// While the link can still be used.
+    url: Option<String>,
+    /// Your own id for the customer, carried onto the connection it makes.
+    external_id: Option<String>,
+    tags: std::collections::BTreeMap<String, String>,
+    contact: Option<Contact>,
+    /// The user name of the console account that will own the connection.
+    owner: Option<String>,
+}
+
+impl From<&HandoffView> for LinkAnswer {
+    fn from(link: &HandoffView) -> Self {
+        let b = &link.belonging;
+        Self {
+            id: link.id.clone(),
+            name: link.name.clone(),
+            profile: link.profile.clone(),
+            renewal: link.renewal,
+            state: link.state.key(),
+            connection_id: link.connection_id.clone(),
+            created_at: console_core::rfc3339(link.created_at),
+            expires_at: console_core::rfc3339(link.expires_at),
+            url: link.url.clone(),
+            external_id: b.external_id.clone(),
+            tags: b.tags.iter().cloned().collect(),
+            contact: b.contact_email.as_ref().map(|email| Contact {
+                name: b.contact_name.clone(),
+                email: email.clone(),
+            }),
+            owner: b.owner.clone(),
+        }
+    }
 }
 
 fn refused(e: &Error) -> Response {
     match e {
-        Error::Invalid { message, .. } => {
-            refuse(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
-        }
+        Error::Invalid { message, .. } => refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::Invalid,
+            message,
+        ),
         Error::NotFound => refuse(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "No hand-off link or connection has that id.",
         ),
         other => {
             tracing::error!(error = %other, "hand-off API failed");
             refuse(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
+                ErrorCode::Internal,
                 "Something went wrong on the server. It has been logged; try again.",
             )
         }
     }
 }
 
-#[derive(Debug, serde::Deserialize)]
+/// What a hand-off link is made with.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[schema(as = NewHandoff)]
 struct CreateBody {
+    /// What the link is for, e.g. the customer's company (not needed for a renewal link).
     #[serde(default)]
+    #[schema(max_length = 100)]
     name: String,
+    /// `expense-approvals`, `mileage-to-expense`, or a custom scope list separated by spaces.
     #[serde(default)]
     profile: String,
+    /// How long the link works, 1 to 30 days (7 unless said).
+    #[schema(minimum = 1, maximum = 30)]
     valid_days: Option<i64>,
+    /// Shown to the customer.
     #[serde(default)]
+    #[schema(max_length = 500)]
     note: String,
+    /// Make a renewal link for this connection.
     connection_id: Option<String>,
+    /// Your own id for the customer, carried onto the connection.
+    #[schema(pattern = "^[A-Za-z0-9._:-]{1,128}$")]
     external_id: Option<String>,
+    /// Tags for the connection, such as `{"env": "prod"}`.
     #[serde(default)]
     tags: std::collections::BTreeMap<String, String>,
-    contact: Option<ContactBody>,
+    contact: Option<Contact>,
+    /// The user name of the console account that will own the connection.
     owner: Option<String>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ContactBody {
-    name: Option<String>,
-    email: String,
 }
 
 impl CreateBody {
@@ -234,6 +290,24 @@ impl CreateBody {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/handoffs",
+    operation_id = "createHandoffLink",
+    tag = "handoffs",
+    summary = "A hand-off link for a customer's Concur admin",
+    description = "The customer opens the URL, follows the Concur steps for the profile and presses Connect; the console stores the connection. With `connection_id`, a renewal link that asks only for a new Company Request Token.",
+    request_body = CreateBody,
+    security(("handoffKey" = []), ("manageKey" = [])),
+    responses(
+        (status = 201, description = "The link, to send to the customer (it works once).", body = CreatedLink),
+        (status = 400, description = "The body is not the JSON described.", body = ErrorAnswer),
+        (status = 401, description = "No API key, or an unknown or revoked one.", body = ErrorAnswer),
+        (status = 403, description = "A key of a kind that may not create hand-off links: a connection's, a fleet or a read-only management key.", body = ErrorAnswer),
+        (status = 404, description = "No connection has that `connection_id`.", body = ErrorAnswer),
+        (status = 422, description = "A value breaks a rule; the message says which.", body = ErrorAnswer),
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -246,13 +320,19 @@ async fn create(
     let Ok(Json(request)) = request else {
         return refuse(
             StatusCode::BAD_REQUEST,
-            "bad_request",
+            ErrorCode::BadRequest,
             "Send JSON: {\"name\", \"profile\", \"valid_days\", \"note\"} (or \"connection_id\" for a renewal link).",
         );
     };
     let belonging = match request.belonging() {
         Ok(belonging) => belonging,
-        Err(message) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, "invalid", &message),
+        Err(message) => {
+            return refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::Invalid,
+                &message,
+            );
+        }
     };
     let (profile, custom_scopes) = profile(&request.profile);
     let new = NewHandoff {
@@ -281,22 +361,34 @@ async fn create(
                 },
             )
             .await;
-            let mut response = (
+            answer(
                 StatusCode::CREATED,
-                Json(json!({
-                    "id": link.id,
-                    "url": url,
-                    "expires_at": rfc3339(Some(link.expires_at)),
-                })),
+                &CreatedLink {
+                    id: link.id,
+                    url,
+                    expires_at: console_core::rfc3339(link.expires_at),
+                },
             )
-                .into_response();
-            crate::api::no_store(response.headers_mut());
-            response
         }
         Err(e) => refused(&e),
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/handoffs/{id}",
+    operation_id = "getHandoffLink",
+    tag = "handoffs",
+    summary = "Where a hand-off link stands (a hand-off key reads the links it made)",
+    params(("id" = String, Path, description = "The link's id, as creating it answered.")),
+    security(("handoffKey" = []), ("manageKey" = [])),
+    responses(
+        (status = 200, description = "The link's state; `connection_id` once completed.", body = LinkAnswer),
+        (status = 401, description = "No API key, or an unknown or revoked one.", body = ErrorAnswer),
+        (status = 403, description = "A connection's or a fleet key: it cannot read hand-off links.", body = ErrorAnswer),
+        (status = 404, description = "No hand-off link that this key made has that id.", body = ErrorAnswer),
+    )
+)]
 async fn read(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -312,11 +404,7 @@ async fn read(
         handoffs::get(&state, &id).await
     };
     match link {
-        Ok(link) => {
-            let mut response = Json(body(&link)).into_response();
-            crate::api::no_store(response.headers_mut());
-            response
-        }
+        Ok(link) => answer(StatusCode::OK, &LinkAnswer::from(&link)),
         Err(e) => refused(&e),
     }
 }

@@ -316,8 +316,9 @@ async fn list(
     };
     for (row, who) in fleet::list(state, &query).await? {
         if json {
-            let line = crate::management::connection_json(&store::FleetRow::from(&row), &who, now);
-            writeln!(out, "{line}").map_err(io)?;
+            let line =
+                crate::management::ConnectionView::of(&store::FleetRow::from(&row), &who, now);
+            writeln!(out, "{}", json!(line)).map_err(io)?;
         } else {
             let expiry = row
                 .refresh_token_expires_at

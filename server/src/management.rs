@@ -3,11 +3,12 @@
 //! a JSON merge patch (RFC 7396), and make a renewal link for it. A read-only management key
 //! reads only. Every change is audited under the key's label.
 
+use std::collections::BTreeMap;
+
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use console_core::Error;
 use console_core::audit::{self, Actor, Event};
@@ -17,46 +18,118 @@ use console_core::handoffs::{self, NewHandoff};
 use console_core::keys::{Call, Caller};
 use console_core::state::AppState;
 use console_core::store::{self, FleetRow};
-use serde_json::{Value, json};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::api::{allowed, no_store, refuse};
-use crate::validate::rfc3339;
+use crate::api::{ErrorAnswer, ErrorCode, allowed, no_store, refuse, status_schema};
+
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(read, patch))
+        .routes(routes!(renewal_link))
+}
 
 pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
-    Router::new()
-        .route("/api/v1/connections", get(list))
-        .route("/api/v1/connections/{id}", get(read).patch(patch))
-        .route("/api/v1/connections/{id}/renewal-links", post(renewal_link))
-        .with_state(state)
+    Router::from(routes()).with_state(state)
+}
+
+/// The management API's part of the OpenAPI document.
+pub(crate) fn described() -> utoipa::openapi::OpenApi {
+    routes().into_openapi()
 }
 
 /// The connections a page holds when the caller names no limit.
 const DEFAULT_LIMIT: i64 = 100;
 
+/// The customer's Concur admin, the person hand-off and renewal mails go to.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Contact {
+    pub name: Option<String>,
+    #[schema(format = Email)]
+    pub email: String,
+}
+
 /// A connection as the management API and `connections list --json` show it: no secret, its
-/// status at `now`, who it belongs to.
-pub(crate) fn connection_json(row: &FleetRow, who: &Belonging, now: i64) -> Value {
-    let granted: Vec<&str> = row.granted_scopes.split_whitespace().collect();
-    let missing: Vec<&str> = row
-        .required_scopes
-        .split_whitespace()
-        .filter(|s| !granted.contains(s))
-        .collect();
-    json!({
-        "id": row.id,
-        "name": row.name,
-        "external_id": who.external_id,
-        "tags": who.tags.json(),
-        "status": row.status(now).key(),
-        "refresh_token_expires_at": rfc3339(row.refresh_token_expires_at),
-        "days_left": row.refresh_token_expires_at.map(|at| console_model::days_left(at, now)),
-        "owner": who.owner.as_ref().map(|o| o.username.clone()),
-        "contact": who.contact.as_ref().map(|c| json!({"name": c.name, "email": c.email})),
-        "missing_scopes": missing,
-        "client_id": row.client_id,
-        "company_uuid": row.company_uuid,
-        "updated_at": rfc3339(Some(row.updated_at)),
-    })
+/// status at the time of the call, who it belongs to.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Connection)]
+pub(crate) struct ConnectionView {
+    id: String,
+    name: String,
+    /// Your own id for the customer (its tenant id).
+    external_id: Option<String>,
+    tags: BTreeMap<String, String>,
+    #[schema(schema_with = status_schema)]
+    status: &'static str,
+    #[schema(format = DateTime)]
+    refresh_token_expires_at: Option<String>,
+    /// Whole days until the refresh token expires.
+    days_left: Option<i64>,
+    /// The user name of the console account responsible for it.
+    owner: Option<String>,
+    contact: Option<Contact>,
+    /// Scopes the profile needs that Concur did not grant.
+    missing_scopes: Vec<String>,
+    client_id: String,
+    company_uuid: Option<String>,
+    #[schema(format = DateTime)]
+    updated_at: Option<String>,
+}
+
+impl ConnectionView {
+    pub(crate) fn of(row: &FleetRow, who: &Belonging, now: i64) -> Self {
+        let granted: Vec<&str> = row.granted_scopes.split_whitespace().collect();
+        Self {
+            id: row.id.clone(),
+            name: row.name.clone(),
+            external_id: who.external_id.clone(),
+            tags: who
+                .tags
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            status: row.status(now).key(),
+            refresh_token_expires_at: row.refresh_token_expires_at.and_then(console_core::rfc3339),
+            days_left: row
+                .refresh_token_expires_at
+                .map(|at| console_model::days_left(at, now)),
+            owner: who.owner.as_ref().map(|o| o.username.clone()),
+            contact: who.contact.as_ref().map(|c| Contact {
+                name: c.name.clone(),
+                email: c.email.clone(),
+            }),
+            missing_scopes: row
+                .required_scopes
+                .split_whitespace()
+                .filter(|s| !granted.contains(s))
+                .map(str::to_owned)
+                .collect(),
+            client_id: row.client_id.clone(),
+            company_uuid: row.company_uuid.clone(),
+            updated_at: console_core::rfc3339(row.updated_at),
+        }
+    }
+}
+
+/// A page of the connections list.
+#[derive(Debug, Serialize, ToSchema)]
+struct ConnectionPage {
+    connections: Vec<ConnectionView>,
+    /// Pass it back as `cursor` for the next page; null on the last.
+    next_cursor: Option<String>,
+}
+
+/// A link made for a customer: send them the URL.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CreatedLink {
+    pub id: String,
+    pub url: String,
+    #[schema(format = DateTime)]
+    pub expires_at: Option<String>,
 }
 
 /// The answer for a failure of the core: its words, with the status they call for.
@@ -64,67 +137,106 @@ fn failed(e: &Error) -> Response {
     match e {
         Error::Invalid { field, message } => refuse(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid",
+            ErrorCode::Invalid,
             &format!("{field}: {message}"),
         ),
         Error::NotFound => refuse(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "No connection has that id.",
         ),
         Error::DatabaseUnavailable => refuse(
             StatusCode::SERVICE_UNAVAILABLE,
-            "database_unavailable",
+            ErrorCode::DatabaseUnavailable,
             "The console cannot reach its database right now; retry shortly.",
         ),
         other => {
             tracing::error!(error = %other, "management API failed");
             refuse(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
+                ErrorCode::Internal,
                 "Something went wrong on the server. It has been logged; try again.",
             )
         }
     }
 }
 
-fn answer(status: StatusCode, body: Value) -> Response {
+pub(crate) fn answer<T: Serialize>(status: StatusCode, body: &T) -> Response {
     let mut response = (status, Json(body)).into_response();
     no_store(response.headers_mut());
     response
 }
 
 fn bad_request(message: &str) -> Response {
-    refuse(StatusCode::BAD_REQUEST, "bad_request", message)
+    refuse(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
 }
 
-/// `?tag=env:prod&tag=region:emea&status=S&owner=U&external_id=X&limit=100&cursor=C`: the
-/// query with its tags as given, the cursor and the limit; or why the request is malformed.
-fn list_query(raw: Option<&str>) -> Result<(Query, Vec<String>, Option<String>, i64), String> {
-    let mut query = Query::default();
-    let (mut tags, mut cursor, mut limit) = (Vec::new(), None, DEFAULT_LIMIT);
-    for (name, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
-        match name.as_ref() {
-            "tag" => tags.push(value.into_owned()),
-            "status" => query.status = Some(value.into_owned()),
-            "owner" => query.owner = Some(value.into_owned()),
-            "external_id" => query.external_id = Some(value.into_owned()),
-            "cursor" => cursor = Some(value.into_owned()),
-            "limit" => {
-                limit = value
-                    .parse()
-                    .map_err(|_| "limit is a number of connections, such as 100.".to_owned())?;
-            }
-            other => {
-                return Err(format!(
-                    "Unknown parameter {other:?}: this list takes tag, status, owner, external_id, limit and cursor."
-                ));
+/// What the connections list is asked for.
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ListParams {
+    /// `key:value`; repeat it for several, all of which must match.
+    #[param(style = Form, explode, required = false)]
+    tag: Vec<String>,
+    #[param(schema_with = status_schema)]
+    status: Option<String>,
+    /// Only the connections of this account (its user name).
+    owner: Option<String>,
+    /// The connection with your own id for the customer.
+    external_id: Option<String>,
+    /// How many connections a page holds (100 unless said).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<i64>,
+    /// The `next_cursor` of the page before.
+    cursor: Option<String>,
+}
+
+impl ListParams {
+    /// `?tag=env:prod&tag=region:emea&status=S&owner=U&external_id=X&limit=100&cursor=C`, or why
+    /// the request is malformed (a repeated parameter is more than a typed query extractor reads).
+    fn parse(raw: Option<&str>) -> Result<Self, String> {
+        let mut asked = Self::default();
+        for (name, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+            let value = value.into_owned();
+            match name.as_ref() {
+                "tag" => asked.tag.push(value),
+                "status" => asked.status = Some(value),
+                "owner" => asked.owner = Some(value),
+                "external_id" => asked.external_id = Some(value),
+                "cursor" => asked.cursor = Some(value),
+                "limit" => {
+                    asked.limit = Some(value.parse().map_err(|_| {
+                        "limit is a number of connections, such as 100.".to_owned()
+                    })?);
+                }
+                other => {
+                    return Err(format!(
+                        "Unknown parameter {other:?}: this list takes tag, status, owner, external_id, limit and cursor."
+                    ));
+                }
             }
         }
+        Ok(asked)
     }
-    Ok((query, tags, cursor, limit))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/connections",
+    operation_id = "listConnections",
+    tag = "connections",
+    summary = "The connections, filtered, a page at a time",
+    description = "In the order of their ids; pass `next_cursor` back as `cursor` for the next page (null on the last). A connection changed between two pages is neither skipped nor repeated.",
+    params(ListParams),
+    security(("manageKey" = [])),
+    responses(
+        (status = 200, description = "A page of connections.", body = ConnectionPage),
+        (status = 400, description = "An unknown parameter, or a limit that is not a number.", body = ErrorAnswer),
+        (status = 401, description = "No API key, or an unknown or revoked one.", body = ErrorAnswer),
+        (status = 403, description = "Not a management key.", body = ErrorAnswer),
+        (status = 422, description = "A filter value breaks a rule; the message names it.", body = ErrorAnswer),
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -133,37 +245,61 @@ async fn list(
     if let Err(refusal) = allowed(&state, &headers, Call::ReadConnections).await {
         return refusal;
     }
-    let (mut query, tags, cursor, limit) = match list_query(raw.as_deref()) {
+    let asked = match ListParams::parse(raw.as_deref()) {
         Ok(asked) => asked,
         Err(message) => return bad_request(&message),
     };
-    query.selector = match Selector::of_pairs(tags.iter().map(String::as_str)) {
-        Ok(selector) => selector,
-        Err(e) => return failed(&e),
+    let query = Query {
+        selector: match Selector::of_pairs(asked.tag.iter().map(String::as_str)) {
+            Ok(selector) => selector,
+            Err(e) => return failed(&e),
+        },
+        status: asked.status,
+        owner: asked.owner,
+        external_id: asked.external_id,
     };
     let now = state.now();
-    match fleet::page(&state, &query, cursor.as_deref(), limit).await {
-        Ok((rows, next)) => answer(
+    let limit = asked.limit.unwrap_or(DEFAULT_LIMIT);
+    match fleet::page(&state, &query, asked.cursor.as_deref(), limit).await {
+        Ok((rows, next_cursor)) => answer(
             StatusCode::OK,
-            json!({
-                "connections": rows.iter().map(|(row, who)| connection_json(row, who, now)).collect::<Vec<_>>(),
-                "next_cursor": next,
-            }),
+            &ConnectionPage {
+                connections: rows
+                    .iter()
+                    .map(|(row, who)| ConnectionView::of(row, who, now))
+                    .collect(),
+                next_cursor,
+            },
         ),
         Err(e) => failed(&e),
     }
 }
 
 /// The connection `id` as the API shows it.
-async fn shown(state: &AppState, id: &str) -> Result<Value, Error> {
+async fn shown(state: &AppState, id: &str) -> Result<ConnectionView, Error> {
     let row = store::connection(&state.pool, id)
         .await
         .map_err(console_core::state::internal)?
         .ok_or(Error::NotFound)?;
     let who = fleet::shown_one(state, &row).await?;
-    Ok(connection_json(&FleetRow::from(&row), &who, state.now()))
+    Ok(ConnectionView::of(&FleetRow::from(&row), &who, state.now()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/connections/{id}",
+    operation_id = "getConnection",
+    tag = "connections",
+    summary = "One connection: its status and who it belongs to (never a secret)",
+    params(("id" = String, Path, description = "The connection's id.")),
+    security(("manageKey" = [])),
+    responses(
+        (status = 200, description = "The connection.", body = ConnectionView),
+        (status = 401, description = "No API key, or an unknown or revoked one.", body = ErrorAnswer),
+        (status = 403, description = "Not a management key.", body = ErrorAnswer),
+        (status = 404, description = "No connection has that id.", body = ErrorAnswer),
+    )
+)]
 async fn read(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -173,7 +309,7 @@ async fn read(
         return refusal;
     }
     match shown(&state, &id).await {
-        Ok(body) => answer(StatusCode::OK, body),
+        Ok(body) => answer(StatusCode::OK, &body),
         Err(e) => failed(&e),
     }
 }
@@ -189,87 +325,129 @@ pub(crate) fn tag_line(key: &str, value: &str) -> Result<String, String> {
     Ok(format!("{key}={value}"))
 }
 
-/// A merge patch's change: the new name, if any, and the change to who it belongs to.
-fn merge_patch(patch: &Value) -> Result<(Option<String>, Change), String> {
-    let Some(fields) = patch.as_object() else {
-        return Err(
-            "Send a JSON object of the fields to change: name, external_id, tags, contact, owner."
-                .into(),
-        );
-    };
-    let text = |field: &str, value: &Value| -> Result<String, String> {
-        match value {
-            Value::Null => Ok(String::new()),
-            Value::String(text) => Ok(text.clone()),
-            _ => Err(format!("{field} is a string, or null to clear it.")),
-        }
-    };
-    let mut name = None;
-    let mut change = Change::default();
-    for (field, value) in fields {
-        match field.as_str() {
-            "name" => match value {
-                Value::String(text) => name = Some(text.clone()),
-                _ => return Err("name is a string: a connection always has one.".into()),
-            },
-            "external_id" => change.external_id = Some(text(field, value)?),
-            "owner" => change.owner = Some(text(field, value)?),
-            "contact" => match value {
-                Value::Null => {
-                    change.contact_name = Some(String::new());
-                    change.contact_email = Some(String::new());
-                }
-                Value::Object(contact) => {
-                    for (part, value) in contact {
-                        match part.as_str() {
-                            "name" => change.contact_name = Some(text("contact.name", value)?),
-                            "email" => change.contact_email = Some(text("contact.email", value)?),
-                            other => {
-                                return Err(format!(
-                                    "contact has a name and an email, not {other:?}."
-                                ));
-                            }
-                        }
-                    }
-                }
-                _ => {
-                    return Err(
-                        "contact is an object {\"name\", \"email\"}, or null to clear it.".into(),
-                    );
-                }
-            },
-            "tags" => match value {
-                Value::Null => change.untag_all = true,
-                Value::Object(tags) => {
-                    let mut put = Vec::new();
-                    for (key, value) in tags {
-                        match value {
-                            Value::Null => change.untag.push(key.clone()),
-                            Value::String(v) => put.push(tag_line(key, v)?),
-                            _ => {
-                                return Err(format!(
-                                    "tags.{key} is a string, or null to remove the tag."
-                                ));
-                            }
-                        }
-                    }
-                    change.tags = Some(put.join("\n"));
-                }
-                _ => {
-                    return Err(
-                        "tags is an object of key: value strings, or null to remove them all."
-                            .into(),
-                    );
-                }
-            },
-            other => {
-                return Err(format!(
-                    "{other:?} cannot be changed here; a patch may carry name, external_id, tags, contact and owner."
-                ));
-            }
+/// A field of a merge patch: left out (kept), `null` (cleared) or a new value.
+#[derive(Debug, Default)]
+enum Patched<T> {
+    #[default]
+    Kept,
+    Cleared,
+    Set(T),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patched<T> {
+    fn deserialize<D: Deserializer<'de>>(value: D) -> Result<Self, D::Error> {
+        Ok(Option::<T>::deserialize(value)?.map_or(Patched::Cleared, Patched::Set))
+    }
+}
+
+impl Patched<String> {
+    /// The change as the core takes it: a blank value clears.
+    fn change(self) -> Option<String> {
+        match self {
+            Patched::Kept => None,
+            Patched::Cleared => Some(String::new()),
+            Patched::Set(value) => Some(value),
         }
     }
-    Ok((name, change))
+}
+
+/// What a merge patch of a connection may carry: each field left out stays as it is.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ConnectionPatch {
+    /// The connection's new name (it always has one: not null).
+    #[serde(default)]
+    #[schema(value_type = String, max_length = 100)]
+    name: Patched<String>,
+    /// Your own id for the customer; null clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = "^[A-Za-z0-9._:-]{1,128}$")]
+    external_id: Patched<String>,
+    /// The tags to set, the others kept; a tag set to null goes, and null takes every tag away.
+    #[serde(default)]
+    #[schema(value_type = Option<BTreeMap<String, Option<String>>>)]
+    tags: Patched<BTreeMap<String, Option<String>>>,
+    /// The customer's Concur admin; null clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<ContactPatch>)]
+    contact: Patched<ContactPatch>,
+    /// The user name of the console account responsible for it; null clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    owner: Patched<String>,
+}
+
+/// The parts of a contact to change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ContactPatch {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    name: Patched<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Email)]
+    email: Patched<String>,
+}
+
+impl ConnectionPatch {
+    /// The patch a JSON body holds, or why it is none: not an object, or a field of the wrong
+    /// kind or unknown (naming it).
+    fn of(body: serde_json::Value) -> Result<Self, String> {
+        if !body.is_object() {
+            return Err(
+                "Send a JSON object of the fields to change: name, external_id, tags, contact, owner."
+                    .to_owned(),
+            );
+        }
+        serde_path_to_error::deserialize(body).map_err(|e| match e.path().to_string().as_str() {
+            "." => e.inner().to_string(),
+            field => format!("{field}: {}", e.inner()),
+        })
+    }
+
+    /// The new name, if any, and the change to who the connection belongs to.
+    fn change(self) -> Result<(Option<String>, Change), String> {
+        let name = match self.name {
+            Patched::Kept => None,
+            Patched::Cleared => {
+                return Err(
+                    "name: a connection always has one; leave it out to keep it.".to_owned(),
+                );
+            }
+            Patched::Set(name) => Some(name),
+        };
+        let mut change = Change {
+            external_id: self.external_id.change(),
+            owner: self.owner.change(),
+            ..Change::default()
+        };
+        match self.contact {
+            Patched::Kept => {}
+            Patched::Cleared => {
+                change.contact_name = Some(String::new());
+                change.contact_email = Some(String::new());
+            }
+            Patched::Set(contact) => {
+                change.contact_name = contact.name.change();
+                change.contact_email = contact.email.change();
+            }
+        }
+        match self.tags {
+            Patched::Kept => {}
+            Patched::Cleared => change.untag_all = true,
+            Patched::Set(tags) => {
+                let mut put = Vec::new();
+                for (key, value) in tags {
+                    match value {
+                        None => change.untag.push(key),
+                        Some(value) => put.push(tag_line(&key, &value)?),
+                    }
+                }
+                change.tags = Some(put.join("\n"));
+            }
+        }
+        Ok((name, change))
+    }
 }
 
 async fn record(state: &AppState, key: &Caller, kind: &str, id: &str, detail: &str) {
@@ -287,6 +465,26 @@ async fn record(state: &AppState, key: &Caller, kind: &str, id: &str, detail: &s
     .await;
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/connections/{id}",
+    operation_id = "updateConnection",
+    tag = "connections",
+    summary = "Change a connection's name or who it belongs to",
+    description = "A JSON merge patch (RFC 7396): what it names changes, the rest stays. `{\"tags\": {\"env\": \"dev\"}}` changes one tag, `{\"tags\": {\"region\": null}}` removes one, `{\"contact\": null}` clears the contact. A bad value changes nothing. Audited under the key's label.",
+    params(("id" = String, Path, description = "The connection's id.")),
+    request_body(content = ConnectionPatch, content_type = "application/merge-patch+json"),
+    security(("manageKey" = [])),
+    responses(
+        (status = 200, description = "The connection after the change.", body = ConnectionView),
+        (status = 400, description = "The body is not JSON.", body = ErrorAnswer),
+        (status = 401, description = "No API key, or an unknown or revoked one.", body = ErrorAnswer),
+        (status = 403, description = "Not a management key, or a read-only one.", body = ErrorAnswer),
+        (status = 404, description = "No connection has that id.", body = ErrorAnswer),
+        (status = 415, description = "Not sent as application/merge-patch+json.", body = ErrorAnswer),
+        (status = 422, description = "A value breaks a rule, or a field cannot be changed; the message names it.", body = ErrorAnswer),
+    )
+)]
 async fn patch(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -309,16 +507,22 @@ async fn patch(
     if !merge {
         return refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "Send a JSON merge patch with Content-Type: application/merge-patch+json.",
         );
     }
-    let Ok(patch) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(body) = serde_json::from_slice(&body) else {
         return bad_request("The body is not JSON.");
     };
-    let (name, change) = match merge_patch(&patch) {
+    let (name, change) = match ConnectionPatch::of(body).and_then(ConnectionPatch::change) {
         Ok(asked) => asked,
-        Err(message) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, "invalid", &message),
+        Err(message) => {
+            return refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::Invalid,
+                &message,
+            );
+        }
     };
     if let Some(name) = &name
         && let Err(e) = console_core::connections::validate::parse_name(name)
@@ -353,19 +557,44 @@ async fn patch(
         }
     }
     match shown(&state, &id).await {
-        Ok(body) => answer(StatusCode::OK, body),
+        Ok(body) => answer(StatusCode::OK, &body),
         Err(e) => failed(&e),
     }
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+/// What a renewal link is made with; both optional.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewRenewalLink)]
 struct RenewalBody {
+    /// How long the link works, 1 to 30 days (7 unless said).
+    #[schema(minimum = 1, maximum = 30)]
     valid_days: Option<i64>,
+    /// Shown to the customer.
     #[serde(default)]
+    #[schema(max_length = 500)]
     note: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/connections/{id}/renewal-links",
+    operation_id = "createRenewalLink",
+    tag = "connections",
+    summary = "A renewal link for the connection's customer",
+    description = "The customer's Concur admin opens it and gives a new Company Request Token; the connection keeps its id, name and who it belongs to.",
+    params(("id" = String, Path, description = "The connection's id.")),
+    request_body(content = Option<RenewalBody>, content_type = "application/json"),
+    security(("manageKey" = [])),
+    responses(
+        (status = 201, description = "The link, to send to the customer.", body = CreatedLink),
+        (status = 400, description = "The body is not the JSON described.", body = ErrorAnswer),
+        (status = 401, description = "No API key, or an unknown or revoked one.", body = ErrorAnswer),
+        (status = 403, description = "Not a management key, or a read-only one.", body = ErrorAnswer),
+        (status = 404, description = "No connection has that id.", body = ErrorAnswer),
+        (status = 422, description = "A value breaks a rule; the message says which.", body = ErrorAnswer),
+    )
+)]
 async fn renewal_link(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -395,11 +624,11 @@ async fn renewal_link(
             record(&state, &key, "handoff_created", &connection, &detail).await;
             answer(
                 StatusCode::CREATED,
-                json!({
-                    "id": link.id,
-                    "url": url,
-                    "expires_at": rfc3339(Some(link.expires_at)),
-                }),
+                &CreatedLink {
+                    id: link.id,
+                    url,
+                    expires_at: console_core::rfc3339(link.expires_at),
+                },
             )
         }
         Err(e) => failed(&e),

@@ -441,7 +441,7 @@ fn refs(value: &serde_json::Value, found: &mut Vec<String>) {
 
 #[test]
 fn the_openapi_document_describes_every_route_and_method_the_api_serves_and_nothing_else() {
-    let doc = server::openapi::document();
+    let doc = serde_json::to_value(server::openapi::document()).unwrap();
     let paths = doc["paths"].as_object().unwrap();
     let api: Vec<(&str, &str)> = TABLE
         .iter()
