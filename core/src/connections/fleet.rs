@@ -488,9 +488,25 @@ pub async fn page(
         .share(&state.pool, now, &filter)
         .await
         .map_err(internal)?;
-    let mut rows = store::fleet_page(&state.pool, (&filter, share), cursor, limit + 1, now)
-        .await
-        .map_err(internal)?;
+    // Only SQLite needs them to choose how to find the page.
+    let parts = if store::is_sqlite(&state.pool) {
+        state
+            .overview
+            .parts(&state.pool, now, &filter)
+            .await
+            .map_err(internal)?
+    } else {
+        store::Parts::default()
+    };
+    let mut rows = store::fleet_page(
+        &state.pool,
+        (&filter, share, &parts),
+        cursor,
+        limit + 1,
+        now,
+    )
+    .await
+    .map_err(internal)?;
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|row| row.id.clone())

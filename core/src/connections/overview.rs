@@ -97,6 +97,32 @@ impl OverviewCache {
         Ok((overview, share))
     }
 
+    /// How many connections each of `filter`'s tags, and its owner, keep on their own: the
+    /// totals of those one-condition filters' readings.
+    pub async fn parts(
+        self: &Arc<Self>,
+        pool: &Pool,
+        now: i64,
+        filter: &FleetFilter,
+    ) -> sqlx::Result<store::Parts> {
+        let mut parts = store::Parts::default();
+        for tag in &filter.tags {
+            let alone = FleetFilter {
+                tags: vec![tag.clone()],
+                ..FleetFilter::default()
+            };
+            parts.tags.push(self.get(pool, now, &alone).await?.total());
+        }
+        if let Some(owner) = &filter.owner_id {
+            let alone = FleetFilter {
+                owner_id: Some(owner.clone()),
+                ..FleetFilter::default()
+            };
+            parts.owner = Some(self.get(pool, now, &alone).await?.total());
+        }
+        Ok(parts)
+    }
+
     fn latest(&self, filter: &FleetFilter, writes: u64) -> Option<(i64, i64, Arc<Overview>)> {
         let latest = self.latest.read().unwrap_or_else(|e| e.into_inner());
         latest

@@ -67,6 +67,9 @@ pub(super) enum Driver {
     Walk,
     /// The filter's `n`th tag.
     Tag(usize),
+    /// The filter's `n`th tag's index walked in the order of ids, each connection it reaches
+    /// tested for the rest (the management list's order, never sorted).
+    TagWalk(usize),
     Owner,
     /// The status's range of the dashboard's order index (walking that order, the range of it
     /// that holds the status).
@@ -108,6 +111,9 @@ impl FleetFilter {
         let mut values = Vec::new();
         let next = |values: &Vec<Bound<'_>>| first + values.len();
         for (i, (key, value)) in self.tags.iter().enumerate() {
+            if driver == Driver::TagWalk(i) {
+                continue;
+            }
             let (k, v) = (next(&values), next(&values) + 1);
             conditions.push(if driver.indexes(Driver::Tag(i)) {
                 format!(
@@ -208,32 +214,87 @@ async fn fewest(pool: &Pool, filter: &FleetFilter, share: Share) -> sqlx::Result
         return Ok(Driver::Any);
     }
     let mut fewest: Option<(Driver, i64)> = share.of_status.map(|n| (Driver::Status, n));
-    for (i, (key, value)) in filter.tags.iter().enumerate() {
-        let cap = fewest.map_or(COUNT_CAP, |(_, n)| n);
-        let sql = "SELECT COUNT(*) FROM (SELECT 1 FROM connection_tags WHERE key = $1 AND value = $2 LIMIT $3) AS capped";
-        let (n,): (i64,) = sqlx::query_as(sql)
-            .bind(key)
-            .bind(value)
-            .bind(cap)
-            .fetch_one(pool)
-            .await?;
+    for (i, tag) in filter.tags.iter().enumerate() {
+        let n = tag_count(pool, tag, fewest.map_or(COUNT_CAP, |(_, n)| n)).await?;
         if fewest.is_none_or(|(_, least)| n < least) {
             fewest = Some((Driver::Tag(i), n));
         }
     }
     if let Some(owner) = &filter.owner_id {
-        let cap = fewest.map_or(COUNT_CAP, |(_, n)| n);
-        let sql = "SELECT COUNT(*) FROM (SELECT 1 FROM connections WHERE owner_id = $1 LIMIT $2) AS capped";
-        let (n,): (i64,) = sqlx::query_as(sql)
-            .bind(owner)
-            .bind(cap)
-            .fetch_one(pool)
-            .await?;
+        let n = owner_count(pool, owner, fewest.map_or(COUNT_CAP, |(_, n)| n)).await?;
         if fewest.is_none_or(|(_, least)| n < least) {
             fewest = Some((Driver::Owner, n));
         }
     }
     Ok(fewest.map_or(Driver::Any, |(driver, _)| driver))
+}
+
+/// How many connections have `tag`, counted off its index up to `cap`.
+async fn tag_count(pool: &Pool, (key, value): &(String, String), cap: i64) -> sqlx::Result<i64> {
+    let sql = "SELECT COUNT(*) FROM (SELECT 1 FROM connection_tags WHERE key = $1 AND value = $2 LIMIT $3) AS capped";
+    let (n,): (i64,) = sqlx::query_as(sql)
+        .bind(key)
+        .bind(value)
+        .bind(cap)
+        .fetch_one(pool)
+        .await?;
+    Ok(n)
+}
+
+/// How many connections `owner` owns, counted off its index up to `cap`.
+async fn owner_count(pool: &Pool, owner: &str, cap: i64) -> sqlx::Result<i64> {
+    let sql =
+        "SELECT COUNT(*) FROM (SELECT 1 FROM connections WHERE owner_id = $1 LIMIT $2) AS capped";
+    let (n,): (i64,) = sqlx::query_as(sql)
+        .bind(owner)
+        .bind(cap)
+        .fetch_one(pool)
+        .await?;
+    Ok(n)
+}
+
+/// How many connections each condition of a filter keeps on its own: each of its tags, in
+/// order, and its owner (as the dashboard's counts of those one-condition filters say).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Parts {
+    pub tags: Vec<i64>,
+    pub owner: Option<i64>,
+}
+
+/// How SQLite is to find `limit` connections of the management list, in the order of ids:
+/// with a tag in the filter, walking its rarest tag's index in that order — about
+/// `limit × its count / kept` entries read, none sorted — unless the status or the owner keeps
+/// fewer on its own than that walk reads; without one, as [`plan`] says.
+async fn id_plan(
+    pool: &Pool,
+    (filter, share, parts): (&FleetFilter, Share, &Parts),
+    limit: i64,
+) -> sqlx::Result<Driver> {
+    let rarest = parts
+        .tags
+        .iter()
+        .copied()
+        .enumerate()
+        .min_by_key(|(_, n)| *n);
+    let Some((tag, n)) = rarest.filter(|_| is_sqlite(pool) && filter.external_id.is_none()) else {
+        return plan(pool, filter, share, (limit, share.fleet, Driver::Walk)).await;
+    };
+    let reads = if share.kept > limit {
+        n.saturating_mul(limit) / share.kept
+    } else {
+        n
+    };
+    let others = [
+        share.of_status.map(|n| (Driver::Status, n)),
+        parts.owner.map(|n| (Driver::Owner, n)),
+    ];
+    Ok(others
+        .into_iter()
+        .flatten()
+        .fold((Driver::TagWalk(tag), reads), |least, other| {
+            if other.1 < least.1 { other } else { least }
+        })
+        .0)
 }
 
 /// Every connection `filter` keeps, by name.
@@ -318,33 +379,52 @@ pub fn split_tags(joined: Option<&str>) -> Vec<(String, String)> {
     tags
 }
 
-/// Up to `limit` connections `filter` keeps (`share` of the whole), by id, those after id
-/// `after` when given: a walk of the primary key that a change between two pages never makes
-/// skip or repeat a row. Where the filter keeps many, SQLite walks the ids testing each row;
-/// where it keeps few, it reads them off an index (see [`Driver`]).
+/// Up to `limit` connections `filter` keeps (`share` of the whole, `parts` for each condition),
+/// by id, those after id `after` when given: a walk of the ids that a change between two pages
+/// never makes skip or repeat a row. On SQLite, the ids are walked through the index of the
+/// filter's rarest tag, or of the primary key without a tag, each row tested; where the filter
+/// keeps few, it reads them off an index instead (see [`id_plan`]).
 pub async fn fleet_page(
     pool: &Pool,
-    (filter, share): (&FleetFilter, Share),
+    (filter, share, parts): (&FleetFilter, Share, &Parts),
     after: Option<&str>,
     limit: i64,
     now: i64,
 ) -> sqlx::Result<Vec<FleetRow>> {
-    let driver = plan(pool, filter, share, (limit, share.fleet, Driver::Walk)).await?;
-    let (mut sql_filter, mut values) = filter.driven(now, 1, driver);
-    if !sql_filter.is_empty() {
-        sql_filter.insert_str(0, "WHERE ");
-    }
+    let driver = id_plan(pool, (filter, share, parts), limit).await?;
+    let (conditions, mut values) = filter.driven(now, 1, driver);
+    let mut conditions: Vec<String> = Some(conditions)
+        .filter(|c| !c.is_empty())
+        .into_iter()
+        .collect();
+    let (from, id) = match driver {
+        Driver::TagWalk(i) => {
+            let (key, value) = &filter.tags[i];
+            conditions.push(format!(
+                "walked.key = ${} AND walked.value = ${}",
+                values.len() + 1,
+                values.len() + 2
+            ));
+            values.push(Bound::Text(key));
+            values.push(Bound::Text(value));
+            (
+                "connection_tags AS walked CROSS JOIN connections ON connections.id = walked.connection_id",
+                "walked.connection_id",
+            )
+        }
+        _ => ("connections", "id"),
+    };
     if let Some(after) = after {
-        let joined = if sql_filter.is_empty() {
-            "WHERE"
-        } else {
-            " AND"
-        };
-        sql_filter.push_str(&format!("{joined} id > ${}", values.len() + 1));
+        conditions.push(format!("{id} > ${}", values.len() + 1));
         values.push(Bound::Text(after));
     }
+    let sql_filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
     let sql = format!(
-        "SELECT {FLEET_COLUMNS}, {} FROM connections {sql_filter} ORDER BY id LIMIT ${}",
+        "SELECT {FLEET_COLUMNS}, {} FROM {from} {sql_filter} ORDER BY {id} LIMIT ${}",
         tags_column(is_sqlite(pool)),
         values.len() + 1
     );

@@ -40,6 +40,7 @@ pub use fleet_keys::*;
 pub use handoffs::*;
 pub use invitations::*;
 pub use leases::{release_lease, try_lease};
+pub(crate) use pool::is_sqlite;
 pub use pool::{Pool, StoreError, Transaction, begin, connect, data_dir, ready, sqlite_path};
 pub use settings::{put_setting, set_setting, setting};
 pub use sso::*;
