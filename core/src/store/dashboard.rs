@@ -519,14 +519,41 @@ mod tests {
 
     /// Whichever way a page of a filter is found (walking the order, or off the index of the
     /// condition that keeps the fewest), it holds the same rows, in the dashboard's order and
-    /// in the management API's.
+    /// in the management API's, on SQLite and on PostgreSQL (the cluster `make test` starts).
     #[tokio::test]
     async fn a_filtered_page_is_the_same_walked_to_or_read_off_an_index() {
-        use super::super::fleet::{Parts, fleet_page};
         let dir = std::env::temp_dir().join(format!("cc-walk-{}", uuid::Uuid::new_v4()));
-        let pool = super::super::connect(&format!("sqlite://{}/console.db", dir.display()))
+        let sqlite = super::super::connect(&format!("sqlite://{}/console.db", dir.display()))
             .await
             .expect("store");
+        same_pages(&sqlite).await;
+        sqlite.close().await;
+        std::fs::remove_dir_all(dir).unwrap();
+
+        let cluster = std::env::var("CONCUR_TEST_POSTGRES_URL").expect(
+            "CONCUR_TEST_POSTGRES_URL is unset: run the tests through `make test` (scripts/with-postgres.sh starts a cluster)",
+        );
+        sqlx::any::install_default_drivers();
+        let admin = sqlx::AnyPool::connect(&cluster).await.expect("the cluster");
+        let name = format!("cc_walk_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .expect("a database");
+        let base = cluster.rsplit_once('/').expect("a database URL").0;
+        let postgres = super::super::connect(&format!("{base}/{name}"))
+            .await
+            .expect("store");
+        same_pages(&postgres).await;
+        postgres.close().await;
+        sqlx::query(&format!("DROP DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .expect("dropped");
+    }
+
+    async fn same_pages(pool: &Pool) {
+        use super::super::fleet::{Parts, fleet_page};
         let now = 1_000_000_000;
         let fleet = 240;
         let mut stored = Vec::new();
@@ -536,7 +563,7 @@ mod tests {
             let failing = i % 11 == 0;
             let owner = (i % 5 == 0).then_some("ann");
             let name = format!("Name {}", i % 13);
-            super::super::test_connection(&pool, (&id, &name), failing, expires, owner).await;
+            super::super::test_connection(pool, (&id, &name), failing, expires, owner).await;
             let env = ["prod", "dev"][i % 2];
             let team = format!("t{}", i % 4);
             for (key, value) in [("env", env), ("team", team.as_str())] {
@@ -546,7 +573,7 @@ mod tests {
                 .bind(&id)
                 .bind(key)
                 .bind(value)
-                .execute(&pool)
+                .execute(pool)
                 .await
                 .expect("tag");
             }
@@ -621,13 +648,13 @@ mod tests {
             };
             let mut pages = Vec::new();
             for share in [walked, few, by_status] {
-                let (rows, _) = dashboard_page(&pool, "", None, 0, (filter, share), now)
+                let (rows, _) = dashboard_page(pool, "", None, 0, (filter, share), now)
                     .await
                     .expect("a page");
                 let ids: Vec<String> = rows.into_iter().map(|r| r.id).collect();
                 assert_eq!(ids.len(), kept.len().min(PAGE_SIZE as usize), "{filter:?}");
                 pages.push(ids);
-                let listed = fleet_page(&pool, (filter, share, &parts), None, 30, now)
+                let listed = fleet_page(pool, (filter, share, &parts), None, 30, now)
                     .await
                     .expect("a list");
                 let listed: Vec<&str> = listed.iter().map(|r| r.id.as_str()).collect();
@@ -635,7 +662,7 @@ mod tests {
                 let mut paged: Vec<String> = Vec::new();
                 while paged.len() < by_id.len() {
                     let after = paged.last().map(String::as_str);
-                    let page = fleet_page(&pool, (filter, share, &parts), after, 4, now)
+                    let page = fleet_page(pool, (filter, share, &parts), after, 4, now)
                         .await
                         .expect("a page after a cursor");
                     assert!(!page.is_empty(), "{filter:?}, {share:?} after {after:?}");
@@ -648,8 +675,6 @@ mod tests {
             assert_eq!(pages[0], pages[2], "{filter:?}");
             assert!(!pages[0].is_empty(), "{filter:?} keeps some");
         }
-        pool.close().await;
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -74,11 +74,19 @@ pub(super) enum Driver {
     /// The status's range of the dashboard's order index (walking that order, the range of it
     /// that holds the status).
     Status,
+    /// PostgreSQL, where walking the order finds a page sooner than reading every kept row:
+    /// each tag tested row by row through a subquery it cannot turn into a join (it had joined
+    /// two frequent tags' thousands of rows, then sorted them, for a page of 50).
+    Probe,
 }
 
 impl Driver {
     fn indexes(self, part: Driver) -> bool {
-        self == Driver::Any || self == part
+        match self {
+            Driver::Any => true,
+            Driver::Probe => !matches!(part, Driver::Tag(_)),
+            _ => self == part,
+        }
     }
 }
 
@@ -118,6 +126,10 @@ impl FleetFilter {
             conditions.push(if driver.indexes(Driver::Tag(i)) {
                 format!(
                     "id IN (SELECT connection_id FROM connection_tags WHERE key = ${k} AND value = ${v})"
+                )
+            } else if driver == Driver::Probe {
+                format!(
+                    "(SELECT TRUE FROM connection_tags WHERE connection_id = connections.id AND key = ${k} AND value = ${v})"
                 )
             } else {
                 format!(
@@ -185,7 +197,8 @@ const COUNT_CAP: i64 = 20_000;
 /// How SQLite is to find a page of the connections `filter` keeps that ends `rows` into an
 /// order passing `passed` rows: walking it (as `walk` writes the conditions) where the filter
 /// keeps many, else reading the condition that keeps the fewest off its index. PostgreSQL plans
-/// with its own statistics and gets every condition.
+/// with its own statistics and gets every condition, its tags as row-by-row tests where the
+/// order is to be walked ([`Driver::Probe`]).
 pub(super) async fn plan(
     pool: &Pool,
     filter: &FleetFilter,
@@ -193,7 +206,11 @@ pub(super) async fn plan(
     (rows, passed, walk): (i64, i64, Driver),
 ) -> sqlx::Result<Driver> {
     if !is_sqlite(pool) {
-        Ok(Driver::Any)
+        Ok(if share.walks(rows, passed) && !filter.tags.is_empty() {
+            Driver::Probe
+        } else {
+            Driver::Any
+        })
     } else if share.walks(rows, passed) {
         Ok(walk)
     } else {
