@@ -17,3 +17,11 @@ if ! python3 -c "import prometheus_client" >/dev/null 2>&1; then
   echo "==> installing prometheus-client (Python) for the /metrics format check"
   python3 -m pip install --quiet --disable-pip-version-check prometheus-client 2>&1 | grep -v "Running pip as the 'root' user" || true
 fi
+# Debian's own Python refuses pip (an externally managed environment): its package then.
+if ! python3 -c "import prometheus_client" >/dev/null 2>&1; then
+  echo "==> installing python3-prometheus-client from Debian"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends python3-prometheus-client >/dev/null
+fi
