@@ -142,11 +142,48 @@ pub(crate) enum ErrorCode {
 
 /// A connection's status as the API names it: one of every [`console_model::Status`].
 pub(crate) fn status_schema() -> utoipa::openapi::Object {
+    enum_schema(
+        &console_model::Status::ALL.map(console_model::Status::key),
+        Some(
+            "How the connection stands: failing, or its refresh token's expiry band (critical: under 8 days, expiring: under 31).",
+        ),
+    )
+}
+
+/// A string schema that takes one of `values`, listed from the type that has them.
+pub(crate) fn enum_schema(values: &[&str], description: Option<&str>) -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::Type::String)
-        .description(Some("How the connection stands: failing, or its refresh token's expiry band (critical: under 8 days, expiring: under 31)."))
-        .enum_values(Some(console_model::Status::ALL.map(console_model::Status::key)))
+        .description(description)
+        .enum_values(Some(values.iter().copied()))
         .build()
+}
+
+/// The answer of the management and hand-off APIs for a failure of the core, mapped once:
+/// its words (422, naming the field), `not_found` (404), 503 while the database is away, and
+/// anything else a logged 500.
+pub(crate) fn failed(e: &Error, not_found: &str) -> Response {
+    match e {
+        Error::Invalid { field, message } => refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::Invalid,
+            &format!("{field}: {message}"),
+        ),
+        Error::NotFound => refuse(StatusCode::NOT_FOUND, ErrorCode::NotFound, not_found),
+        Error::DatabaseUnavailable => refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::DatabaseUnavailable,
+            "The console cannot reach its database right now; retry shortly.",
+        ),
+        other => {
+            tracing::error!(error = %other, "management or hand-off API failed");
+            refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Internal,
+                "Something went wrong on the server. It has been logged; try again.",
+            )
+        }
+    }
 }
 
 /// Every error answer of the API.

@@ -7,7 +7,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::{Json, Router};
-use console_core::Error;
 use console_core::handoffs::{self as handoffs, NewHandoff};
 use console_core::keys::{Call, KeyKind};
 use console_core::state::AppState;
@@ -16,7 +15,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::{ErrorAnswer, ErrorCode, allowed, refuse};
+use crate::api::{ErrorAnswer, ErrorCode, allowed, failed, refuse};
 use crate::manage::{Failed, terminal};
 use crate::management::{Contact, CreatedLink, answer};
 
@@ -152,10 +151,7 @@ pub(crate) fn described() -> utoipa::openapi::OpenApi {
 }
 
 fn state_schema() -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::Type::String)
-        .enum_values(Some(LinkState::ALL.map(LinkState::key)))
-        .build()
+    crate::api::enum_schema(&LinkState::ALL.map(LinkState::key), None)
 }
 
 /// A hand-off link as the API shows it.
@@ -206,29 +202,6 @@ impl From<&HandoffView> for LinkAnswer {
                 email: email.clone(),
             }),
             owner: b.owner.clone(),
-        }
-    }
-}
-
-fn refused(e: &Error) -> Response {
-    match e {
-        Error::Invalid { message, .. } => refuse(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::Invalid,
-            message,
-        ),
-        Error::NotFound => refuse(
-            StatusCode::NOT_FOUND,
-            ErrorCode::NotFound,
-            "No hand-off link or connection has that id.",
-        ),
-        other => {
-            tracing::error!(error = %other, "hand-off API failed");
-            refuse(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::Internal,
-                "Something went wrong on the server. It has been logged; try again.",
-            )
         }
     }
 }
@@ -370,7 +343,7 @@ async fn create(
                 },
             )
         }
-        Err(e) => refused(&e),
+        Err(e) => failed(&e, "No hand-off link or connection has that id."),
     }
 }
 
@@ -405,6 +378,6 @@ async fn read(
     };
     match link {
         Ok(link) => answer(StatusCode::OK, &LinkAnswer::from(&link)),
-        Err(e) => refused(&e),
+        Err(e) => failed(&e, "No hand-off link or connection has that id."),
     }
 }

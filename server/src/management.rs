@@ -23,7 +23,10 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::{ErrorAnswer, ErrorCode, allowed, no_store, refuse, status_schema};
+use crate::api::{ErrorAnswer, ErrorCode, allowed, failed, no_store, refuse, status_schema};
+
+/// What the management API answers for an unknown connection.
+const NOT_FOUND: &str = "No connection has that id.";
 
 fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -132,35 +135,6 @@ pub(crate) struct CreatedLink {
     pub expires_at: Option<String>,
 }
 
-/// The answer for a failure of the core: its words, with the status they call for.
-fn failed(e: &Error) -> Response {
-    match e {
-        Error::Invalid { field, message } => refuse(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::Invalid,
-            &format!("{field}: {message}"),
-        ),
-        Error::NotFound => refuse(
-            StatusCode::NOT_FOUND,
-            ErrorCode::NotFound,
-            "No connection has that id.",
-        ),
-        Error::DatabaseUnavailable => refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::DatabaseUnavailable,
-            "The console cannot reach its database right now; retry shortly.",
-        ),
-        other => {
-            tracing::error!(error = %other, "management API failed");
-            refuse(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::Internal,
-                "Something went wrong on the server. It has been logged; try again.",
-            )
-        }
-    }
-}
-
 pub(crate) fn answer<T: Serialize>(status: StatusCode, body: &T) -> Response {
     let mut response = (status, Json(body)).into_response();
     no_store(response.headers_mut());
@@ -252,7 +226,7 @@ async fn list(
     let query = Query {
         selector: match Selector::of_pairs(asked.tag.iter().map(String::as_str)) {
             Ok(selector) => selector,
-            Err(e) => return failed(&e),
+            Err(e) => return failed(&e, NOT_FOUND),
         },
         status: asked.status,
         owner: asked.owner,
@@ -271,7 +245,7 @@ async fn list(
                 next_cursor,
             },
         ),
-        Err(e) => failed(&e),
+        Err(e) => failed(&e, NOT_FOUND),
     }
 }
 
@@ -310,7 +284,7 @@ async fn read(
     }
     match shown(&state, &id).await {
         Ok(body) => answer(StatusCode::OK, &body),
-        Err(e) => failed(&e),
+        Err(e) => failed(&e, NOT_FOUND),
     }
 }
 
@@ -527,11 +501,11 @@ async fn patch(
     if let Some(name) = &name
         && let Err(e) = console_core::connections::validate::parse_name(name)
     {
-        return failed(&e);
+        return failed(&e, NOT_FOUND);
     }
     let said = match fleet::change(&state, &id, &change).await {
         Ok(said) => said,
-        Err(e) => return failed(&e),
+        Err(e) => return failed(&e, NOT_FOUND),
     };
     if !said.is_empty() {
         record(&state, &key, "connection_updated", &id, &said.join("; ")).await;
@@ -544,7 +518,7 @@ async fn patch(
             .map(|row| row.name);
         if before.as_deref() != Some(name.trim()) {
             if let Err(e) = console_core::connections::rename(&state, &id, &name).await {
-                return failed(&e);
+                return failed(&e, NOT_FOUND);
             }
             record(
                 &state,
@@ -558,7 +532,7 @@ async fn patch(
     }
     match shown(&state, &id).await {
         Ok(body) => answer(StatusCode::OK, &body),
-        Err(e) => failed(&e),
+        Err(e) => failed(&e, NOT_FOUND),
     }
 }
 
@@ -631,6 +605,6 @@ async fn renewal_link(
                 },
             )
         }
-        Err(e) => failed(&e),
+        Err(e) => failed(&e, NOT_FOUND),
     }
 }
