@@ -475,6 +475,9 @@ async fn one_store(label: &str, database_url: &str, sizes: &[usize], bare: &mut 
         let console = start_console(database_url, port, &[]);
         let url = format!("http://127.0.0.1:{port}/");
         let page = first_page(&url, &cookie).await;
+        if size_index + 1 == sizes.len() && std::env::var_os("CONCUR_BENCH_HOLD").is_some() {
+            hold(&url, &cookie, console.pid());
+        }
         let idle = rss_kib(console.pid());
         let dashboard = wrk(&url, &cookie);
         let one = size / 2 + 7;
@@ -536,6 +539,16 @@ async fn one_store(label: &str, database_url: &str, sizes: &[usize], bare: &mut 
         "  goals: dashboard ≥ 1 500 requests/s and p99 ≤ 20 ms at 10 000, p99 ≤ 40 ms at 100 000; search, a filtered dashboard and the management list p99 ≤ 50 ms at 100 000"
     );
     state.pool.close().await;
+}
+
+/// With `CONCUR_BENCH_HOLD` set: leaves the console running on the largest fleet, for a
+/// profiler or a hand-run `wrk`, until Enter is pressed; then the figures are taken as usual.
+fn hold(url: &str, cookie: &str, pid: u32) {
+    println!(
+        "holding: {url} (pid {pid}), signed in with\n  Cookie: {cookie}\npress Enter to go on"
+    );
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
 }
 
 /// Waits for the console to answer and returns the dashboard's HTML.

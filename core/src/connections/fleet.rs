@@ -517,7 +517,7 @@ pub async fn page(
     let shown = rows
         .into_iter()
         .map(|mut row| {
-            let own = Tags::stored(store::split_tags(row.tags.take().as_deref()));
+            let own = Tags::stored(store::split_tags(&std::mem::take(&mut row.tags)));
             let who = Belonging::of_stored(std::mem::take(&mut row.belonging), own, &names);
             (row, who)
         })

@@ -78,7 +78,7 @@ pub async fn dashboard(
         rows: rows
             .into_iter()
             .map(|r| {
-                let own = store::split_tags(r.tags.as_deref());
+                let own = store::split_tags(&r.tags);
                 summary(r, now, own)
             })
             .collect(),

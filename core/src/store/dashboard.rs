@@ -5,7 +5,7 @@
 use sqlx::FromRow;
 
 use super::connections::ConnectionRow;
-use super::fleet::{Bound, Driver, EXPIRY_KEY, FleetFilter, bind, plan, tags_column};
+use super::fleet::{Bound, Driver, EXPIRY_KEY, FleetFilter, TAGS_COLUMN, bind, plan};
 use super::pool::{Pool, is_sqlite};
 use console_model::Status;
 
@@ -26,7 +26,7 @@ pub struct DashboardRow {
     pub last_checked_at: Option<i64>,
     pub external_id: Option<String>,
     /// Its tags, `key=value` one per line (see `split_tags`).
-    pub tags: Option<String>,
+    pub tags: String,
 }
 
 const DASHBOARD_COLUMNS: &str = "id, name, client_id, company_uuid, failing, refresh_token_expires_at, last_checked_at, external_id";
@@ -42,7 +42,7 @@ impl From<&ConnectionRow> for DashboardRow {
             refresh_token_expires_at: row.refresh_token_expires_at,
             last_checked_at: row.last_checked_at,
             external_id: row.belonging.external_id.clone(),
-            tags: None,
+            tags: String::new(),
         }
     }
 }
@@ -175,7 +175,7 @@ pub async fn dashboard_page(
             .bind(to)
             .fetch_one(pool)
             .await?;
-        let rows = sqlx::query_as(&page_sql(window, 2, is_sqlite(pool)))
+        let rows = sqlx::query_as(&page_sql(window, 2))
             .bind(from)
             .bind(to)
             .bind(PAGE_SIZE)
@@ -185,7 +185,7 @@ pub async fn dashboard_page(
         return Ok((rows, Matching::Exactly(total)));
     }
     let Some(matcher) = Matcher::of(search) else {
-        let rows = sqlx::query_as(&page_sql("", 0, is_sqlite(pool)))
+        let rows = sqlx::query_as(&page_sql("", 0))
             .bind(PAGE_SIZE)
             .bind(offset)
             .fetch_all(pool)
@@ -210,7 +210,6 @@ pub async fn dashboard_page(
         let sql = page_sql(
             &format!("WHERE id IN ({})", placeholders.join(", ")),
             few.len(),
-            is_sqlite(pool),
         );
         let mut rows = sqlx::query_as(&sql);
         for id in &few {
@@ -242,7 +241,7 @@ pub async fn dashboard_page(
     // Planned for the values at hand, never cached with a generic plan: on PostgreSQL, how
     // many rows the search matches decides whether walking the dashboard order or reading the
     // matches and sorting them is cheaper.
-    let sql = page_sql(&filter, values.len(), is_sqlite(pool));
+    let sql = page_sql(&filter, values.len());
     let mut rows = sqlx::query_as(&sql).persistent(false);
     for value in &values {
         rows = rows.bind(*value);
@@ -352,7 +351,7 @@ async fn filtered_page(
     } else {
         offset.min(SEARCH_CAP)
     };
-    let sql = page_sql(&clause, values.len(), is_sqlite(pool));
+    let sql = page_sql(&clause, values.len());
     let rows = bind(sqlx::query_as(&sql).persistent(false), &values)
         .bind(PAGE_SIZE)
         .bind(offset)
@@ -363,11 +362,10 @@ async fn filtered_page(
 
 /// The dashboard page of the connections `filter` keeps, in the dashboard's order: bind the
 /// filter's `bound` values (`$1`…), then the page size and the offset. Each row carries its
-/// tags joined into one column.
-fn page_sql(filter: &str, bound: usize, sqlite: bool) -> String {
+/// tags' list.
+fn page_sql(filter: &str, bound: usize) -> String {
     format!(
-        "SELECT {DASHBOARD_COLUMNS}, {} FROM connections {filter} {} LIMIT ${} OFFSET ${}",
-        tags_column(sqlite),
+        "SELECT {DASHBOARD_COLUMNS}, {TAGS_COLUMN} FROM connections {filter} {} LIMIT ${} OFFSET ${}",
         order_sql(),
         bound + 1,
         bound + 2

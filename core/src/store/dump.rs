@@ -1,7 +1,7 @@
 //! Every table that holds what a console must not lose, read and written as plain rows (column
 //! → JSON value) so one file moves between SQLite and PostgreSQL. What can be rebuilt or must
 //! not move stays out: sessions, setup tokens, refresh leases, sign-ins under way, the search
-//! index (its triggers refill it).
+//! index and each connection's tag list (their triggers refill them, see [`DERIVED`]).
 
 use std::collections::BTreeMap;
 
@@ -11,6 +11,10 @@ use sqlx::{Column, Row as _};
 use super::connections::{ACCESS_TOKEN, CLIENT_SECRET, REFRESH_TOKEN};
 use super::pool::Pool;
 use crate::crypto::is_sealed;
+
+/// Columns the database fills itself from other tables, which an export leaves out: each
+/// connection's list of its tags, rewritten by a trigger whenever `connection_tags` changes.
+pub const DERIVED: &[(&str, &str)] = &[("connections", "tag_list")];
 
 /// The tables an export carries, parents before children, with their columns: the schema this
 /// console knows (a test holds it equal to what the migrations make, on both stores). An import
@@ -195,10 +199,13 @@ fn value_of(row: &sqlx::any::AnyRow, index: usize) -> Value {
 pub async fn read_all(pool: &Pool) -> sqlx::Result<Tables> {
     let mut tx = snapshot(pool).await?;
     let mut tables = Tables::new();
-    for (table, _) in TABLES {
-        let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY 1"))
-            .fetch_all(&mut *tx)
-            .await?;
+    for (table, columns) in TABLES {
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM {table} ORDER BY 1",
+            columns.join(", ")
+        ))
+        .fetch_all(&mut *tx)
+        .await?;
         let rows = rows
             .iter()
             .map(|row| {

@@ -57,8 +57,8 @@ fn status_range(status: Status, indexed: bool) -> String {
 /// takes any equality on an index to be rare: offered an owner's and a tag's, it may read the
 /// larger off its index and test each row for the smaller; offered a frequent tag, it reads
 /// every connection with it and sorts them all where walking the order would find a page at
-/// once. The others are written so that no index answers them (a tag is looked up by the
-/// row's id, the owner is `+owner_id`, a status's range starts with `+failing`).
+/// once. The others are written so that no index answers them (a tag is found in the row's
+/// own list, the owner is `+owner_id`, a status's range starts with `+failing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Driver {
     /// Every condition may be answered by an index (PostgreSQL, or one condition at most).
@@ -128,13 +128,9 @@ impl FleetFilter {
                     "id IN (SELECT connection_id FROM connection_tags WHERE key = ${k} AND value = ${v})"
                 )
             } else if driver == Driver::Probe {
-                format!(
-                    "(SELECT TRUE FROM connection_tags WHERE connection_id = connections.id AND key = ${k} AND value = ${v})"
-                )
+                format!("strpos(connections.tag_list, chr(10) || ${k} || '=' || ${v} || chr(10)) > 0")
             } else {
-                format!(
-                    "EXISTS (SELECT 1 FROM connection_tags WHERE connection_id = connections.id AND key = ${k} AND value = ${v})"
-                )
+                format!("instr(connections.tag_list, char(10) || ${k} || '=' || ${v} || char(10)) > 0")
             });
             values.push(Bound::Text(key));
             values.push(Bound::Text(value));
@@ -343,7 +339,7 @@ pub struct FleetRow {
     #[sqlx(flatten)]
     pub belonging: Belonging,
     /// Its tags, `key=value` one per line (see [`split_tags`]).
-    pub tags: Option<String>,
+    pub tags: String,
 }
 
 const FLEET_COLUMNS: &str = "id, name, client_id, company_uuid, required_scopes, granted_scopes, failing, refresh_token_expires_at, updated_at, external_id, contact_name, contact_email, owner_id";
@@ -367,27 +363,19 @@ impl From<&ConnectionRow> for FleetRow {
             refresh_token_expires_at: row.refresh_token_expires_at,
             updated_at: row.updated_at,
             belonging: row.belonging.clone(),
-            tags: None,
+            tags: String::new(),
         }
     }
 }
 
-/// A connection's tags as one column, `key=value` one per line by key: read with its row, one
-/// row per connection where a query of the tags would bring one per tag (and SQLite's driver
-/// hands each row over from its own thread). Each database has its own aggregate for that.
-pub(super) fn tags_column(sqlite: bool) -> String {
-    let joined = if sqlite {
-        "group_concat(key || '=' || value, char(10))"
-    } else {
-        "string_agg(key || '=' || value, chr(10) ORDER BY key)"
-    };
-    format!("(SELECT {joined} FROM connection_tags WHERE connection_id = connections.id) AS tags")
-}
+/// A connection's tags as one column, `key=value` one per line by key: the list the database
+/// keeps on the row itself (see the `tag_list` migration), read with it where a query of the
+/// tags would bring one row per tag.
+pub(super) const TAGS_COLUMN: &str = "connections.tag_list AS tags";
 
-/// Tags as [`tags_column`] joins them, by key.
-pub fn split_tags(joined: Option<&str>) -> Vec<(String, String)> {
-    let mut tags: Vec<(String, String)> = joined
-        .unwrap_or_default()
+/// Tags as [`TAGS_COLUMN`] lists them, by key.
+pub fn split_tags(listed: &str) -> Vec<(String, String)> {
+    let mut tags: Vec<(String, String)> = listed
         .lines()
         .filter_map(|line| line.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -441,8 +429,7 @@ pub async fn fleet_page(
         format!("WHERE {}", conditions.join(" AND "))
     };
     let sql = format!(
-        "SELECT {FLEET_COLUMNS}, {} FROM {from} {sql_filter} ORDER BY {id} LIMIT ${}",
-        tags_column(is_sqlite(pool)),
+        "SELECT {FLEET_COLUMNS}, {TAGS_COLUMN} FROM {from} {sql_filter} ORDER BY {id} LIMIT ${}",
         values.len() + 1
     );
     bind(sqlx::query_as(&sql), &values)

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use concur::{Clock, ManualClock};
 use concur_sim::{DEMO_SCOPES, Simulator};
+use console_core::connections::metadata::Selector;
 use console_core::state::AppState;
 use console_core::store::dump;
 use console_model::Role;
@@ -46,6 +47,13 @@ async fn source(store: Store) -> Source {
                 .unwrap(),
         );
     }
+    let tagged = console_core::connections::fleet::Change {
+        tags: Some("env=prod\nregion=emea".into()),
+        ..Default::default()
+    };
+    console_core::connections::fleet::change(&state, &ids[1], &tagged)
+        .await
+        .unwrap();
     let key = console_core::api_keys::create(&state, &ids[0], "bot")
         .await
         .unwrap()
@@ -220,6 +228,24 @@ async fn moves(from_store: Store, to: Store) {
             assert_eq!(row_a, row_b, "{table}: field by field");
         }
     }
+    // Each connection's list of its tags is rebuilt from the moved tags: a filter finds it.
+    let query = console_core::connections::fleet::Query {
+        selector: Selector::of_pairs(["env=prod", "region=emea"]).unwrap(),
+        ..Default::default()
+    };
+    let board = console_core::connections::dashboard(&moved, "", None, 0, &query)
+        .await
+        .unwrap();
+    let found: Vec<_> = board
+        .rows
+        .iter()
+        .map(|r| (r.name.as_str(), &r.tags))
+        .collect();
+    let tags = vec![
+        ("env".to_owned(), "prod".to_owned()),
+        ("region".to_owned(), "emea".to_owned()),
+    ];
+    assert_eq!(found, [("Moved – Globex", &tags)]);
     assert_eq!(
         moved.cipher.key_id(),
         from.state.cipher.key_id(),
@@ -432,7 +458,7 @@ async fn changed_unsealed_unfit_foreign_newer_and_misplaced_files_are_refused_wi
 }
 
 #[tokio::test]
-async fn the_tables_an_export_knows_are_the_ones_the_migrations_make() {
+async fn the_tables_an_export_knows_and_the_derived_columns_are_the_ones_the_migrations_make() {
     let store = Store::chosen().await;
     let pool = console_core::store::connect(&store.url()).await.unwrap();
     for (table, columns) in dump::TABLES {
@@ -448,6 +474,12 @@ async fn the_tables_an_export_knows_are_the_ones_the_migrations_make() {
             .await
             .unwrap();
         let mut known: Vec<&str> = columns.to_vec();
+        known.extend(
+            dump::DERIVED
+                .iter()
+                .filter(|(of, _)| of == table)
+                .map(|(_, column)| *column),
+        );
         known.sort_unstable();
         assert_eq!(made, known, "{table}");
     }
