@@ -93,6 +93,7 @@ pub async fn state_with(
         session_lifetime: 43_200,
         alerts: console_core::alerts::AlertConfig::default(),
         audit_retention: 400 * 86_400,
+        renewal: Default::default(),
         org_name: None,
         oidc: None,
         local_login: true,

@@ -187,16 +187,55 @@ pub async fn create(
         }
     };
     let now = state.now();
+    let (row, link) = link_row(
+        state,
+        Made {
+            kind,
+            name,
+            note,
+            profile: &profile,
+            connection_id: request.connection_id.clone(),
+            actor,
+            by_key: request.by_key.clone(),
+            carried: &carried,
+        },
+        days,
+        now,
+    );
+    let id = row.id.clone();
+    store::insert_handoff(&state.pool, &row)
+        .await
+        .map_err(internal)?;
+    tracing::info!(handoff = %id, kind, "hand-off link created");
+    let names = fleet::account_names(state).await?;
+    Ok((view(state, row, now, &names), link))
+}
+
+/// What a new link is made of.
+struct Made<'a> {
+    kind: &'a str,
+    name: String,
+    note: String,
+    profile: &'a ScopeProfile,
+    connection_id: Option<String>,
+    actor: &'a str,
+    by_key: Option<String>,
+    carried: &'a Belonging,
+}
+
+/// A new link's row, valid `days` from `now`, and its URL (the token is derived, never kept).
+fn link_row(state: &AppState, made: Made<'_>, days: i64, now: i64) -> (HandoffRow, String) {
     let id = uuid::Uuid::new_v4().to_string();
+    let token = state.cipher.link_token(PURPOSE, &id);
     let row = HandoffRow {
-        id: id.clone(),
-        kind: kind.to_owned(),
-        name,
-        note,
-        scope_profile: profile.key().to_owned(),
-        required_scopes: profile.required().join(" "),
-        connection_id: request.connection_id.clone(),
-        created_by: actor.to_owned(),
+        id,
+        kind: made.kind.to_owned(),
+        name: made.name,
+        note: made.note,
+        scope_profile: made.profile.key().to_owned(),
+        required_scopes: made.profile.required().join(" "),
+        connection_id: made.connection_id,
+        created_by: made.actor.to_owned(),
         created_at: now,
         expires_at: now + days * DAY,
         opened_at: None,
@@ -204,18 +243,40 @@ pub async fn create(
         revoked_at: None,
         locked_at: None,
         refusals: 0,
-        token_hash: crate::auth::token_hash(&state.cipher.link_token(PURPOSE, &id)),
-        created_by_key: request.by_key.clone(),
-        tags: carried.given().tags,
-        belonging: carried.stored(),
+        token_hash: crate::auth::token_hash(&token),
+        created_by_key: made.by_key,
+        tags: made.carried.given().tags,
+        belonging: made.carried.stored(),
     };
-    let link = url_of(state, &state.cipher.link_token(PURPOSE, &id));
-    store::insert_handoff(&state.pool, &row)
-        .await
+    (row, url_of(state, &token))
+}
+
+/// A renewal link for `connection`, made by `actor` and valid for the default days from `now`,
+/// and its URL; the caller stores it (a renewal request does, in the transaction that asks
+/// the customer).
+pub fn renewal_link(
+    state: &AppState,
+    connection: &store::ConnectionRow,
+    actor: &str,
+    now: i64,
+) -> Result<(HandoffRow, String), Error> {
+    let profile = ScopeProfile::parse(&connection.scope_profile, &connection.required_scopes)
         .map_err(internal)?;
-    tracing::info!(handoff = %id, kind, "hand-off link created");
-    let names = fleet::account_names(state).await?;
-    Ok((view(state, row, now, &names), link))
+    Ok(link_row(
+        state,
+        Made {
+            kind: "renewal",
+            name: connection.name.clone(),
+            note: String::new(),
+            profile: &profile,
+            connection_id: Some(connection.id.clone()),
+            actor,
+            by_key: None,
+            carried: &Belonging::default(),
+        },
+        DEFAULT_VALID_DAYS,
+        now,
+    ))
 }
 
 pub async fn get(state: &AppState, id: &str) -> Result<HandoffView, Error> {

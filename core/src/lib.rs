@@ -9,7 +9,8 @@
 //! - [`handoffs`], [`people`], [`account`], [`api_keys`], [`fleet_keys`]: links, accounts and
 //!   roles, keys;
 //! - [`auth`]: passwords, sessions, the sign-in limiter, single sign-on;
-//! - [`alerts`]: when to alert, the outbox, where alerts go;
+//! - [`alerts`]: when to alert, the outbox, where alerts go; [`renewals`]: asking a
+//!   connection's customer to renew it, reminding, escalating;
 //! - [`audit`]: recording who did what;
 //! - [`store`]: the SQL, one room per thing kept; [`crypto`]: sealing secrets at rest;
 //! - [`request`]: where a request comes from, usable by every part.
@@ -29,6 +30,7 @@ pub mod keys;
 pub mod metrics;
 pub mod people;
 pub mod recent;
+pub mod renewals;
 pub mod request;
 pub mod state;
 pub mod store;

@@ -49,6 +49,8 @@ pub struct Config {
     pub alerts: AlertConfig,
     /// Audit rows older than this many seconds are deleted (`CONCUR_AUDIT_RETENTION`).
     pub audit_retention: i64,
+    /// When and how customers are asked to renew their connections.
+    pub renewal: crate::renewals::RenewalConfig,
     /// Who the customer's page of a hand-off link says is asking (`CONCUR_ORG_NAME`).
     pub org_name: Option<String>,
     /// Sign-in through the company's identity provider (`CONCUR_OIDC_*`), if configured.
@@ -137,6 +139,7 @@ pub struct Shared {
     pub message_key: Arc<[u8; 32]>,
     pub alerts: AlertConfig,
     pub audit_retention: i64,
+    pub renewal: crate::renewals::RenewalConfig,
     pub org_name: Option<String>,
     pub metrics: Arc<super::metrics::Metrics>,
     /// The identity provider, discovered when `serve` starts (terminal commands never ask it).
@@ -192,6 +195,7 @@ impl AppState {
             message_key: Arc::new(random_key()),
             alerts: config.alerts.clone(),
             audit_retention: config.audit_retention,
+            renewal: config.renewal.clone(),
             org_name: config.org_name.clone(),
             metrics: Arc::default(),
             oidc: None,

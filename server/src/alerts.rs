@@ -127,16 +127,30 @@ async fn send_email(email: &Email, body: &str) -> Result<(), String> {
     let name = alert["connection"]["name"]
         .as_str()
         .unwrap_or("Concur Console");
-    let subject = match alert["event"].as_str() {
-        Some("expiring") => format!("[Concur Console] {name}: refresh token expiring"),
-        Some("failing") => format!("[Concur Console] {name}: failing"),
-        Some("unreachable") => format!("[Concur Console] {name}: Concur unreachable"),
-        Some("recovered") => format!("[Concur Console] {name}: recovered"),
-        Some("handoff_completed") => "[Concur Console] hand-off link completed".to_owned(),
-        Some("handoff_locked") => "[Concur Console] hand-off link locked".to_owned(),
-        Some("handoff_expired") => "[Concur Console] hand-off link expired unused".to_owned(),
-        _ => "[Concur Console] test alert".to_owned(),
-    };
+    // A mail written for its reader (a renewal request to a customer) carries its subject.
+    let subject = alert["subject"].as_str().map_or_else(
+        || match alert["event"].as_str() {
+            Some("expiring") => format!("[Concur Console] {name}: refresh token expiring"),
+            Some("failing") => format!("[Concur Console] {name}: failing"),
+            Some("unreachable") => format!("[Concur Console] {name}: Concur unreachable"),
+            Some("recovered") => format!("[Concur Console] {name}: recovered"),
+            Some("renewal_requested") => {
+                format!("[Concur Console] {name}: renewal asked of the customer")
+            }
+            Some("renewal_reminded") => format!("[Concur Console] {name}: renewal reminder sent"),
+            Some("renewal_unanswered") => {
+                format!("[Concur Console] {name}: the customer has not answered")
+            }
+            Some("renewal_completed") => {
+                format!("[Concur Console] {name}: renewed by the customer")
+            }
+            Some("handoff_completed") => "[Concur Console] hand-off link completed".to_owned(),
+            Some("handoff_locked") => "[Concur Console] hand-off link locked".to_owned(),
+            Some("handoff_expired") => "[Concur Console] hand-off link expired unused".to_owned(),
+            _ => "[Concur Console] test alert".to_owned(),
+        },
+        str::to_owned,
+    );
     let text = alert["text"].as_str().unwrap_or_default().to_owned();
     let mut message = Message::builder()
         .from(
@@ -274,9 +288,10 @@ pub async fn deliver_due(state: &AppState, config: &AlertConfig) -> Result<(usiz
     Ok((sent, failed))
 }
 
-/// One round of the alert job: raise what is due, then deliver.
+/// One round of the alert job: raise what is due, ask customers for renewals, then deliver.
 pub async fn run_once(state: &AppState, config: &AlertConfig) -> Result<(), Error> {
     console_core::alerts::evaluate(state, config).await?;
+    console_core::renewals::run(state, config).await?;
     deliver_due(state, config).await?;
     Ok(())
 }

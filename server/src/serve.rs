@@ -20,6 +20,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 
 use console_core::alerts::{AlertConfig, Email, Webhook, parse_thresholds};
 use console_core::auth::oidc::{Oidc, OidcConfig};
+use console_core::renewals::RenewalConfig;
 
 use crate::{alerts, api, connect, handoff, keepalive, management, ops, protect, sso, upkeep};
 
@@ -105,6 +106,7 @@ impl Settings {
                 session_lifetime: duration("CONCUR_SESSION_LIFETIME", DEFAULT_SESSION_LIFETIME)?,
                 alerts: alert_config(&var)?,
                 audit_retention: duration("CONCUR_AUDIT_RETENTION", DEFAULT_AUDIT_RETENTION)?,
+                renewal: renewal_config(&var)?,
                 org_name: var("CONCUR_ORG_NAME").map(|n| n.trim().chars().take(100).collect()),
                 oidc: oidc_config(&var)?,
                 local_login: local_login(&var)?,
@@ -191,6 +193,39 @@ fn local_login(var: &dyn Fn(&str) -> Option<String>) -> Result<bool, String> {
 }
 
 /// Alert thresholds and the channels set in the environment.
+/// When customers are asked to renew: `CONCUR_RENEWAL_LEAD` (a duration), the reminders
+/// `CONCUR_RENEWAL_REMINDERS` (durations after the first request, comma-separated) and
+/// `CONCUR_RENEWAL_REQUESTS` (`on` or `off`; unset, on whenever e-mail is set up).
+fn renewal_config(var: &dyn Fn(&str) -> Option<String>) -> Result<RenewalConfig, String> {
+    let mut config = RenewalConfig::default();
+    if let Some(raw) = var("CONCUR_RENEWAL_LEAD") {
+        config.lead = parse_duration(&raw).ok_or_else(|| {
+            format!("CONCUR_RENEWAL_LEAD {raw:?} is not a duration like 7d or 36h")
+        })?;
+    }
+    if let Some(raw) = var("CONCUR_RENEWAL_REMINDERS") {
+        let mut reminders = raw
+            .split(',')
+            .map(parse_duration)
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                format!("CONCUR_RENEWAL_REMINDERS {raw:?} is not a list of durations like 2d,5d")
+            })?;
+        reminders.sort_unstable();
+        reminders.dedup();
+        config.reminders = reminders;
+    }
+    config.automatic = match var("CONCUR_RENEWAL_REQUESTS").as_deref().map(str::trim) {
+        None => None,
+        Some("on") => Some(true),
+        Some("off") => Some(false),
+        Some(other) => {
+            return Err(format!("CONCUR_RENEWAL_REQUESTS {other:?} is on or off"));
+        }
+    };
+    Ok(config)
+}
+
 fn alert_config(var: &dyn Fn(&str) -> Option<String>) -> Result<AlertConfig, String> {
     let thresholds =
         parse_thresholds(&var("CONCUR_ALERT_DAYS").unwrap_or_else(|| "30,14,7,3,1".into()))?;
@@ -594,6 +629,42 @@ mod tests {
         assert_eq!(parse_proxies("").unwrap(), Vec::<std::net::IpAddr>::new());
         assert_eq!(parse_proxies("10.0.0.1, ::1").unwrap().len(), 2);
         assert!(parse_proxies("proxy.local").is_err());
+    }
+
+    #[test]
+    fn renewal_requests_are_set_by_the_environment_and_bad_values_are_named() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        assert_eq!(
+            renewal_config(&vars(&[])).unwrap(),
+            RenewalConfig::default()
+        );
+        let set = renewal_config(&vars(&[
+            ("CONCUR_RENEWAL_LEAD", "10d"),
+            ("CONCUR_RENEWAL_REMINDERS", "5d, 30m,2d"),
+            ("CONCUR_RENEWAL_REQUESTS", "off"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (set.lead, set.reminders, set.automatic),
+            (864_000, vec![1_800, 172_800, 432_000], Some(false))
+        );
+        for (name, bad) in [
+            ("CONCUR_RENEWAL_LEAD", "soon"),
+            ("CONCUR_RENEWAL_REMINDERS", "2d,,5d"),
+            ("CONCUR_RENEWAL_REQUESTS", "yes"),
+        ] {
+            let pairs: &'static [(&'static str, &'static str)] =
+                Box::leak(vec![(name, bad)].into_boxed_slice());
+            let refused = renewal_config(&vars(pairs)).unwrap_err();
+            assert!(refused.contains(name), "{refused}");
+        }
     }
 
     #[test]

@@ -46,6 +46,10 @@ pub const KINDS: &[&str] = &[
     "handoff_locked",
     "handoff_expired",
     "handoff_revoked",
+    "renewal_requested",
+    "renewal_reminded",
+    "renewal_unanswered",
+    "renewal_completed",
 ];
 
 /// Events per page.

@@ -3,6 +3,7 @@
 
 pub mod channels;
 pub mod config;
+pub mod mail;
 pub mod outbound;
 
 use std::collections::HashSet;
@@ -62,7 +63,6 @@ fn payload(
 ) -> serde_json::Value {
     let left = row.refresh_token_expires_at.map(|at| days_left(at, now));
     let expires = row.refresh_token_expires_at.map(format_time);
-    let link = format!("{}/connections/{}", state.public_url, row.id);
     let renew = concur::Diagnosis::new(concur::Problem::RefreshTokenInvalid).next_step();
     let what = match event {
         Event::Expiring => match (left, &expires) {
@@ -108,9 +108,24 @@ fn payload(
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join(" ");
+    connection_body(state, row, who, event.key(), event_id, &message, now)
+}
+
+/// The body of an alert about a connection, `message` saying what happened (and what to do).
+pub(crate) fn connection_body(
+    state: &AppState,
+    row: &ConnectionRow,
+    who: &Belonging,
+    event: &str,
+    event_id: &str,
+    message: &str,
+    now: i64,
+) -> serde_json::Value {
+    let left = row.refresh_token_expires_at.map(|at| days_left(at, now));
+    let link = format!("{}/connections/{}", state.public_url, row.id);
     json!({
         "event_id": event_id,
-        "event": event.key(),
+        "event": event,
         "connection": { "id": row.id, "name": row.name },
         "external_id": who.external_id,
         "tags": who.tags.json(),
@@ -165,7 +180,7 @@ async fn fire(
 
 /// The channels an alert about what `who` describes goes to: the routed or default ones, and
 /// its owner's address when they asked for their connections' alerts by e-mail.
-async fn channels_of(
+pub(crate) async fn channels_of(
     state: &AppState,
     config: &AlertConfig,
     who: &Belonging,
@@ -181,7 +196,7 @@ async fn channels_of(
 
 /// Puts one delivery per channel of an alert (`event`, as its key) in the outbox, pending
 /// from `now`.
-async fn queue(
+pub(crate) async fn queue(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     channels: &[String],
     connection_id: Option<&str>,

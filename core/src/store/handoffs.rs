@@ -36,7 +36,10 @@ const COLUMNS: &str = "id, kind, name, note, scope_profile, required_scopes, con
      created_by, created_at, expires_at, opened_at, completed_at, revoked_at, locked_at, refusals, \
      token_hash, created_by_key, external_id, tags, contact_name, contact_email, owner_id";
 
-pub async fn insert_handoff(pool: &Pool, row: &HandoffRow) -> sqlx::Result<()> {
+pub async fn insert_handoff<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    row: &HandoffRow,
+) -> sqlx::Result<()> {
     sqlx::query(&format!(
         "INSERT INTO handoffs ({COLUMNS}) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
@@ -64,7 +67,7 @@ pub async fn insert_handoff(pool: &Pool, row: &HandoffRow) -> sqlx::Result<()> {
     .bind(&row.belonging.contact_name)
     .bind(&row.belonging.contact_email)
     .bind(&row.belonging.owner_id)
-    .execute(pool)
+    .execute(executor)
     .await
     .map(|_| ())
 }

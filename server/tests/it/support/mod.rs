@@ -4,6 +4,7 @@
 
 pub mod companies;
 pub mod hooks;
+pub mod smtp;
 pub mod stores;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ pub fn settings(database_url: String, allowed_hosts: String) -> Settings {
             session_lifetime: 43_200,
             alerts: AlertConfig::default(),
             audit_retention: 400 * 86_400,
+            renewal: Default::default(),
             org_name: None,
             oidc: None,
             local_login: true,

@@ -1,0 +1,588 @@
+//! Renewal requests: when a connection needs its customer (a revoked or expired token, a disabled
+//! app, a changed secret, scopes taken away, a token about to expire that keep-alive cannot
+//! move), the console asks the connection's contact with a renewal link, reminds on a schedule,
+//! tells the owner once when nobody answers, and ends the episode when the connection heals.
+//! The alert round drives it; each step is a conditional write in the transaction that queues
+//! its mail in the alert outbox, so a restart or a second replica never sends one twice.
+
+use crate::Error;
+use crate::alerts::{self, AlertConfig, mail};
+use crate::connections::fleet::{self, Belonging};
+use crate::state::{AppState, internal};
+use crate::store::{self, ConnectionRow, RenewalRow};
+use console_model::DAY;
+
+/// A refresh token expiring within this long needs the customer (`CONCUR_RENEWAL_LEAD`).
+pub const DEFAULT_LEAD: i64 = 7 * DAY;
+/// When the contact is reminded, counted from the first request (`CONCUR_RENEWAL_REMINDERS`).
+pub const DEFAULT_REMINDERS: [i64; 2] = [2 * DAY, 5 * DAY];
+/// Connections or episodes read at a time.
+const BATCH: i64 = 200;
+/// Who the audit log and the links name as asking.
+const ACTOR: &str = "renewal requests";
+
+/// When and how the console asks customers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenewalConfig {
+    pub lead: i64,
+    /// Ascending.
+    pub reminders: Vec<i64>,
+    /// Whether to ask at all (`CONCUR_RENEWAL_REQUESTS`); unset, whenever e-mail is set up.
+    pub automatic: Option<bool>,
+}
+
+impl Default for RenewalConfig {
+    fn default() -> Self {
+        Self {
+            lead: DEFAULT_LEAD,
+            reminders: DEFAULT_REMINDERS.to_vec(),
+            automatic: None,
+        }
+    }
+}
+
+/// What the customer must fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// The refresh token was revoked, expired, or is unknown.
+    Token,
+    /// The app is disabled in the company's Concur.
+    AppDisabled,
+    /// The company has not enabled the app.
+    AppNotEnabled,
+    /// The app's secret changed.
+    Secret,
+    /// The app lacks these scopes.
+    Scopes(Vec<String>),
+    /// The refresh token expires soon and keep-alive cannot move it.
+    Expiring,
+}
+
+impl Reason {
+    pub fn key(&self) -> &'static str {
+        match self {
+            Self::Token => "token",
+            Self::AppDisabled => "app_disabled",
+            Self::AppNotEnabled => "app_not_enabled",
+            Self::Secret => "secret",
+            Self::Scopes(_) => "scopes",
+            Self::Expiring => "expiring",
+        }
+    }
+
+    /// The reason a request row keeps.
+    pub fn stored(key: &str, scopes: &str) -> Option<Self> {
+        Some(match key {
+            "token" => Self::Token,
+            "app_disabled" => Self::AppDisabled,
+            "app_not_enabled" => Self::AppNotEnabled,
+            "secret" => Self::Secret,
+            "scopes" => Self::Scopes(scopes.split_whitespace().map(str::to_owned).collect()),
+            "expiring" => Self::Expiring,
+            _ => return None,
+        })
+    }
+
+    /// The scopes a row keeps with the reason.
+    fn scopes(&self) -> String {
+        match self {
+            Self::Scopes(scopes) => scopes.join(" "),
+            _ => String::new(),
+        }
+    }
+
+    /// The customer's part of a failure Concur reported (its diagnosis code), if it is theirs.
+    fn of_failure(code: &str, row: &ConnectionRow) -> Option<Self> {
+        Some(match code {
+            "refresh_token_invalid" | "refresh_token_for_another_client" => Self::Token,
+            "client_disabled" => Self::AppDisabled,
+            "company_not_enabled" => Self::AppNotEnabled,
+            "bad_client_secret" | "bad_client_credentials" => Self::Secret,
+            "missing_scopes" | "scope_not_granted" => {
+                let granted: Vec<&str> = row.granted_scopes.split_whitespace().collect();
+                Self::Scopes(
+                    row.required_scopes
+                        .split_whitespace()
+                        .filter(|s| !granted.contains(s))
+                        .map(str::to_owned)
+                        .collect(),
+                )
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// Why `row` needs its customer at `now`, if it does: it fails for a reason only the customer
+/// can fix (`last_failure` is its latest failed check's diagnosis code), or its refresh token
+/// expires within `lead`. A transient failure alone never does.
+pub fn needs_customer(
+    row: &ConnectionRow,
+    last_failure: Option<&str>,
+    now: i64,
+    lead: i64,
+) -> Option<Reason> {
+    if row.failing != 0 {
+        return last_failure.and_then(|code| Reason::of_failure(code, row));
+    }
+    row.refresh_token_expires_at
+        .filter(|&at| at - now < lead)
+        .map(|_| Reason::Expiring)
+}
+
+/// What one round did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    pub asked: usize,
+    pub reminded: usize,
+    pub escalated: usize,
+    pub completed: usize,
+}
+
+/// One round: ends the episodes of connections that healed, sends the reminders that are due,
+/// and asks for the connections that newly need their customer.
+pub async fn run(state: &AppState, config: &AlertConfig) -> Result<Round, Error> {
+    let mut round = Round::default();
+    let now = state.now();
+    let mut after = String::new();
+    loop {
+        let open = store::open_renewals(&state.pool, &after, BATCH)
+            .await
+            .map_err(internal)?;
+        let Some(last) = open.last() else { break };
+        after = last.connection_id.clone();
+        for request in &open {
+            follow_up(state, config, request, now, &mut round).await?;
+        }
+    }
+    if !state.renewal.automatic.unwrap_or(config.email.is_some()) {
+        return Ok(round);
+    }
+    let mut after = String::new();
+    loop {
+        let batch = store::renewal_candidates(&state.pool, now + state.renewal.lead, &after, BATCH)
+            .await
+            .map_err(internal)?;
+        let Some(last) = batch.last() else { break };
+        after = last.id.clone();
+        for row in &batch {
+            let failure = store::last_failure(&state.pool, &row.id)
+                .await
+                .map_err(internal)?;
+            if let Some(reason) = needs_customer(row, failure.as_deref(), now, state.renewal.lead)
+                && ask(state, config, row, &reason, now).await?
+            {
+                round.asked += 1;
+            }
+        }
+    }
+    Ok(round)
+}
+
+/// Asks the contact of `row` for a renewal: a new episode, its link and the mail, in one
+/// transaction; false when the connection already had an open episode.
+async fn ask(
+    state: &AppState,
+    config: &AlertConfig,
+    row: &ConnectionRow,
+    reason: &Reason,
+    now: i64,
+) -> Result<bool, Error> {
+    let Some(contact) = row.belonging.contact_email.clone() else {
+        return Ok(false);
+    };
+    let audience = Audience::of(state, config, row).await?;
+    let (link, url) = crate::handoffs::renewal_link(state, row, ACTOR, now)?;
+    let request = RenewalRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        connection_id: row.id.clone(),
+        reason: reason.key().to_owned(),
+        scopes: reason.scopes(),
+        link_id: Some(link.id.clone()),
+        contact_email: contact.clone(),
+        state: "open".to_owned(),
+        reminders: 0,
+        next_reminder_at: state.renewal.reminders.first().map(|after| now + after),
+        asked_at: now,
+        ..RenewalRow::default()
+    };
+    let letter = mail::Renewal {
+        state,
+        connection: row,
+        reason,
+        url: &url,
+        link_expires_at: link.expires_at,
+        reminder: None,
+    };
+    let mut tx = store::begin(&state.pool).await.map_err(internal)?;
+    store::insert_handoff(&mut *tx, &link)
+        .await
+        .map_err(internal)?;
+    if !store::open_renewal(&mut *tx, &request)
+        .await
+        .map_err(internal)?
+    {
+        return Ok(false);
+    }
+    let channel = format!("email:{contact}");
+    let event_id = uuid::Uuid::now_v7().to_string();
+    alerts::queue(
+        &mut tx,
+        &[channel],
+        Some(&row.id),
+        "renewal_request",
+        &event_id,
+        &letter.body(&event_id).to_string(),
+        now,
+    )
+    .await?;
+    let message = format!(
+        "The console asked {contact} to renew “{}”: {}",
+        row.name,
+        reason_words(reason)
+    );
+    audience
+        .tell(&mut tx, state, "renewal_requested", &message, now)
+        .await?;
+    tx.commit().await.map_err(internal)?;
+    record(state, row, "renewal_requested", &message).await;
+    tracing::info!(connection = %row.id, reason = reason.key(), "renewal requested from the customer");
+    Ok(true)
+}
+
+/// The next step of an open episode: completed when the connection no longer needs its
+/// customer, else the reminder that is due (with a new link when the last one can no longer be
+/// used, and the owner told with the last reminder).
+async fn follow_up(
+    state: &AppState,
+    config: &AlertConfig,
+    request: &RenewalRow,
+    now: i64,
+    round: &mut Round,
+) -> Result<(), Error> {
+    let Some(row) = store::connection(&state.pool, &request.connection_id)
+        .await
+        .map_err(internal)?
+    else {
+        return Ok(());
+    };
+    let failure = store::last_failure(&state.pool, &row.id)
+        .await
+        .map_err(internal)?;
+    let needed = needs_customer(&row, failure.as_deref(), now, state.renewal.lead);
+    let transient = row.transient_failures > 0 && row.failing == 0;
+    if needed.is_none() && !transient {
+        if complete(state, config, request, &row, now).await? {
+            round.completed += 1;
+        }
+        return Ok(());
+    }
+    match request.next_reminder_at {
+        Some(at) if at <= now => {}
+        _ => return Ok(()),
+    }
+    let Some(contact) = row.belonging.contact_email.clone() else {
+        return Ok(());
+    };
+    let reason = needed
+        .or_else(|| Reason::stored(&request.reason, &request.scopes))
+        .unwrap_or(Reason::Token);
+    let number = request.reminders + 1;
+    let schedule = &state.renewal.reminders;
+    let last = usize::try_from(number).is_ok_and(|n| n >= schedule.len());
+    let next_at = usize::try_from(number)
+        .ok()
+        .and_then(|n| schedule.get(n))
+        .map(|after| request.asked_at + after);
+    let link = match &request.link_id {
+        Some(id) => store::handoff(&state.pool, id).await.map_err(internal)?,
+        None => None,
+    };
+    let usable = link
+        .as_ref()
+        .filter(|l| crate::handoffs::state_of(l, now).usable());
+    let (fresh, url, expires_at) = match usable {
+        Some(link) => (
+            None,
+            crate::handoffs::url(state, link).ok_or_else(|| internal("a link's token"))?,
+            link.expires_at,
+        ),
+        None => {
+            let (link, url) = crate::handoffs::renewal_link(state, &row, ACTOR, now)?;
+            let expires_at = link.expires_at;
+            (Some(link), url, expires_at)
+        }
+    };
+    let link_id = fresh
+        .as_ref()
+        .map(|l| l.id.clone())
+        .or_else(|| request.link_id.clone());
+    let audience = Audience::of(state, config, &row).await?;
+    let letter = mail::Renewal {
+        state,
+        connection: &row,
+        reason: &reason,
+        url: &url,
+        link_expires_at: expires_at,
+        reminder: Some(mail::Reminder {
+            number,
+            of: i64::try_from(schedule.len()).unwrap_or(i64::MAX),
+            first_asked_at: request.asked_at,
+        }),
+    };
+    let mut tx = store::begin(&state.pool).await.map_err(internal)?;
+    if let Some(link) = &fresh {
+        store::insert_handoff(&mut *tx, link)
+            .await
+            .map_err(internal)?;
+    }
+    if !store::take_reminder(
+        &mut *tx,
+        request,
+        next_at,
+        link_id.as_deref(),
+        &contact,
+        last.then_some(now),
+    )
+    .await
+    .map_err(internal)?
+    {
+        return Ok(());
+    }
+    let event_id = uuid::Uuid::now_v7().to_string();
+    alerts::queue(
+        &mut tx,
+        &[format!("email:{contact}")],
+        Some(&row.id),
+        "renewal_request",
+        &event_id,
+        &letter.body(&event_id).to_string(),
+        now,
+    )
+    .await?;
+    let moved = if contact == request.contact_email {
+        String::new()
+    } else {
+        format!(
+            " (the contact changed from {} to {contact})",
+            request.contact_email
+        )
+    };
+    let message = format!(
+        "Reminder {number} sent to {contact}{moved} about renewing “{}”.",
+        row.name
+    );
+    audience
+        .tell(&mut tx, state, "renewal_reminded", &message, now)
+        .await?;
+    let unanswered = last.then(|| {
+        format!(
+            "The customer ({contact}) has not answered the renewal request for “{}” sent on {}, nor {number} reminder{}: {} Contact them another way.",
+            row.name,
+            console_model::format_time(request.asked_at),
+            if number == 1 { "" } else { "s" },
+            reason_words(&reason)
+        )
+    });
+    if let Some(message) = &unanswered {
+        audience
+            .tell(&mut tx, state, "renewal_unanswered", message, now)
+            .await?;
+    }
+    tx.commit().await.map_err(internal)?;
+    record(state, &row, "renewal_reminded", &message).await;
+    round.reminded += 1;
+    if let Some(message) = unanswered {
+        record(state, &row, "renewal_unanswered", &message).await;
+        round.escalated += 1;
+    }
+    Ok(())
+}
+
+/// Ends an episode whose connection healed, and tells the owner; false when it had ended.
+async fn complete(
+    state: &AppState,
+    config: &AlertConfig,
+    request: &RenewalRow,
+    row: &ConnectionRow,
+    now: i64,
+) -> Result<bool, Error> {
+    let audience = Audience::of(state, config, row).await?;
+    let mut tx = store::begin(&state.pool).await.map_err(internal)?;
+    if !store::end_renewal(&mut *tx, &request.id, "completed", "healed", now)
+        .await
+        .map_err(internal)?
+    {
+        return Ok(false);
+    }
+    let message = format!(
+        "“{}” works again: the customer's renewal (asked on {}) is complete.",
+        row.name,
+        console_model::format_time(request.asked_at)
+    );
+    audience
+        .tell(&mut tx, state, "renewal_completed", &message, now)
+        .await?;
+    tx.commit().await.map_err(internal)?;
+    record(state, row, "renewal_completed", &message).await;
+    Ok(true)
+}
+
+/// The reason in a sentence for the vendor's staff.
+fn reason_words(reason: &Reason) -> String {
+    match reason {
+        Reason::Token => "its refresh token was revoked or expired.".to_owned(),
+        Reason::AppDisabled => "the app is disabled in the customer's Concur.".to_owned(),
+        Reason::AppNotEnabled => "the customer's company has not enabled the app.".to_owned(),
+        Reason::Secret => "the app's Client Secret changed.".to_owned(),
+        Reason::Scopes(scopes) => format!("the app lacks the scopes {}.", scopes.join(", ")),
+        Reason::Expiring => {
+            "its refresh token expires soon and cannot be renewed without them.".to_owned()
+        }
+    }
+}
+
+/// Who hears of an episode's steps: the connection's routed alert channels (its owner's
+/// address among them when they asked for it), read before the step's transaction.
+struct Audience<'a> {
+    row: &'a ConnectionRow,
+    who: Belonging,
+    channels: Vec<String>,
+}
+
+impl<'a> Audience<'a> {
+    async fn of(
+        state: &AppState,
+        config: &AlertConfig,
+        row: &'a ConnectionRow,
+    ) -> Result<Self, Error> {
+        let who = fleet::shown_one(state, row).await?;
+        let channels = alerts::channels_of(state, config, &who).await?;
+        Ok(Self { row, who, channels })
+    }
+
+    /// Queues `event` saying `message` on every channel, in `tx`.
+    async fn tell(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        state: &AppState,
+        event: &str,
+        message: &str,
+        now: i64,
+    ) -> Result<(), Error> {
+        if self.channels.is_empty() {
+            return Ok(());
+        }
+        let event_id = uuid::Uuid::now_v7().to_string();
+        let body =
+            alerts::connection_body(state, self.row, &self.who, event, &event_id, message, now);
+        alerts::queue(
+            tx,
+            &self.channels,
+            Some(&self.row.id),
+            event,
+            &event_id,
+            &body.to_string(),
+            now,
+        )
+        .await
+    }
+}
+
+async fn record(state: &AppState, row: &ConnectionRow, kind: &str, detail: &str) {
+    crate::audit::record(
+        state,
+        crate::audit::Event {
+            actor: crate::audit::Actor::Named("renewals"),
+            address: None,
+            kind,
+            connection_id: Some(&row.id),
+            outcome: "ok",
+            detail,
+        },
+    )
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failing(required: &str, granted: &str) -> ConnectionRow {
+        ConnectionRow {
+            failing: 1,
+            required_scopes: required.into(),
+            granted_scopes: granted.into(),
+            ..ConnectionRow::default()
+        }
+    }
+
+    #[test]
+    fn only_what_the_customer_can_fix_needs_them() {
+        let now = 1_000 * DAY;
+        let row = failing("", "");
+        for (code, reason) in [
+            ("refresh_token_invalid", Some(Reason::Token)),
+            ("refresh_token_for_another_client", Some(Reason::Token)),
+            ("client_disabled", Some(Reason::AppDisabled)),
+            ("company_not_enabled", Some(Reason::AppNotEnabled)),
+            ("bad_client_secret", Some(Reason::Secret)),
+            ("bad_client_id", None),
+            ("wrong_data_center", None),
+            ("host_not_allowed", None),
+        ] {
+            assert_eq!(
+                needs_customer(&row, Some(code), now, DEFAULT_LEAD),
+                reason,
+                "{code}"
+            );
+        }
+        let scopes = failing("EXPRPT user.read receipts.write", "user.read");
+        assert_eq!(
+            needs_customer(&scopes, Some("missing_scopes"), now, DEFAULT_LEAD),
+            Some(Reason::Scopes(vec![
+                "EXPRPT".into(),
+                "receipts.write".into()
+            ]))
+        );
+    }
+
+    #[test]
+    fn a_transient_failure_alone_never_asks_but_a_token_about_to_expire_does() {
+        let now = 1_000 * DAY;
+        let mut row = ConnectionRow {
+            transient_failures: 5,
+            refresh_token_expires_at: Some(now + 30 * DAY),
+            ..ConnectionRow::default()
+        };
+        assert_eq!(
+            needs_customer(&row, Some("timeout"), now, DEFAULT_LEAD),
+            None
+        );
+        row.refresh_token_expires_at = Some(now + 6 * DAY);
+        assert_eq!(
+            needs_customer(&row, Some("timeout"), now, DEFAULT_LEAD),
+            Some(Reason::Expiring)
+        );
+        row.refresh_token_expires_at = None;
+        assert_eq!(needs_customer(&row, None, now, DEFAULT_LEAD), None);
+    }
+
+    #[test]
+    fn a_stored_reason_reads_back() {
+        for reason in [
+            Reason::Token,
+            Reason::AppDisabled,
+            Reason::AppNotEnabled,
+            Reason::Secret,
+            Reason::Scopes(vec!["EXPRPT".into(), "user.read".into()]),
+            Reason::Expiring,
+        ] {
+            assert_eq!(
+                Reason::stored(reason.key(), &reason.scopes()),
+                Some(reason.clone())
+            );
+        }
+        assert_eq!(Reason::stored("nonsense", ""), None);
+    }
+}

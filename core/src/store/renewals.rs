@@ -1,0 +1,179 @@
+//! Renewal requests: one row per episode in which a connection needs its customer. Each step
+//! is a conditional write, so of two replicas (or a round cut off and run again) one takes it.
+
+use sqlx::{Any, Executor, FromRow};
+
+use super::connections::{ConnectionRow, select_columns};
+use super::pool::Pool;
+
+#[derive(Debug, Clone, Default, FromRow)]
+pub struct RenewalRow {
+    pub id: String,
+    pub connection_id: String,
+    pub reason: String,
+    pub scopes: String,
+    pub link_id: Option<String>,
+    pub contact_email: String,
+    /// `open`, `completed` or `cancelled`.
+    pub state: String,
+    pub reminders: i64,
+    pub next_reminder_at: Option<i64>,
+    pub escalated_at: Option<i64>,
+    pub asked_at: i64,
+    pub ended_at: Option<i64>,
+    pub ended_by: Option<String>,
+}
+
+const COLUMNS: &str = "id, connection_id, reason, scopes, link_id, contact_email, state, reminders, \
+     next_reminder_at, escalated_at, asked_at, ended_at, ended_by";
+
+/// Opens an episode; false when the connection already has an open one (here or in another
+/// replica), and then nothing is written.
+pub async fn open_renewal<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    row: &RenewalRow,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(&format!(
+        "INSERT INTO renewal_requests ({COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'open', 0, $7, NULL, $8, NULL, NULL) ON CONFLICT DO NOTHING"
+    ))
+    .bind(&row.id)
+    .bind(&row.connection_id)
+    .bind(&row.reason)
+    .bind(&row.scopes)
+    .bind(&row.link_id)
+    .bind(&row.contact_email)
+    .bind(row.next_reminder_at)
+    .bind(row.asked_at)
+    .execute(executor)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The open episode of a connection, if any.
+pub async fn open_renewal_of(pool: &Pool, connection_id: &str) -> sqlx::Result<Option<RenewalRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM renewal_requests WHERE connection_id = $1 AND state = 'open'"
+    ))
+    .bind(connection_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// A connection's episodes, newest first.
+pub async fn renewals_of(
+    pool: &Pool,
+    connection_id: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<RenewalRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM renewal_requests WHERE connection_id = $1 ORDER BY asked_at DESC, id DESC LIMIT $2"
+    ))
+    .bind(connection_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Every open episode with its connection, by connection id from `after_id`.
+pub async fn open_renewals(
+    pool: &Pool,
+    after_id: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<RenewalRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM renewal_requests WHERE state = 'open' AND connection_id > $1 ORDER BY connection_id LIMIT $2"
+    ))
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// How many episodes are open (a gauge on `/metrics`).
+pub async fn open_renewal_count(pool: &Pool) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM renewal_requests WHERE state = 'open'")
+        .fetch_one(pool)
+        .await
+}
+
+/// Connections that may need their customer and have a contact to ask but no open episode:
+/// failing, or with a refresh token expiring before `horizon`; by id from `after_id`.
+pub async fn renewal_candidates(
+    pool: &Pool,
+    horizon: i64,
+    after_id: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<ConnectionRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {} FROM connections WHERE (failing <> 0 OR refresh_token_expires_at < $1) \
+         AND contact_email IS NOT NULL AND id > $2 \
+         AND NOT EXISTS (SELECT 1 FROM renewal_requests r WHERE r.connection_id = connections.id AND r.state = 'open') \
+         ORDER BY id LIMIT $3",
+        select_columns()
+    ))
+    .bind(horizon)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// The diagnosis code of a connection's latest failed check, if its latest check failed.
+pub async fn last_failure(pool: &Pool, connection_id: &str) -> sqlx::Result<Option<String>> {
+    let latest: Option<(i64, Option<String>)> = sqlx::query_as(
+        "SELECT ok, diagnosis FROM validations WHERE connection_id = $1 ORDER BY at DESC, id DESC LIMIT 1",
+    )
+    .bind(connection_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(latest.and_then(|(ok, code)| if ok == 0 { code } else { None }))
+}
+
+/// Takes the reminder numbered `row.reminders + 1` (false when another round took it): the
+/// next one is due at `next_at` (none after the last), the link and address are the ones this
+/// reminder carries, and `escalated_at` is set with the last.
+pub async fn take_reminder<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    row: &RenewalRow,
+    next_at: Option<i64>,
+    link_id: Option<&str>,
+    contact_email: &str,
+    escalated_at: Option<i64>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE renewal_requests SET reminders = reminders + 1, next_reminder_at = $3, link_id = $4, \
+         contact_email = $5, escalated_at = COALESCE(escalated_at, $6) \
+         WHERE id = $1 AND state = 'open' AND reminders = $2",
+    )
+    .bind(&row.id)
+    .bind(row.reminders)
+    .bind(next_at)
+    .bind(link_id)
+    .bind(contact_email)
+    .bind(escalated_at)
+    .execute(executor)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends an open episode as `state` (`completed` or `cancelled`); false when it had ended.
+pub async fn end_renewal<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    id: &str,
+    state: &str,
+    by: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE renewal_requests SET state = $2, ended_at = $3, ended_by = $4, next_reminder_at = NULL \
+         WHERE id = $1 AND state = 'open'",
+    )
+    .bind(id)
+    .bind(state)
+    .bind(now)
+    .bind(by)
+    .execute(executor)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,396 @@
+//! Renewal requests end to end, with a real SMTP server (aiosmtpd) and the simulator: a
+//! revoked token asks the contact once with a working link, the clock moved 2 and 5 days
+//! reminds twice and escalates once, completing the link heals the connection and ends it all;
+//! a transient failure or a connection without a contact asks nobody; two replicas ask once.
+
+use std::sync::{Arc, Mutex};
+
+use concur::{Clock, ManualClock};
+use concur_sim::{DEMO_SCOPES, Fault, Simulator};
+use console_core::alerts::{AlertConfig, Email, Webhook};
+use console_core::connections::fleet::{self, Change};
+use console_core::state::{AppState, Config};
+use console_core::store::{self, AuditFilter};
+use serde_json::Value;
+
+use crate::support::smtp::{Mail, Smtp};
+use crate::support::stores::Store;
+use crate::support::{self, companies, hooks};
+
+const DAY: i64 = 86_400;
+const SECRET: &str = "renewal webhook secret";
+const CONTACT: &str = "concur-admin@acme.example";
+
+struct World {
+    base: String,
+    config: Config,
+    state: AppState,
+    sim: Simulator,
+    clock: ManualClock,
+    smtp: Smtp,
+    hooks: Arc<Mutex<Vec<Value>>>,
+    _store: Store,
+}
+
+async fn world() -> World {
+    let sim = Simulator::spawn().await.unwrap();
+    let smtp = Smtp::start().await;
+    let (origin, hooks) = hooks::receiver(SECRET).await;
+    let store = Store::chosen().await;
+    let mut settings = support::settings_for(&store, format!("{},{origin}", sim.allowed_hosts()));
+    settings.config.org_name = Some("Expense Bot Inc.".into());
+    settings.config.alerts = AlertConfig {
+        thresholds: vec![30, 14, 7, 3, 1],
+        webhook: Some(Webhook {
+            url: format!("{origin}/hook"),
+            secret: SECRET.into(),
+        }),
+        email: Some(Email {
+            smtp_url: smtp.url.clone(),
+            from: "console@vendor.example".into(),
+            to: vec!["ops@vendor.example".into()],
+        }),
+        routes: Vec::new(),
+    };
+    let config = settings.config.clone();
+    let clock = ManualClock::at(sim.now());
+    let (base, state) = support::serve(settings, Arc::new(clock.clone())).await;
+    World {
+        base,
+        config,
+        state,
+        sim,
+        clock,
+        smtp,
+        hooks,
+        _store: store,
+    }
+}
+
+impl World {
+    /// A connection of a fresh company, with `contact` as its customer's Concur admin.
+    async fn customer(&self, name: &str, contact: Option<&str>) -> String {
+        let id = companies::add(&self.state, &self.sim, name, DEMO_SCOPES).await;
+        if let Some(address) = contact {
+            let change = Change {
+                contact_name: Some("Ada Admin".into()),
+                contact_email: Some(address.into()),
+                ..Change::default()
+            };
+            fleet::change(&self.state, &id, &change).await.unwrap();
+        }
+        id
+    }
+
+    async fn row(&self, id: &str) -> store::ConnectionRow {
+        store::connection(&self.state.pool, id)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Revokes the connection's refresh token at Concur.
+    async fn revoke(&self, id: &str) {
+        let row = self.row(id).await;
+        self.sim
+            .revoke(row.company_uuid.as_deref().unwrap(), &row.client_id);
+    }
+
+    /// A keep-alive run with every connection due.
+    async fn keepalive(&self) {
+        sqlx::query("UPDATE connections SET next_refresh_at = $1")
+            .bind(self.clock.now())
+            .execute(&self.state.pool)
+            .await
+            .unwrap();
+        server::keepalive::sweep_due(&self.state, None)
+            .await
+            .unwrap();
+    }
+
+    /// One round of the alert job: alerts, renewal requests, deliveries.
+    async fn round(&self) {
+        server::alerts::run_round(&self.state).await.unwrap();
+    }
+
+    fn customer_mails(&self) -> Vec<Mail> {
+        self.smtp.to(CONTACT)
+    }
+
+    /// The renewal events the webhook received, in order.
+    fn events(&self) -> Vec<String> {
+        self.hooks
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v["event"].as_str())
+            .filter(|e| e.starts_with("renewal"))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    async fn requests(&self, id: &str) -> Vec<store::RenewalRow> {
+        store::renewals_of(&self.state.pool, id, 10).await.unwrap()
+    }
+}
+
+/// The renewal link a mail carries.
+fn link_in(mail: &Mail) -> String {
+    let start = mail.body.find("http://127.0.0.1/connect/").expect("a link");
+    mail.body[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_revoked_token_asks_the_contact_once_reminds_twice_escalates_once_and_heals() {
+    let w = world().await;
+    let id = w.customer("Acme travel", Some(CONTACT)).await;
+    w.customer("Healthy one", Some("other@globex.example"))
+        .await;
+    w.round().await;
+    assert!(
+        w.customer_mails().is_empty(),
+        "a healthy connection asks nobody"
+    );
+
+    w.revoke(&id).await;
+    w.keepalive().await;
+    w.round().await;
+    w.round().await;
+    let mails = w.customer_mails();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let first = &mails[0];
+    assert_eq!(
+        first.subject,
+        "Expense Bot Inc.: the SAP Concur connection “Acme travel” needs your action"
+    );
+    let row = w.row(&id).await;
+    assert!(first.body.starts_with("Hello Ada Admin,"), "{}", first.body);
+    assert!(
+        first.body.contains("it was revoked, or it expired"),
+        "{}",
+        first.body
+    );
+    assert!(
+        first
+            .body
+            .contains("Authentication Admin → Company Request Token"),
+        "the steps: {}",
+        first.body
+    );
+    assert!(
+        first.body.contains(&concur::mask(&row.client_id)) && !first.body.contains(&row.client_id),
+        "the Client ID masked: {}",
+        first.body
+    );
+    assert!(
+        !first.body.to_lowercase().contains("click here") && !first.body.contains("log in"),
+        "{}",
+        first.body
+    );
+    let link = link_in(first);
+    let page = support::browser()
+        .get(link.replace(&w.state.public_url, &w.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200, "the link works");
+    assert!(page.text().await.unwrap().contains("Renew"));
+    assert_eq!(w.events(), ["renewal_requested"]);
+    assert!(
+        w.smtp.to("other@globex.example").is_empty(),
+        "only the connection that needs its customer"
+    );
+
+    // Failing again while the request is open: the same episode, the same link, no new mail.
+    w.keepalive().await;
+    w.round().await;
+    assert_eq!(w.customer_mails().len(), 1);
+    assert_eq!(w.requests(&id).await.len(), 1);
+
+    w.clock.advance(2 * DAY);
+    w.round().await;
+    w.round().await;
+    let mails = w.customer_mails();
+    assert_eq!(mails.len(), 2, "the first reminder");
+    assert!(
+        mails[1].subject.starts_with("Reminder — "),
+        "{}",
+        mails[1].subject
+    );
+    assert!(
+        mails[1].body.contains("reminder 1 of 2"),
+        "{}",
+        mails[1].body
+    );
+    assert_eq!(
+        link_in(&mails[1]),
+        link,
+        "the link still works: the same one"
+    );
+    assert_eq!(w.events(), ["renewal_requested", "renewal_reminded"]);
+
+    w.clock.advance(3 * DAY);
+    w.round().await;
+    w.round().await;
+    assert_eq!(w.customer_mails().len(), 3, "the second reminder");
+    assert_eq!(
+        w.events(),
+        [
+            "renewal_requested",
+            "renewal_reminded",
+            "renewal_reminded",
+            "renewal_unanswered"
+        ],
+        "escalated once, with the last reminder"
+    );
+    let unanswered = w.hooks.lock().unwrap().last().cloned().unwrap();
+    assert!(
+        unanswered["message"]
+            .as_str()
+            .unwrap()
+            .contains("has not answered"),
+        "{unanswered}"
+    );
+
+    // The customer renews through the link: the connection heals, the episode ends.
+    let token = w
+        .sim
+        .mint_request_token(row.company_uuid.as_deref().unwrap(), &row.client_id);
+    let renewed = support::browser()
+        .post(link.replace(&w.state.public_url, &w.base))
+        .form(&[("client_secret", ""), ("request_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renewed.status(), 200);
+    w.round().await;
+    assert_eq!(
+        w.events().last().map(String::as_str),
+        Some("renewal_completed")
+    );
+    let requests = w.requests(&id).await;
+    assert_eq!(
+        (requests[0].state.as_str(), requests[0].ended_by.as_deref()),
+        ("completed", Some("healed"))
+    );
+    assert_eq!(w.row(&id).await.failing, 0);
+    for _ in 0..3 {
+        w.clock.advance(3 * DAY);
+        w.round().await;
+    }
+    assert_eq!(w.customer_mails().len(), 3, "nothing more once healed");
+    assert_eq!(w.events().len(), 5);
+    let (audit, _) = store::audit_page(&w.state.pool, &AuditFilter::default(), 0, 200)
+        .await
+        .unwrap();
+    let steps: Vec<&str> = audit
+        .iter()
+        .rev()
+        .filter(|e| e.kind.starts_with("renewal_") && e.connection_id.as_deref() == Some(&id))
+        .map(|e| e.kind.as_str())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "renewal_requested",
+            "renewal_reminded",
+            "renewal_reminded",
+            "renewal_unanswered",
+            "renewal_completed"
+        ],
+        "each step audited"
+    );
+}
+
+#[tokio::test]
+async fn a_transient_failure_or_a_connection_without_a_contact_asks_nobody() {
+    let w = world().await;
+    let flaky = w.customer("Flaky", Some(CONTACT)).await;
+    w.sim.set_lasting_fault("us2", Some(Fault::Unavailable));
+    w.keepalive().await;
+    w.round().await;
+    assert!(w.row(&flaky).await.transient_failures > 0);
+    assert!(
+        w.customer_mails().is_empty(),
+        "Concur away: nobody is asked"
+    );
+    w.sim.set_lasting_fault("us2", None);
+
+    let nobody = w.customer("Nobody to ask", None).await;
+    w.revoke(&nobody).await;
+    w.keepalive().await;
+    w.round().await;
+    assert_eq!(w.row(&nobody).await.failing, 1);
+    assert!(w.requests(&nobody).await.is_empty());
+    assert!(
+        w.smtp
+            .messages()
+            .iter()
+            .all(|m| m.to == "ops@vendor.example"),
+        "only the vendor's own alerts: {:?}",
+        w.smtp.messages()
+    );
+    assert!(w.events().is_empty());
+}
+
+#[tokio::test]
+async fn missing_scopes_ask_for_exactly_those_scopes_and_two_replicas_ask_once() {
+    let w = world().await;
+    let id = w.customer("Scoped", Some(CONTACT)).await;
+    // The app loses a scope the integration needs: the next refresh grants less.
+    sqlx::query("UPDATE connections SET failing = 1 WHERE id = $1")
+        .bind(&id)
+        .execute(&w.state.pool)
+        .await
+        .unwrap();
+    let row = w.row(&id).await;
+    let granted: Vec<&str> = row.granted_scopes.split_whitespace().collect();
+    let kept = granted[1..].join(" ");
+    sqlx::query("UPDATE connections SET granted_scopes = $2 WHERE id = $1")
+        .bind(&id)
+        .bind(&kept)
+        .execute(&w.state.pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO validations (id, connection_id, at, ok, diagnosis, message, duration_ms, source) VALUES ($1, $2, $3, 0, 'missing_scopes', 'scopes', 1, 'keep-alive')",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(&id)
+    .bind(w.clock.now())
+    .execute(&w.state.pool)
+    .await
+    .unwrap();
+
+    let other = AppState::build(&w.config, Arc::new(w.clock.clone()))
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        server::alerts::run_round(&w.state),
+        server::alerts::run_round(&other)
+    );
+    a.unwrap();
+    b.unwrap();
+    w.round().await;
+    let mails = w.customer_mails();
+    assert_eq!(mails.len(), 1, "two replicas ask once: {mails:?}");
+    let missing = granted[0];
+    assert!(
+        mails[0]
+            .body
+            .contains(&format!("add exactly these scopes: {missing}.")),
+        "{}",
+        mails[0].body
+    );
+    assert!(
+        mails[0].body.find("add exactly these scopes")
+            < mails[0].body.find("Company Request Token"),
+        "the scopes first, then the token: {}",
+        mails[0].body
+    );
+    assert_eq!(w.events(), ["renewal_requested"]);
+}
