@@ -33,12 +33,18 @@ struct World {
 }
 
 async fn world() -> World {
+    world_reminding(console_core::renewals::DEFAULT_REMINDERS.to_vec()).await
+}
+
+/// A world whose reminders go out `reminders` after the request.
+async fn world_reminding(reminders: Vec<i64>) -> World {
     let sim = Simulator::spawn().await.unwrap();
     let smtp = Smtp::start().await;
     let (origin, hooks) = hooks::receiver(SECRET).await;
     let store = Store::chosen().await;
     let mut settings = support::settings_for(&store, format!("{},{origin}", sim.allowed_hosts()));
     settings.config.org_name = Some("Expense Bot Inc.".into());
+    settings.config.renewal.reminders = reminders;
     settings.config.alerts = AlertConfig {
         thresholds: vec![30, 14, 7, 3, 1],
         webhook: Some(Webhook {
@@ -393,4 +399,49 @@ async fn missing_scopes_ask_for_exactly_those_scopes_and_two_replicas_ask_once()
         mails[0].body
     );
     assert_eq!(w.events(), ["renewal_requested"]);
+}
+
+#[tokio::test]
+async fn a_reminder_after_the_link_expired_carries_a_new_link_to_the_contact_of_the_day() {
+    let w = world_reminding(vec![8 * DAY]).await;
+    let id = w.customer("Slow to answer", Some(CONTACT)).await;
+    w.revoke(&id).await;
+    w.keepalive().await;
+    w.round().await;
+    let first = link_in(&w.customer_mails()[0]);
+
+    let moved = Change {
+        contact_email: Some("new-admin@acme.example".into()),
+        ..Change::default()
+    };
+    fleet::change(&w.state, &id, &moved).await.unwrap();
+    w.clock.advance(8 * DAY);
+    w.round().await;
+    let reminders = w.smtp.to("new-admin@acme.example");
+    assert_eq!(reminders.len(), 1, "the reminder goes to the new address");
+    assert_eq!(w.customer_mails().len(), 1, "not to the old one");
+    let second = link_in(&reminders[0]);
+    assert_ne!(second, first, "the 7-day link expired: a new one");
+    let open = |link: String| {
+        support::browser()
+            .get(link.replace(&w.state.public_url, &w.base))
+            .send()
+    };
+    assert_eq!(open(second).await.unwrap().status(), 200);
+    assert_eq!(open(first).await.unwrap().status(), 410);
+    let request = &w.requests(&id).await[0];
+    assert_eq!(request.contact_email, "new-admin@acme.example");
+    let reminded = w
+        .hooks
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|v| v["event"] == "renewal_reminded")
+        .cloned();
+    assert!(
+        reminded.unwrap()["message"].as_str().unwrap().contains(
+            "the contact changed from concur-admin@acme.example to new-admin@acme.example"
+        ),
+        "recorded"
+    );
 }
