@@ -38,4 +38,7 @@ pub struct Metrics {
     pub alert_deliveries: Counter,
     /// By HTTP status.
     pub token_api_requests: Counter,
+    /// Renewal requests to customers by result (`requested`, `resent`, `reminded`,
+    /// `unanswered`, `completed`, `cancelled`).
+    pub renewal_requests: Counter,
 }

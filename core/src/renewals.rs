@@ -10,7 +10,7 @@ use crate::alerts::{self, AlertConfig, mail};
 use crate::connections::fleet::{self, Belonging};
 use crate::state::{AppState, internal};
 use crate::store::{self, ConnectionRow, RenewalRow};
-use console_model::DAY;
+use console_model::{DAY, RenewalBox, RenewalRequestView, TimelineStep};
 
 /// A refresh token expiring within this long needs the customer (`CONCUR_RENEWAL_LEAD`).
 pub const DEFAULT_LEAD: i64 = 7 * DAY;
@@ -18,8 +18,15 @@ pub const DEFAULT_LEAD: i64 = 7 * DAY;
 pub const DEFAULT_REMINDERS: [i64; 2] = [2 * DAY, 5 * DAY];
 /// Connections or episodes read at a time.
 const BATCH: i64 = 200;
+/// The outbox event of a mail to the customer.
+const MAIL_EVENT: &str = "renewal_request";
 /// Who the audit log and the links name as asking.
 const ACTOR: &str = "renewal requests";
+/// Where a Company Request Token is made, as the customer's admin finds it.
+const REQUEST_TOKEN_STEP: &str = "In SAP Concur, open Administration → Company → Authentication Admin → Company Request Token, enter the app's Client ID as the App ID and submit. Note the Company Request Token it shows (it is valid for 24 hours and works once).";
+/// Where the app's registration is.
+const APP_MANAGEMENT: &str =
+    "Administration → Company → Authentication Admin → OAuth 2.0 Application Management";
 
 /// When and how the console asks customers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +63,8 @@ pub enum Reason {
     Scopes(Vec<String>),
     /// The refresh token expires soon and keep-alive cannot move it.
     Expiring,
+    /// An admin asked for a renewal although the connection works.
+    Asked,
 }
 
 impl Reason {
@@ -67,6 +76,7 @@ impl Reason {
             Self::Secret => "secret",
             Self::Scopes(_) => "scopes",
             Self::Expiring => "expiring",
+            Self::Asked => "asked",
         }
     }
 
@@ -79,6 +89,7 @@ impl Reason {
             "secret" => Self::Secret,
             "scopes" => Self::Scopes(scopes.split_whitespace().map(str::to_owned).collect()),
             "expiring" => Self::Expiring,
+            "asked" => Self::Asked,
             _ => return None,
         })
     }
@@ -88,6 +99,67 @@ impl Reason {
         match self {
             Self::Scopes(scopes) => scopes.join(" "),
             _ => String::new(),
+        }
+    }
+
+    /// The reason in a sentence for the vendor's staff.
+    pub fn for_staff(&self) -> String {
+        match self {
+            Self::Token => "its refresh token was revoked or expired.".to_owned(),
+            Self::AppDisabled => "the app is disabled in the customer's Concur.".to_owned(),
+            Self::AppNotEnabled => "the customer's company has not enabled the app.".to_owned(),
+            Self::Secret => "the app's Client Secret changed.".to_owned(),
+            Self::Scopes(scopes) => format!("the app lacks the scopes {}.", scopes.join(", ")),
+            Self::Expiring => {
+                "its refresh token expires soon and cannot be renewed without the customer."
+                    .to_owned()
+            }
+            Self::Asked => "an admin asked for a renewal.".to_owned(),
+        }
+    }
+
+    /// What happened, in the customer's words.
+    pub fn what_happened(&self) -> String {
+        match self {
+            Self::Token => "SAP Concur no longer accepts the connection's token: it was revoked, or it expired.".to_owned(),
+            Self::AppDisabled => "The app is disabled in your company's SAP Concur, so SAP Concur refuses it.".to_owned(),
+            Self::AppNotEnabled => "Your company's SAP Concur has not enabled (authorised) the app.".to_owned(),
+            Self::Secret => "The app's Client Secret was changed in SAP Concur, so the one we hold no longer works.".to_owned(),
+            Self::Scopes(scopes) => format!(
+                "The app no longer has the permissions (scopes) the integration needs: {}.",
+                scopes.join(", ")
+            ),
+            Self::Expiring => "The connection's token expires within days, and only a new Company Request Token from your company renews it.".to_owned(),
+            Self::Asked => "The connection is due for renewal: a new Company Request Token from your company renews it.".to_owned(),
+        }
+    }
+
+    /// What the customer does in SAP Concur, in order, before using the renewal link.
+    pub fn steps(&self) -> Vec<String> {
+        let token = REQUEST_TOKEN_STEP.to_owned();
+        match self {
+            Self::Scopes(scopes) => vec![
+                format!(
+                    "In SAP Concur, open {APP_MANAGEMENT}, choose the app, and add exactly these scopes: {}. Save.",
+                    scopes.join(", ")
+                ),
+                token,
+            ],
+            Self::AppDisabled => vec![
+                format!("In SAP Concur, open {APP_MANAGEMENT}, choose the app and enable it."),
+                token,
+            ],
+            Self::AppNotEnabled => vec![
+                "In SAP Concur, an administrator enables the app in App Center (or under Authentication Admin).".to_owned(),
+                token,
+            ],
+            Self::Secret => vec![
+                format!(
+                    "In SAP Concur, open {APP_MANAGEMENT}, choose the app and note its current Client Secret (make a new one there if nobody kept it)."
+                ),
+                token,
+            ],
+            Self::Token | Self::Expiring | Self::Asked => vec![token],
         }
     }
 
@@ -170,7 +242,7 @@ pub async fn run(state: &AppState, config: &AlertConfig) -> Result<Round, Error>
                 .await
                 .map_err(internal)?;
             if let Some(reason) = needs_customer(row, failure.as_deref(), now, state.renewal.lead)
-                && ask(state, config, row, &reason, now).await?
+                && ask(state, config, row, &reason, now, ACTOR).await?
             {
                 round.asked += 1;
             }
@@ -187,12 +259,13 @@ async fn ask(
     row: &ConnectionRow,
     reason: &Reason,
     now: i64,
+    actor: &str,
 ) -> Result<bool, Error> {
     let Some(contact) = row.belonging.contact_email.clone() else {
         return Ok(false);
     };
     let audience = Audience::of(state, config, row).await?;
-    let (link, url) = crate::handoffs::renewal_link(state, row, ACTOR, now)?;
+    let link = Link::new(state, row, now)?;
     let request = RenewalRow {
         id: uuid::Uuid::now_v7().to_string(),
         connection_id: row.id.clone(),
@@ -210,42 +283,35 @@ async fn ask(
         state,
         connection: row,
         reason,
-        url: &url,
+        url: &link.url,
         link_expires_at: link.expires_at,
         reminder: None,
     };
     let mut tx = store::begin(&state.pool).await.map_err(internal)?;
-    store::insert_handoff(&mut *tx, &link)
-        .await
-        .map_err(internal)?;
+    link.store(&mut tx).await?;
     if !store::open_renewal(&mut *tx, &request)
         .await
         .map_err(internal)?
     {
         return Ok(false);
     }
-    let channel = format!("email:{contact}");
-    let event_id = uuid::Uuid::now_v7().to_string();
-    alerts::queue(
-        &mut tx,
-        &[channel],
-        Some(&row.id),
-        "renewal_request",
-        &event_id,
-        &letter.body(&event_id).to_string(),
-        now,
-    )
-    .await?;
+    queue_mail(&mut tx, row, &contact, &letter, now).await?;
+    let asker = if actor == ACTOR {
+        "The console".to_owned()
+    } else {
+        actor.to_owned()
+    };
     let message = format!(
-        "The console asked {contact} to renew “{}”: {}",
+        "{asker} asked {contact} to renew “{}”: {}",
         row.name,
-        reason_words(reason)
+        reason.for_staff()
     );
     audience
         .tell(&mut tx, state, "renewal_requested", &message, now)
         .await?;
     tx.commit().await.map_err(internal)?;
     record(state, row, "renewal_requested", &message).await;
+    state.metrics.renewal_requests.add(&["requested"]);
     tracing::info!(connection = %row.id, reason = reason.key(), "renewal requested from the customer");
     Ok(true)
 }
@@ -271,7 +337,14 @@ async fn follow_up(
         .map_err(internal)?;
     let needed = needs_customer(&row, failure.as_deref(), now, state.renewal.lead);
     let transient = row.transient_failures > 0 && row.failing == 0;
-    if needed.is_none() && !transient {
+    let renewed = match &request.link_id {
+        Some(link) if request.reason == Reason::Asked.key() => store::handoff(&state.pool, link)
+            .await
+            .map_err(internal)?
+            .is_some_and(|l| l.completed_at.is_some()),
+        _ => true,
+    };
+    if needed.is_none() && !transient && renewed {
         if complete(state, config, request, &row, now).await? {
             round.completed += 1;
         }
@@ -294,36 +367,14 @@ async fn follow_up(
         .ok()
         .and_then(|n| schedule.get(n))
         .map(|after| request.asked_at + after);
-    let link = match &request.link_id {
-        Some(id) => store::handoff(&state.pool, id).await.map_err(internal)?,
-        None => None,
-    };
-    let usable = link
-        .as_ref()
-        .filter(|l| crate::handoffs::state_of(l, now).usable());
-    let (fresh, url, expires_at) = match usable {
-        Some(link) => (
-            None,
-            crate::handoffs::url(state, link).ok_or_else(|| internal("a link's token"))?,
-            link.expires_at,
-        ),
-        None => {
-            let (link, url) = crate::handoffs::renewal_link(state, &row, ACTOR, now)?;
-            let expires_at = link.expires_at;
-            (Some(link), url, expires_at)
-        }
-    };
-    let link_id = fresh
-        .as_ref()
-        .map(|l| l.id.clone())
-        .or_else(|| request.link_id.clone());
+    let link = Link::for_episode(state, &row, request, now).await?;
     let audience = Audience::of(state, config, &row).await?;
     let letter = mail::Renewal {
         state,
         connection: &row,
         reason: &reason,
-        url: &url,
-        link_expires_at: expires_at,
+        url: &link.url,
+        link_expires_at: link.expires_at,
         reminder: Some(mail::Reminder {
             number,
             of: i64::try_from(schedule.len()).unwrap_or(i64::MAX),
@@ -331,16 +382,12 @@ async fn follow_up(
         }),
     };
     let mut tx = store::begin(&state.pool).await.map_err(internal)?;
-    if let Some(link) = &fresh {
-        store::insert_handoff(&mut *tx, link)
-            .await
-            .map_err(internal)?;
-    }
+    link.store(&mut tx).await?;
     if !store::take_reminder(
         &mut *tx,
         request,
         next_at,
-        link_id.as_deref(),
+        Some(&link.id),
         &contact,
         last.then_some(now),
     )
@@ -349,17 +396,7 @@ async fn follow_up(
     {
         return Ok(());
     }
-    let event_id = uuid::Uuid::now_v7().to_string();
-    alerts::queue(
-        &mut tx,
-        &[format!("email:{contact}")],
-        Some(&row.id),
-        "renewal_request",
-        &event_id,
-        &letter.body(&event_id).to_string(),
-        now,
-    )
-    .await?;
+    queue_mail(&mut tx, &row, &contact, &letter, now).await?;
     let moved = if contact == request.contact_email {
         String::new()
     } else {
@@ -381,7 +418,7 @@ async fn follow_up(
             row.name,
             console_model::format_time(request.asked_at),
             if number == 1 { "" } else { "s" },
-            reason_words(&reason)
+            reason.for_staff()
         )
     });
     if let Some(message) = &unanswered {
@@ -392,11 +429,304 @@ async fn follow_up(
     tx.commit().await.map_err(internal)?;
     record(state, &row, "renewal_reminded", &message).await;
     round.reminded += 1;
+    state.metrics.renewal_requests.add(&["reminded"]);
     if let Some(message) = unanswered {
         record(state, &row, "renewal_unanswered", &message).await;
         round.escalated += 1;
+        state.metrics.renewal_requests.add(&["unanswered"]);
     }
     Ok(())
+}
+
+/// The renewal link a mail carries: the episode's own while the customer can still use it,
+/// else a new one (stored with the mail's transaction).
+struct Link {
+    id: String,
+    url: String,
+    expires_at: i64,
+    fresh: Option<store::HandoffRow>,
+}
+
+impl Link {
+    async fn for_episode(
+        state: &AppState,
+        row: &ConnectionRow,
+        request: &RenewalRow,
+        now: i64,
+    ) -> Result<Self, Error> {
+        let current = match &request.link_id {
+            Some(id) => store::handoff(&state.pool, id).await.map_err(internal)?,
+            None => None,
+        };
+        if let Some(link) = current.filter(|l| crate::handoffs::state_of(l, now).usable())
+            && let Some(url) = crate::handoffs::url(state, &link)
+        {
+            return Ok(Self {
+                id: link.id,
+                url,
+                expires_at: link.expires_at,
+                fresh: None,
+            });
+        }
+        Self::new(state, row, now)
+    }
+
+    fn new(state: &AppState, row: &ConnectionRow, now: i64) -> Result<Self, Error> {
+        let (link, url) = crate::handoffs::renewal_link(state, row, ACTOR, now)?;
+        Ok(Self {
+            id: link.id.clone(),
+            url,
+            expires_at: link.expires_at,
+            fresh: Some(link),
+        })
+    }
+
+    async fn store(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<(), Error> {
+        if let Some(link) = &self.fresh {
+            store::insert_handoff(&mut **tx, link)
+                .await
+                .map_err(internal)?;
+        }
+        Ok(())
+    }
+}
+
+/// What an admin's "Ask the customer" did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    /// A new request went out.
+    Sent,
+    /// The open request's mail went out again.
+    Resent,
+}
+
+/// An admin asks the connection's contact now (the connection page, `renewal request`, the
+/// management API): a new episode, or, when one is open, its mail again at once (with a new
+/// link if the customer can no longer use the last). Works whether or not automatic requests
+/// are on; needs a contact address and e-mail.
+pub async fn request(state: &AppState, id: &str, actor: &str) -> Result<Asked, Error> {
+    let row = store::connection(&state.pool, id)
+        .await
+        .map_err(internal)?
+        .ok_or(Error::NotFound)?;
+    let config = alerts::effective(state).await?;
+    if config.email.is_none() {
+        return Err(Error::invalid(
+            "renewal",
+            "E-mail is not set up (CONCUR_SMTP_URL or the Settings page), so the console cannot ask the customer.",
+        ));
+    }
+    let Some(contact) = row.belonging.contact_email.clone() else {
+        return Err(Error::invalid(
+            "contact_email",
+            "This connection has no contact to ask: give it the customer's Concur admin under “Who it belongs to”.",
+        ));
+    };
+    let now = state.now();
+    let failure = store::last_failure(&state.pool, id)
+        .await
+        .map_err(internal)?;
+    let reason =
+        needs_customer(&row, failure.as_deref(), now, state.renewal.lead).unwrap_or(Reason::Asked);
+    let Some(open) = store::open_renewal_of(&state.pool, id)
+        .await
+        .map_err(internal)?
+    else {
+        return if ask(state, &config, &row, &reason, now, actor).await? {
+            Ok(Asked::Sent)
+        } else {
+            Err(Error::invalid(
+                "renewal",
+                "A request was sent a moment ago; reload the page to see it.",
+            ))
+        };
+    };
+    let link = Link::for_episode(state, &row, &open, now).await?;
+    let letter = mail::Renewal {
+        state,
+        connection: &row,
+        reason: &reason,
+        url: &link.url,
+        link_expires_at: link.expires_at,
+        reminder: None,
+    };
+    let mut tx = store::begin(&state.pool).await.map_err(internal)?;
+    link.store(&mut tx).await?;
+    if !store::point_renewal(&mut *tx, &open.id, &link.id, &contact)
+        .await
+        .map_err(internal)?
+    {
+        return Err(Error::invalid(
+            "renewal",
+            "The request ended a moment ago; reload the page to see it.",
+        ));
+    }
+    queue_mail(&mut tx, &row, &contact, &letter, now).await?;
+    tx.commit().await.map_err(internal)?;
+    let detail = format!("sent again to {contact} by {actor}");
+    record(state, &row, "renewal_requested", &detail).await;
+    state.metrics.renewal_requests.add(&["resent"]);
+    Ok(Asked::Resent)
+}
+
+/// An admin stops asking: the open episode ends, no more reminders. The console does not ask
+/// again on its own until the connection has worked since.
+pub async fn cancel(state: &AppState, id: &str, actor: &str) -> Result<(), Error> {
+    let row = store::connection(&state.pool, id)
+        .await
+        .map_err(internal)?
+        .ok_or(Error::NotFound)?;
+    let Some(open) = store::open_renewal_of(&state.pool, id)
+        .await
+        .map_err(internal)?
+    else {
+        return Err(Error::invalid(
+            "renewal",
+            "No request to the customer is open for this connection.",
+        ));
+    };
+    if store::end_renewal(&state.pool, &open.id, "cancelled", actor, state.now())
+        .await
+        .map_err(internal)?
+    {
+        let detail = format!("stopped by {actor}");
+        record(state, &row, "renewal_cancelled", &detail).await;
+        state.metrics.renewal_requests.add(&["cancelled"]);
+    }
+    Ok(())
+}
+
+/// Puts a renewal mail to `contact` in the outbox, in `tx`.
+async fn queue_mail(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    row: &ConnectionRow,
+    contact: &str,
+    letter: &mail::Renewal<'_>,
+    now: i64,
+) -> Result<(), Error> {
+    let event_id = uuid::Uuid::now_v7().to_string();
+    alerts::queue(
+        tx,
+        &[format!("email:{contact}")],
+        Some(&row.id),
+        MAIL_EVENT,
+        &event_id,
+        &letter.body(&event_id).to_string(),
+        now,
+    )
+    .await
+}
+
+/// The connection page's renewal box: what the customer must fix, whom the console would ask,
+/// and the latest episode as a timeline.
+pub async fn view(state: &AppState, row: &ConnectionRow) -> Result<RenewalBox, Error> {
+    let now = state.now();
+    let failure = store::last_failure(&state.pool, &row.id)
+        .await
+        .map_err(internal)?;
+    let reason = needs_customer(row, failure.as_deref(), now, state.renewal.lead);
+    let latest = store::renewals_of(&state.pool, &row.id, 1)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .next();
+    let request = match latest {
+        Some(episode) => Some(timeline(state, &episode).await?),
+        None => None,
+    };
+    Ok(RenewalBox {
+        needs: reason.as_ref().map(Reason::what_happened),
+        steps: reason.as_ref().map(Reason::steps).unwrap_or_default(),
+        contact: row.belonging.contact_email.clone(),
+        automatic: state
+            .renewal
+            .automatic
+            .unwrap_or(alerts::effective(state).await?.email.is_some()),
+        request,
+    })
+}
+
+/// An episode's steps, oldest first: asked, each mail and how its delivery went, the link
+/// opened, the owner told, ended.
+async fn timeline(state: &AppState, episode: &RenewalRow) -> Result<RenewalRequestView, Error> {
+    let mut steps = Vec::new();
+    let reason = Reason::stored(&episode.reason, &episode.scopes);
+    steps.push(TimelineStep {
+        at: episode.asked_at,
+        what: format!(
+            "Needs the customer: {}",
+            reason.as_ref().map_or_else(String::new, Reason::for_staff)
+        ),
+    });
+    let mails = store::deliveries_of_event(
+        &state.pool,
+        &episode.connection_id,
+        MAIL_EVENT,
+        episode.asked_at,
+    )
+    .await
+    .map_err(internal)?;
+    for (n, mail) in mails.iter().enumerate() {
+        let to = mail.channel.strip_prefix("email:").unwrap_or(&mail.channel);
+        let reminder = serde_json::from_str::<serde_json::Value>(&mail.payload)
+            .ok()
+            .and_then(|body| body["reminder"].as_i64());
+        let what = match (n, reminder) {
+            (_, Some(number)) => format!("Reminder {number}"),
+            (0, None) => "Mail".to_owned(),
+            _ => "Mail again".to_owned(),
+        };
+        steps.push(TimelineStep {
+            at: mail.created_at,
+            what: match mail.state.as_str() {
+                "sent" => format!("{what} sent to {to}"),
+                "failed" => format!(
+                    "{what} to {to} could not be delivered: {}",
+                    mail.last_error.clone().unwrap_or_default()
+                ),
+                _ => format!(
+                    "{what} to {to} waiting to be sent{}",
+                    mail.last_error
+                        .as_ref()
+                        .map(|e| format!(" (retrying: {e})"))
+                        .unwrap_or_default()
+                ),
+            },
+        });
+    }
+    if let Some(link) = &episode.link_id
+        && let Some(link) = store::handoff(&state.pool, link).await.map_err(internal)?
+        && let Some(opened) = link.opened_at
+    {
+        steps.push(TimelineStep {
+            at: opened,
+            what: "The customer opened the link".to_owned(),
+        });
+    }
+    if let Some(at) = episode.escalated_at {
+        steps.push(TimelineStep {
+            at,
+            what: "No answer: the owner was told".to_owned(),
+        });
+    }
+    if let Some(at) = episode.ended_at {
+        steps.push(TimelineStep {
+            at,
+            what: match (episode.state.as_str(), episode.ended_by.as_deref()) {
+                ("completed", _) => "Completed: the connection works again".to_owned(),
+                (_, Some(by)) => format!("Stopped by {by}"),
+                _ => "Stopped".to_owned(),
+            },
+        });
+    }
+    steps.sort_by_key(|s| s.at);
+    Ok(RenewalRequestView {
+        open: episode.state == "open",
+        contact_email: episode.contact_email.clone(),
+        reminders: episode.reminders,
+        next_reminder_at: episode.next_reminder_at,
+        steps,
+    })
 }
 
 /// Ends an episode whose connection healed, and tells the owner; false when it had ended.
@@ -425,21 +755,8 @@ async fn complete(
         .await?;
     tx.commit().await.map_err(internal)?;
     record(state, row, "renewal_completed", &message).await;
+    state.metrics.renewal_requests.add(&["completed"]);
     Ok(true)
-}
-
-/// The reason in a sentence for the vendor's staff.
-fn reason_words(reason: &Reason) -> String {
-    match reason {
-        Reason::Token => "its refresh token was revoked or expired.".to_owned(),
-        Reason::AppDisabled => "the app is disabled in the customer's Concur.".to_owned(),
-        Reason::AppNotEnabled => "the customer's company has not enabled the app.".to_owned(),
-        Reason::Secret => "the app's Client Secret changed.".to_owned(),
-        Reason::Scopes(scopes) => format!("the app lacks the scopes {}.", scopes.join(", ")),
-        Reason::Expiring => {
-            "its refresh token expires soon and cannot be renewed without them.".to_owned()
-        }
-    }
 }
 
 /// Who hears of an episode's steps: the connection's routed alert channels (its owner's
@@ -577,6 +894,7 @@ mod tests {
             Reason::Secret,
             Reason::Scopes(vec!["EXPRPT".into(), "user.read".into()]),
             Reason::Expiring,
+            Reason::Asked,
         ] {
             assert_eq!(
                 Reason::stored(reason.key(), &reason.scopes()),

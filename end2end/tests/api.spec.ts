@@ -15,6 +15,7 @@ test("the API's OpenAPI document is valid OpenAPI 3.1 and describes the token, m
     "/api/v1/connections/by-external-id/{external_id}/token",
     "/api/v1/connections/{id}",
     "/api/v1/connections/{id}/renewal-links",
+    "/api/v1/connections/{id}/renewal-requests",
     "/api/v1/connections/{id}/token",
     "/api/v1/handoffs",
     "/api/v1/handoffs/{id}",

@@ -133,7 +133,11 @@ test.describe.serial("Hand-off links", () => {
     expect(revoked.ok()).toBeTruthy();
     await page.waitForLoadState("networkidle");
     await page.getByRole("button", { name: "Validate now" }).click();
-    await expect(page.getByText("This connection needs a new refresh token")).toBeVisible();
+    await expect(page.getByText("This connection needs the customer.")).toBeVisible();
+    await expect(page.getByText("SAP Concur no longer accepts the connection's token")).toBeVisible();
+    await expect(page.locator(".renewal ol.steps li").first()).toContainText("Company Request Token");
+    await expect(page.getByText("No contact to ask")).toBeVisible();
+    await expect(page.getByRole("button", { name: "Ask the customer now" })).toHaveCount(0);
     await page.getByRole("button", { name: "Create renewal link" }).click();
     const shown = page.getByLabel("New hand-off link");
     await expect(shown).toBeVisible();
@@ -150,6 +154,6 @@ test.describe.serial("Hand-off links", () => {
 
     await page.goto(connection);
     await expect(page.locator(".badge").first()).toHaveText("Healthy");
-    await expect(page.getByText("This connection needs a new refresh token")).toHaveCount(0);
+    await expect(page.getByText("This connection needs the customer.")).toHaveCount(0);
   });
 });

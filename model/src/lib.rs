@@ -321,6 +321,38 @@ pub struct ConnectionDetail {
     pub next_refresh_at: Option<i64>,
     pub deliveries: Vec<DeliveryView>,
     pub belonging: BelongingView,
+    pub renewal: RenewalBox,
+}
+
+/// What a connection needs from its customer, and where asking them stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewalBox {
+    /// What the customer must fix, in their words; none when the connection does not need them.
+    pub needs: Option<String>,
+    /// The steps in their Concur that fix it, in order.
+    pub steps: Vec<String>,
+    /// The address the console asks.
+    pub contact: Option<String>,
+    /// Whether the console asks on its own.
+    pub automatic: bool,
+    /// The latest request, open or ended.
+    pub request: Option<RenewalRequestView>,
+}
+
+/// One request to the customer, as a timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewalRequestView {
+    pub open: bool,
+    pub contact_email: String,
+    pub reminders: i64,
+    pub next_reminder_at: Option<i64>,
+    pub steps: Vec<TimelineStep>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineStep {
+    pub at: i64,
+    pub what: String,
 }
 
 /// Who a connection will belong to, as given in a form, a hand-off link or the terminal: tags

@@ -246,6 +246,15 @@ async fn audit_delivery(
     .await;
 }
 
+/// A delivery's channel as `/metrics` labels it: a customer's address never appears there.
+fn metric_channel(row: &OutboxRow) -> &str {
+    if row.event == "renewal_request" {
+        "email:customer"
+    } else {
+        &row.channel
+    }
+}
+
 /// Sends what is due in the outbox; returns (sent, failed attempts).
 pub async fn deliver_due(state: &AppState, config: &AlertConfig) -> Result<(usize, usize), Error> {
     let now = state.now();
@@ -267,7 +276,10 @@ pub async fn deliver_due(state: &AppState, config: &AlertConfig) -> Result<(usiz
                     .await
                     .map_err(internal)?;
                 tracing::info!(event = %row.event, channel = %row.channel, attempts, "alert delivered");
-                state.metrics.alert_deliveries.add(&[&row.channel, "sent"]);
+                state
+                    .metrics
+                    .alert_deliveries
+                    .add(&[metric_channel(&row), "sent"]);
                 audit_delivery(state, &row, "alert_sent", "ok", &row.event).await;
                 sent += 1;
             }
@@ -280,7 +292,7 @@ pub async fn deliver_due(state: &AppState, config: &AlertConfig) -> Result<(usiz
                 state
                     .metrics
                     .alert_deliveries
-                    .add(&[&row.channel, "failed"]);
+                    .add(&[metric_channel(&row), "failed"]);
                 failed += 1;
             }
         }

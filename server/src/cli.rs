@@ -54,6 +54,9 @@ pub enum Command {
     /// e-mail.
     #[command(subcommand)]
     Handoff(crate::handoff::HandoffCommand),
+    /// Ask a connection's customer for a renewal by e-mail now, or stop asking.
+    #[command(subcommand)]
+    Renewal(crate::renewal::RenewalCommand),
     /// List or add connections.
     #[command(subcommand)]
     Connections(ConnectionsCommand),

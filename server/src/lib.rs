@@ -17,6 +17,7 @@ pub mod management;
 pub mod openapi;
 pub mod ops;
 pub mod protect;
+pub mod renewal;
 pub mod rotate;
 pub mod serve;
 pub mod sso;

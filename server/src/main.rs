@@ -71,6 +71,12 @@ async fn main() -> ExitCode {
             })
             .await;
         }
+        Command::Renewal(command) => {
+            return managed(async |state| {
+                server::renewal::command(&state, &command, &mut std::io::stdout()).await
+            })
+            .await;
+        }
         Command::CheckReady { url } => return check_ready(&url).await,
         Command::Export(args) => {
             return managed(async |state| {

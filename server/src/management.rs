@@ -33,6 +33,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list))
         .routes(routes!(read, patch))
         .routes(routes!(renewal_link))
+        .routes(routes!(renewal_request))
 }
 
 pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
@@ -133,6 +134,21 @@ pub(crate) struct CreatedLink {
     pub url: String,
     #[schema(format = DateTime)]
     pub expires_at: Option<String>,
+}
+
+/// What asking the customer did.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RequestSent {
+    /// A new request went out to the contact.
+    Sent,
+    /// A request was open: its mail went out again.
+    Resent,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RenewalRequested {
+    pub request: RequestSent,
 }
 
 pub(crate) fn answer<T: Serialize>(status: StatusCode, body: &T) -> Response {
@@ -605,6 +621,46 @@ async fn renewal_link(
                 },
             )
         }
+        Err(e) => failed(&e, NOT_FOUND),
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/connections/{id}/renewal-requests",
+    operation_id = "requestRenewal",
+    tag = "connections",
+    summary = "Ask the connection's customer for a renewal by e-mail",
+    description = "Mails the connection's contact a renewal link with the steps that fix what the connection needs, and reminds them on the console's schedule; when a request is open, sends its mail again. Needs a contact address and e-mail set up on the console.",
+    params(("id" = String, Path, description = "The connection's id.")),
+    security(("manageKey" = [])),
+    responses(
+        (status = 201, description = "The mail is on its way.", body = RenewalRequested),
+        (status = 401, description = "No API key, or an unknown or revoked one.", body = ErrorAnswer),
+        (status = 403, description = "Not a management key, or a read-only one.", body = ErrorAnswer),
+        (status = 404, description = "No connection has that id.", body = ErrorAnswer),
+        (status = 422, description = "The connection has no contact, or the console no e-mail.", body = ErrorAnswer),
+    )
+)]
+async fn renewal_request(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let key = match allowed(&state, &headers, Call::ChangeConnections).await {
+        Ok(key) => key,
+        Err(refusal) => return refusal,
+    };
+    match console_core::renewals::request(&state, &id, &key.actor()).await {
+        Ok(asked) => answer(
+            StatusCode::CREATED,
+            &RenewalRequested {
+                request: match asked {
+                    console_core::renewals::Asked::Sent => RequestSent::Sent,
+                    console_core::renewals::Asked::Resent => RequestSent::Resent,
+                },
+            },
+        ),
         Err(e) => failed(&e, NOT_FOUND),
     }
 }

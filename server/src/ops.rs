@@ -180,6 +180,23 @@ pub async fn render(state: &AppState) -> Result<String, Error> {
         &["status"],
         m.token_api_requests.snapshot(),
     );
+    counter(
+        &mut out,
+        "concur_console_renewal_requests_total",
+        "Renewal requests to customers by result.",
+        &["result"],
+        m.renewal_requests.snapshot(),
+    );
+    family(
+        &mut out,
+        "concur_console_renewal_requests_open",
+        "gauge",
+        "Renewal requests waiting for the customer.",
+    );
+    let open = store::open_renewal_count(&state.pool)
+        .await
+        .map_err(internal)?;
+    let _ = writeln!(out, "concur_console_renewal_requests_open {open}");
     Ok(out)
 }
 

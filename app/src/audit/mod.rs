@@ -50,6 +50,7 @@ pub const KINDS: &[&str] = &[
     "renewal_reminded",
     "renewal_unanswered",
     "renewal_completed",
+    "renewal_cancelled",
 ];
 
 /// Events per page.

@@ -1,5 +1,5 @@
-//! The connections' server functions: Validate, replace, "Validate now", rename, delete, and the
-//! dashboard's and a connection's page data. Each checks the role, calls the core, records the
+//! The connections' server functions: Validate, replace, "Validate now", rename, delete, asking
+//! the customer for a renewal, and the dashboard's and a connection's page data. Each checks the role, calls the core, records the
 //! audit and maps the error.
 
 use leptos::prelude::*;
@@ -171,6 +171,27 @@ pub async fn delete_connection(id: String, confirm: String) -> Result<(), AppErr
     .await;
     result?;
     leptos_axum::redirect("/");
+    Ok(())
+}
+
+/// Asks the connection's contact for a renewal now, or sends the open request's mail again
+/// (the console records who asked).
+#[server(prefix = "/api", endpoint = "request_renewal")]
+pub async fn request_renewal(id: String) -> Result<(), AppError> {
+    let admin = crate::ssr::require(console_model::Role::Admin).await?;
+    let state = crate::ssr::state()?;
+    let actor = admin.name(&state).await?;
+    console_core::renewals::request(&state, &id, &actor).await?;
+    Ok(())
+}
+
+/// Stops asking the customer: the open request ends, no more reminders.
+#[server(prefix = "/api", endpoint = "stop_renewal")]
+pub async fn stop_renewal(id: String) -> Result<(), AppError> {
+    let admin = crate::ssr::require(console_model::Role::Admin).await?;
+    let state = crate::ssr::state()?;
+    let actor = admin.name(&state).await?;
+    console_core::renewals::cancel(&state, &id, &actor).await?;
     Ok(())
 }
 

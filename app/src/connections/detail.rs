@@ -5,7 +5,8 @@ use leptos_router::hooks::use_params_map;
 
 use super::belonging::Belonging;
 use super::calls::{
-    DeleteConnection, RenameConnection, UpdateBelonging, ValidateNow, load_connection,
+    DeleteConnection, RenameConnection, RequestRenewal, StopRenewal, UpdateBelonging, ValidateNow,
+    load_connection,
 };
 use crate::alerts::Deliveries;
 use crate::api_keys::ApiKeys;
@@ -16,7 +17,7 @@ use crate::components::{
 use crate::error::AppError;
 use crate::handoffs::CreateHandoff;
 use crate::session::may;
-use console_model::{ConnectionDetail, Role, Status, format_time};
+use console_model::{ConnectionDetail, RenewalBox, Role, Status, format_time};
 
 #[component]
 pub fn ConnectionPage() -> impl IntoView {
@@ -49,7 +50,7 @@ pub fn ConnectionPage() -> impl IntoView {
                                 Status::Failing | Status::Critical | Status::Expired
                             );
                             view! {
-                            {(urgent && may(Role::Editor)).then(|| view! { <RenewalLink id=id.clone() urgent=true/> })}
+                            {(urgent && may(Role::Editor)).then(|| view! { <RenewalLink id=id.clone() urgent=true renewal=c.renewal.clone()/> })}
                             <Overview detail=c.clone()/>
                             <Belonging id=id.clone() view=c.belonging.clone() editable=may(Role::Editor) update/>
                             <FormAlert error=errors/>
@@ -74,7 +75,7 @@ pub fn ConnectionPage() -> impl IntoView {
                                 </ActionForm>
                                 }.into_any())}
                             </section>
-                            {(!urgent).then(|| view! { <RenewalLink id=id.clone() urgent=false/> })}
+                            {(!urgent).then(|| view! { <RenewalLink id=id.clone() urgent=false renewal=c.renewal.clone()/> })}
                             <ApiKeys connection_id=c.summary.id.clone()/>
                             }.into_any())}
                             <section class="card">
@@ -93,29 +94,91 @@ pub fn ConnectionPage() -> impl IntoView {
     }
 }
 
-/// A renewal link: the customer's Concur admin enters a new Company Request Token on a page of
-/// their own, and the connection's refresh token is replaced. Shown first when the connection
-/// needs it.
+/// Renewal: what the customer must fix (in the order they do it), where asking them stands,
+/// and a renewal link to send by hand. Shown first when the connection needs it.
 #[component]
-fn RenewalLink(id: String, urgent: bool) -> impl IntoView {
+fn RenewalLink(id: String, urgent: bool, renewal: RenewalBox) -> impl IntoView {
     let create = ServerAction::<CreateHandoff>::new();
-    let error = Signal::derive(move || create.value().get().and_then(Result::err));
+    let ask = ServerAction::<RequestRenewal>::new();
+    let stop = ServerAction::<StopRenewal>::new();
+    let error = Signal::derive(move || {
+        [
+            create.value().get().and_then(Result::err),
+            ask.value().get().and_then(Result::err),
+            stop.value().get().and_then(Result::err),
+        ]
+        .into_iter()
+        .flatten()
+        .next()
+    });
+    let open = renewal.request.as_ref().is_some_and(|r| r.open);
+    let needs = renewal.needs.clone().map(|needs| {
+        let steps = renewal
+            .steps
+            .iter()
+            .map(|step| view! { <li>{step.clone()}</li> })
+            .collect_view();
+        view! {
+            <p><strong>"This connection needs the customer. "</strong>{needs}</p>
+            <p>"What the customer's Concur admin does, in order:"</p>
+            <ol class="steps">{steps}<li>"Opens the renewal link and pastes the new Company Request Token."</li></ol>
+        }
+    });
+    let asking = match (&renewal.contact, renewal.automatic) {
+        (Some(contact), true) => format!(
+            "The console asks {contact} by e-mail when the connection needs them, and reminds them."
+        ),
+        (Some(contact), false) => format!(
+            "Automatic requests are off: an admin can ask {contact} from here."
+        ),
+        (None, _) => "No contact to ask: add the customer's Concur admin under “Who it belongs to”, and the console asks them by e-mail.".to_owned(),
+    };
+    let timeline = renewal.request.clone().map(|request| {
+        let steps = request
+            .steps
+            .into_iter()
+            .map(|step| view! { <li><time>{format_time(step.at)}</time>" — "{step.what}</li> })
+            .collect_view();
+        let next = request.next_reminder_at.filter(|_| request.open).map(|at| {
+            view! { <p class="hint">{format!("Next reminder to {}: {}", request.contact_email, format_time(at))}</p> }
+        });
+        view! {
+            <h3>{if request.open { "Request to the customer" } else { "Last request to the customer" }}</h3>
+            <ol class="episode">{steps}</ol>
+            {next}
+        }
+    });
+    let has_contact = renewal.contact.is_some();
+    let (ask_id, stop_id) = (id.clone(), id.clone());
     view! {
         <section class=if urgent { "card renewal urgent" } else { "card renewal" }>
-            <h2>"Renewal link"</h2>
-            <p>{if urgent {
-                "This connection needs a new refresh token. Send the customer's Concur admin a renewal link: they enter a new Company Request Token on a page of their own, and the connection is renewed at once."
-            } else {
-                "When the refresh token must be renewed, send the customer's Concur admin a renewal link: they enter a new Company Request Token, nothing else changes."
-            }}</p>
+            <h2>"Renewal"</h2>
+            {needs}
+            <p>{asking}</p>
+            {timeline}
+            {(may(Role::Admin) && has_contact).then(|| view! {
+                <ActionForm action=ask>
+                    <input type="hidden" name="id" value=ask_id/>
+                    <button type="submit" class=if urgent && !open { "primary" } else { "" }>
+                        {if open { "Send the request again" } else { "Ask the customer now" }}
+                    </button>
+                </ActionForm>
+            })}
+            {(may(Role::Admin) && open).then(|| view! {
+                <ActionForm action=stop>
+                    <input type="hidden" name="id" value=stop_id/>
+                    <button type="submit">"Stop asking"</button>
+                </ActionForm>
+            })}
+            <p>"Or send a renewal link yourself: the customer's Concur admin enters a new Company Request Token on a page of their own, nothing else changes."</p>
             <ActionForm action=create>
                 <input type="hidden" name="connection_id" value=id/>
                 <input type="hidden" name="name" value=""/>
                 <input type="hidden" name="profile" value=""/>
                 <input type="hidden" name="valid_days" value="7"/>
-                <button type="submit" class=if urgent { "primary" } else { "" }>"Create renewal link"</button>
-                <FormAlert error=error/>
+                <button type="submit">"Create renewal link"</button>
             </ActionForm>
+            <FormAlert error=error/>
         </section>
     }
 }

@@ -10,12 +10,6 @@ use crate::state::AppState;
 use crate::store::ConnectionRow;
 use console_model::format_time;
 
-/// Where a Company Request Token is made, as the customer's admin finds it.
-const REQUEST_TOKEN_STEP: &str = "In SAP Concur, open Administration → Company → Authentication Admin → Company Request Token, enter the app's Client ID as the App ID and submit. Note the Company Request Token it shows (it is valid for 24 hours and works once).";
-/// Where the app's registration is.
-const APP_MANAGEMENT: &str =
-    "Administration → Company → Authentication Admin → OAuth 2.0 Application Management";
-
 /// Which reminder a mail is.
 #[derive(Debug, Clone, Copy)]
 pub struct Reminder {
@@ -54,47 +48,9 @@ impl Renewal<'_> {
         }
     }
 
-    /// What happened, in the customer's words.
-    fn what_happened(&self) -> String {
-        match self.reason {
-            Reason::Token => "SAP Concur no longer accepts the connection's token: it was revoked, or it expired.".to_owned(),
-            Reason::AppDisabled => "The app is disabled in your company's SAP Concur, so SAP Concur refuses it.".to_owned(),
-            Reason::AppNotEnabled => "Your company's SAP Concur has not enabled (authorised) the app.".to_owned(),
-            Reason::Secret => "The app's Client Secret was changed in SAP Concur, so the one we hold no longer works.".to_owned(),
-            Reason::Scopes(scopes) => format!(
-                "The app no longer has the permissions (scopes) the integration needs: {}.",
-                scopes.join(", ")
-            ),
-            Reason::Expiring => "The connection's token expires within days, and only a new Company Request Token from your company renews it.".to_owned(),
-        }
-    }
-
-    /// The steps that fix it, in order; the last opens the link.
+    /// The steps, in order: the reason's, then the link.
     fn steps(&self) -> Vec<String> {
-        let mut steps = match self.reason {
-            Reason::Scopes(scopes) => vec![
-                format!(
-                    "In SAP Concur, open {APP_MANAGEMENT}, choose the app, and add exactly these scopes: {}. Save.",
-                    scopes.join(", ")
-                ),
-                REQUEST_TOKEN_STEP.to_owned(),
-            ],
-            Reason::AppDisabled => vec![
-                format!("In SAP Concur, open {APP_MANAGEMENT}, choose the app and enable it."),
-                REQUEST_TOKEN_STEP.to_owned(),
-            ],
-            Reason::AppNotEnabled => vec![
-                "In SAP Concur, an administrator enables the app in App Center (or under Authentication Admin).".to_owned(),
-                REQUEST_TOKEN_STEP.to_owned(),
-            ],
-            Reason::Secret => vec![
-                format!(
-                    "In SAP Concur, open {APP_MANAGEMENT}, choose the app and note its current Client Secret (make a new one there if nobody kept it)."
-                ),
-                REQUEST_TOKEN_STEP.to_owned(),
-            ],
-            Reason::Token | Reason::Expiring => vec![REQUEST_TOKEN_STEP.to_owned()],
-        };
+        let mut steps = self.reason.steps();
         steps.push(match self.reason {
             Reason::Secret => "Open the link below, paste the new Client Secret and the Company Request Token, and press Connect.".to_owned(),
             _ => "Open the link below, paste the Company Request Token, and press Connect.".to_owned(),
@@ -140,7 +96,7 @@ impl Renewal<'_> {
              {reminder}\n\
              If you are not the right person for this, please forward this message to your company's SAP Concur administrator.\n",
             name = self.connection.name,
-            what = self.what_happened(),
+            what = self.reason.what_happened(),
             url = self.url,
             until = format_time(self.link_expires_at),
         )

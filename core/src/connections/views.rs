@@ -142,5 +142,6 @@ pub async fn detail(state: &AppState, id: &str) -> Result<ConnectionDetail, Erro
         next_refresh_at: row.next_refresh_at,
         deliveries: crate::alerts::deliveries(state, Some(id), HISTORY_ROWS).await?,
         belonging: fleet::shown_one(state, &row).await?.view(),
+        renewal: crate::renewals::view(state, &row).await?,
     })
 }

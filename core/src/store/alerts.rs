@@ -137,6 +137,23 @@ pub async fn deliveries(
     .await
 }
 
+/// A connection's deliveries of `event` queued since `since`, oldest first.
+pub async fn deliveries_of_event(
+    pool: &Pool,
+    connection_id: &str,
+    event: &str,
+    since: i64,
+) -> sqlx::Result<Vec<OutboxRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM alert_outbox WHERE connection_id = $1 AND event = $2 AND created_at >= $3 ORDER BY created_at, id"
+    ))
+    .bind(connection_id)
+    .bind(event)
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}
+
 /// Connections an alert may concern: a refresh token expiring within `horizon` seconds (or
 /// expired), or Concur failing transiently since before `unreachable_before`.
 /// (connection id, mark) of every alert recorded for the connections `first..=last` (by id).

@@ -97,8 +97,9 @@ pub async fn open_renewal_count(pool: &Pool) -> sqlx::Result<i64> {
         .await
 }
 
-/// Connections that may need their customer and have a contact to ask but no open episode:
-/// failing, or with a refresh token expiring before `horizon`; by id from `after_id`.
+/// Connections that may need their customer and have a contact to ask but no open episode (nor
+/// one an admin stopped since the connection last worked): failing, or with a refresh token
+/// expiring before `horizon`; by id from `after_id`.
 pub async fn renewal_candidates(
     pool: &Pool,
     horizon: i64,
@@ -108,7 +109,8 @@ pub async fn renewal_candidates(
     sqlx::query_as(&format!(
         "SELECT {} FROM connections WHERE (failing <> 0 OR refresh_token_expires_at < $1) \
          AND contact_email IS NOT NULL AND id > $2 \
-         AND NOT EXISTS (SELECT 1 FROM renewal_requests r WHERE r.connection_id = connections.id AND r.state = 'open') \
+         AND NOT EXISTS (SELECT 1 FROM renewal_requests r WHERE r.connection_id = connections.id \
+         AND (r.state = 'open' OR (r.state = 'cancelled' AND r.ended_at >= COALESCE(connections.last_ok_at, 0)))) \
          ORDER BY id LIMIT $3",
         select_columns()
     ))
@@ -173,6 +175,24 @@ pub async fn end_renewal<'c, E: Executor<'c, Database = Any>>(
     .bind(state)
     .bind(now)
     .bind(by)
+    .execute(executor)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Points an open episode at the link and address its latest mail carried; false when it ended.
+pub async fn point_renewal<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    id: &str,
+    link_id: &str,
+    contact_email: &str,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE renewal_requests SET link_id = $2, contact_email = $3 WHERE id = $1 AND state = 'open'",
+    )
+    .bind(id)
+    .bind(link_id)
+    .bind(contact_email)
     .execute(executor)
     .await?;
     Ok(done.rows_affected() == 1)

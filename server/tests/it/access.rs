@@ -69,6 +69,12 @@ const TABLE: &[Row] = &[
     ("GET", "/api/v1/connections/{id}", Key, &[]),
     ("PATCH", "/api/v1/connections/{id}", Key, &[]),
     ("POST", "/api/v1/connections/{id}/renewal-links", Key, &[]),
+    (
+        "POST",
+        "/api/v1/connections/{id}/renewal-requests",
+        Key,
+        &[],
+    ),
     ("POST", "/api/v1/handoffs", Key, &[]),
     ("GET", "/api/v1/handoffs/{id}", Key, &[]),
     // Server functions anyone may call.
@@ -229,6 +235,18 @@ const TABLE: &[Row] = &[
         "/api/delete_connection",
         Session(Admin),
         &[("id", "{id}"), ("confirm", "")],
+    ),
+    (
+        "POST",
+        "/api/request_renewal",
+        Session(Admin),
+        &[("id", "{id}")],
+    ),
+    (
+        "POST",
+        "/api/stop_renewal",
+        Session(Admin),
+        &[("id", "{id}")],
     ),
     ("POST", "/api/load_alert_settings", Session(Admin), &[]),
     (

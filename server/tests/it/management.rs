@@ -82,6 +82,7 @@ async fn every_kind_of_key_gets_its_answer_on_every_route_of_the_api() {
     let by_external = format!("/api/v1/connections/by-external-id/{}/token", w.prod.1);
     let one = format!("/api/v1/connections/{prod}");
     let renewal = format!("/api/v1/connections/{prod}/renewal-links");
+    let ask = format!("/api/v1/connections/{prod}/renewal-requests");
     let read_link = format!("/api/v1/handoffs/{link}");
     let handoff = json!({"name": "Umbrella", "profile": "mileage-to-expense"});
     // Route, body, then the answer for: connection, fleet, hand-off, manage, read-only keys.
@@ -102,6 +103,8 @@ async fn every_kind_of_key_gets_its_answer_on_every_route_of_the_api() {
             [403, 403, 403, 200, 403],
         ),
         ("POST", &renewal, None, [403, 403, 403, 201, 403]),
+        // This console has no e-mail to ask with: the management key may, and is told why not.
+        ("POST", &ask, None, [403, 403, 403, 422, 403]),
         (
             "POST",
             "/api/v1/handoffs",

@@ -29,7 +29,7 @@ struct World {
     clock: ManualClock,
     smtp: Smtp,
     hooks: Arc<Mutex<Vec<Value>>>,
-    _store: Store,
+    store: Store,
 }
 
 async fn world() -> World {
@@ -69,7 +69,7 @@ async fn world_reminding(reminders: Vec<i64>) -> World {
         clock,
         smtp,
         hooks,
-        _store: store,
+        store,
     }
 }
 
@@ -444,4 +444,154 @@ async fn a_reminder_after_the_link_expired_carries_a_new_link_to_the_contact_of_
         ),
         "recorded"
     );
+}
+
+#[tokio::test]
+async fn an_admin_asks_resends_and_stops_and_the_page_shows_where_it_stands() {
+    let w = world().await;
+    let lonely = w.customer("No contact", None).await;
+    let refused = console_core::renewals::request(&w.state, &lonely, "ada")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, console_core::Error::Invalid { field, .. } if field == "contact_email"),
+        "{refused:?}"
+    );
+
+    // A healthy connection an admin wants renewed: asked, then the mail again on request.
+    let id = w.customer("Due anyway", Some(CONTACT)).await;
+    let asked = console_core::renewals::request(&w.state, &id, "ada")
+        .await
+        .unwrap();
+    assert_eq!(asked, console_core::renewals::Asked::Sent);
+    let again = console_core::renewals::request(&w.state, &id, "ada")
+        .await
+        .unwrap();
+    assert_eq!(again, console_core::renewals::Asked::Resent);
+    w.round().await;
+    let mails = w.customer_mails();
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    assert!(
+        mails[0].body.contains("due for renewal"),
+        "{}",
+        mails[0].body
+    );
+    assert_eq!(
+        link_in(&mails[0]),
+        link_in(&mails[1]),
+        "the same link again"
+    );
+    w.round().await;
+    assert_eq!(
+        w.requests(&id).await[0].state,
+        "open",
+        "working is not healed: it waits for the link"
+    );
+
+    let row = w.row(&id).await;
+    let shown = console_core::renewals::view(&w.state, &row).await.unwrap();
+    assert_eq!(shown.needs, None, "nothing to fix");
+    let request = shown.request.unwrap();
+    let steps: Vec<&str> = request.steps.iter().map(|s| s.what.as_str()).collect();
+    assert!(
+        steps[0].starts_with("Needs the customer: an admin asked"),
+        "{steps:?}"
+    );
+    assert_eq!(
+        &steps[1..],
+        [
+            format!("Mail sent to {CONTACT}"),
+            format!("Mail again sent to {CONTACT}")
+        ],
+        "{steps:?}"
+    );
+    assert!(request.open && request.next_reminder_at.is_some());
+
+    // Stopped: no reminders, and a failure since does not ask again on its own.
+    console_core::renewals::cancel(&w.state, &id, "ada")
+        .await
+        .unwrap();
+    assert!(
+        console_core::renewals::cancel(&w.state, &id, "ada")
+            .await
+            .is_err(),
+        "nothing left to stop"
+    );
+    w.revoke(&id).await;
+    w.keepalive().await;
+    for _ in 0..3 {
+        w.clock.advance(3 * DAY);
+        w.round().await;
+    }
+    assert_eq!(w.customer_mails().len(), 2, "stopped means stopped");
+    let ended = &w.requests(&id).await[0];
+    assert_eq!(
+        (ended.state.as_str(), ended.ended_by.as_deref()),
+        ("cancelled", Some("ada"))
+    );
+    let row = w.row(&id).await;
+    let shown = console_core::renewals::view(&w.state, &row).await.unwrap();
+    assert!(
+        shown
+            .needs
+            .as_deref()
+            .is_some_and(|n| n.contains("no longer accepts")),
+        "{shown:?}"
+    );
+    assert_eq!(
+        shown.request.unwrap().steps.last().unwrap().what,
+        "Stopped by ada"
+    );
+
+    let metrics = server::ops::render(&w.state).await.unwrap();
+    assert!(
+        metrics.contains("concur_console_renewal_requests_total{result=\"requested\"} 1")
+            && metrics.contains("concur_console_renewal_requests_total{result=\"resent\"} 1")
+            && metrics.contains("concur_console_renewal_requests_total{result=\"cancelled\"} 1")
+            && metrics.contains("concur_console_renewal_requests_open 0"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains(CONTACT),
+        "no customer's address on /metrics"
+    );
+}
+
+#[tokio::test]
+async fn the_terminal_asks_and_stops_like_the_page() {
+    let w = world().await;
+    let id = w.customer("From a shell", Some(CONTACT)).await;
+    let run = |args: &[&str]| {
+        let output = w
+            .store
+            .console(args)
+            .env("CONCUR_SMTP_URL", &w.smtp.url)
+            .env("CONCUR_ALERT_EMAIL_FROM", "console@vendor.example")
+            .env("CONCUR_ALERT_EMAIL_TO", "ops@vendor.example")
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&["renewal", "request", &id]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("asked the customer"), "{out}");
+    w.round().await;
+    assert_eq!(
+        w.customer_mails().len(),
+        1,
+        "the served console delivers what the terminal queued"
+    );
+    let (code, out, err) = run(&["renewal", "cancel", &id]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("stopped asking"), "{out}");
+    let (code, _, err) = run(&["renewal", "cancel", &id]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("No request to the customer is open"), "{err}");
+    let (code, _, err) = run(&["renewal", "request", "nope"]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("does not exist"), "{err}");
 }

@@ -1,0 +1,45 @@
+//! Renewal requests from a terminal (`concur-console renewal request|cancel ID`): the same as
+//! the connection page's "Ask the customer now" and "Stop asking".
+
+use std::io::Write;
+
+use console_core::renewals::{self, Asked};
+use console_core::state::AppState;
+
+use crate::manage::Failed;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum RenewalCommand {
+    /// Ask the connection's contact by e-mail for a renewal now, or send the open request's
+    /// mail again.
+    Request {
+        /// The connection's id.
+        id: String,
+    },
+    /// Stop asking: the open request ends and no more reminders go out.
+    Cancel {
+        /// The connection's id.
+        id: String,
+    },
+}
+
+pub async fn command(
+    state: &AppState,
+    command: &RenewalCommand,
+    out: &mut impl Write,
+) -> Result<(), Failed> {
+    let io = |e: std::io::Error| Failed(crate::validate::Exit::Refused, e.to_string());
+    match command {
+        RenewalCommand::Request { id } => {
+            let said = match renewals::request(state, id, "terminal").await? {
+                Asked::Sent => "asked the customer; the mail is on its way",
+                Asked::Resent => "sent the open request again",
+            };
+            writeln!(out, "{said}").map_err(io)
+        }
+        RenewalCommand::Cancel { id } => {
+            renewals::cancel(state, id, "terminal").await?;
+            writeln!(out, "stopped asking the customer").map_err(io)
+        }
+    }
+}
