@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Starts the simulator, an OpenID provider (oidc-provider, for single sign-on) and the release
-# console on free loopback ports with a fresh database, runs the Playwright journeys in
-# Debian's Chromium, and stops them all.
+# Starts the simulator, an OpenID provider (oidc-provider, for single sign-on), an SMTP server
+# (Debian's aiosmtpd, keeping each mail in a maildir the journeys read) and the release console
+# on free loopback ports with a fresh database, runs the Playwright journeys in Debian's
+# Chromium, and stops them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +30,15 @@ OIDC_PORT=$idp_port OIDC_REDIRECT_URI="http://127.0.0.1:$port/auth/oidc/callback
 pids+=($!)
 wait_for "$work/idp.log" "OpenID provider ready"
 
+smtp_port=$(free_port)
+/usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$smtp_port" -c aiosmtpd.handlers.Mailbox "$work/mail" \
+  >"$work/smtp.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$smtp_port") 2>/dev/null && break; sleep 0.1; done
+
 NO_COLOR=1 RUST_LOG=info DATABASE_URL="sqlite://$work/db/console.db" LEPTOS_SITE_ADDR="127.0.0.1:$port" \
+  CONCUR_SMTP_URL="smtp://127.0.0.1:$smtp_port" CONCUR_ALERT_EMAIL_FROM=console@vendor.example \
+  CONCUR_ALERT_EMAIL_TO=ops@vendor.example \
   LEPTOS_SITE_ROOT=target/site CONCUR_ALLOWED_HOSTS="$allowed" \
   CONCUR_OIDC_ISSUER="http://127.0.0.1:$idp_port" CONCUR_OIDC_CLIENT_ID=concur-console \
   CONCUR_OIDC_CLIENT_SECRET="e2e client secret that is long enough" \
@@ -41,4 +50,4 @@ wait_for "$work/console.log" "listening on"
 setup_url=$(grep -o 'http://[^ ]*/setup?token=[A-Za-z0-9_-]*' "$work/console.log" | head -n 1)
 
 cd end2end
-BASE_URL="http://127.0.0.1:$port" SIM_URL="$sim_url" SETUP_URL="$setup_url" npx playwright test
+BASE_URL="http://127.0.0.1:$port" SIM_URL="$sim_url" SETUP_URL="$setup_url" MAIL_DIR="$work/mail" npx playwright test

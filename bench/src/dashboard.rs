@@ -570,18 +570,30 @@ async fn first_page(url: &str, cookie: &str) -> String {
     panic!("the console never answered at {url}");
 }
 
+/// Whether to measure `store` (`sqlite` or `postgres`): `CONCUR_BENCH_STORES` names the ones
+/// to measure (comma-separated), both when unset.
+fn measures(store: &str) -> bool {
+    std::env::var("CONCUR_BENCH_STORES")
+        .map_or(true, |chosen| chosen.split(',').any(|s| s.trim() == store))
+}
+
 pub async fn dashboard() {
-    let dir = std::env::temp_dir().join(format!("concur-bench-{}", std::process::id()));
     let sizes = sizes();
     let mut bare: Vec<Option<Wrk>> = sizes.iter().map(|_| None).collect();
-    one_store(
-        "SQLite",
-        &format!("sqlite://{}/console.db", dir.display()),
-        &sizes,
-        &mut bare,
-    )
-    .await;
-    let _ = std::fs::remove_dir_all(&dir);
+    if measures("sqlite") {
+        let dir = std::env::temp_dir().join(format!("concur-bench-{}", std::process::id()));
+        one_store(
+            "SQLite",
+            &format!("sqlite://{}/console.db", dir.display()),
+            &sizes,
+            &mut bare,
+        )
+        .await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    if !measures("postgres") {
+        return;
+    }
     match std::env::var("CONCUR_TEST_POSTGRES_URL") {
         Ok(url) => one_store("PostgreSQL", &url, &sizes, &mut bare).await,
         Err(_) => println!(

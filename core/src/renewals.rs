@@ -202,6 +202,19 @@ pub fn needs_customer(
         .map(|_| Reason::Expiring)
 }
 
+/// What `row` needs from its customer now, if anything (a renewal link's page says so).
+pub async fn of_connection(state: &AppState, row: &ConnectionRow) -> Result<Option<Reason>, Error> {
+    let failure = store::last_failure(&state.pool, &row.id)
+        .await
+        .map_err(internal)?;
+    Ok(needs_customer(
+        row,
+        failure.as_deref(),
+        state.now(),
+        state.renewal.lead,
+    ))
+}
+
 /// What one round did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Round {

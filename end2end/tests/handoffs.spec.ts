@@ -1,5 +1,5 @@
 import { expect, request, test, type Browser, type Page } from "@playwright/test";
-import { SHOTS, type Seed, requestToken, seed, signIn } from "./helpers";
+import { SHOTS, type Seed, fillRefreshForm, mailTo, requestToken, seed, signIn } from "./helpers";
 
 // Hand-off links: an admin makes one, the customer's Concur admin (a separate browser with no
 // session) connects through it. Runs after console.spec.ts, whose first journey made the admin.
@@ -155,5 +155,59 @@ test.describe.serial("Hand-off links", () => {
     await page.goto(connection);
     await expect(page.locator(".badge").first()).toHaveText("Healthy");
     await expect(page.getByText("This connection needs the customer.")).toHaveCount(0);
+  });
+
+  test("the console mails the contact of a connection that needs them, and the mailed link heals it", async ({ page, browser }) => {
+    test.setTimeout(120_000);
+    const s = await seed();
+    await signIn(page);
+    await fillRefreshForm(page, "Renewal by mail", s);
+    await page.getByText("Who it belongs to (optional)").click();
+    await page.getByLabel("Contact name").fill("Ada Admin");
+    await page.getByLabel("Contact e-mail").fill("ada@initech.example");
+    await page.getByRole("button", { name: "Validate" }).click();
+    await expect(page.getByRole("heading", { name: /Renewal by mail/ })).toBeVisible();
+    const connection = page.url();
+
+    const api = await request.newContext();
+    const revoked = await api.post(`${s.authorization_url}/_sim/revoke`, {
+      data: { company_uuid: s.company_uuid, client_id: s.client_id },
+    });
+    expect(revoked.ok()).toBeTruthy();
+    await page.waitForLoadState("networkidle");
+    await page.getByRole("button", { name: "Validate now" }).click();
+    await expect(page.getByText("This connection needs the customer.")).toBeVisible();
+    await expect(page.getByText("The console asks ada@initech.example by e-mail")).toBeVisible();
+
+    // The alert job asks within its 15 seconds; the mail reaches the SMTP server.
+    const mail = await mailTo("ada@initech.example");
+    expect(mail).toContain("Hello Ada Admin,");
+    expect(mail).toContain("What to do, in order:");
+    const link = mail.match(/http:\/\/127\.0\.0\.1:\d+\/connect\/[A-Za-z0-9_-]+/)![0];
+    await page.goto(connection);
+    await expect(page.locator(".renewal ol.episode")).toContainText("Mail sent to ada@initech.example");
+    await expect(page.getByRole("button", { name: "Send the request again" })).toBeVisible();
+    await page.screenshot({ path: `${SHOTS}/renewal-request.png`, fullPage: true });
+
+    const c = await customer(browser);
+    await c.goto(link);
+    await expect(c.getByRole("heading", { name: "Renew your SAP Concur connection" })).toBeVisible();
+    await c.getByLabel("Company Request Token").fill(await requestToken(s));
+    await c.getByRole("button", { name: "Connect" }).click();
+    await expect(c.getByRole("heading", { name: "Connected" })).toBeVisible();
+    await c.context().close();
+
+    // The next round sees it healed: the request is completed, nothing more is sent.
+    await expect
+      .poll(
+        async () => {
+          await page.goto(connection);
+          return page.locator(".renewal").innerText();
+        },
+        { timeout: 45_000, intervals: [2_000] },
+      )
+      .toContain("Completed: the connection works again");
+    await expect(page.locator(".badge").first()).toHaveText("Healthy");
+    await expect(page.getByRole("button", { name: "Stop asking" })).toHaveCount(0);
   });
 });

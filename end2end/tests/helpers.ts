@@ -6,6 +6,8 @@ export const SETUP = process.env.SETUP_URL!;
 export const USER = "admin";
 export const PASSWORD = "e2e password that is long";
 export const SHOTS = "screenshots";
+/** Where the SMTP server scripts/e2e.sh starts keeps each mail (a maildir). */
+export const MAIL_DIR = process.env.MAIL_DIR!;
 
 export type Seed = {
   authorization_url: string;
@@ -52,4 +54,21 @@ export async function fillRefreshForm(page: Page, name: string, s: Seed, refresh
   await page.getByLabel("Refresh Token").fill(refreshToken);
   await page.getByLabel("Authorization URL").fill(s.authorization_url);
   await page.getByLabel("Scope profile").selectOption("expense-approvals");
+}
+
+/** The text of the first mail to `address` (quoted-printable undone), waiting for it. */
+export async function mailTo(address: string, timeoutMs = 45_000): Promise<string> {
+  const { readdir, readFile } = await import("node:fs/promises");
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const names = await readdir(`${MAIL_DIR}/new`).catch(() => [] as string[]);
+    for (const name of names) {
+      const raw = (await readFile(`${MAIL_DIR}/new/${name}`, "utf8")).replace(/\r\n/g, "\n");
+      if (raw.split("\n").includes(`To: ${address}`)) {
+        return raw.replace(/=\n/g, "").replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+      }
+    }
+    await new Promise((done) => setTimeout(done, 500));
+  }
+  throw new Error(`no mail to ${address} within ${timeoutMs} ms`);
 }

@@ -16,6 +16,7 @@ use console_core::Error;
 use console_core::alerts::HandoffEvent;
 use console_core::audit::{Actor, Event, record};
 use console_core::handoffs::{self as handoffs, CustomerForm, Turn, Visit};
+use console_core::renewals::Reason;
 use console_core::state::AppState;
 use console_core::store::HandoffRow;
 use console_model::LinkState;
@@ -122,8 +123,8 @@ fn closed(state: &AppState, link: Option<(&HandoffRow, LinkState)>) -> Response 
     }
 }
 
-/// Client ID and company of a renewal link's connection, masked.
-async fn masked(state: &AppState, link: &HandoffRow) -> Option<(String, String)> {
+/// A renewal link's connection as its page shows it: masked, and what the customer must fix.
+async fn renewing(state: &AppState, link: &HandoffRow) -> Option<customer::Renewing> {
     let id = link
         .connection_id
         .as_deref()
@@ -131,10 +132,25 @@ async fn masked(state: &AppState, link: &HandoffRow) -> Option<(String, String)>
     let row = console_core::store::connection(&state.pool, id)
         .await
         .ok()??;
-    Some((
-        concur::mask(&row.client_id),
-        concur::mask(row.company_uuid.as_deref().unwrap_or_default()),
-    ))
+    let needs = console_core::renewals::of_connection(state, &row)
+        .await
+        .ok()
+        .flatten()
+        .filter(|reason| *reason != Reason::Token && *reason != Reason::Expiring)
+        .map(|reason| {
+            let mut before_token = reason.steps();
+            before_token.pop();
+            customer::Needs {
+                what: reason.what_happened(),
+                before_token,
+                secret: reason == Reason::Secret,
+            }
+        });
+    Some(customer::Renewing {
+        client: concur::mask(&row.client_id),
+        company: concur::mask(row.company_uuid.as_deref().unwrap_or_default()),
+        needs,
+    })
 }
 
 async fn page(
@@ -153,10 +169,10 @@ async fn page(
             if first {
                 audit(state, &address, "handoff_opened", &link, "ok", "").await;
             }
-            let masked = masked(state, &link).await;
+            let renewing = renewing(state, &link).await;
             answer(
                 StatusCode::OK,
-                customer::form_page(&asker(state), &link, masked, None, Typed::default()),
+                customer::form_page(&asker(state), &link, renewing, None, Typed::default()),
             )
         }
         Ok((Visit::Closed(link, link_state), _)) => closed(state, Some((&link, link_state))),
@@ -331,9 +347,9 @@ async fn refused(
         company_uuid: form.company_uuid.trim().chars().take(200).collect(),
         authorization_url: form.authorization_url.trim().chars().take(300).collect(),
     };
-    let masked = masked(state, link).await;
+    let renewing = renewing(state, link).await;
     answer(
         status,
-        customer::form_page(&asker(state), link, masked, Some(problem), typed),
+        customer::form_page(&asker(state), link, renewing, Some(problem), typed),
     )
 }

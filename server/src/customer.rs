@@ -37,6 +37,24 @@ impl Asker<'_> {
     }
 }
 
+/// A renewal link's connection, as its page shows it.
+pub struct Renewing {
+    /// The Client ID, masked.
+    pub client: String,
+    /// The company UUID, masked.
+    pub company: String,
+    /// What the customer must fix, when the connection needs more than a renewal.
+    pub needs: Option<Needs>,
+}
+
+/// What the customer must fix, in their words, and the steps before the Company Request Token.
+pub struct Needs {
+    pub what: String,
+    pub before_token: Vec<String>,
+    /// The app's secret changed: the page asks for the current one.
+    pub secret: bool,
+}
+
 /// A whole document around `body`, with the console's stylesheet and no script.
 fn document(title: &str, body: impl IntoView + 'static) -> String {
     let title = title.to_owned();
@@ -143,7 +161,7 @@ fn field_error(problem: &Option<Problem>, field: &'static str) -> Option<impl In
 pub fn form_page(
     asker: &Asker<'_>,
     link: &HandoffRow,
-    masked: Option<(String, String)>,
+    renewing: Option<Renewing>,
     problem: Option<Problem>,
     typed: Typed,
 ) -> String {
@@ -152,12 +170,27 @@ pub fn form_page(
         .split_whitespace()
         .map(str::to_owned)
         .collect();
-    let renewal = masked.is_some();
+    let renewal = renewing.is_some();
+    let needs = renewing.as_ref().and_then(|r| r.needs.as_ref());
+    let secret_needed = needs.is_some_and(|n| n.secret);
+    let fixes = needs.map(|n| {
+        n.before_token
+            .iter()
+            .map(|step| view! { <li>{step.clone()}</li> })
+            .collect_view()
+    });
     let general = problem
         .as_ref()
         .filter(|p| p.field.as_deref().is_none_or(|f| f == "scopes"))
         .map(|p| view! { <div class="diagnosis" role="alert"><p class="what">{p.message.clone()}</p></div> });
-    let intro = if renewal {
+    let intro = if let Some(needs) = needs {
+        format!(
+            "{} asks you to renew the SAP Concur connection “{}”. {} The steps below fix it.",
+            asker.name(),
+            link.name,
+            needs.what
+        )
+    } else if renewal {
         format!(
             "{} asks you to renew the SAP Concur connection “{}”. It needs one new Company Request Token; everything else stays as it is.",
             asker.name(),
@@ -188,8 +221,8 @@ pub fn form_page(
             </li>
         }
     });
-    let known = masked.map(|(client, company)| view! {
-        <p>"App (Client ID): " <code>{client}</code> " · Company UUID: " <code>{company}</code></p>
+    let known = renewing.as_ref().map(|r| view! {
+        <p>"App (Client ID): " <code>{r.client.clone()}</code> " · Company UUID: " <code>{r.company.clone()}</code></p>
     });
     let body = view! {
         <p class="lead">{intro}</p>
@@ -197,6 +230,7 @@ pub fn form_page(
         {known}
         <ol class="steps">
             {steps}
+            {fixes}
             <li>
                 "Open " <strong>"Authentication Admin → Company Request Token"</strong>
                 ", paste the Client ID as the App ID and submit. Note the "
@@ -213,8 +247,9 @@ pub fn form_page(
                 {field_error(&problem, "client_id")}
             })}
             <label for="client_secret">"Client Secret"</label>
-            <input id="client_secret" name="client_secret" type="password" required=!renewal/>
-            {renewal.then(|| view! { <p class="hint">"Leave blank to keep the one the console holds."</p> })}
+            <input id="client_secret" name="client_secret" type="password" required=!renewal || secret_needed/>
+            {(renewal && !secret_needed).then(|| view! { <p class="hint">"Leave blank to keep the one the console holds."</p> })}
+            {secret_needed.then(|| view! { <p class="hint">"The app's current Client Secret: the one the console holds no longer works."</p> })}
             {field_error(&problem, "client_secret")}
             {(!renewal).then(|| view! {
                 <label for="company_uuid">"Company UUID"</label>
@@ -415,5 +450,56 @@ mod tests {
         );
         assert!(html.contains("The team that sent you this link asks you"));
         assert!(html.contains("field-error"));
+    }
+
+    #[test]
+    fn a_renewal_page_says_what_to_fix_and_asks_for_a_changed_secret() {
+        let renewing = |secret: bool| Renewing {
+            client: "••••9c1e".into(),
+            company: "••••0a2b".into(),
+            needs: Some(Needs {
+                what: "The Client Secret was changed in SAP Concur.".into(),
+                before_token: vec!["Note the current Client Secret.".into()],
+                secret,
+            }),
+        };
+        let asker = Asker {
+            organisation: Some("Expense Bot Inc."),
+        };
+        let html = form_page(
+            &asker,
+            &link("renewal"),
+            Some(renewing(true)),
+            None,
+            Typed::default(),
+        );
+        assert!(
+            html.contains("The Client Secret was changed in SAP Concur. The steps below fix it."),
+            "{html}"
+        );
+        assert!(
+            html.contains("<li>Note the current Client Secret.</li>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("the one the console holds no longer works"),
+            "{html}"
+        );
+        assert!(!html.contains("Leave blank to keep"), "{html}");
+        let plain = form_page(
+            &asker,
+            &link("renewal"),
+            Some(Renewing {
+                needs: None,
+                ..renewing(false)
+            }),
+            None,
+            Typed::default(),
+        );
+        assert!(
+            plain.contains("It needs one new Company Request Token"),
+            "{plain}"
+        );
+        assert!(plain.contains("Leave blank to keep"), "{plain}");
     }
 }

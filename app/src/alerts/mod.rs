@@ -17,13 +17,15 @@ pub async fn load_alert_settings() -> Result<AlertSettingsView, AppError> {
 }
 
 #[server(prefix = "/api", endpoint = "save_alert_settings")]
+// A channel the environment sets is shown disabled, and a browser leaves disabled fields out of
+// the form: each field may be missing.
 pub async fn save_alert_settings(
-    webhook_url: String,
-    webhook_secret: String,
+    #[server(default)] webhook_url: String,
+    #[server(default)] webhook_secret: String,
     #[server(default)] webhook_remove: Option<String>,
-    smtp_url: String,
-    email_from: String,
-    email_to: String,
+    #[server(default)] smtp_url: String,
+    #[server(default)] email_from: String,
+    #[server(default)] email_to: String,
 ) -> Result<(), AppError> {
     let admin = crate::ssr::require(console_model::Role::Admin).await?;
     let state = crate::ssr::state()?;

@@ -399,6 +399,21 @@ async fn missing_scopes_ask_for_exactly_those_scopes_and_two_replicas_ask_once()
         mails[0].body
     );
     assert_eq!(w.events(), ["renewal_requested"]);
+
+    // The link's page says the same: the scopes first, then the token.
+    let page = support::browser()
+        .get(link_in(&mails[0]).replace(&w.state.public_url, &w.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("no longer has the permissions (scopes) the integration needs")
+            && page.contains(&format!("add exactly these scopes: {missing}.")),
+        "{page}"
+    );
 }
 
 #[tokio::test]
@@ -579,6 +594,8 @@ async fn the_terminal_asks_and_stops_like_the_page() {
     let (code, out, err) = run(&["renewal", "request", &id]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("asked the customer"), "{out}");
+    // The terminal queued the mail by the system's clock, which this console's runs behind.
+    w.clock.advance(60);
     w.round().await;
     assert_eq!(
         w.customer_mails().len(),
