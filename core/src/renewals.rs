@@ -320,11 +320,8 @@ async fn ask(
         reason.for_staff()
     );
     audience
-        .tell(&mut tx, state, "renewal_requested", &message, now)
+        .conclude(tx, state, &[("requested", &message)], now)
         .await?;
-    tx.commit().await.map_err(internal)?;
-    record(state, row, "renewal_requested", &message).await;
-    state.metrics.renewal_requests.add(&["requested"]);
     tracing::info!(connection = %row.id, reason = reason.key(), "renewal requested from the customer");
     Ok(true)
 }
@@ -422,9 +419,6 @@ async fn follow_up(
         "Reminder {number} sent to {contact}{moved} about renewing “{}”.",
         row.name
     );
-    audience
-        .tell(&mut tx, state, "renewal_reminded", &message, now)
-        .await?;
     let unanswered = last.then(|| {
         format!(
             "The customer ({contact}) has not answered the renewal request for “{}” sent on {}, nor {number} reminder{}: {} Contact them another way.",
@@ -434,20 +428,13 @@ async fn follow_up(
             reason.for_staff()
         )
     });
+    let mut steps = vec![("reminded", message.as_str())];
     if let Some(message) = &unanswered {
-        audience
-            .tell(&mut tx, state, "renewal_unanswered", message, now)
-            .await?;
-    }
-    tx.commit().await.map_err(internal)?;
-    record(state, &row, "renewal_reminded", &message).await;
-    round.reminded += 1;
-    state.metrics.renewal_requests.add(&["reminded"]);
-    if let Some(message) = unanswered {
-        record(state, &row, "renewal_unanswered", &message).await;
+        steps.push(("unanswered", message));
         round.escalated += 1;
-        state.metrics.renewal_requests.add(&["unanswered"]);
     }
+    audience.conclude(tx, state, &steps, now).await?;
+    round.reminded += 1;
     Ok(())
 }
 
@@ -764,11 +751,8 @@ async fn complete(
         console_model::format_time(request.asked_at)
     );
     audience
-        .tell(&mut tx, state, "renewal_completed", &message, now)
+        .conclude(tx, state, &[("completed", &message)], now)
         .await?;
-    tx.commit().await.map_err(internal)?;
-    record(state, row, "renewal_completed", &message).await;
-    state.metrics.renewal_requests.add(&["completed"]);
     Ok(true)
 }
 
@@ -789,6 +773,28 @@ impl<'a> Audience<'a> {
         let who = fleet::shown_one(state, row).await?;
         let channels = alerts::channels_of(state, config, &who).await?;
         Ok(Self { row, who, channels })
+    }
+
+    /// Tells each step (`requested`, `reminded`, …, with its message) as the event
+    /// `renewal_{step}` in `tx`, commits it, then records each in the audit log and on
+    /// `/metrics`.
+    async fn conclude(
+        &self,
+        mut tx: store::Transaction,
+        state: &AppState,
+        steps: &[(&str, &str)],
+        now: i64,
+    ) -> Result<(), Error> {
+        for (step, message) in steps {
+            self.tell(&mut tx, state, &format!("renewal_{step}"), message, now)
+                .await?;
+        }
+        tx.commit().await.map_err(internal)?;
+        for (step, message) in steps {
+            record(state, self.row, &format!("renewal_{step}"), message).await;
+            state.metrics.renewal_requests.add(&[step]);
+        }
+        Ok(())
     }
 
     /// Queues `event` saying `message` on every channel, in `tx`.

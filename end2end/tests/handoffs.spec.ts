@@ -1,5 +1,5 @@
 import { expect, request, test, type Browser, type Page } from "@playwright/test";
-import { SHOTS, type Seed, fillRefreshForm, mailTo, requestToken, seed, signIn } from "./helpers";
+import { SHOTS, type Seed, fillRefreshForm, mailTo, requestToken, revoke, seed, signIn } from "./helpers";
 
 // Hand-off links: an admin makes one, the customer's Concur admin (a separate browser with no
 // session) connects through it. Runs after console.spec.ts, whose first journey made the admin.
@@ -126,11 +126,7 @@ test.describe.serial("Hand-off links", () => {
     await expect(page.getByRole("heading", { name: /Renewal journey/ })).toBeVisible();
     const connection = page.url();
 
-    const api = await request.newContext();
-    const revoked = await api.post(`${s.authorization_url}/_sim/revoke`, {
-      data: { company_uuid: s.company_uuid, client_id: s.client_id },
-    });
-    expect(revoked.ok()).toBeTruthy();
+    await revoke(s);
     await page.waitForLoadState("networkidle");
     await page.getByRole("button", { name: "Validate now" }).click();
     await expect(page.getByText("This connection needs the customer.")).toBeVisible();
@@ -169,11 +165,7 @@ test.describe.serial("Hand-off links", () => {
     await expect(page.getByRole("heading", { name: /Renewal by mail/ })).toBeVisible();
     const connection = page.url();
 
-    const api = await request.newContext();
-    const revoked = await api.post(`${s.authorization_url}/_sim/revoke`, {
-      data: { company_uuid: s.company_uuid, client_id: s.client_id },
-    });
-    expect(revoked.ok()).toBeTruthy();
+    await revoke(s);
     await page.waitForLoadState("networkidle");
     await page.getByRole("button", { name: "Validate now" }).click();
     await expect(page.getByText("This connection needs the customer.")).toBeVisible();

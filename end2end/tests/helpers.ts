@@ -36,6 +36,15 @@ export async function requestToken(s: Seed): Promise<string> {
   return (await response.json()).request_token;
 }
 
+/** Concur revokes the seeded company's refresh token for the app (as an admin's revocation). */
+export async function revoke(s: Seed) {
+  const api = await request.newContext();
+  const revoked = await api.post(`${s.authorization_url}/_sim/revoke`, {
+    data: { company_uuid: s.company_uuid, client_id: s.client_id },
+  });
+  expect(revoked.ok()).toBeTruthy();
+}
+
 export async function signIn(page: Page) {
   await page.goto("/login");
   await page.getByLabel("User name").fill(USER);

@@ -303,7 +303,16 @@ pub async fn deliver_due(state: &AppState, config: &AlertConfig) -> Result<(usiz
 /// One round of the alert job: raise what is due, ask customers for renewals, then deliver.
 pub async fn run_once(state: &AppState, config: &AlertConfig) -> Result<(), Error> {
     console_core::alerts::evaluate(state, config).await?;
-    console_core::renewals::run(state, config).await?;
+    let renewals = console_core::renewals::run(state, config).await?;
+    if renewals != console_core::renewals::Round::default() {
+        tracing::info!(
+            asked = renewals.asked,
+            reminded = renewals.reminded,
+            escalated = renewals.escalated,
+            completed = renewals.completed,
+            "renewal requests"
+        );
+    }
     deliver_due(state, config).await?;
     Ok(())
 }

@@ -152,12 +152,6 @@ pub async fn connect(url: &str) -> Result<Pool, StoreError> {
                     // pressure, not memory of the console's own.
                     conn.execute("PRAGMA mmap_size = 1073741824").await?;
                     refuse_read_only(conn).await?;
-                } else {
-                    // Every query here reads a page or a count for one request. A parallel plan
-                    // starts worker processes for it, and at a large fleet that start took twice
-                    // as long as the query itself (4 ms of a 10 ms management list).
-                    conn.execute("SET max_parallel_workers_per_gather = 0")
-                        .await?;
                 }
                 Ok(())
             })
