@@ -129,8 +129,6 @@ pub struct ConnectionSummary {
     pub external_id: Option<String>,
     /// (key, value), by key.
     pub tags: Vec<(String, String)>,
-    /// When the console asked the customer for a renewal, while the request is open.
-    pub renewal_asked_at: Option<i64>,
 }
 
 /// What narrows the dashboard, as its address carries it (`?tag=env:prod&owner=me&status=S`).

@@ -280,12 +280,7 @@ fn Overview(dashboard: Dashboard, place: Place) -> impl IntoView {
                         {c.external_id.map(|e| view! { <br/><span class="hint mono">{e}</span> })}
                         {tagged.then(|| view! { <ul class="tags">{chips}</ul> })}
                     </td>
-                    <td>
-                        <StatusBadge status=c.status/>
-                        {c.renewal_asked_at.map(|at| view! {
-                            <br/><span class="asked" title=format!("The console asked the customer on {}", format_time(at))>"renewal asked"</span>
-                        })}
-                    </td>
+                    <td><StatusBadge status=c.status/></td>
                     <td>{expires}</td>
                     <td>{expiry_words(c.refresh_token_expires_at, now)}</td>
                     <td>{time_or_never(c.last_checked_at)}</td>

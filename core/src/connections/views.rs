@@ -25,7 +25,6 @@ fn summary(row: store::DashboardRow, now: i64, tags: Vec<(String, String)>) -> C
         company_uuid: row.company_uuid,
         refresh_token_expires_at: row.refresh_token_expires_at,
         last_checked_at: row.last_checked_at,
-        renewal_asked_at: row.renewal_asked_at,
     }
 }
 

@@ -27,13 +27,9 @@ pub struct DashboardRow {
     pub external_id: Option<String>,
     /// Its tags, `key=value` one per line (see `split_tags`).
     pub tags: String,
-    /// When the console asked its customer for a renewal, while that request is open.
-    pub renewal_asked_at: Option<i64>,
 }
 
-/// A page's columns; the open renewal request of each row is read off its partial index.
-const DASHBOARD_COLUMNS: &str = "id, name, client_id, company_uuid, failing, refresh_token_expires_at, last_checked_at, external_id, \
-     (SELECT r.asked_at FROM renewal_requests r WHERE r.connection_id = connections.id AND r.state = 'open') AS renewal_asked_at";
+const DASHBOARD_COLUMNS: &str = "id, name, client_id, company_uuid, failing, refresh_token_expires_at, last_checked_at, external_id";
 
 impl From<&ConnectionRow> for DashboardRow {
     fn from(row: &ConnectionRow) -> Self {
@@ -47,7 +43,6 @@ impl From<&ConnectionRow> for DashboardRow {
             last_checked_at: row.last_checked_at,
             external_id: row.belonging.external_id.clone(),
             tags: String::new(),
-            renewal_asked_at: None,
         }
     }
 }
