@@ -202,15 +202,20 @@ pub fn needs_customer(
         .map(|_| Reason::Expiring)
 }
 
-/// What `row` needs from its customer now, if anything (a renewal link's page says so).
-pub async fn of_connection(state: &AppState, row: &ConnectionRow) -> Result<Option<Reason>, Error> {
+/// What `row` needs from its customer at `now`, if anything: [`needs_customer`] with its
+/// latest failed check.
+pub async fn of_connection(
+    state: &AppState,
+    row: &ConnectionRow,
+    now: i64,
+) -> Result<Option<Reason>, Error> {
     let failure = store::last_failure(&state.pool, &row.id)
         .await
         .map_err(internal)?;
     Ok(needs_customer(
         row,
         failure.as_deref(),
-        state.now(),
+        now,
         state.renewal.lead,
     ))
 }
@@ -251,10 +256,7 @@ pub async fn run(state: &AppState, config: &AlertConfig) -> Result<Round, Error>
         let Some(last) = batch.last() else { break };
         after = last.id.clone();
         for row in &batch {
-            let failure = store::last_failure(&state.pool, &row.id)
-                .await
-                .map_err(internal)?;
-            if let Some(reason) = needs_customer(row, failure.as_deref(), now, state.renewal.lead)
+            if let Some(reason) = of_connection(state, row, now).await?
                 && ask(state, config, row, &reason, now, ACTOR).await?
             {
                 round.asked += 1;
@@ -292,14 +294,7 @@ async fn ask(
         asked_at: now,
         ..RenewalRow::default()
     };
-    let letter = mail::Renewal {
-        state,
-        connection: row,
-        reason,
-        url: &link.url,
-        link_expires_at: link.expires_at,
-        reminder: None,
-    };
+    let letter = link.letter(state, row, reason, None);
     let mut tx = store::begin(&state.pool).await.map_err(internal)?;
     link.store(&mut tx).await?;
     if !store::open_renewal(&mut *tx, &request)
@@ -342,10 +337,7 @@ async fn follow_up(
     else {
         return Ok(());
     };
-    let failure = store::last_failure(&state.pool, &row.id)
-        .await
-        .map_err(internal)?;
-    let needed = needs_customer(&row, failure.as_deref(), now, state.renewal.lead);
+    let needed = of_connection(state, &row, now).await?;
     let transient = row.transient_failures > 0 && row.failing == 0;
     let renewed = match &request.link_id {
         Some(link) if request.reason == Reason::Asked.key() => store::handoff(&state.pool, link)
@@ -379,18 +371,12 @@ async fn follow_up(
         .map(|after| request.asked_at + after);
     let link = Link::for_episode(state, &row, request, now).await?;
     let audience = Audience::of(state, config, &row).await?;
-    let letter = mail::Renewal {
-        state,
-        connection: &row,
-        reason: &reason,
-        url: &link.url,
-        link_expires_at: link.expires_at,
-        reminder: Some(mail::Reminder {
-            number,
-            of: i64::try_from(schedule.len()).unwrap_or(i64::MAX),
-            first_asked_at: request.asked_at,
-        }),
+    let reminder = mail::Reminder {
+        number,
+        of: i64::try_from(schedule.len()).unwrap_or(i64::MAX),
+        first_asked_at: request.asked_at,
     };
+    let letter = link.letter(state, &row, &reason, Some(reminder));
     let mut tx = store::begin(&state.pool).await.map_err(internal)?;
     link.store(&mut tx).await?;
     if !store::take_reminder(
@@ -481,6 +467,24 @@ impl Link {
         })
     }
 
+    /// The mail about `row` that carries this link.
+    fn letter<'a>(
+        &'a self,
+        state: &'a AppState,
+        row: &'a ConnectionRow,
+        reason: &'a Reason,
+        reminder: Option<mail::Reminder>,
+    ) -> mail::Renewal<'a> {
+        mail::Renewal {
+            state,
+            connection: row,
+            reason,
+            url: &self.url,
+            link_expires_at: self.expires_at,
+            reminder,
+        }
+    }
+
     async fn store(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<(), Error> {
         if let Some(link) = &self.fresh {
             store::insert_handoff(&mut **tx, link)
@@ -523,11 +527,9 @@ pub async fn request(state: &AppState, id: &str, actor: &str) -> Result<Asked, E
         ));
     };
     let now = state.now();
-    let failure = store::last_failure(&state.pool, id)
-        .await
-        .map_err(internal)?;
-    let reason =
-        needs_customer(&row, failure.as_deref(), now, state.renewal.lead).unwrap_or(Reason::Asked);
+    let reason = of_connection(state, &row, now)
+        .await?
+        .unwrap_or(Reason::Asked);
     let Some(open) = store::open_renewal_of(&state.pool, id)
         .await
         .map_err(internal)?
@@ -542,14 +544,7 @@ pub async fn request(state: &AppState, id: &str, actor: &str) -> Result<Asked, E
         };
     };
     let link = Link::for_episode(state, &row, &open, now).await?;
-    let letter = mail::Renewal {
-        state,
-        connection: &row,
-        reason: &reason,
-        url: &link.url,
-        link_expires_at: link.expires_at,
-        reminder: None,
-    };
+    let letter = link.letter(state, &row, &reason, None);
     let mut tx = store::begin(&state.pool).await.map_err(internal)?;
     link.store(&mut tx).await?;
     if !store::point_renewal(&mut *tx, &open.id, &link.id, &contact)
@@ -621,10 +616,7 @@ async fn queue_mail(
 /// and the latest episode as a timeline.
 pub async fn view(state: &AppState, row: &ConnectionRow) -> Result<RenewalBox, Error> {
     let now = state.now();
-    let failure = store::last_failure(&state.pool, &row.id)
-        .await
-        .map_err(internal)?;
-    let reason = needs_customer(row, failure.as_deref(), now, state.renewal.lead);
+    let reason = of_connection(state, row, now).await?;
     let latest = store::renewals_of(&state.pool, &row.id, 1)
         .await
         .map_err(internal)?

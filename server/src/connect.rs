@@ -132,7 +132,7 @@ async fn renewing(state: &AppState, link: &HandoffRow) -> Option<customer::Renew
     let row = console_core::store::connection(&state.pool, id)
         .await
         .ok()??;
-    let needs = console_core::renewals::of_connection(state, &row)
+    let needs = console_core::renewals::of_connection(state, &row, state.now())
         .await
         .ok()
         .flatten()

@@ -119,6 +119,15 @@ impl World {
         server::alerts::run_round(&self.state).await.unwrap();
     }
 
+    /// The customer's page of a link, as their browser opens it.
+    async fn open(&self, link: &str) -> reqwest::Response {
+        support::browser()
+            .get(link.replace(&self.state.public_url, &self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
     fn customer_mails(&self) -> Vec<Mail> {
         self.smtp.to(CONTACT)
     }
@@ -198,11 +207,7 @@ async fn a_revoked_token_asks_the_contact_once_reminds_twice_escalates_once_and_
         first.body
     );
     let link = link_in(first);
-    let page = support::browser()
-        .get(link.replace(&w.state.public_url, &w.base))
-        .send()
-        .await
-        .unwrap();
+    let page = w.open(&link).await;
     assert_eq!(page.status(), 200, "the link works");
     assert!(page.text().await.unwrap().contains("Renew"));
     assert_eq!(w.events(), ["renewal_requested"]);
@@ -401,14 +406,7 @@ async fn missing_scopes_ask_for_exactly_those_scopes_and_two_replicas_ask_once()
     assert_eq!(w.events(), ["renewal_requested"]);
 
     // The link's page says the same: the scopes first, then the token.
-    let page = support::browser()
-        .get(link_in(&mails[0]).replace(&w.state.public_url, &w.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = w.open(&link_in(&mails[0])).await.text().await.unwrap();
     assert!(
         page.contains("no longer has the permissions (scopes) the integration needs")
             && page.contains(&format!("add exactly these scopes: {missing}.")),
@@ -437,13 +435,8 @@ async fn a_reminder_after_the_link_expired_carries_a_new_link_to_the_contact_of_
     assert_eq!(w.customer_mails().len(), 1, "not to the old one");
     let second = link_in(&reminders[0]);
     assert_ne!(second, first, "the 7-day link expired: a new one");
-    let open = |link: String| {
-        support::browser()
-            .get(link.replace(&w.state.public_url, &w.base))
-            .send()
-    };
-    assert_eq!(open(second).await.unwrap().status(), 200);
-    assert_eq!(open(first).await.unwrap().status(), 410);
+    assert_eq!(w.open(&second).await.status(), 200);
+    assert_eq!(w.open(&first).await.status(), 410);
     let request = &w.requests(&id).await[0];
     assert_eq!(request.contact_email, "new-admin@acme.example");
     let reminded = w
