@@ -2,7 +2,8 @@
 //! 10 000 and 100 000 stored connections of five tags each, on SQLite and (when
 //! `scripts/with-postgres.sh` provides a cluster) on PostgreSQL, loaded by `wrk` the
 //! way issue figures are taken (2 threads, 16 connections), beside a bare axum handler serving
-//! the same bytes; plus the console's memory idle and after each load.
+//! the same bytes; plus the console's memory idle and after each load. One connection in 51
+//! waits for its customer to answer a renewal request (the dashboard marks those on its page).
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -119,10 +120,56 @@ async fn seed(state: &AppState, from: usize, to: usize) {
             store::replace_tags(&mut tx, &row.id, &pairs)
                 .await
                 .expect("tags");
+            if asked(i) {
+                ask_customer(&mut tx, &row.id, now).await;
+            }
         }
         tx.commit().await.expect("commit");
     }
 }
+
+/// Whether the `i`th connection's customer was asked for a renewal and has not answered: one
+/// in 51 (a third of the failing ones), each with its contact, its failed check and its open
+/// request, so the renewal rounds of the console under load follow them up as they would.
+fn asked(i: usize) -> bool {
+    i.is_multiple_of(51)
+}
+
+async fn ask_customer(tx: &mut store::Transaction, id: &str, now: i64) {
+    let check = store::ValidationRow {
+        id: format!("{id}-check"),
+        connection_id: id.to_owned(),
+        at: now - DAY,
+        ok: 0,
+        diagnosis: Some("refresh_token_invalid".into()),
+        message: "The refresh token was revoked.".into(),
+        concur_code: None,
+        correlation_id: None,
+        duration_ms: 0,
+        source: "keep-alive".into(),
+        status_change: None,
+    };
+    store::insert_validation(&mut **tx, &check)
+        .await
+        .expect("a failed check");
+    let request = store::RenewalRow {
+        id: format!("{id}-renewal"),
+        connection_id: id.to_owned(),
+        reason: "token".into(),
+        contact_email: CONTACT.into(),
+        state: "open".into(),
+        next_reminder_at: Some(now + 2 * DAY),
+        asked_at: now - DAY,
+        ..store::RenewalRow::default()
+    };
+    assert!(
+        store::open_renewal(&mut **tx, &request)
+            .await
+            .expect("a renewal request")
+    );
+}
+
+const CONTACT: &str = "concur-admin@customer.example";
 
 /// The `i`th connection's five tags: env (a third each of prod, staging, dev), region (a
 /// quarter each), tier, plan and a team of 50.
@@ -242,8 +289,10 @@ fn connection(state: &AppState, i: usize, now: i64) -> ConnectionRow {
         belonging: store::Belonging {
             owner_id: i.is_multiple_of(10).then(|| "bench".to_owned()),
             external_id: Some(format!("tenant-{i}")),
+            contact_email: asked(i).then(|| CONTACT.to_owned()),
             ..store::Belonging::default()
         },
+        renewal_automatic: None,
         id,
     }
 }
@@ -489,6 +538,7 @@ async fn one_store(label: &str, database_url: &str, sizes: &[usize], bare: &mut 
         let prod_emea = wrk(&format!("{url}?tag=env:prod&tag=region:emea"), &cookie);
         let critical = wrk(&format!("{url}?status=critical"), &cookie);
         let mine = wrk(&format!("{url}?owner=me&tag=team:team-7"), &cookie);
+        let waiting = wrk(&format!("{url}?renewal=waiting&tag=env:prod"), &cookie);
         let managed = format!("Authorization: Bearer {manage_key}");
         let api = |query: &str| {
             wrk_with(
@@ -523,6 +573,7 @@ async fn one_store(label: &str, database_url: &str, sizes: &[usize], bare: &mut 
         show("filtered: env:prod and region:emea", &prod_emea);
         show("filtered: status critical", &critical);
         show("filtered: owner me and team:team-7", &mine);
+        show("filtered: renewal waiting, env:prod", &waiting);
         show("management API list, 100 a page", &list);
         show("management API list, tag env:prod", &list_prod);
         show("management API list, expiring in emea", &list_expiring);

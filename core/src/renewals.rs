@@ -245,12 +245,11 @@ pub async fn run(state: &AppState, config: &AlertConfig) -> Result<Round, Error>
             follow_up(state, config, request, now, &mut round).await?;
         }
     }
-    if !state.renewal.automatic.unwrap_or(config.email.is_some()) {
-        return Ok(round);
-    }
+    let automatic = state.renewal.automatic.unwrap_or(config.email.is_some());
     let mut after = String::new();
     loop {
-        let batch = store::renewal_candidates(&state.pool, now + state.renewal.lead, &after, BATCH)
+        let asked = (now + state.renewal.lead, automatic);
+        let batch = store::renewal_candidates(&state.pool, asked, &after, BATCH)
             .await
             .map_err(internal)?;
         let Some(last) = batch.last() else { break };
@@ -315,7 +314,7 @@ async fn ask(
         reason.for_staff()
     );
     audience
-        .conclude(tx, state, &[("requested", &message)], now)
+        .conclude(tx, state, (actor, &[("requested", &message)]), now)
         .await?;
     tracing::info!(connection = %row.id, reason = reason.key(), "renewal requested from the customer");
     Ok(true)
@@ -419,7 +418,7 @@ async fn follow_up(
         steps.push(("unanswered", message));
         round.escalated += 1;
     }
-    audience.conclude(tx, state, &steps, now).await?;
+    audience.conclude(tx, state, (ACTOR, &steps), now).await?;
     round.reminded += 1;
     Ok(())
 }
@@ -559,7 +558,7 @@ pub async fn request(state: &AppState, id: &str, actor: &str) -> Result<Asked, E
     queue_mail(&mut tx, &row, &contact, &letter, now).await?;
     tx.commit().await.map_err(internal)?;
     let detail = format!("sent again to {contact} by {actor}");
-    record(state, &row, "renewal_requested", &detail).await;
+    record(state, &row, actor, "renewal_requested", &detail).await;
     state.metrics.renewal_requests.add(&["resent"]);
     Ok(Asked::Resent)
 }
@@ -584,10 +583,50 @@ pub async fn cancel(state: &AppState, id: &str, actor: &str) -> Result<(), Error
         .await
         .map_err(internal)?
     {
-        let detail = format!("stopped by {actor}");
-        record(state, &row, "renewal_cancelled", &detail).await;
+        state.overview.changed();
+        let detail = format!(
+            "stopped by {actor}; the console does not ask again until the connection has worked"
+        );
+        record(state, &row, actor, "renewal_cancelled", &detail).await;
         state.metrics.renewal_requests.add(&["cancelled"]);
     }
+    Ok(())
+}
+
+/// Sets whether the console asks the customer of connection `id` on its own: `Some(true)`
+/// always, `Some(false)` never (an admin still can, by hand), `None` as the console-wide
+/// setting says. Audited, with what it was.
+pub async fn set_automatic(
+    state: &AppState,
+    id: &str,
+    automatic: Option<bool>,
+    actor: &str,
+) -> Result<(), Error> {
+    let row = store::connection(&state.pool, id)
+        .await
+        .map_err(internal)?
+        .ok_or(Error::NotFound)?;
+    let before = row.renewal_automatic.map(|set| set != 0);
+    if before == automatic {
+        return Ok(());
+    }
+    if !store::set_renewal_automatic(&state.pool, id, automatic)
+        .await
+        .map_err(internal)?
+    {
+        return Err(Error::NotFound);
+    }
+    let words = |set: Option<bool>| match set {
+        Some(true) => "always",
+        Some(false) => "never",
+        None => "as the console's setting says",
+    };
+    let detail = format!(
+        "asks the customer on its own: {} → {}",
+        words(before),
+        words(automatic)
+    );
+    record(state, &row, actor, "renewal_setting", &detail).await;
     Ok(())
 }
 
@@ -626,14 +665,18 @@ pub async fn view(state: &AppState, row: &ConnectionRow) -> Result<RenewalBox, E
         Some(episode) => Some(timeline(state, &episode).await?),
         None => None,
     };
+    let console_asks = state
+        .renewal
+        .automatic
+        .unwrap_or(alerts::effective(state).await?.email.is_some());
+    let automatic_set = row.renewal_automatic.map(|set| set != 0);
     Ok(RenewalBox {
         needs: reason.as_ref().map(Reason::what_happened),
         steps: reason.as_ref().map(Reason::steps).unwrap_or_default(),
         contact: row.belonging.contact_email.clone(),
-        automatic: state
-            .renewal
-            .automatic
-            .unwrap_or(alerts::effective(state).await?.email.is_some()),
+        automatic: automatic_set.unwrap_or(console_asks),
+        automatic_set,
+        console_asks,
         request,
     })
 }
@@ -743,7 +786,7 @@ async fn complete(
         console_model::format_time(request.asked_at)
     );
     audience
-        .conclude(tx, state, &[("completed", &message)], now)
+        .conclude(tx, state, (ACTOR, &[("completed", &message)]), now)
         .await?;
     Ok(true)
 }
@@ -774,7 +817,7 @@ impl<'a> Audience<'a> {
         &self,
         mut tx: store::Transaction,
         state: &AppState,
-        steps: &[(&str, &str)],
+        (actor, steps): (&str, &[(&str, &str)]),
         now: i64,
     ) -> Result<(), Error> {
         for (step, message) in steps {
@@ -782,8 +825,10 @@ impl<'a> Audience<'a> {
                 .await?;
         }
         tx.commit().await.map_err(internal)?;
+        // The dashboard's "waiting for the customer" counts change with an episode.
+        state.overview.changed();
         for (step, message) in steps {
-            record(state, self.row, &format!("renewal_{step}"), message).await;
+            record(state, self.row, actor, &format!("renewal_{step}"), message).await;
             state.metrics.renewal_requests.add(&[step]);
         }
         Ok(())
@@ -817,11 +862,12 @@ impl<'a> Audience<'a> {
     }
 }
 
-async fn record(state: &AppState, row: &ConnectionRow, kind: &str, detail: &str) {
+/// Audits a step of `row`'s renewal, taken by `actor` (a person, or the console's rounds).
+async fn record(state: &AppState, row: &ConnectionRow, actor: &str, kind: &str, detail: &str) {
     crate::audit::record(
         state,
         crate::audit::Event {
-            actor: crate::audit::Actor::Named("renewals"),
+            actor: crate::audit::Actor::Named(actor),
             address: None,
             kind,
             connection_id: Some(&row.id),

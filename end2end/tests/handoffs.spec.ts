@@ -181,6 +181,18 @@ test.describe.serial("Hand-off links", () => {
     await expect(page.getByRole("button", { name: "Send the request again" })).toBeVisible();
     await page.screenshot({ path: `${SHOTS}/renewal-request.png`, fullPage: true });
 
+    // The dashboard marks it, and lists only the customers waiting when asked to.
+    await page.goto("/");
+    await page.getByLabel("Waiting for the customer").check();
+    await page.getByRole("button", { name: "Search" }).click();
+    await expect(page).toHaveURL(/renewal=waiting/);
+    const mark = page.locator("tr", { hasText: "Renewal by mail" }).locator(".renewal-mark");
+    await expect(mark).toContainText("Renewal requested");
+    await expect(mark).toContainText("link not opened");
+    const rows = await page.locator("table.connections tbody tr").count();
+    await expect(page.locator("table.connections tbody tr .renewal-mark.asked")).toHaveCount(rows);
+    await page.screenshot({ path: `${SHOTS}/renewal-waiting.png`, fullPage: true });
+
     const c = await customer(browser);
     await c.goto(link);
     await expect(c.getByRole("heading", { name: "Renew your SAP Concur connection" })).toBeVisible();
@@ -201,5 +213,13 @@ test.describe.serial("Hand-off links", () => {
       .toContain("Completed: the connection works again");
     await expect(page.locator(".badge").first()).toHaveText("Healthy");
     await expect(page.getByRole("button", { name: "Stop asking" })).toHaveCount(0);
+
+    // An admin sets this customer never to be asked on its own.
+    await page.getByLabel("Ask this customer on its own").selectOption("never");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.waitForLoadState("networkidle");
+    await page.goto(connection);
+    await expect(page.getByLabel("Ask this customer on its own")).toHaveValue("never");
+    await expect(page.getByText("Automatic requests are off")).toBeVisible();
   });
 });

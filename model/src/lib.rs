@@ -129,6 +129,22 @@ pub struct ConnectionSummary {
     pub external_id: Option<String>,
     /// (key, value), by key.
     pub tags: Vec<(String, String)>,
+    /// Where asking its customer for a renewal stands, when it needs them.
+    pub renewal: Option<RenewalMark>,
+}
+
+/// What the dashboard says beside a connection's status about asking its customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RenewalMark {
+    /// The customer was asked and has not answered yet.
+    Requested {
+        asked_at: i64,
+        reminders: i64,
+        /// Whether the customer opened the link.
+        opened: bool,
+    },
+    /// It is failing, or its token expires within the renewal lead, and nobody can be asked.
+    NoContact,
 }
 
 /// What narrows the dashboard, as its address carries it (`?tag=env:prod&owner=me&status=S`).
@@ -139,11 +155,13 @@ pub struct DashboardFilter {
     /// As the address gave it: `me` or a user name.
     pub owner: Option<String>,
     pub status: Option<Status>,
+    /// Only connections whose customer was asked and has not answered (`?renewal=waiting`).
+    pub waiting: bool,
 }
 
 impl DashboardFilter {
     pub fn is_empty(&self) -> bool {
-        self.tags.is_empty() && self.owner.is_none() && self.status.is_none()
+        self.tags.is_empty() && self.owner.is_none() && self.status.is_none() && !self.waiting
     }
 }
 
@@ -172,6 +190,8 @@ pub struct Dashboard {
     pub more_than: Option<i64>,
     /// Hand-off links a customer can still complete.
     pub handoffs_waiting: i64,
+    /// Customers asked for a renewal who have not answered yet.
+    pub renewals_waiting: i64,
     /// What the counts, the timeline and the rows are narrowed to.
     pub filter: DashboardFilter,
 }
@@ -335,6 +355,10 @@ pub struct RenewalBox {
     pub contact: Option<String>,
     /// Whether the console asks on its own.
     pub automatic: bool,
+    /// What this connection says about asking on its own: none follows the console's setting.
+    pub automatic_set: Option<bool>,
+    /// Whether the console-wide setting asks on its own.
+    pub console_asks: bool,
     /// The latest request, open or ended.
     pub request: Option<RenewalRequestView>,
 }

@@ -174,6 +174,10 @@ struct ListParams {
     owner: Option<String>,
     /// The connection with your own id for the customer.
     external_id: Option<String>,
+    /// `waiting`: only connections whose customer was asked for a renewal and has not
+    /// answered yet.
+    #[param(pattern = "^waiting$")]
+    renewal: Option<String>,
     /// How many connections a page holds (100 unless said).
     #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
@@ -182,7 +186,7 @@ struct ListParams {
 }
 
 impl ListParams {
-    /// `?tag=env:prod&tag=region:emea&status=S&owner=U&external_id=X&limit=100&cursor=C`, or why
+    /// `?tag=env:prod&tag=region:emea&status=S&owner=U&external_id=X&renewal=waiting&limit=100&cursor=C`, or why
     /// the request is malformed (a repeated parameter is more than a typed query extractor reads).
     fn parse(raw: Option<&str>) -> Result<Self, String> {
         let mut asked = Self::default();
@@ -193,6 +197,7 @@ impl ListParams {
                 "status" => asked.status = Some(value),
                 "owner" => asked.owner = Some(value),
                 "external_id" => asked.external_id = Some(value),
+                "renewal" => asked.renewal = Some(value),
                 "cursor" => asked.cursor = Some(value),
                 "limit" => {
                     asked.limit = Some(value.parse().map_err(|_| {
@@ -201,7 +206,7 @@ impl ListParams {
                 }
                 other => {
                     return Err(format!(
-                        "Unknown parameter {other:?}: this list takes tag, status, owner, external_id, limit and cursor."
+                        "Unknown parameter {other:?}: this list takes tag, status, owner, external_id, renewal, limit and cursor."
                     ));
                 }
             }
@@ -247,6 +252,7 @@ async fn list(
         status: asked.status,
         owner: asked.owner,
         external_id: asked.external_id,
+        renewal: asked.renewal,
     };
     let now = state.now();
     let limit = asked.limit.unwrap_or(DEFAULT_LIMIT);

@@ -1,5 +1,6 @@
-//! Renewal requests from a terminal (`concur-console renewal request|cancel ID`): the same as
-//! the connection page's "Ask the customer now" and "Stop asking".
+//! Renewal requests from a terminal (`concur-console renewal request|cancel|automatic ID`): the
+//! same as the connection page's "Ask the customer now", "Stop asking" and "Ask this customer
+//! on its own".
 
 use std::io::Write;
 
@@ -21,6 +22,21 @@ pub enum RenewalCommand {
         /// The connection's id.
         id: String,
     },
+    /// Whether the console asks this connection's customer on its own.
+    Automatic {
+        /// The connection's id.
+        id: String,
+        /// `always`, `never`, or `default` (as CONCUR_RENEWAL_REQUESTS says).
+        #[arg(value_enum)]
+        asks: Asks,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Asks {
+    Always,
+    Never,
+    Default,
 }
 
 pub async fn command(
@@ -40,6 +56,18 @@ pub async fn command(
         RenewalCommand::Cancel { id } => {
             renewals::cancel(state, id, "terminal").await?;
             writeln!(out, "stopped asking the customer").map_err(io)
+        }
+        RenewalCommand::Automatic { id, asks } => {
+            let (automatic, said) = match asks {
+                Asks::Always => (Some(true), "the console asks this customer on its own"),
+                Asks::Never => (
+                    Some(false),
+                    "the console does not ask this customer on its own",
+                ),
+                Asks::Default => (None, "asking this customer follows the console's setting"),
+            };
+            renewals::set_automatic(state, id, automatic, "terminal").await?;
+            writeln!(out, "{said}").map_err(io)
         }
     }
 }

@@ -51,6 +51,7 @@ pub const KINDS: &[&str] = &[
     "renewal_unanswered",
     "renewal_completed",
     "renewal_cancelled",
+    "renewal_setting",
 ];
 
 /// Events per page.

@@ -195,6 +195,28 @@ pub async fn stop_renewal(id: String) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Whether the console asks this connection's customer on its own: `always`, `never`, or
+/// `default` (as the console-wide setting says).
+#[server(prefix = "/api", endpoint = "set_renewal_automatic")]
+pub async fn set_renewal_automatic(id: String, asks: String) -> Result<(), AppError> {
+    let admin = crate::ssr::require(console_model::Role::Admin).await?;
+    let state = crate::ssr::state()?;
+    let automatic = match asks.as_str() {
+        "always" => Some(true),
+        "never" => Some(false),
+        "default" => None,
+        _ => {
+            return Err(AppError::invalid(
+                "asks",
+                "Choose always, never, or as the console's setting says.",
+            ));
+        }
+    };
+    let actor = admin.name(&state).await?;
+    console_core::renewals::set_automatic(&state, &id, automatic, &actor).await?;
+    Ok(())
+}
+
 /// The dashboard, narrowed by the address's filters: `tags` as `key:value`, `owner` a user
 /// name or `me` (the signed-in account), `status` a status's key.
 #[server(prefix = "/api", endpoint = "load_dashboard")]
@@ -205,6 +227,7 @@ pub async fn load_dashboard(
     #[server(default)] tags: Vec<String>,
     #[server(default)] owner: Option<String>,
     #[server(default)] status: Option<String>,
+    #[server(default)] renewal: Option<String>,
 ) -> Result<Dashboard, AppError> {
     use console_core::connections::{fleet, metadata::Selector};
     let account = crate::ssr::require(console_model::Role::Viewer).await?;
@@ -219,6 +242,7 @@ pub async fn load_dashboard(
         },
         status,
         external_id: None,
+        renewal,
     };
     let mut dashboard =
         console_core::connections::dashboard(&state, &search, week, page, &query).await?;

@@ -5,10 +5,10 @@ use leptos_router::hooks::use_query_map;
 
 use super::calls::load_dashboard;
 use crate::components::{FormAlert, Page, Replaced, StatusBadge, expiry_words, time_or_never};
-use console_model::{Dashboard, Status, WeekBar, format_time};
+use console_model::{Dashboard, RenewalMark, Status, WeekBar, format_time};
 
 /// Where the dashboard stands, as its address says: the search, a week of the timeline, the
-/// page, and the filters (tags `key:value`, owner, status). Every link on the page is built
+/// page, and the filters (tags `key:value`, owner, status, renewal). Every link on the page is built
 /// from it, so following one keeps the rest (a saved filter stays in the address).
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Place {
@@ -18,6 +18,8 @@ struct Place {
     tags: Vec<String>,
     owner: Option<String>,
     status: Option<String>,
+    /// `waiting`: customers asked for a renewal who have not answered.
+    renewal: Option<String>,
 }
 
 impl Place {
@@ -35,6 +37,9 @@ impl Place {
         }
         if let Some(status) = &self.status {
             parts.push(format!("status={}", search_param(status)));
+        }
+        if let Some(renewal) = &self.renewal {
+            parts.push(format!("renewal={}", search_param(renewal)));
         }
         if let Some(week) = self.week {
             parts.push(format!("week={week}"));
@@ -58,7 +63,10 @@ impl Place {
     }
 
     fn filtered(&self) -> bool {
-        !self.tags.is_empty() || self.owner.is_some() || self.status.is_some()
+        !self.tags.is_empty()
+            || self.owner.is_some()
+            || self.status.is_some()
+            || self.renewal.is_some()
     }
 }
 
@@ -86,10 +94,11 @@ pub fn DashboardPage() -> impl IntoView {
                 .collect(),
             owner: text("owner"),
             status: text("status"),
+            renewal: text("renewal"),
         }
     };
     let data = Resource::new(place, |p| {
-        load_dashboard(p.q, p.page, p.week, p.tags, p.owner, p.status)
+        load_dashboard(p.q, p.page, p.week, p.tags, p.owner, p.status, p.renewal)
     });
     view! {
         <Page title="Connections" signed_in=true>
@@ -123,6 +132,51 @@ fn waiting_links(waiting: i64) -> impl IntoView {
                 <a href="/handoffs">{format!("{waiting} hand-off link{plural} waiting for a customer.")}</a>
             </p>
         }
+    })
+}
+
+/// A line about the customers asked for a renewal who have not answered, if any, linking to
+/// them.
+fn waiting_renewals(waiting: i64, place: &Place) -> impl IntoView + use<> {
+    let href = place.with(|p| p.renewal = Some("waiting".into()));
+    (waiting > 0 && place.renewal.is_none()).then(|| {
+        let words = if waiting == 1 {
+            "1 customer was asked for a renewal and has not answered yet.".to_owned()
+        } else {
+            format!("{waiting} customers were asked for a renewal and have not answered yet.")
+        };
+        view! {
+            <p class="narrowed" role="status"><a href=href>{words}</a></p>
+        }
+    })
+}
+
+/// What the status column says about asking the connection's customer.
+fn renewal_mark(mark: Option<RenewalMark>) -> impl IntoView {
+    mark.map(|mark| match mark {
+        RenewalMark::Requested {
+            asked_at,
+            reminders,
+            opened,
+        } => {
+            let mut words = format!("Renewal requested {}", &format_time(asked_at)[..10]);
+            if reminders > 0 {
+                words.push_str(&format!(
+                    " · {}",
+                    crate::components::plural(reminders, "reminder")
+                ));
+            }
+            words.push_str(if opened {
+                " · link opened"
+            } else {
+                " · link not opened"
+            });
+            view! { <br/><span class="renewal-mark asked">{words}</span> }.into_any()
+        }
+        RenewalMark::NoContact => view! {
+            <br/><span class="renewal-mark no-contact" title="Give it the customer's Concur admin as its contact, and the console asks them.">"No contact to ask"</span>
+        }
+        .into_any(),
     })
 }
 
@@ -160,10 +214,17 @@ fn active_filters(place: &Place) -> impl IntoView + use<> {
     if let Some(status) = &place.status {
         chips.push((format!("status {status}"), place.with(|p| p.status = None)));
     }
+    if let Some(renewal) = &place.renewal {
+        chips.push((
+            format!("renewal {renewal}"),
+            place.with(|p| p.renewal = None),
+        ));
+    }
     let cleared = place.with(|p| {
         p.tags.clear();
         p.owner = None;
         p.status = None;
+        p.renewal = None;
     });
     (!chips.is_empty()).then(|| {
         let chips = chips
@@ -224,6 +285,10 @@ fn filter_form(place: &Place, owner_shown: Option<String>) -> impl IntoView + us
                 <label for="tag">"Tag"</label>
                 <input id="tag" name="tag" placeholder="env:prod" autocomplete="off"/>
             </div>
+            <div class="field check">
+                <input id="renewal" name="renewal" type="checkbox" value="waiting" checked=place.renewal.is_some()/>
+                <label for="renewal">"Waiting for the customer"</label>
+            </div>
             <button type="submit">"Search"</button>
         </form>
     }
@@ -280,7 +345,7 @@ fn Overview(dashboard: Dashboard, place: Place) -> impl IntoView {
                         {c.external_id.map(|e| view! { <br/><span class="hint mono">{e}</span> })}
                         {tagged.then(|| view! { <ul class="tags">{chips}</ul> })}
                     </td>
-                    <td><StatusBadge status=c.status/></td>
+                    <td><StatusBadge status=c.status/>{renewal_mark(c.renewal)}</td>
                     <td>{expires}</td>
                     <td>{expiry_words(c.refresh_token_expires_at, now)}</td>
                     <td>{time_or_never(c.last_checked_at)}</td>
@@ -322,6 +387,7 @@ fn Overview(dashboard: Dashboard, place: Place) -> impl IntoView {
     view! {
         {counts}
         {waiting_links(dashboard.handoffs_waiting)}
+        {waiting_renewals(dashboard.renewals_waiting, &place)}
         <Timeline bars=dashboard.timeline now=now selected=narrowed place=place.clone()/>
         {narrowed.map(|w| view! {
             <p class="narrowed" role="status">

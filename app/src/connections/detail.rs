@@ -5,8 +5,8 @@ use leptos_router::hooks::use_params_map;
 
 use super::belonging::Belonging;
 use super::calls::{
-    DeleteConnection, RenameConnection, RequestRenewal, StopRenewal, UpdateBelonging, ValidateNow,
-    load_connection,
+    DeleteConnection, RenameConnection, RequestRenewal, SetRenewalAutomatic, StopRenewal,
+    UpdateBelonging, ValidateNow, load_connection,
 };
 use crate::alerts::Deliveries;
 use crate::api_keys::ApiKeys;
@@ -101,11 +101,13 @@ fn RenewalLink(id: String, urgent: bool, renewal: RenewalBox) -> impl IntoView {
     let create = ServerAction::<CreateHandoff>::new();
     let ask = ServerAction::<RequestRenewal>::new();
     let stop = ServerAction::<StopRenewal>::new();
+    let setting = ServerAction::<SetRenewalAutomatic>::new();
     let error = Signal::derive(move || {
         [
             create.value().get().and_then(Result::err),
             ask.value().get().and_then(Result::err),
             stop.value().get().and_then(Result::err),
+            setting.value().get().and_then(Result::err),
         ]
         .into_iter()
         .flatten()
@@ -128,6 +130,9 @@ fn RenewalLink(id: String, urgent: bool, renewal: RenewalBox) -> impl IntoView {
         (Some(contact), true) => format!(
             "The console asks {contact} by e-mail when the connection needs them, and reminds them."
         ),
+        (Some(contact), false) if renewal.automatic_set == Some(false) => format!(
+            "Automatic requests are off for this connection: an admin can ask {contact} from here."
+        ),
         (Some(contact), false) => format!(
             "Automatic requests are off: an admin can ask {contact} from here."
         ),
@@ -149,7 +154,26 @@ fn RenewalLink(id: String, urgent: bool, renewal: RenewalBox) -> impl IntoView {
         }
     });
     let has_contact = renewal.contact.is_some();
-    let (ask_id, stop_id) = (id.clone(), id.clone());
+    let (ask_id, stop_id, setting_id) = (id.clone(), id.clone(), id.clone());
+    let console_word = if renewal.console_asks { "on" } else { "off" };
+    let choices = [
+        (
+            "default",
+            format!("As the console's setting ({console_word})"),
+            None,
+        ),
+        ("always", "Always".to_owned(), Some(true)),
+        (
+            "never",
+            "Never (an admin still can, from here)".to_owned(),
+            Some(false),
+        ),
+    ]
+    .into_iter()
+    .map(|(value, words, set)| {
+        view! { <option value=value selected=renewal.automatic_set == set>{words}</option> }
+    })
+    .collect_view();
     view! {
         <section class=if urgent { "card renewal urgent" } else { "card renewal" }>
             <h2>"Renewal"</h2>
@@ -168,6 +192,16 @@ fn RenewalLink(id: String, urgent: bool, renewal: RenewalBox) -> impl IntoView {
                 <ActionForm action=stop>
                     <input type="hidden" name="id" value=stop_id/>
                     <button type="submit">"Stop asking"</button>
+                </ActionForm>
+            })}
+            {may(Role::Admin).then(|| view! {
+                <ActionForm action=setting>
+                    <input type="hidden" name="id" value=setting_id/>
+                    <div class="field">
+                        <label for="asks">"Ask this customer on its own"</label>
+                        <select id="asks" name="asks">{choices}</select>
+                    </div>
+                    <button type="submit">"Apply"</button>
                 </ActionForm>
             })}
             <p>"Or send a renewal link yourself: the customer's Concur admin enters a new Company Request Token on a page of their own, nothing else changes."</p>

@@ -378,6 +378,8 @@ pub struct Query {
     /// A status's key: `failing`, `expired`, `critical`, `expiring`, `unknown`, `healthy`.
     pub status: Option<String>,
     pub external_id: Option<String>,
+    /// `waiting`: only connections whose customer was asked for a renewal and has not answered.
+    pub renewal: Option<String>,
 }
 
 /// The store's filter for `query`: the owner found by name, the status and external id parsed.
@@ -417,11 +419,22 @@ pub(crate) async fn filter(state: &AppState, query: &Query) -> Result<store::Fle
         Some(raw) if !raw.trim().is_empty() => Some(ExternalId::parse(raw)?.as_str().to_owned()),
         _ => None,
     };
+    let waiting = match query.renewal.as_deref().map(str::trim) {
+        Some("waiting") => true,
+        Some("") | None => false,
+        Some(_) => {
+            return Err(Error::invalid(
+                "renewal",
+                "The renewal filter is `waiting`: connections whose customer was asked and has not answered.",
+            ));
+        }
+    };
     Ok(store::FleetFilter {
         tags: query.selector.pairs().to_vec(),
         owner_id,
         status,
         external_id,
+        waiting,
     })
 }
 

@@ -206,6 +206,7 @@ pub async fn create_through(
         transient_failures: 0,
         next_step: None,
         belonging: stored_belonging,
+        renewal_automatic: None,
     };
     apply(state, &mut row, &checked, now);
     let source = link.map_or(VALIDATE, |_| HANDOFF_SOURCE);

@@ -2,8 +2,8 @@
 //! the hand-off links waiting and the alerts sent, read together.
 
 use console_model::{
-    ConnectionDetail, ConnectionSummary, Dashboard, DashboardFilter, ScopeLine, Status,
-    ValidationEntry, WeekBar,
+    ConnectionDetail, ConnectionSummary, Dashboard, DashboardFilter, RenewalMark, ScopeLine,
+    Status, ValidationEntry, WeekBar,
 };
 
 use super::fleet;
@@ -14,9 +14,15 @@ use crate::store::{self, PAGE_SIZE};
 
 const HISTORY_ROWS: i64 = 20;
 
-fn summary(row: store::DashboardRow, now: i64, tags: Vec<(String, String)>) -> ConnectionSummary {
+fn summary(
+    row: store::DashboardRow,
+    now: i64,
+    tags: Vec<(String, String)>,
+    renewal: Option<RenewalMark>,
+) -> ConnectionSummary {
     ConnectionSummary {
         tags,
+        renewal,
         external_id: row.external_id,
         status: Status::of(row.failing != 0, row.refresh_token_expires_at, now),
         id: row.id,
@@ -69,23 +75,47 @@ pub async fn dashboard(
         store::Matching::Exactly(n) => (n, None),
         store::Matching::MoreThan(n) => (n, Some(n)),
     };
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let mut asked = store::open_marks(&state.pool, &ids)
+        .await
+        .map_err(internal)?;
+    let horizon = now + state.renewal.lead;
+    let rows = rows
+        .into_iter()
+        .map(|r| {
+            let own = store::split_tags(&r.tags);
+            let open = asked
+                .iter()
+                .position(|m| m.connection_id == r.id)
+                .map(|i| asked.swap_remove(i));
+            let needs_human =
+                r.failing != 0 || r.refresh_token_expires_at.is_some_and(|at| at < horizon);
+            let mark = match open {
+                Some(m) => Some(RenewalMark::Requested {
+                    asked_at: m.asked_at,
+                    reminders: m.reminders,
+                    opened: m.opened_at.is_some(),
+                }),
+                None if needs_human && r.contact_email.is_none() => Some(RenewalMark::NoContact),
+                None => None,
+            };
+            summary(r, now, own, mark)
+        })
+        .collect();
     Ok(Dashboard {
         now,
         timeline,
         week,
         total,
         counts,
-        rows: rows
-            .into_iter()
-            .map(|r| {
-                let own = store::split_tags(&r.tags);
-                summary(r, now, own)
-            })
-            .collect(),
+        rows,
         page: page.clamp(0, store::MAX_PAGE),
         pages: (matching + PAGE_SIZE - 1) / PAGE_SIZE,
         more_than,
         handoffs_waiting: crate::handoffs::waiting(state).await?,
+        renewals_waiting: store::open_renewal_count(&state.pool)
+            .await
+            .map_err(internal)?,
         filter: DashboardFilter {
             tags: query.selector.pairs().to_vec(),
             owner: query
@@ -95,6 +125,7 @@ pub async fn dashboard(
                 .filter(|o| !o.is_empty())
                 .map(str::to_owned),
             status: filter.status,
+            waiting: filter.waiting,
         },
     })
 }
@@ -109,7 +140,7 @@ pub async fn detail(state: &AppState, id: &str) -> Result<ConnectionDetail, Erro
     let required: Vec<&str> = row.required_scopes.split_whitespace().collect();
     Ok(ConnectionDetail {
         now,
-        summary: summary(store::DashboardRow::from(&row), now, Vec::new()),
+        summary: summary(store::DashboardRow::from(&row), now, Vec::new(), None),
         authorization_url: row.authorization_url.clone(),
         geolocation: row.geolocation.clone(),
         scope_profile: stored_profile(&row)?.label().to_owned(),

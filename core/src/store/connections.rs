@@ -44,6 +44,7 @@ pub const COLUMNS: &[&str] = &[
     "contact_name",
     "contact_email",
     "owner_id",
+    "renewal_automatic",
 ];
 
 /// The columns a connection gets when it is made and then only through their own writes
@@ -68,9 +69,12 @@ fn mutable_columns() -> Vec<&'static str> {
     COLUMNS
         .iter()
         .copied()
-        .filter(|c| !OWN_WRITES.contains(c))
+        .filter(|c| !OWN_WRITES.contains(c) && !SET_ALONE.contains(c))
         .collect()
 }
+
+/// The columns only their own write sets, never a connection's making (they start NULL).
+const SET_ALONE: [&str; 1] = ["renewal_automatic"];
 
 /// A stored connection; the secrets are sealed (see `crypto`).
 #[derive(Debug, Clone, Default, FromRow)]
@@ -103,6 +107,9 @@ pub struct ConnectionRow {
     /// Who it belongs to.
     #[sqlx(flatten)]
     pub belonging: Belonging,
+    /// Whether the console asks its customer for a renewal on its own: 1 always, 0 never,
+    /// NULL as the console-wide setting says.
+    pub renewal_automatic: Option<i64>,
 }
 
 impl ConnectionRow {

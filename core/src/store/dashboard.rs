@@ -25,11 +25,12 @@ pub struct DashboardRow {
     pub refresh_token_expires_at: Option<i64>,
     pub last_checked_at: Option<i64>,
     pub external_id: Option<String>,
+    pub contact_email: Option<String>,
     /// Its tags, `key=value` one per line (see `split_tags`).
     pub tags: String,
 }
 
-const DASHBOARD_COLUMNS: &str = "id, name, client_id, company_uuid, failing, refresh_token_expires_at, last_checked_at, external_id";
+const DASHBOARD_COLUMNS: &str = "id, name, client_id, company_uuid, failing, refresh_token_expires_at, last_checked_at, external_id, contact_email";
 
 impl From<&ConnectionRow> for DashboardRow {
     fn from(row: &ConnectionRow) -> Self {
@@ -42,6 +43,7 @@ impl From<&ConnectionRow> for DashboardRow {
             refresh_token_expires_at: row.refresh_token_expires_at,
             last_checked_at: row.last_checked_at,
             external_id: row.belonging.external_id.clone(),
+            contact_email: row.belonging.contact_email.clone(),
             tags: String::new(),
         }
     }
@@ -573,8 +575,19 @@ mod tests {
                 .await
                 .expect("tag");
             }
+            if i % 3 == 0 {
+                sqlx::query(
+                    "INSERT INTO renewal_requests (id, connection_id, reason, contact_email, state, asked_at) \
+                     VALUES ($1, $1, 'token', 'it@example.com', 'open', 0)",
+                )
+                .bind(&id)
+                .execute(pool)
+                .await
+                .expect("a renewal request");
+            }
             stored.push((id, failing, expires, env, team, owner));
         }
+        let waiting = |id: &str| id[1..].parse::<usize>().unwrap() % 3 == 0;
         let tag = |k: &str, v: &str| (k.to_owned(), v.to_owned());
         let filters = [
             FleetFilter {
@@ -596,15 +609,22 @@ mod tests {
                 status: Some(Status::Expired),
                 ..FleetFilter::default()
             },
+            FleetFilter {
+                tags: vec![tag("env", "dev")],
+                waiting: true,
+                ..FleetFilter::default()
+            },
         ];
         for filter in &filters {
             let kept: Vec<_> = stored
                 .iter()
-                .filter(|(_, failing, expires, env, team, owner)| {
-                    filter.tags.iter().all(|(k, v)| match k.as_str() {
-                        "env" => env == v,
-                        _ => team == v,
-                    }) && filter.owner_id.as_deref().is_none_or(|o| *owner == Some(o))
+                .filter(|(id, failing, expires, env, team, owner)| {
+                    (!filter.waiting || waiting(id))
+                        && filter.tags.iter().all(|(k, v)| match k.as_str() {
+                            "env" => env == v,
+                            _ => team == v,
+                        })
+                        && filter.owner_id.as_deref().is_none_or(|o| *owner == Some(o))
                         && filter
                             .status
                             .is_none_or(|s| Status::of(*failing, *expires, now) == s)

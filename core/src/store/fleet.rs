@@ -18,6 +18,8 @@ pub struct FleetFilter {
     pub owner_id: Option<String>,
     pub status: Option<Status>,
     pub external_id: Option<String>,
+    /// Only connections whose customer was asked for a renewal and has not answered yet.
+    pub waiting: bool,
 }
 
 /// A value a filter binds.
@@ -74,6 +76,8 @@ pub(super) enum Driver {
     /// The status's range of the dashboard's order index (walking that order, the range of it
     /// that holds the status).
     Status,
+    /// The open renewal requests' index.
+    Waiting,
     /// PostgreSQL, where walking the order finds a page sooner than reading every kept row:
     /// each tag tested row by row through a subquery it cannot turn into a join (it had joined
     /// two frequent tags' thousands of rows, then sorted them, for a page of 50).
@@ -96,6 +100,7 @@ impl FleetFilter {
             && self.owner_id.is_none()
             && self.status.is_none()
             && self.external_id.is_none()
+            && !self.waiting
     }
 
     /// The conditions (joined by AND; empty when none) with placeholders from `$first`, and
@@ -147,6 +152,17 @@ impl FleetFilter {
         if let Some(external_id) = &self.external_id {
             conditions.push(format!("external_id = ${}", next(&values)));
             values.push(Bound::Text(external_id));
+        }
+        if self.waiting {
+            // `+id` on SQLite: each row tested against the open requests, never read off them.
+            let id = if driver.indexes(Driver::Waiting) {
+                "id"
+            } else {
+                "+id"
+            };
+            conditions.push(format!(
+                "{id} IN (SELECT connection_id FROM renewal_requests WHERE state = 'open')"
+            ));
         }
         if let Some(status) = self.status {
             let range = status_range(status, driver.indexes(Driver::Status));
@@ -222,11 +238,18 @@ pub(super) async fn plan(
 async fn fewest(pool: &Pool, filter: &FleetFilter, share: Share) -> sqlx::Result<Driver> {
     let candidates = filter.tags.len()
         + usize::from(filter.owner_id.is_some())
-        + usize::from(filter.status.is_some());
+        + usize::from(filter.status.is_some())
+        + usize::from(filter.waiting);
     if filter.external_id.is_some() || candidates < 2 {
         return Ok(Driver::Any);
     }
     let mut fewest: Option<(Driver, i64)> = share.of_status.map(|n| (Driver::Status, n));
+    if filter.waiting {
+        let n = super::open_renewal_count(pool).await?;
+        if fewest.is_none_or(|(_, least)| n < least) {
+            fewest = Some((Driver::Waiting, n));
+        }
+    }
     for (i, tag) in filter.tags.iter().enumerate() {
         let n = tag_count(pool, tag, fewest.map_or(COUNT_CAP, |(_, n)| n)).await?;
         if fewest.is_none_or(|(_, least)| n < least) {

@@ -98,27 +98,79 @@ pub async fn open_renewal_count(pool: &Pool) -> sqlx::Result<i64> {
 }
 
 /// Connections that may need their customer and have a contact to ask but no open episode (nor
-/// one an admin stopped since the connection last worked): failing, or with a refresh token
-/// expiring before `horizon`; by id from `after_id`.
+/// one an admin stopped since the connection last worked), and are asked on their own (as
+/// `automatic` says when the connection does not): failing, or with a refresh token expiring
+/// before `horizon`; by id from `after_id`.
 pub async fn renewal_candidates(
     pool: &Pool,
-    horizon: i64,
+    (horizon, automatic): (i64, bool),
     after_id: &str,
     limit: i64,
 ) -> sqlx::Result<Vec<ConnectionRow>> {
     sqlx::query_as(&format!(
         "SELECT {} FROM connections WHERE (failing <> 0 OR refresh_token_expires_at < $1) \
-         AND contact_email IS NOT NULL AND id > $2 \
+         AND contact_email IS NOT NULL AND id > $2 AND {asked} \
          AND NOT EXISTS (SELECT 1 FROM renewal_requests r WHERE r.connection_id = connections.id \
          AND (r.state = 'open' OR (r.state = 'cancelled' AND r.ended_at >= COALESCE(connections.last_ok_at, 0)))) \
          ORDER BY id LIMIT $3",
-        select_columns()
+        select_columns(),
+        // Where the console asks on its own, every connection but those set never to; else
+        // the few set always to, read off their index.
+        asked = if automatic {
+            "COALESCE(renewal_automatic, 1) <> 0"
+        } else {
+            "renewal_automatic = 1"
+        }
     ))
     .bind(horizon)
     .bind(after_id)
     .bind(limit)
     .fetch_all(pool)
     .await
+}
+
+/// Sets whether the console asks the customer of connection `id` on its own (`None`: as the
+/// console-wide setting says); false when there is no such connection.
+pub async fn set_renewal_automatic(
+    pool: &Pool,
+    id: &str,
+    automatic: Option<bool>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE connections SET renewal_automatic = $2 WHERE id = $1")
+        .bind(id)
+        .bind(automatic.map(i64::from))
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Where the open request of each connection of `ids` stands (those with one): asked when,
+/// reminders sent, whether its link was opened.
+#[derive(Debug, Clone, FromRow)]
+pub struct OpenMark {
+    pub connection_id: String,
+    pub asked_at: i64,
+    pub reminders: i64,
+    pub opened_at: Option<i64>,
+}
+
+/// [`OpenMark`]s of the connections `ids`, read off the index of open requests: a page's worth.
+pub async fn open_marks(pool: &Pool, ids: &[&str]) -> sqlx::Result<Vec<OpenMark>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT r.connection_id, r.asked_at, r.reminders, h.opened_at FROM renewal_requests r \
+         LEFT JOIN handoffs h ON h.id = r.link_id \
+         WHERE r.state = 'open' AND r.connection_id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as(&sql);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query.fetch_all(pool).await
 }
 
 /// The diagnosis code of a connection's latest failed check, if its latest check failed.

@@ -248,6 +248,12 @@ const TABLE: &[Row] = &[
         Session(Admin),
         &[("id", "{id}")],
     ),
+    (
+        "POST",
+        "/api/set_renewal_automatic",
+        Session(Admin),
+        &[("id", "{id}"), ("asks", "sometimes")],
+    ),
     ("POST", "/api/load_alert_settings", Session(Admin), &[]),
     (
         "POST",

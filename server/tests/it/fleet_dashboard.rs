@@ -40,7 +40,7 @@ async fn board(
         selector: Selector::of_pairs(tags.iter().copied()).unwrap(),
         owner: owner.map(str::to_owned),
         status: status.map(str::to_owned),
-        external_id: None,
+        ..Query::default()
     };
     console_core::connections::dashboard(&w.state, search, None, 0, &query)
         .await
@@ -109,16 +109,18 @@ async fn the_dashboard_counts_timeline_and_rows_follow_the_filter() {
     );
 
     // A bad filter is named.
-    for (tags, owner, status, field) in [
-        (vec!["Env:prod"], None, None, "selector"),
-        (vec![], Some("nobody"), None, "owner"),
-        (vec![], None, Some("asleep"), "status"),
+    for (tags, owner, status, renewal, field) in [
+        (vec!["Env:prod"], None, None, None, "selector"),
+        (vec![], Some("nobody"), None, None, "owner"),
+        (vec![], None, Some("asleep"), None, "status"),
+        (vec![], None, None, Some("asked"), "renewal"),
     ] {
         let query = Query {
             selector: Selector::default(),
             owner: owner.map(str::to_owned),
             status: status.map(str::to_owned),
             external_id: None,
+            renewal: renewal.map(str::to_owned),
         };
         let outcome = match Selector::of_pairs(tags.iter().copied()) {
             Err(e) => Err(e),

@@ -11,6 +11,7 @@ use console_core::alerts::{AlertConfig, Email, Webhook};
 use console_core::connections::fleet::{self, Change};
 use console_core::state::{AppState, Config};
 use console_core::store::{self, AuditFilter};
+use console_model::{ConnectionSummary, Dashboard, RenewalMark};
 use serde_json::Value;
 
 use crate::support::smtp::{Mail, Smtp};
@@ -33,18 +34,22 @@ struct World {
 }
 
 async fn world() -> World {
-    world_reminding(console_core::renewals::DEFAULT_REMINDERS.to_vec()).await
+    world_with(|_| {}).await
 }
 
 /// A world whose reminders go out `reminders` after the request.
 async fn world_reminding(reminders: Vec<i64>) -> World {
+    world_with(|config| config.renewal.reminders = reminders).await
+}
+
+/// A world with `change` made to its console's configuration.
+async fn world_with(change: impl FnOnce(&mut Config)) -> World {
     let sim = Simulator::spawn().await.unwrap();
     let smtp = Smtp::start().await;
     let (origin, hooks) = hooks::receiver(SECRET).await;
     let store = Store::chosen().await;
     let mut settings = support::settings_for(&store, format!("{},{origin}", sim.allowed_hosts()));
     settings.config.org_name = Some("Expense Bot Inc.".into());
-    settings.config.renewal.reminders = reminders;
     settings.config.alerts = AlertConfig {
         thresholds: vec![30, 14, 7, 3, 1],
         webhook: Some(Webhook {
@@ -58,6 +63,7 @@ async fn world_reminding(reminders: Vec<i64>) -> World {
         }),
         routes: Vec::new(),
     };
+    change(&mut settings.config);
     let config = settings.config.clone();
     let clock = ManualClock::at(sim.now());
     let (base, state) = support::serve(settings, Arc::new(clock.clone())).await;
@@ -147,6 +153,39 @@ impl World {
     async fn requests(&self, id: &str) -> Vec<store::RenewalRow> {
         store::renewals_of(&self.state.pool, id, 10).await.unwrap()
     }
+
+    /// The dashboard, with `?renewal=` as given.
+    async fn dashboard(&self, renewal: Option<&str>) -> Dashboard {
+        let query = fleet::Query {
+            renewal: renewal.map(str::to_owned),
+            ..fleet::Query::default()
+        };
+        console_core::connections::dashboard(&self.state, "", None, 0, &query)
+            .await
+            .unwrap()
+    }
+
+    /// Who asked, and what, in the audit log's renewal entries of connection `id`, oldest first.
+    async fn audited(&self, id: &str) -> Vec<(String, String)> {
+        let (audit, _) = store::audit_page(&self.state.pool, &AuditFilter::default(), 0, 200)
+            .await
+            .unwrap();
+        audit
+            .into_iter()
+            .rev()
+            .filter(|e| e.kind.starts_with("renewal_") && e.connection_id.as_deref() == Some(id))
+            .map(|e| (e.actor, e.kind))
+            .collect()
+    }
+}
+
+/// The dashboard's row of connection `id`.
+fn row_of<'d>(dashboard: &'d Dashboard, id: &str) -> &'d ConnectionSummary {
+    dashboard
+        .rows
+        .iter()
+        .find(|r| r.id == id)
+        .unwrap_or_else(|| panic!("{id} on the dashboard: {:?}", dashboard.rows))
 }
 
 /// The renewal link a mail carries.
@@ -604,4 +643,127 @@ async fn the_terminal_asks_and_stops_like_the_page() {
     let (code, _, err) = run(&["renewal", "request", "nope"]);
     assert_ne!(code, Some(0));
     assert!(err.contains("does not exist"), "{err}");
+    let (code, out, err) = run(&["renewal", "automatic", &id, "never"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("does not ask"), "{out}");
+    assert_eq!(w.row(&id).await.renewal_automatic, Some(0));
+    let (code, _, err) = run(&["renewal", "automatic", &id, "sometimes"]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("always, never, default"), "{err}");
+    assert_eq!(
+        w.row(&id).await.renewal_automatic,
+        Some(0),
+        "nothing changed"
+    );
+}
+
+/// The dashboard marks the customers asked (when, reminders, link opened) and the connections
+/// nobody can be asked for, lists only those waiting with `?renewal=waiting` (the management
+/// list too), and a connection set never to ask on its own is not asked until set back.
+#[tokio::test]
+async fn the_dashboard_shows_who_was_asked_and_a_connection_can_opt_out_of_asking() {
+    let w = world().await;
+    let asked = w.customer("Asked", Some(CONTACT)).await;
+    let opted_out = w.customer("Opted out", Some(CONTACT)).await;
+    let lonely = w.customer("Nobody to ask", None).await;
+    let fine = w.customer("Fine", Some(CONTACT)).await;
+    console_core::renewals::set_automatic(&w.state, &opted_out, Some(false), "ada")
+        .await
+        .unwrap();
+    for id in [&asked, &opted_out, &lonely] {
+        w.revoke(id).await;
+    }
+    w.keepalive().await;
+    w.round().await;
+    assert_eq!(w.requests(&asked).await.len(), 1);
+    assert!(w.requests(&opted_out).await.is_empty(), "set never to ask");
+    assert_eq!(w.row(&opted_out).await.failing, 1);
+
+    let board = w.dashboard(None).await;
+    assert_eq!(board.renewals_waiting, 1);
+    let Some(RenewalMark::Requested {
+        reminders, opened, ..
+    }) = row_of(&board, &asked).renewal
+    else {
+        panic!("{:?}", row_of(&board, &asked));
+    };
+    assert_eq!((reminders, opened), (0, false));
+    assert_eq!(
+        row_of(&board, &lonely).renewal,
+        Some(RenewalMark::NoContact)
+    );
+    assert_eq!(row_of(&board, &opted_out).renewal, None);
+    assert_eq!(row_of(&board, &fine).renewal, None);
+
+    let link = link_in(&w.customer_mails()[0]);
+    assert!(w.open(&link).await.status().is_success());
+    w.clock.advance(2 * DAY + 60);
+    w.round().await;
+    let waiting = w.dashboard(Some("waiting")).await;
+    let ids: Vec<&str> = waiting.rows.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, [asked.as_str()]);
+    assert_eq!(waiting.total, 1, "the counts follow the filter");
+    assert!(waiting.filter.waiting);
+    assert!(
+        matches!(
+            waiting.rows[0].renewal,
+            Some(RenewalMark::Requested {
+                reminders: 1,
+                opened: true,
+                ..
+            })
+        ),
+        "{:?}",
+        waiting.rows[0]
+    );
+    let query = fleet::Query {
+        renewal: Some("waiting".into()),
+        ..fleet::Query::default()
+    };
+    let (listed, _) = fleet::page(&w.state, &query, None, 10).await.unwrap();
+    let listed: Vec<&str> = listed.iter().map(|(r, _)| r.id.as_str()).collect();
+    assert_eq!(
+        listed,
+        [asked.as_str()],
+        "the management list filters the same"
+    );
+
+    // Set back to the console's setting (on, with e-mail): the next round asks.
+    console_core::renewals::set_automatic(&w.state, &opted_out, None, "ada")
+        .await
+        .unwrap();
+    w.round().await;
+    assert_eq!(w.requests(&opted_out).await.len(), 1);
+    assert_eq!(w.dashboard(None).await.renewals_waiting, 2);
+    let audited = w.audited(&opted_out).await;
+    let by = |actor: &str, kind: &str| (actor.to_owned(), kind.to_owned());
+    assert_eq!(
+        audited,
+        [
+            by("ada", "renewal_setting"),
+            by("ada", "renewal_setting"),
+            by("renewal requests", "renewal_requested"),
+        ]
+    );
+}
+
+/// With the console set not to ask on its own, a connection set always to is still asked, and
+/// the others are not.
+#[tokio::test]
+async fn a_connection_set_always_to_ask_is_asked_when_the_console_does_not() {
+    let w = world_with(|config| config.renewal.automatic = Some(false)).await;
+    let always = w.customer("Always", Some(CONTACT)).await;
+    let default = w.customer("As the console", Some(CONTACT)).await;
+    console_core::renewals::set_automatic(&w.state, &always, Some(true), "ada")
+        .await
+        .unwrap();
+    w.revoke(&always).await;
+    w.revoke(&default).await;
+    w.keepalive().await;
+    w.round().await;
+    assert_eq!(w.requests(&always).await.len(), 1);
+    assert!(w.requests(&default).await.is_empty());
+    let row = w.row(&always).await;
+    let shown = console_core::renewals::view(&w.state, &row).await.unwrap();
+    assert!(shown.automatic && !shown.console_asks && shown.automatic_set == Some(true));
 }
