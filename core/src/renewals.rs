@@ -236,7 +236,7 @@ pub async fn run(state: &AppState, config: &AlertConfig) -> Result<Round, Error>
     let now = state.now();
     let mut after = String::new();
     loop {
-        let open = store::open_renewals(&state.pool, &after, BATCH)
+        let open = store::open_renewals(&state.pool, &after, now, BATCH)
             .await
             .map_err(internal)?;
         let Some(last) = open.last() else { break };
@@ -792,12 +792,19 @@ async fn complete(
 }
 
 /// Who hears of an episode's steps: the connection's routed alert channels (its owner's
-/// address among them when they asked for it), read before the step's transaction.
+/// address among them when they asked for alerts by e-mail), and its owner in person of the
+/// steps meant for them, read before the step's transaction.
 struct Audience<'a> {
     row: &'a ConnectionRow,
     who: Belonging,
     channels: Vec<String>,
+    /// The owner's address as a channel, when e-mail is set up and the owner has one.
+    owner: Option<String>,
 }
+
+/// The steps the connection's owner is told of whether or not they take alerts by e-mail: the
+/// customer has not answered, and the connection healed.
+const FOR_THE_OWNER: [&str; 2] = ["renewal_unanswered", "renewal_completed"];
 
 impl<'a> Audience<'a> {
     async fn of(
@@ -807,7 +814,33 @@ impl<'a> Audience<'a> {
     ) -> Result<Self, Error> {
         let who = fleet::shown_one(state, row).await?;
         let channels = alerts::channels_of(state, config, &who).await?;
-        Ok(Self { row, who, channels })
+        let owner = match &row.belonging.owner_id {
+            Some(id) if config.email.is_some() => store::owner_address(&state.pool, id)
+                .await
+                .map_err(internal)?
+                .map(|address| alerts::Target::Email(address).channel()),
+            _ => None,
+        };
+        Ok(Self {
+            row,
+            who,
+            channels,
+            owner,
+        })
+    }
+
+    /// The channels `event` goes to.
+    fn channels_for(&self, event: &str) -> Vec<String> {
+        let mut channels = self.channels.clone();
+        if let Some(owner) = self
+            .owner
+            .as_ref()
+            .filter(|_| FOR_THE_OWNER.contains(&event))
+            && !channels.contains(owner)
+        {
+            channels.push(owner.clone());
+        }
+        channels
     }
 
     /// Tells each step (`requested`, `reminded`, …, with its message) as the event
@@ -834,7 +867,7 @@ impl<'a> Audience<'a> {
         Ok(())
     }
 
-    /// Queues `event` saying `message` on every channel, in `tx`.
+    /// Queues `event` saying `message` on each of its channels, in `tx`.
     async fn tell(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -843,7 +876,8 @@ impl<'a> Audience<'a> {
         message: &str,
         now: i64,
     ) -> Result<(), Error> {
-        if self.channels.is_empty() {
+        let channels = self.channels_for(event);
+        if channels.is_empty() {
             return Ok(());
         }
         let event_id = uuid::Uuid::now_v7().to_string();
@@ -851,7 +885,7 @@ impl<'a> Audience<'a> {
             alerts::connection_body(state, self.row, &self.who, event, &event_id, message, now);
         alerts::queue(
             tx,
-            &self.channels,
+            &channels,
             Some(&self.row.id),
             event,
             &event_id,

@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use console_model::Status;
+
 pub use crate::store::Overview;
 use crate::store::{self, FleetFilter, Pool};
 
@@ -94,6 +96,12 @@ impl OverviewCache {
                 .status
                 .zip(all.as_ref())
                 .map(|(status, all)| all.count(status)),
+            needing_human: all.as_ref().filter(|_| filter.waiting).map(|all| {
+                [Status::Failing, Status::Expired, Status::Critical]
+                    .into_iter()
+                    .map(|status| all.count(status))
+                    .sum()
+            }),
         };
         Ok((overview, share))
     }

@@ -356,6 +356,17 @@ pub async fn owner_alert_address(pool: &Pool, id: &str) -> sqlx::Result<Option<S
     .await
 }
 
+/// The address of account `id` whatever it asked of routine alerts: what is said to a
+/// connection's owner in person (a customer who never answered, a connection that healed).
+pub async fn owner_address(pool: &Pool, id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT email FROM admins WHERE id = $1 AND deactivated_at IS NULL AND email IS NOT NULL",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
 pub async fn admin_password_hash(pool: &Pool, id: &str) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar("SELECT password_hash FROM admins WHERE id = $1")
         .bind(id)

@@ -260,6 +260,10 @@ pub struct Share {
     pub kept: i64,
     pub fleet: i64,
     pub of_status: Option<i64>,
+    /// For a filter of the customers asked for a renewal: how many connections are failing,
+    /// expired or critical. Those asked are among them, and they come first in the dashboard's
+    /// order, so a walk of it for them passes about that many rows, not the whole fleet.
+    pub needing_human: Option<i64>,
 }
 
 impl Share {
@@ -326,7 +330,11 @@ async fn filtered_page(
     // Where the filter keeps many, SQLite walks the dashboard order; where it keeps few, it
     // reads them off the index of the condition that keeps the fewest (see `Driver`).
     let page_end = offset.saturating_add(PAGE_SIZE);
-    let passed = share.of_status.unwrap_or(share.fleet);
+    let passed = [share.of_status, share.needing_human]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(share.fleet);
     let driver = plan(pool, filter, share, (page_end, passed, Driver::Status)).await?;
     let (conditions, filtered) = filter.driven(now, values.len() + 1, driver);
     values.extend(filtered);
@@ -485,6 +493,7 @@ mod tests {
                 kept,
                 fleet: of,
                 of_status: None,
+                needing_human: None,
             };
             share.walks((page + 1) * PAGE_SIZE, of)
         };
@@ -510,7 +519,8 @@ mod tests {
             !Share {
                 kept: i64::MAX,
                 fleet: of,
-                of_status: None
+                of_status: None,
+                needing_human: None,
             }
             .walks(i64::MAX, of),
             "no overflow at the last page"
@@ -650,16 +660,19 @@ mod tests {
                 kept: fleet as i64,
                 fleet: fleet as i64,
                 of_status: filter.status.map(|_| fleet as i64),
+                needing_human: None,
             };
             let few = Share {
                 kept: 1,
                 fleet: 1 << 40,
                 of_status: filter.status.map(|_| 1 << 40),
+                needing_human: None,
             };
             assert!(walked.walks(PAGE_SIZE, walked.fleet) && !few.walks(30, few.fleet));
             // Few kept, and the status is what keeps the fewest: its range is read.
             let by_status = Share {
                 of_status: filter.status.map(|_| 2),
+                needing_human: None,
                 ..few
             };
             let mut pages = Vec::new();

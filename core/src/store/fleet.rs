@@ -154,15 +154,12 @@ impl FleetFilter {
             values.push(Bound::Text(external_id));
         }
         if self.waiting {
-            // `+id` on SQLite: each row tested against the open requests, never read off them.
-            let id = if driver.indexes(Driver::Waiting) {
-                "id"
+            conditions.push(if driver.indexes(Driver::Waiting) {
+                "id IN (SELECT connection_id FROM renewal_requests WHERE state = 'open')".to_owned()
             } else {
-                "+id"
-            };
-            conditions.push(format!(
-                "{id} IN (SELECT connection_id FROM renewal_requests WHERE state = 'open')"
-            ));
+                // Each row looked up in the index of open requests as it comes, never read off it.
+                "EXISTS (SELECT 1 FROM renewal_requests AS r WHERE r.connection_id = connections.id AND r.state = 'open')".to_owned()
+            });
         }
         if let Some(status) = self.status {
             let range = status_range(status, driver.indexes(Driver::Status));

@@ -75,17 +75,26 @@ pub async fn renewals_of(
     .await
 }
 
-/// Every open episode with its connection, by connection id from `after_id`.
+/// The open episodes with a step to take, by connection id from `after_id`: a reminder due at
+/// `now`, or a connection that works again (it may have healed, or have been asked by hand ahead
+/// of time). One still failing with no reminder due waits: it cannot have healed, and most open
+/// episodes are such, so a round does not read each of their connections every time.
 pub async fn open_renewals(
     pool: &Pool,
     after_id: &str,
+    now: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<RenewalRow>> {
+    let columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("r.{c}")).collect();
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM renewal_requests WHERE state = 'open' AND connection_id > $1 ORDER BY connection_id LIMIT $2"
+        "SELECT {} FROM renewal_requests r JOIN connections c ON c.id = r.connection_id \
+         WHERE r.state = 'open' AND r.connection_id > $1 AND (r.next_reminder_at <= $3 OR c.failing = 0) \
+         ORDER BY r.connection_id LIMIT $2",
+        columns.join(", ")
     ))
     .bind(after_id)
     .bind(limit)
+    .bind(now)
     .fetch_all(pool)
     .await
 }

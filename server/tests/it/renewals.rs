@@ -21,6 +21,8 @@ use crate::support::{self, companies, hooks};
 const DAY: i64 = 86_400;
 const SECRET: &str = "renewal webhook secret";
 const CONTACT: &str = "concur-admin@acme.example";
+/// The address of the account that owns a connection.
+const OWNER: &str = "csm@vendor.example";
 
 struct World {
     base: String,
@@ -202,6 +204,17 @@ fn link_in(mail: &Mail) -> String {
 async fn a_revoked_token_asks_the_contact_once_reminds_twice_escalates_once_and_heals() {
     let w = world().await;
     let id = w.customer("Acme travel", Some(CONTACT)).await;
+    // Its owner takes no alerts by e-mail, but is told in person that the customer has not
+    // answered, and that it healed.
+    support::person(&w.state, "csm-1", "csm", console_model::Role::Editor).await;
+    store::set_alert_email(&w.state.pool, "csm-1", Some(OWNER), false)
+        .await
+        .unwrap();
+    let owned = Change {
+        owner: Some("csm".into()),
+        ..Change::default()
+    };
+    fleet::change(&w.state, &id, &owned).await.unwrap();
     w.customer("Healthy one", Some("other@globex.example"))
         .await;
     w.round().await;
@@ -297,6 +310,17 @@ async fn a_revoked_token_asks_the_contact_once_reminds_twice_escalates_once_and_
         ],
         "escalated once, with the last reminder"
     );
+    let told = w.smtp.to(OWNER);
+    assert_eq!(
+        told.len(),
+        1,
+        "the owner hears of the silence only: {told:?}"
+    );
+    assert!(
+        told[0].body.contains("has not answered"),
+        "{}",
+        told[0].body
+    );
     let unanswered = w.hooks.lock().unwrap().last().cloned().unwrap();
     assert!(
         unanswered["message"]
@@ -322,6 +346,8 @@ async fn a_revoked_token_asks_the_contact_once_reminds_twice_escalates_once_and_
         w.events().last().map(String::as_str),
         Some("renewal_completed")
     );
+    w.round().await;
+    assert_eq!(w.smtp.to(OWNER).len(), 2, "and that it healed");
     let requests = w.requests(&id).await;
     assert_eq!(
         (requests[0].state.as_str(), requests[0].ended_by.as_deref()),
