@@ -104,22 +104,14 @@ impl FleetFilter {
     }
 
     /// The conditions (joined by AND; empty when none) with placeholders from `$first`, and
-    /// the values to bind in order; `now` is the time statuses are taken at.
-    pub(super) fn sql(&self, now: i64, first: usize) -> (String, Vec<Bound<'_>>) {
-        self.conditions(now, first, Driver::Any)
-    }
-
-    /// [`Self::sql`] with only the `driver` condition answerable by an index, on SQLite.
+    /// the values to bind in order; `now` is the time statuses are taken at. Only the `driver`
+    /// condition is written so that an index can answer it, on SQLite ([`Driver::Any`]: each).
     pub(super) fn driven(
         &self,
         now: i64,
         first: usize,
         driver: Driver,
     ) -> (String, Vec<Bound<'_>>) {
-        self.conditions(now, first, driver)
-    }
-
-    fn conditions(&self, now: i64, first: usize, driver: Driver) -> (String, Vec<Bound<'_>>) {
         let mut conditions = Vec::new();
         let mut values = Vec::new();
         let next = |values: &Vec<Bound<'_>>| first + values.len();
@@ -176,9 +168,19 @@ impl FleetFilter {
         (conditions.join(" AND "), values)
     }
 
-    /// `WHERE …` for [`Self::sql`] from `$first`, or nothing.
+    /// `WHERE …` for every condition, each answerable by an index, from `$first`, or nothing.
     pub(super) fn where_clause(&self, now: i64, first: usize) -> (String, Vec<Bound<'_>>) {
-        let (conditions, values) = self.sql(now, first);
+        self.where_driven(now, first, Driver::Any)
+    }
+
+    /// `WHERE …` for [`Self::driven`] from `$first`, or nothing.
+    pub(super) fn where_driven(
+        &self,
+        now: i64,
+        first: usize,
+        driver: Driver,
+    ) -> (String, Vec<Bound<'_>>) {
+        let (conditions, values) = self.driven(now, first, driver);
         if conditions.is_empty() {
             (String::new(), values)
         } else {
