@@ -23,6 +23,6 @@ ENV LEPTOS_SITE_ROOT=/usr/share/concur-console/site \
     RUST_LOG=info,sqlx=warn
 VOLUME /data
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
-    CMD ["concur-console", "check-ready", "--url", "http://127.0.0.1:3000"]
+    CMD ["concur-console", "check-ready"]
 EXPOSE 3000
 CMD ["concur-console", "serve"]

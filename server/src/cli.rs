@@ -76,8 +76,9 @@ pub enum Command {
     RotateKey(crate::rotate::RotateArgs),
     /// Exit 0 when the console at URL answers /readyz (for a container HEALTHCHECK).
     CheckReady {
-        /// The console's base URL.
-        #[arg(long, default_value = "http://127.0.0.1:3000")]
-        url: String,
+        /// The console's base URL; without it, the address LEPTOS_SITE_ADDR says `serve`
+        /// listens on (on all interfaces: this machine's loopback), else http://127.0.0.1:3000.
+        #[arg(long)]
+        url: Option<String>,
     },
 }

@@ -77,7 +77,19 @@ async fn main() -> ExitCode {
             })
             .await;
         }
-        Command::CheckReady { url } => return check_ready(&url).await,
+        Command::CheckReady { url } => {
+            let url = match url {
+                Some(url) => url,
+                None => match server::serve::local_url(std::env::var("LEPTOS_SITE_ADDR").ok()) {
+                    Ok(url) => url,
+                    Err(message) => {
+                        eprintln!("{message}");
+                        return ExitCode::FAILURE;
+                    }
+                },
+            };
+            return check_ready(&url).await;
+        }
         Command::Export(args) => {
             return managed(async |state| {
                 server::backup::export(&state, &args, &mut std::io::stdout()).await

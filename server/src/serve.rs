@@ -53,6 +53,26 @@ pub struct Settings {
     pub backup: Option<crate::backup::Schedule>,
 }
 
+/// The base URL this machine reaches a console at that listens on `site_addr` (as
+/// LEPTOS_SITE_ADDR gives it, or the default): one listening on every interface is reached on
+/// the loopback of its family.
+pub fn local_url(site_addr: Option<String>) -> Result<String, String> {
+    let addr = site_addr
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_ADDR.into());
+    let mut listening: SocketAddr = addr
+        .trim()
+        .parse()
+        .map_err(|_| format!("LEPTOS_SITE_ADDR {addr:?} is not an address like 127.0.0.1:3000"))?;
+    if listening.ip().is_unspecified() {
+        listening.set_ip(match listening {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    Ok(format!("http://{listening}"))
+}
+
 impl Settings {
     pub fn from_env() -> Result<Self, String> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
@@ -549,6 +569,18 @@ async fn guard(State(state): State<AppState>, mut request: Request, next: Next) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_health_check_reaches_the_address_serve_listens_on() {
+        let url = |addr: Option<&str>| local_url(addr.map(str::to_owned));
+        assert_eq!(url(None).unwrap(), "http://127.0.0.1:3000");
+        assert_eq!(url(Some(" ")).unwrap(), "http://127.0.0.1:3000");
+        assert_eq!(url(Some("0.0.0.0:8080")).unwrap(), "http://127.0.0.1:8080");
+        assert_eq!(url(Some("[::]:8080")).unwrap(), "http://[::1]:8080");
+        assert_eq!(url(Some("10.1.2.3:3100")).unwrap(), "http://10.1.2.3:3100");
+        let refused = url(Some("localhost")).unwrap_err();
+        assert!(refused.contains("LEPTOS_SITE_ADDR"), "{refused}");
+    }
 
     #[test]
     fn cleartext_on_a_network_address_is_called_out() {

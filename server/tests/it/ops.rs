@@ -208,7 +208,19 @@ async fn check_ready_tells_a_container_runtime_whether_the_console_is_ready() {
             .output()
             .unwrap()
     };
-    assert!(check(base).status.success());
+    assert!(check(base.clone()).status.success());
+    // Without --url: the address `serve` was told to listen on, all interfaces included.
+    let port = base.rsplit(':').next().unwrap();
+    let by_env = std::process::Command::new(env!("CARGO_BIN_EXE_concur-console"))
+        .arg("check-ready")
+        .env("LEPTOS_SITE_ADDR", format!("0.0.0.0:{port}"))
+        .output()
+        .unwrap();
+    assert!(
+        by_env.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_env.stderr)
+    );
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let gone = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
