@@ -41,4 +41,7 @@ pub struct Metrics {
     /// Renewal requests to customers by result (`requested`, `resent`, `reminded`,
     /// `unanswered`, `completed`, `cancelled`).
     pub renewal_requests: Counter,
+    /// Server-rendered pages that did not start within the watchdog's time and were rendered
+    /// again, by method.
+    pub stalled_pages: Counter,
 }

@@ -16,6 +16,7 @@ pub mod manage;
 pub mod management;
 pub mod openapi;
 pub mod ops;
+pub mod pages;
 pub mod protect;
 pub mod renewal;
 pub mod rotate;

@@ -187,6 +187,13 @@ pub async fn render(state: &AppState) -> Result<String, Error> {
         &["result"],
         m.renewal_requests.snapshot(),
     );
+    counter(
+        &mut out,
+        "concur_console_stalled_pages_total",
+        "Server-rendered pages that had not started after the watchdog's time and were rendered again.",
+        &["method"],
+        m.stalled_pages.snapshot(),
+    );
     family(
         &mut out,
         "concur_console_renewal_requests_open",

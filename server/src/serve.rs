@@ -334,6 +334,9 @@ pub struct Application {
     pub state: AppState,
     listener: tokio::net::TcpListener,
     router: Router,
+    /// The server-rendered pages and server functions, which `router` serves behind a
+    /// watchdog (see `pages`).
+    pages: Router,
     keepalive: bool,
     backup: Option<crate::backup::Schedule>,
     /// Who may read `/metrics`, decided from the bound address and `CONCUR_METRICS_TOKEN`.
@@ -389,6 +392,16 @@ impl Application {
         let routes = generate_route_list(App);
         let context_state = state.clone();
         let shell_options = options.clone();
+        let pages: Router = Router::new()
+            .leptos_routes_with_context(
+                &options,
+                routes,
+                move || provide_context(context_state.clone()),
+                move || shell(shell_options.clone()),
+            )
+            .fallback(leptos_axum::file_and_error_handler(shell))
+            .with_state(options);
+        let (watched, rendered) = (state.clone(), pages.clone());
         let router = Router::new()
             .route("/health", get(health))
             .merge(ops::router(state.clone(), metrics.clone()))
@@ -403,14 +416,13 @@ impl Application {
                 state.clone(),
                 Arc::new(api::KeyLimiter::new(settings.connect_rate_per_minute)),
             ))
-            .leptos_routes_with_context(
-                &options,
-                routes,
-                move || provide_context(context_state.clone()),
-                move || shell(shell_options.clone()),
-            )
-            .fallback(leptos_axum::file_and_error_handler(shell))
-            .with_state(options)
+            .fallback(move |request: Request| {
+                let (pages, state) = (rendered.clone(), watched.clone());
+                async move {
+                    crate::pages::render(pages, (crate::pages::STALLED, &state.metrics), request)
+                        .await
+                }
+            })
             .layer(from_fn_with_state(state.clone(), guard))
             .layer(from_fn(protect::error_status))
             .layer(from_fn_with_state(
@@ -425,6 +437,7 @@ impl Application {
             state,
             listener,
             router,
+            pages,
             keepalive: settings.keepalive,
             backup: settings.backup.clone(),
             metrics,
@@ -432,9 +445,10 @@ impl Application {
     }
 
     /// Every path the router answers (pages, server functions, the JSON API, probes), read off
-    /// the router itself: axum lists them only in its `Debug` output, as `RouteId(n): "path"`.
+    /// the routers themselves: axum lists them only in its `Debug` output, as
+    /// `RouteId(n): "path"`.
     pub fn routes(&self) -> Vec<String> {
-        let printed = format!("{:?}", self.router);
+        let printed = format!("{:?} {:?}", self.router, self.pages);
         let mut routes: Vec<String> = printed
             .split("RouteId(")
             .skip(1)
