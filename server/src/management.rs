@@ -82,6 +82,10 @@ pub(crate) struct ConnectionView {
     company_uuid: Option<String>,
     #[schema(format = DateTime)]
     updated_at: Option<String>,
+    /// Whether the console asks the customer for a renewal on its own: `always`, `never`, or
+    /// null when it follows the console's setting.
+    #[schema(pattern = "^(always|never)$")]
+    renewal_requests: Option<&'static str>,
 }
 
 impl ConnectionView {
@@ -115,9 +119,16 @@ impl ConnectionView {
             client_id: row.client_id.clone(),
             company_uuid: row.company_uuid.clone(),
             updated_at: console_core::rfc3339(row.updated_at),
+            renewal_requests: row
+                .renewal_automatic
+                .map(|set| if set != 0 { ALWAYS } else { NEVER }),
         }
     }
 }
+
+/// The words for a connection set always, or never, to ask its customer on its own.
+const ALWAYS: &str = "always";
+const NEVER: &str = "never";
 
 /// A page of the connections list.
 #[derive(Debug, Serialize, ToSchema)]
@@ -371,6 +382,11 @@ struct ConnectionPatch {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     owner: Patched<String>,
+    /// `always` or `never` to ask its customer for a renewal on its own whatever the console's
+    /// setting; null to follow it again.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = "^(always|never)$")]
+    renewal_requests: Patched<String>,
 }
 
 /// The parts of a contact to change.
@@ -391,7 +407,7 @@ impl ConnectionPatch {
     fn of(body: serde_json::Value) -> Result<Self, String> {
         if !body.is_object() {
             return Err(
-                "Send a JSON object of the fields to change: name, external_id, tags, contact, owner."
+                "Send a JSON object of the fields to change: name, external_id, tags, contact, owner, renewal_requests."
                     .to_owned(),
             );
         }
@@ -401,8 +417,20 @@ impl ConnectionPatch {
         })
     }
 
-    /// The new name, if any, and the change to who the connection belongs to.
-    fn change(self) -> Result<(Option<String>, Change), String> {
+    /// What the patch asks for, as the core takes it.
+    fn change(self) -> Result<PatchAsks, String> {
+        let renewal = match self.renewal_requests {
+            Patched::Kept => None,
+            Patched::Cleared => Some(None),
+            Patched::Set(asks) if asks == ALWAYS => Some(Some(true)),
+            Patched::Set(asks) if asks == NEVER => Some(Some(false)),
+            Patched::Set(_) => {
+                return Err(
+                    "renewal_requests: always, never, or null to follow the console's setting."
+                        .to_owned(),
+                );
+            }
+        };
         let name = match self.name {
             Patched::Kept => None,
             Patched::Cleared => {
@@ -442,8 +470,22 @@ impl ConnectionPatch {
                 change.tags = Some(put.join("\n"));
             }
         }
-        Ok((name, change))
+        Ok(PatchAsks {
+            name,
+            change,
+            renewal,
+        })
     }
+}
+
+/// What a merge patch of a connection asks for.
+struct PatchAsks {
+    /// The new name, if any.
+    name: Option<String>,
+    /// The change to who the connection belongs to.
+    change: Change,
+    /// Whether its customer is asked on its own (`Some(None)`: as the console's setting says).
+    renewal: Option<Option<bool>>,
 }
 
 async fn record(state: &AppState, key: &Caller, kind: &str, id: &str, detail: &str) {
@@ -510,7 +552,11 @@ async fn patch(
     let Ok(body) = serde_json::from_slice(&body) else {
         return bad_request("The body is not JSON.");
     };
-    let (name, change) = match ConnectionPatch::of(body).and_then(ConnectionPatch::change) {
+    let PatchAsks {
+        name,
+        change,
+        renewal,
+    } = match ConnectionPatch::of(body).and_then(ConnectionPatch::change) {
         Ok(asked) => asked,
         Err(message) => {
             return refuse(
@@ -531,6 +577,12 @@ async fn patch(
     };
     if !said.is_empty() {
         record(&state, &key, "connection_updated", &id, &said.join("; ")).await;
+    }
+    if let Some(automatic) = renewal
+        && let Err(e) =
+            console_core::renewals::set_automatic(&state, &id, automatic, &key.actor()).await
+    {
+        return failed(&e, NOT_FOUND);
     }
     if let Some(name) = name {
         let before = store::connection(&state.pool, &id)

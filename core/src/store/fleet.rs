@@ -362,9 +362,11 @@ pub struct FleetRow {
     pub belonging: Belonging,
     /// Its tags, `key=value` one per line (see [`split_tags`]).
     pub tags: String,
+    /// Whether its customer is asked for a renewal on its own (see `ConnectionRow`).
+    pub renewal_automatic: Option<i64>,
 }
 
-const FLEET_COLUMNS: &str = "id, name, client_id, company_uuid, required_scopes, granted_scopes, failing, refresh_token_expires_at, updated_at, external_id, contact_name, contact_email, owner_id";
+const FLEET_COLUMNS: &str = "id, name, client_id, company_uuid, required_scopes, granted_scopes, failing, refresh_token_expires_at, updated_at, external_id, contact_name, contact_email, owner_id, renewal_automatic";
 
 impl FleetRow {
     pub fn status(&self, now: i64) -> Status {
@@ -386,6 +388,7 @@ impl From<&ConnectionRow> for FleetRow {
             updated_at: row.updated_at,
             belonging: row.belonging.clone(),
             tags: String::new(),
+            renewal_automatic: row.renewal_automatic,
         }
     }
 }

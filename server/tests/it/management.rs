@@ -279,6 +279,16 @@ async fn the_management_api_finds_pages_and_patches_connections() {
         after["contact"],
         json!({"name": null, "email": "ann@acme.example"})
     );
+    assert_eq!(
+        after["renewal_requests"],
+        Value::Null,
+        "as the console says"
+    );
+    let (_, after) = patch(json!({"renewal_requests": "never"})).await;
+    assert_eq!(after["renewal_requests"], json!("never"));
+    assert_eq!(after["tags"], json!({"env": "dev"}), "the rest kept");
+    let (_, after) = patch(json!({"renewal_requests": "always"})).await;
+    assert_eq!(after["renewal_requests"], json!("always"));
 
     // A bad value, or a field that cannot be patched, changes nothing.
     let (_, before) = call(&w, Some(&manage), "GET", &one, None).await;
@@ -295,6 +305,7 @@ async fn the_management_api_finds_pages_and_patches_connections() {
         (json!({"client_id": "x"}), "client_id"),
         (json!({"tags": {"env": 3}}), "tags.env"),
         (json!({"name": ""}), "name"),
+        (json!({"renewal_requests": "sometimes"}), "renewal_requests"),
         (json!(["tags"]), "object"),
     ] {
         let (status, answer) = patch(body.clone()).await;
@@ -341,6 +352,11 @@ async fn the_management_api_finds_pages_and_patches_connections() {
         "{log}"
     );
     assert!(kinds.contains(&"connection_renamed"), "{log}");
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "renewal_setting").count(),
+        2,
+        "{log}"
+    );
 
     // A renewal link for the connection, and one for a connection that does not exist.
     let (status, link) = call(
