@@ -593,6 +593,34 @@ pub async fn cancel(state: &AppState, id: &str, actor: &str) -> Result<(), Error
     Ok(())
 }
 
+/// What a connection says about asking its customer on its own, as people write it:
+/// `always` (`Some(true)`), `never` (`Some(false)`) or `default` (`None`: as the console's
+/// setting says).
+pub fn asking_of(word: &str) -> Result<Option<bool>, Error> {
+    match word.trim() {
+        ALWAYS => Ok(Some(true)),
+        NEVER => Ok(Some(false)),
+        DEFAULT => Ok(None),
+        _ => Err(Error::invalid(
+            "renewal_requests",
+            "Whether to ask the customer on its own is one of always, never, default (as the console's setting says).",
+        )),
+    }
+}
+
+/// The word [`asking_of`] reads for what a connection says.
+pub fn asking_word(automatic: Option<bool>) -> &'static str {
+    match automatic {
+        Some(true) => ALWAYS,
+        Some(false) => NEVER,
+        None => DEFAULT,
+    }
+}
+
+const ALWAYS: &str = "always";
+const NEVER: &str = "never";
+const DEFAULT: &str = "default";
+
 /// Sets whether the console asks the customer of connection `id` on its own: `Some(true)`
 /// always, `Some(false)` never (an admin still can, by hand), `None` as the console-wide
 /// setting says. Audited, with what it was.
@@ -616,15 +644,10 @@ pub async fn set_automatic(
     {
         return Err(Error::NotFound);
     }
-    let words = |set: Option<bool>| match set {
-        Some(true) => "always",
-        Some(false) => "never",
-        None => "as the console's setting says",
-    };
     let detail = format!(
         "asks the customer on its own: {} → {}",
-        words(before),
-        words(automatic)
+        asking_word(before),
+        asking_word(automatic)
     );
     record(state, &row, actor, "renewal_setting", &detail).await;
     Ok(())

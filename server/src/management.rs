@@ -121,14 +121,10 @@ impl ConnectionView {
             updated_at: console_core::rfc3339(row.updated_at),
             renewal_requests: row
                 .renewal_automatic
-                .map(|set| if set != 0 { ALWAYS } else { NEVER }),
+                .map(|set| console_core::renewals::asking_word(Some(set != 0))),
         }
     }
 }
-
-/// The words for a connection set always, or never, to ask its customer on its own.
-const ALWAYS: &str = "always";
-const NEVER: &str = "never";
 
 /// A page of the connections list.
 #[derive(Debug, Serialize, ToSchema)]
@@ -383,9 +379,9 @@ struct ConnectionPatch {
     #[schema(value_type = Option<String>)]
     owner: Patched<String>,
     /// `always` or `never` to ask its customer for a renewal on its own whatever the console's
-    /// setting; null to follow it again.
+    /// setting; null (or `default`) to follow it again.
     #[serde(default)]
-    #[schema(value_type = Option<String>, pattern = "^(always|never)$")]
+    #[schema(value_type = Option<String>, pattern = "^(always|never|default)$")]
     renewal_requests: Patched<String>,
 }
 
@@ -422,14 +418,10 @@ impl ConnectionPatch {
         let renewal = match self.renewal_requests {
             Patched::Kept => None,
             Patched::Cleared => Some(None),
-            Patched::Set(asks) if asks == ALWAYS => Some(Some(true)),
-            Patched::Set(asks) if asks == NEVER => Some(Some(false)),
-            Patched::Set(_) => {
-                return Err(
-                    "renewal_requests: always, never, or null to follow the console's setting."
-                        .to_owned(),
-                );
-            }
+            Patched::Set(asks) => Some(
+                console_core::renewals::asking_of(&asks)
+                    .map_err(|e| format!("renewal_requests: {e}"))?,
+            ),
         };
         let name = match self.name {
             Patched::Kept => None,

@@ -27,16 +27,8 @@ pub enum RenewalCommand {
         /// The connection's id.
         id: String,
         /// `always`, `never`, or `default` (as CONCUR_RENEWAL_REQUESTS says).
-        #[arg(value_enum)]
-        asks: Asks,
+        asks: String,
     },
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum Asks {
-    Always,
-    Never,
-    Default,
 }
 
 pub async fn command(
@@ -58,13 +50,11 @@ pub async fn command(
             writeln!(out, "stopped asking the customer").map_err(io)
         }
         RenewalCommand::Automatic { id, asks } => {
-            let (automatic, said) = match asks {
-                Asks::Always => (Some(true), "the console asks this customer on its own"),
-                Asks::Never => (
-                    Some(false),
-                    "the console does not ask this customer on its own",
-                ),
-                Asks::Default => (None, "asking this customer follows the console's setting"),
+            let automatic = renewals::asking_of(asks)?;
+            let said = match automatic {
+                Some(true) => "the console asks this customer on its own",
+                Some(false) => "the console does not ask this customer on its own",
+                None => "asking this customer follows the console's setting",
             };
             renewals::set_automatic(state, id, automatic, "terminal").await?;
             writeln!(out, "{said}").map_err(io)

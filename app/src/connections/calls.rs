@@ -201,17 +201,7 @@ pub async fn stop_renewal(id: String) -> Result<(), AppError> {
 pub async fn set_renewal_automatic(id: String, asks: String) -> Result<(), AppError> {
     let admin = crate::ssr::require(console_model::Role::Admin).await?;
     let state = crate::ssr::state()?;
-    let automatic = match asks.as_str() {
-        "always" => Some(true),
-        "never" => Some(false),
-        "default" => None,
-        _ => {
-            return Err(AppError::invalid(
-                "asks",
-                "Choose always, never, or as the console's setting says.",
-            ));
-        }
-    };
+    let automatic = console_core::renewals::asking_of(&asks)?;
     let actor = admin.name(&state).await?;
     console_core::renewals::set_automatic(&state, &id, automatic, &actor).await?;
     Ok(())
