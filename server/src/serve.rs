@@ -53,17 +53,21 @@ pub struct Settings {
     pub backup: Option<crate::backup::Schedule>,
 }
 
+/// The address `serve` listens on: LEPTOS_SITE_ADDR as given (`site_addr`), or the default.
+fn site_addr(site_addr: Option<String>) -> Result<SocketAddr, String> {
+    let addr = site_addr
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_ADDR.into());
+    addr.trim()
+        .parse()
+        .map_err(|_| format!("LEPTOS_SITE_ADDR {addr:?} is not an address like 127.0.0.1:3000"))
+}
+
 /// The base URL this machine reaches a console at that listens on `site_addr` (as
 /// LEPTOS_SITE_ADDR gives it, or the default): one listening on every interface is reached on
 /// the loopback of its family.
 pub fn local_url(site_addr: Option<String>) -> Result<String, String> {
-    let addr = site_addr
-        .filter(|a| !a.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_ADDR.into());
-    let mut listening: SocketAddr = addr
-        .trim()
-        .parse()
-        .map_err(|_| format!("LEPTOS_SITE_ADDR {addr:?} is not an address like 127.0.0.1:3000"))?;
+    let mut listening = self::site_addr(site_addr)?;
     if listening.ip().is_unspecified() {
         listening.set_ip(match listening {
             SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
@@ -76,10 +80,7 @@ pub fn local_url(site_addr: Option<String>) -> Result<String, String> {
 impl Settings {
     pub fn from_env() -> Result<Self, String> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let addr = var("LEPTOS_SITE_ADDR").unwrap_or_else(|| DEFAULT_ADDR.into());
-        let site_addr: SocketAddr = addr.parse().map_err(|_| {
-            format!("LEPTOS_SITE_ADDR {addr:?} is not an address like 127.0.0.1:3000")
-        })?;
+        let site_addr = site_addr(var("LEPTOS_SITE_ADDR"))?;
         let public_url =
             var("CONCUR_CONSOLE_PUBLIC_URL").unwrap_or_else(|| format!("http://{site_addr}"));
         let per_minute =
