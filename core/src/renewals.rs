@@ -8,6 +8,7 @@
 use crate::Error;
 use crate::alerts::{self, AlertConfig, mail};
 use crate::connections::fleet::{self, Belonging};
+use crate::connections::stored::stored;
 use crate::state::{AppState, internal};
 use crate::store::{self, ConnectionRow, RenewalRow};
 use console_model::{DAY, RenewalBox, RenewalRequestView, TimelineStep};
@@ -508,10 +509,7 @@ pub enum Asked {
 /// link if the customer can no longer use the last). Works whether or not automatic requests
 /// are on; needs a contact address and e-mail.
 pub async fn request(state: &AppState, id: &str, actor: &str) -> Result<Asked, Error> {
-    let row = store::connection(&state.pool, id)
-        .await
-        .map_err(internal)?
-        .ok_or(Error::NotFound)?;
+    let row = stored(state, id).await?;
     let config = alerts::effective(state).await?;
     if config.email.is_none() {
         return Err(Error::invalid(
@@ -566,10 +564,7 @@ pub async fn request(state: &AppState, id: &str, actor: &str) -> Result<Asked, E
 /// An admin stops asking: the open episode ends, no more reminders. The console does not ask
 /// again on its own until the connection has worked since.
 pub async fn cancel(state: &AppState, id: &str, actor: &str) -> Result<(), Error> {
-    let row = store::connection(&state.pool, id)
-        .await
-        .map_err(internal)?
-        .ok_or(Error::NotFound)?;
+    let row = stored(state, id).await?;
     let Some(open) = store::open_renewal_of(&state.pool, id)
         .await
         .map_err(internal)?
@@ -630,10 +625,7 @@ pub async fn set_automatic(
     automatic: Option<bool>,
     actor: &str,
 ) -> Result<(), Error> {
-    let row = store::connection(&state.pool, id)
-        .await
-        .map_err(internal)?
-        .ok_or(Error::NotFound)?;
+    let row = stored(state, id).await?;
     let before = row.renewal_automatic.map(|set| set != 0);
     if before == automatic {
         return Ok(());
