@@ -3,6 +3,7 @@
 //! single-use request tokens, six-month sliding refresh tokens, rotation, error bodies, quirks
 //! and injected faults. Tests spawn it on port 0; `concur-sim` runs it as a process.
 
+mod apis;
 mod routes;
 mod state;
 
@@ -10,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use state::{
-    ACCESS_LIFETIME, ClientSpec, Fault, LANDING_ZONE, Quirks, REFRESH_LIFETIME,
+    ACCESS_LIFETIME, ClientSpec, CompanySwitches, Fault, LANDING_ZONE, Quirks, REFRESH_LIFETIME,
     REQUEST_TOKEN_LIFETIME, Seed,
 };
 
@@ -111,6 +112,12 @@ impl Simulator {
     /// The company has not enabled (authorised) this app: token calls answer code 53.
     pub fn disable_app_for_company(&self, company: &str, client_id: &str) {
         self.lock().disable_app(company, client_id);
+    }
+
+    /// What the company has switched on beyond its tokens (Expense, users, an approver); false if
+    /// there is no such company. Also `PUT /_sim/companies/{uuid}` on any data centre's origin.
+    pub fn set_company(&self, company: &str, switches: CompanySwitches) -> bool {
+        self.lock().set_switches(company, switches)
     }
 
     pub fn mint_request_token(&self, company: &str, client_id: &str) -> String {

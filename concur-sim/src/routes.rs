@@ -1,5 +1,5 @@
-//! HTTP: the token endpoint (with injected faults), the Users read, revoke, and the admin API
-//! tests and the demo use when the simulator runs as its own process.
+//! HTTP: the token endpoint (with injected faults), revoke, the read APIs of [`apis`], and the
+//! admin API tests and the demo use when the simulator runs as its own process.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -14,7 +14,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::state::{AccessRecord, Fault, Quirks, State};
+use crate::apis;
+use crate::state::{AccessRecord, CompanySwitches, Fault, Quirks, State};
 
 #[derive(Clone)]
 pub(crate) struct DataCenter {
@@ -34,8 +35,24 @@ pub(crate) fn router(data_center: DataCenter) -> Router {
     };
     let mut router = Router::new();
     router = both(router, "/oauth2/v0/token", post(token));
-    router = both(router, "/profile/identity/v4/Users", get(users));
-    router = router.route("/profile/identity/v4/Users/{id}", get(user));
+    router = both(router, "/profile/identity/v4/Users", get(apis::users));
+    router = router.route("/profile/identity/v4/Users/{id}", get(apis::user));
+    router = both(router, "/api/v3.0/expense/reports", get(apis::v3_reports));
+    router = both(
+        router,
+        "/api/v3.0/expense/expensegroupconfigurations",
+        get(apis::v3_group_configurations),
+    );
+    router = both(
+        router,
+        "/expensereports/v4/users/{user}/context/{context}/reports",
+        get(apis::v4_reports),
+    );
+    router = both(
+        router,
+        "/expensereports/v4/users/{user}/context/{context}/reportsToApprove",
+        get(apis::v4_reports_to_approve),
+    );
     router = both(router, "/app-mgmt/v0/connections", delete(revoke));
     router
         .route("/_sim/seed", post(seed))
@@ -46,6 +63,7 @@ pub(crate) fn router(data_center: DataCenter) -> Router {
         .route("/_sim/faults", post(inject_fault))
         .route("/_sim/stall", post(stall))
         .route("/_sim/quirks", put(set_quirks))
+        .route("/_sim/companies/{company}", put(set_company))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -71,7 +89,7 @@ async fn correlation_header(
     response
 }
 
-const CORRELATION: &str = "concur-correlationid";
+pub(crate) const CORRELATION: &str = "concur-correlationid";
 
 /// An error answer in the shape of Concur's gateway errors, with a correlation id.
 fn gateway_error(
@@ -114,23 +132,7 @@ async fn method_not_allowed(
     )
 }
 
-/// A SCIM error, as the Identity v4 API answers: `schemas`, `status` (a string) and `detail`.
-fn scim_error(dc: &DataCenter, status: StatusCode, detail: &str) -> Response {
-    let id = lock(dc).next_correlation_id();
-    (
-        status,
-        [(CORRELATION, id.clone())],
-        Json(json!({
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
-            "status": status.as_u16().to_string(),
-            "detail": detail,
-            "concur-correlationid": id,
-        })),
-    )
-        .into_response()
-}
-
-fn lock(dc: &DataCenter) -> std::sync::MutexGuard<'_, State> {
+pub(crate) fn lock(dc: &DataCenter) -> std::sync::MutexGuard<'_, State> {
     dc.state
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -257,7 +259,7 @@ fn fault_response(fault: Fault, correlation_id: String) -> Response {
     }
 }
 
-fn bearer(state: &State, headers: &HeaderMap) -> Option<(String, AccessRecord)> {
+pub(crate) fn bearer(state: &State, headers: &HeaderMap) -> Option<(String, AccessRecord)> {
     let token = headers
         .get(header::AUTHORIZATION)?
         .to_str()
@@ -265,107 +267,6 @@ fn bearer(state: &State, headers: &HeaderMap) -> Option<(String, AccessRecord)> 
         .strip_prefix("Bearer ")?;
     let record = state.access_tokens.get(token)?;
     (record.expires_at > state.now()).then(|| (token.to_owned(), record.clone()))
-}
-
-/// The users every simulated company has.
-const USERS: [&str; 3] = ["ada", "grace", "edsger"];
-
-/// The company whose users a bearer token may read, or the refusal Concur would answer.
-fn reader(dc: &DataCenter, headers: &HeaderMap) -> Result<String, (StatusCode, &'static str)> {
-    let record = {
-        let state = lock(dc);
-        bearer(&state, headers).map(|(_, record)| record)
-    };
-    let Some(record) = record else {
-        return Err((
-            StatusCode::UNAUTHORIZED,
-            "The bearer token is missing, invalid or expired.",
-        ));
-    };
-    let readable = record
-        .scopes
-        .iter()
-        .any(|s| s.starts_with("identity.user."));
-    match record.company {
-        Some(company) if readable => Ok(company),
-        _ => Err((
-            StatusCode::FORBIDDEN,
-            "The token does not grant identity.user scopes for a company.",
-        )),
-    }
-}
-
-fn user_resource(company: &str, index: usize, name: &str) -> Value {
-    json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-        "id": user_id(company, index),
-        "userName": format!("{name}@{company}.example"),
-        "active": true,
-    })
-}
-
-/// A stable id per company and user, so a listed user can be read again by id.
-fn user_id(company: &str, index: usize) -> String {
-    let prefix: String = company
-        .chars()
-        .filter(char::is_ascii_hexdigit)
-        .take(8)
-        .collect();
-    format!("{prefix:0<8}-0000-4000-8000-{index:012}")
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Page {
-    count: Option<usize>,
-    start_index: Option<usize>,
-}
-
-async fn users(
-    Extract(dc): Extract<DataCenter>,
-    headers: HeaderMap,
-    axum::extract::Query(page): axum::extract::Query<Page>,
-) -> Response {
-    let company = match reader(&dc, &headers) {
-        Ok(company) => company,
-        Err((status, detail)) => return scim_error(&dc, status, detail),
-    };
-    let start = page.start_index.unwrap_or(1).max(1);
-    let count = page.count.unwrap_or(100).min(100);
-    let resources: Vec<Value> = USERS
-        .iter()
-        .enumerate()
-        .skip(start - 1)
-        .take(count)
-        .map(|(i, name)| user_resource(&company, i, name))
-        .collect();
-    Json(json!({
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
-        "totalResults": USERS.len(),
-        "startIndex": start,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    }))
-    .into_response()
-}
-
-async fn user(
-    Extract(dc): Extract<DataCenter>,
-    headers: HeaderMap,
-    axum::extract::Path(id): axum::extract::Path<String>,
-) -> Response {
-    let company = match reader(&dc, &headers) {
-        Ok(company) => company,
-        Err((status, detail)) => return scim_error(&dc, status, detail),
-    };
-    match USERS
-        .iter()
-        .enumerate()
-        .find(|(i, _)| user_id(&company, *i) == id)
-    {
-        Some((i, name)) => Json(user_resource(&company, i, name)).into_response(),
-        None => scim_error(&dc, StatusCode::NOT_FOUND, "No user has this id."),
-    }
 }
 
 async fn revoke(Extract(dc): Extract<DataCenter>, headers: HeaderMap) -> Response {
@@ -493,4 +394,22 @@ async fn stall(Extract(dc): Extract<DataCenter>, Json(body): Json<Stall>) -> Sta
 async fn set_quirks(Extract(dc): Extract<DataCenter>, Json(quirks): Json<Quirks>) -> StatusCode {
     lock(&dc).quirks = quirks;
     StatusCode::NO_CONTENT
+}
+
+/// A company's switches (Expense enabled, how many users, an approver among them).
+async fn set_company(
+    Extract(dc): Extract<DataCenter>,
+    axum::extract::Path(company): axum::extract::Path<String>,
+    Json(switches): Json<CompanySwitches>,
+) -> Response {
+    if lock(&dc).set_switches(&company, switches) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        gateway_error(
+            &dc,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("No company {company}"),
+        )
+    }
 }

@@ -68,10 +68,34 @@ pub enum Fault {
     },
 }
 
+/// What a company has beyond its tokens, switchable to reproduce what breaks integrations whose
+/// token works: Expense not enabled, no users, a user who approves nothing.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct CompanySwitches {
+    /// Concur Expense is enabled for the company; off, the Expense APIs answer 403.
+    pub expense_enabled: bool,
+    /// How many users Identity v4 lists.
+    pub users: usize,
+    /// The first listed user approves the others' reports; off, the approvals list answers 403.
+    pub manager_role: bool,
+}
+
+impl Default for CompanySwitches {
+    fn default() -> Self {
+        Self {
+            expense_enabled: true,
+            users: 3,
+            manager_role: true,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Company {
     data_center: String,
     apps_not_enabled: HashSet<String>,
+    switches: CompanySwitches,
 }
 
 #[derive(Debug, Clone)]
@@ -239,9 +263,26 @@ impl State {
             Company {
                 data_center: data_center.to_owned(),
                 apps_not_enabled: HashSet::new(),
+                switches: CompanySwitches::default(),
             },
         );
         id
+    }
+
+    /// A company's switches, if it exists.
+    pub fn switches(&self, company: &str) -> Option<CompanySwitches> {
+        self.companies.get(company).map(|c| c.switches.clone())
+    }
+
+    /// Sets a company's switches; false if there is no such company.
+    pub fn set_switches(&mut self, company: &str, switches: CompanySwitches) -> bool {
+        match self.companies.get_mut(company) {
+            Some(c) => {
+                c.switches = switches;
+                true
+            }
+            None => false,
+        }
     }
 
     pub fn disable_app(&mut self, company: &str, client_id: &str) {

@@ -351,3 +351,206 @@ async fn every_refusal_is_json_with_a_correlation_id_an_unknown_path_included() 
     assert_eq!(revoke.status, 401);
     assert!(revoke.correlation.is_some());
 }
+
+/// Switches a company over HTTP, as a vendor trying their integration would.
+async fn switch(s: &Sim, switches: Value) -> u16 {
+    reqwest::Client::new()
+        .put(format!(
+            "{}/_sim/companies/{}",
+            s.sim.origin("us2"),
+            s.company
+        ))
+        .json(&switches)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn first_user(s: &Sim, token: &str) -> String {
+    let users = s
+        .get("/profile/identity/v4/Users?count=1", Some(token))
+        .await;
+    users.body["Resources"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn expense_v3_lists_answer_with_items_and_next_page() {
+    let s = sim().await;
+    let token = s.access_token().await;
+    let first = s
+        .get("/api/v3.0/expense/reports?limit=1&user=ALL", Some(&token))
+        .await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(keys(&first.body), ["Items", "NextPage"]);
+    assert_eq!(first.body["Items"].as_array().unwrap().len(), 1);
+    assert!(first.body["Items"][0]["ID"].is_string());
+    assert!(first.body["Items"][0]["ApprovalStatusCode"].is_string());
+    let next = first.body["NextPage"].as_str().unwrap();
+    let rest = s.get(next, Some(&token)).await;
+    assert_eq!(rest.status, 200);
+    assert_ne!(rest.body["Items"][0]["ID"], first.body["Items"][0]["ID"]);
+    let configs = s
+        .get(
+            "/api/v3.0/expense/expensegroupconfigurations?limit=1",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(configs.status, 200);
+    assert!(configs.body["Items"][0]["Policies"].is_array());
+    assert!(configs.body["NextPage"].is_null());
+}
+
+#[tokio::test]
+async fn expense_v4_lists_a_users_reports_and_an_approvers_queue() {
+    let s = sim().await;
+    let token = s.access_token().await;
+    let user = first_user(&s, &token).await;
+    let own = s
+        .get(
+            &format!("/expensereports/v4/users/{user}/context/TRAVELER/reports"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert!(own.body[0]["reportId"].is_string());
+    let queue = s
+        .get(
+            &format!("/expensereports/v4/users/{user}/context/MANAGER/reportsToApprove"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(queue.status, 200, "{}", queue.body);
+    assert_eq!(
+        queue.body.as_array().unwrap().len(),
+        2,
+        "the other two users' reports"
+    );
+    assert!(queue.body[0]["employee"]["employeeUuid"].is_string());
+    let stranger = s
+        .get(
+            "/expensereports/v4/users/00000000-0000-4000-8000-000000000099/context/TRAVELER/reports",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(stranger.status, 404);
+}
+
+/// Each API refuses in its own shape: SCIM for Identity, `Message` for Expense v3, the v4
+/// `ErrorMessage` schema for Expense Reports v4.
+#[tokio::test]
+async fn switches_refuse_in_each_apis_own_error_shape() {
+    let s = sim().await;
+    let token = s.access_token().await;
+    let user = first_user(&s, &token).await;
+    assert_eq!(
+        switch(&s, serde_json::json!({"expense_enabled": false})).await,
+        204
+    );
+    let v3 = s.get("/api/v3.0/expense/reports", Some(&token)).await;
+    assert_eq!(v3.status, 403);
+    assert_eq!(
+        v3.body["Message"],
+        "Concur Expense is not enabled for this company."
+    );
+    let v4 = s
+        .get(
+            &format!("/expensereports/v4/users/{user}/context/TRAVELER/reports"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(v4.status, 403);
+    assert_eq!(
+        keys(&v4.body),
+        ["errorId", "errorMessage", "httpStatus", "path", "timestamp"]
+    );
+    assert_eq!(v4.body["httpStatus"], "403 Forbidden");
+    assert!(v4.correlation.is_some());
+    let identity = s.get("/profile/identity/v4/Users", Some(&token)).await;
+    assert_eq!(identity.status, 200, "Identity does not need Expense");
+
+    assert_eq!(
+        switch(&s, serde_json::json!({"manager_role": false, "users": 2})).await,
+        204
+    );
+    let queue = s
+        .get(
+            &format!("/expensereports/v4/users/{user}/context/MANAGER/reportsToApprove"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(queue.status, 403);
+    assert!(
+        queue.body["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("not an expense approver")
+    );
+    let users = s.get("/profile/identity/v4/Users", Some(&token)).await;
+    assert_eq!(users.body["totalResults"], 2);
+
+    assert_eq!(switch(&s, serde_json::json!({"users": 0})).await, 204);
+    let empty = s.get("/profile/identity/v4/Users", Some(&token)).await;
+    assert_eq!(empty.body["totalResults"], 0);
+    assert_eq!(empty.body["Resources"], serde_json::json!([]));
+
+    let anonymous = s.get("/api/v3.0/expense/reports", None).await;
+    assert_eq!(anonymous.status, 401);
+    assert!(anonymous.body["Message"].is_string());
+    let unknown = reqwest::Client::new()
+        .put(format!(
+            "{}/_sim/companies/{}",
+            s.sim.origin("us2"),
+            "no-such-company"
+        ))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn a_token_without_the_scope_is_refused_by_each_expense_api() {
+    let s = sim().await;
+    let (client_id, secret) = s.sim.add_app(&["identity.user.core.read"]);
+    let refresh = s.sim.issue_refresh_token(&s.company, &client_id);
+    let form = [
+        ("client_id", client_id.as_str()),
+        ("client_secret", secret.as_str()),
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.as_str()),
+    ];
+    let token = s.token(&form).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let v3 = s.get("/api/v3.0/expense/reports", Some(&token)).await;
+    assert_eq!(v3.status, 403);
+    assert_eq!(
+        v3.body["Message"],
+        "The access token does not grant the EXPRPT scope."
+    );
+    let config = s
+        .get("/api/v3.0/expense/expensegroupconfigurations", Some(&token))
+        .await;
+    assert_eq!(config.status, 403);
+    let user = first_user(&s, &token).await;
+    let v4 = s
+        .get(
+            &format!("/expensereports/v4/users/{user}/context/TRAVELER/reports"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(v4.status, 403);
+    assert!(
+        v4.body["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("expense.report.read")
+    );
+}

@@ -1,5 +1,5 @@
 //! The HTTP client: token grants, the code-16 retry, bounded bodies, host policy, and the
-//! optional API read and revoke calls.
+//! read-only API probes and the revoke call.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,10 +11,10 @@ use crate::input::{
     AccessToken, AuthorizationUrl, ClientId, ClientSecret, CompanyUuid, RefreshToken, RequestToken,
 };
 use crate::policy::HostPolicy;
+use crate::probes::{self, Finding, Probe, ProbeReport, Readiness};
 use crate::scopes::{ScopeCheck, ScopeProfile};
 
 const TOKEN_PATH: &str = "/oauth2/v0/token";
-const USERS_PATH: &str = "/profile/identity/v4/Users?count=1";
 const REVOKE_PATH: &str = "/app-mgmt/v0/connections";
 const CORRELATION_HEADER: &str = "concur-correlationid";
 /// `refresh_expires_in` is documented as an absolute time; a value this small can only be a
@@ -243,28 +243,6 @@ impl ConcurClient {
         Ok(self.grant(answer, used, None, false))
     }
 
-    /// One cheap read proving the access token works: the company's user count.
-    pub async fn count_users(
-        &self,
-        geolocation: &AuthorizationUrl,
-        access: &AccessToken,
-    ) -> Result<u64, Diagnosis> {
-        let request = self.http.get(geolocation.join(USERS_PATH));
-        let (status, body) = self.api_call(geolocation, request, access).await?;
-        let list: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
-            Diagnosis::new(Problem::UnexpectedAnswer {
-                what: format!("HTTP {status} from the Users API that is not JSON"),
-            })
-        })?;
-        list.get("totalResults")
-            .and_then(serde_json::Value::as_u64)
-            .ok_or_else(|| {
-                Diagnosis::new(Problem::UnexpectedAnswer {
-                    what: "a Users list without totalResults".into(),
-                })
-            })
-    }
-
     /// Revokes the app's refresh tokens for the company the access token belongs to.
     pub async fn revoke(
         &self,
@@ -275,6 +253,75 @@ impl ConcurClient {
         self.api_call(geolocation, request, access)
             .await
             .map(|_| ())
+    }
+
+    /// The read-only calls the scopes imply (the profile's `required`, or without one those
+    /// `granted`), made with a fresh access token at the company's geolocation, one after the
+    /// other; then a line for each scope that only writes.
+    pub async fn probe(
+        &self,
+        geolocation: &AuthorizationUrl,
+        access: &AccessToken,
+        required: &[String],
+        granted: &[String],
+    ) -> Vec<ProbeReport> {
+        let mut reports = Vec::new();
+        let mut identity: Option<Finding> = None;
+        let mut first_user: Option<String> = None;
+        for probe in Probe::ALL {
+            let finding = match probes::readiness(probe, required, granted) {
+                Readiness::Irrelevant => continue,
+                Readiness::NotProbed(why) => Finding::NotProbed { why },
+                Readiness::Go if probes::needs_user(probe) && first_user.is_none() => {
+                    Finding::NotProbed {
+                        why: probes::no_user(identity.as_ref()),
+                    }
+                }
+                Readiness::Go => {
+                    let path = probe.path(first_user.as_deref());
+                    let request = self.http.get(geolocation.join(&path));
+                    match self.send_api(geolocation, request, access).await {
+                        Err(d) => Finding::Fails(probes::unanswered(&d)),
+                        Ok(reply) if !(200..300).contains(&reply.status) => {
+                            Finding::Fails(probes::refused(probe, &reply))
+                        }
+                        Ok(reply) => match probes::read_answer(probe, &reply) {
+                            Ok((fact, user)) => {
+                                if probe == Probe::IdentityUsers {
+                                    first_user = user.filter(|id| probes::plain_id(id));
+                                }
+                                Finding::Works { fact }
+                            }
+                            Err(failure) => Finding::Fails(failure),
+                        },
+                    }
+                }
+            };
+            tracing::debug!(
+                probe = probe.key(),
+                ok = matches!(finding, Finding::Works { .. }),
+                "probe answered"
+            );
+            if probe == Probe::IdentityUsers {
+                identity = Some(finding.clone());
+            }
+            reports.push(ProbeReport {
+                name: probe.key().to_owned(),
+                label: probe.label().to_owned(),
+                finding,
+            });
+        }
+        reports.extend(probes::write_only(required).map(|scope| {
+            ProbeReport {
+                name: scope.clone(),
+                label: scope.clone(),
+                finding: Finding::NotProbed {
+                    why: "not probed: write-only (no read call can prove it without changing data)"
+                        .to_owned(),
+                },
+            }
+        }));
+        reports
     }
 
     fn grant(
@@ -363,12 +410,13 @@ impl ConcurClient {
         )
     }
 
-    async fn api_call(
+    /// A call to one of Concur's APIs, whatever its status; only no answer is an error.
+    async fn send_api(
         &self,
         geolocation: &AuthorizationUrl,
         request: reqwest::RequestBuilder,
         access: &AccessToken,
-    ) -> Result<(u16, Vec<u8>), Diagnosis> {
+    ) -> Result<ApiReply, Diagnosis> {
         self.ensure_permitted(geolocation)?;
         let response = request
             .bearer_auth(access.expose())
@@ -379,8 +427,23 @@ impl ConcurClient {
         let status = response.status().as_u16();
         let correlation_id = header(&response, CORRELATION_HEADER);
         let body = self.read_bounded(response).await?;
+        Ok(ApiReply {
+            status,
+            correlation_id,
+            body,
+        })
+    }
+
+    async fn api_call(
+        &self,
+        geolocation: &AuthorizationUrl,
+        request: reqwest::RequestBuilder,
+        access: &AccessToken,
+    ) -> Result<(u16, Vec<u8>), Diagnosis> {
+        let reply = self.send_api(geolocation, request, access).await?;
+        let status = reply.status;
         let problem = match status {
-            200..=299 => return Ok((status, body)),
+            200..=299 => return Ok((status, reply.body)),
             401 => Problem::Refused,
             403 => Problem::ScopeNotGranted,
             429 => Problem::RateLimited {
@@ -393,7 +456,7 @@ impl ConcurClient {
         };
         let mut d = Diagnosis::new(problem);
         d.reply.http_status = Some(status);
-        d.reply.correlation_id = correlation_id;
+        d.reply.correlation_id = reply.correlation_id;
         Err(d)
     }
 
@@ -427,6 +490,14 @@ impl ConcurClient {
         }
         Ok(body)
     }
+}
+
+/// What one of Concur's APIs answered: status, correlation id and the (bounded) body.
+#[derive(Debug, Clone)]
+pub struct ApiReply {
+    pub status: u16,
+    pub correlation_id: Option<String>,
+    pub body: Vec<u8>,
 }
 
 fn header(response: &reqwest::Response, name: &str) -> Option<String> {

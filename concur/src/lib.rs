@@ -9,10 +9,11 @@ pub mod clock;
 pub mod diagnosis;
 pub mod input;
 pub mod policy;
+pub mod probes;
 pub mod scopes;
 
 pub use client::{
-    Authorization, Checked, ClientConfig, ConcurClient, Credentials, Grant, http_builder,
+    ApiReply, Authorization, Checked, ClientConfig, ConcurClient, Credentials, Grant, http_builder,
 };
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
 pub use diagnosis::{ConcurReply, Diagnosis, GrantKind, Problem};
@@ -21,4 +22,5 @@ pub use input::{
     RefreshToken, RequestToken, mask,
 };
 pub use policy::{HostPolicy, PolicyError};
+pub use probes::{Failure, Finding, Probe, ProbeReport};
 pub use scopes::{ScopeCheck, ScopeProfile};

@@ -1,15 +1,15 @@
 //! The client against the simulator: every diagnosis, the code-16 retry, rotation, sliding
-//! expiry, bounded bodies, timeouts and host refusal.
+//! expiry, bounded bodies, timeouts, host refusal and the read-only API probes.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use concur::{
-    Authorization, AuthorizationUrl, ClientConfig, ClientId, ClientSecret, CompanyUuid,
-    ConcurClient, Credentials, Diagnosis, HostPolicy, Problem, RefreshToken, RequestToken,
-    ScopeProfile, SystemClock,
+    AccessToken, Authorization, AuthorizationUrl, ClientConfig, ClientId, ClientSecret,
+    CompanyUuid, ConcurClient, Credentials, Diagnosis, Failure, Finding, HostPolicy, ProbeReport,
+    Problem, RefreshToken, RequestToken, ScopeProfile, SystemClock,
 };
-use concur_sim::{DEMO_SCOPES, Fault, Quirks, REFRESH_LIFETIME, Simulator};
+use concur_sim::{CompanySwitches, DEMO_SCOPES, Fault, Quirks, REFRESH_LIFETIME, Simulator};
 
 struct World {
     sim: Simulator,
@@ -377,17 +377,211 @@ async fn quirky_answers_are_read_the_same() {
 async fn the_access_token_reads_users_and_revoke_kills_the_refresh_token() {
     let w = world_in("us2").await;
     let grant = w.refresh().await.unwrap();
-    let users = w
+    let identity = ["identity.user.core.read".to_owned()];
+    let reports = w
         .client
-        .count_users(&grant.geolocation, &grant.access_token)
-        .await
-        .unwrap();
-    assert_eq!(users, 3);
+        .probe(
+            &grant.geolocation,
+            &grant.access_token,
+            &identity,
+            &grant.scopes,
+        )
+        .await;
+    assert_eq!(findings(&reports), [("identity_users", works("3 users"))]);
     w.client
         .revoke(&grant.geolocation, &grant.access_token)
         .await
         .unwrap();
     assert_eq!(code(w.refresh().await), "refresh_token_invalid");
+}
+
+fn works(fact: &str) -> Finding {
+    Finding::Works {
+        fact: fact.to_owned(),
+    }
+}
+
+fn findings(reports: &[ProbeReport]) -> Vec<(&str, Finding)> {
+    reports
+        .iter()
+        .map(|r| (r.name.as_str(), r.finding.clone()))
+        .collect()
+}
+
+/// The probes a profile implies, with a token from a company whose switches are `switches`.
+async fn probe_with(profile: ScopeProfile, switches: CompanySwitches) -> Vec<ProbeReport> {
+    let w = world_in("us2").await;
+    assert!(w.sim.set_company(&w.company, switches));
+    let grant = w.refresh().await.unwrap();
+    w.client
+        .probe(
+            &grant.geolocation,
+            &grant.access_token,
+            &profile.required(),
+            &grant.scopes,
+        )
+        .await
+}
+
+fn failure(reports: &[ProbeReport], name: &str) -> Failure {
+    match &reports.iter().find(|r| r.name == name).unwrap().finding {
+        Finding::Fails(failure) => failure.clone(),
+        other => panic!("{name}: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_healthy_company_answers_every_probe_its_profile_implies() {
+    let reports = probe_with(ScopeProfile::MileageToExpense, CompanySwitches::default()).await;
+    assert_eq!(
+        findings(&reports),
+        [
+            ("identity_users", works("3 users")),
+            ("expense_reports_v3", works("reports readable")),
+            (
+                "expense_reports_v4",
+                works("the first user's reports are readable")
+            ),
+            (
+                "expense_approvals_v4",
+                works("2 reports waiting for approval")
+            ),
+            (
+                "expense_config_v3",
+                works("configuration readable (“Default expense group”)")
+            ),
+        ]
+    );
+    let approvals = probe_with(ScopeProfile::ExpenseApprovals, CompanySwitches::default()).await;
+    let names: Vec<&str> = approvals.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "identity_users",
+            "expense_reports_v3",
+            "expense_reports_v4",
+            "expense_approvals_v4",
+            "expense.report.workflowstatus.write",
+        ],
+        "no configuration read for approvals; the write scope is named, not called"
+    );
+    assert_eq!(approvals[4].ok(), None);
+}
+
+#[tokio::test]
+async fn expense_not_enabled_fails_the_expense_probes_with_concurs_words_and_the_fix() {
+    let off = CompanySwitches {
+        expense_enabled: false,
+        ..CompanySwitches::default()
+    };
+    let reports = probe_with(ScopeProfile::MileageToExpense, off).await;
+    assert_eq!(reports[0].ok(), Some(true), "Identity still answers");
+    for name in [
+        "expense_reports_v3",
+        "expense_reports_v4",
+        "expense_approvals_v4",
+        "expense_config_v3",
+    ] {
+        let f = failure(&reports, name);
+        assert_eq!(f.status, Some(403), "{name}");
+        assert_eq!(
+            f.message, "Concur Expense is not enabled for this company.",
+            "{name}"
+        );
+        assert!(!f.transient);
+        assert!(f.correlation_id.is_some());
+    }
+    assert!(
+        failure(&reports, "expense_reports_v3")
+            .fix
+            .starts_with("Expense is not enabled for this company")
+    );
+    assert!(
+        failure(&reports, "expense_approvals_v4")
+            .fix
+            .contains("approver role")
+    );
+}
+
+#[tokio::test]
+async fn a_user_who_approves_nothing_and_a_company_without_users_are_told_apart() {
+    let no_manager = CompanySwitches {
+        manager_role: false,
+        ..CompanySwitches::default()
+    };
+    let reports = probe_with(ScopeProfile::ExpenseApprovals, no_manager).await;
+    assert_eq!(
+        reports[2].ok(),
+        Some(true),
+        "the user's own reports are readable"
+    );
+    let f = failure(&reports, "expense_approvals_v4");
+    assert_eq!(f.status, Some(403));
+    assert!(
+        f.message.contains("not an expense approver"),
+        "{}",
+        f.message
+    );
+
+    let empty = CompanySwitches {
+        users: 0,
+        ..CompanySwitches::default()
+    };
+    let reports = probe_with(ScopeProfile::ExpenseApprovals, empty).await;
+    assert_eq!(reports[0].finding, works("0 users"));
+    assert_eq!(
+        reports[2].finding,
+        Finding::NotProbed {
+            why: "not probed: the company has no users to read with".to_owned()
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_scope_not_granted_is_not_probed_and_a_dead_token_is_refused() {
+    let sim = Simulator::spawn().await.unwrap();
+    let (id, secret) = sim.add_app(&["identity.user.core.read", "CONFIG"]);
+    let company = sim.add_company("us2");
+    let refresh = sim.issue_refresh_token(&company, &id);
+    let client = client(&sim, Duration::from_secs(5));
+    let credentials = Credentials {
+        client_id: ClientId::parse(&id).unwrap(),
+        client_secret: ClientSecret::parse(&secret).unwrap(),
+    };
+    let base = AuthorizationUrl::parse(&sim.origin("us2")).unwrap();
+    let grant = client
+        .refresh(&base, &credentials, &RefreshToken::parse(&refresh).unwrap())
+        .await
+        .unwrap();
+    let required = ScopeProfile::MileageToExpense.required();
+    let reports = client
+        .probe(
+            &grant.geolocation,
+            &grant.access_token,
+            &required,
+            &grant.scopes,
+        )
+        .await;
+    let v3 = reports
+        .iter()
+        .find(|r| r.name == "expense_reports_v3")
+        .unwrap();
+    assert!(matches!(&v3.finding, Finding::NotProbed { why } if why.contains("not granted")));
+    assert_eq!(
+        reports
+            .iter()
+            .find(|r| r.name == "expense_config_v3")
+            .unwrap()
+            .ok(),
+        Some(true)
+    );
+    let dead = AccessToken::from_stored("not-a-token".to_owned());
+    let reports = client
+        .probe(&grant.geolocation, &dead, &required, &grant.scopes)
+        .await;
+    let f = failure(&reports, "identity_users");
+    assert_eq!(f.status, Some(401));
+    assert!(f.fix.starts_with("Concur refused the access token"));
 }
 
 #[tokio::test]

@@ -44,4 +44,6 @@ pub struct Metrics {
     /// Server-rendered pages that did not start within the watchdog's time and were rendered
     /// again, by method.
     pub stalled_pages: Counter,
+    /// Read-only API probes by probe and result (`ok`, `failed`, `transient`, `not_probed`).
+    pub probe_results: Counter,
 }

@@ -110,6 +110,11 @@ test.describe.serial("Concur Console", () => {
     await page.getByRole("button", { name: "Validate" }).click();
     await expect(page.getByRole("heading", { name: /Approvals – request token/ })).toBeVisible();
     await expect(page.getByText(s.company_uuid)).toBeVisible();
+    const can = page.locator("section.capabilities");
+    await expect(can.getByRole("heading", { name: "What the integration can do" })).toBeVisible();
+    await expect(can.locator('[data-probe="identity_users"]')).toContainText("3 users");
+    await expect(can.locator('[data-probe="expense_approvals_v4"]')).toContainText("2 reports waiting for approval");
+    await expect(can.locator('[data-probe="expense.report.workflowstatus.write"]')).toContainText("write-only");
     await page.getByRole("button", { name: "Validate now" }).click();
     await expect(page.locator("table.history tbody tr")).toHaveCount(2);
   });

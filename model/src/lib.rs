@@ -216,6 +216,27 @@ pub struct ValidationEntry {
     pub status_change: Option<String>,
 }
 
+/// One line of *What the integration can do*: a read-only API probe's last finding, or a scope
+/// no read call can prove.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeLine {
+    /// The probe's key (`identity_users` …) or the write-only scope.
+    pub name: String,
+    pub label: String,
+    /// Answered, failed, or not made (`None`).
+    pub ok: Option<bool>,
+    /// Concur failing or limiting calls: shown, but not a lost capability.
+    pub transient: bool,
+    /// Concur's HTTP status for a failure.
+    pub status: Option<u16>,
+    /// The fact proven, Concur's words for a failure, or why the call was not made.
+    pub detail: String,
+    /// What fixes a failure, in plain words.
+    pub fix: Option<String>,
+    pub correlation_id: Option<String>,
+    pub checked_at: i64,
+}
+
 /// An API key as lists show it: never the key itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKeyView {
@@ -342,6 +363,8 @@ pub struct ConnectionDetail {
     pub deliveries: Vec<DeliveryView>,
     pub belonging: BelongingView,
     pub renewal: RenewalBox,
+    /// What the integration can do, from the last probes (empty before the first run).
+    pub probes: Vec<ProbeLine>,
 }
 
 /// What a connection needs from its customer, and where asking them stands.

@@ -17,7 +17,7 @@ trap 'rm -rf "$TMPDIR"' EXIT
 scripts/with-postgres.sh bash -c '
   set -euo pipefail
   cargo test "$@"
-  echo "==> the access, audit, backup, console, fleet import, fleet dashboard, fleet keys, hand-off, management API, owners, people, renewal request, review, security, settings and single sign-on suites again, on PostgreSQL"
+  echo "==> the access, audit, backup, console, fleet import, fleet dashboard, fleet keys, hand-off, management API, owners, people, probe, renewal request, review, security, settings and single sign-on suites again, on PostgreSQL"
   CONCUR_TEST_STORE=postgres cargo test "$@" --test it -- \
-    access:: audit:: backup:: console:: fleet:: fleet_dashboard:: fleet_keys:: handoffs:: management:: owners:: people:: renewals:: review:: security:: settings:: sso::
+    access:: audit:: backup:: console:: fleet:: fleet_dashboard:: fleet_keys:: handoffs:: management:: owners:: people:: probes:: renewals:: review:: security:: settings:: sso::
 ' bash "${packages[@]}"

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use concur::Diagnosis;
 use console_core::Error;
+use console_core::connections::probes::{self, When};
 use console_core::connections::refresh::{self, Need, Outcome};
 use console_core::state::{AppState, internal};
 use console_core::store::{self, ConnectionRow};
@@ -81,6 +82,9 @@ pub async fn sweep_due(
             .map(|id| async move {
                 match refresh::refresh(state, &id, Need::Due, "keep-alive").await {
                     Ok(Outcome::Refreshed { row, problem }) => {
+                        if problem.is_none() {
+                            probes::run_quietly(state, &id, When::Hourly).await;
+                        }
                         Ok(Some(SweepLine::new(&row, true, problem.as_ref())))
                     }
                     Ok(Outcome::Fresh(_)) | Err(Error::NotFound) => Ok(None),

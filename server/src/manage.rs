@@ -1,11 +1,13 @@
 //! `concur-console api-key …` and `connections …`: what the console's pages do, from a
 //! terminal, so a deployment can be scripted. Secrets come from the environment, never argv.
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use console_core::Error;
 use console_core::connections::fleet::{self, Change};
 use console_core::connections::metadata::Selector;
+use console_core::connections::probes;
 use console_core::state::AppState;
 use console_core::store;
 use console_model::{BelongingForm, CredentialsForm};
@@ -314,10 +316,22 @@ async fn list(
         owner: owner.map(str::to_owned),
         ..fleet::Query::default()
     };
-    for (row, who) in fleet::list(state, &query).await? {
+    let listed = fleet::list(state, &query).await?;
+    let mut probes = if json {
+        let ids: Vec<&str> = listed.iter().map(|(row, _)| row.id.as_str()).collect();
+        probes::lines_of(state, &ids).await?
+    } else {
+        HashMap::new()
+    };
+    for (row, who) in listed {
         if json {
-            let line =
-                crate::management::ConnectionView::of(&store::FleetRow::from(&row), &who, now);
+            let lines = probes.remove(&row.id).unwrap_or_default();
+            let line = crate::management::ConnectionView::of(
+                &store::FleetRow::from(&row),
+                &who,
+                &lines,
+                now,
+            );
             writeln!(out, "{}", json!(line)).map_err(io)?;
         } else {
             let expiry = row

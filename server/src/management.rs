@@ -14,10 +14,12 @@ use console_core::Error;
 use console_core::audit::{self, Actor, Event};
 use console_core::connections::fleet::{self, Belonging, Change, Query};
 use console_core::connections::metadata::Selector;
+use console_core::connections::probes;
 use console_core::handoffs::{self, NewHandoff};
 use console_core::keys::{Call, Caller};
 use console_core::state::AppState;
 use console_core::store::{self, FleetRow};
+use console_model::ProbeLine;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -57,8 +59,39 @@ pub(crate) struct Contact {
     pub email: String,
 }
 
+/// What one read-only API probe last found (or why it was not made).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ProbeView {
+    /// `identity_users`, `expense_reports_v3`, `expense_reports_v4`, `expense_approvals_v4`,
+    /// `expense_config_v3`, or a write-only scope.
+    probe: String,
+    /// True when the call answered, false when it failed, null when it was not made.
+    ok: Option<bool>,
+    /// Concur's HTTP status for a failure.
+    status: Option<u16>,
+    /// The fact proven, Concur's words for a failure, or why the call was not made.
+    detail: String,
+    /// What fixes a failure.
+    fix: Option<String>,
+    #[schema(format = DateTime)]
+    checked_at: Option<String>,
+}
+
+impl From<&ProbeLine> for ProbeView {
+    fn from(line: &ProbeLine) -> Self {
+        Self {
+            probe: line.name.clone(),
+            ok: line.ok,
+            status: line.status,
+            detail: line.detail.clone(),
+            fix: line.fix.clone(),
+            checked_at: console_core::rfc3339(line.checked_at),
+        }
+    }
+}
+
 /// A connection as the management API and `connections list --json` show it: no secret, its
-/// status at the time of the call, who it belongs to.
+/// status at the time of the call, who it belongs to, what its integration can do.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Connection)]
 pub(crate) struct ConnectionView {
@@ -86,10 +119,13 @@ pub(crate) struct ConnectionView {
     /// null when it follows the console's setting.
     #[schema(pattern = "^(always|never)$")]
     renewal_requests: Option<&'static str>,
+    /// What the integration can do, from the last read-only API probes (empty before the
+    /// first run).
+    probes: Vec<ProbeView>,
 }
 
 impl ConnectionView {
-    pub(crate) fn of(row: &FleetRow, who: &Belonging, now: i64) -> Self {
+    pub(crate) fn of(row: &FleetRow, who: &Belonging, probes: &[ProbeLine], now: i64) -> Self {
         let granted: Vec<&str> = row.granted_scopes.split_whitespace().collect();
         Self {
             id: row.id.clone(),
@@ -122,6 +158,7 @@ impl ConnectionView {
             renewal_requests: row
                 .renewal_automatic
                 .map(|set| console_core::renewals::asking_word(Some(set != 0))),
+            probes: probes.iter().map(ProbeView::from).collect(),
         }
     }
 }
@@ -263,19 +300,29 @@ async fn list(
     };
     let now = state.now();
     let limit = asked.limit.unwrap_or(DEFAULT_LIMIT);
-    match fleet::page(&state, &query, asked.cursor.as_deref(), limit).await {
-        Ok((rows, next_cursor)) => answer(
-            StatusCode::OK,
-            &ConnectionPage {
-                connections: rows
-                    .iter()
-                    .map(|(row, who)| ConnectionView::of(row, who, now))
-                    .collect(),
-                next_cursor,
-            },
-        ),
-        Err(e) => failed(&e, NOT_FOUND),
-    }
+    let page = match fleet::page(&state, &query, asked.cursor.as_deref(), limit).await {
+        Ok(page) => page,
+        Err(e) => return failed(&e, NOT_FOUND),
+    };
+    let (rows, next_cursor) = page;
+    let ids: Vec<&str> = rows.iter().map(|(row, _)| row.id.as_str()).collect();
+    let mut probes = match probes::lines_of(&state, &ids).await {
+        Ok(probes) => probes,
+        Err(e) => return failed(&e, NOT_FOUND),
+    };
+    answer(
+        StatusCode::OK,
+        &ConnectionPage {
+            connections: rows
+                .iter()
+                .map(|(row, who)| {
+                    let lines = probes.remove(&row.id).unwrap_or_default();
+                    ConnectionView::of(row, who, &lines, now)
+                })
+                .collect(),
+            next_cursor,
+        },
+    )
 }
 
 /// The connection `id` as the API shows it.
@@ -285,7 +332,13 @@ async fn shown(state: &AppState, id: &str) -> Result<ConnectionView, Error> {
         .map_err(console_core::state::internal)?
         .ok_or(Error::NotFound)?;
     let who = fleet::shown_one(state, &row).await?;
-    Ok(ConnectionView::of(&FleetRow::from(&row), &who, state.now()))
+    let lines = probes::lines(state, id).await?;
+    Ok(ConnectionView::of(
+        &FleetRow::from(&row),
+        &who,
+        &lines,
+        state.now(),
+    ))
 }
 
 #[utoipa::path(

@@ -189,6 +189,13 @@ pub async fn render(state: &AppState) -> Result<String, Error> {
     );
     counter(
         &mut out,
+        "concur_console_probe_results_total",
+        "Read-only API probes by probe and result.",
+        &["probe", "result"],
+        m.probe_results.snapshot(),
+    );
+    counter(
+        &mut out,
         "concur_console_stalled_pages_total",
         "Server-rendered pages that had not started after the watchdog's time and were rendered again.",
         &["method"],

@@ -5,11 +5,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use concur::Clock as _;
 use concur::{
     Authorization, AuthorizationUrl, Checked, ClientConfig, ClientId, ClientSecret, CompanyUuid,
-    ConcurClient, Credentials, Diagnosis, HostPolicy, InputError, RefreshToken, RequestToken,
-    ScopeProfile, SystemClock,
+    ConcurClient, Credentials, Diagnosis, Finding, HostPolicy, InputError, ProbeReport,
+    RefreshToken, RequestToken, ScopeProfile, SystemClock,
 };
+use console_core::connections::probes;
+
+use crate::management::ProbeView;
 use serde_json::json;
 
 /// The process exit codes scripts rely on.
@@ -115,12 +119,33 @@ pub fn rfc3339(t: Option<i64>) -> serde_json::Value {
         .map_or(serde_json::Value::Null, serde_json::Value::String)
 }
 
-fn report(checked: Option<&Checked>, diagnosis: Option<&Diagnosis>) -> serde_json::Value {
+fn report(
+    checked: Option<&Checked>,
+    diagnosis: Option<&Diagnosis>,
+    probes: &[ProbeReport],
+    checked_at: i64,
+) -> serde_json::Value {
     let grant = checked.map(|c| &c.grant);
+    let degraded = diagnosis.is_none()
+        && probes
+            .iter()
+            .any(|p| matches!(&p.finding, Finding::Fails(f) if !f.transient));
+    let message = match diagnosis {
+        Some(d) => d.message(),
+        None if degraded => {
+            "The credentials work, but some of the integration's calls fail (below).".to_owned()
+        }
+        None => "The credentials work.".to_owned(),
+    };
     json!({
+        "degraded": degraded,
+        "probes": probes
+            .iter()
+            .map(|p| ProbeView::from(&probes::report_line(p, checked_at)))
+            .collect::<Vec<_>>(),
         "ok": diagnosis.is_none(),
         "diagnosis": diagnosis.map(Diagnosis::code),
-        "message": diagnosis.map_or("The credentials work.".to_owned(), Diagnosis::message),
+        "message": message,
         "next_step": diagnosis.map(Diagnosis::next_step),
         "transient": diagnosis.is_some_and(Diagnosis::is_transient),
         "geolocation": grant.map(|g| g.geolocation.to_string()),
@@ -167,6 +192,29 @@ fn print_sentences(out: &mut dyn Write, r: &serde_json::Value) -> std::io::Resul
     if let Some(missing) = r["scopes_missing"].as_array().filter(|m| !m.is_empty()) {
         let names: Vec<&str> = missing.iter().filter_map(|s| s.as_str()).collect();
         writeln!(out, "  Missing scopes: {}", names.join(" "))?;
+    }
+    let probes = r["probes"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if !probes.is_empty() {
+        writeln!(out, "What the integration can do:")?;
+    }
+    for probe in probes {
+        let mark = match probe["ok"].as_bool() {
+            Some(true) => "✔",
+            Some(false) => "✘",
+            None => "–",
+        };
+        let name = probe["probe"].as_str().unwrap_or("");
+        let detail = probe["detail"].as_str().unwrap_or("");
+        match probe["status"].as_u64() {
+            Some(status) => writeln!(out, "  {mark} {name}: HTTP {status}: {detail}")?,
+            None => writeln!(out, "  {mark} {name}: {detail}")?,
+        }
+        if let Some(fix) = probe["fix"].as_str() {
+            writeln!(out, "      Fix: {fix}")?;
+        }
     }
     Ok(())
 }
@@ -229,15 +277,37 @@ pub async fn run(
     if let Some(token) = new_token {
         keep_new_token(token, args.write_refresh_token.as_deref(), err)?;
     }
-    let r = report(checked, diagnosis.as_ref());
+    let probes = match checked {
+        Some(c) => {
+            client
+                .probe(
+                    &c.grant.geolocation,
+                    &c.grant.access_token,
+                    &parsed.profile.required(),
+                    &c.grant.scopes,
+                )
+                .await
+        }
+        None => Vec::new(),
+    };
+    let r = report(checked, diagnosis.as_ref(), &probes, SystemClock.now());
     if args.json {
         writeln!(out, "{r}")?;
     } else {
         print_sentences(out, &r)?;
     }
+    let failed = probes.iter().filter_map(|p| match &p.finding {
+        Finding::Fails(f) => Some(f.transient),
+        _ => None,
+    });
+    let (lost, waiting) = failed.fold((false, false), |(lost, waiting), transient| {
+        (lost || !transient, waiting || transient)
+    });
     Ok(match diagnosis {
-        None => Exit::Valid,
         Some(d) if d.is_transient() => Exit::Transient,
         Some(_) => Exit::Refused,
+        None if lost => Exit::Refused,
+        None if waiting => Exit::Transient,
+        None => Exit::Valid,
     })
 }

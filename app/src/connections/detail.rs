@@ -17,7 +17,7 @@ use crate::components::{
 use crate::error::AppError;
 use crate::handoffs::CreateHandoff;
 use crate::session::may;
-use console_model::{ConnectionDetail, RenewalBox, Role, Status, format_time};
+use console_model::{ConnectionDetail, ProbeLine, RenewalBox, Role, Status, format_time};
 
 #[component]
 pub fn ConnectionPage() -> impl IntoView {
@@ -52,6 +52,7 @@ pub fn ConnectionPage() -> impl IntoView {
                             view! {
                             {(urgent && may(Role::Editor)).then(|| view! { <RenewalLink id=id.clone() urgent=true renewal=c.renewal.clone()/> })}
                             <Overview detail=c.clone()/>
+                            <Capabilities lines=c.probes.clone()/>
                             <Belonging id=id.clone() view=c.belonging.clone() editable=may(Role::Editor) update/>
                             <FormAlert error=errors/>
                             {may(Role::Editor).then(|| view! {
@@ -280,6 +281,44 @@ fn Overview(detail: ConnectionDetail) -> impl IntoView {
             <h3>"Required scopes"</h3>
             <ul class="scopes">{scopes}</ul>
             {(c.extra_granted > 0).then(|| view! { <p class="hint">{format!("Concur also granted {}.", plural(c.extra_granted as i64, "other scope"))}</p> })}
+        </section>
+    }
+}
+
+/// What the integration can do: a line per read-only API probe, with the fact it proved or
+/// Concur's refusal and the fix, and when it last ran.
+#[component]
+fn Capabilities(lines: Vec<ProbeLine>) -> impl IntoView {
+    let last = lines.iter().map(|l| l.checked_at).max();
+    let items = lines
+        .into_iter()
+        .map(|line| {
+            let (mark, class) = match line.ok {
+                Some(true) => ("✔", "works"),
+                Some(false) if line.transient => ("…", "waiting"),
+                Some(false) => ("✘", "fails"),
+                None => ("–", "not-probed"),
+            };
+            let status = line.status.map(|s| format!("HTTP {s}: "));
+            view! {
+                <li class=class data-probe=line.name.clone()>
+                    <span aria-hidden="true">{mark}</span>" "<strong>{line.label}</strong>": "{status}{line.detail}
+                    {line.fix.map(|fix| view! { <p class="fix">{fix}</p> })}
+                    {line.correlation_id.map(|id| view! { <p class="hint">"Correlation id: "<span class="mono">{id}</span></p> })}
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card capabilities">
+            <h2>"What the integration can do"</h2>
+            {match last {
+                Some(at) => view! {
+                    <ul class="probes">{items}</ul>
+                    <p class="hint">{format!("Read-only calls made with the connection's access token, last on {}.", format_time(at))}</p>
+                }.into_any(),
+                None => view! { <p class="hint">"Not checked yet: the read-only calls run after the next successful check (Validate now)."</p> }.into_any(),
+            }}
         </section>
     }
 }

@@ -13,6 +13,7 @@ use concur::{
 use console_model::{CredentialsForm, DiagnosisView};
 
 use super::fleet::{self, Belonging};
+use super::probes::{self, When};
 use super::refresh::{self, Held, Need};
 use super::stored::{
     HANDOFF_SOURCE, SECRET, ThroughLink, Write, apply, client_secret, record, save, stored,
@@ -221,6 +222,7 @@ pub async fn create_through(
     )
     .await?;
     tracing::info!(connection = %id, failing = row.failing, "connection stored");
+    probes::run_quietly(state, &id, When::Now).await;
     Ok(id)
 }
 
@@ -240,6 +242,9 @@ pub async fn replace_through(
     let held = Held::take(state, id).await?;
     let result = replace_held(state, id, form, link).await;
     held.release(state).await;
+    if result.is_ok() {
+        probes::run_quietly(state, id, When::Now).await;
+    }
     result
 }
 
@@ -285,11 +290,12 @@ async fn replace_held(
     save(state, &row, Write::Update, &check, link).await
 }
 
-/// Re-checks stored credentials ("Validate now") through the one refresh path.
+/// Re-checks stored credentials ("Validate now") through the one refresh path, then what the
+/// integration can do.
 pub async fn recheck(state: &AppState, id: &str) -> Result<(), Error> {
-    refresh::refresh(state, id, Need::Always, VALIDATE)
-        .await
-        .map(|_| ())
+    refresh::refresh(state, id, Need::Always, VALIDATE).await?;
+    probes::run_quietly(state, id, When::Now).await;
+    Ok(())
 }
 
 pub async fn rename(state: &AppState, id: &str, name: &str) -> Result<(), Error> {

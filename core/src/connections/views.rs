@@ -174,5 +174,6 @@ pub async fn detail(state: &AppState, id: &str) -> Result<ConnectionDetail, Erro
         deliveries: crate::alerts::deliveries(state, Some(id), HISTORY_ROWS).await?,
         belonging: fleet::shown_one(state, &row).await?.view(),
         renewal: crate::renewals::view(state, &row).await?,
+        probes: super::probes::lines(state, id).await?,
     })
 }

@@ -16,7 +16,8 @@ use crate::crypto::is_sealed;
 /// connection's list of its tags, rewritten by a trigger whenever `connection_tags` changes.
 pub const DERIVED: &[(&str, &str)] = &[("connections", "tag_list")];
 
-/// The tables an export carries, parents before children, with their columns: the schema this
+/// The tables an export carries, parents before children, with their columns (the first two
+/// order the rows: a unique key, or a connection and a place within it): the schema this
 /// console knows (a test holds it equal to what the migrations make, on both stores). An import
 /// takes no other table or column, so no name in a file ever reaches SQL.
 pub const TABLES: &[(&str, &[&str])] = &[
@@ -152,6 +153,22 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "ended_by",
         ],
     ),
+    (
+        "probe_results",
+        &[
+            "connection_id",
+            "position",
+            "name",
+            "label",
+            "ok",
+            "transient",
+            "status",
+            "detail",
+            "fix",
+            "correlation_id",
+            "checked_at",
+        ],
+    ),
     ("alert_marks", &["connection_id", "mark", "created_at"]),
     (
         "alert_outbox",
@@ -219,7 +236,7 @@ pub async fn read_all(pool: &Pool) -> sqlx::Result<Tables> {
     let mut tables = Tables::new();
     for (table, columns) in TABLES {
         let rows = sqlx::query(&format!(
-            "SELECT {} FROM {table} ORDER BY 1",
+            "SELECT {} FROM {table} ORDER BY 1, 2",
             columns.join(", ")
         ))
         .fetch_all(&mut *tx)

@@ -4,7 +4,7 @@
 //! define a `connection_search (id, text)` relation that the same query reads.
 //!
 //! Each thing kept has its own room: `connections`, `dashboard` (its reads), `accounts`,
-//! `invitations`, `sso`, `api_keys`, `fleet_keys`, `tags`, `fleet` (its reads), `handoffs`, `renewals`, `alerts`, `audit`, `leases`, `settings` and
+//! `invitations`, `sso`, `api_keys`, `fleet_keys`, `tags`, `fleet` (its reads), `handoffs`, `renewals`, `probes`, `alerts`, `audit`, `leases`, `settings` and
 //! `dump` (the export's tables); `pool` connects and migrates. Rooms use `pool` and, where a
 //! row spans two, each other downward; this file only names what the store offers.
 
@@ -21,6 +21,7 @@ mod handoffs;
 mod invitations;
 mod leases;
 mod pool;
+mod probes;
 mod renewals;
 mod settings;
 mod sso;
@@ -43,6 +44,7 @@ pub use invitations::*;
 pub use leases::{release_lease, try_lease};
 pub(crate) use pool::is_sqlite;
 pub use pool::{Pool, StoreError, Transaction, begin, connect, data_dir, ready, sqlite_path};
+pub use probes::*;
 pub use renewals::*;
 pub use settings::{put_setting, set_setting, setting};
 pub use sso::*;

@@ -20,6 +20,7 @@ mod ops;
 mod outage;
 mod owners;
 mod people;
+mod probes;
 mod renewals;
 mod replicas;
 mod review;

@@ -383,3 +383,55 @@ async fn the_management_api_finds_pages_and_patches_connections() {
     .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_read_the_list_and_the_terminal_list_carry_what_each_integration_can_do() {
+    let w = world().await;
+    let manage = key(&w, &["--manage", "--read-only"]);
+    let (status, one) = call(
+        &w,
+        Some(&manage),
+        "GET",
+        &format!("/api/v1/connections/{}", w.prod.0),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{one}");
+    let probes = one["probes"].as_array().unwrap();
+    assert_eq!(probes[0]["probe"], "identity_users");
+    assert_eq!(probes[0]["ok"], true);
+    assert_eq!(probes[0]["detail"], "3 users");
+    assert!(probes[0]["checked_at"].as_str().unwrap().ends_with('Z'));
+    let write_only = probes
+        .iter()
+        .find(|p| p["probe"] == "expense.report.workflowstatus.write")
+        .unwrap();
+    assert_eq!(write_only["ok"], Value::Null);
+
+    let (status, list) = call(&w, Some(&manage), "GET", "/api/v1/connections", None).await;
+    assert_eq!(status, 200, "{list}");
+    for connection in list["connections"].as_array().unwrap() {
+        assert_eq!(
+            connection["probes"].as_array().unwrap().len(),
+            probes.len(),
+            "{connection}"
+        );
+    }
+
+    let output = w
+        .store
+        .console(&["connections", "list", "--json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let lines: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(
+        lines.iter().all(|l| l["probes"][0]["ok"] == true),
+        "{lines:?}"
+    );
+}

@@ -89,6 +89,85 @@ async fn valid_credentials_exit_0_with_the_expiry_in_json() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_json_carries_a_line_per_probe_the_profile_implies() {
+    let c = case().await;
+    let (code, r, _) = c
+        .json(
+            &["--scope-profile", "mileage-to-expense"],
+            &[("CONCUR_REFRESH_TOKEN", &c.refresh)],
+        )
+        .await;
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["degraded"], false);
+    let probes = r["probes"].as_array().unwrap();
+    let names: Vec<&str> = probes
+        .iter()
+        .map(|p| p["probe"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "identity_users",
+            "expense_reports_v3",
+            "expense_reports_v4",
+            "expense_approvals_v4",
+            "expense_config_v3"
+        ]
+    );
+    assert!(probes.iter().all(|p| p["ok"] == true), "{r}");
+    assert_eq!(probes[0]["detail"], "3 users");
+    assert!(probes[0]["checked_at"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_probe_exits_1_with_concurs_words_and_the_fix() {
+    let c = case().await;
+    let off = concur_sim::CompanySwitches {
+        expense_enabled: false,
+        ..Default::default()
+    };
+    assert!(c.sim.set_company(&c.company, off));
+    let (code, r, _) = c
+        .json(
+            &["--scope-profile", "mileage-to-expense"],
+            &[("CONCUR_REFRESH_TOKEN", &c.refresh)],
+        )
+        .await;
+    assert_eq!(code, 1, "{r}");
+    assert_eq!(r["ok"], true, "the credentials themselves work");
+    assert_eq!(r["degraded"], true);
+    let v3 = &r["probes"][1];
+    assert_eq!(v3["probe"], "expense_reports_v3");
+    assert_eq!(v3["ok"], false);
+    assert_eq!(v3["status"], 403);
+    assert_eq!(
+        v3["detail"],
+        "Concur Expense is not enabled for this company."
+    );
+    assert!(
+        v3["fix"]
+            .as_str()
+            .unwrap()
+            .contains("ask your Concur admin")
+    );
+    let out = c
+        .run(
+            &["--scope-profile", "mileage-to-expense"],
+            &[("CONCUR_REFRESH_TOKEN", &c.refresh)],
+        )
+        .await;
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("✔ identity_users: 3 users"), "{text}");
+    assert!(
+        text.contains(
+            "✘ expense_reports_v3: HTTP 403: Concur Expense is not enabled for this company."
+        ),
+        "{text}"
+    );
+    assert!(text.contains("Fix: Expense is not enabled"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_dead_refresh_token_exits_1_with_plain_words() {
     let c = case().await;
     c.sim.revoke(&c.company, &c.client_id);

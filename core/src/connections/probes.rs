@@ -1,0 +1,236 @@
+//! What the integration can do: after a check that got a fresh access token, the read-only API
+//! probes its scopes imply run with that token at the connection's geolocation, and their
+//! findings replace the connection's last ones. A transient failure (Concur failing, rate
+//! limited, no answer) never replaces a definite finding: the line keeps what was known.
+
+use std::collections::HashMap;
+
+use concur::{AccessToken, AuthorizationUrl, Finding, ProbeReport};
+use console_model::ProbeLine;
+
+use super::refresh::cached_access_token;
+use super::stored::stored;
+use crate::Error;
+use crate::state::{AppState, internal};
+use crate::store::{self, ProbeRow};
+
+/// Keep-alive probes a connection at most this often.
+pub const PROBE_EVERY: i64 = 3600;
+
+/// When to probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// Now (Validate, Connect, Validate now).
+    Now,
+    /// Unless the last run is younger than [`PROBE_EVERY`] (keep-alive).
+    Hourly,
+}
+
+/// Probes a working connection with the access token stored for it, and stores the findings.
+/// A connection that is failing, or holds no unexpired access token, is left alone.
+pub async fn run(state: &AppState, id: &str, when: When) -> Result<(), Error> {
+    let row = stored(state, id).await?;
+    let now = state.now();
+    if row.failing != 0 {
+        return Ok(());
+    }
+    if when == When::Hourly {
+        let last = store::last_probed_at(&state.pool, id)
+            .await
+            .map_err(internal)?;
+        if last.is_some_and(|at| at > now - PROBE_EVERY) {
+            return Ok(());
+        }
+    }
+    let Some((token, _)) = cached_access_token(state, &row, now, 0)? else {
+        return Ok(());
+    };
+    let geolocation = row.geolocation.as_deref().unwrap_or(&row.authorization_url);
+    let geolocation = AuthorizationUrl::parse(geolocation).map_err(internal)?;
+    let words = |list: &str| {
+        list.split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let reports = state
+        .concur
+        .probe(
+            &geolocation,
+            &AccessToken::from_stored(String::clone(&token)),
+            &words(&row.required_scopes),
+            &words(&row.granted_scopes),
+        )
+        .await;
+    for report in &reports {
+        state
+            .metrics
+            .probe_results
+            .add(&[&report.name, result_label(report)]);
+    }
+    let mut tx = store::begin(&state.pool).await.map_err(internal)?;
+    let before = store::probe_results(&mut *tx, id).await.map_err(internal)?;
+    let rows = findings(id, &reports, &before, state.now());
+    store::replace_probe_results(&mut tx, id, &rows)
+        .await
+        .map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    tracing::info!(connection = %id, failed = rows.iter().filter(|r| r.ok == Some(0)).count(), "probes ran");
+    Ok(())
+}
+
+/// [`run`], whose failure is logged and never fails the check that asked for it.
+pub async fn run_quietly(state: &AppState, id: &str, when: When) {
+    if let Err(e) = run(state, id, when).await {
+        tracing::warn!(connection = %id, error = %e, "the probes could not be run or stored");
+    }
+}
+
+fn result_label(report: &ProbeReport) -> &'static str {
+    match &report.finding {
+        Finding::Works { .. } => "ok",
+        Finding::Fails(f) if f.transient => "transient",
+        Finding::Fails(_) => "failed",
+        Finding::NotProbed { .. } => "not_probed",
+    }
+}
+
+/// The rows to store: each report's finding, except that a transient failure keeps the
+/// definite finding stored before it.
+fn findings(id: &str, reports: &[ProbeReport], before: &[ProbeRow], now: i64) -> Vec<ProbeRow> {
+    reports
+        .iter()
+        .enumerate()
+        .map(|(position, report)| {
+            let kept = before
+                .iter()
+                .find(|b| b.name == report.name && b.transient == 0);
+            match (&report.finding, kept) {
+                (Finding::Fails(f), Some(kept)) if f.transient => ProbeRow {
+                    position: position as i64,
+                    ..kept.clone()
+                },
+                _ => row(id, position, report, now),
+            }
+        })
+        .collect()
+}
+
+fn row(id: &str, position: usize, report: &ProbeReport, now: i64) -> ProbeRow {
+    let mut row = ProbeRow {
+        connection_id: id.to_owned(),
+        name: report.name.clone(),
+        position: position as i64,
+        label: report.label.clone(),
+        ok: report.ok().map(i64::from),
+        checked_at: now,
+        ..ProbeRow::default()
+    };
+    match &report.finding {
+        Finding::Works { fact } => row.detail = fact.clone(),
+        Finding::NotProbed { why } => row.detail = why.clone(),
+        Finding::Fails(f) => {
+            row.transient = i64::from(f.transient);
+            row.status = f.status.map(i64::from);
+            row.detail = f.message.clone();
+            row.fix = Some(f.fix.clone());
+            row.correlation_id = f.correlation_id.clone();
+        }
+    }
+    row
+}
+
+/// A connection's findings as the pages, the CLI and the API show them.
+pub async fn lines(state: &AppState, id: &str) -> Result<Vec<ProbeLine>, Error> {
+    let rows = store::probe_results(&state.pool, id)
+        .await
+        .map_err(internal)?;
+    Ok(rows.into_iter().map(line).collect())
+}
+
+/// The findings of the connections `ids` (a page's worth), by connection.
+pub async fn lines_of(
+    state: &AppState,
+    ids: &[&str],
+) -> Result<HashMap<String, Vec<ProbeLine>>, Error> {
+    let rows = store::probe_results_of(&state.pool, ids)
+        .await
+        .map_err(internal)?;
+    let mut by_connection: HashMap<String, Vec<ProbeLine>> = HashMap::new();
+    for row in rows {
+        by_connection
+            .entry(row.connection_id.clone())
+            .or_default()
+            .push(line(row));
+    }
+    Ok(by_connection)
+}
+
+fn line(row: ProbeRow) -> ProbeLine {
+    ProbeLine {
+        name: row.name,
+        label: row.label,
+        ok: row.ok.map(|ok| ok != 0),
+        transient: row.transient != 0,
+        status: row.status.and_then(|s| u16::try_from(s).ok()),
+        detail: row.detail,
+        fix: row.fix,
+        correlation_id: row.correlation_id,
+        checked_at: row.checked_at,
+    }
+}
+
+/// A report just made, as the line it is stored as.
+pub fn report_line(report: &ProbeReport, now: i64) -> ProbeLine {
+    line(row("", 0, report, now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use concur::Failure;
+
+    fn report(name: &str, finding: Finding) -> ProbeReport {
+        ProbeReport {
+            name: name.to_owned(),
+            label: name.to_owned(),
+            finding,
+        }
+    }
+
+    fn failure(transient: bool) -> Finding {
+        Finding::Fails(Failure {
+            status: Some(if transient { 503 } else { 403 }),
+            message: "refused".into(),
+            fix: "fix it".into(),
+            transient,
+            correlation_id: None,
+        })
+    }
+
+    #[test]
+    fn a_transient_failure_keeps_the_definite_finding_before_it() {
+        let works = Finding::Works {
+            fact: "3 users".into(),
+        };
+        let first = findings("c", &[report("identity_users", works)], &[], 100);
+        assert_eq!(first[0].ok, Some(1));
+        let flaky = findings("c", &[report("identity_users", failure(true))], &first, 200);
+        assert_eq!(flaky, first, "Concur failing for a moment changes nothing");
+        let lost = findings(
+            "c",
+            &[report("identity_users", failure(false))],
+            &first,
+            300,
+        );
+        assert_eq!(
+            (lost[0].ok, lost[0].status, lost[0].checked_at),
+            (Some(0), Some(403), 300)
+        );
+        let unknown = findings("c", &[report("identity_users", failure(true))], &[], 400);
+        assert_eq!(
+            (unknown[0].ok, unknown[0].transient),
+            (Some(0), 1),
+            "with nothing known before, the transient failure is shown"
+        );
+    }
+}
