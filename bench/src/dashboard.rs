@@ -293,6 +293,7 @@ fn connection(state: &AppState, i: usize, now: i64) -> ConnectionRow {
             ..store::Belonging::default()
         },
         renewal_automatic: None,
+        degraded: 0,
         id,
     }
 }

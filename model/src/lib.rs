@@ -45,6 +45,8 @@ pub const KNOWN_DATA_CENTERS: &[(&str, &str)] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Status {
     Failing,
+    /// The token works, but a call the integration makes fails (a read-only API probe).
+    Degraded,
     Expired,
     Critical,
     Expiring,
@@ -53,8 +55,9 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 6] = [
+    pub const ALL: [Status; 7] = [
         Status::Failing,
+        Status::Degraded,
         Status::Expired,
         Status::Critical,
         Status::Expiring,
@@ -62,10 +65,12 @@ impl Status {
         Status::Healthy,
     ];
 
-    /// `failing` wins over the expiry bands; days left round down.
-    pub fn of(failing: bool, refresh_expires_at: Option<i64>, now: i64) -> Self {
+    /// `failing` wins over `degraded` (a probe of what the integration calls fails), which
+    /// wins over the expiry bands; days left round down.
+    pub fn of(failing: bool, degraded: bool, refresh_expires_at: Option<i64>, now: i64) -> Self {
         match refresh_expires_at {
             _ if failing => Status::Failing,
+            _ if degraded => Status::Degraded,
             None => Status::Unknown,
             Some(at) if at <= now => Status::Expired,
             Some(at) if at - now < 8 * DAY => Status::Critical,
@@ -77,6 +82,7 @@ impl Status {
     pub fn key(self) -> &'static str {
         match self {
             Status::Failing => "failing",
+            Status::Degraded => "degraded",
             Status::Expired => "expired",
             Status::Critical => "critical",
             Status::Expiring => "expiring",
@@ -88,6 +94,7 @@ impl Status {
     pub fn label(self) -> &'static str {
         match self {
             Status::Failing => "Failing",
+            Status::Degraded => "Degraded",
             Status::Expired => "Expired",
             Status::Critical => "Critical",
             Status::Expiring => "Expiring",
@@ -475,23 +482,27 @@ mod tests {
     #[test]
     fn status_bands_follow_the_rules() {
         let now = 1_000_000_000;
-        assert_eq!(Status::of(true, Some(now + 90 * DAY), now), Status::Failing);
-        assert_eq!(Status::of(false, None, now), Status::Unknown);
-        assert_eq!(Status::of(false, Some(now), now), Status::Expired);
         assert_eq!(
-            Status::of(false, Some(now + 8 * DAY - 1), now),
+            Status::of(true, true, Some(now + 90 * DAY), now),
+            Status::Failing
+        );
+        assert_eq!(Status::of(false, true, Some(now), now), Status::Degraded);
+        assert_eq!(Status::of(false, false, None, now), Status::Unknown);
+        assert_eq!(Status::of(false, false, Some(now), now), Status::Expired);
+        assert_eq!(
+            Status::of(false, false, Some(now + 8 * DAY - 1), now),
             Status::Critical
         );
         assert_eq!(
-            Status::of(false, Some(now + 8 * DAY), now),
+            Status::of(false, false, Some(now + 8 * DAY), now),
             Status::Expiring
         );
         assert_eq!(
-            Status::of(false, Some(now + 31 * DAY - 1), now),
+            Status::of(false, false, Some(now + 31 * DAY - 1), now),
             Status::Expiring
         );
         assert_eq!(
-            Status::of(false, Some(now + 31 * DAY), now),
+            Status::of(false, false, Some(now + 31 * DAY), now),
             Status::Healthy
         );
     }

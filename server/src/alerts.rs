@@ -134,6 +134,9 @@ async fn send_email(email: &Email, body: &str) -> Result<(), String> {
             Some("failing") => format!("[Concur Console] {name}: failing"),
             Some("unreachable") => format!("[Concur Console] {name}: Concur unreachable"),
             Some("recovered") => format!("[Concur Console] {name}: recovered"),
+            Some("capability_lost") => {
+                format!("[Concur Console] {name}: a call of the integration fails")
+            }
             Some("renewal_requested") => {
                 format!("[Concur Console] {name}: renewal asked of the customer")
             }

@@ -37,6 +37,8 @@ pub enum Event {
     Failing,
     Unreachable,
     Recovered,
+    /// A call the integration makes (a read-only API probe) answered before and now fails.
+    CapabilityLost,
     Test,
 }
 
@@ -47,17 +49,19 @@ impl Event {
             Event::Failing => "failing",
             Event::Unreachable => "unreachable",
             Event::Recovered => "recovered",
+            Event::CapabilityLost => "capability_lost",
             Event::Test => "test",
         }
     }
 }
 
 /// The alert body every channel sends; `text` reads well on its own (Slack, Teams, e-mail).
+/// `detail` says what was lost, for [`Event::CapabilityLost`].
 fn payload(
     state: &AppState,
     row: &ConnectionRow,
     who: &Belonging,
-    event: Event,
+    (event, detail): (Event, Option<&str>),
     event_id: &str,
     now: i64,
 ) -> serde_json::Value {
@@ -92,6 +96,10 @@ fn payload(
             row.name
         ),
         Event::Recovered => format!("“{}” works again.", row.name),
+        Event::CapabilityLost => format!(
+            "“{}” still gets tokens, but a call its integration makes now fails:",
+            row.name
+        ),
         Event::Test => TEST_MESSAGE.to_owned(),
     };
     let todo = match event {
@@ -101,6 +109,7 @@ fn payload(
             .clone()
             .map(|s| format!("Next step (Client ID {}): {s}", row.client_id))
             .unwrap_or_default(),
+        Event::CapabilityLost => detail.unwrap_or_default().to_owned(),
         _ => String::new(),
     };
     let message = [what, todo]
@@ -149,6 +158,56 @@ async fn fire(
     mark: &str,
     now: i64,
 ) -> Result<bool, Error> {
+    fire_saying(state, config, row, (event, None), mark, now).await
+}
+
+/// Tells a connection's channels that calls its integration makes stopped working (probes
+/// that answered before now fail for a reason that is not transient), naming each and its fix:
+/// once per episode, marked with the run that began it.
+pub async fn capability_lost(
+    state: &AppState,
+    row: &ConnectionRow,
+    lost: &[console_model::ProbeLine],
+) -> Result<bool, Error> {
+    let config = effective(state).await?;
+    let detail = lost
+        .iter()
+        .map(|line| {
+            let status = line
+                .status
+                .map(|s| format!("HTTP {s}: "))
+                .unwrap_or_default();
+            format!(
+                "{} — {status}{} Fix: {}",
+                line.label,
+                line.detail,
+                line.fix.as_deref().unwrap_or("see the connection page.")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let began = lost.iter().map(|l| l.checked_at).max().unwrap_or_default();
+    let mark = format!("capability:{began}");
+    let now = state.now();
+    fire_saying(
+        state,
+        &config,
+        row,
+        (Event::CapabilityLost, Some(&detail)),
+        &mark,
+        now,
+    )
+    .await
+}
+
+async fn fire_saying(
+    state: &AppState,
+    config: &AlertConfig,
+    row: &ConnectionRow,
+    (event, detail): (Event, Option<&str>),
+    mark: &str,
+    now: i64,
+) -> Result<bool, Error> {
     // Read before the transaction: a read inside it would hold the write lock while it waits
     // for another of the pool's connections, which page views under load hold while they
     // wait for that lock.
@@ -162,7 +221,7 @@ async fn fire(
         return Ok(false);
     }
     let event_id = uuid::Uuid::now_v7().to_string();
-    let body = payload(state, row, &who, event, &event_id, now).to_string();
+    let body = payload(state, row, &who, (event, detail), &event_id, now).to_string();
     queue(
         &mut tx,
         &channels,

@@ -75,7 +75,24 @@ pub async fn run(state: &AppState, id: &str, when: When) -> Result<(), Error> {
         .map_err(internal)?;
     tx.commit().await.map_err(internal)?;
     tracing::info!(connection = %id, failed = rows.iter().filter(|r| r.ok == Some(0)).count(), "probes ran");
+    state.overview.changed();
+    let lost: Vec<ProbeLine> = lost(&before, &rows).cloned().map(line).collect();
+    if !lost.is_empty() {
+        // As stored now: degraded.
+        let row = stored(state, id).await?;
+        crate::alerts::capability_lost(state, &row, &lost).await?;
+    }
     Ok(())
+}
+
+/// The findings that answered before and now fail for a reason that is not transient, when
+/// this run begins an episode: none failed so before (later runs of the episode find it begun).
+fn lost<'a>(before: &'a [ProbeRow], now: &'a [ProbeRow]) -> impl Iterator<Item = &'a ProbeRow> {
+    let failed = |row: &ProbeRow| row.ok == Some(0) && row.transient == 0;
+    let begun = before.iter().any(failed);
+    now.iter().filter(move |row| {
+        !begun && failed(row) && before.iter().any(|b| b.name == row.name && b.ok == Some(1))
+    })
 }
 
 /// [`run`], whose failure is logged and never fails the check that asked for it.
@@ -205,6 +222,58 @@ mod tests {
             transient,
             correlation_id: None,
         })
+    }
+
+    #[test]
+    fn an_episode_begins_once_even_when_more_is_lost_later() {
+        let works = |name: &str| {
+            report(
+                name,
+                Finding::Works {
+                    fact: "fine".into(),
+                },
+            )
+        };
+        let first = findings("c", &[works("a"), works("b")], &[], 100);
+        let one = findings("c", &[report("a", failure(false)), works("b")], &first, 200);
+        assert_eq!(lost(&first, &one).count(), 1);
+        let both = findings(
+            "c",
+            &[report("a", failure(false)), report("b", failure(false))],
+            &one,
+            300,
+        );
+        assert_eq!(lost(&one, &both).count(), 0, "still the same episode");
+    }
+
+    #[test]
+    fn a_capability_is_lost_once_when_what_answered_fails() {
+        let works = Finding::Works {
+            fact: "3 users".into(),
+        };
+        let first = findings("c", &[report("identity_users", works.clone())], &[], 100);
+        let failed = findings(
+            "c",
+            &[report("identity_users", failure(false))],
+            &first,
+            200,
+        );
+        assert_eq!(lost(&first, &failed).count(), 1);
+        let again = findings(
+            "c",
+            &[report("identity_users", failure(false))],
+            &failed,
+            300,
+        );
+        assert_eq!(lost(&failed, &again).count(), 0, "the same episode");
+        let flaky = findings("c", &[report("identity_users", failure(true))], &[], 400);
+        assert_eq!(
+            lost(&first, &flaky).count(),
+            0,
+            "waiting helps: nothing lost"
+        );
+        let back = findings("c", &[report("identity_users", works)], &again, 500);
+        assert_eq!(lost(&again, &back).count(), 0);
     }
 
     #[test]

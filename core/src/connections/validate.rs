@@ -208,6 +208,7 @@ pub async fn create_through(
         next_step: None,
         belonging: stored_belonging,
         renewal_automatic: None,
+        degraded: 0,
     };
     apply(state, &mut row, &checked, now);
     let source = link.map_or(VALIDATE, |_| HANDOFF_SOURCE);

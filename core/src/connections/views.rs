@@ -24,7 +24,12 @@ fn summary(
         tags,
         renewal,
         external_id: row.external_id,
-        status: Status::of(row.failing != 0, row.refresh_token_expires_at, now),
+        status: Status::of(
+            row.failing != 0,
+            row.degraded != 0,
+            row.refresh_token_expires_at,
+            now,
+        ),
         id: row.id,
         name: row.name,
         client_id: row.client_id,
@@ -60,7 +65,7 @@ pub async fn dashboard(
                 .iter()
                 .find(|(k, _)| *k == w)
                 .map_or(0, |(_, n)| *n),
-            band: Status::of(false, Some(now + w * store::WEEK + 1), now),
+            band: Status::of(false, false, Some(now + w * store::WEEK + 1), now),
         })
         .collect();
     let search: String = search.trim().chars().take(100).collect();

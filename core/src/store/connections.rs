@@ -59,9 +59,10 @@ const OWN_WRITES: [&str; 7] = [
     "owner_id",
 ];
 
-/// `id, name, …`: what a read of whole rows selects.
+/// `id, name, …`: what a read of whole rows selects, the columns the database derives itself
+/// (`degraded`) last.
 pub(super) fn select_columns() -> String {
-    COLUMNS.join(", ")
+    format!("{}, degraded", COLUMNS.join(", "))
 }
 
 /// The columns every write sets, in the order [`bind_mutable`] binds them.
@@ -110,11 +111,19 @@ pub struct ConnectionRow {
     /// Whether the console asks its customer for a renewal on its own: 1 always, 0 never,
     /// NULL as the console-wide setting says.
     pub renewal_automatic: Option<i64>,
+    /// A read-only API probe fails (kept by the database from `probe_results`; never written
+    /// with the row).
+    pub degraded: i64,
 }
 
 impl ConnectionRow {
     pub fn status(&self, now: i64) -> Status {
-        Status::of(self.failing != 0, self.refresh_token_expires_at, now)
+        Status::of(
+            self.failing != 0,
+            self.degraded != 0,
+            self.refresh_token_expires_at,
+            now,
+        )
     }
 }
 

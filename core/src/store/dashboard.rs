@@ -22,6 +22,7 @@ pub struct DashboardRow {
     pub client_id: String,
     pub company_uuid: Option<String>,
     pub failing: i64,
+    pub degraded: i64,
     pub refresh_token_expires_at: Option<i64>,
     pub last_checked_at: Option<i64>,
     pub external_id: Option<String>,
@@ -30,7 +31,7 @@ pub struct DashboardRow {
     pub tags: String,
 }
 
-const DASHBOARD_COLUMNS: &str = "id, name, client_id, company_uuid, failing, refresh_token_expires_at, last_checked_at, external_id, contact_email";
+const DASHBOARD_COLUMNS: &str = "id, name, client_id, company_uuid, failing, degraded, refresh_token_expires_at, last_checked_at, external_id, contact_email";
 
 impl From<&ConnectionRow> for DashboardRow {
     fn from(row: &ConnectionRow) -> Self {
@@ -40,6 +41,7 @@ impl From<&ConnectionRow> for DashboardRow {
             client_id: row.client_id.clone(),
             company_uuid: row.company_uuid.clone(),
             failing: row.failing,
+            degraded: row.degraded,
             refresh_token_expires_at: row.refresh_token_expires_at,
             last_checked_at: row.last_checked_at,
             external_id: row.belonging.external_id.clone(),
@@ -50,7 +52,7 @@ impl From<&ConnectionRow> for DashboardRow {
 }
 
 /// The status of a row as SQL, with the same bands as [`Status::of`]: `$1` is now.
-pub(super) const STATUS_SQL: &str = "CASE WHEN failing <> 0 THEN 'failing' WHEN refresh_token_expires_at IS NULL THEN 'unknown' WHEN refresh_token_expires_at <= $1 THEN 'expired' WHEN refresh_token_expires_at < $1 + 8 * 86400 THEN 'critical' WHEN refresh_token_expires_at < $1 + 31 * 86400 THEN 'expiring' ELSE 'healthy' END";
+pub(super) const STATUS_SQL: &str = "CASE WHEN failing <> 0 THEN 'failing' WHEN degraded <> 0 THEN 'degraded' WHEN refresh_token_expires_at IS NULL THEN 'unknown' WHEN refresh_token_expires_at <= $1 THEN 'expired' WHEN refresh_token_expires_at < $1 + 8 * 86400 THEN 'critical' WHEN refresh_token_expires_at < $1 + 31 * 86400 THEN 'expiring' ELSE 'healthy' END";
 
 /// What needs a human first: failing, then by expiry (expired, critical, expiring, healthy),
 /// unknown expiry last. The same expressions as the `connections_by_band` index, so a page is
@@ -580,6 +582,10 @@ mod tests {
             let owner = (i % 5 == 0).then_some("ann");
             let name = format!("Name {}", i % 13);
             super::super::test_connection(pool, (&id, &name), failing, expires, owner).await;
+            let degraded = i % 17 == 0;
+            if degraded {
+                super::super::test_failed_probe(pool, &id).await;
+            }
             let env = ["prod", "dev"][i % 2];
             let team = format!("t{}", i % 4);
             for (key, value) in [("env", env), ("team", team.as_str())] {
@@ -603,7 +609,7 @@ mod tests {
                 .await
                 .expect("a renewal request");
             }
-            stored.push((id, failing, expires, env, team, owner));
+            stored.push((id, failing, degraded, expires, env, team, owner));
         }
         let waiting = |id: &str| id[1..].parse::<usize>().unwrap() % 3 == 0;
         let tag = |k: &str, v: &str| (k.to_owned(), v.to_owned());
@@ -632,11 +638,20 @@ mod tests {
                 waiting: true,
                 ..FleetFilter::default()
             },
+            FleetFilter {
+                tags: vec![tag("env", "prod")],
+                status: Some(Status::Degraded),
+                ..FleetFilter::default()
+            },
+            FleetFilter {
+                status: Some(Status::Healthy),
+                ..FleetFilter::default()
+            },
         ];
         for filter in &filters {
             let kept: Vec<_> = stored
                 .iter()
-                .filter(|(id, failing, expires, env, team, owner)| {
+                .filter(|(id, failing, degraded, expires, env, team, owner)| {
                     (!filter.waiting || waiting(id))
                         && filter.tags.iter().all(|(k, v)| match k.as_str() {
                             "env" => env == v,
@@ -645,13 +660,15 @@ mod tests {
                         && filter.owner_id.as_deref().is_none_or(|o| *owner == Some(o))
                         && filter
                             .status
-                            .is_none_or(|s| Status::of(*failing, *expires, now) == s)
+                            .is_none_or(|s| Status::of(*failing, *degraded, *expires, now) == s)
                 })
                 .collect();
             let has = |(k, v): &(String, String)| {
                 stored
                     .iter()
-                    .filter(|(_, _, _, env, team, _)| if k == "env" { env == v } else { team == v })
+                    .filter(
+                        |(_, _, _, _, env, team, _)| if k == "env" { env == v } else { team == v },
+                    )
                     .count() as i64
             };
             let parts = Parts {
@@ -659,7 +676,7 @@ mod tests {
                 owner: filter
                     .owner_id
                     .as_deref()
-                    .map(|o| stored.iter().filter(|s| s.5 == Some(o)).count() as i64),
+                    .map(|o| stored.iter().filter(|s| s.6 == Some(o)).count() as i64),
             };
             let mut by_id: Vec<&str> = kept.iter().map(|k| k.0.as_str()).collect();
             by_id.sort_unstable();

@@ -13,8 +13,9 @@ use super::pool::Pool;
 use crate::crypto::is_sealed;
 
 /// Columns the database fills itself from other tables, which an export leaves out: each
-/// connection's list of its tags, rewritten by a trigger whenever `connection_tags` changes.
-pub const DERIVED: &[(&str, &str)] = &[("connections", "tag_list")];
+/// connection's list of its tags, rewritten by a trigger whenever `connection_tags` changes, and
+/// whether it is degraded, whenever `probe_results` does.
+pub const DERIVED: &[(&str, &str)] = &[("connections", "tag_list"), ("connections", "degraded")];
 
 /// The tables an export carries, parents before children, with their columns (the first two
 /// order the rows: a unique key, or a connection and a place within it): the schema this

@@ -36,21 +36,25 @@ pub(super) const EXPIRY_KEY: &str = "COALESCE(refresh_token_expires_at, 92233720
 /// placeholder of now. The same bands as [`Status::of`] and `STATUS_SQL` (a test holds them
 /// equal at every boundary).
 /// With `indexed` false, the order index cannot answer it (its first column is `+failing`).
+/// Degraded connections are few: that status is read off their own index, and each expiry
+/// band leaves them out row by row.
 fn status_range(status: Status, indexed: bool) -> String {
     let failing = if indexed { "failing" } else { "+failing" };
+    let working = format!("{failing} = 0 AND +degraded = 0");
     let band = |from: &str, to: &str| {
-        format!("{failing} = 0 AND {EXPIRY_KEY} > {from} AND {EXPIRY_KEY} < {to}")
+        format!("{working} AND {EXPIRY_KEY} > {from} AND {EXPIRY_KEY} < {to}")
     };
     match status {
         Status::Failing => format!("{failing} <> 0"),
-        Status::Unknown => format!("{failing} = 0 AND {EXPIRY_KEY} = 9223372036854775807"),
-        Status::Expired => format!("{failing} = 0 AND {EXPIRY_KEY} <= {{now}}"),
+        Status::Degraded => "+failing = 0 AND degraded <> 0".to_owned(),
+        Status::Unknown => format!("{working} AND {EXPIRY_KEY} = 9223372036854775807"),
+        Status::Expired => format!("{working} AND {EXPIRY_KEY} <= {{now}}"),
         Status::Critical => band("{now}", "{now} + 8 * 86400"),
         Status::Expiring => format!(
-            "{failing} = 0 AND {EXPIRY_KEY} >= {{now}} + 8 * 86400 AND {EXPIRY_KEY} < {{now}} + 31 * 86400"
+            "{working} AND {EXPIRY_KEY} >= {{now}} + 8 * 86400 AND {EXPIRY_KEY} < {{now}} + 31 * 86400"
         ),
         Status::Healthy => format!(
-            "{failing} = 0 AND {EXPIRY_KEY} >= {{now}} + 31 * 86400 AND {EXPIRY_KEY} < 9223372036854775807"
+            "{working} AND {EXPIRY_KEY} >= {{now}} + 31 * 86400 AND {EXPIRY_KEY} < 9223372036854775807"
         ),
     }
 }
@@ -356,6 +360,7 @@ pub struct FleetRow {
     pub required_scopes: String,
     pub granted_scopes: String,
     pub failing: i64,
+    pub degraded: i64,
     pub refresh_token_expires_at: Option<i64>,
     pub updated_at: i64,
     #[sqlx(flatten)]
@@ -366,11 +371,16 @@ pub struct FleetRow {
     pub renewal_automatic: Option<i64>,
 }
 
-const FLEET_COLUMNS: &str = "id, name, client_id, company_uuid, required_scopes, granted_scopes, failing, refresh_token_expires_at, updated_at, external_id, contact_name, contact_email, owner_id, renewal_automatic";
+const FLEET_COLUMNS: &str = "id, name, client_id, company_uuid, required_scopes, granted_scopes, failing, degraded, refresh_token_expires_at, updated_at, external_id, contact_name, contact_email, owner_id, renewal_automatic";
 
 impl FleetRow {
     pub fn status(&self, now: i64) -> Status {
-        Status::of(self.failing != 0, self.refresh_token_expires_at, now)
+        Status::of(
+            self.failing != 0,
+            self.degraded != 0,
+            self.refresh_token_expires_at,
+            now,
+        )
     }
 }
 
@@ -384,6 +394,7 @@ impl From<&ConnectionRow> for FleetRow {
             required_scopes: row.required_scopes.clone(),
             granted_scopes: row.granted_scopes.clone(),
             failing: row.failing,
+            degraded: row.degraded,
             refresh_token_expires_at: row.refresh_token_expires_at,
             updated_at: row.updated_at,
             belonging: row.belonging.clone(),
@@ -478,22 +489,33 @@ mod tests {
             .expect("store");
         let now = 1_000_000_000;
         let day = 86_400;
-        let mut rows = vec![(true, Some(now + 100 * day)), (false, None)];
+        let mut rows = vec![
+            (true, false, Some(now + 100 * day)),
+            (false, false, None),
+            (true, true, Some(now + 100 * day)),
+            (false, true, Some(now + 3 * day)),
+            (false, true, None),
+        ];
         for edge in [0, 8 * day, 31 * day] {
             for delta in [-1, 0, 1] {
-                rows.push((false, Some(now + edge + delta)));
+                rows.push((false, false, Some(now + edge + delta)));
             }
         }
-        rows.push((false, Some(now - 30 * day)));
-        rows.push((false, Some(now + 400 * day)));
-        for (i, (failing, expires)) in rows.iter().enumerate() {
+        rows.push((false, false, Some(now - 30 * day)));
+        rows.push((false, false, Some(now + 400 * day)));
+        for (i, (failing, degraded, expires)) in rows.iter().enumerate() {
             let id = format!("c{i}");
             super::super::test_connection(&pool, (&id, &id), *failing, *expires, None).await;
+            if *degraded {
+                super::super::test_failed_probe(&pool, &id).await;
+            }
         }
         for status in Status::ALL {
             let expected = rows
                 .iter()
-                .filter(|(failing, expires)| Status::of(*failing, *expires, now) == status)
+                .filter(|(failing, degraded, expires)| {
+                    Status::of(*failing, *degraded, *expires, now) == status
+                })
                 .count() as i64;
             let filter = FleetFilter {
                 status: Some(status),

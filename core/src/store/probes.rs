@@ -95,3 +95,21 @@ pub async fn replace_probe_results(
     }
     Ok(())
 }
+
+/// Records a failed probe of the connection `id`, as the store's own tests want it (the
+/// connection turns degraded).
+#[cfg(test)]
+pub(crate) async fn test_failed_probe(pool: &Pool, id: &str) {
+    let mut tx = super::pool::begin(pool).await.expect("begin");
+    let row = ProbeRow {
+        connection_id: id.to_owned(),
+        name: "expense_reports_v3".to_owned(),
+        ok: Some(0),
+        status: Some(403),
+        ..ProbeRow::default()
+    };
+    replace_probe_results(&mut tx, id, &[row])
+        .await
+        .expect("insert");
+    tx.commit().await.expect("commit");
+}

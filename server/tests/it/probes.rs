@@ -2,35 +2,52 @@
 //! keep-alive (at most hourly), against the simulator's APIs with their per-company switches;
 //! what they find is stored, shown on the connection page and counted for `/metrics`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use concur::{Clock, ManualClock};
 use concur_sim::{CompanySwitches, DEMO_SCOPES, Simulator};
+use console_core::alerts::{AlertConfig, Webhook};
 use console_core::connections::probes::{self, When};
 use console_core::connections::refresh::{self, Need};
 use console_core::state::AppState;
-use console_model::{ProbeLine, Role};
+use console_model::{ProbeLine, Role, Status};
+use serde_json::Value;
+use server::alerts::deliver_due;
 
-use crate::support::{self, companies, stores::Store};
+use crate::support::{self, companies, hooks, stores::Store};
 
 struct Fixture {
     sim: Simulator,
     state: AppState,
     clock: ManualClock,
     base: String,
+    hooks: Arc<Mutex<Vec<Value>>>,
 }
+
+const SECRET: &str = "a probe webhook secret";
 
 async fn fixture() -> Fixture {
     let sim = Simulator::spawn().await.unwrap();
+    let (origin, hooks) = hooks::receiver(SECRET).await;
     let store = Store::chosen().await;
     let clock = ManualClock::at(sim.now());
-    let settings = support::settings_for(&store, sim.allowed_hosts());
+    let mut settings = support::settings_for(&store, format!("{},{origin}", sim.allowed_hosts()));
+    settings.config.alerts = AlertConfig {
+        thresholds: vec![30, 14, 7, 3, 1],
+        webhook: Some(Webhook {
+            url: format!("{origin}/hook"),
+            secret: SECRET.into(),
+        }),
+        email: None,
+        routes: Vec::new(),
+    };
     let (base, state) = support::serve(settings, Arc::new(clock.clone())).await;
     Fixture {
         sim,
         state,
         clock,
         base,
+        hooks,
     }
 }
 
@@ -58,6 +75,22 @@ impl Fixture {
 
     fn switch(&self, company: &str, switches: CompanySwitches) {
         assert!(self.sim.set_company(company, switches));
+    }
+
+    /// The alerts delivered so far: (event, text).
+    async fn alerts(&self) -> Vec<(String, String)> {
+        deliver_due(&self.state, &self.state.alerts).await.unwrap();
+        self.hooks
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                (
+                    v["event"].as_str().unwrap().to_owned(),
+                    v["text"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
     }
 }
 
@@ -152,11 +185,32 @@ async fn expense_switched_off_is_found_by_validate_now_with_the_fix_and_found_ag
     );
     assert!(v3.correlation_id.is_some());
     let detail = f.detail(&id).await;
-    assert_eq!(
-        detail.summary.status,
-        console_model::Status::Healthy,
+    assert_eq!(detail.summary.status, Status::Degraded);
+    assert!(
+        detail.access_token_expires_at.is_some() && detail.last_problem.is_none(),
         "the token works: the connection is kept and keeps serving tokens"
     );
+    let alerts = f.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let (event, text) = &alerts[0];
+    assert_eq!(event, "capability_lost");
+    assert!(
+        text.contains(
+            "Expense v3 reports — HTTP 403: Concur Expense is not enabled for this company."
+        ),
+        "{text}"
+    );
+    assert!(text.contains("Fix: Expense is not enabled"), "{text}");
+    let counts = console_core::store::overview(&f.state.pool, f.clock.now(), &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(counts.count(Status::Degraded), 1, "the dashboard counts it");
+
+    // Checked again while still off: the same episode, no second alert.
+    console_core::connections::recheck(&f.state, &id)
+        .await
+        .unwrap();
+    assert_eq!(f.alerts().await.len(), 1);
 
     f.switch(&company, CompanySwitches::default());
     console_core::connections::recheck(&f.state, &id)
@@ -164,6 +218,7 @@ async fn expense_switched_off_is_found_by_validate_now_with_the_fix_and_found_ag
         .unwrap();
     let lines = f.lines(&id).await;
     assert!(lines.iter().all(|l| l.ok == Some(true)), "{lines:?}");
+    assert_eq!(f.detail(&id).await.summary.status, Status::Healthy);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
