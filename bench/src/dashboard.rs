@@ -80,7 +80,19 @@ pub async fn state_with(
     allowed_hosts: String,
     client: ClientConfig,
 ) -> AppState {
-    let config = Config {
+    state_of(&config(database_url, allowed_hosts, client)).await
+}
+
+/// The console's state as `config` says.
+pub async fn state_of(config: &Config) -> AppState {
+    AppState::build(config, Arc::new(SystemClock))
+        .await
+        .expect("console state")
+}
+
+/// The bench console's configuration: the bench key, allowed to reach `allowed_hosts`.
+pub fn config(database_url: &str, allowed_hosts: String, client: ClientConfig) -> Config {
+    Config {
         database_url: database_url.to_owned(),
         console_key: Some(KEY.to_owned()),
         old_keys: None,
@@ -98,10 +110,8 @@ pub async fn state_with(
         org_name: None,
         oidc: None,
         local_login: true,
-    };
-    AppState::build(&config, Arc::new(SystemClock))
-        .await
-        .expect("console state")
+        probes: true,
+    }
 }
 
 /// Stores connections `from..to` straight through the store, in batches, each with its five

@@ -9,7 +9,8 @@ use console_core::state::AppState;
 use console_core::store::{self, ConnectionRow};
 
 use crate::dashboard::{
-    bare_axum, free_port, load, print, show, start_console, state, state_with, wrk_with,
+    bare_axum, config, free_port, load, print, show, start_console, state, state_of, state_with,
+    wrk_with,
 };
 
 const SWEEP_CONNECTIONS: usize = 10_000;
@@ -44,8 +45,8 @@ async fn seed_in(
             authorization_url: sim.origin(centre),
             geolocation: Some(sim.origin(centre)),
             company_uuid: Some(company),
-            scope_profile: "expense-approvals".into(),
-            required_scopes: "openid EXPRPT".into(),
+            scope_profile: "mileage-to-expense".into(),
+            required_scopes: concur::ScopeProfile::MileageToExpense.required().join(" "),
             granted_scopes: String::new(),
             failing: 0,
             last_problem: None,
@@ -74,18 +75,34 @@ async fn seed_in(
     ids
 }
 
+/// One sweep with the probes off, then one with them on (each connection's profile implies all
+/// five read-only calls): the time each takes, and the ratio.
 pub async fn sweep() {
+    let off = sweep_once(false).await;
+    let on = sweep_once(true).await;
+    println!(
+        "  probes on beside off: {:.2} × the time (goal ≤ 1.5)",
+        on.as_secs_f64() / off.as_secs_f64()
+    );
+}
+
+async fn sweep_once(probes: bool) -> Duration {
     let sim = Simulator::spawn().await.expect("simulator");
     sim.set_quirks(Quirks {
         rotate_refresh_tokens: true,
         ..Quirks::default()
     });
-    let dir = std::env::temp_dir().join(format!("concur-bench-sweep-{}", std::process::id()));
-    let state = state(
+    let dir = std::env::temp_dir().join(format!(
+        "concur-bench-sweep-{}-{probes}",
+        std::process::id()
+    ));
+    let mut config = config(
         &format!("sqlite://{}/console.db", dir.display()),
         sim.allowed_hosts(),
-    )
-    .await;
+        concur::ClientConfig::default(),
+    );
+    config.probes = probes;
+    let state = state_of(&config).await;
     let ids = seed(&state, &sim, SWEEP_CONNECTIONS).await;
     let before = sim.token_requests();
     let started = Instant::now();
@@ -109,13 +126,19 @@ pub async fn sweep() {
         }
     }
     let ok = lines.iter().filter(|l| l.ok).count();
+    let probed = store::probe_results_of(&state.pool, &[ids[0].as_str()])
+        .await
+        .expect("probes")
+        .len();
     println!(
-        "keep-alive sweep, {SWEEP_CONNECTIONS} connections, rotation on: {:.1} s ({:.0} connections/s), {calls} Concur calls, {ok} ok, tokens lost: {lost} (must be 0)",
+        "keep-alive sweep, {SWEEP_CONNECTIONS} connections, rotation on, probes {}: {:.1} s ({:.0} connections/s), {calls} token calls, {ok} ok, tokens lost: {lost} (must be 0), {probed} probe findings on the first",
+        if probes { "on" } else { "off" },
         elapsed.as_secs_f64(),
         SWEEP_CONNECTIONS as f64 / elapsed.as_secs_f64()
     );
     state.pool.close().await;
     let _ = std::fs::remove_dir_all(&dir);
+    elapsed
 }
 
 /// A sweep of 1 000 connections, 10 of them in a data centre that hangs: how long the 990

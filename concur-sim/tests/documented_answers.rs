@@ -352,20 +352,26 @@ async fn every_refusal_is_json_with_a_correlation_id_an_unknown_path_included() 
     assert!(revoke.correlation.is_some());
 }
 
-/// Switches a company over HTTP, as a vendor trying their integration would.
-async fn switch(s: &Sim, switches: Value) -> u16 {
+/// Switches `company` over HTTP, as a vendor trying their integration would.
+async fn switch_company(s: &Sim, company: &str, switches: Value) -> u16 {
     reqwest::Client::new()
-        .put(format!(
-            "{}/_sim/companies/{}",
-            s.sim.origin("us2"),
-            s.company
-        ))
+        .put(format!("{}/_sim/companies/{company}", s.sim.origin("us2")))
         .json(&switches)
         .send()
         .await
         .unwrap()
         .status()
         .as_u16()
+}
+
+async fn switch(s: &Sim, switches: Value) -> u16 {
+    switch_company(s, &s.company, switches).await
+}
+
+/// A user's list in Expense Reports v4: `reports` in context TRAVELER, `reportsToApprove` in
+/// MANAGER.
+fn v4_list(user: &str, context: &str, list: &str) -> String {
+    format!("/expensereports/v4/users/{user}/context/{context}/{list}")
 }
 
 async fn first_user(s: &Sim, token: &str) -> String {
@@ -411,18 +417,12 @@ async fn expense_v4_lists_a_users_reports_and_an_approvers_queue() {
     let token = s.access_token().await;
     let user = first_user(&s, &token).await;
     let own = s
-        .get(
-            &format!("/expensereports/v4/users/{user}/context/TRAVELER/reports"),
-            Some(&token),
-        )
+        .get(&v4_list(&user, "TRAVELER", "reports"), Some(&token))
         .await;
     assert_eq!(own.status, 200, "{}", own.body);
     assert!(own.body[0]["reportId"].is_string());
     let queue = s
-        .get(
-            &format!("/expensereports/v4/users/{user}/context/MANAGER/reportsToApprove"),
-            Some(&token),
-        )
+        .get(&v4_list(&user, "MANAGER", "reportsToApprove"), Some(&token))
         .await;
     assert_eq!(queue.status, 200, "{}", queue.body);
     assert_eq!(
@@ -433,7 +433,11 @@ async fn expense_v4_lists_a_users_reports_and_an_approvers_queue() {
     assert!(queue.body[0]["employee"]["employeeUuid"].is_string());
     let stranger = s
         .get(
-            "/expensereports/v4/users/00000000-0000-4000-8000-000000000099/context/TRAVELER/reports",
+            &v4_list(
+                "00000000-0000-4000-8000-000000000099",
+                "TRAVELER",
+                "reports",
+            ),
             Some(&token),
         )
         .await;
@@ -458,10 +462,7 @@ async fn switches_refuse_in_each_apis_own_error_shape() {
         "Concur Expense is not enabled for this company."
     );
     let v4 = s
-        .get(
-            &format!("/expensereports/v4/users/{user}/context/TRAVELER/reports"),
-            Some(&token),
-        )
+        .get(&v4_list(&user, "TRAVELER", "reports"), Some(&token))
         .await;
     assert_eq!(v4.status, 403);
     assert_eq!(
@@ -478,10 +479,7 @@ async fn switches_refuse_in_each_apis_own_error_shape() {
         204
     );
     let queue = s
-        .get(
-            &format!("/expensereports/v4/users/{user}/context/MANAGER/reportsToApprove"),
-            Some(&token),
-        )
+        .get(&v4_list(&user, "MANAGER", "reportsToApprove"), Some(&token))
         .await;
     assert_eq!(queue.status, 403);
     assert!(
@@ -501,17 +499,8 @@ async fn switches_refuse_in_each_apis_own_error_shape() {
     let anonymous = s.get("/api/v3.0/expense/reports", None).await;
     assert_eq!(anonymous.status, 401);
     assert!(anonymous.body["Message"].is_string());
-    let unknown = reqwest::Client::new()
-        .put(format!(
-            "{}/_sim/companies/{}",
-            s.sim.origin("us2"),
-            "no-such-company"
-        ))
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(unknown.status().as_u16(), 404);
+    let unknown = switch_company(&s, "no-such-company", serde_json::json!({})).await;
+    assert_eq!(unknown, 404);
 }
 
 #[tokio::test]
@@ -541,10 +530,7 @@ async fn a_token_without_the_scope_is_refused_by_each_expense_api() {
     assert_eq!(config.status, 403);
     let user = first_user(&s, &token).await;
     let v4 = s
-        .get(
-            &format!("/expensereports/v4/users/{user}/context/TRAVELER/reports"),
-            Some(&token),
-        )
+        .get(&v4_list(&user, "TRAVELER", "reports"), Some(&token))
         .await;
     assert_eq!(v4.status, 403);
     assert!(

@@ -57,6 +57,8 @@ pub struct Config {
     pub oidc: Option<crate::auth::oidc::OidcConfig>,
     /// Whether password sign-in is offered (`CONCUR_LOCAL_LOGIN`, on by default).
     pub local_login: bool,
+    /// Whether the read-only API probes run after each check (`CONCUR_PROBES`, on by default).
+    pub probes: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +147,7 @@ pub struct Shared {
     /// The identity provider, discovered when `serve` starts (terminal commands never ask it).
     pub oidc: Option<Arc<crate::auth::oidc::Oidc>>,
     pub local_login: bool,
+    pub probes: bool,
 }
 
 impl AppState {
@@ -200,6 +203,7 @@ impl AppState {
             metrics: Arc::default(),
             oidc: None,
             local_login: config.local_login,
+            probes: config.probes,
             secure_cookies: config.public_url.starts_with("https://"),
             public_url: config.public_url.trim_end_matches('/').to_owned(),
         })))

@@ -59,6 +59,7 @@ test.describe.serial("Hand-off links", () => {
     await expect(c.getByRole("heading", { name: "Connected" })).toBeVisible();
     await expect(c.getByText("✔ EXPRPT")).toBeVisible();
     await expect(c.getByText(s.company_uuid)).toBeVisible();
+    await expect(c.locator("ul.probes")).toContainText("✔ Identity v4 users: 3 users");
     await c.screenshot({ path: `${SHOTS}/handoff-connected.png`, fullPage: true });
 
     await page.goto("/");

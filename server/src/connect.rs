@@ -287,9 +287,12 @@ async fn completed(
         .map(|s| (s.to_owned(), granted.contains(&s)))
         .collect();
     let company = row.as_ref().and_then(|r| r.company_uuid.clone());
+    let probes = console_core::connections::probes::lines(state, connection_id)
+        .await
+        .unwrap_or_default();
     answer(
         StatusCode::OK,
-        customer::done_page(&asker(state), &scopes, company.as_deref()),
+        customer::done_page(&asker(state), &scopes, company.as_deref(), &probes),
     )
 }
 

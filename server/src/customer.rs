@@ -8,7 +8,7 @@ use leptos::tachys::view::RenderHtml;
 
 use console_core::store::HandoffRow;
 use console_model::Error;
-use console_model::{DiagnosisView, KNOWN_DATA_CENTERS, LinkState, format_time};
+use console_model::{DiagnosisView, KNOWN_DATA_CENTERS, LinkState, ProbeLine, format_time};
 
 /// Who asked, as the page names them.
 pub struct Asker<'a> {
@@ -285,8 +285,47 @@ pub fn form_page(
     )
 }
 
+/// What the customer can do about a call of the integration Concur refused, in their words
+/// (they are the company's Concur admin).
+fn customer_fix(line: &ProbeLine, asker: &Asker<'_>) -> String {
+    match (line.status, line.name.as_str()) {
+        (Some(403), "identity_users") => "Let the app read your company's users: in Concur, Authentication Admin → OAuth 2.0 Application Management → the app, grant its identity.user scopes.".to_owned(),
+        (Some(403), "expense_approvals_v4") => "The app's user is not an expense approver: give it the approver role in Concur Expense if the integration is to see the reports waiting for approval.".to_owned(),
+        (Some(403), _) => "Enable Concur Expense for your company and give the app's user the Expense role (Web Services Admin, to read every user's reports). Nothing needs to be entered here again.".to_owned(),
+        _ => format!("Nothing to do on your side now: {} sees this too and will follow up.", asker.whom()),
+    }
+}
+
 /// The page after Connect succeeded.
-pub fn done_page(asker: &Asker<'_>, scopes: &[(String, bool)], company: Option<&str>) -> String {
+pub fn done_page(
+    asker: &Asker<'_>,
+    scopes: &[(String, bool)],
+    company: Option<&str>,
+    probes: &[ProbeLine],
+) -> String {
+    let calls = probes
+        .iter()
+        .filter(|line| line.ok.is_some())
+        .map(|line| {
+            let works = line.ok == Some(true);
+            let said = if works {
+                line.detail.clone()
+            } else {
+                let status = line
+                    .status
+                    .map(|s| format!("HTTP {s}: "))
+                    .unwrap_or_default();
+                format!("Concur refused it ({status}{})", line.detail)
+            };
+            view! {
+                <li class=if works { "granted" } else { "missing" }>
+                    {format!("{} {}: {said}", if works { "✔" } else { "✘" }, line.label)}
+                    {(!works).then(|| view! { <p class="fix">{customer_fix(line, asker)}</p> })}
+                </li>
+            }
+        })
+        .collect_view();
+    let tried = probes.iter().any(|line| line.ok.is_some());
     let lines = scopes
         .iter()
         .map(|(scope, granted)| {
@@ -300,6 +339,10 @@ pub fn done_page(asker: &Asker<'_>, scopes: &[(String, bool)], company: Option<&
             {company.map(|c| view! { <p>"Company UUID: " <code>{c.to_owned()}</code></p> })}
             <p>"Scopes granted:"</p>
             <ul class="scopes">{lines}</ul>
+            {tried.then(|| view! {
+                <p>{format!("What {} can read with it (read-only calls, just made):", asker.integration())}</p>
+                <ul class="probes">{calls}</ul>
+            })}
             <p>{format!("Nothing more is needed from you: {} keeps the connection alive and will ask again only if Concur ever stops accepting it.", asker.whom())}</p>
         </div>
     };
@@ -501,5 +544,62 @@ mod tests {
             "{plain}"
         );
         assert!(plain.contains("Leave blank to keep"), "{plain}");
+    }
+
+    fn probe(name: &str, ok: Option<bool>, status: Option<u16>, detail: &str) -> ProbeLine {
+        ProbeLine {
+            name: name.into(),
+            label: name.into(),
+            ok,
+            transient: false,
+            status,
+            detail: detail.into(),
+            fix: Some("ask your Concur admin".into()),
+            correlation_id: None,
+            checked_at: 0,
+        }
+    }
+
+    #[test]
+    fn the_done_page_shows_what_the_integration_can_read_in_the_customers_words() {
+        let asker = Asker {
+            organisation: Some("Expense Bot Inc."),
+        };
+        let probes = [
+            probe("identity_users", Some(true), None, "3 users"),
+            probe(
+                "expense_reports_v3",
+                Some(false),
+                Some(403),
+                "Concur Expense is not enabled for this company.",
+            ),
+            probe(
+                "expense.report.workflowstatus.write",
+                None,
+                None,
+                "not probed: write-only",
+            ),
+        ];
+        let html = done_page(&asker, &[], None, &probes);
+        assert!(
+            html.contains("What Expense Bot Inc. can read with it"),
+            "{html}"
+        );
+        assert!(html.contains("✔ identity_users: 3 users"), "{html}");
+        assert!(
+            html.contains("✘ expense_reports_v3: Concur refused it (HTTP 403: Concur Expense is not enabled for this company.)"),
+            "{html}"
+        );
+        assert!(
+            html.contains("Enable Concur Expense for your company"),
+            "{html}"
+        );
+        assert!(
+            !html.contains("ask your Concur admin"),
+            "the customer is the admin: {html}"
+        );
+        assert!(!html.contains("write-only"), "{html}");
+        let none = done_page(&asker, &[], None, &[]);
+        assert!(!none.contains("can read with it"), "{none}");
     }
 }

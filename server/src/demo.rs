@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use concur_sim::{DEMO_SCOPES, Seed, Simulator};
+use concur_sim::{CompanySwitches, DEMO_SCOPES, Seed, Simulator};
 use console_core::connections::create;
 use console_core::state::AppState;
 use console_model::CredentialsForm;
@@ -77,6 +77,24 @@ async fn seed_console(state: &AppState, sim: &Simulator) -> Result<(), String> {
         form(
             "Mileage tracker – missing scopes",
             &narrow,
+            "mileage-to-expense",
+            "",
+        ),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    // Its token works, but Concur Expense is not enabled for the company: degraded.
+    let no_expense = sim.seed_demo();
+    let off = CompanySwitches {
+        expense_enabled: false,
+        ..CompanySwitches::default()
+    };
+    sim.set_company(&no_expense.company_uuid, off);
+    create(
+        state,
+        form(
+            "Mileage tracker – Expense not enabled",
+            &no_expense,
             "mileage-to-expense",
             "",
         ),

@@ -131,6 +131,7 @@ impl Settings {
                 org_name: var("CONCUR_ORG_NAME").map(|n| n.trim().chars().take(100).collect()),
                 oidc: oidc_config(&var)?,
                 local_login: local_login(&var)?,
+                probes: switch(&var, "CONCUR_PROBES")?,
             },
             site_addr,
             site_root: var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
@@ -196,17 +197,18 @@ fn oidc_config(var: &dyn Fn(&str) -> Option<String>) -> Result<Option<OidcConfig
     Ok(Some(config))
 }
 
+/// A setting that is `on` (the default) or `off`.
+fn switch(var: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<bool, String> {
+    match var(name).as_deref().map(str::trim) {
+        None | Some("on") => Ok(true),
+        Some("off") => Ok(false),
+        Some(other) => Err(format!("{name} {other:?} is neither on nor off")),
+    }
+}
+
 /// `CONCUR_LOCAL_LOGIN`: `on` (the default) or `off`; off needs single sign-on.
 fn local_login(var: &dyn Fn(&str) -> Option<String>) -> Result<bool, String> {
-    let on = match var("CONCUR_LOCAL_LOGIN").as_deref().map(str::trim) {
-        None | Some("on") => true,
-        Some("off") => false,
-        Some(other) => {
-            return Err(format!(
-                "CONCUR_LOCAL_LOGIN {other:?} is neither on nor off"
-            ));
-        }
-    };
+    let on = switch(var, "CONCUR_LOCAL_LOGIN")?;
     if !on && var("CONCUR_OIDC_ISSUER").is_none() {
         return Err("CONCUR_LOCAL_LOGIN=off needs single sign-on (CONCUR_OIDC_ISSUER …), or nobody could sign in".into());
     }
@@ -664,6 +666,12 @@ mod tests {
         assert!(local_login(&env(&[])).unwrap());
         assert!(local_login(&env(&[("CONCUR_LOCAL_LOGIN", "off")])).is_err());
         assert!(local_login(&env(&[("CONCUR_LOCAL_LOGIN", "maybe")])).is_err());
+        assert!(switch(&env(&[]), "CONCUR_PROBES").unwrap());
+        assert!(!switch(&env(&[("CONCUR_PROBES", "off")]), "CONCUR_PROBES").unwrap());
+        assert_eq!(
+            switch(&env(&[("CONCUR_PROBES", "no")]), "CONCUR_PROBES").unwrap_err(),
+            "CONCUR_PROBES \"no\" is neither on nor off"
+        );
         let off: &'static [(&str, &str)] = &[
             ("CONCUR_LOCAL_LOGIN", "off"),
             ("CONCUR_OIDC_ISSUER", "https://idp.example"),

@@ -208,6 +208,10 @@ async fn a_customer_connects_through_a_link_once_and_the_admins_are_told() {
     assert!(html.contains("the connection is made"), "{html}");
     assert!(html.contains("✔ EXPRPT") && !html.contains('✘'));
     assert!(html.contains(&c.company));
+    assert!(
+        html.contains("✔ Identity v4 users: 3 users"),
+        "what the integration can read: {html}"
+    );
 
     let view = handoffs::get(&w.state, &id).await.unwrap();
     assert_eq!(view.state.key(), "completed");

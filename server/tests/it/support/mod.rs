@@ -35,6 +35,7 @@ pub fn settings(database_url: String, allowed_hosts: String) -> Settings {
             org_name: None,
             oidc: None,
             local_login: true,
+            probes: true,
         },
         site_addr: "127.0.0.1:0".parse().expect("an address"),
         site_root: "target/site".into(),
