@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::join_all;
+
 use crate::answer::{RawReply, TokenAnswer, read_token_answer};
 use crate::clock::{Clock, UnixTime};
 use crate::diagnosis::{Diagnosis, GrantKind, Problem};
@@ -256,8 +258,9 @@ impl ConcurClient {
     }
 
     /// The read-only calls the scopes imply (the profile's `required`, or without one those
-    /// `granted`), made with a fresh access token at the company's geolocation, one after the
-    /// other; then a line for each scope that only writes.
+    /// `granted`), made with a fresh access token at the company's geolocation: the calls that
+    /// need no user at once, then the two that need the first user Identity v4 listed; then a
+    /// line for each scope that only writes.
     pub async fn probe(
         &self,
         geolocation: &AuthorizationUrl,
@@ -265,52 +268,69 @@ impl ConcurClient {
         required: &[String],
         granted: &[String],
     ) -> Vec<ProbeReport> {
-        let mut reports = Vec::new();
-        let mut identity: Option<Finding> = None;
-        let mut first_user: Option<String> = None;
-        for probe in Probe::ALL {
-            let finding = match probes::readiness(probe, required, granted) {
-                Readiness::Irrelevant => continue,
-                Readiness::NotProbed(why) => Finding::NotProbed { why },
-                Readiness::Go if probes::needs_user(probe) && first_user.is_none() => {
-                    Finding::NotProbed {
-                        why: probes::no_user(identity.as_ref()),
-                    }
-                }
-                Readiness::Go => {
-                    let path = probe.path(first_user.as_deref());
-                    let request = self.http.get(geolocation.join(&path));
-                    match self.send_api(geolocation, request, access).await {
-                        Err(d) => Finding::Fails(probes::unanswered(&d)),
-                        Ok(reply) if !(200..300).contains(&reply.status) => {
-                            Finding::Fails(probes::refused(probe, &reply))
+        // None: the scopes imply nothing it proves; Some(Some(_)): not made, and why.
+        let plan = |probe: Probe| match probes::readiness(probe, required, granted) {
+            Readiness::Irrelevant => None,
+            Readiness::NotProbed(why) => Some(Some(Finding::NotProbed { why })),
+            Readiness::Go => Some(None),
+        };
+        let first = join_all(
+            Probe::ALL
+                .into_iter()
+                .filter(|p| !probes::needs_user(*p))
+                .map(|probe| async move {
+                    let found = match plan(probe)? {
+                        Some(not_made) => (not_made, None),
+                        None => self.call_probe(probe, geolocation, access, None).await,
+                    };
+                    Some((probe, found))
+                }),
+        )
+        .await;
+        let identity = first
+            .iter()
+            .flatten()
+            .find(|(p, _)| *p == Probe::IdentityUsers)
+            .map(|(_, found)| found);
+        let user = identity.and_then(|(_, user)| user.as_deref());
+        let identity = identity.map(|(finding, _)| finding);
+        let second = join_all(
+            Probe::ALL
+                .into_iter()
+                .filter(|p| probes::needs_user(*p))
+                .map(|probe| async move {
+                    let found = match (plan(probe)?, user) {
+                        (Some(not_made), _) => (not_made, None),
+                        (None, None) => (
+                            Finding::NotProbed {
+                                why: probes::no_user(identity),
+                            },
+                            None,
+                        ),
+                        (None, Some(user)) => {
+                            self.call_probe(probe, geolocation, access, Some(user))
+                                .await
                         }
-                        Ok(reply) => match probes::read_answer(probe, &reply) {
-                            Ok((fact, user)) => {
-                                if probe == Probe::IdentityUsers {
-                                    first_user = user.filter(|id| probes::plain_id(id));
-                                }
-                                Finding::Works { fact }
-                            }
-                            Err(failure) => Finding::Fails(failure),
-                        },
-                    }
-                }
-            };
-            tracing::debug!(
-                probe = probe.key(),
-                ok = matches!(finding, Finding::Works { .. }),
-                "probe answered"
-            );
-            if probe == Probe::IdentityUsers {
-                identity = Some(finding.clone());
-            }
-            reports.push(ProbeReport {
+                    };
+                    Some((probe, found))
+                }),
+        )
+        .await;
+        let mut found: Vec<(Probe, Finding)> = first
+            .into_iter()
+            .chain(second)
+            .flatten()
+            .map(|(probe, (finding, _))| (probe, finding))
+            .collect();
+        found.sort_by_key(|(probe, _)| Probe::ALL.iter().position(|p| p == probe));
+        let mut reports: Vec<ProbeReport> = found
+            .into_iter()
+            .map(|(probe, finding)| ProbeReport {
                 name: probe.key().to_owned(),
                 label: probe.label().to_owned(),
                 finding,
-            });
-        }
+            })
+            .collect();
         reports.extend(probes::write_only(required).map(|scope| {
             ProbeReport {
                 name: scope.clone(),
@@ -322,6 +342,36 @@ impl ConcurClient {
             }
         }));
         reports
+    }
+
+    /// One probe's call: what it found, and for Identity v4 the first user's id (when plain).
+    async fn call_probe(
+        &self,
+        probe: Probe,
+        geolocation: &AuthorizationUrl,
+        access: &AccessToken,
+        user: Option<&str>,
+    ) -> (Finding, Option<String>) {
+        let request = self.http.get(geolocation.join(&probe.path(user)));
+        let found = match self.send_api(geolocation, request, access).await {
+            Err(d) => (Finding::Fails(probes::unanswered(&d)), None),
+            Ok(reply) if !(200..300).contains(&reply.status) => {
+                (Finding::Fails(probes::refused(probe, &reply)), None)
+            }
+            Ok(reply) => match probes::read_answer(probe, &reply) {
+                Ok((fact, user)) => (
+                    Finding::Works { fact },
+                    user.filter(|id| probes::plain_id(id)),
+                ),
+                Err(failure) => (Finding::Fails(failure), None),
+            },
+        };
+        tracing::debug!(
+            probe = probe.key(),
+            ok = matches!(found.0, Finding::Works { .. }),
+            "probe answered"
+        );
+        found
     }
 
     fn grant(

@@ -83,7 +83,7 @@ pub async fn sweep_due(
                 match refresh::refresh(state, &id, Need::Due, "keep-alive").await {
                     Ok(Outcome::Refreshed { row, problem }) => {
                         if problem.is_none() {
-                            probes::run_quietly(state, &id, When::Hourly).await;
+                            probes::run_for_quietly(state, &row, When::Hourly).await;
                         }
                         Ok(Some(SweepLine::new(&row, true, problem.as_ref())))
                     }

@@ -12,7 +12,7 @@ use super::refresh::cached_access_token;
 use super::stored::stored;
 use crate::Error;
 use crate::state::{AppState, internal};
-use crate::store::{self, ProbeRow};
+use crate::store::{self, ConnectionRow, ProbeRow};
 
 /// Keep-alive probes a connection at most this often.
 pub const PROBE_EVERY: i64 = 3600;
@@ -34,19 +34,24 @@ pub async fn run(state: &AppState, id: &str, when: When) -> Result<(), Error> {
         return Ok(());
     }
     let row = stored(state, id).await?;
+    run_for(state, &row, when).await
+}
+
+/// [`run`] for a connection as just stored (keep-alive holds it after its refresh).
+pub async fn run_for(state: &AppState, row: &ConnectionRow, when: When) -> Result<(), Error> {
+    let id = row.id.as_str();
     let now = state.now();
-    if row.failing != 0 {
+    if !state.probes || row.failing != 0 {
         return Ok(());
     }
-    if when == When::Hourly {
-        let last = store::last_probed_at(&state.pool, id)
-            .await
-            .map_err(internal)?;
-        if last.is_some_and(|at| at > now - PROBE_EVERY) {
-            return Ok(());
-        }
+    let before = store::probe_results(&state.pool, id)
+        .await
+        .map_err(internal)?;
+    let last = before.iter().map(|b| b.checked_at).max();
+    if when == When::Hourly && last.is_some_and(|at| at > now - PROBE_EVERY) {
+        return Ok(());
     }
-    let Some((token, _)) = cached_access_token(state, &row, now, 0)? else {
+    let Some((token, _)) = cached_access_token(state, row, now, 0)? else {
         return Ok(());
     };
     let geolocation = row.geolocation.as_deref().unwrap_or(&row.authorization_url);
@@ -71,13 +76,10 @@ pub async fn run(state: &AppState, id: &str, when: When) -> Result<(), Error> {
             .probe_results
             .add(&[&report.name, result_label(report)]);
     }
-    let mut tx = store::begin(&state.pool).await.map_err(internal)?;
-    let before = store::probe_results(&mut *tx, id).await.map_err(internal)?;
     let rows = findings(id, &reports, &before, state.now());
-    store::replace_probe_results(&mut tx, id, &rows)
+    store::replace_probe_results(&state.pool, id, &rows, &before)
         .await
         .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
     tracing::info!(connection = %id, failed = rows.iter().filter(|r| r.ok == Some(0)).count(), "probes ran");
     state.overview.changed();
     let lost: Vec<ProbeLine> = lost(&before, &rows).cloned().map(line).collect();
@@ -103,6 +105,13 @@ fn lost<'a>(before: &'a [ProbeRow], now: &'a [ProbeRow]) -> impl Iterator<Item =
 pub async fn run_quietly(state: &AppState, id: &str, when: When) {
     if let Err(e) = run(state, id, when).await {
         tracing::warn!(connection = %id, error = %e, "the probes could not be run or stored");
+    }
+}
+
+/// [`run_for`], whose failure is logged.
+pub async fn run_for_quietly(state: &AppState, row: &ConnectionRow, when: When) {
+    if let Err(e) = run_for(state, row, when).await {
+        tracing::warn!(connection = %row.id, error = %e, "the probes could not be run or stored");
     }
 }
 

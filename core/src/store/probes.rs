@@ -3,7 +3,7 @@
 
 use sqlx::{Any, Executor, FromRow};
 
-use super::pool::{Pool, Transaction};
+use super::pool::Pool;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, FromRow)]
 pub struct ProbeRow {
@@ -57,50 +57,80 @@ pub async fn probe_results_of(pool: &Pool, ids: &[&str]) -> sqlx::Result<Vec<Pro
     query.fetch_all(pool).await
 }
 
-/// When the probes of a connection last ran, if ever.
-pub async fn last_probed_at(pool: &Pool, connection_id: &str) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar("SELECT MAX(checked_at) FROM probe_results WHERE connection_id = $1")
-        .bind(connection_id)
-        .fetch_one(pool)
-        .await
-}
-
-/// Replaces a connection's findings with `rows`.
+/// Replaces a connection's findings (`before`) with `rows`: one write over the rows of the same
+/// names (rows that did not change leave the connection's row alone), and, in the same
+/// transaction, the removal of the others when there are any.
 pub async fn replace_probe_results(
-    tx: &mut Transaction,
+    pool: &Pool,
     connection_id: &str,
     rows: &[ProbeRow],
+    before: &[ProbeRow],
 ) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM probe_results WHERE connection_id = $1")
-        .bind(connection_id)
-        .execute(&mut **tx)
-        .await?;
-    for row in rows {
-        sqlx::query(&format!(
-            "INSERT INTO probe_results ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        ))
-        .bind(&row.connection_id)
-        .bind(&row.name)
-        .bind(row.position)
-        .bind(&row.label)
-        .bind(row.ok)
-        .bind(row.transient)
-        .bind(row.status)
-        .bind(&row.detail)
-        .bind(&row.fix)
-        .bind(&row.correlation_id)
-        .bind(row.checked_at)
-        .execute(&mut **tx)
-        .await?;
+    let gone: Vec<&str> = before
+        .iter()
+        .map(|b| b.name.as_str())
+        .filter(|name| !rows.iter().any(|r| r.name == *name))
+        .collect();
+    if gone.is_empty() {
+        return write_probe_results(pool, rows).await;
     }
-    Ok(())
+    let mut tx = super::pool::begin(pool).await?;
+    write_probe_results(&mut *tx, rows).await?;
+    for name in gone {
+        sqlx::query("DELETE FROM probe_results WHERE connection_id = $1 AND name = $2")
+            .bind(connection_id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}
+
+/// Writes `rows` over the findings of the same connection and names, in one statement.
+async fn write_probe_results<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    rows: &[ProbeRow],
+) -> sqlx::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..rows.len())
+        .map(|r| {
+            let at = r * 11;
+            let marks: Vec<String> = (at + 1..=at + 11).map(|i| format!("${i}")).collect();
+            format!("({})", marks.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO probe_results ({COLUMNS}) VALUES {} \
+         ON CONFLICT (connection_id, name) DO UPDATE SET position = excluded.position, \
+         label = excluded.label, ok = excluded.ok, transient = excluded.transient, \
+         status = excluded.status, detail = excluded.detail, fix = excluded.fix, \
+         correlation_id = excluded.correlation_id, checked_at = excluded.checked_at",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for row in rows {
+        query = query
+            .bind(&row.connection_id)
+            .bind(&row.name)
+            .bind(row.position)
+            .bind(&row.label)
+            .bind(row.ok)
+            .bind(row.transient)
+            .bind(row.status)
+            .bind(&row.detail)
+            .bind(&row.fix)
+            .bind(&row.correlation_id)
+            .bind(row.checked_at);
+    }
+    query.execute(executor).await.map(|_| ())
 }
 
 /// Records a failed probe of the connection `id`, as the store's own tests want it (the
 /// connection turns degraded).
 #[cfg(test)]
 pub(crate) async fn test_failed_probe(pool: &Pool, id: &str) {
-    let mut tx = super::pool::begin(pool).await.expect("begin");
     let row = ProbeRow {
         connection_id: id.to_owned(),
         name: "expense_reports_v3".to_owned(),
@@ -108,8 +138,7 @@ pub(crate) async fn test_failed_probe(pool: &Pool, id: &str) {
         status: Some(403),
         ..ProbeRow::default()
     };
-    replace_probe_results(&mut tx, id, &[row])
+    replace_probe_results(pool, id, &[row], &[])
         .await
         .expect("insert");
-    tx.commit().await.expect("commit");
 }
