@@ -133,9 +133,26 @@ async fn seed(state: &AppState, from: usize, to: usize) {
             if asked(i) {
                 ask_customer(&mut tx, &row.id, now).await;
             }
+            if i.is_multiple_of(97) {
+                lose_a_capability(&mut tx, &row.id, now).await;
+            }
         }
         tx.commit().await.expect("commit");
     }
+}
+
+/// One connection in 97 is degraded: its Expense v3 probe failed (the database's trigger flags
+/// the connection).
+async fn lose_a_capability(tx: &mut store::Transaction, id: &str, now: i64) {
+    sqlx::query(
+        "INSERT INTO probe_results (connection_id, name, position, label, ok, transient, status, detail, checked_at) \
+         VALUES ($1, 'expense_reports_v3', 1, 'Expense v3 reports', 0, 0, 403, 'Concur Expense is not enabled for this company.', $2)",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .expect("a failed probe");
 }
 
 /// Whether the `i`th connection's customer was asked for a renewal and has not answered: one
@@ -548,6 +565,7 @@ async fn one_store(label: &str, database_url: &str, sizes: &[usize], bare: &mut 
         let prod = wrk(&format!("{url}?tag=env:prod"), &cookie);
         let prod_emea = wrk(&format!("{url}?tag=env:prod&tag=region:emea"), &cookie);
         let critical = wrk(&format!("{url}?status=critical"), &cookie);
+        let degraded = wrk(&format!("{url}?status=degraded"), &cookie);
         let mine = wrk(&format!("{url}?owner=me&tag=team:team-7"), &cookie);
         let waiting = wrk(&format!("{url}?renewal=waiting&tag=env:prod"), &cookie);
         let managed = format!("Authorization: Bearer {manage_key}");
@@ -583,6 +601,7 @@ async fn one_store(label: &str, database_url: &str, sizes: &[usize], bare: &mut 
         show("filtered: tag env:prod (a third)", &prod);
         show("filtered: env:prod and region:emea", &prod_emea);
         show("filtered: status critical", &critical);
+        show("filtered: status degraded (one in 97)", &degraded);
         show("filtered: owner me and team:team-7", &mine);
         show("filtered: renewal waiting, env:prod", &waiting);
         show("management API list, 100 a page", &list);
