@@ -274,18 +274,15 @@ impl ConcurClient {
             Readiness::NotProbed(why) => Some(Some(Finding::NotProbed { why })),
             Readiness::Go => Some(None),
         };
-        let first = join_all(
-            Probe::ALL
-                .into_iter()
-                .filter(|p| !probes::needs_user(*p))
-                .map(|probe| async move {
-                    let found = match plan(probe)? {
-                        Some(not_made) => (not_made, None),
-                        None => self.call_probe(probe, geolocation, access, None).await,
-                    };
-                    Some((probe, found))
-                }),
-        )
+        let first = join_all(Probe::ALL.into_iter().filter(|p| !p.needs_user()).map(
+            |probe| async move {
+                let found = match plan(probe)? {
+                    Some(not_made) => (not_made, None),
+                    None => self.call_probe(probe, geolocation, access, None).await,
+                };
+                Some((probe, found))
+            },
+        ))
         .await;
         let identity = first
             .iter()
@@ -294,27 +291,24 @@ impl ConcurClient {
             .map(|(_, found)| found);
         let user = identity.and_then(|(_, user)| user.as_deref());
         let identity = identity.map(|(finding, _)| finding);
-        let second = join_all(
-            Probe::ALL
-                .into_iter()
-                .filter(|p| probes::needs_user(*p))
-                .map(|probe| async move {
-                    let found = match (plan(probe)?, user) {
-                        (Some(not_made), _) => (not_made, None),
-                        (None, None) => (
-                            Finding::NotProbed {
-                                why: probes::no_user(identity),
-                            },
-                            None,
-                        ),
-                        (None, Some(user)) => {
-                            self.call_probe(probe, geolocation, access, Some(user))
-                                .await
-                        }
-                    };
-                    Some((probe, found))
-                }),
-        )
+        let second = join_all(Probe::ALL.into_iter().filter(|p| p.needs_user()).map(
+            |probe| async move {
+                let found = match (plan(probe)?, user) {
+                    (Some(not_made), _) => (not_made, None),
+                    (None, None) => (
+                        Finding::NotProbed {
+                            why: probes::no_user(identity),
+                        },
+                        None,
+                    ),
+                    (None, Some(user)) => {
+                        self.call_probe(probe, geolocation, access, Some(user))
+                            .await
+                    }
+                };
+                Some((probe, found))
+            },
+        ))
         .await;
         let mut found: Vec<(Probe, Finding)> = first
             .into_iter()

@@ -64,7 +64,8 @@ impl Probe {
         }
     }
 
-    fn needs_user(self) -> bool {
+    /// Whether the call names a user, the first Identity v4 lists.
+    pub(crate) fn needs_user(self) -> bool {
         matches!(self, Probe::ExpenseReportsV4 | Probe::ExpenseApprovalsV4)
     }
 
@@ -161,10 +162,6 @@ pub(crate) fn no_user(identity: Option<&Finding>) -> String {
         Some(Finding::Works { .. }) => "not probed: the company has no users to read with".to_owned(),
         Some(_) => "not probed: it needs a user from Identity v4, which did not answer".to_owned(),
     }
-}
-
-pub(crate) fn needs_user(probe: Probe) -> bool {
-    probe.needs_user()
 }
 
 /// The scopes that only write: no safe read proves them, so they are named and left alone.

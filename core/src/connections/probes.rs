@@ -30,9 +30,6 @@ pub enum When {
 /// A connection that is failing, or holds no unexpired access token, is left alone; so is every
 /// connection when the operator turned the probes off (`CONCUR_PROBES=off`).
 pub async fn run(state: &AppState, id: &str, when: When) -> Result<(), Error> {
-    if !state.probes {
-        return Ok(());
-    }
     let row = stored(state, id).await?;
     run_for(state, &row, when).await
 }

@@ -27,15 +27,12 @@ const COLUMNS: &str = "connection_id, name, position, label, ok, transient, stat
      correlation_id, checked_at";
 
 /// A connection's findings, in page order.
-pub async fn probe_results<'c, E: Executor<'c, Database = Any>>(
-    executor: E,
-    connection_id: &str,
-) -> sqlx::Result<Vec<ProbeRow>> {
+pub async fn probe_results(pool: &Pool, connection_id: &str) -> sqlx::Result<Vec<ProbeRow>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM probe_results WHERE connection_id = $1 ORDER BY position"
     ))
     .bind(connection_id)
-    .fetch_all(executor)
+    .fetch_all(pool)
     .await
 }
 
