@@ -56,11 +56,15 @@ pub(super) const STATUS_SQL: &str = "CASE WHEN failing <> 0 THEN 'failing' WHEN 
 
 /// What needs a human first: failing, then by expiry (expired, critical, expiring, healthy),
 /// unknown expiry last. The same expressions as the `connections_by_band` index, so a page is
-/// read off the index instead of sorting every row — with the first term written `failing`;
-/// written `+failing`, no index gives it, and the rows are read off the filter's own index and
-/// sorted.
-fn order_sql_by(failing: &str) -> String {
-    format!("ORDER BY {failing} DESC, {EXPIRY_KEY}, name, id")
+/// read off the index instead of sorting every row.
+fn order_sql() -> String {
+    format!("ORDER BY failing DESC, {EXPIRY_KEY}, name, id")
+}
+
+/// The order of [`order_sql`] among degraded connections, none of which is failing: the same
+/// expressions as their own `connections_degraded` index, so their page is read off it.
+fn degraded_order_sql() -> String {
+    format!("ORDER BY {EXPIRY_KEY}, name, id")
 }
 
 /// What a search looks in, lowercased: the same expression as the search index's.
@@ -373,14 +377,14 @@ async fn filtered_page(
     } else {
         offset.min(SEARCH_CAP)
     };
-    // The degraded are few (and not in the order index): their rows are read off their own
-    // index and sorted, rather than the order walked past every other connection.
-    let failing = if filter.status == Some(Status::Degraded) {
-        "+failing"
+    // The degraded are few: their page is read off their own index, in the same order, rather
+    // than the dashboard's order walked past every other connection.
+    let order = if filter.status == Some(Status::Degraded) {
+        degraded_order_sql()
     } else {
-        "failing"
+        order_sql()
     };
-    let sql = page_sql_by(&clause, values.len(), failing);
+    let sql = page_sql_by(&clause, values.len(), &order);
     let rows = bind(sqlx::query_as(&sql).persistent(false), &values)
         .bind(PAGE_SIZE)
         .bind(offset)
@@ -393,14 +397,13 @@ async fn filtered_page(
 /// filter's `bound` values (`$1`…), then the page size and the offset. Each row carries its
 /// tags' list.
 fn page_sql(filter: &str, bound: usize) -> String {
-    page_sql_by(filter, bound, "failing")
+    page_sql_by(filter, bound, &order_sql())
 }
 
-/// [`page_sql`], its order's first term written as [`order_sql_by`] takes it.
-fn page_sql_by(filter: &str, bound: usize, failing: &str) -> String {
+/// [`page_sql`] in another `order`.
+fn page_sql_by(filter: &str, bound: usize, order: &str) -> String {
     format!(
-        "SELECT {DASHBOARD_COLUMNS}, {TAGS_COLUMN} FROM connections {filter} {} LIMIT ${} OFFSET ${}",
-        order_sql_by(failing),
+        "SELECT {DASHBOARD_COLUMNS}, {TAGS_COLUMN} FROM connections {filter} {order} LIMIT ${} OFFSET ${}",
         bound + 1,
         bound + 2
     )
