@@ -30,4 +30,5 @@ mod security;
 mod settings;
 mod sso;
 mod startup;
+mod upgrade;
 mod validate_cli;
