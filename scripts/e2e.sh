@@ -36,15 +36,16 @@ smtp_port=$(free_port)
 pids+=($!)
 for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$smtp_port") 2>/dev/null && break; sleep 0.1; done
 
+# From a folder of its own and without LEPTOS_SITE_ROOT: the binary carries its site.
 NO_COLOR=1 RUST_LOG=info DATABASE_URL="sqlite://$work/db/console.db" LEPTOS_SITE_ADDR="127.0.0.1:$port" \
   CONCUR_SMTP_URL="smtp://127.0.0.1:$smtp_port" CONCUR_ALERT_EMAIL_FROM=console@vendor.example \
   CONCUR_ALERT_EMAIL_TO=ops@vendor.example \
-  LEPTOS_SITE_ROOT=target/site CONCUR_ALLOWED_HOSTS="$allowed" \
+  CONCUR_ALLOWED_HOSTS="$allowed" \
   CONCUR_OIDC_ISSUER="http://127.0.0.1:$idp_port" CONCUR_OIDC_CLIENT_ID=concur-console \
   CONCUR_OIDC_CLIENT_SECRET="e2e client secret that is long enough" \
   CONCUR_OIDC_ADMIN_GROUPS=console-admins CONCUR_OIDC_EDITOR_GROUPS=console-editors \
   CONCUR_OIDC_VIEWER_GROUPS=helpdesk \
-  target/release/concur-console serve >"$work/console.log" 2>&1 &
+  env -C "$work" "$PWD/target/release/concur-console" serve >"$work/console.log" 2>&1 &
 pids+=($!)
 wait_for "$work/console.log" "listening on"
 setup_url=$(grep -o 'http://[^ ]*/setup?token=[A-Za-z0-9_-]*' "$work/console.log" | head -n 1)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every suite `make test` covers and ends with one line: "N passed, M failed".
-# A suite that fails before reporting (a build error, a crash) counts as one failure.
+# Installs what the tests need, runs every suite `make test` covers, prints how long each phase
+# took, and ends with one line: "N passed, M failed". A suite that fails before reporting (a
+# build error, a crash) counts as one failure; so does an install that fails (nothing runs then).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # One-off builds gain nothing from incremental caches, which cost gigabytes of disk.
@@ -26,20 +27,47 @@ tally() { # tally NAME LOG RC: add the suite's counts to the totals
   echo "== $name: $p passed, $f failed"
 }
 
-suite() { # suite NAME COMMAND...: run, show, tally
-  local name=$1 log="$logs/$1.log"
+phases=()
+started=$SECONDS
+timed() { # timed NAME COMMAND...: run, and note how long it took
+  local name=$1 from=$SECONDS rc
+  shift
+  "$@"
+  rc=$?
+  phases+=("$name $((SECONDS - from)) s")
+  return $rc
+}
+
+suite() { # suite NAME COMMAND...: run, show, tally, note how long it took
+  local name=$1 log="$logs/$1.log" from=$SECONDS rc
   shift
   echo "== $name: $*"
   "$@" 2>&1 | tee "$log"
-  tally "$name" "$log" "${PIPESTATUS[0]}"
+  rc=${PIPESTATUS[0]}
+  phases+=("$name $((SECONDS - from)) s")
+  tally "$name" "$log" "$rc"
 }
 
+summary() {
+  local IFS=,
+  echo
+  echo "phases:${phases[*]/#/ } (all: $((SECONDS - started)) s)"
+  echo "$passed passed, $failed failed"
+}
+
+for install in install-tools install-test-tools; do
+  if ! timed "$install" "scripts/$install.sh"; then
+    echo "== scripts/$install.sh failed: no suite ran"
+    failed=$((failed + 1))
+    summary
+    exit 1
+  fi
+done
 suite lint scripts/lint.sh
 for suite_script in scripts/suites/*.sh; do
   [ -e "$suite_script" ] || continue
   suite "$(basename "$suite_script" .sh)" "$suite_script"
 done
 
-echo
-echo "$passed passed, $failed failed"
+summary
 exit $status

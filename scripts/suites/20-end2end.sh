@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Browser journeys against the release build (built once here, the same build `make run` serves).
+# Browser journeys against the release build (built once here, the same build `make run` serves,
+# its site inside the binary).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo leptos build --release
+cargo leptos build --release --precompress
 cargo build --release -p concur-sim
 scripts/e2e.sh

@@ -80,5 +80,9 @@ pub enum Command {
         /// listens on (on all interfaces: this machine's loopback), else http://127.0.0.1:3000.
         #[arg(long)]
         url: Option<String>,
+        /// Keep asking for up to this many seconds until it is ready (a service manager's
+        /// start-up check); by default, ask once.
+        #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+        wait: u64,
     },
 }

@@ -21,6 +21,7 @@ pub mod protect;
 pub mod renewal;
 pub mod rotate;
 pub mod serve;
+pub mod site;
 pub mod sso;
 pub mod terminal;
 pub mod upkeep;

@@ -77,7 +77,7 @@ async fn main() -> ExitCode {
             })
             .await;
         }
-        Command::CheckReady { url } => {
+        Command::CheckReady { url, wait } => {
             let url = match url {
                 Some(url) => url,
                 None => match server::serve::local_url(std::env::var("LEPTOS_SITE_ADDR").ok()) {
@@ -88,7 +88,7 @@ async fn main() -> ExitCode {
                     }
                 },
             };
-            return check_ready(&url).await;
+            return check_ready(&url, std::time::Duration::from_secs(wait)).await;
         }
         Command::Export(args) => {
             return managed(async |state| {
@@ -234,27 +234,32 @@ async fn refresh_all(as_json: bool) -> ExitCode {
     .await
 }
 
-/// Asks a running console whether it is ready: exit 0 on 200, 1 otherwise.
-async fn check_ready(url: &str) -> ExitCode {
+/// Asks a running console whether it is ready, again every quarter second for up to `wait`:
+/// exit 0 on 200, 1 otherwise (with the last answer).
+async fn check_ready(url: &str, wait: std::time::Duration) -> ExitCode {
     let target = format!("{}/readyz", url.trim_end_matches('/'));
-    let answer = reqwest::Client::builder()
+    let http = match reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(5))
         .build()
-        .map_err(|e| e.to_string());
-    let answer = match answer {
-        Ok(http) => http.get(&target).send().await.map_err(|e| e.to_string()),
-        Err(e) => Err(e),
-    };
-    match answer {
-        Ok(r) if r.status().is_success() => ExitCode::SUCCESS,
-        Ok(r) => {
-            eprintln!("not ready: {target} answered {}", r.status());
-            ExitCode::FAILURE
-        }
+    {
+        Ok(http) => http,
         Err(e) => {
             eprintln!("not ready: {e}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
+    };
+    let until = std::time::Instant::now() + wait;
+    loop {
+        let refusal = match http.get(&target).send().await {
+            Ok(r) if r.status().is_success() => return ExitCode::SUCCESS,
+            Ok(r) => format!("{target} answered {}", r.status()),
+            Err(e) => e.to_string(),
+        };
+        if std::time::Instant::now() >= until {
+            eprintln!("not ready: {refusal}");
+            return ExitCode::FAILURE;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
 }
 

@@ -22,7 +22,9 @@ use console_core::alerts::{AlertConfig, Email, Webhook, parse_thresholds};
 use console_core::auth::oidc::{Oidc, OidcConfig};
 use console_core::renewals::RenewalConfig;
 
-use crate::{alerts, api, connect, handoff, keepalive, management, ops, protect, sso, upkeep};
+use crate::{
+    alerts, api, connect, handoff, keepalive, management, ops, protect, site, sso, upkeep,
+};
 
 const DEFAULT_DATABASE_URL: &str = "sqlite://data/concur-console.db";
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
@@ -40,7 +42,9 @@ const DEFAULT_CONNECT_TIMEOUT: &str = "5s";
 pub struct Settings {
     pub config: Config,
     pub site_addr: SocketAddr,
-    pub site_root: String,
+    /// The folder the site is served from (`LEPTOS_SITE_ROOT`); without one, the site the
+    /// binary carries.
+    pub site_root: Option<String>,
     /// Run the keep-alive job in the background (tests drive sweeps themselves).
     pub keepalive: bool,
     /// Token API requests per API key and minute.
@@ -134,7 +138,7 @@ impl Settings {
                 probes: switch(&var, "CONCUR_PROBES")?,
             },
             site_addr,
-            site_root: var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
+            site_root: var("LEPTOS_SITE_ROOT"),
             keepalive: true,
             metrics_token: var("CONCUR_METRICS_TOKEN"),
             connect_rate_per_minute: per_minute(
@@ -359,7 +363,7 @@ impl Application {
             .map_err(|e| StartError::Http(e.to_string()))?;
         let options = LeptosOptions::builder()
             .output_name("concur-console")
-            .site_root(settings.site_root.as_str())
+            .site_root(settings.site_root.as_deref().unwrap_or(FOLDERLESS))
             .site_pkg_dir("pkg")
             .site_addr(address)
             .build();
@@ -395,15 +399,23 @@ impl Application {
         let routes = generate_route_list(App);
         let context_state = state.clone();
         let shell_options = options.clone();
-        let pages: Router = Router::new()
-            .leptos_routes_with_context(
-                &options,
-                routes,
-                move || provide_context(context_state.clone()),
-                move || shell(shell_options.clone()),
-            )
-            .fallback(leptos_axum::file_and_error_handler(shell))
-            .with_state(options);
+        let pages: Router<LeptosOptions> = Router::new().leptos_routes_with_context(
+            &options,
+            routes,
+            move || provide_context(context_state.clone()),
+            move || shell(shell_options.clone()),
+        );
+        let pages: Router = if settings.site_root.is_some() {
+            pages.fallback(leptos_axum::file_and_error_handler(shell))
+        } else {
+            if !site::is_embedded() {
+                tracing::warn!(
+                    "this binary carries no site (build it with `cargo leptos build --release --precompress`) and LEPTOS_SITE_ROOT is unset: pages are served without their scripts and styles"
+                );
+            }
+            pages.fallback(embedded_or_error)
+        }
+        .with_state(options);
         let (watched, rendered) = (state.clone(), pages.clone());
         let router = Router::new()
             .route("/health", get(health))
@@ -518,13 +530,30 @@ async fn shutdown_signal() {
     }
 }
 
+/// Where the pages' options say the site is when the binary carries it: nowhere to read.
+const FOLDERLESS: &str = "/nonexistent/concur-console-site";
+
+/// A file of the site the binary carries, or else the pages' not-found page.
+async fn embedded_or_error(
+    uri: axum::http::Uri,
+    options: State<LeptosOptions>,
+    request: Request,
+) -> Response {
+    match site::file(request.method(), uri.path(), request.headers()) {
+        Some(file) => file,
+        None => leptos_axum::file_and_error_handler(shell)(uri, options, request).await,
+    }
+}
+
 async fn health() -> &'static str {
     "ok"
 }
 
 fn is_public(path: &str) -> bool {
-    matches!(path, "/login" | "/setup" | "/invite" | "/favicon.ico")
-        || protect::MACHINE_PATHS.contains(&path)
+    matches!(
+        path,
+        "/login" | "/setup" | "/invite" | "/favicon.ico" | "/robots.txt"
+    ) || protect::MACHINE_PATHS.contains(&path)
         || path.starts_with("/pkg/")
         || path.starts_with("/api/")
         || path.starts_with("/connect/")

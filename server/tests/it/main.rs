@@ -9,6 +9,7 @@ mod alerts;
 mod audit;
 mod backup;
 mod console;
+mod deploy;
 mod docs;
 mod fleet;
 mod fleet_dashboard;

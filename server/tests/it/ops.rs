@@ -224,9 +224,30 @@ async fn check_ready_tells_a_container_runtime_whether_the_console_is_ready() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let gone = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let refused = check(gone);
+    let refused = check(gone.clone());
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("not ready"));
+
+    // With --wait (a service manager's start-up check) it asks again until the console that
+    // starts meanwhile at that address is ready.
+    let waiting = Command::new(env!("CARGO_BIN_EXE_concur-console"))
+        .args(["check-ready", "--url", &gone, "--wait", "60"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let mut settings = support::settings(Store::sqlite().url(), String::new());
+    settings.site_addr = gone.trim_start_matches("http://").parse().unwrap();
+    support::serve(settings, Arc::new(ManualClock::at(0))).await;
+    let waited = tokio::task::spawn_blocking(move || waiting.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        waited.status.success(),
+        "{}",
+        String::from_utf8_lossy(&waited.stderr)
+    );
 }
 
 #[tokio::test]

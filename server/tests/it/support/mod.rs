@@ -38,7 +38,7 @@ pub fn settings(database_url: String, allowed_hosts: String) -> Settings {
             probes: true,
         },
         site_addr: "127.0.0.1:0".parse().expect("an address"),
-        site_root: "target/site".into(),
+        site_root: None,
         keepalive: false,
         api_rate_per_minute: 1200,
         metrics_token: None,
