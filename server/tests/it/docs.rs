@@ -1,5 +1,6 @@
 //! The documentation people navigate: every relative link in `README.md`, `CHANGELOG.md` and
-//! `docs/` points at a file that exists, and the README stays an overview.
+//! `docs/` points at a file that exists, the README stays an overview, and the CHANGELOG's newest
+//! release is the version the crates build.
 
 use std::path::{Path, PathBuf};
 
@@ -96,5 +97,47 @@ fn links_are_found_in_text_and_images_but_not_in_code() {
     assert_eq!(
         link_targets(text),
         ["docs/a.md", "b.png#x", "https://e"].map(str::to_owned)
+    );
+}
+
+#[test]
+fn the_changelog_and_every_crate_carry_the_same_version() {
+    let root = root();
+    let changelog = std::fs::read_to_string(root.join("CHANGELOG.md")).unwrap();
+    let newest = changelog
+        .lines()
+        .filter_map(|line| line.strip_prefix("## "))
+        .find(|heading| heading.starts_with(|c: char| c.is_ascii_digit()))
+        .expect("a release heading, `## X.Y.Z — date`");
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        newest.split_whitespace().next(),
+        Some(version),
+        "CHANGELOG.md's newest release is not the version Cargo.toml builds"
+    );
+    // Each crate takes the workspace's version, so one line moves them all.
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let members = manifest
+        .lines()
+        .find_map(|line| line.strip_prefix("members = "))
+        .expect("the workspace's members");
+    for member in members.trim_matches(['[', ']']).split(',') {
+        let crate_dir = root.join(member.trim().trim_matches('"'));
+        let crate_manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
+        assert!(
+            crate_manifest
+                .lines()
+                .any(|l| l == "version.workspace = true"),
+            "{} sets its own version",
+            crate_dir.display()
+        );
+    }
+    let printed = std::process::Command::new(env!("CARGO_BIN_EXE_concur-console"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(printed.stdout).unwrap().trim(),
+        format!("concur-console {version}")
     );
 }
