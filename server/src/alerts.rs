@@ -137,6 +137,9 @@ async fn send_email(email: &Email, body: &str) -> Result<(), String> {
             Some("capability_lost") => {
                 format!("[Concur Console] {name}: a call of the integration fails")
             }
+            Some("capability_restored") => {
+                format!("[Concur Console] {name}: the integration's calls answer again")
+            }
             Some("renewal_requested") => {
                 format!("[Concur Console] {name}: renewal asked of the customer")
             }

@@ -39,6 +39,8 @@ pub enum Event {
     Recovered,
     /// A call the integration makes (a read-only API probe) answered before and now fails.
     CapabilityLost,
+    /// The calls lost in an episode of [`Event::CapabilityLost`] all answer again.
+    CapabilityRestored,
     Test,
 }
 
@@ -50,13 +52,15 @@ impl Event {
             Event::Unreachable => "unreachable",
             Event::Recovered => "recovered",
             Event::CapabilityLost => "capability_lost",
+            Event::CapabilityRestored => "capability_restored",
             Event::Test => "test",
         }
     }
 }
 
 /// The alert body every channel sends; `text` reads well on its own (Slack, Teams, e-mail).
-/// `detail` says what was lost, for [`Event::CapabilityLost`].
+/// `detail` says what was lost or is back, for [`Event::CapabilityLost`] and
+/// [`Event::CapabilityRestored`].
 fn payload(
     state: &AppState,
     row: &ConnectionRow,
@@ -100,6 +104,9 @@ fn payload(
             "“{}” still gets tokens, but a call its integration makes now fails:",
             row.name
         ),
+        Event::CapabilityRestored => {
+            format!("The calls “{}”'s integration makes answer again:", row.name)
+        }
         Event::Test => TEST_MESSAGE.to_owned(),
     };
     let todo = match event {
@@ -109,7 +116,7 @@ fn payload(
             .clone()
             .map(|s| format!("Next step (Client ID {}): {s}", row.client_id))
             .unwrap_or_default(),
-        Event::CapabilityLost => detail.unwrap_or_default().to_owned(),
+        Event::CapabilityLost | Event::CapabilityRestored => detail.unwrap_or_default().to_owned(),
         _ => String::new(),
     };
     let message = [what, todo]
@@ -169,7 +176,6 @@ pub async fn capability_lost(
     row: &ConnectionRow,
     lost: &[console_model::ProbeLine],
 ) -> Result<bool, Error> {
-    let config = effective(state).await?;
     let detail = lost
         .iter()
         .map(|line| {
@@ -187,15 +193,53 @@ pub async fn capability_lost(
         .collect::<Vec<_>>()
         .join(" ");
     let began = lost.iter().map(|l| l.checked_at).max().unwrap_or_default();
-    let mark = format!("capability:{began}");
-    let now = state.now();
+    about_calls(
+        state,
+        row,
+        (Event::CapabilityLost, &detail),
+        &format!("capability:{began}"),
+    )
+    .await
+}
+
+/// Tells a connection's channels that the calls an episode of [`capability_lost`] named answer
+/// again: once, marked with the run that ended it.
+pub async fn capability_restored(
+    state: &AppState,
+    row: &ConnectionRow,
+    back: &[console_model::ProbeLine],
+) -> Result<bool, Error> {
+    let detail = back
+        .iter()
+        .map(|line| format!("{} — {}.", line.label, line.detail))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let ended = back.iter().map(|l| l.checked_at).max().unwrap_or_default();
+    about_calls(
+        state,
+        row,
+        (Event::CapabilityRestored, &detail),
+        &format!("capability-restored:{ended}"),
+    )
+    .await
+}
+
+/// Fires an alert about the integration's calls (`detail` naming them) under the console's
+/// alert settings, marked `mark`.
+async fn about_calls(
+    state: &AppState,
+    row: &ConnectionRow,
+    (event, detail): (Event, &str),
+    mark: &str,
+) -> Result<bool, Error> {
+    let config = effective(state).await?;
     fire_saying(
         state,
         &config,
         row,
-        (Event::CapabilityLost, Some(&detail)),
-        &mark,
-        now,
+        (event, Some(detail)),
+        mark,
+        state.now(),
     )
     .await
 }

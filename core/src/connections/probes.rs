@@ -80,12 +80,26 @@ pub async fn run_for(state: &AppState, row: &ConnectionRow, when: When) -> Resul
     tracing::info!(connection = %id, failed = rows.iter().filter(|r| r.ok == Some(0)).count(), "probes ran");
     state.overview.changed();
     let lost: Vec<ProbeLine> = lost(&before, &rows).cloned().map(line).collect();
+    let back: Vec<ProbeLine> = restored(&before, &rows).cloned().map(line).collect();
     if !lost.is_empty() {
         // As stored now: degraded.
         let row = stored(state, id).await?;
         crate::alerts::capability_lost(state, &row, &lost).await?;
+    } else if !back.is_empty() {
+        let row = stored(state, id).await?;
+        crate::alerts::capability_restored(state, &row, &back).await?;
     }
     Ok(())
+}
+
+/// The findings that failed and now answer, when this run ends an episode: something failed
+/// for a reason that was not transient before, and nothing does now.
+fn restored<'a>(before: &'a [ProbeRow], now: &'a [ProbeRow]) -> impl Iterator<Item = &'a ProbeRow> {
+    let failed = |row: &ProbeRow| row.ok == Some(0) && row.transient == 0;
+    let ended = before.iter().any(failed) && !now.iter().any(failed);
+    now.iter().filter(move |row| {
+        ended && row.ok == Some(1) && before.iter().any(|b| b.name == row.name && failed(b))
+    })
 }
 
 /// The findings that answered before and now fail for a reason that is not transient, when
@@ -284,6 +298,40 @@ mod tests {
         );
         let back = findings("c", &[report("identity_users", works)], &again, 500);
         assert_eq!(lost(&again, &back).count(), 0);
+        assert_eq!(restored(&again, &back).count(), 1, "the episode ends");
+        assert_eq!(restored(&first, &first).count(), 0, "nothing was lost");
+        assert_eq!(
+            restored(&failed, &flaky).count(),
+            0,
+            "a transient failure ends nothing"
+        );
+    }
+
+    #[test]
+    fn an_episode_ends_only_when_every_lost_call_answers() {
+        let works = |name: &str| {
+            report(
+                name,
+                Finding::Works {
+                    fact: "fine".into(),
+                },
+            )
+        };
+        let both = findings(
+            "c",
+            &[report("a", failure(false)), report("b", failure(false))],
+            &[],
+            100,
+        );
+        let one = findings("c", &[works("a"), report("b", failure(false))], &both, 200);
+        assert_eq!(restored(&both, &one).count(), 0, "b still fails");
+        let all = findings("c", &[works("a"), works("b")], &one, 300);
+        assert_eq!(
+            restored(&one, &all)
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>(),
+            ["b"]
+        );
     }
 
     #[test]

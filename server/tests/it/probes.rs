@@ -219,6 +219,21 @@ async fn expense_switched_off_is_found_by_validate_now_with_the_fix_and_found_ag
     let lines = f.lines(&id).await;
     assert!(lines.iter().all(|l| l.ok == Some(true)), "{lines:?}");
     assert_eq!(f.detail(&id).await.summary.status, Status::Healthy);
+    let alerts = f.alerts().await;
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    let (event, text) = &alerts[1];
+    assert_eq!(event, "capability_restored");
+    assert!(
+        text.contains("Expense v3 reports — reports readable."),
+        "{text}"
+    );
+    assert!(!text.contains("Identity v4"), "only what was lost: {text}");
+
+    // Checked again, all well: nothing more to say.
+    console_core::connections::recheck(&f.state, &id)
+        .await
+        .unwrap();
+    assert_eq!(f.alerts().await.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
