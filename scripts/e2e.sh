@@ -5,6 +5,7 @@
 # Chromium, and stops them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/loopback.sh
 
 work=$(mktemp -d)
 pids=()
@@ -16,13 +17,9 @@ wait_for() { # wait_for FILE PATTERN: until a line matching PATTERN appears (20 
   echo "timed out waiting for '$2' in $1" >&2; cat "$1" >&2; return 1
 }
 
-target/release/concur-sim --port 0 >"$work/sim.log" 2>&1 &
-pids+=($!)
-wait_for "$work/sim.log" "CONCUR_ALLOWED_HOSTS="
-allowed=$(sed -n 's/.*CONCUR_ALLOWED_HOSTS=//p' "$work/sim.log")
-sim_url=${allowed%%,*}
+start_sim target/release/concur-sim "$work/sim.log"
+pids+=("$sim_pid")
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port=$(free_port)
 idp_port=$(free_port)
 OIDC_PORT=$idp_port OIDC_REDIRECT_URI="http://127.0.0.1:$port/auth/oidc/callback" \
@@ -51,4 +48,4 @@ wait_for "$work/console.log" "listening on"
 setup_url=$(grep -o 'http://[^ ]*/setup?token=[A-Za-z0-9_-]*' "$work/console.log" | head -n 1)
 
 cd end2end
-BASE_URL="http://127.0.0.1:$port" SIM_URL="$sim_url" SETUP_URL="$setup_url" MAIL_DIR="$work/mail" npx playwright test
+BASE_URL="http://127.0.0.1:$port" SIM_URL="$origin" SETUP_URL="$setup_url" MAIL_DIR="$work/mail" npx playwright test

@@ -8,6 +8,7 @@
 # follows it, into a new folder under server/tests/it/fixtures/upgrade/. A fixture is committed
 # once and never made again: the test's worth is that old files stay old.
 set -euo pipefail
+source "$(dirname "$0")/loopback.sh"
 console=$(realpath "$1")
 sim=$(realpath "$2")
 out=$3
@@ -22,13 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-sim_port=$(free_port)
-"$sim" --port "$sim_port" >"$work/sim.log" 2>&1 &
-pids+=($!)
-origin="http://127.0.0.1:$sim_port"
-for _ in $(seq 100); do curl -fsS -o /dev/null -X POST "$origin/_sim/seed" -H 'content-type: application/json' -d '{"data_center":"us2"}' 2>/dev/null && break; sleep 0.1; done
+start_sim "$sim" "$work/sim.log"
+pids+=("$sim_pid")
 
 # One store's worth: an admin and an editor, two connections (one made from a refresh token
 # with everything a fleet gives it, one from a company request token), a key of every kind,
@@ -40,14 +36,14 @@ fill() {
   CONCUR_ADMIN_PASSWORD=$PASSWORD "$console" create-admin --username admin >/dev/null
   "$console" invite --role editor >/dev/null
   local seed first second
-  seed=$(curl -fsS -X POST "$origin/_sim/seed" -H 'content-type: application/json' -d '{"data_center":"us2"}')
-  field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1" <<<"$seed"; }
+  seed=$(seed_company)
+  field() { json_field "$1" "$seed"; }
   first=$(CONCUR_CLIENT_SECRET=$(field client_secret) CONCUR_REFRESH_TOKEN=$(field refresh_token) \
     "$console" connections add --name "ACME Travel" --authorization-url "$(field authorization_url)" \
     --client-id "$(field client_id)" --scope-profile expense-approvals --external-id tenant-0001 \
     --tag env=prod --tag region=emea --contact-name "Ada Admin" --contact-email ada@acme.example \
     --owner admin)
-  seed=$(curl -fsS -X POST "$origin/_sim/seed" -H 'content-type: application/json' -d '{"data_center":"us2"}')
+  seed=$(seed_company)
   second=$(CONCUR_CLIENT_SECRET=$(field client_secret) CONCUR_COMPANY_UUID=$(field company_uuid) \
     CONCUR_REQUEST_TOKEN=$(field request_token) \
     "$console" connections add --name "Globex Mileage" --authorization-url "$(field authorization_url)" \

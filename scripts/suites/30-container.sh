@@ -6,6 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/container.sh
+source scripts/loopback.sh
 
 passed=0
 failed=0
@@ -52,12 +53,7 @@ check "the image builds (scripts/image.sh)" scripts/image.sh "$image"
 echo "   built in $((SECONDS - from)) s"
 "${ENGINE[@]}" image inspect "$image" >/dev/null 2>&1 || finish
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-target/release/concur-sim --port 0 >"$work/sim.log" 2>&1 &
-sim_pid=$!
-for _ in $(seq 100); do grep -q "CONCUR_ALLOWED_HOSTS=" "$work/sim.log" && break; sleep 0.1; done
-allowed=$(sed -n 's/.*CONCUR_ALLOWED_HOSTS=//p' "$work/sim.log")
-origin=${allowed%%,*}
+check "the simulator starts beside it" start_sim target/release/concur-sim "$work/sim.log" || finish
 port=$(free_port)
 base="http://127.0.0.1:$port"
 
@@ -94,8 +90,8 @@ signs_in() { # signs_in TEXT: signs in afresh and finds TEXT on the dashboard
 }
 check "the admin signs in over HTTP and sees the dashboard" signs_in "No connections yet"
 
-seed=$(curl -fsS -X POST "$origin/_sim/seed" -H 'content-type: application/json' -d '{"data_center":"us2"}')
-field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1" <<<"$seed"; }
+seed=$(seed_company)
+field() { json_field "$1" "$seed"; }
 secret=$(field client_secret)
 check "a connection is added against the simulator" \
   in_container -e CONCUR_CLIENT_SECRET="$secret" -e CONCUR_REFRESH_TOKEN="$(field refresh_token)" "$name" \

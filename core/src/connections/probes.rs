@@ -92,20 +92,23 @@ pub async fn run_for(state: &AppState, row: &ConnectionRow, when: When) -> Resul
     Ok(())
 }
 
+/// Whether a finding is a failure waiting will not cure: what makes a connection degraded.
+fn failed(row: &ProbeRow) -> bool {
+    row.ok == Some(0) && row.transient == 0
+}
+
 /// The findings that failed and now answer, when this run ends an episode: something failed
-/// for a reason that was not transient before, and nothing does now.
+/// before, and nothing does now.
 fn restored<'a>(before: &'a [ProbeRow], now: &'a [ProbeRow]) -> impl Iterator<Item = &'a ProbeRow> {
-    let failed = |row: &ProbeRow| row.ok == Some(0) && row.transient == 0;
     let ended = before.iter().any(failed) && !now.iter().any(failed);
     now.iter().filter(move |row| {
         ended && row.ok == Some(1) && before.iter().any(|b| b.name == row.name && failed(b))
     })
 }
 
-/// The findings that answered before and now fail for a reason that is not transient, when
-/// this run begins an episode: none failed so before (later runs of the episode find it begun).
+/// The findings that answered before and now fail, when this run begins an episode: none failed
+/// so before (later runs of the episode find it begun).
 fn lost<'a>(before: &'a [ProbeRow], now: &'a [ProbeRow]) -> impl Iterator<Item = &'a ProbeRow> {
-    let failed = |row: &ProbeRow| row.ok == Some(0) && row.transient == 0;
     let begun = before.iter().any(failed);
     now.iter().filter(move |row| {
         !begun && failed(row) && before.iter().any(|b| b.name == row.name && b.ok == Some(1))
