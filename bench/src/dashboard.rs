@@ -554,7 +554,7 @@ async fn one_store(label: &str, database_url: &str, sizes: &[usize], bare: &mut 
         let url = format!("http://127.0.0.1:{port}/");
         let page = first_page(&url, &cookie).await;
         if size_index + 1 == sizes.len() && std::env::var_os("CONCUR_BENCH_HOLD").is_some() {
-            hold(&url, &cookie, console.pid());
+            hold(&url, &cookie, &manage_key, console.pid());
         }
         let idle = rss_kib(console.pid());
         let dashboard = wrk(&url, &cookie);
@@ -625,9 +625,9 @@ async fn one_store(label: &str, database_url: &str, sizes: &[usize], bare: &mut 
 
 /// With `CONCUR_BENCH_HOLD` set: leaves the console running on the largest fleet, for a
 /// profiler or a hand-run `wrk`, until Enter is pressed; then the figures are taken as usual.
-fn hold(url: &str, cookie: &str, pid: u32) {
+fn hold(url: &str, cookie: &str, manage_key: &str, pid: u32) {
     println!(
-        "holding: {url} (pid {pid}), signed in with\n  Cookie: {cookie}\npress Enter to go on"
+        "holding: {url} (pid {pid}), signed in with\n  Cookie: {cookie}\nthe management API with\n  Authorization: Bearer {manage_key}\npress Enter to go on"
     );
     let mut line = String::new();
     let _ = std::io::stdin().read_line(&mut line);

@@ -105,10 +105,10 @@ pub async fn overview(pool: &Pool, now: i64, filter: &FleetFilter) -> sqlx::Resu
     // The customers waiting for a renewal are few: on SQLite they are read off their index and
     // each tested for the rest, rather than a frequent tag's thousands read and each tested
     // for waiting.
-    let driver = if filter.waiting && is_sqlite(pool) {
-        Driver::Waiting
-    } else {
-        Driver::Any
+    let driver = match (filter.waiting, is_sqlite(pool)) {
+        (true, true) => Driver::Waiting,
+        (false, true) => Driver::Any,
+        (_, false) => Driver::Planned,
     };
     let (narrowed, values) = filter.where_driven(now, 4, driver);
     let sql = format!(
@@ -568,23 +568,9 @@ mod tests {
         sqlite.close().await;
         std::fs::remove_dir_all(dir).unwrap();
 
-        let cluster = std::env::var("CONCUR_TEST_POSTGRES_URL").expect(
-            "CONCUR_TEST_POSTGRES_URL is unset: run the tests through `make test` (scripts/with-postgres.sh starts a cluster)",
-        );
-        sqlx::any::install_default_drivers();
-        let admin = sqlx::AnyPool::connect(&cluster).await.expect("the cluster");
-        let name = format!("cc_walk_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await
-            .expect("a database");
-        let base = cluster.rsplit_once('/').expect("a database URL").0;
-        let postgres = super::super::connect(&format!("{base}/{name}"))
-            .await
-            .expect("store");
+        let postgres = super::super::test_postgres("cc_walk").await;
         same_pages(&postgres).await;
         postgres.close().await;
-        admin.close().await;
     }
 
     async fn same_pages(pool: &Pool) {

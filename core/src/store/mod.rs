@@ -43,6 +43,8 @@ pub use handoffs::*;
 pub use invitations::*;
 pub use leases::{release_lease, try_lease};
 pub(crate) use pool::is_sqlite;
+#[cfg(test)]
+pub(crate) use pool::test_postgres;
 pub use pool::{Pool, StoreError, Transaction, begin, connect, data_dir, ready, sqlite_path};
 pub use probes::*;
 pub use renewals::*;

@@ -99,6 +99,25 @@ pub fn sqlite_path(url: &str) -> Option<PathBuf> {
 }
 
 /// Connects, creates the SQLite file and its directory on first run, applies migrations.
+/// A new, empty database on the throwaway cluster `make test` starts, migrated, for a store
+/// test that must hold on PostgreSQL too (`prefix` names it).
+#[cfg(test)]
+pub(crate) async fn test_postgres(prefix: &str) -> Pool {
+    let cluster = std::env::var("CONCUR_TEST_POSTGRES_URL").expect(
+        "CONCUR_TEST_POSTGRES_URL is unset: run the tests through `make test` (scripts/with-postgres.sh starts a cluster)",
+    );
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(&cluster).await.expect("the cluster");
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .expect("a database");
+    admin.close().await;
+    let base = cluster.rsplit_once('/').expect("a database URL").0;
+    connect(&format!("{base}/{name}")).await.expect("store")
+}
+
 pub async fn connect(url: &str) -> Result<Pool, StoreError> {
     sqlx::any::install_default_drivers();
     let sqlite = url.starts_with("sqlite:");
