@@ -40,7 +40,7 @@ lint:
 	scripts/lint.sh
 
 build: tools
-	cargo leptos build --release --precompress
+	scripts/build.sh
 
 tools:
 	scripts/install-tools.sh

@@ -3,6 +3,6 @@
 # its site inside the binary).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo leptos build --release --precompress
+scripts/build.sh
 cargo build --release -p concur-sim
 scripts/e2e.sh

@@ -3,6 +3,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use console_core::state::AppState;
+use rust_embed::Embed;
 use server::cli::{Cli, Command};
 use server::manage::Failed;
 use server::serve::{Application, Settings};
@@ -13,6 +14,24 @@ use server::validate::{self, Exit, Secrets};
 /// and kept memory in per-thread arenas after it.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The site (the wasm, its JavaScript, the stylesheet, `public/`), carried in the binary. It is
+/// derived here rather than in the library so that the library and everything under it can be
+/// built while the site is (`scripts/build.sh`): only this file waits for it.
+#[derive(Embed)]
+#[folder = "../target/site"]
+#[exclude = "*.d.ts"]
+#[exclude = "*.d.ts.*"]
+#[allow_missing = true]
+struct Site;
+
+/// What `serve` and `demo` read from the environment, with the site this binary carries.
+fn settings() -> Result<Settings, String> {
+    Settings::from_env().map(|settings| Settings {
+        carried: Some(Site::get),
+        ..settings
+    })
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -26,7 +45,7 @@ async fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
         Command::Validate(args) => return run_validate(&args).await,
         Command::Serve => serve().await,
-        Command::Demo => match Settings::from_env() {
+        Command::Demo => match settings() {
             Ok(settings) => server::demo::run(settings).await,
             Err(e) => Err(e),
         },
@@ -140,7 +159,7 @@ async fn main() -> ExitCode {
 }
 
 async fn serve() -> Result<(), String> {
-    let settings = Settings::from_env()?;
+    let settings = settings()?;
     let public_url = settings.config.public_url.clone();
     let app = Application::build(settings, Arc::new(concur::SystemClock))
         .await

@@ -42,9 +42,10 @@ const DEFAULT_CONNECT_TIMEOUT: &str = "5s";
 pub struct Settings {
     pub config: Config,
     pub site_addr: SocketAddr,
-    /// The folder the site is served from (`LEPTOS_SITE_ROOT`); without one, the site the
-    /// binary carries.
+    /// The folder the site is served from (`LEPTOS_SITE_ROOT`); without one, `carried`.
     pub site_root: Option<String>,
+    /// The site the binary carries (its own `Embed`; `from_env` knows of none).
+    pub carried: Option<site::Files>,
     /// Run the keep-alive job in the background (tests drive sweeps themselves).
     pub keepalive: bool,
     /// Token API requests per API key and minute.
@@ -139,6 +140,7 @@ impl Settings {
             },
             site_addr,
             site_root: var("LEPTOS_SITE_ROOT"),
+            carried: None,
             keepalive: true,
             metrics_token: var("CONCUR_METRICS_TOKEN"),
             connect_rate_per_minute: per_minute(
@@ -408,12 +410,15 @@ impl Application {
         let pages: Router = if settings.site_root.is_some() {
             pages.fallback(leptos_axum::file_and_error_handler(shell))
         } else {
-            if !site::is_embedded() {
+            let carried = settings.carried.filter(|files| site::is_embedded(*files));
+            if carried.is_none() {
                 tracing::warn!(
-                    "this binary carries no site (build it with `cargo leptos build --release --precompress`) and LEPTOS_SITE_ROOT is unset: pages are served without their scripts and styles"
+                    "this binary carries no site (build it with `make build`) and LEPTOS_SITE_ROOT is unset: pages are served without their scripts and styles"
                 );
             }
-            pages.fallback(embedded_or_error)
+            pages.fallback(move |uri, options, request| {
+                carried_or_error(carried, uri, options, request)
+            })
         }
         .with_state(options);
         let (watched, rendered) = (state.clone(), pages.clone());
@@ -534,12 +539,15 @@ async fn shutdown_signal() {
 const FOLDERLESS: &str = "/nonexistent/concur-console-site";
 
 /// A file of the site the binary carries, or else the pages' not-found page.
-async fn embedded_or_error(
+async fn carried_or_error(
+    carried: Option<site::Files>,
     uri: axum::http::Uri,
     options: State<LeptosOptions>,
     request: Request,
 ) -> Response {
-    match site::file(request.method(), uri.path(), request.headers()) {
+    match carried
+        .and_then(|files| site::file(files, request.method(), uri.path(), request.headers()))
+    {
         Some(file) => file,
         None => leptos_axum::file_and_error_handler(shell)(uri, options, request).await,
     }

@@ -1,28 +1,26 @@
 //! The site a browser loads — the wasm, its JavaScript, the stylesheet and `public/`'s files —
 //! carried in the binary, so `concur-console serve` works from any directory and an image copies
 //! one file. `cargo leptos build --release --precompress` writes the site, with a gzip and a
-//! brotli copy of each file, before it builds the server that embeds it. `LEPTOS_SITE_ROOT`
+//! brotli copy of each file, before it builds the binary that embeds it. The binary derives the
+//! files (`main.rs`), not this library: the library and everything under it are built while the
+//! site is (`scripts/build.sh`), and only the binary waits for the site. `LEPTOS_SITE_ROOT`
 //! serves a folder instead (development with `cargo leptos watch`).
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rust_embed::Embed;
+use rust_embed::EmbeddedFile;
 
-#[derive(Embed)]
-#[folder = "../target/site"]
-#[exclude = "*.d.ts"]
-#[exclude = "*.d.ts.*"]
-#[allow_missing = true]
-struct Embedded;
+/// The files a binary carries, by their path in the site (its `rust_embed::Embed::get`).
+pub type Files = fn(&str) -> Option<EmbeddedFile>;
 
-/// Whether the binary carries a site (a build made without one first has none).
-pub fn is_embedded() -> bool {
-    Embedded::get("pkg/concur-console.js").is_some()
+/// Whether `files` hold a site (a binary built before its site holds none).
+pub fn is_embedded(files: Files) -> bool {
+    files("pkg/concur-console.js").is_some()
 }
 
-/// The embedded file at `path` for a GET or HEAD, in the best encoding `headers` accept; `None`
-/// when there is no such file (the pages' router answers).
-pub fn file(method: &Method, path: &str, headers: &HeaderMap) -> Option<Response> {
+/// The file of `files` at `path` for a GET or HEAD, in the best encoding `headers` accept;
+/// `None` when there is no such file (the pages' router answers).
+pub fn file(files: Files, method: &Method, path: &str, headers: &HeaderMap) -> Option<Response> {
     if method != Method::GET && method != Method::HEAD {
         return None;
     }
@@ -30,7 +28,7 @@ pub fn file(method: &Method, path: &str, headers: &HeaderMap) -> Option<Response
     if name.is_empty() || name.ends_with('/') || name.ends_with(".gz") || name.ends_with(".br") {
         return None;
     }
-    let plain = Embedded::get(name)?;
+    let plain = files(name)?;
     let accepted = headers
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -39,7 +37,7 @@ pub fn file(method: &Method, path: &str, headers: &HeaderMap) -> Option<Response
         .into_iter()
         .filter(|(encoding, _)| accepts(accepted, encoding))
         .find_map(|(encoding, suffix)| {
-            Embedded::get(&format!("{name}{suffix}")).map(|f| (f, Some(encoding)))
+            files(&format!("{name}{suffix}")).map(|f| (f, Some(encoding)))
         })
         .unwrap_or((plain, None));
     let etag = format!(
@@ -139,12 +137,22 @@ mod tests {
         assert_eq!(content_type("LICENSE"), "application/octet-stream");
     }
 
+    /// The files of `public/`, which the site copies.
+    #[derive(rust_embed::Embed)]
+    #[folder = "../public"]
+    struct Public;
+
     #[test]
     fn only_a_get_or_head_of_a_file_is_answered() {
         let none = HeaderMap::new();
-        assert!(file(&Method::POST, "/robots.txt", &none).is_none());
-        assert!(file(&Method::GET, "/", &none).is_none());
-        assert!(file(&Method::GET, "/pkg/", &none).is_none());
-        assert!(file(&Method::GET, "/no-such-file.js", &none).is_none());
+        let files: Files = Public::get;
+        assert!(!is_embedded(files), "public/ alone is not a site");
+        let robots = file(files, &Method::GET, "/robots.txt", &none).expect("a file");
+        assert_eq!(robots.status(), StatusCode::OK);
+        assert!(file(files, &Method::HEAD, "/robots.txt", &none).is_some());
+        assert!(file(files, &Method::POST, "/robots.txt", &none).is_none());
+        assert!(file(files, &Method::GET, "/", &none).is_none());
+        assert!(file(files, &Method::GET, "/pkg/", &none).is_none());
+        assert!(file(files, &Method::GET, "/no-such-file.js", &none).is_none());
     }
 }

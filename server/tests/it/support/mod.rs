@@ -39,6 +39,7 @@ pub fn settings(database_url: String, allowed_hosts: String) -> Settings {
         },
         site_addr: "127.0.0.1:0".parse().expect("an address"),
         site_root: None,
+        carried: None,
         keepalive: false,
         api_rate_per_minute: 1200,
         metrics_token: None,
