@@ -171,6 +171,13 @@ pub async fn connect(url: &str) -> Result<Pool, StoreError> {
                     // pressure, not memory of the console's own.
                     conn.execute("PRAGMA mmap_size = 1073741824").await?;
                     refuse_read_only(conn).await?;
+                } else {
+                    // Each query reads one request's page or count. A parallel plan starts a
+                    // worker process for it (13 ms before the first row of a 6 ms management
+                    // list); on a small machine under load that halved what the list served,
+                    // and no page was faster with them (docs/performance.md).
+                    conn.execute("SET max_parallel_workers_per_gather = 0")
+                        .await?;
                 }
                 Ok(())
             })
@@ -271,6 +278,17 @@ mod tests {
         assert_eq!(mode(&dir.join("data")), 0o700);
         assert_eq!(mode(&dir.join("data/console.db")), 0o600);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn postgresql_sessions_plan_without_parallel_workers() {
+        let pool = test_postgres("cc_pool").await;
+        let (workers,): (String,) = sqlx::query_as("SHOW max_parallel_workers_per_gather")
+            .fetch_one(&pool)
+            .await
+            .expect("the setting");
+        assert_eq!(workers, "0");
+        pool.close().await;
     }
 
     #[test]
