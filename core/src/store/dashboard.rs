@@ -105,10 +105,10 @@ pub async fn overview(pool: &Pool, now: i64, filter: &FleetFilter) -> sqlx::Resu
     // The customers waiting for a renewal are few: on SQLite they are read off their index and
     // each tested for the rest, rather than a frequent tag's thousands read and each tested
     // for waiting.
-    let driver = match (filter.waiting, is_sqlite(pool)) {
-        (true, true) => Driver::Waiting,
-        (false, true) => Driver::Any,
-        (_, false) => Driver::Planned,
+    let driver = if filter.waiting && is_sqlite(pool) {
+        Driver::Waiting
+    } else {
+        Driver::own_choice(pool)
     };
     let (narrowed, values) = filter.where_driven(now, 4, driver);
     let sql = format!(

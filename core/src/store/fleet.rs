@@ -98,6 +98,16 @@ pub(super) enum Driver {
 }
 
 impl Driver {
+    /// Every condition, as the store's own planner is to choose among them: SQLite's with
+    /// its hints, PostgreSQL's plainly.
+    pub(super) fn own_choice(pool: &Pool) -> Driver {
+        if is_sqlite(pool) {
+            Driver::Any
+        } else {
+            Driver::Planned
+        }
+    }
+
     fn indexes(self, part: Driver) -> bool {
         match self {
             Driver::Any | Driver::Planned => true,
@@ -347,12 +357,7 @@ pub async fn connections_matching(
     filter: &FleetFilter,
     now: i64,
 ) -> sqlx::Result<Vec<ConnectionRow>> {
-    let driver = if is_sqlite(pool) {
-        Driver::Any
-    } else {
-        Driver::Planned
-    };
-    let (filter, values) = filter.where_driven(now, 1, driver);
+    let (filter, values) = filter.where_driven(now, 1, Driver::own_choice(pool));
     let sql = format!(
         "SELECT {} FROM connections {filter} ORDER BY name, id",
         select_columns()

@@ -98,7 +98,6 @@ pub fn sqlite_path(url: &str) -> Option<PathBuf> {
     (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
 
-/// Connects, creates the SQLite file and its directory on first run, applies migrations.
 /// A new, empty database on the throwaway cluster `make test` starts, migrated, for a store
 /// test that must hold on PostgreSQL too (`prefix` names it).
 #[cfg(test)]
@@ -118,6 +117,7 @@ pub(crate) async fn test_postgres(prefix: &str) -> Pool {
     connect(&format!("{base}/{name}")).await.expect("store")
 }
 
+/// Connects, creates the SQLite file and its directory on first run, applies migrations.
 pub async fn connect(url: &str) -> Result<Pool, StoreError> {
     sqlx::any::install_default_drivers();
     let sqlite = url.starts_with("sqlite:");
