@@ -16,7 +16,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && r
 WORKDIR /src
 COPY . .
 RUN scripts/install-tools.sh
-RUN PATH="/src/end2end/node_modules/.bin:$PATH" scripts/build.sh \
+RUN scripts/build.sh \
     && install -D target/release/concur-console /out/concur-console \
     && install -D -m 0644 /etc/ssl/certs/ca-certificates.crt /out/ca-certificates.crt
 

@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
 # Installs the build tools a fresh Debian machine lacks, and only those: the wasm32 target,
-# cargo-leptos 0.3.11, wasm-bindgen-cli at the version in Cargo.lock, and the npm packages in
-# end2end/ (binaryen's wasm-opt for release builds, Playwright for the browser tests,
-# oidc-provider, the OpenID provider the single sign-on journeys sign in through, and
-# swagger-parser, which validates the API's OpenAPI document).
-# Both cargo tools are built from their registry source with one dependency pinned back,
-# because their shipped lock files ask for crates newer than this toolchain or registry has,
-# and without optimisations: that halves a fresh machine's wait, and what they do in a build
-# (run cargo, wasm-bindgen's rewrite of one module, copy files) stays as fast (see docs/development.md).
+# wasm-bindgen-cli at the version in Cargo.lock, Node.js and npm from Debian, and the npm
+# packages in end2end/ (binaryen's wasm-opt and esbuild for the release build's site, Playwright
+# for the browser tests, oidc-provider, the OpenID provider the single sign-on journeys sign in
+# through, and swagger-parser, which validates the API's OpenAPI document).
+# wasm-bindgen-cli is built from its registry source with one dependency pinned back, because
+# its shipped lock file asks for a crate newer than this registry has, and without
+# optimisations: that halves a fresh machine's wait, and its one step in a build (the rewrite
+# of one module) stays as fast (see docs/development.md).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-leptos_version=0.3.11
 bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$root/Cargo.lock" 2>/dev/null || true)
 bindgen_version=${bindgen_version:-0.2.130}
 
@@ -44,17 +43,17 @@ install_pinned() {
   rm -rf "$work"
 }
 
-if [ "$(cargo leptos --version 2>/dev/null)" != "cargo-leptos $leptos_version" ]; then
-  echo "==> installing cargo-leptos $leptos_version (about 4 minutes on 2 cores)"
-  install_pinned cargo-leptos "$leptos_version" cargo-util-schemas 0.14.1
-fi
-
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $bindgen_version" ]; then
   echo "==> installing wasm-bindgen-cli $bindgen_version (about a minute)"
   install_pinned wasm-bindgen-cli "$bindgen_version" webpki-roots 1.0.10
 fi
 
-if [ ! -x "$root/end2end/node_modules/.bin/wasm-opt" ] || [ ! -x "$root/end2end/node_modules/.bin/playwright" ] \
+if ! command -v npm >/dev/null 2>&1; then
+  source "$root/scripts/apt.sh"
+  apt_install "the site's build and the browser tests" nodejs npm
+fi
+
+if [ ! -x "$root/end2end/node_modules/.bin/wasm-opt" ] || [ ! -x "$root/end2end/node_modules/.bin/esbuild" ] || [ ! -x "$root/end2end/node_modules/.bin/playwright" ] \
   || [ ! -f "$root/end2end/node_modules/oidc-provider/package.json" ] \
   || [ ! -f "$root/end2end/node_modules/@axe-core/playwright/package.json" ] \
   || [ ! -f "$root/end2end/node_modules/@apidevtools/swagger-parser/package.json" ]; then

@@ -20,8 +20,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// built while the site is (`scripts/build.sh`): only this file waits for it.
 #[derive(Embed)]
 #[folder = "../target/site"]
-#[exclude = "*.d.ts"]
-#[exclude = "*.d.ts.*"]
 #[allow_missing = true]
 struct Site;
 

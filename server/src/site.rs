@@ -1,10 +1,10 @@
 //! The site a browser loads — the wasm, its JavaScript, the stylesheet and `public/`'s files —
 //! carried in the binary, so `concur-console serve` works from any directory and an image copies
-//! one file. `cargo leptos build --release --precompress` writes the site, with a gzip and a
-//! brotli copy of each file, before it builds the binary that embeds it. The binary derives the
-//! files (`main.rs`), not this library: the library and everything under it are built while the
-//! site is (`scripts/build.sh`), and only the binary waits for the site. `LEPTOS_SITE_ROOT`
-//! serves a folder instead (development with `cargo leptos watch`).
+//! one file. `scripts/build.sh` writes the site, with a gzip and a brotli copy of each file,
+//! before it builds the binary that embeds it. The binary derives the files (`main.rs`), not
+//! this library: the library and everything under it are built while the site is, and only the
+//! binary waits for the site. `LEPTOS_SITE_ROOT` serves a folder instead (development with
+//! `cargo leptos watch`).
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
