@@ -8,6 +8,7 @@ pub mod cli;
 pub mod connect;
 pub mod customer;
 pub mod demo;
+pub mod entry;
 pub mod files;
 pub mod fleet;
 pub mod handoff;
