@@ -150,8 +150,9 @@ impl Simulator {
         self.lock().quirks = quirks;
     }
 
-    /// The next `times` token requests meet `fault`.
-    /// Makes `data_center`'s token endpoint answer only after `millis` (0: at once again).
+    /// Makes `data_center`'s token endpoint hold each answer back for `millis` (0: at once
+    /// again), the answer decided first: a rotated token is rotated even when the caller stops
+    /// waiting.
     pub fn stall(&self, data_center: &str, millis: u64) {
         let mut state = self.lock();
         if millis == 0 {

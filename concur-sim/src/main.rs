@@ -13,7 +13,8 @@ struct Args {
     #[arg(long, default_value_t = 9100)]
     port: u16,
     /// A data centre whose token endpoint answers only after some milliseconds, e.g.
-    /// `--stall eu2=30000` (repeatable; also `POST /_sim/stall {"millis": N}` on its origin).
+    /// `--stall eu2=30000` (repeatable; also `POST /_sim/stall {"millis": N}` on its origin;
+    /// `GET /_sim/stall` says how many answers have been held back).
     #[arg(long, value_parser = parse_stall)]
     stall: Vec<(String, u64)>,
     /// A data centre whose token endpoint misbehaves until the simulator stops, e.g.

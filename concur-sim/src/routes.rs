@@ -61,7 +61,7 @@ pub(crate) fn router(data_center: DataCenter) -> Router {
         .route("/_sim/refresh-tokens", post(issue_refresh_token))
         .route("/_sim/clock", post(advance_clock))
         .route("/_sim/faults", post(inject_fault))
-        .route("/_sim/stall", post(stall))
+        .route("/_sim/stall", post(stall).get(held))
         .route("/_sim/quirks", put(set_quirks))
         .route("/_sim/companies/{company}", put(set_company))
         .fallback(not_found)
@@ -185,11 +185,18 @@ async fn token(Extract(dc): Extract<DataCenter>, headers: HeaderMap, body: Bytes
             return fault_response(fault, correlation_id);
         }
     }
-    let stall = lock(&dc).stalls.get(&dc.name).copied();
+    // A stall holds back an answer already decided, as a slow network would: a rotated refresh
+    // token is rotated even when the caller stops waiting for it.
+    let (reply, stall) = {
+        let mut state = lock(&dc);
+        let reply = state.token(&dc.name, &form);
+        let stall = state.stalls.get(&dc.name).copied();
+        state.held += u64::from(stall.is_some());
+        (reply, stall)
+    };
     if let Some(millis) = stall {
         tokio::time::sleep(Duration::from_millis(millis)).await;
     }
-    let reply = lock(&dc).token(&dc.name, &form);
     concur_json(reply.status, reply.body, correlation_id)
 }
 
@@ -389,6 +396,11 @@ async fn stall(Extract(dc): Extract<DataCenter>, Json(body): Json<Stall>) -> Sta
         state.stalls.insert(dc.name.clone(), body.millis);
     }
     StatusCode::NO_CONTENT
+}
+
+/// How many answers stalls have held back so far, in every data centre: `{"held": N}`.
+async fn held(Extract(dc): Extract<DataCenter>) -> Json<Value> {
+    Json(json!({ "held": lock(&dc).held }))
 }
 
 async fn set_quirks(Extract(dc): Extract<DataCenter>, Json(quirks): Json<Quirks>) -> StatusCode {

@@ -169,6 +169,8 @@ pub(crate) struct State {
     /// Data centres whose token endpoint answers only after this many milliseconds (a stuck
     /// data centre, while the others answer at once).
     pub stalls: HashMap<String, u64>,
+    /// How many answers a stall has held back so far (each decided, its grant already made).
+    pub held: u64,
     pub clock_offset: i64,
     pub token_requests: u64,
     correlation_counter: u64,

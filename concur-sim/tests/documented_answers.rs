@@ -540,3 +540,34 @@ async fn a_token_without_the_scope_is_refused_by_each_expense_api() {
             .contains("expense.report.read")
     );
 }
+
+#[tokio::test]
+async fn a_stall_holds_back_an_answer_already_decided() {
+    let s = sim().await;
+    s.sim.set_quirks(concur_sim::Quirks {
+        rotate_refresh_tokens: true,
+        ..Default::default()
+    });
+    let refresh = s.sim.issue_refresh_token(&s.company, &s.client_id);
+    s.sim.stall("us2", 10_000);
+    let mut form = s.credentials("refresh_token");
+    form.push(("refresh_token", &refresh));
+    let impatient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let gave_up = impatient.post(&s.token_url).form(&form).send().await;
+    assert!(gave_up.is_err_and(|e| e.is_timeout()));
+    let held: Value = reqwest::get(format!("{}/_sim/stall", s.sim.origin("us2")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(held["held"], 1);
+    assert_eq!(
+        s.sim.refresh_token_expiry(&refresh),
+        None,
+        "the token was rotated out while its answer was held back"
+    );
+}

@@ -57,9 +57,9 @@ check "the simulator starts beside it" start_sim target/release/concur-sim "$wor
 port=$(free_port)
 base="http://127.0.0.1:$port"
 
-start() { # a container on the volume, listening on the host's $port
+start() { # start [ENGINE_RUN_ARGS...]: a container on the volume, listening on the host's $port
   "${ENGINE[@]}" run -d "${LIMITS[@]}" --name "$name" --network host -v "$volume:/data" \
-    -e LEPTOS_SITE_ADDR="127.0.0.1:$port" -e CONCUR_ALLOWED_HOSTS="$allowed" "$image" >/dev/null
+    -e LEPTOS_SITE_ADDR="127.0.0.1:$port" -e CONCUR_ALLOWED_HOSTS="$allowed" "$@" "$image" >/dev/null
 }
 ready() { # until /readyz answers (30 s at most)
   for _ in $(seq 120); do
@@ -121,6 +121,36 @@ start
 survives() { ready && in_container "$name" concur-console connections list | grep -q "Container Co"; }
 check "a new container on the same volume has the connection and the admin" survives
 check "and the admin still signs in and sees it" signs_in "Container Co"
+
+# SIGTERM while the keep-alive job waits on Concur: the simulator rotates the refresh token as
+# it decides its answer and holds that answer back 3 s; the console must wait for it and store
+# the new token before it exits, or the connection is left with a token Concur no longer takes.
+"${ENGINE[@]}" rm -f "$name" >/dev/null
+start -e CONCUR_KEEPALIVE_EVERY=5s
+sim_call() { curl -fsS -X "$1" "$origin/_sim/$2" -H 'content-type: application/json' ${3:+-d "$3"}; }
+check "a console that keeps connections alive every 5 s answers /readyz" ready
+second=$(seed_company)
+check "a connection is added to it" \
+  in_container -e CONCUR_CLIENT_SECRET="$(json_field client_secret "$second")" \
+  -e CONCUR_REFRESH_TOKEN="$(json_field refresh_token "$second")" "$name" \
+  concur-console connections add --name "Sweep Co" --authorization-url "$(json_field authorization_url "$second")" \
+  --client-id "$(json_field client_id "$second")" --scope-profile expense-approvals
+sim_call PUT quirks '{"rotate_refresh_tokens": true}' >/dev/null
+sim_call POST stall '{"millis": 3000}' >/dev/null
+refresh_held() { # until the keep-alive job's refresh is decided and held back (20 s at most)
+  for _ in $(seq 80); do
+    [ "$(json_field held "$(sim_call GET stall)")" -gt 0 ] && return 0
+    sleep 0.25
+  done
+  return 1
+}
+check "the keep-alive job's refresh reaches Concur and waits for its answer" refresh_held
+check "SIGTERM in the middle of that refresh stops it within 10 s, cleanly" stops_in_time
+sim_call POST stall '{"millis": 0}' >/dev/null
+"${ENGINE[@]}" rm -f "$name" >/dev/null
+start
+refreshes_all() { ready && in_container "$name" concur-console refresh-all | tee "$work/refreshed" && grep -q "Sweep Co" "$work/refreshed"; }
+check "the token it was answered with was stored: every connection refreshes in a new container" refreshes_all
 
 added=$(( $("${ENGINE[@]}" image inspect "$image" --format '{{.Size}}') -
   $("${ENGINE[@]}" image inspect debian:bookworm-slim --format '{{.Size}}') ))
