@@ -496,24 +496,27 @@ pub async fn page(
     }
     let filter = filter(state, query).await?;
     let now = state.now();
-    let (_, share) = state
-        .overview
-        .share(&state.pool, now, &filter)
-        .await
-        .map_err(internal)?;
-    // Only SQLite needs them to choose how to find the page.
-    let parts = if store::is_sqlite(&state.pool) {
-        state
+    // SQLite keeps no statistics: how it finds the page is chosen from the filter's counts
+    // (read at most once a second). PostgreSQL's planner chooses from its own.
+    let counts = if store::is_sqlite(&state.pool) {
+        let (_, share) = state
+            .overview
+            .share(&state.pool, now, &filter)
+            .await
+            .map_err(internal)?;
+        let parts = state
             .overview
             .parts(&state.pool, now, &filter)
             .await
-            .map_err(internal)?
+            .map_err(internal)?;
+        Some((share, parts))
     } else {
-        store::Parts::default()
+        None
     };
     let mut rows = store::fleet_page(
         &state.pool,
-        (&filter, share, &parts),
+        &filter,
+        counts.as_ref().map(|(share, parts)| (*share, parts)),
         cursor,
         limit + 1,
         now,

@@ -435,19 +435,25 @@ pub fn split_tags(listed: &str) -> Vec<(String, String)> {
     tags
 }
 
-/// Up to `limit` connections `filter` keeps (`share` of the whole, `parts` for each condition),
-/// by id, those after id `after` when given: a walk of the ids that a change between two pages
-/// never makes skip or repeat a row. On SQLite, the ids are walked through the index of the
-/// filter's rarest tag, or of the primary key without a tag, each row tested; where the filter
-/// keeps few, it reads them off an index instead (see [`id_plan`]).
+/// Up to `limit` connections `filter` keeps, by id, those after id `after` when given: a walk
+/// of the ids that a change between two pages never makes skip or repeat a row. With the
+/// filter's `counts` (`Share` of the whole, `Parts` for each condition; what SQLite, which
+/// keeps no statistics, needs), the ids are walked through the index of the filter's rarest
+/// tag, or of the primary key without a tag, each row tested; where the filter keeps few, they
+/// are read off an index instead (see [`id_plan`]). Without, the store's planner chooses
+/// (PostgreSQL's, from its statistics).
 pub async fn fleet_page(
     pool: &Pool,
-    (filter, share, parts): (&FleetFilter, Share, &Parts),
+    filter: &FleetFilter,
+    counts: Option<(Share, &Parts)>,
     after: Option<&str>,
     limit: i64,
     now: i64,
 ) -> sqlx::Result<Vec<FleetRow>> {
-    let driver = id_plan(pool, (filter, share, parts), limit).await?;
+    let driver = match counts {
+        Some((share, parts)) => id_plan(pool, (filter, share, parts), limit).await?,
+        None => Driver::own_choice(pool),
+    };
     let (conditions, mut values) = filter.driven(now, 1, driver);
     let mut conditions: Vec<String> = Some(conditions)
         .filter(|c| !c.is_empty())
