@@ -53,52 +53,39 @@ async fn run(command: Command, site: Files) -> ExitCode {
             Ok(settings) => crate::demo::run(settings).await,
             Err(e) => Err(e),
         },
-        Command::CreateAdmin(args) => match state().await {
-            Ok(state) => crate::admin::create(&state, &args).await,
-            Err(e) => Err(e),
-        },
-        Command::ResetPassword(args) => match state().await {
-            Ok(state) => crate::admin::reset_password(&state, &args).await,
-            Err(e) => Err(e),
-        },
-        Command::DeleteAdmin(args) => match state().await {
-            Ok(state) => crate::admin::delete(&state, &args).await,
-            Err(e) => Err(e),
-        },
-        Command::Invite(args) => match state().await {
-            Ok(state) => crate::admin::invite(&state, &args).await,
-            Err(e) => Err(e),
-        },
-        Command::SetRole(args) => match state().await {
-            Ok(state) => crate::admin::set_role(&state, &args).await,
-            Err(e) => Err(e),
-        },
-        Command::Deactivate(args) => match state().await {
-            Ok(state) => crate::admin::set_active(&state, &args, false).await,
-            Err(e) => Err(e),
-        },
-        Command::Reactivate(args) => match state().await {
-            Ok(state) => crate::admin::set_active(&state, &args, true).await,
-            Err(e) => Err(e),
-        },
+        Command::CreateAdmin(args) => {
+            on_state(async |state| crate::admin::create(&state, &args).await).await
+        }
+        Command::ResetPassword(args) => {
+            on_state(async |state| crate::admin::reset_password(&state, &args).await).await
+        }
+        Command::DeleteAdmin(args) => {
+            on_state(async |state| crate::admin::delete(&state, &args).await).await
+        }
+        Command::Invite(args) => {
+            on_state(async |state| crate::admin::invite(&state, &args).await).await
+        }
+        Command::SetRole(args) => {
+            on_state(async |state| crate::admin::set_role(&state, &args).await).await
+        }
+        Command::Deactivate(args) => {
+            on_state(async |state| crate::admin::set_active(&state, &args, false).await).await
+        }
+        Command::Reactivate(args) => {
+            on_state(async |state| crate::admin::set_active(&state, &args, true).await).await
+        }
         Command::RefreshAll { json } => return refresh_all(json).await,
         Command::ApiKey(command) => {
-            return managed(async |state| {
-                crate::manage::api_key(&state, &command, &mut std::io::stdout()).await
-            })
-            .await;
+            return managed(async |state, out| crate::manage::api_key(state, &command, out).await)
+                .await;
         }
         Command::Handoff(command) => {
-            return managed(async |state| {
-                crate::handoff::command(&state, &command, &mut std::io::stdout()).await
-            })
-            .await;
+            return managed(async |state, out| crate::handoff::command(state, &command, out).await)
+                .await;
         }
         Command::Renewal(command) => {
-            return managed(async |state| {
-                crate::renewal::command(&state, &command, &mut std::io::stdout()).await
-            })
-            .await;
+            return managed(async |state, out| crate::renewal::command(state, &command, out).await)
+                .await;
         }
         Command::CheckReady { url, wait } => {
             let url = match url {
@@ -114,40 +101,29 @@ async fn run(command: Command, site: Files) -> ExitCode {
             return check_ready(&url, std::time::Duration::from_secs(wait)).await;
         }
         Command::Export(args) => {
-            return managed(async |state| {
-                crate::backup::export(&state, &args, &mut std::io::stdout()).await
-            })
-            .await;
+            return managed(async |state, out| crate::backup::export(state, &args, out).await)
+                .await;
         }
         Command::Import(args) => {
-            return managed(async |state| {
-                crate::backup::import(&state, &args, &mut std::io::stdout()).await
-            })
-            .await;
+            return managed(async |state, out| crate::backup::import(state, &args, out).await)
+                .await;
         }
         Command::Backup(args) => {
-            return managed(async |state| {
-                crate::backup::backup(&state, &args, &mut std::io::stdout()).await
-            })
-            .await;
+            return managed(async |state, out| crate::backup::backup(state, &args, out).await)
+                .await;
         }
         Command::VerifyBackup(args) => return verify_backup(&args),
         Command::RotateKey(args) => {
-            return managed(async |state| {
-                crate::rotate::rotate_key(&state, &args, &mut std::io::stdout()).await
-            })
-            .await;
+            return managed(async |state, out| crate::rotate::rotate_key(state, &args, out).await)
+                .await;
         }
         Command::Audit(args) => {
-            return managed(async |state| {
-                crate::manage::audit(&state, &args, &mut std::io::stdout()).await
-            })
-            .await;
+            return managed(async |state, out| crate::manage::audit(state, &args, out).await).await;
         }
         Command::Connections(command) => {
-            return managed(async |state| {
-                let secrets = Secrets::from_env();
-                crate::manage::connections(&state, &command, &secrets, &mut std::io::stdout()).await
+            let secrets = Secrets::from_env();
+            return managed(async |state, out| {
+                crate::manage::connections(state, &command, &secrets, out).await
             })
             .await;
         }
@@ -196,8 +172,16 @@ async fn state() -> Result<AppState, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Runs a terminal command on the state and turns its failure into a message and exit code.
-async fn managed(command: impl AsyncFnOnce(AppState) -> Result<(), Failed>) -> ExitCode {
+/// Runs an account command on the state; not opening the state is its failure too.
+async fn on_state(command: impl AsyncFnOnce(AppState) -> Result<(), String>) -> Result<(), String> {
+    command(state().await?).await
+}
+
+/// Runs a terminal command on the state, writing to standard output, and turns its failure
+/// into a message and exit code.
+async fn managed(
+    command: impl AsyncFnOnce(&AppState, &mut std::io::Stdout) -> Result<(), Failed>,
+) -> ExitCode {
     let state = match state().await {
         Ok(state) => state,
         Err(e) => {
@@ -205,7 +189,7 @@ async fn managed(command: impl AsyncFnOnce(AppState) -> Result<(), Failed>) -> E
             return ExitCode::from(Exit::Usage as u8);
         }
     };
-    match command(state).await {
+    match command(&state, &mut std::io::stdout()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failed(code, message)) => {
             eprintln!("error: {message}");
@@ -244,9 +228,9 @@ fn verify_backup(args: &crate::backup::VerifyArgs) -> ExitCode {
 }
 
 async fn refresh_all(as_json: bool) -> ExitCode {
-    managed(async |state| {
-        let lines = crate::keepalive::refresh_all(&state).await?;
-        crate::keepalive::print(&lines, as_json, &mut std::io::stdout())
+    managed(async |state, out| {
+        let lines = crate::keepalive::refresh_all(state).await?;
+        crate::keepalive::print(&lines, as_json, out)
             .map_err(|e| Failed(Exit::Refused, e.to_string()))?;
         match crate::keepalive::exit_code(&lines) {
             Exit::Valid => Ok(()),
