@@ -18,7 +18,7 @@ function* files(folder) {
   }
 }
 
-for (const path of [...files(root)]) {
+for (const path of files(root)) {
   const data = readFileSync(path);
   writeFileSync(`${path}.gz`, gzipSync(data, { level: 9 }));
   writeFileSync(

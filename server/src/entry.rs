@@ -182,14 +182,15 @@ async fn on_state(command: impl AsyncFnOnce(AppState) -> Result<(), String>) -> 
 async fn managed(
     command: impl AsyncFnOnce(&AppState, &mut std::io::Stdout) -> Result<(), Failed>,
 ) -> ExitCode {
-    let state = match state().await {
-        Ok(state) => state,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(Exit::Usage as u8);
-        }
-    };
-    match command(&state, &mut std::io::stdout()).await {
+    match state().await {
+        Ok(state) => exit(command(&state, &mut std::io::stdout()).await),
+        Err(e) => refused(e),
+    }
+}
+
+/// A terminal command's exit code, its failure's message written first.
+fn exit(outcome: Result<(), Failed>) -> ExitCode {
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failed(code, message)) => {
             eprintln!("error: {message}");
@@ -198,14 +199,18 @@ async fn managed(
     }
 }
 
+/// A command that could not start (its settings, its key, its state): the message, and the
+/// exit code of a usage error.
+fn refused(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(Exit::Usage as u8)
+}
+
 /// `verify-backup` reads the key only: it opens no database and writes nothing.
 fn verify_backup(args: &crate::backup::VerifyArgs) -> ExitCode {
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(Exit::Usage as u8);
-        }
+        Err(e) => return refused(e),
     };
     let data_dir = console_core::store::data_dir(&settings.config.database_url);
     let cipher = match console_core::crypto::Cipher::existing(
@@ -213,18 +218,9 @@ fn verify_backup(args: &crate::backup::VerifyArgs) -> ExitCode {
         &data_dir,
     ) {
         Ok(cipher) => cipher,
-        Err(e) => {
-            eprintln!("error: the console key: {e}");
-            return ExitCode::from(Exit::Usage as u8);
-        }
+        Err(e) => return refused(format!("the console key: {e}")),
     };
-    match crate::backup::verify(&cipher, args, &mut std::io::stdout()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failed(code, message)) => {
-            eprintln!("error: {message}");
-            ExitCode::from(code as u8)
-        }
-    }
+    exit(crate::backup::verify(&cipher, args, &mut std::io::stdout()))
 }
 
 async fn refresh_all(as_json: bool) -> ExitCode {
@@ -279,17 +275,11 @@ async fn run_validate(args: &validate::ValidateArgs) -> ExitCode {
     let allowed = std::env::var("CONCUR_ALLOWED_HOSTS").unwrap_or_default();
     let policy = match concur::HostPolicy::parse(&allowed) {
         Ok(policy) => policy,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(Exit::Usage as u8);
-        }
+        Err(e) => return refused(e),
     };
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     match validate::run(args, &Secrets::from_env(), policy, &mut out, &mut err).await {
         Ok(exit) => ExitCode::from(exit as u8),
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(Exit::Usage as u8)
-        }
+        Err(e) => refused(e),
     }
 }

@@ -555,9 +555,9 @@ mod tests {
     }
 
     /// Whichever way a page of a filter is found (walking the order, off the index of the
-    /// condition that keeps the fewest, or as the store's planner chooses), it holds the same rows, in the dashboard's order and
-    /// in the management API's, on SQLite and on PostgreSQL (a database of its own on the
-    /// throwaway cluster `make test` starts).
+    /// condition that keeps the fewest, or as the store's planner chooses), it holds the same
+    /// rows, in the dashboard's order and in the management API's, on SQLite and on PostgreSQL
+    /// (a database of its own on the throwaway cluster `make test` starts).
     #[tokio::test]
     async fn a_filtered_page_is_the_same_walked_to_or_read_off_an_index() {
         let dir = std::env::temp_dir().join(format!("cc-walk-{}", uuid::Uuid::new_v4()));
