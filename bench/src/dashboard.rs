@@ -484,20 +484,7 @@ fn wrk(url: &str, cookie: &str) -> Wrk {
 /// wait for that one reading, a figure of the start rather than of the load: it is shown apart.
 async fn warmed(url: &str, header: &str) -> Wrk {
     let (name, value) = header.split_once(": ").expect("a header");
-    let started = Instant::now();
-    let answer = reqwest::Client::new()
-        .get(url)
-        .header(name, value)
-        .send()
-        .await
-        .expect("the console answers");
-    assert!(
-        answer.status().is_success(),
-        "{url} answered {}",
-        answer.status()
-    );
-    answer.bytes().await.expect("the page");
-    let first = started.elapsed();
+    let first = load(url, (name, value), 1, 1).await.median;
     Wrk {
         first: Some(first),
         ..wrk_with(url, header, WRK_CONNECTIONS)
