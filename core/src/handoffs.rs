@@ -531,10 +531,3 @@ pub async fn count_refusal(state: &AppState, link: &HandoffRow) -> Result<bool, 
 pub async fn rederive_tokens(state: &AppState) -> Result<u64, Error> {
     crate::auth::rederive_link_tokens(state, store::LinkTable::Handoffs, PURPOSE).await
 }
-
-/// How many links a customer could still use, for the dashboard.
-pub async fn waiting(state: &AppState) -> Result<i64, Error> {
-    store::waiting_handoffs(&state.pool, state.now())
-        .await
-        .map_err(internal)
-}

@@ -84,6 +84,7 @@ pub async fn dashboard(
     let mut asked = store::open_marks(&state.pool, &ids)
         .await
         .map_err(internal)?;
+    let waiting = store::waiting(&state.pool, now).await.map_err(internal)?;
     let horizon = now + state.renewal.lead;
     let rows = rows
         .into_iter()
@@ -117,10 +118,8 @@ pub async fn dashboard(
         page: page.clamp(0, store::MAX_PAGE),
         pages: (matching + PAGE_SIZE - 1) / PAGE_SIZE,
         more_than,
-        handoffs_waiting: crate::handoffs::waiting(state).await?,
-        renewals_waiting: store::open_renewal_count(&state.pool)
-            .await
-            .map_err(internal)?,
+        handoffs_waiting: waiting.handoffs,
+        renewals_waiting: waiting.renewals,
         filter: DashboardFilter {
             tags: query.selector.pairs().to_vec(),
             owner: query

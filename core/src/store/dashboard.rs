@@ -145,6 +145,26 @@ pub async fn overview(pool: &Pool, now: i64, filter: &FleetFilter) -> sqlx::Resu
     Ok(Overview { counts, timeline })
 }
 
+/// What waits for someone outside the console, as the dashboard's line above its table says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waiting {
+    /// Hand-off links a customer could still use.
+    pub handoffs: i64,
+    /// Customers asked for a renewal who have not answered.
+    pub renewals: i64,
+}
+
+/// [`Waiting`] at `now`, in one query: every dashboard view asks for it.
+pub async fn waiting(pool: &Pool, now: i64) -> sqlx::Result<Waiting> {
+    let sql = format!(
+        "SELECT ({}) AS handoffs, ({}) AS renewals",
+        super::handoffs::WAITING_HANDOFFS,
+        super::renewals::OPEN_RENEWALS
+    );
+    let (handoffs, renewals) = sqlx::query_as(&sql).bind(now).fetch_one(pool).await?;
+    Ok(Waiting { handoffs, renewals })
+}
+
 /// How many connections a dashboard page was picked from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Matching {

@@ -99,17 +99,9 @@ pub async fn handoffs(pool: &Pool, offset: i64, limit: i64) -> sqlx::Result<Vec<
     .await
 }
 
-/// Links a customer could still use: not spent, revoked, locked or expired.
-pub async fn waiting_handoffs(pool: &Pool, now: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM handoffs WHERE completed_at IS NULL AND revoked_at IS NULL \
-         AND locked_at IS NULL AND expires_at > $1 \
-         AND (kind = 'new' OR connection_id IS NOT NULL)",
-    )
-    .bind(now)
-    .fetch_one(pool)
-    .await
-}
+/// How many links a customer could still use (not spent, revoked, locked or expired) at `$1`.
+pub(super) const WAITING_HANDOFFS: &str = "SELECT COUNT(*) FROM handoffs WHERE completed_at IS NULL AND revoked_at IS NULL \
+     AND locked_at IS NULL AND expires_at > $1 AND (kind = 'new' OR connection_id IS NOT NULL)";
 
 /// The first opening of the customer's page.
 pub async fn mark_handoff_opened(pool: &Pool, id: &str, now: i64) -> sqlx::Result<bool> {

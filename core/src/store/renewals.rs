@@ -99,11 +99,12 @@ pub async fn open_renewals(
     .await
 }
 
+/// How many renewal episodes are open.
+pub(super) const OPEN_RENEWALS: &str = "SELECT COUNT(*) FROM renewal_requests WHERE state = 'open'";
+
 /// How many episodes are open (a gauge on `/metrics`).
 pub async fn open_renewal_count(pool: &Pool) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM renewal_requests WHERE state = 'open'")
-        .fetch_one(pool)
-        .await
+    sqlx::query_scalar(OPEN_RENEWALS).fetch_one(pool).await
 }
 
 /// Connections that may need their customer and have a contact to ask but no open episode (nor
