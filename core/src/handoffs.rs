@@ -206,6 +206,7 @@ pub async fn create(
     store::insert_handoff(&state.pool, &row)
         .await
         .map_err(internal)?;
+    state.overview.changed();
     tracing::info!(handoff = %id, kind, "hand-off link created");
     let names = fleet::account_names(state).await?;
     Ok((view(state, row, now, &names), link))
@@ -327,6 +328,7 @@ pub async fn revoke(state: &AppState, id: &str) -> Result<HandoffView, Error> {
             "No open hand-off link has that id (it may be completed or revoked already).",
         ));
     }
+    state.overview.changed();
     get(state, id).await
 }
 
@@ -523,6 +525,9 @@ pub async fn count_refusal(state: &AppState, link: &HandoffRow) -> Result<bool, 
     let (_, locked) = store::refuse_handoff(&state.pool, &link.id, LOCK_AFTER, state.now())
         .await
         .map_err(internal)?;
+    if locked {
+        state.overview.changed();
+    }
     Ok(locked)
 }
 

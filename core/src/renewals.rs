@@ -555,6 +555,7 @@ pub async fn request(state: &AppState, id: &str, actor: &str) -> Result<Asked, E
     }
     queue_mail(&mut tx, &row, &contact, &letter, now).await?;
     tx.commit().await.map_err(internal)?;
+    state.overview.changed();
     let detail = format!("sent again to {contact} by {actor}");
     record(state, &row, actor, "renewal_requested", &detail).await;
     state.metrics.renewal_requests.add(&["resent"]);

@@ -46,12 +46,31 @@ pub struct OverviewCache {
     latest: RwLock<HashMap<FleetFilter, Reading>>,
     reading: tokio::sync::Mutex<()>,
     refreshing: Mutex<HashSet<FleetFilter>>,
+    /// What waits outside the console, as of a second of the clock and a count of writes.
+    waiting: Mutex<Option<(i64, u64, store::Waiting)>>,
 }
 
 impl OverviewCache {
-    /// A connection was written: the next page view reads the aggregates again.
+    /// A connection, a hand-off link or a renewal request was written: the next page view
+    /// reads the aggregates again.
     pub fn changed(&self) {
         self.writes.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The hand-off links and the renewal requests waiting for a customer: read at most once
+    /// per second of the clock, and again after a write through this process (another
+    /// replica's shows the next second).
+    pub async fn waiting(&self, pool: &Pool, now: i64) -> sqlx::Result<store::Waiting> {
+        let writes = self.writes.load(Ordering::Acquire);
+        let last = *self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, seen, waiting)) = last
+            && (at, seen) == (now, writes)
+        {
+            return Ok(waiting);
+        }
+        let waiting = store::waiting(pool, now).await?;
+        *self.waiting.lock().unwrap_or_else(|e| e.into_inner()) = Some((now, writes, waiting));
+        Ok(waiting)
     }
 
     /// The aggregates of the connections `filter` keeps, as of `now` or of the second before.
@@ -276,6 +295,43 @@ mod tests {
             healthy(&cache.get(&pool, now + 5, &all).await.unwrap()),
             4,
             "a reading older than twice its time is never served"
+        );
+        pool.close().await;
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn what_waits_is_read_once_a_second_and_again_after_a_write() {
+        let (pool, dir) = pool().await;
+        let cache = OverviewCache::default();
+        let now = 1_000_000;
+        let ask = async |id: &str| {
+            add(&pool, id, now + 86_400).await;
+            let request = store::RenewalRow {
+                id: format!("{id}-renewal"),
+                connection_id: id.to_owned(),
+                contact_email: "admin@customer.example".into(),
+                asked_at: now,
+                ..store::RenewalRow::default()
+            };
+            assert!(store::open_renewal(&pool, &request).await.unwrap());
+        };
+        let renewals = async |at: i64| cache.waiting(&pool, at).await.unwrap().renewals;
+        ask("a").await;
+        assert_eq!(renewals(now).await, 1);
+        ask("b").await;
+        assert_eq!(
+            renewals(now).await,
+            1,
+            "an unannounced write waits for the next second"
+        );
+        assert_eq!(renewals(now + 1).await, 2);
+        ask("c").await;
+        cache.changed();
+        assert_eq!(
+            renewals(now + 1).await,
+            3,
+            "a write through this process shows at once"
         );
         pool.close().await;
         std::fs::remove_dir_all(dir).unwrap();

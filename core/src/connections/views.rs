@@ -80,27 +80,24 @@ pub async fn dashboard(
         store::Matching::Exactly(n) => (n, None),
         store::Matching::MoreThan(n) => (n, Some(n)),
     };
-    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-    let mut asked = store::open_marks(&state.pool, &ids)
+    let waiting = state
+        .overview
+        .waiting(&state.pool, now)
         .await
         .map_err(internal)?;
-    let waiting = store::waiting(&state.pool, now).await.map_err(internal)?;
     let horizon = now + state.renewal.lead;
     let rows = rows
         .into_iter()
         .map(|r| {
             let own = store::split_tags(&r.tags);
-            let open = asked
-                .iter()
-                .position(|m| m.connection_id == r.id)
-                .map(|i| asked.swap_remove(i));
+            let open = &r.open_request;
             let needs_human =
                 r.failing != 0 || r.refresh_token_expires_at.is_some_and(|at| at < horizon);
-            let mark = match open {
-                Some(m) => Some(RenewalMark::Requested {
-                    asked_at: m.asked_at,
-                    reminders: m.reminders,
-                    opened: m.opened_at.is_some(),
+            let mark = match open.asked_at {
+                Some(asked_at) => Some(RenewalMark::Requested {
+                    asked_at,
+                    reminders: open.reminders.unwrap_or(0),
+                    opened: open.opened_at.is_some(),
                 }),
                 None if needs_human && r.contact_email.is_none() => Some(RenewalMark::NoContact),
                 None => None,

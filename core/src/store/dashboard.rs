@@ -29,6 +29,17 @@ pub struct DashboardRow {
     pub contact_email: Option<String>,
     /// Its tags, `key=value` one per line (see `split_tags`).
     pub tags: String,
+    #[sqlx(flatten)]
+    pub open_request: OpenRequest,
+}
+
+/// Where a connection's open renewal request stands, read with its page row: asked when,
+/// reminders sent, when its link was opened. Without an open request, every field is `None`.
+#[derive(Debug, Clone, Default, FromRow)]
+pub struct OpenRequest {
+    pub asked_at: Option<i64>,
+    pub reminders: Option<i64>,
+    pub opened_at: Option<i64>,
 }
 
 const DASHBOARD_COLUMNS: &str = "id, name, client_id, company_uuid, failing, degraded, refresh_token_expires_at, last_checked_at, external_id, contact_email";
@@ -47,6 +58,7 @@ impl From<&ConnectionRow> for DashboardRow {
             external_id: row.belonging.external_id.clone(),
             contact_email: row.belonging.contact_email.clone(),
             tags: String::new(),
+            open_request: OpenRequest::default(),
         }
     }
 }
@@ -213,7 +225,7 @@ pub async fn dashboard_page(
             .bind(to)
             .fetch_one(pool)
             .await?;
-        let rows = sqlx::query_as(&page_sql(window, 2))
+        let rows = sqlx::query_as(&page_sql(window, 2, is_sqlite(pool)))
             .bind(from)
             .bind(to)
             .bind(PAGE_SIZE)
@@ -223,7 +235,7 @@ pub async fn dashboard_page(
         return Ok((rows, Matching::Exactly(total)));
     }
     let Some(matcher) = Matcher::of(search) else {
-        let rows = sqlx::query_as(&page_sql("", 0))
+        let rows = sqlx::query_as(&page_sql("", 0, is_sqlite(pool)))
             .bind(PAGE_SIZE)
             .bind(offset)
             .fetch_all(pool)
@@ -248,6 +260,7 @@ pub async fn dashboard_page(
         let sql = page_sql(
             &format!("WHERE id IN ({})", placeholders.join(", ")),
             few.len(),
+            is_sqlite(pool),
         );
         let mut rows = sqlx::query_as(&sql);
         for id in &few {
@@ -279,7 +292,7 @@ pub async fn dashboard_page(
     // Planned for the values at hand, never cached with a generic plan: on PostgreSQL, how
     // many rows the search matches decides whether walking the dashboard order or reading the
     // matches and sorting them is cheaper.
-    let sql = page_sql(&filter, values.len());
+    let sql = page_sql(&filter, values.len(), is_sqlite(pool));
     let mut rows = sqlx::query_as(&sql).persistent(false);
     for value in &values {
         rows = rows.bind(*value);
@@ -404,7 +417,7 @@ async fn filtered_page(
     } else {
         order_sql()
     };
-    let sql = page_sql_by(&clause, values.len(), &order);
+    let sql = page_sql_by(&clause, values.len(), &order, is_sqlite(pool));
     let rows = bind(sqlx::query_as(&sql).persistent(false), &values)
         .bind(PAGE_SIZE)
         .bind(offset)
@@ -415,17 +428,38 @@ async fn filtered_page(
 
 /// The dashboard page of the connections `filter` keeps, in the dashboard's order: bind the
 /// filter's `bound` values (`$1`…), then the page size and the offset. Each row carries its
-/// tags' list.
-fn page_sql(filter: &str, bound: usize) -> String {
-    page_sql_by(filter, bound, &order_sql())
+/// tags' list and its open renewal request, if any.
+fn page_sql(filter: &str, bound: usize, sqlite: bool) -> String {
+    page_sql_by(filter, bound, &order_sql(), sqlite)
 }
 
-/// [`page_sql`] in another `order`.
-fn page_sql_by(filter: &str, bound: usize, order: &str) -> String {
-    format!(
+/// [`page_sql`] with the page picked in another `order` (one that lists the page's rows in
+/// the dashboard's order too). The open renewal requests are looked up for the page's rows
+/// alone, each off the index of open requests: on PostgreSQL through `LATERAL`, as its planner
+/// would otherwise read every open request to join fifty rows.
+fn page_sql_by(filter: &str, bound: usize, order: &str, sqlite: bool) -> String {
+    let page = format!(
         "SELECT {DASHBOARD_COLUMNS}, {TAGS_COLUMN} FROM connections {filter} {order} LIMIT ${} OFFSET ${}",
         bound + 1,
         bound + 2
+    );
+    let (columns, requests) = if sqlite {
+        (
+            "r.asked_at, r.reminders, h.opened_at",
+            "LEFT JOIN renewal_requests AS r ON r.connection_id = page.id AND r.state = 'open' \
+             LEFT JOIN handoffs AS h ON h.id = r.link_id",
+        )
+    } else {
+        (
+            "r.asked_at, r.reminders, r.opened_at",
+            "LEFT JOIN LATERAL (SELECT r.asked_at, r.reminders, h.opened_at FROM renewal_requests AS r \
+             LEFT JOIN handoffs AS h ON h.id = r.link_id \
+             WHERE r.connection_id = page.id AND r.state = 'open') AS r ON TRUE",
+        )
+    };
+    format!(
+        "SELECT page.*, {columns} FROM ({page}) AS page {requests} ORDER BY page.failing DESC, \
+         COALESCE(page.refresh_token_expires_at, 9223372036854775807), page.name, page.id"
     )
 }
 

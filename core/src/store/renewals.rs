@@ -154,35 +154,6 @@ pub async fn set_renewal_automatic(
     Ok(done.rows_affected() > 0)
 }
 
-/// Where the open request of each connection of `ids` stands (those with one): asked when,
-/// reminders sent, whether its link was opened.
-#[derive(Debug, Clone, FromRow)]
-pub struct OpenMark {
-    pub connection_id: String,
-    pub asked_at: i64,
-    pub reminders: i64,
-    pub opened_at: Option<i64>,
-}
-
-/// [`OpenMark`]s of the connections `ids`, read off the index of open requests: a page's worth.
-pub async fn open_marks(pool: &Pool, ids: &[&str]) -> sqlx::Result<Vec<OpenMark>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "SELECT r.connection_id, r.asked_at, r.reminders, h.opened_at FROM renewal_requests r \
-         LEFT JOIN handoffs h ON h.id = r.link_id \
-         WHERE r.state = 'open' AND r.connection_id IN ({})",
-        placeholders.join(", ")
-    );
-    let mut query = sqlx::query_as(&sql);
-    for id in ids {
-        query = query.bind(*id);
-    }
-    query.fetch_all(pool).await
-}
-
 /// The diagnosis code of a connection's latest failed check, if its latest check failed.
 pub async fn last_failure(pool: &Pool, connection_id: &str) -> sqlx::Result<Option<String>> {
     let latest: Option<(i64, Option<String>)> = sqlx::query_as(
