@@ -225,7 +225,7 @@ pub async fn dashboard_page(
             .bind(to)
             .fetch_one(pool)
             .await?;
-        let rows = sqlx::query_as(&page_sql(window, 2, is_sqlite(pool)))
+        let rows = sqlx::query_as(&page_sql(window, 2, Reading::of(pool)))
             .bind(from)
             .bind(to)
             .bind(PAGE_SIZE)
@@ -235,7 +235,7 @@ pub async fn dashboard_page(
         return Ok((rows, Matching::Exactly(total)));
     }
     let Some(matcher) = Matcher::of(search) else {
-        let rows = sqlx::query_as(&page_sql("", 0, is_sqlite(pool)))
+        let rows = sqlx::query_as(&page_sql("", 0, Reading::of(pool)))
             .bind(PAGE_SIZE)
             .bind(offset)
             .fetch_all(pool)
@@ -260,7 +260,7 @@ pub async fn dashboard_page(
         let sql = page_sql(
             &format!("WHERE id IN ({})", placeholders.join(", ")),
             few.len(),
-            is_sqlite(pool),
+            Reading::of(pool),
         );
         let mut rows = sqlx::query_as(&sql);
         for id in &few {
@@ -292,7 +292,7 @@ pub async fn dashboard_page(
     // Planned for the values at hand, never cached with a generic plan: on PostgreSQL, how
     // many rows the search matches decides whether walking the dashboard order or reading the
     // matches and sorting them is cheaper.
-    let sql = page_sql(&filter, values.len(), is_sqlite(pool));
+    let sql = page_sql(&filter, values.len(), Reading::of(pool));
     let mut rows = sqlx::query_as(&sql).persistent(false);
     for value in &values {
         rows = rows.bind(*value);
@@ -417,7 +417,12 @@ async fn filtered_page(
     } else {
         order_sql()
     };
-    let sql = page_sql_by(&clause, values.len(), &order, is_sqlite(pool));
+    let reading = if driver == Driver::Probe {
+        Reading::WalkedIds
+    } else {
+        Reading::of(pool)
+    };
+    let sql = page_sql_by(&clause, values.len(), &order, reading);
     let rows = bind(sqlx::query_as(&sql).persistent(false), &values)
         .bind(PAGE_SIZE)
         .bind(offset)
@@ -426,24 +431,50 @@ async fn filtered_page(
     Ok((rows, total))
 }
 
+/// How a dashboard page's rows are read, by store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    Sqlite,
+    Postgres,
+    /// PostgreSQL walking its order index for the page's ids, testing each entry off the
+    /// index (which carries what a filter tests), then reading only the page's rows.
+    WalkedIds,
+}
+
+impl Reading {
+    fn of(pool: &Pool) -> Self {
+        if is_sqlite(pool) {
+            Self::Sqlite
+        } else {
+            Self::Postgres
+        }
+    }
+}
+
 /// The dashboard page of the connections `filter` keeps, in the dashboard's order: bind the
 /// filter's `bound` values (`$1`…), then the page size and the offset. Each row carries its
 /// tags' list and its open renewal request, if any.
-fn page_sql(filter: &str, bound: usize, sqlite: bool) -> String {
-    page_sql_by(filter, bound, &order_sql(), sqlite)
+fn page_sql(filter: &str, bound: usize, reading: Reading) -> String {
+    page_sql_by(filter, bound, &order_sql(), reading)
 }
 
 /// [`page_sql`] with the page picked in another `order` (one that lists the page's rows in
 /// the dashboard's order too). The open renewal requests are looked up for the page's rows
 /// alone, each off the index of open requests: on PostgreSQL through `LATERAL`, as its planner
 /// would otherwise read every open request to join fifty rows.
-fn page_sql_by(filter: &str, bound: usize, order: &str, sqlite: bool) -> String {
-    let page = format!(
-        "SELECT {DASHBOARD_COLUMNS}, {TAGS_COLUMN} FROM connections {filter} {order} LIMIT ${} OFFSET ${}",
-        bound + 1,
-        bound + 2
-    );
-    let (columns, requests) = if sqlite {
+fn page_sql_by(filter: &str, bound: usize, order: &str, reading: Reading) -> String {
+    let limit = format!("LIMIT ${} OFFSET ${}", bound + 1, bound + 2);
+    let page = if reading == Reading::WalkedIds {
+        format!(
+            "SELECT {DASHBOARD_COLUMNS}, {TAGS_COLUMN} FROM connections \
+             WHERE id IN (SELECT id FROM connections {filter} {order} {limit})"
+        )
+    } else {
+        format!(
+            "SELECT {DASHBOARD_COLUMNS}, {TAGS_COLUMN} FROM connections {filter} {order} {limit}"
+        )
+    };
+    let (columns, requests) = if reading == Reading::Sqlite {
         (
             "r.asked_at, r.reminders, h.opened_at",
             "LEFT JOIN renewal_requests AS r ON r.connection_id = page.id AND r.state = 'open' \
