@@ -5,7 +5,7 @@
 use sqlx::FromRow;
 
 use super::connections::ConnectionRow;
-use super::fleet::{Bound, Driver, EXPIRY_KEY, FleetFilter, TAGS_COLUMN, bind, plan};
+use super::fleet::{Bound, Driver, EXPIRY_KEY, FleetFilter, TAGS_COLUMN, bind, plan, tag_count};
 use super::pool::{Pool, is_sqlite};
 use console_model::Status;
 
@@ -119,6 +119,11 @@ pub async fn overview(pool: &Pool, now: i64, filter: &FleetFilter) -> sqlx::Resu
     // for waiting.
     let driver = if filter.waiting && is_sqlite(pool) {
         Driver::Waiting
+    } else if !is_sqlite(pool)
+        && filter.external_id.is_none()
+        && frequent_tags(pool, filter).await?
+    {
+        Driver::Probe
     } else {
         Driver::own_choice(pool)
     };
@@ -155,6 +160,27 @@ pub async fn overview(pool: &Pool, now: i64, filter: &FleetFilter) -> sqlx::Resu
     }
     timeline.sort_unstable();
     Ok(Overview { counts, timeline })
+}
+
+/// Whether each of `filter`'s tags (one at least) is kept by a tenth of the fleet or more, on
+/// PostgreSQL: then counting is cheaper walking the whole order index, which carries each
+/// connection's tags, status and owner, than looking up each tagged connection (a lookup costs
+/// about ten index entries walked): for env:prod and region:emea of 100 000, 40 ms against 100.
+async fn frequent_tags(pool: &Pool, filter: &FleetFilter) -> sqlx::Result<bool> {
+    if filter.tags.is_empty() {
+        return Ok(false);
+    }
+    let (estimated,): (f32,) =
+        sqlx::query_as("SELECT reltuples::real FROM pg_class WHERE relname = 'connections'")
+            .fetch_one(pool)
+            .await?;
+    let tenth = (estimated.max(0.0) as i64 / 10).max(1);
+    for tag in &filter.tags {
+        if tag_count(pool, tag, tenth).await? < tenth {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// What waits for someone outside the console, as the dashboard's line above its table says.
@@ -751,6 +777,18 @@ mod tests {
                             .is_none_or(|s| Status::of(*failing, *degraded, *expires, now) == s)
                 })
                 .collect();
+            let counted = overview(pool, now, filter).await.unwrap();
+            for status in Status::ALL {
+                let expected = kept
+                    .iter()
+                    .filter(|k| Status::of(k.1, k.2, k.3, now) == status)
+                    .count() as i64;
+                assert_eq!(
+                    counted.count(status),
+                    expected,
+                    "{filter:?}: {status:?} count"
+                );
+            }
             let has = |(k, v): &(String, String)| {
                 stored
                     .iter()

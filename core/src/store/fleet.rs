@@ -284,7 +284,11 @@ async fn fewest(pool: &Pool, filter: &FleetFilter, share: Share) -> sqlx::Result
 }
 
 /// How many connections have `tag`, counted off its index up to `cap`.
-async fn tag_count(pool: &Pool, (key, value): &(String, String), cap: i64) -> sqlx::Result<i64> {
+pub(super) async fn tag_count(
+    pool: &Pool,
+    (key, value): &(String, String),
+    cap: i64,
+) -> sqlx::Result<i64> {
     let sql = "SELECT COUNT(*) FROM (SELECT 1 FROM connection_tags WHERE key = $1 AND value = $2 LIMIT $3) AS capped";
     let (n,): (i64,) = sqlx::query_as(sql)
         .bind(key)
