@@ -489,10 +489,20 @@ pub async fn fleet_page(
     } else {
         format!("WHERE {}", conditions.join(" AND "))
     };
-    let sql = format!(
-        "SELECT {FLEET_COLUMNS}, {TAGS_COLUMN} FROM {from} {sql_filter} ORDER BY {id} LIMIT ${}",
-        values.len() + 1
-    );
+    let placeholder = values.len() + 1;
+    let sql = if !is_sqlite(pool) && from == "connections" && !filter.is_empty() {
+        // PostgreSQL finds the page's ids testing each connection off an index that carries
+        // what a filter tests (status, owner), then reads only the page's rows: for a frequent
+        // tag and a status, 1 160 lookups to keep 100 cost 3 ms instead of 6.
+        format!(
+            "SELECT {FLEET_COLUMNS}, {TAGS_COLUMN} FROM connections WHERE id IN \
+             (SELECT id FROM connections {sql_filter} ORDER BY id LIMIT ${placeholder}) ORDER BY id"
+        )
+    } else {
+        format!(
+            "SELECT {FLEET_COLUMNS}, {TAGS_COLUMN} FROM {from} {sql_filter} ORDER BY {id} LIMIT ${placeholder}"
+        )
+    };
     // On PostgreSQL, planned for the values at hand each time: a cached statement's generic
     // plan, which cannot know how many rows a status or a tag keeps, read a status's 9 000
     // rows off the order index and sorted them where walking a tag's index in the order of ids
