@@ -68,9 +68,10 @@ fn status_range(status: Status, indexed: bool, hinted: bool) -> String {
 
 /// The rows of one status written on the expiry column itself, for PostgreSQL's management
 /// list: no order to walk, so nothing gained from the order index's expression, whose
-/// statistics PostgreSQL may not have (after the bench's `VACUUM ANALYZE` it had none, took the
-/// expiring band for 466 rows of 9 313 and hash-joined it with a tag's 25 000 connections for
-/// each page). A missing expiry fails every comparison, as `Status::of` makes it unknown.
+/// statistics PostgreSQL lacks from the index's building until the table is analyzed (without
+/// them it took the expiring band for 466 rows of 9 313 and hash-joined it with a tag's 25 000
+/// connections for each page). A missing expiry fails every comparison, as `Status::of` makes
+/// it unknown.
 fn status_on_column(status: Status) -> String {
     let working = "failing = 0 AND degraded = 0";
     let expiry = "refresh_token_expires_at";
@@ -521,7 +522,7 @@ pub async fn fleet_page(
         format!("WHERE {}", conditions.join(" AND "))
     };
     let placeholder = values.len() + 1;
-    let sql = if !is_sqlite(pool) && from == "connections" && !filter.is_empty() {
+    let sql = if driver == Driver::ById && !filter.is_empty() {
         // PostgreSQL finds the page's ids testing each connection off an index that carries
         // what a filter tests (status, owner), then reads only the page's rows: for a frequent
         // tag and a status, 1 160 lookups to keep 100 cost 3 ms instead of 6.
