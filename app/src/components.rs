@@ -118,9 +118,10 @@ where
 /// (a filtered table, a row's tags, the filters in force) would be written onto the wrong
 /// nodes. A keyed list of one item whose key is new at every render. The router stops patching
 /// at the first such list it replaces, so it must be the last content of the page that changes:
-/// one per page, with nothing after it that a form's answer updates.
+/// one per page, with nothing after it that a form's answer updates. Its one item is rendered
+/// once, by the server, so the page's data moves into it instead of being copied.
 #[component]
-pub fn Replaced(children: ChildrenFn) -> impl IntoView {
+pub fn Replaced(children: Children) -> impl IntoView {
     static RENDERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let render = RENDERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     // Rendered by the server: this process and its count, so two replicas never give the old
@@ -129,9 +130,10 @@ pub fn Replaced(children: ChildrenFn) -> impl IntoView {
     let version = format!("{}-{render}", std::process::id());
     #[cfg(not(feature = "ssr"))]
     let version = render.to_string();
+    let children = std::sync::Arc::new(std::sync::Mutex::new(Some(children)));
     view! {
         <For each=move || [version.clone()] key=|version| version.clone() let:_version>
-            {children()}
+            {children.lock().ok().and_then(|mut once| once.take()).map(|children| children())}
         </For>
     }
 }

@@ -232,7 +232,7 @@ pub fn KeysPage() -> impl IntoView {
                 <Suspense fallback=|| view! { <p>"Loading keys…"</p> }>
                     {move || Suspend::new(async move {
                         match keys.await {
-                            Ok(list) => view! { <Replaced><SharedKeys list=list.clone() revoke/></Replaced> }.into_any(),
+                            Ok(list) => view! { <Replaced><SharedKeys list revoke/></Replaced> }.into_any(),
                             Err(e) => view! { <FormAlert error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
                         }
                     })}

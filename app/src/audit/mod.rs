@@ -159,7 +159,7 @@ pub fn AuditPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(page) => view! { <Replaced><Entries page=page.clone()/></Replaced> }.into_any(),
+                        Ok(page) => view! { <Replaced><Entries page/></Replaced> }.into_any(),
                         Err(e) => view! { <FormAlert error=Signal::derive(move || Some(e.clone()))/> }.into_any(),
                     }
                 })}

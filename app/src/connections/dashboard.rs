@@ -1,5 +1,8 @@
 //! The home page: every connection, what needs a human first, then soonest expiry.
 
+use std::sync::Arc;
+
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -114,7 +117,7 @@ pub fn DashboardPage() -> impl IntoView {
                         Ok(d) if d.total == 0 && !here.filtered() => empty_state(d.handoffs_waiting).into_any(),
                         Ok(d) => view! {
                             <Replaced>
-                                <Overview dashboard=d.clone() place=here.clone()/>
+                                <Overview dashboard=d place=here/>
                             </Replaced>
                         }.into_any(),
                         Err(e) => view! {
@@ -176,13 +179,38 @@ fn renewal_mark(mark: Option<RenewalMark>) -> impl IntoView {
             } else {
                 " · link not opened"
             });
-            view! { <br/><span class="renewal-mark asked">{words}</span> }.into_any()
+            Either::Left(view! { <br/><span class="renewal-mark asked">{words}</span> })
         }
-        RenewalMark::NoContact => view! {
+        RenewalMark::NoContact => Either::Right(view! {
             <br/><span class="renewal-mark no-contact" title="Give it the customer's Concur admin as its contact, and the console asks them.">"No contact to ask"</span>
-        }
-        .into_any(),
+        }),
     })
+}
+
+/// Each tag chip's link and words, written once per tag for a page: the same few tags come
+/// back on most rows, and each chip then costs two shared strings.
+#[derive(Default)]
+struct ChipLinks(std::collections::HashMap<(String, String), (Arc<str>, Arc<str>)>);
+
+impl ChipLinks {
+    fn of(&mut self, pair: &(String, String), place: &Place) -> (Arc<str>, Arc<str>) {
+        if let Some((href, words)) = self.0.get(pair) {
+            return (Arc::clone(href), Arc::clone(words));
+        }
+        let (key, value) = pair;
+        let chosen = format!("{key}:{value}");
+        let href: Arc<str> = place
+            .with(|p| {
+                if !p.tags.contains(&chosen) {
+                    p.tags.push(chosen.clone());
+                }
+            })
+            .into();
+        let words: Arc<str> = format!("{key}={value}").into();
+        self.0
+            .insert(pair.clone(), (Arc::clone(&href), Arc::clone(&words)));
+        (href, words)
+    }
 }
 
 fn empty_state(waiting: i64) -> impl IntoView {
@@ -319,6 +347,7 @@ fn Overview(dashboard: Dashboard, place: Place) -> impl IntoView {
             }
         })
         .collect_view();
+    let mut chip_links = ChipLinks::default();
     let rows = dashboard
         .rows
         .into_iter()
@@ -330,16 +359,9 @@ fn Overview(dashboard: Dashboard, place: Place) -> impl IntoView {
             let chips = c
                 .tags
                 .iter()
-                .map(|(k, v)| {
-                    let pair = format!("{k}:{v}");
-                    let href = place.with(|p| {
-                        if !p.tags.contains(&pair) {
-                            p.tags.push(pair.clone());
-                        }
-                    });
-                    view! {
-                        <li class="tag"><a href=href title=format!("Show only connections tagged {k}={v}")>{format!("{k}={v}")}</a></li>
-                    }
+                .map(|pair| {
+                    let (href, words) = chip_links.of(pair, &place);
+                    view! { <li class="tag"><a href=href>{words}</a></li> }
                 })
                 .collect_view();
             let tagged = !c.tags.is_empty();
@@ -377,6 +399,7 @@ fn Overview(dashboard: Dashboard, place: Place) -> impl IntoView {
     let filters = active_filters(&place).into_any();
     let table = view! {
         <table class="connections">
+            <caption class="hint">"Select a tag to show only the connections that have it."</caption>
             <thead>
                 <tr>
                     <th>"Name"</th><th>"Status"</th><th>"Refresh token expires"</th><th>"Days left"</th>
