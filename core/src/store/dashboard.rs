@@ -225,10 +225,10 @@ const SEARCH_FEW: i64 = 2 * PAGE_SIZE;
 /// and company UUID.
 ///
 /// Each page is one query for the few columns the dashboard lists, walked off the
-/// `connections_by_band` index (offsets skip index entries, not rows). A search first reads
-/// the ids of up to `SEARCH_FEW + 1` matches off an index (see [`Matcher`]): with no more (a
-/// name, a company), the page is picked from those ids. Otherwise the matches are counted up to
-/// `SEARCH_CAP + 1` without being read: with no more than the cap the page is picked from the
+/// `connections_by_band` index (offsets skip index entries, not rows). A search first counts
+/// its matches up to `SEARCH_CAP + 1` off an index (see [`Matcher`]), the same query bringing
+/// the ids of the first `SEARCH_FEW + 1`: with no more than `SEARCH_FEW` (a name, a company),
+/// the page is picked from those ids; with no more than the cap, the page is picked from the
 /// index again; with more, matches are frequent enough that walking the dashboard order with
 /// the same filter finds a page at once, and the count stops at the cap (counting every match
 /// of a fragment present in 100 000 rows costs far more than the page).
@@ -271,14 +271,20 @@ pub async fn dashboard_page(
     let offset = offset.min(SEARCH_CAP);
     let values = matcher.values();
     let next = values.len() + 1;
-    let few_sql = matcher.ids(&format!("${next}"));
-    let mut few = sqlx::query_scalar(&few_sql);
+    // The matches counted up to the cap and the first few of their ids, in one reading.
+    let found_sql = format!(
+        "SELECT id, COUNT(*) OVER () FROM ({}) AS capped LIMIT {}",
+        matcher.ids(&format!("${next}")),
+        SEARCH_FEW + 1
+    );
+    let mut found = sqlx::query_as(&found_sql);
     for value in &values {
-        few = few.bind(*value);
+        found = found.bind(*value);
     }
-    let few: Vec<String> = few.bind(SEARCH_FEW + 1).fetch_all(pool).await?;
-    if few.len() as i64 <= SEARCH_FEW {
-        let total = Matching::Exactly(few.len() as i64);
+    let few: Vec<(String, i64)> = found.bind(SEARCH_CAP + 1).fetch_all(pool).await?;
+    let found = few.first().map_or(0, |(_, counted)| *counted);
+    if found <= SEARCH_FEW {
+        let total = Matching::Exactly(found);
         if few.is_empty() {
             return Ok((Vec::new(), total));
         }
@@ -289,21 +295,12 @@ pub async fn dashboard_page(
             Reading::of(pool),
         );
         let mut rows = sqlx::query_as(&sql);
-        for id in &few {
+        for (id, _) in &few {
             rows = rows.bind(id);
         }
         let rows = rows.bind(PAGE_SIZE).bind(offset).fetch_all(pool).await?;
         return Ok((rows, total));
     }
-    let count_sql = format!(
-        "SELECT COUNT(*) FROM ({}) AS capped",
-        matcher.ids(&format!("${next}"))
-    );
-    let mut count = sqlx::query_scalar(&count_sql);
-    for value in &values {
-        count = count.bind(*value);
-    }
-    let found: i64 = count.bind(SEARCH_CAP + 1).fetch_one(pool).await?;
     let (filter, total) = if found <= SEARCH_CAP {
         (
             format!("WHERE {}", matcher.filter()),
