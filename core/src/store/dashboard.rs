@@ -5,7 +5,7 @@
 use sqlx::FromRow;
 
 use super::connections::ConnectionRow;
-use super::fleet::{Bound, Driver, EXPIRY_KEY, FleetFilter, TAGS_COLUMN, bind, plan, tag_count};
+use super::fleet::{Bound, Driver, EXPIRY_KEY, FleetFilter, bind, plan, tag_count, tags_column};
 use super::pool::{Pool, is_sqlite};
 use console_model::Status;
 
@@ -487,15 +487,14 @@ fn page_sql(filter: &str, bound: usize, reading: Reading) -> String {
 /// would otherwise read every open request to join fifty rows.
 fn page_sql_by(filter: &str, bound: usize, order: &str, reading: Reading) -> String {
     let limit = format!("LIMIT ${} OFFSET ${}", bound + 1, bound + 2);
+    let tags = tags_column(reading != Reading::Sqlite);
     let page = if reading == Reading::WalkedIds {
         format!(
-            "SELECT {DASHBOARD_COLUMNS}, {TAGS_COLUMN} FROM connections \
+            "SELECT {DASHBOARD_COLUMNS}, {tags} FROM connections \
              WHERE id IN (SELECT id FROM connections {filter} {order} {limit})"
         )
     } else {
-        format!(
-            "SELECT {DASHBOARD_COLUMNS}, {TAGS_COLUMN} FROM connections {filter} {order} {limit}"
-        )
+        format!("SELECT {DASHBOARD_COLUMNS}, {tags} FROM connections {filter} {order} {limit}")
     };
     let (columns, requests) = if reading == Reading::Sqlite {
         (
@@ -660,6 +659,88 @@ mod tests {
             .walks(i64::MAX, of),
             "no overflow at the last page"
         );
+    }
+
+    /// Twenty tags of a hundred letters each (some of two bytes, none repeating) are stored,
+    /// found by a filter on one of them and listed whole, on both stores: PostgreSQL's order
+    /// index carries each connection's tag list, and keeps an entry to 2 704 bytes.
+    #[tokio::test]
+    async fn the_longest_tags_a_connection_may_have_are_stored_found_and_listed_whole() {
+        let dir = std::env::temp_dir().join(format!("cc-long-tags-{}", uuid::Uuid::new_v4()));
+        let sqlite = super::super::connect(&format!("sqlite://{}/console.db", dir.display()))
+            .await
+            .expect("store");
+        long_tags(&sqlite).await;
+        sqlite.close().await;
+        std::fs::remove_dir_all(dir).unwrap();
+
+        let postgres = super::super::test_postgres("cc_long_tags").await;
+        long_tags(&postgres).await;
+        postgres.close().await;
+    }
+
+    async fn long_tags(pool: &Pool) {
+        use super::super::fleet::{fleet_page, split_tags};
+        let now = 1_000_000_000;
+        let mut tags = Vec::new();
+        for i in 0..20 {
+            let key = format!("{i:02}{}", "k".repeat(38));
+            let letters: String = (0..4)
+                .map(|_| uuid::Uuid::new_v4().simple().to_string())
+                .collect();
+            let value = format!("é{}", &letters[..99]);
+            tags.push((key, value));
+        }
+        for i in 0..3 {
+            let id = format!("c{i}");
+            super::super::test_connection(pool, (&id, &id), false, Some(now + 90 * 86_400), None)
+                .await;
+        }
+        for (key, value) in tags.iter().chain([&("short".to_owned(), "one".to_owned())]) {
+            sqlx::query(
+                "INSERT INTO connection_tags (connection_id, key, value) VALUES ('c1', $1, $2)",
+            )
+            .bind(key)
+            .bind(value)
+            .execute(pool)
+            .await
+            .expect("a long tag stored");
+        }
+        tags.push(("short".to_owned(), "one".to_owned()));
+        tags.sort();
+        for chosen in [tags[7].clone(), tags[20].clone()] {
+            let filter = FleetFilter {
+                tags: vec![chosen.clone()],
+                ..FleetFilter::default()
+            };
+            let counted = overview(pool, now, &filter).await.expect("counts");
+            assert_eq!(counted.total(), 1, "{chosen:?}");
+            // Read off the tag's index, then found walking the order (as for a frequent tag).
+            for kept in [1, 1000] {
+                let share = Share {
+                    kept,
+                    fleet: kept,
+                    of_status: None,
+                    needing_human: None,
+                };
+                let (rows, _) = dashboard_page(pool, "", None, 0, (&filter, share), now)
+                    .await
+                    .expect("a page");
+                let shown: Vec<_> = rows
+                    .iter()
+                    .map(|r| (r.id.as_str(), split_tags(&r.tags)))
+                    .collect();
+                assert_eq!(shown, [("c1", tags.clone())], "{chosen:?}, {share:?}");
+            }
+            let listed = fleet_page(pool, &filter, None, None, 10, now)
+                .await
+                .expect("a list");
+            let listed: Vec<_> = listed
+                .iter()
+                .map(|r| (r.id.as_str(), split_tags(&r.tags)))
+                .collect();
+            assert_eq!(listed, [("c1", tags.clone())], "{chosen:?}");
+        }
     }
 
     /// Whichever way a page of a filter is found (walking the order, off the index of the
