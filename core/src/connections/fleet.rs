@@ -497,32 +497,39 @@ pub async fn page(
     let filter = filter(state, query).await?;
     let now = state.now();
     // SQLite keeps no statistics: how it finds the page is chosen from the filter's counts
-    // (read at most once a second). PostgreSQL's planner chooses from its own.
-    let counts = if store::is_sqlite(&state.pool) {
+    // (read at most once a second). PostgreSQL's planner chooses from its own, but it cannot
+    // tell that walking the ids beats looking up each tagged connection where every tag is
+    // frequent: that is read off the tags' own counts (at most once a second too).
+    let sqlite = store::is_sqlite(&state.pool);
+    let counts = if sqlite {
         let (_, share) = state
             .overview
             .share(&state.pool, now, &filter)
             .await
             .map_err(internal)?;
-        let parts = state
-            .overview
-            .parts(&state.pool, now, &filter)
-            .await
-            .map_err(internal)?;
-        Some((share, parts))
+        Some(share)
     } else {
         None
     };
-    let mut rows = store::fleet_page(
-        &state.pool,
-        &filter,
-        counts.as_ref().map(|(share, parts)| (*share, parts)),
-        cursor,
-        limit + 1,
-        now,
-    )
-    .await
-    .map_err(internal)?;
+    let parts = if sqlite || !filter.tags.is_empty() {
+        state
+            .overview
+            .parts(&state.pool, now, &filter)
+            .await
+            .map_err(internal)?
+    } else {
+        store::Parts::default()
+    };
+    let known = match counts {
+        Some(share) => store::Known::Counts(share, &parts),
+        None if !filter.tags.is_empty() && frequent(state, now, &parts).await? => {
+            store::Known::FrequentTags
+        }
+        None => store::Known::Nothing,
+    };
+    let mut rows = store::fleet_page(&state.pool, &filter, known, cursor, limit + 1, now)
+        .await
+        .map_err(internal)?;
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|row| row.id.clone())
@@ -539,4 +546,16 @@ pub async fn page(
         })
         .collect();
     Ok((shown, next))
+}
+
+/// Whether each tag counted in `parts` keeps a tenth of the whole fleet or more.
+async fn frequent(state: &AppState, now: i64, parts: &store::Parts) -> Result<bool, Error> {
+    let fleet = state
+        .overview
+        .get(&state.pool, now, &store::FleetFilter::default())
+        .await
+        .map_err(internal)?
+        .total();
+    let tenth = (fleet / 10).max(1);
+    Ok(parts.tags.iter().all(|kept| *kept >= tenth))
 }

@@ -680,7 +680,7 @@ mod tests {
     }
 
     async fn long_tags(pool: &Pool) {
-        use super::super::fleet::{fleet_page, split_tags};
+        use super::super::fleet::{Known, fleet_page, split_tags};
         let now = 1_000_000_000;
         let mut tags = Vec::new();
         for i in 0..20 {
@@ -732,14 +732,16 @@ mod tests {
                     .collect();
                 assert_eq!(shown, [("c1", tags.clone())], "{chosen:?}, {share:?}");
             }
-            let listed = fleet_page(pool, &filter, None, None, 10, now)
-                .await
-                .expect("a list");
-            let listed: Vec<_> = listed
-                .iter()
-                .map(|r| (r.id.as_str(), split_tags(&r.tags)))
-                .collect();
-            assert_eq!(listed, [("c1", tags.clone())], "{chosen:?}");
+            for known in [Known::Nothing, Known::FrequentTags] {
+                let listed = fleet_page(pool, &filter, known, None, 10, now)
+                    .await
+                    .expect("a list");
+                let listed: Vec<_> = listed
+                    .iter()
+                    .map(|r| (r.id.as_str(), split_tags(&r.tags)))
+                    .collect();
+                assert_eq!(listed, [("c1", tags.clone())], "{chosen:?}, {known:?}");
+            }
         }
     }
 
@@ -763,7 +765,7 @@ mod tests {
     }
 
     async fn same_pages(pool: &Pool) {
-        use super::super::fleet::{Parts, fleet_page};
+        use super::super::fleet::{Known, Parts, fleet_page};
         let now = 1_000_000_000;
         let fleet = 240;
         let mut stored = Vec::new();
@@ -912,7 +914,7 @@ mod tests {
                 let ids: Vec<String> = rows.into_iter().map(|r| r.id).collect();
                 assert_eq!(ids.len(), kept.len().min(PAGE_SIZE as usize), "{filter:?}");
                 pages.push(ids);
-                let listed = fleet_page(pool, filter, Some((share, &parts)), None, 30, now)
+                let listed = fleet_page(pool, filter, Known::Counts(share, &parts), None, 30, now)
                     .await
                     .expect("a list");
                 let listed: Vec<&str> = listed.iter().map(|r| r.id.as_str()).collect();
@@ -920,20 +922,23 @@ mod tests {
                 let mut paged: Vec<String> = Vec::new();
                 while paged.len() < by_id.len() {
                     let after = paged.last().map(String::as_str);
-                    let page = fleet_page(pool, filter, Some((share, &parts)), after, 4, now)
-                        .await
-                        .expect("a page after a cursor");
+                    let page =
+                        fleet_page(pool, filter, Known::Counts(share, &parts), after, 4, now)
+                            .await
+                            .expect("a page after a cursor");
                     assert!(!page.is_empty(), "{filter:?}, {share:?} after {after:?}");
                     paged.extend(page.into_iter().map(|r| r.id));
                 }
                 paged.truncate(by_id.len());
                 assert_eq!(paged, by_id, "page by page: {filter:?}, {share:?}");
             }
-            let planned = fleet_page(pool, filter, None, None, 30, now)
-                .await
-                .expect("a list the store's planner chose how to find");
-            let planned: Vec<&str> = planned.iter().map(|r| r.id.as_str()).collect();
-            assert_eq!(planned, by_id, "{filter:?}, no counts");
+            for known in [Known::Nothing, Known::FrequentTags] {
+                let planned = fleet_page(pool, filter, known, None, 30, now)
+                    .await
+                    .expect("a list the store's planner chose how to find");
+                let planned: Vec<&str> = planned.iter().map(|r| r.id.as_str()).collect();
+                assert_eq!(planned, by_id, "{filter:?}, {known:?}");
+            }
             assert_eq!(pages[0], pages[1], "{filter:?}");
             assert_eq!(pages[0], pages[2], "{filter:?}");
             assert!(!pages[0].is_empty(), "{filter:?} keeps some");
