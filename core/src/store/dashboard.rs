@@ -666,17 +666,7 @@ mod tests {
     /// index carries each connection's tag list, and keeps an entry to 2 704 bytes.
     #[tokio::test]
     async fn the_longest_tags_a_connection_may_have_are_stored_found_and_listed_whole() {
-        let dir = std::env::temp_dir().join(format!("cc-long-tags-{}", uuid::Uuid::new_v4()));
-        let sqlite = super::super::connect(&format!("sqlite://{}/console.db", dir.display()))
-            .await
-            .expect("store");
-        long_tags(&sqlite).await;
-        sqlite.close().await;
-        std::fs::remove_dir_all(dir).unwrap();
-
-        let postgres = super::super::test_postgres("cc_long_tags").await;
-        long_tags(&postgres).await;
-        postgres.close().await;
+        super::super::on_both_stores("cc_long_tags", long_tags).await;
     }
 
     async fn long_tags(pool: &Pool) {
@@ -751,17 +741,7 @@ mod tests {
     /// (a database of its own on the throwaway cluster `make test` starts).
     #[tokio::test]
     async fn a_filtered_page_is_the_same_walked_to_or_read_off_an_index() {
-        let dir = std::env::temp_dir().join(format!("cc-walk-{}", uuid::Uuid::new_v4()));
-        let sqlite = super::super::connect(&format!("sqlite://{}/console.db", dir.display()))
-            .await
-            .expect("store");
-        same_pages(&sqlite).await;
-        sqlite.close().await;
-        std::fs::remove_dir_all(dir).unwrap();
-
-        let postgres = super::super::test_postgres("cc_walk").await;
-        same_pages(&postgres).await;
-        postgres.close().await;
+        super::super::on_both_stores("cc_walk", same_pages).await;
     }
 
     async fn same_pages(pool: &Pool) {

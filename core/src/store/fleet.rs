@@ -588,16 +588,7 @@ mod tests {
     /// way).
     #[tokio::test]
     async fn a_status_filter_keeps_exactly_the_rows_of_that_status() {
-        let dir = std::env::temp_dir().join(format!("cc-fleet-{}", uuid::Uuid::new_v4()));
-        let sqlite = store::connect(&format!("sqlite://{}/console.db", dir.display()))
-            .await
-            .expect("store");
-        statuses_kept(&sqlite).await;
-        sqlite.close().await;
-        std::fs::remove_dir_all(dir).unwrap();
-        let postgres = store::test_postgres("cc_fleet").await;
-        statuses_kept(&postgres).await;
-        postgres.close().await;
+        store::on_both_stores("cc_fleet", statuses_kept).await;
     }
 
     async fn statuses_kept(pool: &Pool) {

@@ -117,6 +117,22 @@ pub(crate) async fn test_postgres(prefix: &str) -> Pool {
     connect(&format!("{base}/{name}")).await.expect("store")
 }
 
+/// Runs `check` on a new SQLite store, then on a new PostgreSQL database (see
+/// [`test_postgres`]; `prefix` names both).
+#[cfg(test)]
+pub(crate) async fn on_both_stores(prefix: &str, check: impl AsyncFn(&Pool)) {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4()));
+    let sqlite = connect(&format!("sqlite://{}/console.db", dir.display()))
+        .await
+        .expect("store");
+    check(&sqlite).await;
+    sqlite.close().await;
+    std::fs::remove_dir_all(dir).unwrap();
+    let postgres = test_postgres(prefix).await;
+    check(&postgres).await;
+    postgres.close().await;
+}
+
 /// Connects, creates the SQLite file and its directory on first run, applies migrations.
 pub async fn connect(url: &str) -> Result<Pool, StoreError> {
     sqlx::any::install_default_drivers();
