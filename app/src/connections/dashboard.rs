@@ -1,8 +1,5 @@
 //! The home page: every connection, what needs a human first, then soonest expiry.
 
-use std::sync::Arc;
-
-use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -179,37 +176,35 @@ fn renewal_mark(mark: Option<RenewalMark>) -> impl IntoView {
             } else {
                 " · link not opened"
             });
-            Either::Left(view! { <br/><span class="renewal-mark asked">{words}</span> })
+            view! { <br/><span class="renewal-mark asked">{words}</span> }.into_any()
         }
-        RenewalMark::NoContact => Either::Right(view! {
+        RenewalMark::NoContact => view! {
             <br/><span class="renewal-mark no-contact" title="Give it the customer's Concur admin as its contact, and the console asks them.">"No contact to ask"</span>
-        }),
+        }
+        .into_any(),
     })
 }
 
 /// Each tag chip's link and words, written once per tag for a page: the same few tags come
-/// back on most rows, and each chip then costs two shared strings.
+/// back on most rows, and each chip then costs two copies.
 #[derive(Default)]
-struct ChipLinks(std::collections::HashMap<(String, String), (Arc<str>, Arc<str>)>);
+struct ChipLinks(std::collections::HashMap<(String, String), (String, String)>);
 
 impl ChipLinks {
-    fn of(&mut self, pair: &(String, String), place: &Place) -> (Arc<str>, Arc<str>) {
-        if let Some((href, words)) = self.0.get(pair) {
-            return (Arc::clone(href), Arc::clone(words));
+    fn of(&mut self, pair: &(String, String), place: &Place) -> (String, String) {
+        if let Some(written) = self.0.get(pair) {
+            return written.clone();
         }
         let (key, value) = pair;
         let chosen = format!("{key}:{value}");
-        let href: Arc<str> = place
-            .with(|p| {
-                if !p.tags.contains(&chosen) {
-                    p.tags.push(chosen.clone());
-                }
-            })
-            .into();
-        let words: Arc<str> = format!("{key}={value}").into();
-        self.0
-            .insert(pair.clone(), (Arc::clone(&href), Arc::clone(&words)));
-        (href, words)
+        let href = place.with(|p| {
+            if !p.tags.contains(&chosen) {
+                p.tags.push(chosen.clone());
+            }
+        });
+        let written = (href, format!("{key}={value}"));
+        self.0.insert(pair.clone(), written.clone());
+        written
     }
 }
 

@@ -43,9 +43,9 @@ pub use handoffs::*;
 pub use invitations::*;
 pub use leases::{release_lease, try_lease};
 pub(crate) use pool::is_sqlite;
-pub use pool::{Pool, StoreError, Transaction, begin, connect, data_dir, ready, sqlite_path};
 #[cfg(test)]
 pub(crate) use pool::on_both_stores;
+pub use pool::{Pool, StoreError, Transaction, begin, connect, data_dir, ready, sqlite_path};
 pub use probes::*;
 pub use renewals::*;
 pub use settings::{put_setting, set_setting, setting};
