@@ -501,16 +501,6 @@ pub async fn page(
     // tell that walking the ids beats looking up each tagged connection where every tag is
     // frequent: that is read off the tags' own counts (at most once a second too).
     let sqlite = store::is_sqlite(&state.pool);
-    let counts = if sqlite {
-        let (_, share) = state
-            .overview
-            .share(&state.pool, now, &filter)
-            .await
-            .map_err(internal)?;
-        Some(share)
-    } else {
-        None
-    };
     let parts = if sqlite || !filter.tags.is_empty() {
         state
             .overview
@@ -520,12 +510,17 @@ pub async fn page(
     } else {
         store::Parts::default()
     };
-    let known = match counts {
-        Some(share) => store::Known::Counts(share, &parts),
-        None if !filter.tags.is_empty() && frequent(state, now, &parts).await? => {
-            store::Known::FrequentTags
-        }
-        None => store::Known::Nothing,
+    let known = if sqlite {
+        let (_, share) = state
+            .overview
+            .share(&state.pool, now, &filter)
+            .await
+            .map_err(internal)?;
+        store::Known::Counts(share, &parts)
+    } else if !filter.tags.is_empty() && frequent(state, now, &parts).await? {
+        store::Known::FrequentTags
+    } else {
+        store::Known::Nothing
     };
     let mut rows = store::fleet_page(&state.pool, &filter, known, cursor, limit + 1, now)
         .await
@@ -548,7 +543,8 @@ pub async fn page(
     Ok((shown, next))
 }
 
-/// Whether each tag counted in `parts` keeps a tenth of the whole fleet or more.
+/// Whether each tag counted in `parts` is frequent in the whole fleet (see
+/// [`store::frequent_from`]).
 async fn frequent(state: &AppState, now: i64, parts: &store::Parts) -> Result<bool, Error> {
     let fleet = state
         .overview
@@ -556,6 +552,6 @@ async fn frequent(state: &AppState, now: i64, parts: &store::Parts) -> Result<bo
         .await
         .map_err(internal)?
         .total();
-    let tenth = (fleet / 10).max(1);
-    Ok(parts.tags.iter().all(|kept| *kept >= tenth))
+    let frequent = store::frequent_from(fleet);
+    Ok(parts.tags.iter().all(|kept| *kept >= frequent))
 }

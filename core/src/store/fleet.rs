@@ -118,10 +118,9 @@ pub(super) enum Driver {
     /// PostgreSQL's management list, in the order of ids: every condition written plainly, a
     /// status on the expiry column itself (see [`status_on_column`]).
     ById,
-    /// PostgreSQL's management list where each of the filter's tags keeps a tenth of the fleet
-    /// or more: as [`Driver::ById`], but the tags tested in the row's own list, which the index
-    /// of ids carries, so the ids are walked in order off that index alone (testing a tenth of
-    /// the fleet's rows one lookup each costs more than walking past the others).
+    /// PostgreSQL's management list where each of the filter's tags is frequent (see
+    /// `frequent_from`): as [`Driver::ById`], but the tags tested in the row's own list, which
+    /// the index of ids carries, so the ids are walked in order off that index alone.
     IdWalk,
     /// PostgreSQL, where walking the order finds a page sooner than reading every kept row:
     /// each tag tested row by row through a subquery it cannot turn into a join (it had joined
@@ -493,7 +492,7 @@ pub enum Known<'a> {
     /// The filter's counts, `Share` of the whole and `Parts` for each condition: what SQLite,
     /// which keeps no statistics, chooses from (see [`id_plan`]).
     Counts(Share, &'a Parts),
-    /// Each of the filter's tags keeps a tenth of the fleet or more: PostgreSQL walks the ids
+    /// Each of the filter's tags is frequent (see `frequent_from`): PostgreSQL walks the ids
     /// off the index that carries what the filter tests (see [`Driver::IdWalk`]).
     FrequentTags,
 }
