@@ -315,11 +315,10 @@ impl Belonging {
 
 /// Every account's user name, by id.
 pub(crate) async fn account_names(state: &AppState) -> Result<HashMap<String, String>, Error> {
-    Ok(store::admins(&state.pool)
+    Ok(store::account_names(&state.pool)
         .await
         .map_err(internal)?
         .into_iter()
-        .map(|a| (a.id, a.username))
         .collect())
 }
 

@@ -159,6 +159,13 @@ pub async fn admins(pool: &Pool) -> sqlx::Result<Vec<AdminRow>> {
     .await
 }
 
+/// Every account's id and user name: what the lists that name owners need of the accounts.
+pub async fn account_names(pool: &Pool) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as("SELECT id, username FROM admins")
+        .fetch_all(pool)
+        .await
+}
+
 /// The id of an account by user name.
 pub async fn account_id(pool: &Pool, username: &str) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar("SELECT id FROM admins WHERE username = $1")
