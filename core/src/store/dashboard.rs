@@ -259,6 +259,7 @@ pub async fn dashboard_page(
             .fetch_one(pool)
             .await?;
         let rows = sqlx::query_as(&page_sql(window, offset, Reading::of(pool)))
+            .persistent(offset == 0)
             .bind(from)
             .bind(to)
             .fetch_all(pool)
@@ -267,6 +268,7 @@ pub async fn dashboard_page(
     }
     let Some(matcher) = Matcher::of(search) else {
         let rows = sqlx::query_as(&page_sql("", offset, Reading::of(pool)))
+            .persistent(offset == 0)
             .fetch_all(pool)
             .await?;
         return Ok((rows, Matching::All));
@@ -449,7 +451,7 @@ async fn filtered_page(
         Reading::of(pool)
     };
     let sql = page_sql_by(&clause, offset, &order, reading);
-    let one_plan = narrowing.is_empty() && filter.one_plan_fits(driver);
+    let one_plan = offset == 0 && narrowing.is_empty() && filter.one_plan_fits(driver);
     let rows = bind(sqlx::query_as(&sql).persistent(one_plan), &values)
         .fetch_all(pool)
         .await?;
@@ -483,7 +485,9 @@ impl Reading {
 /// The page's size and offset are written into the statement, not bound: PostgreSQL plans a
 /// cached statement once (its generic plan) only when that plan is not costlier than one for
 /// the values at hand, and a bound `LIMIT` is estimated as a tenth of the table, so the
-/// unfiltered page was planned again on every view (0.2–0.5 ms of its 0.7).
+/// unfiltered page was planned again on every view (0.2–0.5 ms of its 0.7). Each offset is then
+/// a statement of its own: only the first page's is kept with its plan (`persistent`), as the
+/// pages after it are read far less and would each take a place in every connection's cache.
 fn page_sql(filter: &str, offset: i64, reading: Reading) -> String {
     page_sql_by(filter, offset, &order_sql(), reading)
 }
