@@ -299,7 +299,7 @@ pub async fn dashboard_page(
             offset,
             Reading::of(pool),
         );
-        let mut rows = sqlx::query_as(&sql);
+        let mut rows = sqlx::query_as(&sql).persistent(offset == 0);
         for (id, _) in &few {
             rows = rows.bind(id);
         }
